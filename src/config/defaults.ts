@@ -1,0 +1,40 @@
+import type { BrokerConfig } from './types.ts';
+
+/**
+ * The embedded default configuration: what `culex` runs with no `-c` file.
+ * Values follow Mosquitto 2.x defaults unless noted. called from: main, tests
+ */
+export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
+  const base: BrokerConfig = {
+    listeners: [{ port: 1883, host: undefined, protocol: 'mqtt', maxConnections: -1 }],
+    workers: 0,
+    allowAnonymous: true,
+    allowZeroLengthClientId: true,
+    autoIdPrefix: 'auto-',
+    maxKeepalive: 65535,
+    maxPacketSize: 0,
+    messageSizeLimit: 0,
+    maxInflightMessages: 20,
+    maxInflightBytes: 0,
+    maxQueuedMessages: 1000,
+    maxQueuedBytes: 0,
+    queueQos0Messages: false,
+    queueDropPolicy: 'drop_newest',
+    retainAvailable: true,
+    maxQos: 2,
+    upgradeOutgoingQos: false,
+    maxTopicAlias: 10,
+    persistentClientExpiration: 0,
+    setTcpNodelay: true,
+    persistence: true,
+    persistenceLocation: './data',
+    persistenceDurability: 'sync',
+    persistenceBatchWindowMs: 50,
+    sysInterval: 10,
+    metricsListener: undefined,
+    logTypes: ['error', 'warning', 'notice', 'information'],
+    logDest: ['stderr'],
+    connectionMessages: true,
+  };
+  return Object.freeze({ ...base, ...overrides });
+}
