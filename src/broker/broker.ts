@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { BrokerConfig } from '../config/types.ts';
+import { counters } from '../metrics/counters.ts';
+import type { Connection } from './connection.ts';
+import { createMessage, type Message } from './message.ts';
+import { Router } from './router.ts';
+import { RetainedStore } from './retained.ts';
+import { NEVER_EXPIRES, Session, type QueueLimits } from './session.ts';
+import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+import { TopicTree } from './topicTree.ts';
+import type { Will } from './will.ts';
+import type { Logger } from '../log.ts';
+
+/** Answers whether a client may connect: synchronously when no password file is involved. */
+export type Authenticate = (
+  username: string | undefined,
+  password: Buffer | undefined,
+) => boolean | Promise<'ok' | 'bad_credentials' | 'not_authorized'>;
+
+/** Topic-level authorisation (ACL); undefined when no acl_file is configured. */
+export interface Authorizer {
+  allows(client: { clientId: string; username?: string }, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
+}
+
+export interface BrokerServices {
+  readonly log: Logger;
+  readonly authenticate: Authenticate;
+  readonly authorizer: Authorizer | undefined;
+}
+
+const SWEEP_MS = 250;
+/** a connection that has not sent CONNECT within this many sweeps is closed */
+const CONNECT_TIMEOUT_TICKS = 40; // 10 s
+
+/**
+ * The broker state of one worker: its connections, their sessions, the subscription tree,
+ * retained messages and pending wills. Single-threaded: only this worker touches it.
+ * called from: worker
+ */
+export class Broker {
+  readonly log: Logger;
+  /** advertised v5 Receive Maximum (Mosquitto: max_inflight_messages) */
+  readonly receiveMaximum: number;
+  /** coarse clock for keep-alive: incremented every SWEEP_MS */
+  tick = 0;
+  readonly sessions = new Map<string, Session>();
+  /** connected clients by client id */
+  readonly clients = new Map<string, Connection>();
+  /** every open connection, CONNECTed or not */
+  readonly connections = new Set<Connection>();
+  readonly tree = new TopicTree<Session>();
+  readonly retained = new RetainedStore();
+  private readonly router: Router;
+  private readonly queueLimits: QueueLimits;
+  private readonly delayedWills = new Map<string, { will: Will; timer: NodeJS.Timeout }>();
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  readonly config: BrokerConfig;
+  private readonly services: BrokerServices;
+
+  constructor(config: BrokerConfig, services: BrokerServices) {
+    this.config = config;
+    this.services = services;
+    this.log = services.log;
+    this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
+    this.queueLimits = {
+      maxQueuedMessages: config.maxQueuedMessages,
+      maxQueuedBytes: config.maxQueuedBytes,
+      queueQos0Messages: config.queueQos0Messages,
+      dropOldest: config.queueDropPolicy === 'drop_oldest',
+    };
+    this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  // ---- connections ------------------------------------------------------------------------
+
+  add(conn: Connection): void {
+    this.connections.add(conn);
+    counters.connectionsAccepted++;
+  }
+
+  assignClientId(): string {
+    return this.config.autoIdPrefix + randomUUID();
+  }
+
+  authenticate(_conn: Connection, username: string | undefined, password: Buffer | undefined) {
+    return this.services.authenticate(username, password);
+  }
+
+  /**
+   * Attaches a CONNECTed client to its session: takes over an existing connection with the same
+   * client id [MQTT-3.1.4-3], discards the old session on clean start [MQTT-3.1.2-4], cancels a
+   * delayed will [MQTT-3.1.3-9].
+   */
+  openSession(conn: Connection, cleanStart: boolean, expiryInterval: number): { session: Session; present: boolean } {
+    const id = conn.clientId;
+    const old = this.clients.get(id);
+    if (old !== undefined && old !== conn) old.takeOver();
+    const pending = this.delayedWills.get(id);
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      this.delayedWills.delete(id);
+      // a new connection to a session that ends now (clean start) still ends the old session: send the will
+      if (cleanStart) this.publishWill(pending.will);
+    }
+    let session = this.sessions.get(id);
+    let present = false;
+    if (session !== undefined && cleanStart) {
+      this.endSession(session);
+      session = undefined;
+    }
+    if (session === undefined) {
+      session = new Session(id, this.queueLimits);
+      this.sessions.set(id, session);
+      counters.sessions++;
+    } else {
+      present = true; // [MQTT-3.2.2-3]
+    }
+    session.expiryInterval = expiryInterval;
+    this.clients.set(id, conn);
+    return { session, present };
+  }
+
+  /** A connection ended (socket closed or taken over). Publishes or schedules the will. */
+  onClosed(conn: Connection, discardWill: boolean): void {
+    this.connections.delete(conn);
+    const session = conn.session;
+    if (session === undefined) return;
+    if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
+    if (session.link === conn) session.detach(Date.now());
+    const will = discardWill ? undefined : conn.will;
+    conn.will = undefined;
+    const ending = session.expiryInterval === 0 || this.sessions.get(session.clientId) !== session;
+    if (will !== undefined) {
+      // [MQTT-3.1.3-9] the will waits for the Will Delay Interval or the end of the session, whichever is first
+      const delay = Math.min(will.delay, session.expiryInterval);
+      if (delay === 0 || ending) this.publishWill(will);
+      else {
+        const timer = setTimeout(() => {
+          this.delayedWills.delete(will.clientId);
+          this.publishWill(will);
+          this.flushSoon();
+        }, delay * 1000);
+        this.delayedWills.set(will.clientId, { will, timer });
+      }
+    }
+    if (session.expiryInterval === 0 && this.sessions.get(session.clientId) === session && session.link === undefined) {
+      this.endSession(session);
+    }
+    this.flushSoon();
+  }
+
+  private publishWill(will: Will): void {
+    if (this.services.authorizer !== undefined &&
+        !this.services.authorizer.allows({ clientId: will.clientId }, will.topic, 'write')) return;
+    this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
+  }
+
+  /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
+  private endSession(session: Session): void {
+    for (const { filter } of session.subscriptions.values()) this.tree.remove(filter.filter, filter.group, session);
+    counters.subscriptions -= session.subscriptions.size;
+    session.subscriptions.clear();
+    session.clearMessages();
+    this.sessions.delete(session.clientId);
+    counters.sessions--;
+    const pending = this.delayedWills.get(session.clientId);
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      this.delayedWills.delete(session.clientId);
+      this.publishWill(pending.will);
+    }
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------
+
+  /** Adds or replaces a subscription; returns true when one with the same filter existed. */
+  subscribe(session: Session, filter: ParsedFilter, options: SubscriptionOptions): boolean {
+    const existed = session.subscriptions.has(filter.raw);
+    session.subscriptions.set(filter.raw, { filter, options });
+    this.tree.add(filter.filter, filter.group, session, options);
+    if (!existed) counters.subscriptions++;
+    return existed;
+  }
+
+  unsubscribe(session: Session, filter: ParsedFilter): boolean {
+    if (!session.subscriptions.delete(filter.raw)) return false;
+    this.tree.remove(filter.filter, filter.group, session);
+    counters.subscriptions--;
+    return true;
+  }
+
+  /** Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-9]. */
+  sendRetained(session: Session, filter: string, options: SubscriptionOptions): void {
+    const now = Date.now();
+    for (const m of this.retained.match(filter, now)) {
+      if (!this.mayRead(session, m.topic)) continue;
+      const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
+      session.deliver({ message: m, qos, retain: true, subscriptionIds: options.subscriptionId > 0 ? [options.subscriptionId] : undefined }, now);
+    }
+  }
+
+  // ---- publishing -------------------------------------------------------------------------
+
+  /** Routes a message to every matching session; returns how many received it. */
+  publish(message: Message): number {
+    if (message.retain) {
+      this.retained.set(message); // an empty payload clears [MQTT-3.3.1-6]
+      counters.retainedMessages = this.retained.size;
+    }
+    return this.router.route(message, Date.now());
+  }
+
+  // ---- authorisation ----------------------------------------------------------------------
+
+  mayPublish(conn: Connection, topic: string): boolean {
+    const a = this.services.authorizer;
+    return a === undefined || a.allows({ clientId: conn.clientId, username: conn.username }, topic, 'write');
+  }
+
+  maySubscribe(conn: Connection, filter: string): boolean {
+    const a = this.services.authorizer;
+    return a === undefined || a.allows({ clientId: conn.clientId, username: conn.username }, filter, 'subscribe');
+  }
+
+  private mayRead(session: Session, topic: string): boolean {
+    const a = this.services.authorizer;
+    if (a === undefined) return true;
+    const conn = this.clients.get(session.clientId);
+    return a.allows({ clientId: session.clientId, username: conn?.username }, topic, 'read');
+  }
+
+  // ---- output batching --------------------------------------------------------------------
+
+  /** A connection has bytes to write: it is written once when this turn's I/O is done. */
+  markDirty(conn: Connection): void {
+    conn.dirty = true;
+    this.dirty.push(conn);
+    this.flushSoon();
+  }
+
+  /** Schedules one flush of every dirty connection (one setImmediate per batch, never per message). */
+  flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (const c of list) c.flush();
+  };
+
+  // ---- timers -----------------------------------------------------------------------------
+
+  private sweep(): void {
+    const tick = ++this.tick;
+    for (const c of this.connections) {
+      if (c.isAwaitingConnect) {
+        if (tick - c.lastRxTick > CONNECT_TIMEOUT_TICKS) c.disconnect(0x87);
+      } else if (c.connected && c.keepalive > 0) {
+        // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
+        if ((tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();
+      }
+    }
+    if (tick % 4 === 0) this.expireSessions();
+    this.flushSoon();
+  }
+
+  private expireSessions(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (s.link === undefined && s.expiresAt !== 0 && s.expiresAt <= now && s.expiryInterval !== NEVER_EXPIRES) {
+        this.endSession(s);
+      }
+    }
+  }
+
+  /** Graceful stop: v5 clients are told 0x8B [MQTT-3.14.1], every socket is closed. */
+  shutdown(): void {
+    clearInterval(this.sweepTimer);
+    for (const w of this.delayedWills.values()) clearTimeout(w.timer);
+    for (const c of this.connections) c.disconnect(0x8b, 'server shutting down');
+    this.flushAll();
+  }
+}

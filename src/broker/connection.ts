@@ -1,0 +1,524 @@
+import type { Socket } from 'node:net';
+import type {
+  IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
+} from 'mqtt-packet';
+import { MqttProtocolError, ReasonCode, v3ConnackReturnCode } from '../protocol/errors.ts';
+import { Framer } from '../protocol/framer.ts';
+import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/decode.ts';
+import { encodePacket } from '../protocol/encode.ts';
+import { encodeAck } from '../protocol/packets/ack.ts';
+import { counters } from '../metrics/counters.ts';
+import type { Broker } from './broker.ts';
+import { createMessage, type MessageProperties } from './message.ts';
+import { encodeDelivery } from './delivery.ts';
+import type { Delivery } from './qos/outbound.ts';
+import { AckResult } from './qos/outbound.ts';
+import { NEVER_EXPIRES, type Session, type SessionLink } from './session.ts';
+import { willFromConnect, type Will } from './will.ts';
+import { handleSubscribe, handleUnsubscribe } from './subscribeHandler.ts';
+
+const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
+type StateValue = (typeof State)[keyof typeof State];
+
+/** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
+const OUTBOUND_BUDGET = 1 << 20;
+
+/**
+ * One client connection: the MQTT protocol state machine over one socket. Owns its socket,
+ * framer, topic aliases and the link to its session; everything runs on the worker's thread.
+ * called from: worker
+ */
+export class Connection implements SessionLink {
+  private state: StateValue = State.AwaitConnect;
+  version: ProtocolVersion = 4;
+  clientId = '';
+  username: string | undefined = undefined;
+  session: Session | undefined = undefined;
+  will: Will | undefined = undefined;
+  /** worker tick of the last packet received (keep-alive) */
+  lastRxTick: number;
+  /** seconds; 0 = no keep-alive */
+  keepalive = 0;
+  /** the CONNECT's session expiry, to check DISCONNECT against [MQTT-3.14.2-2] */
+  private connectSessionExpiry = 0;
+  /** v5: the client's Receive Maximum ∧ max_inflight_messages */
+  sendQuota = 65535;
+  /** v5: client's Maximum Packet Size; 0 = none */
+  private clientMaxPacketSize = 0;
+  private clientTopicAliasMax = 0;
+  private readonly inboundAliases = new Map<number, string>();
+  private outboundAliases: Map<string, number> | undefined = undefined;
+  private problemInformation = true;
+  private readonly framer: Framer;
+  /** frames received while CONNECT is being authenticated, processed in order afterwards */
+  private backlog: Buffer[] | undefined = undefined;
+  private backlogOffsets: number[] | undefined = undefined;
+  /** encoded packets waiting for the end of this event-loop turn (one write per turn) */
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  dirty = false;
+  /** set when the close is a takeover or a normal DISCONNECT, so no Will is sent */
+  private discardWill = false;
+  private released = false;
+
+  readonly socket: Socket;
+  private readonly broker: Broker;
+
+  constructor(socket: Socket, broker: Broker) {
+    this.socket = socket;
+    this.broker = broker;
+    this.framer = new Framer(broker.config.maxPacketSize);
+    this.lastRxTick = broker.tick;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => {});
+    socket.on('close', () => this.onClose());
+  }
+
+  get connected(): boolean {
+    return this.state === State.Connected;
+  }
+
+  get congested(): boolean {
+    return this.outBytes + this.socket.writableLength > OUTBOUND_BUDGET;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === State.Closed) return;
+    counters.bytesReceived += chunk.length;
+    this.lastRxTick = this.broker.tick;
+    try {
+      this.framer.push(chunk, this.onFrame);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private readonly onFrame = (frame: Buffer, bodyOffset: number): void => {
+    switch (this.state) {
+      case State.Connected:
+        counters.messagesReceived++;
+        this.onPacket(decodePacket(frame, bodyOffset, this.version));
+        return;
+      case State.AwaitConnect:
+        counters.messagesReceived++;
+        if (frame[0]! >> 4 !== 1) {
+          // [MQTT-3.1.0-1] the first packet must be CONNECT
+          throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_FIRST_NOT_CONNECT', 'first packet is not CONNECT', 'MQTT-3.1.0-1');
+        }
+        this.onConnect(decodeConnect(frame, bodyOffset));
+        return;
+      case State.Authenticating:
+        (this.backlog ??= []).push(frame);
+        (this.backlogOffsets ??= []).push(bodyOffset);
+        return;
+      default:
+        return;
+    }
+  };
+
+  private onPacket(packet: Packet): void {
+    switch (packet.cmd) {
+      case 'publish':
+        return this.onPublish(packet);
+      case 'puback':
+        this.session!.puback(packet.messageId!, Date.now());
+        return;
+      case 'pubrec': {
+        const r = this.session!.pubrec(packet.messageId!, packet.reasonCode ?? 0, Date.now());
+        // v5: PUBREC for an id not in flight → PUBREL 0x92 [MQTT-4.3.3]
+        if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version, ReasonCode.PacketIdentifierNotFound));
+        return;
+      }
+      case 'pubrel': {
+        const known = this.session!.inbound.release(packet.messageId!);
+        this.write(encodeAck('pubcomp', packet.messageId!, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound));
+        return;
+      }
+      case 'pubcomp':
+        this.session!.pubcomp(packet.messageId!, Date.now());
+        return;
+      case 'subscribe':
+        return handleSubscribe(this, this.broker, packet as ISubscribePacket);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, this.broker, packet as IUnsubscribePacket);
+      case 'pingreq':
+        this.write(encodePacket({ cmd: 'pingresp' }, this.version));
+        return;
+      case 'disconnect':
+        return this.onDisconnect(packet);
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SECOND_CONNECT', 'second CONNECT', 'MQTT-3.1.0-2');
+      case 'auth':
+        // no extended authentication methods are supported, so an AUTH packet is unexpected [MQTT-4.12.0-1]
+        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_UNEXPECTED_AUTH', 'AUTH without an authentication method');
+      default:
+        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SERVER_PACKET', `${packet.cmd} may not be sent by a client`);
+    }
+  }
+
+  // ---- CONNECT ----------------------------------------------------------------------------
+
+  private onConnect(packet: IConnectPacket): void {
+    const cfg = this.broker.config;
+    this.version = (packet.protocolVersion ?? 4) as ProtocolVersion;
+    const v5 = this.version === 5;
+    const props = packet.properties;
+    let clientId = packet.clientId;
+    let assigned: string | undefined;
+    if (clientId.length === 0) {
+      // [MQTT-3.1.3-8] 3.1.1: a zero-length id needs clean session; 3.1 has no zero-length ids
+      if (!cfg.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
+        return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
+      }
+      clientId = assigned = this.broker.assignClientId();
+    }
+    if (props?.authenticationMethod !== undefined) {
+      // [MQTT-4.12.0-1] no extended authentication method is supported
+      return this.refuse(ReasonCode.BadAuthenticationMethod, 'authentication method not supported');
+    }
+    const keepalive = packet.keepalive ?? 0;
+    if (!v5 && cfg.maxKeepalive < 65535 && (keepalive > cfg.maxKeepalive || keepalive === 0)) {
+      // v3 has no Server Keep Alive: Mosquitto refuses such clients with "identifier rejected"
+      return this.refuse(ReasonCode.ClientIdentifierNotValid, 'keepalive above max_keepalive');
+    }
+    if (packet.will !== undefined && packet.will !== null) {
+      if ((packet.will.qos ?? 0) > cfg.maxQos) return this.refuse(ReasonCode.QoSNotSupported, 'will QoS not supported');
+      if (packet.will.retain === true && !cfg.retainAvailable) return this.refuse(ReasonCode.RetainNotSupported, 'retain not supported');
+    }
+    this.clientId = clientId;
+    this.username = packet.username;
+    this.will = willFromConnect(packet, clientId);
+    this.keepalive = keepalive;
+    this.state = State.Authenticating;
+    const decided = this.broker.authenticate(this, packet.username, packet.password);
+    if (decided === true) {
+      this.accept(packet, assigned);
+    } else if (decided === false) {
+      this.refuse(packet.username === undefined ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, 'not authorized');
+    } else {
+      this.socket.pause();
+      decided.then(
+        (ok) => {
+          if (this.state !== State.Authenticating) return;
+          this.socket.resume();
+          if (ok === 'ok') this.accept(packet, assigned);
+          else this.refuse(ok === 'bad_credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, 'not authorized');
+          this.broker.flushSoon();
+        },
+        () => {
+          if (this.state !== State.Authenticating) return;
+          this.refuse(ReasonCode.ServerUnavailable, 'authentication unavailable');
+          this.broker.flushSoon();
+        },
+      );
+    }
+  }
+
+  private accept(packet: IConnectPacket, assigned: string | undefined): void {
+    const cfg = this.broker.config;
+    const v5 = this.version === 5;
+    const props = packet.properties;
+    const clean = packet.clean !== false;
+    let expiry: number;
+    if (v5) expiry = props?.sessionExpiryInterval ?? 0;
+    else expiry = clean ? 0 : cfg.persistentClientExpiration > 0 ? cfg.persistentClientExpiration : NEVER_EXPIRES;
+    this.connectSessionExpiry = expiry;
+    if (v5) {
+      this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
+      this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
+      this.clientTopicAliasMax = props?.topicAliasMaximum ?? 0;
+      this.problemInformation = props?.requestProblemInformation !== false;
+    } else {
+      this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
+    }
+    const { session, present } = this.broker.openSession(this, clean, expiry);
+    this.session = session;
+    this.state = State.Connected;
+    counters.clientsConnected++;
+
+    const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
+    if (v5) {
+      const p: NonNullable<typeof connack.properties> = {
+        receiveMaximum: this.broker.receiveMaximum,
+        retainAvailable: cfg.retainAvailable,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+        topicAliasMaximum: cfg.maxTopicAlias,
+      };
+      if (cfg.maxQos < 2) p.maximumQoS = cfg.maxQos;
+      if (cfg.maxPacketSize > 0) p.maximumPacketSize = cfg.maxPacketSize;
+      if (assigned !== undefined) p.assignedClientIdentifier = assigned;
+      if (cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0)) {
+        // [MQTT-3.2.2-21] the client must use the Server Keep Alive
+        this.keepalive = cfg.maxKeepalive;
+        p.serverKeepAlive = cfg.maxKeepalive;
+      }
+      connack.properties = p;
+    }
+    this.write(encodePacket(connack, this.version));
+    this.broker.log.connection(this, packet);
+    session.attach(this, Date.now());
+    this.drainBacklog();
+  }
+
+  private drainBacklog(): void {
+    const frames = this.backlog;
+    const offsets = this.backlogOffsets;
+    if (frames === undefined || offsets === undefined) return;
+    this.backlog = this.backlogOffsets = undefined;
+    try {
+      for (let i = 0; i < frames.length && this.state === State.Connected; i++) this.onFrame(frames[i]!, offsets[i]!);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. */
+  private refuse(reasonCode: number, why: string): void {
+    counters.connectionsRejected++;
+    if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
+    const v5 = this.version === 5;
+    const connack: Packet = v5
+      ? { cmd: 'connack', sessionPresent: false, reasonCode, properties: this.problemInformation ? { reasonString: why } : undefined }
+      : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackReturnCode(reasonCode) };
+    this.write(encodePacket(connack, this.version));
+    this.discardWill = true;
+    this.closeAfterFlush();
+  }
+
+  // ---- PUBLISH ----------------------------------------------------------------------------
+
+  private onPublish(p: IPublishPacket): void {
+    const cfg = this.broker.config;
+    const qos = p.qos;
+    if (qos === 1) counters.publishReceivedQos1++;
+    else if (qos === 2) counters.publishReceivedQos2++;
+    else counters.publishReceivedQos0++;
+    if (qos > cfg.maxQos) {
+      // [MQTT-3.2.2-11] a QoS above Maximum QoS is a protocol error (0x9B)
+      throw new MqttProtocolError(ReasonCode.QoSNotSupported, 'MQTT_ERR_QOS_NOT_SUPPORTED', 'QoS not supported', 'MQTT-3.2.2-11');
+    }
+    if (p.retain && !cfg.retainAvailable) {
+      throw new MqttProtocolError(ReasonCode.RetainNotSupported, 'MQTT_ERR_RETAIN_NOT_SUPPORTED', 'retain not supported', 'MQTT-3.2.2-14');
+    }
+    let topic = p.topic;
+    let props = p.properties;
+    if (props !== undefined) {
+      const alias = props.topicAlias;
+      if (alias !== undefined) {
+        if (alias === 0 || alias > cfg.maxTopicAlias) {
+          // [MQTT-3.3.2-8/9] alias 0 or above our Topic Alias Maximum
+          throw new MqttProtocolError(ReasonCode.TopicAliasInvalid, 'MQTT_ERR_TOPIC_ALIAS_INVALID', 'topic alias invalid', 'MQTT-3.3.2-9');
+        }
+        if (topic.length > 0) this.inboundAliases.set(alias, topic);
+        else {
+          const known = this.inboundAliases.get(alias);
+          if (known === undefined) {
+            throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_TOPIC_ALIAS_UNKNOWN', 'unknown topic alias', 'MQTT-3.3.4-?');
+          }
+          topic = known;
+        }
+      }
+      if (props.subscriptionIdentifier !== undefined) {
+        // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
+        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
+      }
+    }
+    const session = this.session!;
+    const id = p.messageId ?? 0;
+    if (qos === 2) {
+      if (!session.inbound.receive(id)) {
+        // retransmission of a PUBLISH we already routed: acknowledge again, do not route [MQTT-4.3.3-10]
+        this.write(encodeAck('pubrec', id, this.version));
+        return;
+      }
+      if (session.inbound.size > this.broker.receiveMaximum) {
+        session.inbound.release(id);
+        // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
+        throw new MqttProtocolError(ReasonCode.ReceiveMaximumExceeded, 'MQTT_ERR_RECEIVE_MAXIMUM', 'receive maximum exceeded', 'MQTT-3.3.4-9');
+      }
+    }
+    let reason = this.admitPublish(topic, p);
+    if (reason === 0) {
+      if (props !== undefined && (props.topicAlias !== undefined || props.subscriptionIdentifier !== undefined)) {
+        const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
+        props = rest;
+      }
+      // a message that may be stored owns its payload; a QoS 0 one is only read during this call
+      const store = qos > 0 || p.retain || cfg.queueQos0Messages;
+      const raw = p.payload as Buffer;
+      const payload = store ? Buffer.from(raw) : raw;
+      const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
+      if (this.broker.publish(message) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+    }
+    if (qos === 1) this.write(encodeAck('puback', id, this.version, this.version === 5 ? reason : 0));
+    else if (qos === 2) {
+      if (reason >= 0x80) session.inbound.release(id);
+      this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
+    }
+  }
+
+  /** 0 to route; otherwise the reason the message is acknowledged but not routed (Mosquitto's behaviour). */
+  private admitPublish(topic: string, p: IPublishPacket): number {
+    const limit = this.broker.config.messageSizeLimit;
+    if (limit > 0 && p.payload.length > limit) {
+      counters.messagesRejectedTooLarge++;
+      return ReasonCode.PacketTooLarge;
+    }
+    if (!this.broker.mayPublish(this, topic)) {
+      counters.aclDenied++;
+      return ReasonCode.NotAuthorized;
+    }
+    return 0;
+  }
+
+  // ---- DISCONNECT -------------------------------------------------------------------------
+
+  private onDisconnect(packet: IDisconnectPacket): void {
+    const expiry = packet.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (this.connectSessionExpiry === 0 && expiry !== 0) {
+        // [MQTT-3.14.2-2] a session that was to end at disconnect may not be extended here
+        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SESSION_EXPIRY', 'session expiry set by DISCONNECT after 0 in CONNECT', 'MQTT-3.14.2-2');
+      }
+      this.session!.expiryInterval = expiry;
+    }
+    // [MQTT-3.14.4-3] a normal DISCONNECT discards the Will; 0x04 asks for it to be sent
+    this.discardWill = packet.reasonCode !== ReasonCode.DisconnectWithWill;
+    this.state = State.Closed;
+    this.socket.end();
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  /** Queues encoded bytes; the worker writes every dirty connection once at the end of the turn. */
+  write(bytes: Buffer): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (!this.dirty) this.broker.markDirty(this);
+  }
+
+  /** Called by the broker once per turn for each dirty connection. */
+  flush(): void {
+    this.dirty = false;
+    const n = this.out.length;
+    if (n === 0) return;
+    const bytes = n === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    counters.bytesSent += this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
+  }
+
+  sendPublish(d: Delivery, packetId: number, dup: boolean): boolean {
+    const alias = this.outboundAlias(d.message.topic);
+    const bytes = encodeDelivery(d, packetId, dup, this.version, alias, Date.now());
+    if (this.clientMaxPacketSize > 0 && bytes.length > this.clientMaxPacketSize) {
+      // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size
+      if (alias !== undefined && alias > 0) this.outboundAliases!.delete(d.message.topic);
+      counters.messagesDroppedTooLarge++;
+      return false;
+    }
+    counters.messagesSent++;
+    this.write(bytes);
+    return true;
+  }
+
+  sendPubrel(packetId: number): void {
+    this.write(encodeAck('pubrel', packetId, this.version));
+  }
+
+  /**
+   * Outbound topic alias for a topic when the client allows aliases: a positive number is a new
+   * alias (sent with the topic), a negative one an alias the client already knows (sent with an
+   * empty topic); undefined = no alias.
+   */
+  private outboundAlias(topic: string): number | undefined {
+    if (this.clientTopicAliasMax === 0) return undefined;
+    const aliases = (this.outboundAliases ??= new Map());
+    const existing = aliases.get(topic);
+    if (existing !== undefined) return -existing; // negative: alias already known to the client
+    if (aliases.size >= this.clientTopicAliasMax) return undefined;
+    const alias = aliases.size + 1;
+    aliases.set(topic, alias);
+    return alias;
+  }
+
+  private onDrain(): void {
+    if (this.state === State.Connected && !this.congested) this.session?.pump(Date.now());
+  }
+
+  // ---- errors and close -------------------------------------------------------------------
+
+  /** The one place that decides how a protocol error is told to the peer (STYLE pattern 9). */
+  fail(err: unknown): void {
+    if (this.state === State.Closed) return;
+    if (!(err instanceof MqttProtocolError)) {
+      this.broker.log.error(`client ${this.clientId || this.socket.remoteAddress}: internal error`, err);
+      this.disconnect(ReasonCode.ImplementationSpecificError, 'internal error');
+      return;
+    }
+    counters.protocolErrors++;
+    this.broker.log.debug(`client ${this.clientId || this.socket.remoteAddress}: ${err.code} ${err.message}`);
+    if (this.state === State.AwaitConnect) {
+      if (err.protocolVersion !== undefined) {
+        this.version = err.protocolVersion;
+        this.refuse(err.reasonCode, err.message);
+      } else {
+        this.closeAfterFlush();
+      }
+      return;
+    }
+    this.disconnect(err.reasonCode, err.message);
+  }
+
+  /** Server-initiated close: v5 gets a DISCONNECT with the reason [MQTT-4.13.2-1], v3 just the close. */
+  disconnect(reasonCode: number, reasonString?: string): void {
+    if (this.state === State.Closed) return;
+    if (this.version === 5 && this.state === State.Connected) {
+      const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
+      this.write(encodePacket({ cmd: 'disconnect', reasonCode, properties }, 5));
+    }
+    this.closeAfterFlush();
+  }
+
+  /** Takeover by a new connection with the same client id [MQTT-3.1.4-3]. */
+  takeOver(): void {
+    this.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    this.release();
+  }
+
+  /** Hands the session back to the broker, once, whichever of close or takeover comes first. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.session !== undefined) counters.clientsConnected--;
+    this.state = State.Closed;
+    this.broker.onClosed(this, this.discardWill);
+  }
+
+  private closeAfterFlush(): void {
+    this.state = State.Closed;
+    this.flush();
+    this.socket.end();
+    this.socket.pause();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private onClose(): void {
+    this.release();
+  }
+
+  /** Keep-alive expiry [MQTT-3.1.2-24]. */
+  keepaliveExpired(): void {
+    counters.keepaliveTimeouts++;
+    this.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+  }
+
+  get isAwaitingConnect(): boolean {
+    return this.state === State.AwaitConnect;
+  }
+}

@@ -1,0 +1,71 @@
+import { encodePublish } from '../protocol/packets/publish.ts';
+import type { ProtocolVersion } from '../protocol/decode.ts';
+import { remainingExpiry } from './message.ts';
+import type { Delivery } from './qos/outbound.ts';
+
+/**
+ * Turns a Delivery into PUBLISH bytes. A message is encoded once per layout — (v5 or not, QoS,
+ * retain) — and the bytes are shared by every subscriber with that layout; only the packet id
+ * (and DUP) differ, patched into a copy for QoS > 0 (STYLE pattern 7). Deliveries with
+ * per-subscriber v5 properties (subscription ids, topic alias, message expiry that counts
+ * down) are encoded for that subscriber alone.
+ * called from: worker
+ */
+
+/** slot in Message.encoded: 12 layouts */
+function layoutSlot(v5: boolean, qos: number, retain: boolean): number {
+  return (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+}
+
+/**
+ * @param alias outbound topic alias: positive = new (topic sent with it), negative = known to the
+ *   client (empty topic sent), undefined = none
+ */
+export function encodeDelivery(
+  d: Delivery,
+  packetId: number,
+  dup: boolean,
+  version: ProtocolVersion,
+  alias: number | undefined,
+  now: number,
+): Buffer {
+  const m = d.message;
+  const v5 = version === 5;
+  if (!v5 || (d.subscriptionIds === undefined && m.expiresAt === 0 && alias === undefined)) {
+    const slot = layoutSlot(v5, d.qos, d.retain);
+    const cache = (m.encoded ??= new Array<Buffer | undefined>(12));
+    let shared = cache[slot];
+    let idOffset = -1;
+    if (shared === undefined) {
+      const e = encodePublish(m.topic, m.payload, d.qos, d.retain, false, d.qos > 0 ? 1 : 0, version, v5 ? m.properties : undefined);
+      shared = cache[slot] = e.bytes;
+      idOffset = e.packetIdOffset;
+    }
+    if (d.qos === 0) return shared;
+    if (idOffset < 0) idOffset = packetIdOffsetOf(shared);
+    const copy = Buffer.allocUnsafe(shared.length);
+    shared.copy(copy);
+    copy.writeUInt16BE(packetId, idOffset);
+    if (dup) copy[0]! |= 0x08;
+    return copy;
+  }
+  const properties: Record<string, unknown> = { ...m.properties };
+  if (m.expiresAt !== 0) properties.messageExpiryInterval = remainingExpiry(m, now); // [MQTT-3.3.2-6]
+  if (d.subscriptionIds !== undefined) {
+    properties.subscriptionIdentifier = d.subscriptionIds.length === 1 ? d.subscriptionIds[0] : [...d.subscriptionIds];
+  }
+  let topic = m.topic;
+  if (alias !== undefined) {
+    properties.topicAlias = Math.abs(alias);
+    if (alias < 0) topic = '';
+  }
+  return encodePublish(topic, m.payload, d.qos, d.retain, dup, packetId, version, properties).bytes;
+}
+
+/** The packet id follows the topic: fixed header, remaining length varint, 2-byte topic length, topic. */
+function packetIdOffsetOf(bytes: Buffer): number {
+  let i = 1;
+  while (bytes[i]! & 0x80) i++;
+  i++;
+  return i + 2 + bytes.readUInt16BE(i);
+}

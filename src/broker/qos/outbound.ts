@@ -1,0 +1,109 @@
+import type { Message } from '../message.ts';
+
+/**
+ * Outbound QoS state: messages the broker sent to one client and the client has not finished
+ * acknowledging. This table is the server's packet-id space only; the client's ids live in
+ * InboundTable (never one map for both directions). Insertion order = send order, which is the
+ * order of redelivery on reconnect [MQTT-4.4.0-1].
+ * called from: worker (owner of the session)
+ */
+
+export const OutState = { AwaitPuback: 1, AwaitPubrec: 2, AwaitPubcomp: 3 } as const;
+export type OutStateValue = (typeof OutState)[keyof typeof OutState];
+
+/** A message chosen for one session: the effective QoS and retain flag of this delivery. */
+export interface Delivery {
+  readonly message: Message;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  /** v5 subscription identifiers of every matching subscription, or undefined */
+  readonly subscriptionIds: readonly number[] | undefined;
+}
+
+export interface OutboundEntry {
+  readonly packetId: number;
+  readonly delivery: Delivery;
+  state: OutStateValue;
+}
+
+/** Result of applying an acknowledgement to the table. */
+export const AckResult = { Completed: 0, SendPubrel: 1, Unknown: 2 } as const;
+export type AckResultValue = (typeof AckResult)[keyof typeof AckResult];
+
+export class OutboundTable {
+  private readonly entries = new Map<number, OutboundEntry>();
+  private lastId = 0;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Allocates a packet id not in flight (1..65535). Caller guarantees size < 65535. */
+  allocateId(): number {
+    let id = this.lastId;
+    do {
+      id = id === 65535 ? 1 : id + 1;
+    } while (this.entries.has(id));
+    this.lastId = id;
+    return id;
+  }
+
+  add(packetId: number, delivery: Delivery): OutboundEntry {
+    const entry: OutboundEntry = {
+      packetId,
+      delivery,
+      state: delivery.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec,
+    };
+    this.entries.set(packetId, entry);
+    return entry;
+  }
+
+  get(packetId: number): OutboundEntry | undefined {
+    return this.entries.get(packetId);
+  }
+
+  /** PUBACK: completes a QoS 1 entry. */
+  puback(packetId: number): AckResultValue {
+    const e = this.entries.get(packetId);
+    if (e === undefined || e.state !== OutState.AwaitPuback) return AckResult.Unknown;
+    this.entries.delete(packetId);
+    return AckResult.Completed;
+  }
+
+  /**
+   * PUBREC: a QoS 2 entry moves to AwaitPubcomp and a PUBREL is due. A PUBREC with a failure
+   * reason (>= 0x80) ends the flow [MQTT-4.3.3-4 ff.]. A repeated PUBREC re-sends PUBREL.
+   */
+  pubrec(packetId: number, reasonCode: number): AckResultValue {
+    const e = this.entries.get(packetId);
+    if (e === undefined || e.state === OutState.AwaitPuback) return AckResult.Unknown;
+    if (reasonCode >= 0x80) {
+      this.entries.delete(packetId);
+      return AckResult.Completed;
+    }
+    e.state = OutState.AwaitPubcomp;
+    return AckResult.SendPubrel;
+  }
+
+  /** PUBCOMP: completes a QoS 2 entry. */
+  pubcomp(packetId: number): AckResultValue {
+    const e = this.entries.get(packetId);
+    if (e === undefined || e.state !== OutState.AwaitPubcomp) return AckResult.Unknown;
+    this.entries.delete(packetId);
+    return AckResult.Completed;
+  }
+
+  /** Drops an entry whatever its state (e.g. a message too large for the client). */
+  delete(packetId: number): void {
+    this.entries.delete(packetId);
+  }
+
+  /** Entries in send order. */
+  values(): IterableIterator<OutboundEntry> {
+    return this.entries.values();
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

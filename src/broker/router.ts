@@ -1,0 +1,107 @@
+import { counters } from '../metrics/counters.ts';
+import type { Message } from './message.ts';
+import type { Session } from './session.ts';
+import type { SubscriptionOptions } from './subscription.ts';
+import type { MatchVisitor, ShareGroup, TopicTree } from './topicTree.ts';
+
+/** One session's combined match: overlapping subscriptions give one delivery [MQTT-3.3.4-2]. */
+interface Match {
+  qos: number;
+  retainAsPublished: boolean;
+  subscriptionIds: number[] | undefined;
+}
+
+/**
+ * Routes one message to the sessions of this worker: matches the topic tree, merges
+ * overlapping subscriptions of a session into one delivery at the highest QoS carrying every
+ * subscription identifier [MQTT-3.3.4-3/4/5], picks one member per `$share` group.
+ * called from: worker
+ */
+export class Router implements MatchVisitor<Session> {
+  /** per-route scratch, cleared at the end of route(): valid only during one call */
+  private readonly matches = new Map<Session, Match>();
+  private readonly groups: ShareGroup<Session>[] = [];
+  private origin = '';
+
+  private readonly tree: TopicTree<Session>;
+  private readonly upgradeQos: boolean;
+  private readonly mayRead: (session: Session, topic: string) => boolean;
+
+  constructor(tree: TopicTree<Session>, upgradeQos: boolean, mayRead: (session: Session, topic: string) => boolean) {
+    this.tree = tree;
+    this.upgradeQos = upgradeQos;
+    this.mayRead = mayRead;
+  }
+
+  subscriber(session: Session, o: SubscriptionOptions): void {
+    // [MQTT-3.8.3-3] No Local: not back to the publisher
+    if (o.noLocal && session.clientId === this.origin) return;
+    const m = this.matches.get(session);
+    if (m === undefined) {
+      this.matches.set(session, {
+        qos: o.qos,
+        retainAsPublished: o.retainAsPublished,
+        subscriptionIds: o.subscriptionId > 0 ? [o.subscriptionId] : undefined,
+      });
+      return;
+    }
+    if (o.qos > m.qos) m.qos = o.qos;
+    if (o.retainAsPublished) m.retainAsPublished = true;
+    if (o.subscriptionId > 0) (m.subscriptionIds ??= []).push(o.subscriptionId);
+  }
+
+  group(group: ShareGroup<Session>): void {
+    this.groups.push(group);
+  }
+
+  route(message: Message, now: number): number {
+    this.origin = message.origin;
+    this.tree.match(message.topic, this);
+    let count = 0;
+    for (const [session, m] of this.matches) {
+      if (!this.mayRead(session, message.topic)) continue;
+      const qos = (this.upgradeQos ? m.qos : Math.min(message.qos, m.qos)) as 0 | 1 | 2;
+      // [MQTT-3.3.1-12/13] RETAIN is kept only for Retain As Published subscriptions
+      session.deliver({ message, qos, retain: m.retainAsPublished && message.retain, subscriptionIds: m.subscriptionIds }, now);
+      count++;
+    }
+    this.matches.clear();
+    for (const g of this.groups) {
+      if (this.deliverShared(g, message, now)) count++;
+    }
+    this.groups.length = 0;
+    return count;
+  }
+
+  /**
+   * One member of the group gets the message: round-robin, preferring connected members whose
+   * send quota is not exhausted; if none is connected, the next member's session queues it.
+   */
+  private deliverShared(g: ShareGroup<Session>, message: Message, now: number): boolean {
+    const n = g.members.size;
+    if (n === 0) return false;
+    const members = [...g.members];
+    let chosen: [Session, SubscriptionOptions] | undefined;
+    for (let i = 0; i < n; i++) {
+      const candidate = members[(g.cursor + i) % n]!;
+      const link = candidate[0].link;
+      if (link !== undefined && !link.congested && candidate[0].outbound.size < link.sendQuota) {
+        chosen = candidate;
+        g.cursor = (g.cursor + i + 1) % n;
+        break;
+      }
+    }
+    if (chosen === undefined) {
+      chosen = members[g.cursor % n]!;
+      g.cursor = (g.cursor + 1) % n;
+    }
+    const [session, o] = chosen;
+    if (!this.mayRead(session, message.topic)) {
+      counters.aclDenied++;
+      return false;
+    }
+    const qos = (this.upgradeQos ? o.qos : Math.min(message.qos, o.qos)) as 0 | 1 | 2;
+    session.deliver({ message, qos, retain: o.retainAsPublished && message.retain, subscriptionIds: o.subscriptionId > 0 ? [o.subscriptionId] : undefined }, now);
+    return true;
+  }
+}

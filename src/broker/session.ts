@@ -1,0 +1,171 @@
+import { counters } from '../metrics/counters.ts';
+import { Deque } from './deque.ts';
+import { isExpired, messageSize } from './message.ts';
+import { AckResult, OutboundTable, type AckResultValue, type Delivery } from './qos/outbound.ts';
+import { InboundTable } from './qos/inbound.ts';
+import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+
+/** What a session needs from the connection it is attached to. Implemented by Connection. */
+export interface SessionLink {
+  /** unacknowledged QoS 1/2 PUBLISHes the client accepts: its Receive Maximum ∧ max_inflight_messages */
+  readonly sendQuota: number;
+  /** true while the socket's outbound buffer is over budget: QoS 0 is dropped, QoS 1/2 wait */
+  readonly congested: boolean;
+  /** Queues one PUBLISH for writing. Returns false when the client cannot take it (over its Maximum Packet Size). */
+  sendPublish(delivery: Delivery, packetId: number, dup: boolean): boolean;
+  sendPubrel(packetId: number): void;
+}
+
+/** Queue limits and policy, from the broker configuration. */
+export interface QueueLimits {
+  readonly maxQueuedMessages: number;
+  /** 0 = unlimited */
+  readonly maxQueuedBytes: number;
+  readonly queueQos0Messages: boolean;
+  readonly dropOldest: boolean;
+}
+
+export const NEVER_EXPIRES = 0xffffffff;
+
+/**
+ * The state MQTT keeps for one client id, connected or not: subscriptions, the outbound queue,
+ * the two QoS tables. It outlives connections of persistent clients.
+ * called from: worker (the owning worker's thread only)
+ */
+export class Session {
+  /** the connection, while the client is online */
+  link: SessionLink | undefined = undefined;
+  /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
+  expiryInterval = 0;
+  /** ms since epoch when an offline session expires; 0 while online or never */
+  expiresAt = 0;
+  readonly subscriptions = new Map<string, { readonly filter: ParsedFilter; readonly options: SubscriptionOptions }>();
+  readonly outbound = new OutboundTable();
+  readonly inbound = new InboundTable();
+  private readonly pending = new Deque<Delivery>();
+  private pendingBytes = 0;
+
+  readonly clientId: string;
+  private readonly limits: QueueLimits;
+
+  constructor(clientId: string, limits: QueueLimits) {
+    this.clientId = clientId;
+    this.limits = limits;
+  }
+
+  get queuedCount(): number {
+    return this.pending.length;
+  }
+
+  /** Delivers or queues one message for this client. */
+  deliver(d: Delivery, now: number): void {
+    const link = this.link;
+    if (d.qos === 0) {
+      if (link !== undefined) {
+        if (link.congested) counters.messagesDroppedQos0++;
+        else link.sendPublish(d, 0, false);
+      } else if (this.limits.queueQos0Messages) {
+        this.enqueue(d);
+      } else {
+        counters.messagesDroppedQos0++;
+      }
+      return;
+    }
+    // QoS 1/2 keep their order: once anything waits, everything after it waits too.
+    if (link !== undefined && this.pending.length === 0 && this.outbound.size < link.sendQuota && !link.congested) {
+      this.send(link, d, now);
+    } else {
+      this.enqueue(d);
+    }
+  }
+
+  private enqueue(d: Delivery): void {
+    const size = messageSize(d.message);
+    const full =
+      this.pending.length >= this.limits.maxQueuedMessages ||
+      (this.limits.maxQueuedBytes > 0 && this.pendingBytes + size > this.limits.maxQueuedBytes);
+    if (full) {
+      counters.messagesDroppedQueueFull++;
+      if (!this.limits.dropOldest || this.pending.length === 0) return;
+      const old = this.pending.shift()!;
+      this.pendingBytes -= messageSize(old.message);
+    }
+    this.pending.push(d);
+    this.pendingBytes += size;
+  }
+
+  private send(link: SessionLink, d: Delivery, _now: number): void {
+    if (d.qos === 0) {
+      link.sendPublish(d, 0, false);
+      return;
+    }
+    const id = this.outbound.allocateId();
+    this.outbound.add(id, d);
+    // [MQTT-3.1.2-25] a message too large for the client is discarded as if sent and acknowledged
+    if (!link.sendPublish(d, id, false)) this.outbound.delete(id);
+  }
+
+  /** Sends queued messages while the client's quota allows; drops expired ones [MQTT-3.3.2-5]. */
+  pump(now: number): void {
+    const link = this.link;
+    if (link === undefined) return;
+    while (this.pending.length > 0 && !link.congested) {
+      const d = this.pending.peek()!;
+      if (d.qos > 0 && this.outbound.size >= link.sendQuota) return;
+      this.pending.shift();
+      this.pendingBytes -= messageSize(d.message);
+      if (isExpired(d.message, now)) {
+        counters.messagesExpired++;
+        continue;
+      }
+      this.send(link, d, now);
+    }
+  }
+
+  /**
+   * Attaches a connection: unacknowledged messages are sent again first, in their original
+   * order, with DUP set on PUBLISH and PUBREL sent for those already PUBRECed [MQTT-4.4.0-1];
+   * then the queue drains as fast as the client's Receive Maximum allows.
+   */
+  attach(link: SessionLink, now: number): void {
+    this.link = link;
+    this.expiresAt = 0;
+    for (const e of this.outbound.values()) {
+      if (e.state === 3 /* AwaitPubcomp */) link.sendPubrel(e.packetId);
+      else if (!link.sendPublish(e.delivery, e.packetId, true)) this.outbound.delete(e.packetId);
+    }
+    this.pump(now);
+  }
+
+  detach(now: number): void {
+    this.link = undefined;
+    this.expiresAt = this.expiryInterval === NEVER_EXPIRES ? 0 : now + this.expiryInterval * 1000;
+  }
+
+  puback(packetId: number, now: number): AckResultValue {
+    const r = this.outbound.puback(packetId);
+    if (r === AckResult.Completed) this.pump(now);
+    return r;
+  }
+
+  pubrec(packetId: number, reasonCode: number, now: number): AckResultValue {
+    const r = this.outbound.pubrec(packetId, reasonCode);
+    if (r === AckResult.SendPubrel) this.link?.sendPubrel(packetId);
+    else if (r === AckResult.Completed) this.pump(now);
+    return r;
+  }
+
+  pubcomp(packetId: number, now: number): AckResultValue {
+    const r = this.outbound.pubcomp(packetId);
+    if (r === AckResult.Completed) this.pump(now);
+    return r;
+  }
+
+  /** Forgets queued and inflight messages (clean start, expiry). */
+  clearMessages(): void {
+    this.pending.clear();
+    this.pendingBytes = 0;
+    this.outbound.clear();
+    this.inbound.clear();
+  }
+}

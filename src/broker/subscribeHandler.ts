@@ -1,0 +1,82 @@
+import type { ISubackPacket, ISubscribePacket, IUnsubackPacket, IUnsubscribePacket } from 'mqtt-packet';
+import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
+import { encodePacket } from '../protocol/encode.ts';
+import { isValidTopicFilter, parseSharedFilter } from '../protocol/topic.ts';
+import type { Broker } from './broker.ts';
+import type { Connection } from './connection.ts';
+import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+
+/**
+ * SUBSCRIBE and UNSUBSCRIBE for one connection: validation, per-filter reason codes, the
+ * topic tree update and retained-message delivery.
+ * called from: worker
+ */
+
+/** A filter checked and split, or the reason code refusing it. */
+function parseFilter(raw: string): ParsedFilter | number {
+  const shared = parseSharedFilter(raw);
+  if (shared !== undefined) {
+    if (!shared.valid) return ReasonCode.TopicFilterInvalid;
+    return { raw, filter: shared.filter, group: shared.group };
+  }
+  if (!isValidTopicFilter(raw)) return ReasonCode.TopicFilterInvalid;
+  return { raw, filter: raw, group: undefined };
+}
+
+export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubscribePacket): void {
+  const v5 = conn.version === 5;
+  const session = conn.session!;
+  const subId = packet.properties?.subscriptionIdentifier ?? 0;
+  const granted: number[] = [];
+  const retainedFor: { filter: ParsedFilter; options: SubscriptionOptions; existed: boolean }[] = [];
+  for (const s of packet.subscriptions) {
+    const parsed = parseFilter(s.topic);
+    if (typeof parsed === 'number') {
+      granted.push(v5 ? parsed : 0x80);
+      continue;
+    }
+    if (parsed.group !== undefined && s.nl === true) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SHARED_NO_LOCAL', 'No Local on a shared subscription', 'MQTT-3.8.3-4');
+    }
+    if (!broker.maySubscribe(conn, parsed.filter)) {
+      granted.push(v5 ? ReasonCode.NotAuthorized : 0x80);
+      continue;
+    }
+    const qos = Math.min(s.qos, broker.config.maxQos) as 0 | 1 | 2;
+    const options: SubscriptionOptions = {
+      qos,
+      noLocal: s.nl === true,
+      retainAsPublished: s.rap === true,
+      retainHandling: (s.rh ?? 0) as 0 | 1 | 2,
+      subscriptionId: subId,
+    };
+    const existed = broker.subscribe(session, parsed, options);
+    granted.push(qos);
+    if (parsed.group === undefined) retainedFor.push({ filter: parsed, options, existed });
+  }
+  const suback: ISubackPacket = { cmd: 'suback', messageId: packet.messageId, granted };
+  conn.write(encodePacket(suback, conn.version));
+  // [MQTT-3.3.1-9] retained messages go after the SUBACK, with RETAIN set; none for shared subscriptions
+  for (const r of retainedFor) {
+    // Retain Handling: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-10/11]
+    if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && r.existed)) continue;
+    broker.sendRetained(session, r.filter.filter, r.options);
+  }
+}
+
+export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUnsubscribePacket): void {
+  const v5 = conn.version === 5;
+  const session = conn.session!;
+  const codes: number[] = [];
+  for (const raw of packet.unsubscriptions) {
+    const parsed = parseFilter(raw);
+    if (typeof parsed === 'number') {
+      codes.push(parsed);
+      continue;
+    }
+    codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+  }
+  const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId, granted: v5 ? codes : [] };
+  conn.write(encodePacket(unsuback, conn.version));
+}

@@ -1,0 +1,129 @@
+import type { SubscriptionOptions } from './subscription.ts';
+
+/**
+ * The worker's subscription trie: filter levels → subscribers, with shared-subscription groups
+ * kept apart. Keys are opaque subscriber objects (sessions) owned by the caller.
+ * called from: worker (single-threaded; no locks)
+ */
+
+/** One `$share` group on one filter: members are taken round-robin. */
+export class ShareGroup<K> {
+  readonly members = new Map<K, SubscriptionOptions>();
+  /** index into the members' iteration order of the next candidate */
+  cursor = 0;
+}
+
+class TreeNode<K> {
+  readonly children = new Map<string, TreeNode<K>>();
+  /** non-shared subscribers whose filter ends at this node */
+  readonly subscribers = new Map<K, SubscriptionOptions>();
+  /** share groups whose filter ends at this node, by group name */
+  readonly groups = new Map<string, ShareGroup<K>>();
+  isEmpty(): boolean {
+    return this.children.size === 0 && this.subscribers.size === 0 && this.groups.size === 0;
+  }
+}
+
+/** Receives matches; called once per matching (subscriber, subscription). */
+export interface MatchVisitor<K> {
+  subscriber(key: K, options: SubscriptionOptions): void;
+  group(group: ShareGroup<K>, name: string): void;
+}
+
+export class TopicTree<K> {
+  private readonly root = new TreeNode<K>();
+  private count = 0;
+
+  /** number of (subscriber, filter) entries, shared ones included */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds or replaces a subscription. Returns true when it is new (not a replacement). */
+  add(filter: string, group: string | undefined, key: K, options: SubscriptionOptions): boolean {
+    let node = this.root;
+    for (const level of filter.split('/')) {
+      let next = node.children.get(level);
+      if (next === undefined) {
+        next = new TreeNode<K>();
+        node.children.set(level, next);
+      }
+      node = next;
+    }
+    let map: Map<K, SubscriptionOptions>;
+    if (group === undefined) {
+      map = node.subscribers;
+    } else {
+      let g = node.groups.get(group);
+      if (g === undefined) {
+        g = new ShareGroup<K>();
+        node.groups.set(group, g);
+      }
+      map = g.members;
+    }
+    const isNew = !map.has(key);
+    map.set(key, options);
+    if (isNew) this.count++;
+    return isNew;
+  }
+
+  /** Removes a subscription. Returns true when one existed. Prunes empty nodes. */
+  remove(filter: string, group: string | undefined, key: K): boolean {
+    const levels = filter.split('/');
+    const path: TreeNode<K>[] = [this.root];
+    let node = this.root;
+    for (const level of levels) {
+      const next = node.children.get(level);
+      if (next === undefined) return false;
+      path.push(next);
+      node = next;
+    }
+    let removed: boolean;
+    if (group === undefined) {
+      removed = node.subscribers.delete(key);
+    } else {
+      const g = node.groups.get(group);
+      removed = g !== undefined && g.members.delete(key);
+      if (g !== undefined && g.members.size === 0) node.groups.delete(group);
+    }
+    if (!removed) return false;
+    this.count--;
+    for (let i = levels.length; i > 0 && path[i]!.isEmpty(); i--) {
+      path[i - 1]!.children.delete(levels[i - 1]!);
+    }
+    return true;
+  }
+
+  /**
+   * Visits every subscription whose filter matches `topic`.
+   * [MQTT-4.7.2-1] a topic starting with `$` is not matched by a filter starting with a wildcard.
+   */
+  match(topic: string, visitor: MatchVisitor<K>): void {
+    const levels = topic.split('/');
+    this.walk(this.root, levels, 0, visitor, topic.charCodeAt(0) === 36 /* $ */);
+  }
+
+  private walk(node: TreeNode<K>, levels: string[], depth: number, visitor: MatchVisitor<K>, dollar: boolean): void {
+    const wildcardsAllowed = !(dollar && depth === 0);
+    if (wildcardsAllowed) {
+      // '#' matches the parent level too: "sport/#" matches "sport" [MQTT-4.7.1-2]
+      const hash = node.children.get('#');
+      if (hash !== undefined) TopicTree.visitNode(hash, visitor);
+    }
+    if (depth === levels.length) {
+      TopicTree.visitNode(node, visitor);
+      return;
+    }
+    const exact = node.children.get(levels[depth]!);
+    if (exact !== undefined) this.walk(exact, levels, depth + 1, visitor, dollar);
+    if (wildcardsAllowed) {
+      const plus = node.children.get('+');
+      if (plus !== undefined) this.walk(plus, levels, depth + 1, visitor, dollar);
+    }
+  }
+
+  private static visitNode<K>(node: TreeNode<K>, visitor: MatchVisitor<K>): void {
+    for (const [key, options] of node.subscribers) visitor.subscriber(key, options);
+    for (const [name, group] of node.groups) visitor.group(group, name);
+  }
+}

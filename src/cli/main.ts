@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * The `culex` command: `culex [-c FILE] [-p PORT] [-v]`. Loads the configuration, starts the
+ * broker, stops it cleanly on SIGINT/SIGTERM.
+ * called from: main
+ */
+import { readFileSync } from 'node:fs';
+import { defaultConfig } from '../config/defaults.ts';
+import { loadConfigFile, ConfigError } from '../config/load.ts';
+import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
+import { startBroker } from '../server.ts';
+
+const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
+  -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
+  -p, --port PORT         listen on PORT (replaces the default listener; adds one to a config file's)
+  -v, --verbose           log everything (log_type all)
+  -h, --help              this help
+      --version           print the version`;
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function fail(message: string): never {
+  process.stderr.write(`culex: ${message}\n`);
+  process.exit(1);
+}
+
+let configFile: string | undefined;
+let port: number | undefined;
+let verbose = false;
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  switch (a) {
+    case '-c':
+    case '--config-file':
+      configFile = args[++i] ?? fail(`${a} needs a file`);
+      break;
+    case '-p':
+    case '--port': {
+      const p = Number(args[++i]);
+      if (!Number.isInteger(p) || p < 1 || p > 65535) fail(`${a} needs a port number 1-65535`);
+      port = p;
+      break;
+    }
+    case '-v':
+    case '--verbose':
+      verbose = true;
+      break;
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    case '--version':
+      process.stdout.write(`culex ${version}\n`);
+      process.exit(0);
+    default:
+      fail(`unknown option '${a}'\n${USAGE}`);
+  }
+}
+
+let config: BrokerConfig;
+if (configFile !== undefined) {
+  try {
+    const loaded = loadConfigFile(configFile);
+    for (const w of loaded.warnings) process.stderr.write(`culex: warning: ${w}\n`);
+    config = loaded.config;
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+} else {
+  // like Mosquitto 2 without a configuration file: loopback only
+  config = defaultConfig({ listeners: [{ port: 1883, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }] });
+}
+if (port !== undefined) {
+  const extra: ListenerConfig = { port, host: configFile === undefined ? '127.0.0.1' : undefined, protocol: 'mqtt', maxConnections: -1 };
+  const listeners = configFile === undefined ? [extra] : config.listeners.some((l) => l.port === port) ? config.listeners : [...config.listeners, extra];
+  config = Object.freeze({ ...config, listeners });
+}
+
+try {
+  const broker = await startBroker(config, { verbose });
+  const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
+  const persistence = config.persistence ? `${config.persistenceDurability} in ${config.persistenceLocation} (memory-only in this version)` : 'off';
+  process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`culex: ${signal} received, stopping\n`);
+    broker.stop().then(() => process.exit(0), (err: unknown) => {
+      process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+} catch (err) {
+  fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+}

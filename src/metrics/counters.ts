@@ -1,0 +1,49 @@
+/**
+ * Per-thread counters: plain numbers, incremented on the hot path with no calls. Each worker
+ * thread has its own instance of this module; the main thread asks for a snapshot on scrape and
+ * adds them up (STYLE pattern 5). called from: worker (increments), main (reads snapshots)
+ */
+export const counters = {
+  connectionsAccepted: 0,
+  connectionsRejected: 0,
+  clientsConnected: 0,
+  protocolErrors: 0,
+  messagesReceived: 0,
+  messagesSent: 0,
+  bytesReceived: 0,
+  bytesSent: 0,
+  publishReceivedQos0: 0,
+  publishReceivedQos1: 0,
+  publishReceivedQos2: 0,
+  /** queue full (max_queued_messages / max_queued_bytes) */
+  messagesDroppedQueueFull: 0,
+  /** QoS 0 dropped because the client's socket was over its outbound budget, or offline */
+  messagesDroppedQos0: 0,
+  /** larger than the client's Maximum Packet Size [MQTT-3.1.2-25] */
+  messagesDroppedTooLarge: 0,
+  messagesExpired: 0,
+  /** PUBLISH refused for message_size_limit */
+  messagesRejectedTooLarge: 0,
+  retainedMessages: 0,
+  subscriptions: 0,
+  sessions: 0,
+  authFailures: 0,
+  aclDenied: 0,
+  keepaliveTimeouts: 0,
+};
+
+export type Counters = typeof counters;
+
+/** A plain copy, for posting to the main thread. */
+export function snapshotCounters(): Record<string, number> {
+  return { ...counters };
+}
+
+/** Adds snapshots from several threads. Gauges (clientsConnected, sessions, …) add up too. */
+export function sumCounters(snapshots: readonly Record<string, number>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const s of snapshots) {
+    for (const [k, v] of Object.entries(s)) total[k] = (total[k] ?? 0) + v;
+  }
+  return total;
+}

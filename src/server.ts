@@ -1,0 +1,154 @@
+/**
+ * The control plane: starts and supervises the worker threads, answers their password checks,
+ * aggregates their counters. Never touches a client socket.
+ * called from: main
+ */
+import { availableParallelism } from 'node:os';
+import { createServer } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { BrokerConfig } from './config/types.ts';
+import { createLogger, type Logger } from './log.ts';
+import { sumCounters } from './metrics/counters.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
+
+export interface RunningBroker {
+  readonly config: BrokerConfig;
+  /** actual listening ports, in listener order (port 0 in config → a free port) */
+  readonly ports: readonly number[];
+  readonly workers: number;
+  /** graceful stop: listeners closed, clients told (v5 DISCONNECT 0x8B), resolves when done */
+  stop(): Promise<void>;
+  /** broker-wide counters summed over the workers */
+  stats(): Promise<Record<string, number>>;
+}
+
+export interface StartOptions {
+  readonly verbose?: boolean;
+  readonly log?: Logger;
+}
+
+/** Finds a free TCP port on `host` (for listeners configured with port 0). */
+function freePort(host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ port: 0, host }, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const WORKER_URL = new URL('./workers/worker.ts', import.meta.url);
+
+export async function startBroker(config: BrokerConfig, opts: StartOptions = {}): Promise<RunningBroker> {
+  const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
+  const ports: number[] = [];
+  for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
+  const n = config.workers > 0 ? config.workers : availableParallelism();
+  const remoteAuth = config.passwordFile !== undefined || !config.allowAnonymous;
+  // loaded only when needed: it brings a piscina pool
+  const authenticator = remoteAuth
+    ? new (await import('./auth/authenticator.ts')).Authenticator({ allowAnonymous: config.allowAnonymous, passwordFile: config.passwordFile })
+    : undefined;
+
+  let stopping = false;
+  const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>) => void }>();
+  let nextStatsId = 1;
+  const workers: Worker[] = [];
+
+  const spawn = (index: number): Promise<Worker> =>
+    new Promise((resolve, reject) => {
+      const init: WorkerInit = { index, config, ports, verbose: opts.verbose === true, remoteAuth };
+      const w = new Worker(WORKER_URL, { workerData: init });
+      let ready = false;
+      w.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            ready = true;
+            resolve(w);
+            return;
+          case 'fatal':
+            reject(new Error(msg.message));
+            return;
+          case 'stats': {
+            const waiter = statsWaiters.get(msg.id);
+            if (waiter === undefined) return;
+            waiter.parts.push(msg.counters);
+            if (--waiter.left === 0) {
+              statsWaiters.delete(msg.id);
+              waiter.resolve(sumCounters(waiter.parts));
+            }
+            return;
+          }
+          case 'auth': {
+            const reply = (result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') =>
+              w.postMessage({ type: 'authResult', id: msg.id, result } satisfies ToWorker);
+            authenticator!.check(msg.username, msg.password === undefined ? undefined : Buffer.from(msg.password)).then(reply, (err: unknown) => {
+              log.error('password check failed', err);
+              reply('error');
+            });
+            return;
+          }
+          case 'stopped':
+            return;
+        }
+      });
+      w.on('error', (err) => {
+        if (!ready) reject(err);
+        else log.error(`worker ${index} died`, err);
+      });
+      w.on('exit', (code) => {
+        if (stopping || !ready) return;
+        // a dead worker is replaced; its clients reconnect to the others or to the new one
+        log.error(`worker ${index} exited with code ${code}; starting a replacement`);
+        spawn(index).then(
+          (nw) => (workers[index] = nw),
+          (err: unknown) => log.error(`worker ${index} could not be restarted`, err),
+        );
+      });
+    });
+
+  try {
+    for (let i = 0; i < n; i++) workers.push(await spawn(i));
+  } catch (err) {
+    stopping = true;
+    await Promise.all(workers.map((w) => w.terminate()));
+    await authenticator?.close();
+    throw err;
+  }
+
+  return {
+    config,
+    ports,
+    workers: n,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              const t = setTimeout(() => resolve(), 3000);
+              w.on('message', (m: FromWorker) => {
+                if (m.type === 'stopped') {
+                  clearTimeout(t);
+                  resolve();
+                }
+              });
+              w.postMessage({ type: 'stop' } satisfies ToWorker);
+            }),
+        ),
+      );
+      await Promise.all(workers.map((w) => w.terminate()));
+      await authenticator?.close();
+    },
+    stats() {
+      return new Promise((resolve) => {
+        const id = nextStatsId++;
+        statsWaiters.set(id, { left: workers.length, parts: [], resolve });
+        for (const w of workers) w.postMessage({ type: 'stats', id } satisfies ToWorker);
+      });
+    },
+  };
+}

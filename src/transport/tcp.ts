@@ -1,0 +1,44 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
+import type { ListenerConfig } from '../config/types.ts';
+
+/**
+ * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
+ * the kernel spreads new connections across workers (DESIGN.md "Connections").
+ * called from: worker
+ */
+export function listen(
+  listener: ListenerConfig,
+  port: number,
+  noDelay: boolean,
+  onSocket: (socket: Socket) => void,
+): Promise<Server> {
+  if (listener.protocol !== 'mqtt') {
+    return Promise.reject(new Error(`listener ${port}: protocol ${listener.protocol} is not supported yet`));
+  }
+  let server: Server;
+  if (listener.tls !== undefined) {
+    const t = listener.tls;
+    server = createTlsServer(
+      {
+        cert: readFileSync(t.certfile),
+        key: readFileSync(t.keyfile),
+        ca: t.cafile !== undefined ? readFileSync(t.cafile) : undefined,
+        requestCert: t.requireCertificate,
+        rejectUnauthorized: t.requireCertificate,
+      },
+      onSocket,
+    );
+  } else {
+    server = createServer({ noDelay }, onSocket);
+  }
+  if (listener.maxConnections > 0) server.maxConnections = listener.maxConnections;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: listener.host, reusePort: true, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * Messages between the main thread and a worker over the worker's MessagePort: a discriminated
+ * union per direction. The port only signals and carries control traffic; no message per MQTT
+ * PUBLISH ever crosses it. called from: main, worker
+ */
+import type { BrokerConfig } from '../config/types.ts';
+
+/** What a worker is started with (worker_threads workerData). */
+export interface WorkerInit {
+  readonly index: number;
+  readonly config: BrokerConfig;
+  /** resolved listener ports, in listener order */
+  readonly ports: readonly number[];
+  readonly verbose: boolean;
+  /** true when CONNECTs must be checked by the main thread's Authenticator */
+  readonly remoteAuth: boolean;
+}
+
+export type ToWorker =
+  | { readonly type: 'stop' }
+  | { readonly type: 'stats'; readonly id: number }
+  | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' };
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'stopped' }
+  | { readonly type: 'stats'; readonly id: number; readonly counters: Record<string, number> }
+  | { readonly type: 'auth'; readonly id: number; readonly username: string | undefined; readonly password: Uint8Array | undefined }
+  | { readonly type: 'fatal'; readonly message: string };

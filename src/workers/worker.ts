@@ -1,0 +1,79 @@
+/**
+ * Worker thread entry point: owns the sockets it accepts, their sessions and its share of the
+ * routing state. Talks to the main thread only through messages.ts.
+ * called from: worker
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Broker, type Authenticate, type Authorizer } from '../broker/broker.ts';
+import { Connection } from '../broker/connection.ts';
+import { createLogger } from '../log.ts';
+import { snapshotCounters } from '../metrics/counters.ts';
+import { listen } from '../transport/tcp.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const { config } = init;
+const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: init.verbose });
+
+function post(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+/** Pending password checks answered by the main thread's Authenticator. */
+const authWaiters = new Map<number, (r: 'ok' | 'bad_credentials' | 'not_authorized') => void>();
+let nextAuthId = 1;
+
+const authenticate: Authenticate = init.remoteAuth
+  ? (username, password) =>
+      new Promise((resolve, reject) => {
+        const id = nextAuthId++;
+        authWaiters.set(id, (r) => (r === undefined ? reject(new Error('auth failed')) : resolve(r)));
+        post({ type: 'auth', id, username, password: password === undefined ? undefined : new Uint8Array(password) });
+      })
+  : () => true;
+
+let authorizer: Authorizer | undefined;
+if (config.aclFile !== undefined) {
+  const { aclCheck, parseAclFile } = await import('../auth/acl.ts');
+  const acl = parseAclFile(readFileSync(config.aclFile, 'utf8'), config.aclFile);
+  authorizer = { allows: (client, topic, access) => aclCheck(acl, client, topic, access) };
+}
+
+const broker = new Broker(config, { log, authenticate, authorizer });
+const servers: Server[] = [];
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'stop':
+      for (const s of servers) s.close();
+      broker.shutdown();
+      // let the DISCONNECTs reach the sockets before the thread ends
+      setTimeout(() => post({ type: 'stopped' }), 50);
+      return;
+    case 'stats':
+      post({ type: 'stats', id: msg.id, counters: snapshotCounters() });
+      return;
+    case 'authResult': {
+      const w = authWaiters.get(msg.id);
+      authWaiters.delete(msg.id);
+      if (w !== undefined) w(msg.result === 'error' ? (undefined as never) : msg.result);
+      return;
+    }
+  }
+});
+
+try {
+  for (let i = 0; i < config.listeners.length; i++) {
+    servers.push(
+      await listen(config.listeners[i]!, init.ports[i]!, config.setTcpNodelay, (socket) => {
+        broker.add(new Connection(socket, broker));
+      }),
+    );
+  }
+  post({ type: 'ready' });
+} catch (err) {
+  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+}
