@@ -1,0 +1,209 @@
+/**
+ * Starts a broker for black-box tests: culex in-process through `startBroker`, or — with
+ * CULEX_TEST_BROKER=mosquitto — a /usr/sbin/mosquitto process given the equivalent
+ * mosquitto.conf, to check the tests themselves against the reference broker.
+ * Tests that need something only culex has (stats, culex-only options) skip under Mosquitto
+ * with `culexOnly`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import type { BrokerConfig } from '../../src/config/types.ts';
+import { defaultConfig } from '../../src/config/defaults.ts';
+
+/** The broker contract of src/server.ts (lead's), restated so helpers load without it. */
+interface RunningBrokerLike {
+  readonly ports: readonly number[];
+  stop(): Promise<void>;
+  stats(): Promise<Record<string, number>>;
+}
+
+/** Which broker the tests run against. */
+export const brokerUnderTest: 'culex' | 'mosquitto' =
+  process.env.CULEX_TEST_BROKER === 'mosquitto' ? 'mosquitto' : 'culex';
+
+/** `skip` option value for tests that only make sense against culex. */
+export const culexOnly: string | false =
+  brokerUnderTest === 'mosquitto' ? 'culex-only (running against Mosquitto)' : false;
+
+export interface TestBroker {
+  readonly port: number;
+  /** mqtt://127.0.0.1:PORT */
+  readonly url: string;
+  readonly config: BrokerConfig;
+  stop(): Promise<void>;
+  /** broker counters (culex only) */
+  stats(): Promise<Record<string, number>>;
+}
+
+/** The test base configuration: one loopback listener on a free port, no persistence, quiet. */
+export function testConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
+  return defaultConfig({
+    listeners: [{ port: 0, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }],
+    persistence: false,
+    workers: 1,
+    sysInterval: 0,
+    logTypes: [],
+    logDest: ['none'],
+    connectionMessages: false,
+    ...overrides,
+  });
+}
+
+/** Starts a broker with the test base configuration plus `overrides`. */
+export async function startTestBroker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
+  const config = testConfig(overrides);
+  if (brokerUnderTest === 'mosquitto') return startMosquitto(config);
+  const serverPath = new URL('../../src/server.ts', import.meta.url).href;
+  const mod = (await import(serverPath)) as { startBroker(c: BrokerConfig): Promise<RunningBrokerLike> };
+  const running = await mod.startBroker(config);
+  const port = running.ports[0]!;
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    config,
+    stop: () => (stopped ??= running.stop()),
+    stats: () => running.stats(),
+  };
+}
+
+/** A port that was free a moment ago (for processes that need a port number up front). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A temporary directory removed by the returned cleanup. */
+export function tempDir(prefix = 'culex-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Writes a Mosquitto 2.x password file (`user:$7$101$salt$hash`, PBKDF2-SHA512), as
+ * `mosquitto_passwd` does, and returns its path.
+ */
+export function writePasswordFile(dir: string, users: Record<string, string>): string {
+  const lines = Object.entries(users).map(([user, password]) => {
+    const salt = randomBytes(12);
+    const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512');
+    return `${user}:$7$101$${salt.toString('base64')}$${hash.toString('base64')}`;
+  });
+  const file = path.join(dir, 'passwd');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** mosquitto.conf lines equivalent to `c` for the options both brokers have. */
+function mosquittoConf(c: BrokerConfig, port: number): string {
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'persistence false',
+    'log_dest none',
+    `allow_anonymous ${c.allowAnonymous}`,
+    `allow_zero_length_clientid ${c.allowZeroLengthClientId}`,
+    `auto_id_prefix ${c.autoIdPrefix}`,
+    `max_keepalive ${c.maxKeepalive}`,
+    `message_size_limit ${c.messageSizeLimit}`,
+    `max_inflight_messages ${c.maxInflightMessages}`,
+    `max_inflight_bytes ${c.maxInflightBytes}`,
+    `max_queued_messages ${c.maxQueuedMessages}`,
+    `max_queued_bytes ${c.maxQueuedBytes}`,
+    `queue_qos0_messages ${c.queueQos0Messages}`,
+    `retain_available ${c.retainAvailable}`,
+    `max_qos ${c.maxQos}`,
+    `upgrade_outgoing_qos ${c.upgradeOutgoingQos}`,
+    `max_topic_alias ${c.maxTopicAlias}`,
+    `set_tcp_nodelay ${c.setTcpNodelay}`,
+  ];
+  if (c.maxPacketSize > 0) lines.push(`max_packet_size ${c.maxPacketSize}`);
+  if (c.passwordFile) lines.push(`password_file ${c.passwordFile}`);
+  if (c.aclFile) lines.push(`acl_file ${c.aclFile}`);
+  return lines.join('\n') + '\n';
+}
+
+async function startMosquitto(config: BrokerConfig): Promise<TestBroker> {
+  const port = await freePort();
+  const tmp = tempDir('culex-mosq-');
+  const confFile = path.join(tmp.dir, 'mosquitto.conf');
+  writeFileSync(confFile, mosquittoConf(config, port));
+  const proc: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  try {
+    await Promise.race([
+      waitForPort(port),
+      exited.then(() => { throw new Error(`mosquitto exited: ${stderr}`); }),
+    ]);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    tmp.cleanup();
+    throw e;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    config,
+    stop: () => (stopped ??= (async () => {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+      tmp.cleanup();
+    })()),
+    stats: () => Promise.reject(new Error('stats() is culex-only')),
+  };
+}
+
+/** A culex CLI process (`node src/cli/main.ts ARGS`), with its output collected. */
+export interface CliProcess {
+  readonly proc: ChildProcess;
+  /** stdout + stderr so far */
+  output(): string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL if still running (teardown) */
+  kill(): void;
+}
+
+const repoRoot = path.resolve(new URL('../..', import.meta.url).pathname);
+
+/** Spawns the culex CLI with the same Node binary as the test run. */
+export function startCli(args: readonly string[]): CliProcess {
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    proc,
+    output: () => out,
+    exit,
+    kill: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); },
+  };
+}
