@@ -3,95 +3,61 @@
  * Input is one whole frame from the Framer; output uses mqtt-packet's packet types so the broker sees
  * one shape whichever path decoded it.
  */
-import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
-import { MqttProtocolError, ReasonCode, malformed, protocolError } from './errors.ts';
-import { parseConnectWithMqttPacket, parseWithMqttPacket } from './mqttPacketCodec.ts';
+import type { Packet } from 'mqtt-packet';
+import { malformed, protocolError } from './errors.ts';
+import { parseWithMqttPacket } from './mqttPacketCodec.ts';
 import type { ProtocolVersion } from './mqttPacketCodec.ts';
-import { isValidTopicName } from './topic.ts';
+import { decodeAck } from './packets/ack.ts';
+import { decodeAuth, decodeDisconnect } from './packets/disconnect.ts';
+import { decodePublish } from './packets/publish.ts';
+import { decodeSubscribe, decodeUnsubscribe } from './packets/subscribe.ts';
 
 export type { ProtocolVersion } from './mqttPacketCodec.ts';
+export { decodeConnect } from './packets/connect.ts';
 
+/** Required fixed-header flags per packet type [MQTT-2.2.2-1]; -1 = PUBLISH (flags carry DUP/QoS/RETAIN). */
+const REQUIRED_FLAGS = [0, 0, 0, -1, 0, 0, 0b0010, 0, 0b0010, 0, 0b0010, 0, 0, 0, 0, 0];
+
+const TYPE_RESERVED = 0;
 const TYPE_CONNECT = 1;
 const TYPE_PUBLISH = 3;
-
-/** Decodes a CONNECT (the first packet; version-independent). Validates protocol name/level
- *  (unknown level → UnsupportedProtocolVersion 0x84 with protocolVersion set to 4 so the answer is a
- *  v3 CONNACK code 1 [MQTT-3.1.2-2]; for level 5 packets errors carry protocolVersion 5), reserved flag
- *  [MQTT-3.1.2-3], will flags [MQTT-3.1.2-11..15], password without username in 3.1.1 [MQTT-3.1.2-22],
- *  UTF-8 of client id / username / will topic, will topic valid (no wildcards), properties.
- *  Throws MqttProtocolError. A non-CONNECT first packet is the caller's business. */
-export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket {
-  if (frame[0] !== TYPE_CONNECT << 4) {
-    throw malformed('MQTT_ERR_HEADER_FLAGS', 'CONNECT fixed-header flags must be 0', 'MQTT-2.2.2-2');
-  }
-  const version = readConnectLevel(frame, bodyOffset);
-  try {
-    const packet = parseConnectWithMqttPacket(frame);
-    if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
-      throw new MqttProtocolError(ReasonCode.TopicNameInvalid, 'MQTT_ERR_WILL_TOPIC', 'invalid will topic', 'MQTT-3.1.3-11');
-    }
-    return packet;
-  } catch (error) {
-    if (error instanceof MqttProtocolError) error.protocolVersion = version;
-    throw error;
-  }
-}
-
-/** Reads the protocol name and level of a CONNECT; throws when they are not one of
- *  MQIsdp/3, MQTT/4, MQTT/5 (the bridge bit 0x80 is accepted, as Mosquitto bridges set it). */
-function readConnectLevel(frame: Buffer, bodyOffset: number): ProtocolVersion {
-  const end = frame.length;
-  if (bodyOffset + 2 > end) throw malformed('MQTT_ERR_TRUNCATED', 'CONNECT too short');
-  const nameLength = frame.readUInt16BE(bodyOffset);
-  const levelAt = bodyOffset + 2 + nameLength;
-  if (levelAt >= end) throw malformed('MQTT_ERR_TRUNCATED', 'CONNECT too short');
-  const name = frame.toString('latin1', bodyOffset + 2, levelAt);
-  if (name !== 'MQTT' && name !== 'MQIsdp') {
-    throw protocolError('MQTT_ERR_PROTOCOL_NAME', `unknown protocol name ${JSON.stringify(name)}`, 'MQTT-3.1.2-1');
-  }
-  const level = frame[levelAt]! & 0x7f;
-  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return level;
-  const error = new MqttProtocolError(ReasonCode.UnsupportedProtocolVersion, 'MQTT_ERR_PROTOCOL_VERSION',
-    `unsupported protocol level ${level} for ${name}`, 'MQTT-3.1.2-2');
-  error.protocolVersion = 4;
-  throw error;
-}
+const TYPE_PUBCOMP = 7;
+const TYPE_SUBSCRIBE = 8;
+const TYPE_UNSUBSCRIBE = 10;
+const TYPE_PINGREQ = 12;
+const TYPE_PINGRESP = 13;
+const TYPE_DISCONNECT = 14;
+const TYPE_AUTH = 15;
 
 /** Decodes any packet other than CONNECT for a connection at `version`. PUBLISH and PUBACK/PUBREC/
- *  PUBREL/PUBCOMP take the hand-written fast path; the rest go through mqtt-packet.
- *  The PUBLISH payload is a view of `frame` (no copy). Malformed → 0x81, protocol violations → 0x82. */
+ *  PUBREL/PUBCOMP take the hand-written fast path; SUBSCRIBE/UNSUBSCRIBE are validated by hand and built
+ *  by mqtt-packet; DISCONNECT/AUTH/PINGREQ are hand-written; CONNACK/SUBACK/UNSUBACK/PINGRESP (received
+ *  only by a bridge) go through mqtt-packet with its own checks.
+ *  The PUBLISH payload is a view of `frame` (no copy). Validates: fixed-header flags per type
+ *  [MQTT-2.2.2-1/2], PUBLISH QoS 3 [MQTT-3.3.1-4], DUP with QoS 0 [MQTT-3.3.1-2], packet id 0
+ *  [MQTT-2.3.1-1], topic names [MQTT-1.5.4-1/2] [MQTT-3.3.2-1/2], empty SUBSCRIBE [MQTT-3.8.3-3] /
+ *  UNSUBSCRIBE [MQTT-3.10.3-2], subscription options [MQTT-3.8.3-5], retain handling 3, truncated fields
+ *  and trailing bytes, v5 properties (repeated, unknown, not allowed in the packet, out of range).
+ *  A second CONNECT is a Protocol Error [MQTT-3.1.0-2]. Malformed → 0x81, protocol violations → 0x82. */
 export function decodePacket(frame: Buffer, bodyOffset: number, version: ProtocolVersion): Packet {
-  void bodyOffset;
-  const type = frame[0]! >> 4;
-  if (type === TYPE_CONNECT) throw protocolError('MQTT_ERR_SECOND_CONNECT', 'second CONNECT', 'MQTT-3.1.0-2');
-  if (type === TYPE_PUBLISH && (frame[0]! & 0x0e) === 0x08) {
-    throw malformed('MQTT_ERR_DUP_QOS0', 'DUP set on a QoS 0 PUBLISH', 'MQTT-3.3.1-2');
+  const first = frame[0]!;
+  const type = first >> 4;
+  if (type === TYPE_PUBLISH) return decodePublish(frame, bodyOffset, version);
+  if ((first & 0x0f) !== REQUIRED_FLAGS[type]) {
+    throw malformed('MQTT_ERR_HEADER_FLAGS', `invalid fixed-header flags 0x${(first & 0x0f).toString(16)} for packet type ${type}`, 'MQTT-2.2.2-2');
   }
-  const packet = parseWithMqttPacket(frame, version);
-  switch (packet.cmd) {
-    case 'publish': checkPublish(packet, version); break;
-    case 'subscribe': checkSubscribe(packet); break;
-    case 'unsubscribe': checkUnsubscribe(packet); break;
-    default: break;
+  if (type > TYPE_PUBLISH && type <= TYPE_PUBCOMP) return decodeAck(frame, bodyOffset, version);
+  switch (type) {
+    case TYPE_SUBSCRIBE: return decodeSubscribe(frame, bodyOffset, version);
+    case TYPE_UNSUBSCRIBE: return decodeUnsubscribe(frame, bodyOffset, version);
+    case TYPE_PINGREQ:
+    case TYPE_PINGRESP:
+      if (frame.length !== bodyOffset) throw malformed('MQTT_ERR_TRAILING_BYTES', 'PINGREQ/PINGRESP with a body');
+      return type === TYPE_PINGREQ ? { cmd: 'pingreq' } : { cmd: 'pingresp' };
+    case TYPE_DISCONNECT: return decodeDisconnect(frame, bodyOffset, version);
+    case TYPE_AUTH: return decodeAuth(frame, bodyOffset, version);
+    case TYPE_CONNECT: throw protocolError('MQTT_ERR_SECOND_CONNECT', 'second CONNECT', 'MQTT-3.1.0-2');
+    case TYPE_RESERVED: throw malformed('MQTT_ERR_PACKET_TYPE', 'reserved packet type 0', 'MQTT-2.2.2-2');
+    default: return parseWithMqttPacket(frame, version);
   }
-  if (packet.messageId === 0) throw malformed('MQTT_ERR_PACKET_ID_ZERO', 'packet identifier 0', 'MQTT-2.3.1-1');
-  return packet;
-}
-
-function checkPublish(packet: IPublishPacket, version: ProtocolVersion): void {
-  if (packet.topic === '' && (version !== 5 || packet.properties?.topicAlias === undefined)) {
-    throw protocolError('MQTT_ERR_TOPIC_EMPTY', 'empty topic name without a topic alias', 'MQTT-3.3.2-1');
-  }
-  if (packet.topic !== '' && !isValidTopicName(packet.topic)) {
-    throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket,
-      'MQTT_ERR_TOPIC_NAME', 'invalid topic name', 'MQTT-3.3.2-2');
-  }
-}
-
-function checkSubscribe(packet: ISubscribePacket): void {
-  if (packet.subscriptions.length === 0) throw protocolError('MQTT_ERR_SUBSCRIBE_EMPTY', 'SUBSCRIBE without filters', 'MQTT-3.8.3-3');
-}
-
-function checkUnsubscribe(packet: IUnsubscribePacket): void {
-  if (packet.unsubscriptions.length === 0) throw protocolError('MQTT_ERR_UNSUBSCRIBE_EMPTY', 'UNSUBSCRIBE without filters', 'MQTT-3.10.3-2');
 }

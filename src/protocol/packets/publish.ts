@@ -1,9 +1,23 @@
 /**
- * PUBLISH codec (stage 1: wraps mqtt-packet). Pure; called from: worker.
+ * PUBLISH codec: the hand-written fast path (STYLE pattern 2). Pure; called from: worker.
+ * Decoding allocates the result object, the topic string and the payload view, plus the properties
+ * object when a v5 packet carries properties. Encoding computes the exact size and writes one buffer.
+ *
+ * Lifetime: the decoded payload (and Binary properties) are views of the frame: anything kept after the
+ * synchronous handler (inflight, retained, persistence, cross-worker rings) must own a copy.
  */
 import type { IPublishPacket } from 'mqtt-packet';
-import { generateWithMqttPacket, parseWithMqttPacket } from '../mqttPacketCodec.ts';
+import { MqttProtocolError, ReasonCode, malformed, protocolError } from '../errors.ts';
+import { PropertyKind, propertiesEnd, propertiesLength, readProperties, writeProperties } from '../properties.ts';
 import type { ProtocolVersion } from '../mqttPacketCodec.ts';
+import { MAX_STRING_BYTES, readMqttString } from '../utf8.ts';
+import { varintSize, writeVarint } from '../varint.ts';
+
+const PUBLISH = 0x30;
+const DUP = 0x08;
+const RETAIN = 0x01;
+const PLUS = 0x2b;
+const HASH = 0x23;
 
 /** One encoded PUBLISH shared by every subscriber with the same layout. */
 export interface EncodedPublish {
@@ -13,23 +27,96 @@ export interface EncodedPublish {
 }
 
 /** Encodes one PUBLISH once for a (version, qos, retain, properties) layout; the caller copies `bytes` and
- *  writes the packet id at packetIdOffset per subscriber (writeUInt16BE) and may set DUP with bytes[0] |= 0x08. */
+ *  writes the packet id at packetIdOffset per subscriber (writeUInt16BE) and may set DUP with bytes[0] |= 0x08.
+ *  Throws a plain Error for arguments no valid PUBLISH can carry (a caller bug). */
 export function encodePublish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean,
     packetId: number, version: ProtocolVersion, properties?: IPublishPacket['properties']): EncodedPublish {
-  const packet: IPublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup, messageId: packetId };
-  if (properties !== undefined) packet.properties = properties;
-  const bytes = generateWithMqttPacket(packet, version);
+  const topicBytes = Buffer.byteLength(topic);
+  if (topicBytes > MAX_STRING_BYTES) throw new Error(`topic of ${topicBytes} bytes is too long`);
+  if (qos > 0 && !(packetId >= 1 && packetId <= 0xffff)) throw new Error(`invalid packet id ${packetId}`);
+  let propsLength = 0;
+  let remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payload.length;
+  if (version === 5) {
+    propsLength = propertiesLength(properties);
+    remaining += varintSize(propsLength) + propsLength;
+  }
+  const bytes = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  bytes[0] = PUBLISH | (dup ? DUP : 0) | (qos << 1) | (retain ? RETAIN : 0);
+  let pos = writeVarint(bytes, 1, remaining);
+  bytes[pos] = topicBytes >> 8;
+  bytes[pos + 1] = topicBytes & 0xff;
+  pos += 2 + bytes.write(topic, pos + 2, 'utf8');
   let packetIdOffset = -1;
   if (qos > 0) {
-    let i = 1;
-    while ((bytes[i]! & 0x80) !== 0) i++;
-    packetIdOffset = i + 1 + 2 + Buffer.byteLength(topic);
+    packetIdOffset = pos;
+    bytes[pos] = packetId >> 8;
+    bytes[pos + 1] = packetId & 0xff;
+    pos += 2;
   }
+  if (version === 5) pos = writeProperties(bytes, pos, properties, propsLength);
+  payload.copy(bytes, pos);
   return { bytes, packetIdOffset };
 }
 
-/** Decodes a PUBLISH frame; the payload is a view of `frame`. */
+/**
+ * Decodes a PUBLISH frame (fixed header included); the payload is a view of `frame`.
+ * Validates QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], the topic
+ * name's UTF-8 [MQTT-1.5.4-1/2], wildcards [MQTT-3.3.2-2], an empty topic without a topic alias
+ * [MQTT-3.3.2-1], truncated fields and the v5 properties.
+ */
 export function decodePublish(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IPublishPacket {
-  void bodyOffset;
-  return parseWithMqttPacket(frame, version) as IPublishPacket;
+  const header = frame[0]!;
+  const qos = (header >> 1) & 0x03;
+  if (qos === 3) throw malformed('MQTT_ERR_QOS', 'PUBLISH with QoS 3', 'MQTT-3.3.1-4');
+  const dup = (header & DUP) !== 0;
+  if (dup && qos === 0) throw malformed('MQTT_ERR_DUP_QOS0', 'DUP set on a QoS 0 PUBLISH', 'MQTT-3.3.1-2');
+  const end = frame.length;
+  let pos = bodyOffset + 2;
+  if (pos > end) throw malformed('MQTT_ERR_TRUNCATED', 'PUBLISH too short for a topic length');
+  const topicEnd = pos + ((frame[pos - 2]! << 8) | frame[pos - 1]!);
+  if (topicEnd > end) throw malformed('MQTT_ERR_TRUNCATED', 'topic name runs past the end of the PUBLISH');
+  const topic = readMqttString(frame, pos, topicEnd);
+  if (topic === undefined) throw malformed('MQTT_ERR_UTF8', 'topic name is not a valid UTF-8 string', 'MQTT-1.5.4-1');
+  pos = topicEnd;
+  let messageId: number | undefined;
+  if (qos > 0) {
+    if (pos + 2 > end) throw malformed('MQTT_ERR_TRUNCATED', 'PUBLISH too short for a packet identifier');
+    messageId = (frame[pos]! << 8) | frame[pos + 1]!;
+    if (messageId === 0) throw protocolError('MQTT_ERR_PACKET_ID_ZERO', 'packet identifier 0', 'MQTT-2.3.1-1');
+    pos += 2;
+  }
+  let properties: IPublishPacket['properties'];
+  if (version === 5) {
+    properties = readProperties(frame, pos, end, PropertyKind.Publish);
+    pos = propertiesEnd;
+  }
+  checkTopicName(topic, version, properties);
+  return {
+    cmd: 'publish',
+    retain: (header & RETAIN) !== 0,
+    qos: qos as 0 | 1 | 2,
+    dup,
+    length: end - bodyOffset,
+    topic,
+    payload: frame.subarray(pos, end),
+    messageId,
+    properties,
+  };
+}
+
+function checkTopicName(topic: string, version: ProtocolVersion, properties: IPublishPacket['properties']): void {
+  const length = topic.length;
+  if (length === 0) {
+    if (properties?.topicAlias === undefined) { // [MQTT-3.3.2-1] [MQTT-4.7.3-1]
+      throw protocolError('MQTT_ERR_TOPIC_EMPTY', 'empty topic name without a topic alias', 'MQTT-3.3.2-1');
+    }
+    return;
+  }
+  for (let i = 0; i < length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === PLUS || c === HASH) {
+      throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
+        'MQTT_ERR_TOPIC_WILDCARD', 'wildcard in a topic name', 'MQTT-3.3.2-2');
+    }
+  }
 }

@@ -1,0 +1,120 @@
+/**
+ * CONNECT decoding: a validating walk over the bytes, then mqtt-packet builds the packet object
+ * (its parser tolerates what the spec forbids: trailing bytes, ill-formed UTF-8, repeated or misplaced
+ * properties). Pure; called from: worker.
+ */
+import type { IConnectPacket } from 'mqtt-packet';
+import { MqttProtocolError, ReasonCode, malformed, protocolError } from '../errors.ts';
+import { parseConnectWithMqttPacket } from '../mqttPacketCodec.ts';
+import type { ProtocolVersion } from '../mqttPacketCodec.ts';
+import { PropertyKind } from '../properties.ts';
+import type { Properties } from '../properties.ts';
+import { FieldReader } from '../reader.ts';
+import { isValidTopicName } from '../topic.ts';
+
+const CONNECT_FIRST_BYTE = 0x10;
+const FLAG_RESERVED = 0x01;
+const FLAG_CLEAN = 0x02;
+const FLAG_WILL = 0x04;
+const FLAG_WILL_QOS = 0x18;
+const FLAG_WILL_RETAIN = 0x20;
+const FLAG_PASSWORD = 0x40;
+const FLAG_USERNAME = 0x80;
+const BRIDGE_BIT = 0x80;
+
+/** Decodes a CONNECT (the first packet; version-independent). Validates protocol name/level
+ *  (unknown level → UnsupportedProtocolVersion 0x84 with protocolVersion set to 4 so the answer is a
+ *  v3 CONNACK code 1 [MQTT-3.1.2-2]; for level 5 packets errors carry protocolVersion 5), reserved flag
+ *  [MQTT-3.1.2-3], will flags [MQTT-3.1.2-11..15], password without username in 3.1.1 [MQTT-3.1.2-22],
+ *  UTF-8 of client id / username / will topic, will topic valid (no wildcards), properties.
+ *  Also: an empty client id with CleanSession 0 in 3.1.1 [MQTT-3.1.3-8] or any empty client id in 3.1
+ *  is ClientIdentifierNotValid (0x85); client ids longer than 3.1's 23 bytes are accepted, as Mosquitto does.
+ *  The bridge bit (0x80) of the level is accepted (Mosquitto bridges set it); mqtt-packet reports it as
+ *  `bridgeMode: true`. Throws MqttProtocolError. A non-CONNECT first packet is the caller's business. */
+export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket {
+  if (frame[0] !== CONNECT_FIRST_BYTE) {
+    throw malformed('MQTT_ERR_HEADER_FLAGS', 'CONNECT fixed-header flags must be 0', 'MQTT-2.2.2-2');
+  }
+  const reader = new FieldReader(frame, bodyOffset);
+  const version = readProtocolLevel(reader);
+  try {
+    const checked = validateConnect(reader, version);
+    const packet = parseConnectWithMqttPacket(frame);
+    // Validated properties replace mqtt-packet's, which merge a user property repeated after an empty value.
+    if (checked.properties !== undefined) packet.properties = checked.properties;
+    if (checked.willProperties !== undefined && packet.will !== undefined) packet.will.properties = checked.willProperties;
+    return packet;
+  } catch (error) {
+    if (error instanceof MqttProtocolError) error.protocolVersion = version;
+    throw error;
+  }
+}
+
+/** Reads the protocol name and level; throws unless they are MQIsdp/3, MQTT/4 or MQTT/5. */
+function readProtocolLevel(reader: FieldReader): ProtocolVersion {
+  const nameLength = reader.u16('protocol name');
+  if (reader.left < nameLength + 1) throw malformed('MQTT_ERR_TRUNCATED', 'CONNECT too short for the protocol name and level');
+  const name = reader.frame.toString('latin1', reader.pos, reader.pos + nameLength);
+  reader.pos += nameLength;
+  if (name !== 'MQTT' && name !== 'MQIsdp') {
+    // [MQTT-3.1.2-1] the server MAY disconnect: no CONNACK, since the protocol is not known to be MQTT
+    throw protocolError('MQTT_ERR_PROTOCOL_NAME', `unknown protocol name ${JSON.stringify(name)}`, 'MQTT-3.1.2-1');
+  }
+  const level = reader.u8('protocol level') & ~BRIDGE_BIT;
+  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return level;
+  const error = new MqttProtocolError(ReasonCode.UnsupportedProtocolVersion, 'MQTT_ERR_PROTOCOL_VERSION',
+    `unsupported protocol level ${level} for ${name}`, 'MQTT-3.1.2-2');
+  error.protocolVersion = 4;
+  throw error;
+}
+
+interface CheckedProperties {
+  properties: Properties | undefined;
+  willProperties: Properties | undefined;
+}
+
+/** Walks the CONNECT after the protocol level, checking every rule mqtt-packet does not. */
+function validateConnect(reader: FieldReader, version: ProtocolVersion): CheckedProperties {
+  const flags = reader.u8('connect flags');
+  if ((flags & FLAG_RESERVED) !== 0) throw malformed('MQTT_ERR_CONNECT_RESERVED', 'reserved connect flag set', 'MQTT-3.1.2-3');
+  const will = (flags & FLAG_WILL) !== 0;
+  const willQos = (flags & FLAG_WILL_QOS) >> 3;
+  if (!will) {
+    if (willQos !== 0) throw malformed('MQTT_ERR_WILL_FLAGS', 'will QoS set without a will', 'MQTT-3.1.2-13');
+    if ((flags & FLAG_WILL_RETAIN) !== 0) throw malformed('MQTT_ERR_WILL_FLAGS', 'will retain set without a will', 'MQTT-3.1.2-15');
+  } else if (willQos === 3) {
+    throw malformed('MQTT_ERR_WILL_FLAGS', 'will QoS 3', 'MQTT-3.1.2-14');
+  }
+  const hasUsername = (flags & FLAG_USERNAME) !== 0;
+  const hasPassword = (flags & FLAG_PASSWORD) !== 0;
+  if (version !== 5 && hasPassword && !hasUsername) {
+    throw protocolError('MQTT_ERR_PASSWORD_WITHOUT_USERNAME', 'password flag set without the user name flag', 'MQTT-3.1.2-22');
+  }
+  reader.u16('keep alive');
+  let properties: Properties | undefined;
+  if (version === 5) {
+    properties = reader.properties(PropertyKind.Connect);
+    if (properties?.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+      throw protocolError('MQTT_ERR_AUTH_DATA_WITHOUT_METHOD', 'authentication data without an authentication method');
+    }
+  }
+  const clientId = reader.string('client identifier', 'MQTT-3.1.3-4');
+  if (clientId === '' && (version === 3 || (version === 4 && (flags & FLAG_CLEAN) === 0))) {
+    throw new MqttProtocolError(ReasonCode.ClientIdentifierNotValid, 'MQTT_ERR_CLIENT_ID',
+      'empty client identifier without a clean session', 'MQTT-3.1.3-8');
+  }
+  let willProperties: Properties | undefined;
+  if (will) {
+    if (version === 5) willProperties = reader.properties(PropertyKind.Will);
+    const willTopic = reader.string('will topic', 'MQTT-3.1.3-10');
+    if (!isValidTopicName(willTopic)) {
+      throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
+        'MQTT_ERR_WILL_TOPIC', 'will topic is not a valid topic name', 'MQTT-4.7.1-1');
+    }
+    reader.binary('will payload');
+  }
+  if (hasUsername) reader.string('user name', 'MQTT-3.1.3-11');
+  if (hasPassword) reader.binary('password');
+  reader.expectEnd('CONNECT payload');
+  return { properties, willProperties };
+}

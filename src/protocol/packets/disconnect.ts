@@ -1,0 +1,60 @@
+/**
+ * DISCONNECT and AUTH decoding (hand-written: mqtt-packet rejects the valid zero-length AUTH).
+ * Pure; called from: worker.
+ */
+import type { IAuthPacket, IDisconnectPacket } from 'mqtt-packet';
+import { malformed, protocolError } from '../errors.ts';
+import type { ProtocolVersion } from '../mqttPacketCodec.ts';
+import { PropertyKind } from '../properties.ts';
+import { FieldReader } from '../reader.ts';
+
+/** Reason codes a DISCONNECT may carry (spec 3.14.2.1). */
+const DISCONNECT_REASONS = new Set([
+  0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97,
+  0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
+]);
+/** Reason codes an AUTH may carry (spec 3.15.2.1). */
+const AUTH_REASONS = new Set([0x00, 0x18, 0x19]);
+
+/** Decodes a DISCONNECT. v3/v4: remaining length 0. v5: 0 = reason 0, 1 = reason code only, more =
+ *  reason code + properties; a reason code DISCONNECT does not define is a Protocol Error. */
+export function decodeDisconnect(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IDisconnectPacket {
+  const reader = new FieldReader(frame, bodyOffset);
+  if (version !== 5) {
+    reader.expectEnd('DISCONNECT header');
+    return { cmd: 'disconnect', length: 0 };
+  }
+  const length = reader.left;
+  const packet: IDisconnectPacket = { cmd: 'disconnect', length, reasonCode: 0 };
+  if (length === 0) return packet;
+  packet.reasonCode = readReason(reader, DISCONNECT_REASONS, 'DISCONNECT');
+  if (reader.left > 0) {
+    const properties = reader.properties(PropertyKind.Disconnect);
+    if (properties !== undefined) packet.properties = properties;
+    reader.expectEnd('DISCONNECT properties');
+  }
+  return packet;
+}
+
+/** Decodes an AUTH (v5 only; on v3/v4 type 15 is reserved, so a Malformed Packet). Remaining length 0
+ *  means reason 0 without properties. */
+export function decodeAuth(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IAuthPacket {
+  if (version !== 5) throw malformed('MQTT_ERR_PACKET_TYPE', 'AUTH before MQTT 5', 'MQTT-2.2.2-2');
+  const reader = new FieldReader(frame, bodyOffset);
+  const length = reader.left;
+  const packet: IAuthPacket = { cmd: 'auth', length, reasonCode: 0 };
+  if (length === 0) return packet;
+  packet.reasonCode = readReason(reader, AUTH_REASONS, 'AUTH');
+  if (reader.left > 0) {
+    const properties = reader.properties(PropertyKind.Auth);
+    if (properties !== undefined) packet.properties = properties;
+    reader.expectEnd('AUTH properties');
+  }
+  return packet;
+}
+
+function readReason(reader: FieldReader, allowed: ReadonlySet<number>, what: string): number {
+  const reason = reader.u8('reason code');
+  if (!allowed.has(reason)) throw protocolError('MQTT_ERR_REASON_CODE', `reason code 0x${reason.toString(16)} not allowed in ${what}`);
+  return reason;
+}
