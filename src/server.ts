@@ -3,12 +3,15 @@
  * aggregates their counters. Never touches a client socket.
  * called from: main
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { createLogger, type Logger } from './log.ts';
 import { sumCounters } from './metrics/counters.ts';
+import { startMetricsServer } from './metrics/prometheus.ts';
+import { sysTopics } from './metrics/sys.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 
 export interface RunningBroker {
@@ -40,6 +43,8 @@ function freePort(host: string | undefined): Promise<number> {
 }
 
 const WORKER_URL = new URL('./workers/worker.ts', import.meta.url);
+/** the package version, for `$SYS/broker/version` and the start-up line */
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function startBroker(config: BrokerConfig, opts: StartOptions = {}): Promise<RunningBroker> {
   const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
@@ -118,13 +123,37 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     throw err;
   }
 
+  const stats = (): Promise<Record<string, number>> =>
+    new Promise((resolve) => {
+      const id = nextStatsId++;
+      statsWaiters.set(id, { left: workers.length, parts: [], resolve });
+      for (const w of workers) w.postMessage({ type: 'stats', id } satisfies ToWorker);
+    });
+
+  const m = config.metricsListener;
+  const metrics = m === undefined ? undefined : await startMetricsServer(m.host, m.port, stats, () => !stopping && workers.length === n);
+
+  const startedAt = Date.now();
+  const lastSys = new Map<string, string>();
+  const publishSys = async () => {
+    const entries = sysTopics(await stats(), VERSION, Math.floor((Date.now() - startedAt) / 1000)).filter(([t, v]) => lastSys.get(t) !== v);
+    for (const [t, v] of entries) lastSys.set(t, v);
+    if (entries.length > 0 && !stopping) for (const w of workers) w.postMessage({ type: 'sys', entries } satisfies ToWorker);
+  };
+  const sysTimer = config.sysInterval > 0 ? setInterval(() => void publishSys(), config.sysInterval * 1000) : undefined;
+  sysTimer?.unref();
+  if (sysTimer !== undefined) await publishSys();
+
   return {
     config,
     ports,
     workers: n,
+    stats,
     async stop() {
       if (stopping) return;
       stopping = true;
+      clearInterval(sysTimer);
+      metrics?.close();
       await Promise.all(
         workers.map(
           (w) =>
@@ -142,13 +171,6 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       );
       await Promise.all(workers.map((w) => w.terminate()));
       await authenticator?.close();
-    },
-    stats() {
-      return new Promise((resolve) => {
-        const id = nextStatsId++;
-        statsWaiters.set(id, { left: workers.length, parts: [], resolve });
-        for (const w of workers) w.postMessage({ type: 'stats', id } satisfies ToWorker);
-      });
     },
   };
 }

@@ -4,11 +4,10 @@
  * broker, stops it cleanly on SIGINT/SIGTERM.
  * called from: main
  */
-import { readFileSync } from 'node:fs';
 import { defaultConfig } from '../config/defaults.ts';
 import { loadConfigFile, ConfigError } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
-import { startBroker } from '../server.ts';
+import { startBroker, VERSION as version } from '../server.ts';
 
 const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
   -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
@@ -17,7 +16,6 @@ const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
   -h, --help              this help
       --version           print the version`;
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function fail(message: string): never {
   process.stderr.write(`culex: ${message}\n`);

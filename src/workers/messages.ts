@@ -19,6 +19,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { readonly type: 'stop' }
   | { readonly type: 'stats'; readonly id: number }
+  /** `$SYS` topics whose value changed, to publish retained to this worker's subscribers */
+  | { readonly type: 'sys'; readonly entries: readonly (readonly [string, string])[] }
   | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' };
 
 export type FromWorker =

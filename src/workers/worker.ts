@@ -8,6 +8,7 @@ import type { Server } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker, type Authenticate, type Authorizer } from '../broker/broker.ts';
 import { Connection } from '../broker/connection.ts';
+import { createMessage } from '../broker/message.ts';
 import { createLogger } from '../log.ts';
 import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
@@ -56,6 +57,12 @@ port.on('message', (msg: ToWorker) => {
     case 'stats':
       post({ type: 'stats', id: msg.id, counters: snapshotCounters() });
       return;
+    case 'sys': {
+      const now = Date.now();
+      for (const [topic, value] of msg.entries) broker.publish(createMessage(topic, Buffer.from(value), 0, true, undefined, '', now));
+      broker.flushSoon();
+      return;
+    }
     case 'authResult': {
       const w = authWaiters.get(msg.id);
       authWaiters.delete(msg.id);
