@@ -28,6 +28,8 @@ export interface ListenerConfig {
   readonly maxConnections: number;
   /** mosquitto `mount_point` */
   readonly mountPoint?: string;
+  /** mosquitto `socket_domain`: listen on this IP family only; undefined = both */
+  readonly socketDomain?: 'ipv4' | 'ipv6';
 }
 
 export interface BrokerConfig {

@@ -1,0 +1,153 @@
+/**
+ * Mosquitto options culex does not implement, and what reading one does.
+ *
+ * The rule: accept the option with a warning when ignoring it changes nothing that protects
+ * the broker (persistence timing, logging format, process user, bridges…), so that a
+ * Mosquitto configuration still starts; refuse it with a ConfigError when ignoring it would
+ * silently let in clients, topics or ciphers that the configuration meant to keep out.
+ *
+ * Accepted with a warning (no effect in culex):
+ *   autosave_interval, autosave_on_changes, persistence_file (culex commits every message to
+ *   LMDB in persistence_location); log_timestamp, log_timestamp_format, log_facility;
+ *   user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
+ *   (removed in Mosquitto 2); memory_limit; websockets_log_level, websockets_headers_size;
+ *   http_dir (no HTTP file serving); dhparamfile (ECDHE is used); max_topic_alias_broker;
+ *   capath (see listenerOptions.ts); tls_version tlsv1.1 (culex's minimum is TLS 1.2,
+ *   which is stricter); `log_dest syslog|topic|dlt` (see load.ts); and every bridge option
+ *   (`connection` blocks: the bridge is not started).
+ * Accepted silently when set to the value culex behaves as:
+ *   per_listener_settings false, use_username_as_clientid false, use_subject_as_username
+ *   false, check_retain_source false, tls_version tlsv1.2, tls_keyform pem.
+ * Refused:
+ *   per_listener_settings true (per-listener passwords/ACLs would be merged into one set);
+ *   use_username_as_clientid true, use_subject_as_username true (identity rules);
+ *   check_retain_source true; clientid_prefixes; bind_interface (would listen on every
+ *   interface); websockets_origin; ciphers, ciphers_tls1.3, tls_version tlsv1.3, crlfile;
+ *   psk_hint, psk_file (a PSK listener would come up without TLS); tls_engine, tls_keyform
+ *   engine, tls_engine_kpass_sha1; plugin, auth_plugin, global_plugin, plugin_opt_*,
+ *   auth_opt_*, auth_plugin_deny_special_chars (authentication/authorisation plugins).
+ * called from: main, tests
+ */
+import { parseBool, parseEnum, parseText } from './lineSyntax.ts';
+
+/** What to do with an option that is not one of culex's own. */
+export type CompatVerdict =
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'accept' }
+  | { readonly kind: 'ignore'; readonly warning: string }
+  | { readonly kind: 'reject'; readonly reason: string }
+  /** a bridge option outside a `connection` block (Mosquitto: "Invalid bridge configuration") */
+  | { readonly kind: 'needs-bridge' };
+
+const IGNORED: Readonly<Record<string, string>> = {
+  autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
+  autosave_on_changes: 'culex commits every acknowledged message to LMDB; there is no periodic save',
+  persistence_file: 'culex keeps its LMDB store in persistence_location',
+  log_timestamp: 'culex always timestamps log lines',
+  log_timestamp_format: 'culex uses ISO 8601 timestamps',
+  log_facility: 'culex does not log to syslog',
+  user: 'culex does not switch user; run it as the user it should run as',
+  pid_file: 'culex does not write a pid file',
+  allow_duplicate_messages: 'culex never sends a client the same message twice for overlapping subscriptions',
+  retry_interval: 'removed in Mosquitto 2 as well',
+  memory_limit: 'culex bounds memory with max_queued_messages / max_queued_bytes',
+  websockets_log_level: 'culex has no libwebsockets log',
+  websockets_headers_size: 'culex accepts WebSocket handshakes of any usual size',
+  http_dir: 'culex does not serve HTTP files on WebSocket listeners',
+  dhparamfile: 'culex uses ECDHE key exchange',
+  max_topic_alias_broker: 'culex does not send topic aliases to clients',
+};
+
+const REJECTED: Readonly<Record<string, string>> = {
+  clientid_prefixes: 'culex cannot restrict client ids to prefixes (deprecated in Mosquitto)',
+  bind_interface: 'culex cannot bind to a network interface; use `listener PORT ADDRESS`',
+  websockets_origin: 'culex cannot restrict WebSocket origins',
+  ciphers: 'culex cannot restrict TLS ciphers per listener (Node.js defaults are used)',
+  'ciphers_tls1.3': 'culex cannot restrict TLS 1.3 cipher suites per listener',
+  crlfile: 'culex cannot check certificate revocation lists',
+  psk_hint: 'culex does not support TLS-PSK listeners',
+  psk_file: 'culex does not support TLS-PSK',
+  tls_engine: 'culex does not support OpenSSL engines',
+  tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
+  plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
+  auth_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
+  global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
+  auth_plugin_deny_special_chars: 'culex does not load Mosquitto plugins',
+};
+
+/** Boolean options culex accepts only at the value it behaves as. */
+const ONLY_FALSE: Readonly<Record<string, string>> = {
+  per_listener_settings: 'culex applies one password_file / acl_file / allow_anonymous to all listeners',
+  use_username_as_clientid: 'culex does not replace client ids with usernames',
+  use_subject_as_username: 'culex does not use the certificate subject as username',
+  check_retain_source: 'culex does not re-check the publisher of a retained message',
+};
+
+/** Options valid only inside a `connection` (bridge) block. */
+export const BRIDGE_OPTIONS: readonly string[] = [
+  'address', 'addresses', 'bridge_attempt_unsubscribe', 'bridge_bind_address', 'bridge_cafile',
+  'bridge_alpn', 'bridge_capath', 'bridge_certfile', 'bridge_ciphers', 'bridge_ciphers_tls1.3',
+  'bridge_identity', 'bridge_insecure', 'bridge_keyfile', 'bridge_max_packet_size',
+  'bridge_max_topic_alias', 'bridge_outgoing_retain', 'bridge_protocol_version', 'bridge_psk',
+  'bridge_receive_maximum', 'bridge_reload_type', 'bridge_require_ocsp',
+  'bridge_session_expiry_interval', 'bridge_tcp_keepalive', 'bridge_tcp_user_timeout',
+  'bridge_tls_version', 'cleansession', 'clientid', 'idle_timeout', 'keepalive_interval',
+  'local_cleansession', 'local_clientid', 'local_password', 'local_username', 'notification_topic',
+  'notifications', 'notifications_local_only', 'password', 'remote_clientid', 'remote_password',
+  'remote_username', 'restart_timeout', 'round_robin', 'start_type', 'threshold', 'topic',
+  'try_private', 'username',
+];
+const BRIDGE_SET: ReadonlySet<string> = new Set(BRIDGE_OPTIONS);
+
+/** Every key this module knows, for "did you mean" suggestions. */
+export const COMPAT_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(IGNORED),
+  ...Object.keys(REJECTED),
+  ...Object.keys(ONLY_FALSE),
+  ...BRIDGE_OPTIONS,
+  'connection',
+  'tls_version',
+  'tls_keyform',
+];
+
+const NOT_IMPLEMENTED = 'is not implemented by culex';
+
+/**
+ * Decides what to do with `key rest`. `inBridge` is true after a `connection` line.
+ * May throw OptionValueError for a malformed value of an option it accepts.
+ */
+export function judgeCompatOption(key: string, rest: string, inBridge: boolean): CompatVerdict {
+  if (key === 'connection') {
+    parseText(rest);
+    return { kind: 'ignore', warning: "bridge 'connection' blocks are not implemented by culex; this bridge will not run" };
+  }
+  if (BRIDGE_SET.has(key)) {
+    if (!inBridge) return { kind: 'needs-bridge' };
+    return { kind: 'ignore', warning: `bridge option '${key}' ignored: bridges are not implemented by culex` };
+  }
+  const ignored = IGNORED[key];
+  if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
+  const rejected = REJECTED[key];
+  if (rejected !== undefined) return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: ${rejected}` };
+  if (key.startsWith('auth_opt_') || key.startsWith('plugin_opt_')) {
+    return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: culex does not load Mosquitto plugins` };
+  }
+  const onlyFalse = ONLY_FALSE[key];
+  if (onlyFalse !== undefined) {
+    if (!parseBool(rest)) return { kind: 'accept' };
+    return { kind: 'reject', reason: `'${key} true' ${NOT_IMPLEMENTED}: ${onlyFalse}` };
+  }
+  if (key === 'tls_version') {
+    const version = parseEnum(rest, ['tlsv1.1', 'tlsv1.2', 'tlsv1.3']);
+    if (version === 'tlsv1.2') return { kind: 'accept' };
+    if (version === 'tlsv1.1') {
+      return { kind: 'ignore', warning: "'tls_version tlsv1.1' ignored: culex requires TLS 1.2 or later" };
+    }
+    return { kind: 'reject', reason: "'tls_version tlsv1.3' is not implemented by culex: its minimum is TLS 1.2" };
+  }
+  if (key === 'tls_keyform') {
+    if (parseEnum(rest, ['pem', 'engine']) === 'pem') return { kind: 'accept' };
+    return { kind: 'reject', reason: "'tls_keyform engine' is not implemented by culex: keys must be PEM files" };
+  }
+  return { kind: 'unknown' };
+}

@@ -1,0 +1,199 @@
+/**
+ * Listener blocks: `listener PORT [BIND_ADDRESS]` and the options that apply to the listener
+ * most recently declared. Options that appear before any `listener` line configure
+ * Mosquitto's implicit default listener (`port`, default 1883), which then exists.
+ * called from: main, tests
+ */
+import type { ListenerConfig } from './types.ts';
+import { OptionValueError } from './errors.ts';
+import { parseBool, parseEnum, parseInteger, parseIntegerToken, parseText, singleToken } from './lineSyntax.ts';
+import type { Warn } from './schema.ts';
+
+/** A listener while the file is being read. */
+export interface ListenerDraft {
+  port: number;
+  host: string | undefined;
+  protocol: 'mqtt' | 'websockets';
+  certfile: string | undefined;
+  keyfile: string | undefined;
+  cafile: string | undefined;
+  capath: string | undefined;
+  requireCertificate: boolean;
+  useIdentityAsUsername: boolean;
+  maxConnections: number;
+  mountPoint: string | undefined;
+  socketDomain: 'ipv4' | 'ipv6' | undefined;
+  /** per-listener in Mosquitto; culex has one global value (see resolveListenerLimits) */
+  maxQos: 0 | 1 | 2 | undefined;
+  maxTopicAlias: number | undefined;
+  /** where the block starts (the default listener: where it was first configured), for messages */
+  file: string;
+  line: number;
+}
+
+/** A fresh draft with Mosquitto's listener defaults. */
+export function newListenerDraft(port: number, host: string | undefined, file: string, line: number): ListenerDraft {
+  return {
+    port,
+    host,
+    protocol: 'mqtt',
+    certfile: undefined,
+    keyfile: undefined,
+    cafile: undefined,
+    capath: undefined,
+    requireCertificate: false,
+    useIdentityAsUsername: false,
+    maxConnections: -1,
+    mountPoint: undefined,
+    socketDomain: undefined,
+    maxQos: undefined,
+    maxTopicAlias: undefined,
+    file,
+    line,
+  };
+}
+
+/**
+ * Parses the value of a `listener` line. Port 0 means "pick a free port" in culex (for tests);
+ * in Mosquitto port 0 declares a Unix socket, which culex does not support.
+ */
+export function parseListenerLine(rest: string): { port: number; host: string | undefined } {
+  const tokens = rest.split(/[ \t]+/).filter((t) => t !== '');
+  if (tokens.length === 0) throw new OptionValueError('missing port');
+  const port = parseIntegerToken(tokens[0]!);
+  if (port < 0 || port > 65535) throw new OptionValueError(`invalid port ${port} (0..65535)`);
+  const hostToken = tokens[1];
+  const host = hostToken === undefined || hostToken.startsWith('#') ? undefined : hostToken;
+  if (tokens.length > 2 && !tokens[2]!.startsWith('#')) {
+    throw new OptionValueError(`unexpected text after the bind address: '${tokens.slice(2).join(' ')}'`);
+  }
+  if (port === 0 && host !== undefined && host.includes('/')) {
+    throw new OptionValueError('Unix socket listeners (listener 0 PATH) are not supported by culex');
+  }
+  return { port, host };
+}
+
+/** An option that applies to the current listener. */
+export interface ListenerOption {
+  readonly name: string;
+  /** Mosquitto rejects a second value for string options ("Duplicate certfile value"). */
+  readonly repeat: 'last-wins' | 'error';
+  /** set on the implicit default listener, does it make that listener exist (as in Mosquitto)? */
+  readonly createsDefaultListener: boolean;
+  /** Mosquitto refuses it before the first `listener` line */
+  readonly needsListener: boolean;
+  readonly apply: (draft: ListenerDraft, rest: string, warn: Warn) => void;
+}
+
+function listenerOption(
+  name: string,
+  apply: ListenerOption['apply'],
+  opts: { repeat?: 'last-wins' | 'error'; createsDefaultListener?: boolean; needsListener?: boolean } = {},
+): ListenerOption {
+  return {
+    name,
+    apply,
+    repeat: opts.repeat ?? 'last-wins',
+    createsDefaultListener: opts.createsDefaultListener ?? true,
+    needsListener: opts.needsListener ?? false,
+  };
+}
+
+function parseMaxQos(rest: string): 0 | 1 | 2 {
+  return parseInteger(rest, 0, 2) as 0 | 1 | 2;
+}
+
+/** Listener-scoped options culex implements. */
+export const LISTENER_OPTIONS: readonly ListenerOption[] = [
+  listenerOption('protocol', (d, rest) => {
+    d.protocol = parseEnum(rest, ['mqtt', 'websockets'] as const);
+  }),
+  listenerOption('certfile', (d, rest) => (d.certfile = parseText(rest)), { repeat: 'error' }),
+  listenerOption('keyfile', (d, rest) => (d.keyfile = parseText(rest)), { repeat: 'error' }),
+  listenerOption('cafile', (d, rest) => (d.cafile = parseText(rest)), { repeat: 'error' }),
+  listenerOption('require_certificate', (d, rest) => (d.requireCertificate = parseBool(rest))),
+  listenerOption('use_identity_as_username', (d, rest) => (d.useIdentityAsUsername = parseBool(rest))),
+  listenerOption('max_connections', (d, rest) => {
+    const value = parseInteger(rest, Number.MIN_SAFE_INTEGER, 2_147_483_647);
+    d.maxConnections = value < 0 ? -1 : value;
+  }),
+  listenerOption(
+    'mount_point',
+    (d, rest) => {
+      const mount = parseText(rest);
+      // Mosquitto: mosquitto_pub_topic_check(mount_point) — no wildcards.
+      if (mount.includes('+') || mount.includes('#')) {
+        throw new OptionValueError(`invalid mount_point '${mount}': it must not contain + or #`);
+      }
+      d.mountPoint = mount;
+    },
+    { repeat: 'error', needsListener: true },
+  ),
+  listenerOption('socket_domain', (d, rest) => {
+    d.socketDomain = parseEnum(rest, ['ipv4', 'ipv6'] as const);
+  }),
+  listenerOption('max_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
+  listenerOption('maximum_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
+  // Mosquitto does not create the default listener for max_topic_alias alone.
+  listenerOption('max_topic_alias', (d, rest) => (d.maxTopicAlias = parseInteger(rest, 0, 65535)), {
+    createsDefaultListener: false,
+  }),
+  // Accepted for compatibility: culex verifies client certificates against cafile only.
+  listenerOption(
+    'capath',
+    (d, rest, warn) => {
+      d.capath = parseText(rest);
+      warn("'capath' is not supported: put the CA certificates in one PEM file and use 'cafile'");
+    },
+    { repeat: 'error' },
+  ),
+];
+
+/** LISTENER_OPTIONS by key. */
+export const LISTENER_OPTIONS_BY_NAME: ReadonlyMap<string, ListenerOption> = new Map(
+  LISTENER_OPTIONS.map((o) => [o.name, o]),
+);
+
+/**
+ * Turns a finished draft into the frozen ListenerConfig, checking the TLS settings.
+ * TLS mistakes fail loudly: a listener that silently came up without the client-certificate
+ * check its configuration asked for would be less secure than intended.
+ */
+export function finishListener(d: ListenerDraft): { listener: ListenerConfig; problem?: string; note?: string } {
+  const tlsAsked =
+    d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.requireCertificate;
+  let problem: string | undefined;
+  let note: string | undefined;
+  if (tlsAsked && (d.certfile === undefined || d.keyfile === undefined)) {
+    problem = `listener ${d.port}: TLS needs both certfile and keyfile`;
+  } else if (d.requireCertificate && d.cafile === undefined) {
+    problem = `listener ${d.port}: require_certificate true needs cafile (the CAs that sign client certificates)`;
+  } else if (d.useIdentityAsUsername && !d.requireCertificate) {
+    note = `listener ${d.port}: use_identity_as_username has no certificate to read unless require_certificate is true`;
+  }
+  // Optional keys are left out rather than set to undefined, so that a parsed listener
+  // deep-equals the one in defaultConfig().
+  const listener: { -readonly [K in keyof ListenerConfig]: ListenerConfig[K] } = {
+    port: d.port,
+    host: d.host,
+    protocol: d.protocol,
+    maxConnections: d.maxConnections,
+  };
+  if (tlsAsked && d.certfile !== undefined && d.keyfile !== undefined) {
+    listener.tls = Object.freeze({
+      certfile: d.certfile,
+      keyfile: d.keyfile,
+      ...(d.cafile !== undefined ? { cafile: d.cafile } : {}),
+      requireCertificate: d.requireCertificate,
+      useIdentityAsUsername: d.useIdentityAsUsername,
+    });
+  }
+  if (d.mountPoint !== undefined) listener.mountPoint = d.mountPoint;
+  if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
+  return { listener: Object.freeze(listener), problem, note };
+}
+
+/** The bind address of `bind_address ADDRESS` (default listener only, as in Mosquitto). */
+export function parseBindAddress(rest: string): string {
+  return singleToken(rest);
+}

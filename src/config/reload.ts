@@ -1,0 +1,47 @@
+/**
+ * What a configuration reload may change while the broker runs.
+ * called from: main (on SIGHUP / admin reload)
+ */
+import type { BrokerConfig } from './types.ts';
+import { GLOBAL_OPTIONS, SPECIAL_FIELDS } from './schema.ts';
+
+/** Option name and reloadability of every BrokerConfig field. */
+const FIELD_INFO: ReadonlyMap<string, { name: string; reloadable: boolean }> = new Map([
+  ...GLOBAL_OPTIONS.map((o) => [o.field as string, { name: o.name, reloadable: o.reloadable }] as const),
+  ...[...SPECIAL_FIELDS].map(([field, info]) => [field as string, info] as const),
+]);
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * Compares two configurations and names (by mosquitto.conf option name) the options whose
+ * value changed, split into those a running broker applies and those that need a restart.
+ * A field this module does not know (added to BrokerConfig later) counts as not reloadable,
+ * under its field name, until schema.ts says otherwise.
+ */
+export function diffReloadable(
+  old: BrokerConfig,
+  next: BrokerConfig,
+): { reloadable: string[]; notReloadable: string[] } {
+  const reloadable: string[] = [];
+  const notReloadable: string[] = [];
+  const fields = new Set([...Object.keys(old), ...Object.keys(next)]);
+  for (const field of fields) {
+    const before = (old as unknown as Record<string, unknown>)[field];
+    const after = (next as unknown as Record<string, unknown>)[field];
+    if (sameValue(before, after)) continue;
+    const info = FIELD_INFO.get(field);
+    if (info === undefined) notReloadable.push(field);
+    else if (info.reloadable) reloadable.push(info.name);
+    else notReloadable.push(info.name);
+  }
+  return { reloadable, notReloadable };
+}
