@@ -50,7 +50,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
   const ports: number[] = [];
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
-  const n = config.workers > 0 ? config.workers : availableParallelism();
+  // Until cross-worker routing lands (issue 4), clients on different workers could not see each
+  // other's messages: run one worker whatever is asked, and say so.
+  const asked = config.workers > 0 ? config.workers : availableParallelism();
+  const n = 1;
+  if (asked !== 1) log.notice(`workers ${asked} requested; this version routes within one worker, so 1 worker runs`);
   const remoteAuth = config.passwordFile !== undefined || !config.allowAnonymous;
   // loaded only when needed: it brings a piscina pool
   const authenticator = remoteAuth
