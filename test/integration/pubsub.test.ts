@@ -222,6 +222,7 @@ describe('overlapping subscriptions, MQTT 3.1.1', () => {
     const [copy] = await receivePublishes(sub, 1);
     assert.equal(copy!.payload!.toString(), 'o');
     assert.equal(copy!.qos, 2);
+    sub.send(pk.ack(PacketType.PUBCOMP, (await sub.expect(PacketType.PUBREL)).packetId!));
     await sub.expectNoPacket(300);
     sub.destroy();
   });
