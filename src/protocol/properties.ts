@@ -208,7 +208,7 @@ function readString(buf: Buffer, p: number, stop: number, name: string): string 
   const valueEnd = p + 2 + buf.readUInt16BE(p);
   need(valueEnd, stop);
   const text = readMqttString(buf, p + 2, valueEnd);
-  if (text === undefined) throw malformed('MQTT_ERR_UTF8', `property ${name} is not a valid UTF-8 string`, 'MQTT-1.5.4-1');
+  if (text === undefined) throw malformed('MQTT_ERR_UTF8', `property ${name} is not a well-formed UTF-8 string without U+0000`, 'MQTT-1.5.4-1');
   stringEnd = valueEnd;
   return text;
 }

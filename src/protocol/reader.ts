@@ -53,7 +53,7 @@ export class FieldReader {
     const length = this.u16(what);
     this.#need(length, what);
     const text = readMqttString(this.frame, this.pos, this.pos + length);
-    if (text === undefined) throw malformed('MQTT_ERR_UTF8', `${what} is not a valid UTF-8 string`, spec);
+    if (text === undefined) throw malformed('MQTT_ERR_UTF8', `${what} is not a well-formed UTF-8 string without U+0000`, spec);
     this.pos += length;
     return text;
   }

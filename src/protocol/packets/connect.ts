@@ -101,7 +101,8 @@ function validateConnect(reader: FieldReader, version: ProtocolVersion): Checked
   const clientId = reader.string('client identifier', 'MQTT-3.1.3-4');
   if (clientId === '' && (version === 3 || (version === 4 && (flags & FLAG_CLEAN) === 0))) {
     throw new MqttProtocolError(ReasonCode.ClientIdentifierNotValid, 'MQTT_ERR_CLIENT_ID',
-      'empty client identifier without a clean session', 'MQTT-3.1.3-8');
+      version === 3 ? 'empty client identifier (MQTT 3.1)' : 'empty client identifier without a clean session',
+      version === 3 ? undefined : 'MQTT-3.1.3-8');
   }
   let willProperties: Properties | undefined;
   if (will) {

@@ -76,7 +76,7 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
   const topicEnd = pos + ((frame[pos - 2]! << 8) | frame[pos - 1]!);
   if (topicEnd > end) throw malformed('MQTT_ERR_TRUNCATED', 'topic name runs past the end of the PUBLISH');
   const topic = readMqttString(frame, pos, topicEnd);
-  if (topic === undefined) throw malformed('MQTT_ERR_UTF8', 'topic name is not a valid UTF-8 string', 'MQTT-1.5.4-1');
+  if (topic === undefined) throw malformed('MQTT_ERR_UTF8', 'topic name is not a well-formed UTF-8 string without U+0000', 'MQTT-1.5.4-1');
   pos = topicEnd;
   let messageId: number | undefined;
   if (qos > 0) {
