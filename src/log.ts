@@ -13,7 +13,7 @@ export interface Logger {
   info(message: string): void;
   debug(message: string): void;
   /** "New client connected …" as Mosquitto prints it, when connection_messages is on */
-  connection(conn: { clientId: string; socket: { remoteAddress?: string; remotePort?: number }; version: number; keepalive: number }, packet: IConnectPacket): void;
+  connection(conn: { clientId: string; remoteAddress: string | undefined; remotePort: number | undefined; version: number; keepalive: number }, packet: IConnectPacket): void;
 }
 
 export interface LogOptions {
@@ -51,7 +51,7 @@ export function createLogger(opts: LogOptions): Logger {
     debug: (m) => debugOn && write('debug', m),
     connection: (c, p) => {
       if (!connOn) return;
-      write('notice', `New client connected from ${c.socket.remoteAddress}:${c.socket.remotePort} as ${c.clientId} (p${c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${p.username !== undefined ? `, u'${p.username}'` : ''}).`);
+      write('notice', `New client connected from ${c.remoteAddress}:${c.remotePort} as ${c.clientId} (p${c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${p.username !== undefined ? `, u'${p.username}'` : ''}).`);
     },
   };
 }

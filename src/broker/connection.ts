@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
 } from 'mqtt-packet';
@@ -24,7 +24,7 @@ type StateValue = (typeof State)[keyof typeof State];
 const OUTBOUND_BUDGET = 1 << 20;
 
 /**
- * One client connection: the MQTT protocol state machine over one socket. Owns its socket,
+ * One client connection: the MQTT protocol state machine over one byte stream. Owns its stream,
  * framer, topic aliases and the link to its session; everything runs on the worker's thread.
  * called from: worker
  */
@@ -61,12 +61,17 @@ export class Connection implements SessionLink {
   private discardWill = false;
   private released = false;
 
-  readonly socket: Socket;
+  /** a TCP/TLS socket or a WebSocket wrapped as a byte stream */
+  readonly socket: Duplex;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
   private readonly broker: Broker;
 
-  constructor(socket: Socket, broker: Broker) {
+  constructor(socket: Duplex, broker: Broker, remoteAddress: string | undefined, remotePort: number | undefined) {
     this.socket = socket;
     this.broker = broker;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
     this.framer = new Framer(broker.config.maxPacketSize);
     this.lastRxTick = broker.tick;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -457,12 +462,12 @@ export class Connection implements SessionLink {
   fail(err: unknown): void {
     if (this.state === State.Closed) return;
     if (!(err instanceof MqttProtocolError)) {
-      this.broker.log.error(`client ${this.clientId || this.socket.remoteAddress}: internal error`, err);
+      this.broker.log.error(`client ${this.clientId || this.remoteAddress}: internal error`, err);
       this.disconnect(ReasonCode.ImplementationSpecificError, 'internal error');
       return;
     }
     counters.protocolErrors++;
-    this.broker.log.debug(`client ${this.clientId || this.socket.remoteAddress}: ${err.code} ${err.message}`);
+    this.broker.log.debug(`client ${this.clientId || this.remoteAddress}: ${err.code} ${err.message}`);
     if (this.state === State.AwaitConnect) {
       if (err.protocolVersion !== undefined) {
         this.version = err.protocolVersion;

@@ -14,9 +14,6 @@ export function listen(
   noDelay: boolean,
   onSocket: (socket: Socket) => void,
 ): Promise<Server> {
-  if (listener.protocol !== 'mqtt') {
-    return Promise.reject(new Error(`listener ${port}: protocol ${listener.protocol} is not supported yet`));
-  }
   let server: Server;
   if (listener.tls !== undefined) {
     const t = listener.tls;

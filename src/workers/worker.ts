@@ -12,6 +12,8 @@ import { createMessage } from '../broker/message.ts';
 import { createLogger } from '../log.ts';
 import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
+import { listenWebSocket } from '../transport/websocket.ts';
+import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 const init = workerData as WorkerInit;
@@ -72,12 +74,16 @@ port.on('message', (msg: ToWorker) => {
   }
 });
 
+/** a WebSocket frame never needs to be larger than the largest MQTT packet we accept */
+const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_PACKET_SIZE;
+
 try {
   for (let i = 0; i < config.listeners.length; i++) {
+    const l = config.listeners[i]!;
     servers.push(
-      await listen(config.listeners[i]!, init.ports[i]!, config.setTcpNodelay, (socket) => {
-        broker.add(new Connection(socket, broker));
-      }),
+      l.protocol === 'websockets'
+        ? await listenWebSocket(l, init.ports[i]!, (stream, address, remotePort) => broker.add(new Connection(stream, broker, address, remotePort)), maxFrame)
+        : await listen(l, init.ports[i]!, config.setTcpNodelay, (socket) => broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort))),
     );
   }
   post({ type: 'ready' });

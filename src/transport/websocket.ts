@@ -1,0 +1,40 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { ListenerConfig } from '../config/types.ts';
+
+/**
+ * MQTT over WebSockets (Mosquitto's `protocol websockets`): each WebSocket becomes a byte stream
+ * for the same Connection class as TCP. Binary frames only; the `mqtt` subprotocol is chosen when
+ * offered. called from: worker
+ */
+export function listenWebSocket(
+  listener: ListenerConfig,
+  port: number,
+  onStream: (stream: Duplex, remoteAddress: string | undefined, remotePort: number | undefined) => void,
+  maxPayload: number,
+): Promise<HttpServer> {
+  const t = listener.tls;
+  const http = t !== undefined
+    ? createHttpsServer({ cert: readFileSync(t.certfile), key: readFileSync(t.keyfile), ca: t.cafile !== undefined ? readFileSync(t.cafile) : undefined })
+    : createHttpServer();
+  const wss = new WebSocketServer({
+    server: http,
+    perMessageDeflate: false,
+    maxPayload,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
+  wss.on('connection', (ws, req) => {
+    const stream = createWebSocketStream(ws);
+    onStream(stream, req.socket.remoteAddress, req.socket.remotePort);
+  });
+  return new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen({ port, host: listener.host, reusePort: true }, () => {
+      http.off('error', reject);
+      resolve(http);
+    });
+  });
+}
