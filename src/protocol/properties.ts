@@ -1,12 +1,15 @@
 /**
  * MQTT 5 properties (spec 2.2.2): reading with full validation and writing, in the object shape
  * mqtt-packet uses (camelCase names; Byte properties as booleans, except maximumQoS; user properties in
- * a null-prototype object whose repeated names hold arrays). Pure; called from: worker.
+ * a null-prototype object whose repeated names hold arrays, wire order kept aside: userProperties.ts).
+ * Pure; called from: worker.
  *
  * Lifetime: Binary Data values (correlationData, authenticationData) are views of the frame they were
  * read from, like the PUBLISH payload: whatever is stored beyond the synchronous handler must own a copy.
  */
 import { malformed, protocolError } from './errors.ts';
+import { addUserProperty, userPropertyPairs } from './userProperties.ts';
+import type { UserProperties } from './userProperties.ts';
 import { readMqttString } from './utf8.ts';
 import { MAX_VARINT, readVarint, varintEnd, varintSize, writeVarint } from './varint.ts';
 
@@ -180,7 +183,9 @@ function readValue(buf: Buffer, p: number, stop: number, d: PropertyDefinition, 
     case T.Pair: {
       const name = readString(buf, p, stop, d.name);
       const text = readString(buf, stringEnd, stop, d.name);
-      addUserProperty(result, name, text);
+      let pairs = result.userProperties as UserProperties | undefined;
+      if (pairs === undefined) pairs = result.userProperties = Object.create(null) as UserProperties;
+      addUserProperty(pairs, name, text);
       return stringEnd;
     }
   }
@@ -190,15 +195,6 @@ function readValue(buf: Buffer, p: number, stop: number, d: PropertyDefinition, 
   else if (Array.isArray(previous)) previous.push(value); // repeated subscriptionIdentifier
   else result[d.name] = [previous, value];
   return p;
-}
-
-function addUserProperty(result: Properties, name: string, value: string): void {
-  let pairs = result.userProperties as Record<string, string | string[]> | undefined;
-  if (pairs === undefined) pairs = result.userProperties = Object.create(null) as Record<string, string | string[]>;
-  const previous = pairs[name];
-  if (previous === undefined) pairs[name] = value;
-  else if (Array.isArray(previous)) previous.push(value);
-  else pairs[name] = [previous, value];
 }
 
 let stringEnd = 0;
@@ -227,13 +223,7 @@ export function propertiesLength(properties: Properties | undefined): number {
     if (value === undefined) continue;
     const d = definition(name);
     if (d.type === T.Pair) {
-      const pairs = value as Record<string, string | string[]>;
-      for (const key in pairs) {
-        const values = pairs[key]!;
-        const keyBytes = Buffer.byteLength(key);
-        if (Array.isArray(values)) for (const v of values) length += 5 + keyBytes + Buffer.byteLength(String(v));
-        else length += 5 + keyBytes + Buffer.byteLength(String(values));
-      }
+      for (const [key, text] of userPropertyPairs(value as UserProperties)) length += 5 + Buffer.byteLength(key) + Buffer.byteLength(text);
     } else if (Array.isArray(value)) {
       for (const v of value) length += 1 + valueLength(d, v);
     } else {
@@ -274,12 +264,7 @@ export function writeProperties(buf: Buffer, pos: number, properties: Properties
     if (value === undefined) continue;
     const d = definition(name);
     if (d.type === T.Pair) {
-      const pairs = value as Record<string, string | string[]>;
-      for (const key in pairs) {
-        const values = pairs[key]!;
-        if (Array.isArray(values)) for (const v of values) pos = writePair(buf, pos, key, String(v));
-        else pos = writePair(buf, pos, key, String(values));
-      }
+      for (const [key, text] of userPropertyPairs(value as UserProperties)) pos = writePair(buf, pos, key, text);
     } else if (Array.isArray(value)) {
       for (const v of value) pos = writeValue(buf, pos, d, v);
     } else {

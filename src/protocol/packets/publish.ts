@@ -18,6 +18,7 @@ const DUP = 0x08;
 const RETAIN = 0x01;
 const PLUS = 0x2b;
 const HASH = 0x23;
+const NUL = 0x00;
 
 /** One encoded PUBLISH shared by every subscriber with the same layout. */
 export interface EncodedPublish {
@@ -75,8 +76,7 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
   if (pos > end) throw malformed('MQTT_ERR_TRUNCATED', 'PUBLISH too short for a topic length');
   const topicEnd = pos + ((frame[pos - 2]! << 8) | frame[pos - 1]!);
   if (topicEnd > end) throw malformed('MQTT_ERR_TRUNCATED', 'topic name runs past the end of the PUBLISH');
-  const topic = readMqttString(frame, pos, topicEnd);
-  if (topic === undefined) throw malformed('MQTT_ERR_UTF8', 'topic name is not a well-formed UTF-8 string without U+0000', 'MQTT-1.5.4-1');
+  const topic = readTopic(frame, pos, topicEnd, version);
   pos = topicEnd;
   let messageId: number | undefined;
   if (qos > 0) {
@@ -87,10 +87,16 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
   }
   let properties: IPublishPacket['properties'];
   if (version === 5) {
-    properties = readProperties(frame, pos, end, PropertyKind.Publish);
-    pos = propertiesEnd;
+    if (pos < end && frame[pos] === 0) {
+      pos++; // empty property section, the common case
+    } else {
+      properties = readProperties(frame, pos, end, PropertyKind.Publish);
+      pos = propertiesEnd;
+    }
   }
-  checkTopicName(topic, version, properties);
+  if (topic.length === 0 && properties?.topicAlias === undefined) { // [MQTT-3.3.2-1] [MQTT-4.7.3-1]
+    throw protocolError('MQTT_ERR_TOPIC_EMPTY', 'empty topic name without a topic alias', 'MQTT-3.3.2-1');
+  }
   return {
     cmd: 'publish',
     retain: (header & RETAIN) !== 0,
@@ -104,19 +110,26 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
   };
 }
 
-function checkTopicName(topic: string, version: ProtocolVersion, properties: IPublishPacket['properties']): void {
-  const length = topic.length;
-  if (length === 0) {
-    if (properties?.topicAlias === undefined) { // [MQTT-3.3.2-1] [MQTT-4.7.3-1]
-      throw protocolError('MQTT_ERR_TOPIC_EMPTY', 'empty topic name without a topic alias', 'MQTT-3.3.2-1');
-    }
-    return;
+/**
+ * Reads the topic name in one pass over its bytes: U+0000 and wildcards are found on the bytes
+ * (UTF-8 never uses bytes below 0x80 inside a multi-byte sequence), and the full UTF-8 check runs only
+ * when a non-ASCII byte is present.
+ */
+function readTopic(frame: Buffer, start: number, end: number, version: ProtocolVersion): string {
+  let seen = 0;
+  for (let i = start; i < end; i++) {
+    const byte = frame[i]!;
+    if (byte >= 0x80) seen |= 1;
+    else if (byte === PLUS || byte === HASH) seen |= 2;
+    else if (byte === NUL) seen |= 4;
   }
-  for (let i = 0; i < length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === PLUS || c === HASH) {
-      throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
-        'MQTT_ERR_TOPIC_WILDCARD', 'wildcard in a topic name', 'MQTT-3.3.2-2');
-    }
+  if ((seen & 4) !== 0) throw malformed('MQTT_ERR_UTF8', 'topic name contains U+0000', 'MQTT-1.5.4-2');
+  // ASCII decodes the same as latin1, which skips the UTF-8 decoder
+  const topic = (seen & 1) === 0 ? frame.toString('latin1', start, end) : readMqttString(frame, start, end);
+  if (topic === undefined) throw malformed('MQTT_ERR_UTF8', 'topic name is not well-formed UTF-8', 'MQTT-1.5.4-1');
+  if ((seen & 2) !== 0) {
+    throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
+      'MQTT_ERR_TOPIC_WILDCARD', 'wildcard in a topic name', 'MQTT-3.3.2-2');
   }
+  return topic;
 }
