@@ -24,15 +24,8 @@ export function decodeDisconnect(frame: Buffer, bodyOffset: number, version: Pro
     reader.expectEnd('DISCONNECT header');
     return { cmd: 'disconnect', length: 0 };
   }
-  const length = reader.left;
-  const packet: IDisconnectPacket = { cmd: 'disconnect', length, reasonCode: 0 };
-  if (length === 0) return packet;
-  packet.reasonCode = readReason(reader, DISCONNECT_REASONS, 'DISCONNECT');
-  if (reader.left > 0) {
-    const properties = reader.properties(PropertyKind.Disconnect);
-    if (properties !== undefined) packet.properties = properties;
-    reader.expectEnd('DISCONNECT properties');
-  }
+  const packet: IDisconnectPacket = { cmd: 'disconnect', length: reader.left, reasonCode: 0 };
+  readReasonAndProperties(reader, packet, DISCONNECT_REASONS, PropertyKind.Disconnect);
   return packet;
 }
 
@@ -41,20 +34,23 @@ export function decodeDisconnect(frame: Buffer, bodyOffset: number, version: Pro
 export function decodeAuth(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IAuthPacket {
   if (version !== 5) throw malformed('MQTT_ERR_PACKET_TYPE', 'AUTH before MQTT 5', 'MQTT-2.2.2-2');
   const reader = new FieldReader(frame, bodyOffset);
-  const length = reader.left;
-  const packet: IAuthPacket = { cmd: 'auth', length, reasonCode: 0 };
-  if (length === 0) return packet;
-  packet.reasonCode = readReason(reader, AUTH_REASONS, 'AUTH');
-  if (reader.left > 0) {
-    const properties = reader.properties(PropertyKind.Auth);
-    if (properties !== undefined) packet.properties = properties;
-    reader.expectEnd('AUTH properties');
-  }
+  const packet: IAuthPacket = { cmd: 'auth', length: reader.left, reasonCode: 0 };
+  readReasonAndProperties(reader, packet, AUTH_REASONS, PropertyKind.Auth);
   return packet;
 }
 
-function readReason(reader: FieldReader, allowed: ReadonlySet<number>, what: string): number {
+/** Reads the optional reason code and properties of a v5 DISCONNECT or AUTH into `packet`
+ *  (nothing left = reason 0 without properties). */
+function readReasonAndProperties(reader: FieldReader, packet: IDisconnectPacket | IAuthPacket,
+    allowed: ReadonlySet<number>, kind: number): void {
+  if (reader.left === 0) return;
   const reason = reader.u8('reason code');
-  if (!allowed.has(reason)) throw protocolError('MQTT_ERR_REASON_CODE', `reason code 0x${reason.toString(16)} not allowed in ${what}`);
-  return reason;
+  if (!allowed.has(reason)) {
+    throw protocolError('MQTT_ERR_REASON_CODE', `reason code 0x${reason.toString(16)} not allowed in ${packet.cmd}`);
+  }
+  packet.reasonCode = reason;
+  if (reader.left === 0) return;
+  const properties = reader.properties(kind);
+  if (properties !== undefined) packet.properties = properties;
+  reader.expectEnd(`${packet.cmd} properties`);
 }
