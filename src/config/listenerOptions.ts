@@ -6,7 +6,7 @@
  */
 import type { ListenerConfig } from './types.ts';
 import { OptionValueError } from './errors.ts';
-import { parseBool, parseEnum, parseInteger, parseIntegerToken, parseText, singleToken } from './lineSyntax.ts';
+import { parseBool, parseEnum, parseInteger, parseIntegerToken, parseText, singleToken, valueTokens } from './lineSyntax.ts';
 import type { Warn } from './schema.ts';
 
 /** A listener while the file is being read. */
@@ -58,13 +58,12 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
  * in Mosquitto port 0 declares a Unix socket, which culex does not support.
  */
 export function parseListenerLine(rest: string): { port: number; host: string | undefined } {
-  const tokens = rest.split(/[ \t]+/).filter((t) => t !== '');
+  const tokens = valueTokens(rest);
   if (tokens.length === 0) throw new OptionValueError('missing port');
   const port = parseIntegerToken(tokens[0]!);
   if (port < 0 || port > 65535) throw new OptionValueError(`invalid port ${port} (0..65535)`);
-  const hostToken = tokens[1];
-  const host = hostToken === undefined || hostToken.startsWith('#') ? undefined : hostToken;
-  if (tokens.length > 2 && !tokens[2]!.startsWith('#')) {
+  const host = tokens[1];
+  if (tokens.length > 2) {
     throw new OptionValueError(`unexpected text after the bind address: '${tokens.slice(2).join(' ')}'`);
   }
   if (port === 0 && host !== undefined && host.includes('/')) {

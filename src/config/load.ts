@@ -302,8 +302,10 @@ class ConfigBuilder {
       (d) => d.maxTopicAlias,
       this.config.maxTopicAlias,
     );
-    if (this.logTypes !== undefined) this.config.logTypes = Object.freeze(LOG_TYPES.filter((t) => this.logTypes!.has(t)));
-    if (this.logDest !== undefined) this.config.logDest = Object.freeze([...this.logDest]);
+    const types = this.logTypes;
+    this.config.logTypes = Object.freeze(types === undefined ? [...this.config.logTypes] : LOG_TYPES.filter((t) => types.has(t)));
+    this.config.logDest = Object.freeze([...(this.logDest ?? this.config.logDest)]);
+    if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
     return Object.freeze(this.config);
   }
 

@@ -1,0 +1,131 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig, ConfigError } from '../../../src/config/load.ts';
+
+function load(lines: string) {
+  return parseConfig(`listener 1883\n${lines}\n`, 'm.conf');
+}
+
+function refusal(lines: string): string {
+  try {
+    load(lines);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail(`expected '${lines}' to be refused`);
+}
+
+describe('Mosquitto options culex does not implement', () => {
+  const harmless = [
+    'autosave_interval 1800',
+    'autosave_on_changes false',
+    'persistence_file mosquitto.db',
+    'log_timestamp true',
+    'log_timestamp_format %Y-%m-%dT%H:%M:%S',
+    'log_facility 5',
+    'user mosquitto',
+    'pid_file /run/mosquitto.pid',
+    'allow_duplicate_messages false',
+    'retry_interval 20',
+    'memory_limit 0',
+    'websockets_log_level 0',
+    'websockets_headers_size 4096',
+    'http_dir /var/www',
+    'dhparamfile /etc/dh.pem',
+    'max_topic_alias_broker 10',
+    'tls_version tlsv1.1',
+    'log_dest syslog',
+    'log_dest topic',
+  ];
+  for (const line of harmless) {
+    test(`'${line}' is accepted with one warning naming the line`, () => {
+      const { warnings } = load(line);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /^m\.conf:2: /);
+      assert.match(warnings[0]!, /ignored/);
+    });
+  }
+
+  const silent = [
+    'per_listener_settings false',
+    'use_username_as_clientid false',
+    'use_subject_as_username false',
+    'check_retain_source false',
+    'tls_version tlsv1.2',
+    'tls_keyform pem',
+  ];
+  for (const line of silent) {
+    test(`'${line}' is what culex does anyway: accepted without warning`, () => {
+      assert.deepEqual(load(line).warnings, []);
+    });
+  }
+
+  const weakening: [line: string, pattern: RegExp][] = [
+    ['per_listener_settings true', /per_listener_settings true' is not implemented/],
+    ['use_username_as_clientid true', /use_username_as_clientid true/],
+    ['use_subject_as_username true', /use_subject_as_username true/],
+    ['check_retain_source true', /check_retain_source true/],
+    ['clientid_prefixes secure-', /clientid_prefixes/],
+    ['bind_interface eth0', /bind_interface/],
+    ['websockets_origin https://example.com', /websockets_origin/],
+    ['ciphers ECDHE-RSA-AES256-GCM-SHA384', /'ciphers'/],
+    ['ciphers_tls1.3 TLS_AES_256_GCM_SHA384', /ciphers_tls1\.3/],
+    ['crlfile /etc/crl.pem', /crlfile/],
+    ['psk_hint hint', /TLS-PSK/],
+    ['psk_file /etc/psk', /TLS-PSK/],
+    ['tls_engine pkcs11', /engines/],
+    ['tls_keyform engine', /keys must be PEM/],
+    ['tls_engine_kpass_sha1 00', /engines/],
+    ['tls_version tlsv1.3', /minimum is TLS 1\.2/],
+    ['plugin /usr/lib/mosquitto_dynamic_security.so', /plugins/],
+    ['auth_plugin /usr/lib/auth.so', /plugins/],
+    ['global_plugin /usr/lib/x.so', /plugins/],
+    ['plugin_opt_config_file /x.json', /plugins/],
+    ['auth_opt_backends mysql', /plugins/],
+    ['auth_plugin_deny_special_chars true', /plugins/],
+  ];
+  for (const [line, pattern] of weakening) {
+    test(`'${line}' is refused: ignoring it would weaken security`, () => {
+      const message = refusal(line);
+      assert.match(message, /^m\.conf:2: /);
+      assert.match(message, pattern);
+    });
+  }
+
+  test('bad values of accepted-at-default options are still errors', () => {
+    assert.match(refusal('per_listener_settings maybe'), /invalid boolean 'maybe'/);
+    assert.match(refusal('tls_version ssl3'), /expected tlsv1\.1 \| tlsv1\.2 \| tlsv1\.3/);
+  });
+});
+
+describe('bridges', () => {
+  test('a connection block is accepted with one warning per line; credentials are not echoed', () => {
+    const { warnings, config } = load(
+      [
+        'connection cloud',
+        'address broker.example.com:8883',
+        'remote_username bridge',
+        'remote_password s3cret-value',
+        'topic sensors/# out 1',
+        'bridge_cafile /etc/ca.crt',
+        'max_queued_messages 5',
+      ].join('\n'),
+    );
+    assert.equal(warnings.length, 6);
+    assert.match(warnings[0]!, /^m\.conf:2: bridge 'connection' blocks are not implemented/);
+    assert.match(warnings[3]!, /^m\.conf:5: bridge option 'remote_password' ignored/);
+    assert.doesNotMatch(warnings.join('\n'), /s3cret/);
+    // Global options after a connection line still apply (as in Mosquitto).
+    assert.equal(config.maxQueuedMessages, 5);
+  });
+
+  test('a bridge option without a connection line is an error (Mosquitto: "Invalid bridge configuration")', () => {
+    assert.match(refusal('address 10.0.0.1'), /'address' is only valid inside a bridge 'connection' block/);
+    assert.match(refusal('topic # both'), /'topic' is only valid inside/);
+  });
+
+  test('connection needs a name', () => {
+    assert.match(refusal('connection'), /connection: missing value/);
+  });
+});
