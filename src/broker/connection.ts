@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
@@ -19,6 +20,12 @@ import { handleSubscribe, handleUnsubscribe } from './subscribeHandler.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
+
+/** reason codes that have a 3.1/3.1.1 CONNACK return code */
+const V3_CONNACK_REASONS = new Set<number>([
+  ReasonCode.UnsupportedProtocolVersion, ReasonCode.ClientIdentifierNotValid,
+  ReasonCode.BadUserNameOrPassword, ReasonCode.NotAuthorized, ReasonCode.ServerUnavailable,
+]);
 
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
@@ -373,6 +380,8 @@ export class Connection implements SessionLink {
       counters.messagesRejectedTooLarge++;
       return ReasonCode.PacketTooLarge;
     }
+    // [MQTT-3.3.2-4] a payload declared UTF-8 must be UTF-8 (Mosquitto checks it too)
+    if (p.properties?.payloadFormatIndicator === true && !isUtf8(p.payload as Buffer)) return ReasonCode.PayloadFormatInvalid;
     if (!this.broker.mayPublish(this, topic)) {
       counters.aclDenied++;
       return ReasonCode.NotAuthorized;
@@ -469,8 +478,11 @@ export class Connection implements SessionLink {
     counters.protocolErrors++;
     this.broker.log.debug(`client ${this.clientId || this.remoteAddress}: ${err.code} ${err.message}`);
     if (this.state === State.AwaitConnect) {
-      if (err.protocolVersion !== undefined) {
-        this.version = err.protocolVersion;
+      // v5 explains a refused CONNECT in its CONNACK [MQTT-3.2.2-6]; 3.1/3.1.1 have return codes only
+      // for a bad protocol level, a bad client id and authentication: anything else is just closed
+      const v = err.protocolVersion;
+      if (v === 5 || (v !== undefined && V3_CONNACK_REASONS.has(err.reasonCode))) {
+        this.version = v;
         this.refuse(err.reasonCode, err.message);
       } else {
         this.closeAfterFlush();
