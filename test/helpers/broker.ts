@@ -13,13 +13,8 @@ import path from 'node:path';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { BrokerConfig } from '../../src/config/types.ts';
 import { defaultConfig } from '../../src/config/defaults.ts';
+import type { RunningBroker } from '../../src/server.ts';
 
-/** The broker contract of src/server.ts (lead's), restated so helpers load without it. */
-interface RunningBrokerLike {
-  readonly ports: readonly number[];
-  stop(): Promise<void>;
-  stats(): Promise<Record<string, number>>;
-}
 
 /** Which broker the tests run against. */
 export const brokerUnderTest: 'culex' | 'mosquitto' =
@@ -57,9 +52,9 @@ export function testConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig 
 export async function startTestBroker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
   const config = testConfig(overrides);
   if (brokerUnderTest === 'mosquitto') return startMosquitto(config);
-  const serverPath = new URL('../../src/server.ts', import.meta.url).href;
-  const mod = (await import(serverPath)) as { startBroker(c: BrokerConfig): Promise<RunningBrokerLike> };
-  const running = await mod.startBroker(config);
+  // loaded lazily: the Mosquitto mode must not need src/server.ts
+  const { startBroker } = await import('../../src/server.ts');
+  const running: RunningBroker = await startBroker(config);
   const port = running.ports[0]!;
   let stopped: Promise<void> | undefined;
   return {
@@ -120,6 +115,7 @@ export function writePasswordFile(dir: string, users: Record<string, string>): s
 function mosquittoConf(c: BrokerConfig, port: number): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
+    `max_connections ${c.listeners[0]!.maxConnections}`,
     'persistence false',
     'log_dest none',
     `allow_anonymous ${c.allowAnonymous}`,
