@@ -100,13 +100,13 @@ export function tempDir(prefix = 'culex-test-'): { dir: string; cleanup(): void 
  * Writes a Mosquitto 2.x password file (`user:$7$101$salt$hash`, PBKDF2-SHA512), as
  * `mosquitto_passwd` does, and returns its path.
  */
-export function writePasswordFile(dir: string, users: Record<string, string>): string {
+export function writePasswordFile(dir: string, users: Record<string, string>, name = 'passwd'): string {
   const lines = Object.entries(users).map(([user, password]) => {
     const salt = randomBytes(12);
     const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512');
     return `${user}:$7$101$${salt.toString('base64')}$${hash.toString('base64')}`;
   });
-  const file = path.join(dir, 'passwd');
+  const file = path.join(dir, name);
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
 }
@@ -117,6 +117,7 @@ function mosquittoConf(c: BrokerConfig, port: number): string {
     `listener ${port} 127.0.0.1`,
     `max_connections ${c.listeners[0]!.maxConnections}`,
     'persistence false',
+    'user root', // keep access to the test's temporary files when started as root
     'log_dest none',
     `allow_anonymous ${c.allowAnonymous}`,
     `allow_zero_length_clientid ${c.allowZeroLengthClientId}`,

@@ -1,0 +1,116 @@
+/**
+ * Authentication over real sockets: Mosquitto password files and allow_anonymous false, with
+ * the CONNACK codes of 3.1.1 (0x04 / 0x05) and 5.0 (0x86 / 0x87).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness, Inbox, subscribe, uniqueId } from '../helpers/clients.ts';
+import { PacketType, pk } from '../helpers/raw.ts';
+import { tempDir, writePasswordFile, type TestBroker } from '../helpers/broker.ts';
+
+const h = new Harness();
+const tmp = tempDir();
+let secured: TestBroker;
+
+before(async () => {
+  const passwordFile = writePasswordFile(tmp.dir, { alice: 's3cret', bob: 'hunter2' });
+  secured = await h.broker({ allowAnonymous: false, passwordFile });
+});
+after(async () => {
+  await h.teardown();
+  tmp.cleanup();
+});
+
+/** Sends CONNECT and returns the CONNACK reason code; the connection must close when refused. */
+async function connackCode(port: number, f: pk.ConnectFields): Promise<number> {
+  const r = await h.raw(port, f.version ?? 4);
+  r.send(pk.connect({ clientId: uniqueId(), ...f }));
+  const connack = await r.expect(PacketType.CONNACK);
+  if (connack.reasonCode !== 0) await r.expectClosed();
+  else await r.end();
+  return connack.reasonCode!;
+}
+
+describe('password_file with allow_anonymous false', () => {
+  test('MQTT 3.1.1: right user name and password → CONNACK 0x00', async () => {
+    assert.equal(await connackCode(secured.port, { version: 4, username: 'alice', password: 's3cret' }), 0x00);
+  });
+
+  test('MQTT 5.0: right user name and password → CONNACK 0x00', async () => {
+    assert.equal(await connackCode(secured.port, { version: 5, username: 'bob', password: 'hunter2' }), 0x00);
+  });
+
+  test('[MQTT-3.2.2-6] MQTT 3.1.1: wrong password → CONNACK 0x04 or 0x05 and close', async () => {
+    const code = await connackCode(secured.port, { version: 4, username: 'alice', password: 'wrong' });
+    assert.ok(code === 0x04 || code === 0x05, `got 0x${code.toString(16)}`);
+  });
+
+  test('MQTT 3.1.1: unknown user → CONNACK 0x04 or 0x05 and close', async () => {
+    const code = await connackCode(secured.port, { version: 4, username: 'mallory', password: 's3cret' });
+    assert.ok(code === 0x04 || code === 0x05, `got 0x${code.toString(16)}`);
+  });
+
+  test('MQTT 3.1.1: no credentials → CONNACK 0x05 (not authorized) and close', async () => {
+    assert.equal(await connackCode(secured.port, { version: 4 }), 0x05);
+  });
+
+  test('MQTT 5.0: wrong password → CONNACK 0x86 (bad user name or password) or 0x87, and close', async () => {
+    const code = await connackCode(secured.port, { version: 5, username: 'alice', password: 'nope' });
+    assert.ok(code === 0x86 || code === 0x87, `got 0x${code.toString(16)}`);
+  });
+
+  test('MQTT 5.0: no credentials → CONNACK 0x87 (not authorized) or 0x86, and close', async () => {
+    const code = await connackCode(secured.port, { version: 5 });
+    assert.ok(code === 0x87 || code === 0x86, `got 0x${code.toString(16)}`);
+  });
+
+  test('MQTT 3.1: wrong password → CONNACK 0x04 or 0x05', async () => {
+    const code = await connackCode(secured.port, { version: 3, username: 'alice', password: 'x' });
+    assert.ok(code === 0x04 || code === 0x05, `got 0x${code.toString(16)}`);
+  });
+
+  test('a refused client leaves no trace: its will is not published', async () => {
+    const topic = `auth/${uniqueId()}`;
+    const sub = await h.connect(secured.url, { protocolVersion: 4, username: 'alice', password: 's3cret' });
+    const inbox = new Inbox(sub);
+    await subscribe(sub, topic, { qos: 1 });
+    const r = await h.raw(secured.port, 4);
+    r.send(pk.connect({ clientId: uniqueId(), username: 'bob', password: 'bad', will: { topic, payload: 'should-not-appear' } }));
+    await r.expect(PacketType.CONNACK);
+    await r.expectClosed();
+    await inbox.expectNone(300, 0);
+  });
+
+  test('authenticated MQTT.js clients publish and subscribe', async () => {
+    const topic = `auth/${uniqueId()}`;
+    const a = await h.connect(secured.url, { protocolVersion: 5, username: 'alice', password: 's3cret' });
+    const inbox = new Inbox(a);
+    await subscribe(a, topic, { qos: 1 });
+    const b = await h.connect(secured.url, { protocolVersion: 4, username: 'bob', password: 'hunter2' });
+    await b.publishAsync(topic, 'authed', { qos: 1 });
+    assert.equal((await inbox.waitFor(1))[0]!.payload.toString(), 'authed');
+  });
+
+  test('MQTT.js reports a refused CONNECT as an error with the CONNACK code', async () => {
+    await assert.rejects(h.connect(secured.url, { protocolVersion: 5, username: 'alice', password: 'bad' }),
+      (e: Error & { code?: number }) => e.code === 0x86 || e.code === 0x87);
+  });
+});
+
+describe('allow_anonymous false without a password file', () => {
+  test('every client is refused (3.1.1 0x05, 5.0 0x87)', async () => {
+    const b = await h.broker({ allowAnonymous: false });
+    assert.equal(await connackCode(b.port, { version: 4 }), 0x05);
+    assert.equal(await connackCode(b.port, { version: 5 }), 0x87);
+  });
+});
+
+describe('password_file with allow_anonymous true', () => {
+  test('anonymous clients are accepted; named clients must still give the right password', async () => {
+    const b = await h.broker({ allowAnonymous: true, passwordFile: writePasswordFile(tmp.dir, { carol: 'pw' }, 'passwd-carol') });
+    assert.equal(await connackCode(b.port, { version: 4 }), 0);
+    assert.equal(await connackCode(b.port, { version: 4, username: 'carol', password: 'pw' }), 0);
+    const code = await connackCode(b.port, { version: 5, username: 'carol', password: 'bad' });
+    assert.ok(code === 0x86 || code === 0x87, `got 0x${code.toString(16)}`);
+  });
+});
