@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aclCheck, isValidFilter, parseAclFile, topicMatchesFilter } from '../../../src/auth/acl.ts';
-import { ConfigError } from '../../../src/config/errors.ts';
+import type { ConfigError } from '../../../src/config/errors.ts';
+import { expectConfigError } from '../config/expectConfigError.ts';
 import { ACL_CASES, ACL_TEXT } from './aclTable.ts';
 
 describe('topic matching (cases from Mosquitto test/unit/util_topic_test.c)', () => {
@@ -58,15 +59,7 @@ describe('topic matching (cases from Mosquitto test/unit/util_topic_test.c)', ()
 });
 
 describe('parseAclFile', () => {
-  function refusal(text: string): ConfigError {
-    try {
-      parseAclFile(text, 'acl');
-    } catch (err) {
-      assert.ok(err instanceof ConfigError, String(err));
-      return err;
-    }
-    assert.fail('expected a ConfigError');
-  }
+  const refusal = (text: string): ConfigError => expectConfigError(() => parseAclFile(text, 'acl'));
 
   test('an invalid access word names the line', () => {
     const err = refusal('# c\n\ntopic readonly a/b\n');

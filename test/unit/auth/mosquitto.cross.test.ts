@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -15,21 +14,11 @@ import { aclCheck, parseAclFile } from '../../../src/auth/acl.ts';
 import { Authenticator } from '../../../src/auth/authenticator.ts';
 import { hashPassword } from '../../../src/auth/passwordFile.ts';
 import { ACL_CASES, ACL_TEXT, USERS } from './aclTable.ts';
+import { freePort } from '../../helpers/broker.ts';
 
 const installed =
   spawnSync('mosquitto', ['-h']).error === undefined && spawnSync('mosquitto_passwd', ['-h']).error === undefined;
 const skip = installed ? false : 'mosquitto / mosquitto_passwd not installed (apt-get install mosquitto)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** PUBACK reason code Mosquitto gives `clientId` publishing QoS 1 to `topic` (0 = accepted). */
 async function publishReason(port: number, username: string | undefined, clientId: string, topic: string): Promise<number> {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword, parsePasswordFile, parsePasswordHash, verifyPassword } from '../../../src/auth/passwordFile.ts';
 import verify from '../../../src/auth/verifyTask.ts';
-import { ConfigError } from '../../../src/config/errors.ts';
+import type { ConfigError } from '../../../src/config/errors.ts';
+import { expectConfigError } from '../config/expectConfigError.ts';
 
 /** Entries written by mosquitto_passwd 2.0.11 (`-b -c f alice secret`, `-H sha512 -b f bob hunter2`). */
 const MOSQUITTO_FILE = [
@@ -16,13 +17,7 @@ const MOSQUITTO_FILE = [
 ].join('\n');
 
 function refusal(text: string): ConfigError {
-  try {
-    parsePasswordFile(text, 'pw');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('expected a ConfigError');
+  return expectConfigError(() => parsePasswordFile(text, 'pw'));
 }
 
 describe('mosquitto_passwd files', () => {

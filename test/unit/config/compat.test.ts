@@ -1,19 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, ConfigError } from '../../../src/config/load.ts';
+import { parseConfig } from '../../../src/config/load.ts';
+import { expectConfigError } from './expectConfigError.ts';
 
 function load(lines: string) {
   return parseConfig(`listener 1883\n${lines}\n`, 'm.conf');
 }
 
 function refusal(lines: string): string {
-  try {
-    load(lines);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail(`expected '${lines}' to be refused`);
+  return expectConfigError(() => load(lines)).message;
 }
 
 describe('Mosquitto options culex does not implement', () => {

@@ -4,12 +4,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { spawn, spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig, loadConfigFile, ConfigError } from '../../../src/config/load.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { GLOBAL_OPTIONS } from '../../../src/config/schema.ts';
 import { LISTENER_OPTIONS } from '../../../src/config/listenerOptions.ts';
+import { freePort } from '../../helpers/broker.ts';
 
 const CONFIG_DIR = new URL('../../../config/', import.meta.url).pathname;
 
@@ -94,17 +94,6 @@ describe("Mosquitto's own example configuration", () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 describe('examples/mosquitto-compatible.conf', () => {
   const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;

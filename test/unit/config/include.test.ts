@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, loadConfigFile, compareIncludeNames, ConfigError } from '../../../src/config/load.ts';
+import { parseConfig, loadConfigFile, compareIncludeNames } from '../../../src/config/load.ts';
+import { expectConfigError } from './expectConfigError.ts';
 
 /** An in-memory file system: path → text; directories are the prefixes. */
 function memoryFs(files: Record<string, string>) {
@@ -24,15 +25,7 @@ function memoryFs(files: Record<string, string>) {
   return { readFile, listDir };
 }
 
-function caught(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const caught = expectConfigError;
 
 describe('include_dir', () => {
   test('loads every *.conf file of the directory after the lines before it', () => {

@@ -1,19 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, ConfigError } from '../../../src/config/load.ts';
+import { parseConfig, type ConfigError } from '../../../src/config/load.ts';
+import { expectConfigError } from './expectConfigError.ts';
 
 function load(text: string) {
   return parseConfig(text, 'test.conf');
 }
 
 function parseError(text: string): ConfigError {
-  try {
-    load(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
+  return expectConfigError(() => load(text));
 }
 
 describe('listener blocks', () => {

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, ConfigError } from '../../../src/config/load.ts';
+import { parseConfig, type ConfigError } from '../../../src/config/load.ts';
+import { expectConfigError } from './expectConfigError.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import type { BrokerConfig } from '../../../src/config/types.ts';
 
@@ -10,13 +11,7 @@ function parse(lines: string): BrokerConfig {
 }
 
 function parseError(text: string): ConfigError {
-  try {
-    parseConfig(text, 'test.conf');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail(`expected a ConfigError for:\n${text}`);
+  return expectConfigError(() => parseConfig(text, 'test.conf'));
 }
 
 describe('every option parses into its BrokerConfig field', () => {
