@@ -18,7 +18,8 @@
  * - Relative paths (password_file, include_dir, …) are relative to the working directory, as
  *   in Mosquitto, not to the configuration file.
  * - `include_dir` is only read from the main file; its `*.conf` files load in Mosquitto's
- *   order (case-insensitive, upper case first).
+ *   order (case-insensitive, upper case first). Each file starts at the default listener,
+ *   outside any bridge block, and the main file continues in the block it was in.
  * called from: main (start and reload), tests
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -104,6 +105,23 @@ class ConfigBuilder {
   constructor(mainFile: string) {
     this.defaultListener = newListenerDraft(DEFAULT_PORT, undefined, mainFile, 0);
     this.current = this.defaultListener;
+  }
+
+  /**
+   * Runs `read` as a separate file: as in Mosquitto, where the current listener and bridge
+   * are local to each file, an included file starts at the default listener outside any
+   * bridge, and the including file continues where it was.
+   */
+  inFile(read: () => void): void {
+    const saved = { current: this.current, inBridge: this.inBridge };
+    this.current = this.defaultListener;
+    this.inBridge = false;
+    try {
+      read();
+    } finally {
+      this.current = saved.current;
+      this.inBridge = saved.inBridge;
+    }
   }
 
   /** Applies one line; throws ConfigError. */
@@ -416,14 +434,16 @@ export function parseConfig(
         continue;
       }
       const included = readOrFail(readFile, path, at).replace(/^\uFEFF/, '');
-      for (const inner of splitConfigLines(included)) {
-        const innerAt = { file: path, line: inner.line };
-        if (inner.key === 'include_dir') {
-          builder.warnings.push(`${path}:${inner.line}: include_dir is only read from the main configuration file`);
-          continue;
+      builder.inFile(() => {
+        for (const inner of splitConfigLines(included)) {
+          const innerAt = { file: path, line: inner.line };
+          if (inner.key === 'include_dir') {
+            builder.warnings.push(`${path}:${inner.line}: include_dir is only read from the main configuration file`);
+            continue;
+          }
+          builder.apply(innerAt, inner);
         }
-        builder.apply(innerAt, inner);
-      }
+      });
     }
   }
   const config = builder.finish(file);

@@ -49,6 +49,21 @@ describe('include_dir', () => {
     assert.equal(config.allowAnonymous, true);
   });
 
+  test('an included file starts at the default listener; the main file continues in its own block', () => {
+    const fs = memoryFs({ '/d/a.conf': 'max_connections 7\nlistener 9000\nmax_connections 9\n' });
+    const { config } = parseConfig('listener 1884\ninclude_dir /d\nmax_connections 3\n', 'main.conf', fs.readFile, fs.listDir);
+    // 1884 keeps the main file's max_connections; the included max_connections 7 went to the
+    // default listener (1883), not to 1884.
+    assert.deepEqual(
+      config.listeners.map((l) => [l.port, l.maxConnections]),
+      [
+        [1884, 3],
+        [9000, 9],
+        [1883, 7],
+      ],
+    );
+  });
+
   test('files load in Mosquitto order: case-insensitive, upper case first', () => {
     const names = ['b.conf', 'A.conf', '01.conf', 'a.conf', 'B.conf', '00.conf'];
     assert.deepEqual(names.sort(compareIncludeNames), ['00.conf', '01.conf', 'A.conf', 'a.conf', 'B.conf', 'b.conf']);
