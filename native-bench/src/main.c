@@ -80,15 +80,18 @@ static void enter(phase_t ph) {
       if (!B.t_pub_start) B.t_pub_start = B.now;
       B.t_measure_start = B.now;
       sample_into(&S.broker_measure_start, &S.self_measure_start);
+      S.host_busy_measure_start = proc_host_busy_s();
       break;
     case PH_DRAIN:
       B.t_measure_end = B.now;
       B.t_drain_start = B.now;
       sample_into(&S.broker_measure_end, &S.self_measure_end);
+      S.host_busy_measure_end = proc_host_busy_s();
       break;
     case PH_HOLD:
       B.t_hold_end = B.now + ns_of(B.opt.duration);
       sample_into(&S.broker_measure_start, &S.self_measure_start);
+      S.host_busy_measure_start = proc_host_busy_s();
       break;
     default: break;
   }
@@ -212,6 +215,7 @@ static int step(void) {
         sample_into(&S.broker_end, &S.self_end);
         S.self_measure_end = S.self_end;
         S.broker_measure_end = S.broker_end;
+        S.host_busy_measure_end = proc_host_busy_s();
         B.t_measure_start = B.t_connected;
         B.t_measure_end = B.now;
         B.phase = PH_DISCONNECT;

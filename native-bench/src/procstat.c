@@ -68,3 +68,14 @@ long long proc_listen_overflows(void) {
   }
   return -1;
 }
+
+double proc_host_busy_s(void) {
+  char buf[512];
+  if (read_file("/proc/stat", buf, sizeof buf) <= 0 || strncmp(buf, "cpu ", 4)) return -1;
+  unsigned long long v[10] = {0};
+  char *p = buf + 4;
+  for (int i = 0; i < 10; i++) v[i] = strtoull(p, &p, 10);
+  /* user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user */
+  unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}

@@ -14,6 +14,9 @@ typedef struct {
 /** Samples pid (0 = this process). ok = 0 when the process is gone. */
 proc_sample_t proc_sample(pid_t pid);
 
+/** Busy CPU seconds of the whole host, all cores (/proc/stat: total - idle - iowait); -1 if unreadable. */
+double proc_host_busy_s(void);
+
 /**
  * TcpExt ListenOverflows from /proc/net/netstat (host-wide): SYNs or ACKs the
  * kernel dropped because a listener's accept queue was full. -1 if unreadable.

@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -131,6 +132,9 @@ int report_result(const report_samples_t *s) {
   printf(",\"gen\":{\"cpu_pct\":%.1f,\"connect_cpu_pct\":%.1f,\"rss_kb\":%llu,\"saturated\":%s},",
          gen_cpu, pct(s->self_connected.cpu_s - s->self_start.cpu_s, connect_ns),
          (unsigned long long)s->self_end.rss_kb, gen_cpu > 90 ? "true" : "false");
+  double host = s->host_busy_measure_start >= 0 && s->host_busy_measure_end >= 0
+                  ? pct(s->host_busy_measure_end - s->host_busy_measure_start, measure_ns) : -1;
+  printf("\"host\":{\"cpu_pct\":%.1f,\"cores\":%ld},", host, sysconf(_SC_NPROCESSORS_ONLN));
   print_broker(s, connect_ns, measure_ns);
   printf("}\n");
   fflush(stdout);

@@ -12,6 +12,7 @@ typedef struct {
   proc_sample_t self_start, self_connected, self_measure_start, self_measure_end, self_end;
   uint64_t broker_rss_max_kb;
   long long listen_overflows_start, listen_overflows_connected;
+  double host_busy_measure_start, host_busy_measure_end; /* seconds, all cores */
 } report_samples_t;
 
 /** what the previous progress line saw, for per-interval rates */

@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: culex against Mosquitto, side by side on loopback.
+ * For each scenario, each round runs the brokers one after the other (A B A B …), each a fresh
+ * process with the same mosquitto.conf options, loaded by mqbench (native-bench/src). Prints
+ * markdown tables (median and range over rounds, culex/Mosquitto ratios) and writes the raw
+ * results (JSON), a ratio chart (SVG) and a history line per metric (CSV) to native-bench/results/.
+ *
+ *   node native-bench/run.ts [--scenario a,b] [--quick] [--rounds N] [--brokers culex,mosquitto]
+ *                            [--workers N] [--max-inflight N] [--max-queued N] [--persistence]
+ *                            [--mqtt 3|5] [--conns N] [--gen-args "..."] [--out DIR] [--verbose]
+ * called from: main
+ */
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BROKER_NAMES, brokerVersion, ensureMosquitto, startBroker, type BrokerName, type BrokerSettings } from './runner/brokers.ts';
+import { renderChart } from './runner/chart.ts';
+import { buildGenerator, generatorTimeoutMs, mergeConnsResults, otherCpuPct, runGenerator, type GeneratorResult } from './runner/generator.ts';
+import { describeMachine, machineInfo } from './runner/machine.ts';
+import { installCleanupHandlers, runSync } from './runner/processes.ts';
+import { MAX_CONNS_PER_PROCESS, METRICS, selectScenarios, type Scenario } from './runner/scenarios.ts';
+import { summarize, type RunRecord } from './runner/stats.ts';
+import { human, renderTables } from './runner/table.ts';
+
+const benchDir = path.dirname(new URL(import.meta.url).pathname);
+const repoRoot = path.resolve(benchDir, '..');
+
+const HELP = `usage: npm run bench -- [options]
+  --scenario a,b        run only these scenarios (default: the whole suite)
+  --quick               short runs of a subset (fan-in-qos0, fan-in-qos1, smart-city, conns), 1 round
+  --rounds N            rounds per scenario and broker (default 3; 1 with --quick)
+  --brokers LIST        culex,mosquitto (default both)
+  --workers N           culex worker threads (default: culex's own default)
+  --max-inflight N      max_inflight_messages for both brokers (default 0 = no limit)
+  --max-queued N        max_queued_messages for both brokers (default 100000)
+  --persistence         persistence true for both brokers (default false)
+  --mqtt 3|5            protocol of every client (default 3 = 3.1.1)
+  --conns N             idle connections of the conns scenario (default 15000)
+  --gen-args "..."      extra mqbench flags for every run
+  --out DIR             results folder (default native-bench/results)
+  --verbose             print every progress line of the generator`;
+
+const { values: opts } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    brokers: { type: 'string', default: 'culex,mosquitto' },
+    workers: { type: 'string' },
+    'max-inflight': { type: 'string', default: '0' },
+    'max-queued': { type: 'string', default: '100000' },
+    persistence: { type: 'boolean', default: false },
+    mqtt: { type: 'string', default: '3' },
+    conns: { type: 'string' },
+    'gen-args': { type: 'string', default: '' },
+    out: { type: 'string', default: path.join(benchDir, 'results') },
+    verbose: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (opts.help) {
+  process.stdout.write(HELP + '\n');
+  process.exit(0);
+}
+
+function intOption(name: string, value: string | undefined, dflt: number, min: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} needs an integer >= ${min}, not '${value}'`);
+  return n;
+}
+
+const scenarios = selectScenarios(opts.scenario, opts.quick);
+const rounds = intOption('rounds', opts.rounds, opts.quick ? 1 : 3, 1);
+const brokers = opts.brokers.split(',').map((b) => b.trim()) as BrokerName[];
+for (const b of brokers) if (!BROKER_NAMES.includes(b)) throw new Error(`unknown broker '${b}'`);
+const settings: BrokerSettings = {
+  maxInflight: intOption('max-inflight', opts['max-inflight'], 0, 0),
+  maxQueued: intOption('max-queued', opts['max-queued'], 100000, 0),
+  persistence: opts.persistence,
+  workers: opts.workers === undefined ? undefined : intOption('workers', opts.workers, 0, 0),
+};
+const connsTotal = intOption('conns', opts.conns, 15000, 1);
+const extraArgs = opts['gen-args'].split(/\s+/).filter(Boolean);
+const mqttArgs = ['--mqtt', opts.mqtt];
+
+/** mqbench argument lists for one run: one per process (conns may need several). */
+function generatorArgs(sc: Scenario, port: number, pid: number, label: string): string[][] {
+  const base = [...sc.args, ...(opts.quick ? sc.quickArgs : []), ...mqttArgs, ...extraArgs,
+    '--port', String(port), '--broker-pid', String(pid), '--label', label, '--progress', '1'];
+  if (sc.conns === undefined) return [base];
+  const total = opts.quick ? Math.min(connsTotal, 5000) : connsTotal;
+  const procs = Math.ceil(total / MAX_CONNS_PER_PROCESS);
+  return Array.from({ length: procs }, (_, k) => {
+    const share = Math.floor(total / procs) + (k < total % procs ? 1 : 0);
+    return [...base, '--conns', String(share), '--id-base', String(k * MAX_CONNS_PER_PROCESS),
+      '--sources', '4', '--source-base', String(2 + 4 * k)];
+  });
+}
+
+function showProgress(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+  else if (opts.verbose) process.stderr.write(line + '\n');
+}
+
+function oneLine(sc: Scenario, r: GeneratorResult): string {
+  const b = r.broker;
+  const main = sc.conns !== undefined
+    ? `${human(r.connect.ok)} conns, ${human(r.broker?.rss_per_conn_bytes ?? 0)} B/conn, ${human(r.connect.rate_per_s)} conn/s`
+    : `${human(r.recv_rate)} msg/s, p50 ${human(r.latency_us.p50 / 1000)} ms, p99 ${human(r.latency_us.p99 / 1000)} ms, lost ${r.lost}`;
+  const cost = b ? `, broker cpu ${b.cpu_pct.toFixed(0)}% rss ${(b.rss_kb_max / 1024).toFixed(0)} MB` : '';
+  const other = otherCpuPct(r);
+  const noise = other !== undefined && other > 20 ? ` (other processes used ${other.toFixed(0)}% CPU)` : '';
+  return `${main}${cost}, gen cpu ${r.gen.cpu_pct.toFixed(0)}%${r.gen.saturated ? ' SATURATED' : ''}${r.ok ? '' : ' INVALID'}${noise}`;
+}
+
+async function runOnce(sc: Scenario, broker: BrokerName, round: number): Promise<RunRecord> {
+  const startedAt = new Date().toISOString();
+  const running = await startBroker(broker, settings, repoRoot);
+  try {
+    const argLists = generatorArgs(sc, running.port, running.pid, `${sc.name}/${broker}/${round}`);
+    const parts = await Promise.all(argLists.map((args, k) =>
+      runGenerator(bin, args, { timeoutMs: generatorTimeoutMs(args), onProgress: k === 0 ? showProgress : undefined })));
+    return { scenario: sc.name, broker, round, startedAt, result: mergeConnsResults(parts) };
+  } catch (err) {
+    return { scenario: sc.name, broker, round, startedAt, error: `${(err as Error).message}\n${running.log().slice(-2000)}` };
+  } finally {
+    await running.stop();
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  }
+}
+
+const bin = buildGenerator(benchDir);
+if (brokers.includes('mosquitto')) ensureMosquitto();
+if (brokers.includes('culex') && !existsSync(path.join(repoRoot, 'src/cli/main.ts'))) {
+  throw new Error('src/cli/main.ts not found: culex cannot be started; use --brokers mosquitto');
+}
+const machine = machineInfo();
+const versions = Object.fromEntries(brokers.map((b) => [b, brokerVersion(b, repoRoot)]));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+mkdirSync(opts.out, { recursive: true });
+const jsonFile = path.join(opts.out, `bench-${stamp}.json`);
+const runs: RunRecord[] = [];
+
+function writeRaw(): void {
+  const doc = { machine, versions, settings, options: opts, scenarios, runs, summary: summarize(scenarios, runs) };
+  writeFileSync(jsonFile, JSON.stringify(doc, null, 2) + '\n');
+}
+
+installCleanupHandlers(writeRaw);
+const t0 = Date.now();
+process.stderr.write(`bench: ${describeMachine(machine)}\nbench: ${brokers.map((b) => `${b} ${versions[b]}`).join('; ')}\n` +
+  `bench: ${scenarios.length} scenario(s) x ${brokers.length} broker(s) x ${rounds} round(s); ` +
+  `max_inflight_messages ${settings.maxInflight}, max_queued_messages ${settings.maxQueued}, persistence ${settings.persistence}\n`);
+
+for (const sc of scenarios) {
+  for (let round = 1; round <= rounds; round++) {
+    for (const broker of brokers) {
+      const rec = await runOnce(sc, broker, round);
+      runs.push(rec);
+      writeRaw();
+      const head = `${sc.name.padEnd(13)} ${String(round)}/${rounds} ${broker.padEnd(9)}`;
+      process.stderr.write(`${head} ${rec.result ? oneLine(sc, rec.result) : `FAILED: ${rec.error}`}\n`);
+    }
+  }
+}
+
+const summaries = summarize(scenarios, runs);
+writeRaw();
+const subtitle = `${describeMachine(machine)}; ${brokers.map((b) => `${b} ${versions[b]}`).join(', ')}; ${new Date().toISOString().slice(0, 16)}Z`;
+const svgFile = path.join(opts.out, `ratios-${stamp}.svg`);
+const svg = renderChart(summaries, subtitle);
+writeFileSync(svgFile, svg);
+writeFileSync(path.join(opts.out, 'latest.svg'), svg);
+writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify({ machine, versions, settings, summary: summaries }, null, 2) + '\n');
+
+// one line per scenario, broker and metric, to compare branches over time
+const git = (args: string[]): string => runSync('git', args, repoRoot).output.trim();
+const historyFile = path.join(opts.out, 'history.csv');
+if (!existsSync(historyFile)) writeFileSync(historyFile, 'date,commit,branch,scenario,broker,metric,median,min,max,rounds\n');
+const commit = git(['rev-parse', '--short', 'HEAD']);
+const branch = git(['rev-parse', '--abbrev-ref', 'HEAD']);
+for (const s of summaries) {
+  for (const [b, x] of Object.entries(s.brokers)) {
+    for (const [metric, v] of Object.entries(x.metrics)) {
+      appendFileSync(historyFile, `${stamp},${commit},${branch},${s.scenario},${b},${metric},${v.median},${v.min},${v.max},${v.n}\n`);
+    }
+  }
+}
+
+const minutes = ((Date.now() - t0) / 60000).toFixed(1);
+process.stdout.write(`\nMachine: ${describeMachine(machine)}; node ${machine.node}\n` +
+  `Brokers: ${brokers.map((b) => `${b} ${versions[b]}`).join('; ')}\n` +
+  `Settings: max_inflight_messages ${settings.maxInflight}, max_queued_messages ${settings.maxQueued}, ` +
+  `persistence ${settings.persistence}${settings.workers !== undefined ? `, culex workers ${settings.workers}` : ''}; ` +
+  `MQTT ${opts.mqtt === '5' ? '5.0' : '3.1.1'}; ${rounds} round(s); ${minutes} min\n\n` +
+  renderTables(summaries) + '\n\n' +
+  `Metrics: ${Object.values(METRICS).map((m) => `${m.label} (${m.better} is better)`).join(', ')}\n` +
+  `Raw results: ${jsonFile}\nChart: ${svgFile}\n`);
+const invalid = runs.filter((r) => !r.result || !r.result.ok).length;
+if (invalid) process.stderr.write(`bench: ${invalid} run(s) invalid or failed: see the raw results\n`);

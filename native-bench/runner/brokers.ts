@@ -1,0 +1,125 @@
+/**
+ * The two brokers under test, started fresh for every run on a free loopback port with the
+ * same mosquitto.conf options; culex gets its own options (`workers`) on top.
+ * called from: main
+ */
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, runSync, startChild, stopChild, waitForPort, type Child } from './processes.ts';
+
+export type BrokerName = 'culex' | 'mosquitto';
+export const BROKER_NAMES: readonly BrokerName[] = ['culex', 'mosquitto'];
+
+export const MOSQUITTO_PATH = '/usr/sbin/mosquitto';
+
+/** Options written identically into both brokers' configuration. */
+export interface BrokerSettings {
+  /** max_inflight_messages; 0 = no limit */
+  readonly maxInflight: number;
+  readonly maxQueued: number;
+  readonly persistence: boolean;
+  /** culex `workers`; undefined = culex's default (one per core) */
+  readonly workers?: number;
+}
+
+export interface RunningBroker {
+  readonly name: BrokerName;
+  readonly pid: number;
+  readonly port: number;
+  /** the broker's stderr so far */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** The configuration file of `name` listening on `port`. */
+export function brokerConf(name: BrokerName, port: number, s: BrokerSettings, dataDir: string): string {
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    `max_inflight_messages ${s.maxInflight}`,
+    `max_queued_messages ${s.maxQueued}`,
+    'set_tcp_nodelay true',
+    `persistence ${s.persistence}`,
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'connection_messages false',
+  ];
+  if (s.persistence) lines.push(`persistence_location ${dataDir}${path.sep}`);
+  if (name === 'culex' && s.workers !== undefined) lines.push(`workers ${s.workers}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Makes sure /usr/sbin/mosquitto exists: installs it with apt-get when running as root,
+ * otherwise throws with the install command.
+ */
+export function ensureMosquitto(): void {
+  if (existsSync(MOSQUITTO_PATH)) return;
+  const hint = 'install it with: sudo apt-get install -y mosquitto mosquitto-clients';
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) throw new Error(`${MOSQUITTO_PATH} not found; ${hint}`);
+  process.stderr.write('bench: mosquitto is missing, installing it with apt-get\n');
+  runSync('apt-get', ['update']);
+  const r = runSync('apt-get', ['install', '-y', 'mosquitto', 'mosquitto-clients']);
+  if (r.code !== 0 || !existsSync(MOSQUITTO_PATH)) throw new Error(`apt-get install mosquitto failed:\n${r.output}\n${hint}`);
+}
+
+/** A one-line version string for the results. */
+export function brokerVersion(name: BrokerName, repoRoot: string): string {
+  if (name === 'mosquitto') {
+    const out = runSync(MOSQUITTO_PATH, ['-h']).output;
+    return /mosquitto version (\S+)/.exec(out)?.[1] ?? 'unknown';
+  }
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const commit = runSync('git', ['rev-parse', '--short', 'HEAD'], repoRoot).output.trim();
+  return `${pkg.version} (${commit}, node ${process.version})`;
+}
+
+function command(name: BrokerName, repoRoot: string, confFile: string): [string, string[]] {
+  if (name === 'mosquitto') return [MOSQUITTO_PATH, ['-c', confFile]];
+  return [process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', confFile]];
+}
+
+/** Starts a fresh broker and waits until it accepts connections. */
+export async function startBroker(name: BrokerName, s: BrokerSettings, repoRoot: string): Promise<RunningBroker> {
+  const dir = mkdtempSync(path.join(tmpdir(), `bench-${name}-`));
+  // Mosquitto started as root runs as user `mosquitto`: it must be able to write its data dir
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  const confFile = path.join(dir, `${name}.conf`);
+  writeFileSync(confFile, brokerConf(name, port, s, dir));
+  const logFile = path.join(dir, 'stderr.log');
+  const logFd = openSync(logFile, 'w');
+  const [cmd, args] = command(name, repoRoot, confFile);
+  let child: Child;
+  try {
+    child = startChild(cmd, args, { cwd: repoRoot, stdio: ['ignore', logFd, logFd] });
+  } finally {
+    closeSync(logFd);
+  }
+  let finalLog: string | undefined;
+  const log = (): string => finalLog ?? (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const cleanup = (): void => {
+    finalLog = log();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, 30000, child.exited);
+  } catch (err) {
+    const text = log();
+    await stopChild(child);
+    cleanup();
+    throw new Error(`${name} did not start: ${(err as Error).message}\n${text}`);
+  }
+  return {
+    name,
+    pid: child.pid,
+    port,
+    log,
+    stop: async () => {
+      await stopChild(child);
+      cleanup();
+    },
+  };
+}

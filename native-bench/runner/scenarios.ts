@@ -1,0 +1,112 @@
+/**
+ * The benchmark suite: each scenario is a set of mqbench flags plus the metric that is its
+ * result. Payloads are 64 bytes unless stated.
+ */
+
+/** A number read from one run's result (see GeneratorResult in generator.ts). */
+export type MetricKey =
+  | 'recvRate'
+  | 'latencyP50'
+  | 'latencyP99'
+  | 'latencyP999'
+  | 'rssPerConn'
+  | 'connectRate';
+
+export interface MetricSpec {
+  readonly key: MetricKey;
+  readonly label: string;
+  readonly unit: string;
+  readonly better: 'higher' | 'lower';
+}
+
+export const METRICS: Readonly<Record<MetricKey, MetricSpec>> = {
+  recvRate: { key: 'recvRate', label: 'delivered msg/s', unit: 'msg/s', better: 'higher' },
+  latencyP50: { key: 'latencyP50', label: 'latency p50', unit: 'ms', better: 'lower' },
+  latencyP99: { key: 'latencyP99', label: 'latency p99', unit: 'ms', better: 'lower' },
+  latencyP999: { key: 'latencyP999', label: 'latency p99.9', unit: 'ms', better: 'lower' },
+  rssPerConn: { key: 'rssPerConn', label: 'broker RSS per connection', unit: 'bytes', better: 'lower' },
+  connectRate: { key: 'connectRate', label: 'connect rate', unit: 'conn/s', better: 'higher' },
+};
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** mqbench flags, without --port / --broker-pid / --label */
+  readonly args: readonly string[];
+  /** flags appended in --quick mode (later flags win) */
+  readonly quickArgs: readonly string[];
+  /** the metrics compared between brokers, the first one is charted */
+  readonly compare: readonly MetricKey[];
+  /** conns scenario: total idle connections (split over processes of at most MAX_CONNS_PER_PROCESS) */
+  readonly conns?: number;
+  readonly inQuickSubset: boolean;
+}
+
+/** Sockets per generator process: under the 20000 open files a process may have here. */
+export const MAX_CONNS_PER_PROCESS = 18000;
+
+const TIMED = ['--warmup', '2', '--duration', '10', '--drain', '5'];
+const QUICK = ['--warmup', '1', '--duration', '3', '--drain', '3'];
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'fan-in-qos0',
+    description: '1000 publishers on city/lights/<zone>/<id>/status -> 1 subscriber on city/lights/#, QoS 0',
+    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['recvRate', 'latencyP99'],
+    inQuickSubset: true,
+  },
+  {
+    name: 'fan-in-qos1',
+    description: '1000 publishers -> 1 subscriber on city/lights/#, QoS 1 both ways',
+    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['recvRate', 'latencyP99'],
+    inQuickSubset: true,
+  },
+  {
+    name: 'fan-out-qos0',
+    description: '1 publisher on city/broadcast -> 1000 subscribers, QoS 0 (msg/s counts deliveries)',
+    args: ['--scenario', 'fan-out', '--pubs', '1', '--subs', '1000', '--qos', '0', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['recvRate', 'latencyP99'],
+    inQuickSubset: false,
+  },
+  {
+    name: 'shared-qos1',
+    description: '1000 publishers -> $share/ingest/city/# with 4 consumers, QoS 1',
+    args: ['--scenario', 'shared', '--pubs', '1000', '--subs', '4', '--qos', '1', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['recvRate', 'latencyP99'],
+    inQuickSubset: false,
+  },
+  {
+    name: 'smart-city',
+    description: '10000 publishers at an aggregate 5000 msg/s -> 1 subscriber, QoS 1: latency is the result',
+    args: ['--scenario', 'fan-in', '--pubs', '10000', '--subs', '1', '--qos', '1', '--rate', '5000', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['latencyP99', 'latencyP50', 'latencyP999'],
+    inQuickSubset: true,
+  },
+  {
+    name: 'conns',
+    description: '15000 idle connections (clean session, keepalive 60 s): broker RSS per connection, connect rate',
+    args: ['--scenario', 'conns', '--keepalive', '60', '--duration', '5'],
+    quickArgs: ['--duration', '2'],
+    compare: ['rssPerConn', 'connectRate'],
+    conns: 15000,
+    inQuickSubset: true,
+  },
+];
+
+/** The scenarios named in `names` (comma list), or the default / quick subset. */
+export function selectScenarios(names: string | undefined, quick: boolean): Scenario[] {
+  if (!names) return SCENARIOS.filter((s) => !quick || s.inQuickSubset);
+  const wanted = names.split(',').map((n) => n.trim()).filter(Boolean);
+  return wanted.map((n) => {
+    const s = SCENARIOS.find((x) => x.name === n);
+    if (!s) throw new Error(`unknown scenario '${n}'; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+    return s;
+  });
+}
