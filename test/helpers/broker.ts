@@ -186,10 +186,13 @@ export interface CliProcess {
 
 const repoRoot = path.resolve(new URL('../..', import.meta.url).pathname);
 
-/** Spawns the culex CLI with the same Node binary as the test run. */
-export function startCli(args: readonly string[]): CliProcess {
+/**
+ * Spawns the culex CLI with the same Node binary as the test run, in `cwd` (give a temporary
+ * directory: relative paths such as the default persistence location resolve there).
+ */
+export function startCli(args: readonly string[], cwd: string): CliProcess {
   const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], {
-    cwd: repoRoot,
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
