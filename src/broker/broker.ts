@@ -10,6 +10,7 @@ import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
 import { TopicTree } from './topicTree.ts';
 import type { Will } from './will.ts';
 import type { Logger } from '../log.ts';
+import { aclCheck } from '../auth/acl.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (
@@ -120,6 +121,7 @@ export class Broker {
       present = true; // [MQTT-3.2.2-3]
     }
     session.expiryInterval = expiryInterval;
+    session.username = conn.username;
     this.clients.set(id, conn);
     return { session, present };
   }
@@ -154,8 +156,8 @@ export class Broker {
   }
 
   private publishWill(will: Will): void {
-    if (this.services.authorizer !== undefined &&
-        !this.services.authorizer.allows({ clientId: will.clientId }, will.topic, 'write')) return;
+    const a = this.services.authorizer;
+    if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username }, will.topic, 'write')) return;
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
   }
 
@@ -216,21 +218,24 @@ export class Broker {
 
   // ---- authorisation ----------------------------------------------------------------------
 
+  // The client objects passed to the authorizer are long-lived (the connection, the session) so
+  // that it can cache their substituted %c/%u patterns.
+
   mayPublish(conn: Connection, topic: string): boolean {
     const a = this.services.authorizer;
-    return a === undefined || a.allows({ clientId: conn.clientId, username: conn.username }, topic, 'write');
+    // without an acl_file, Mosquitto still refuses client publishes to $SYS/… and $share/…
+    if (a === undefined) return topic.charCodeAt(0) !== 36 /* $ */ || aclCheck(undefined, conn, topic, 'write');
+    return a.allows(conn, topic, 'write');
   }
 
   maySubscribe(conn: Connection, filter: string): boolean {
     const a = this.services.authorizer;
-    return a === undefined || a.allows({ clientId: conn.clientId, username: conn.username }, filter, 'subscribe');
+    return a === undefined || a.allows(conn, filter, 'subscribe');
   }
 
   private mayRead(session: Session, topic: string): boolean {
     const a = this.services.authorizer;
-    if (a === undefined) return true;
-    const conn = this.clients.get(session.clientId);
-    return a.allows({ clientId: session.clientId, username: conn?.username }, topic, 'read');
+    return a === undefined || a.allows(session, topic, 'read');
   }
 
   // ---- output batching --------------------------------------------------------------------

@@ -18,6 +18,7 @@ export interface SessionLink {
 
 /** Queue limits and policy, from the broker configuration. */
 export interface QueueLimits {
+  /** 0 = unlimited (Mosquitto) */
   readonly maxQueuedMessages: number;
   /** 0 = unlimited */
   readonly maxQueuedBytes: number;
@@ -33,6 +34,8 @@ export const NEVER_EXPIRES = 0xffffffff;
  * called from: worker (the owning worker's thread only)
  */
 export class Session {
+  /** the user name of the last connection (ACL checks while offline) */
+  username: string | undefined = undefined;
   /** the connection, while the client is online */
   link: SessionLink | undefined = undefined;
   /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
@@ -82,7 +85,7 @@ export class Session {
   private enqueue(d: Delivery): void {
     const size = messageSize(d.message);
     const full =
-      this.pending.length >= this.limits.maxQueuedMessages ||
+      (this.limits.maxQueuedMessages > 0 && this.pending.length >= this.limits.maxQueuedMessages) ||
       (this.limits.maxQueuedBytes > 0 && this.pendingBytes + size > this.limits.maxQueuedBytes);
     if (full) {
       counters.messagesDroppedQueueFull++;

@@ -14,10 +14,12 @@ export interface Will {
   /** v5 Will Delay Interval, seconds */
   readonly delay: number;
   readonly clientId: string;
+  readonly username: string | undefined;
 }
 
 /** Builds the Will from a CONNECT; the payload is copied (the CONNECT frame is a view of a read buffer). */
 export function willFromConnect(packet: IConnectPacket, clientId: string): Will | undefined {
+  const username = packet.username;
   const w = packet.will;
   if (w === undefined || w === null) return undefined;
   const { willDelayInterval, ...rest } = w.properties ?? {};
@@ -29,5 +31,6 @@ export function willFromConnect(packet: IConnectPacket, clientId: string): Will 
     properties: Object.keys(rest).length > 0 ? (rest as MessageProperties) : undefined,
     delay: willDelayInterval ?? 0,
     clientId,
+    username,
   };
 }

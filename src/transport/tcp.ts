@@ -33,9 +33,17 @@ export function listen(
   if (listener.maxConnections > 0) server.maxConnections = listener.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host: listener.host, reusePort: true, backlog: 4096 }, () => {
+    server.listen({ port, host: bindHost(listener), reusePort: true, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
+}
+
+/** The address to bind: the configured one, or every address of the listener's socket_domain. */
+export function bindHost(listener: ListenerConfig): string | undefined {
+  if (listener.host !== undefined) return listener.host;
+  if (listener.socketDomain === 'ipv4') return '0.0.0.0';
+  if (listener.socketDomain === 'ipv6') return '::';
+  return undefined;
 }

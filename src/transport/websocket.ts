@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
+import { bindHost } from './tcp.ts';
 
 /**
  * MQTT over WebSockets (Mosquitto's `protocol websockets`): each WebSocket becomes a byte stream
@@ -32,7 +33,7 @@ export function listenWebSocket(
   });
   return new Promise((resolve, reject) => {
     http.once('error', reject);
-    http.listen({ port, host: listener.host, reusePort: true }, () => {
+    http.listen({ port, host: bindHost(listener), reusePort: true }, () => {
       http.off('error', reject);
       resolve(http);
     });

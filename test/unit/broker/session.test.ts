@@ -162,3 +162,9 @@ test('acks for unknown or wrong-state packet ids are reported, not applied', () 
   assert.equal(t.pubrec(8, 0x80), AckResult.Completed, 'a failing PUBREC ends the flow');
   assert.equal(t.size, 1);
 });
+
+test('max_queued_messages 0 means no limit (Mosquitto)', () => {
+  const s = new Session('c', limits({ maxQueuedMessages: 0 }));
+  for (let i = 0; i < 5000; i++) s.deliver(delivery(`m${i}`, 1), 0);
+  assert.equal(s.queuedCount, 5000);
+});
