@@ -26,6 +26,11 @@ export interface Received {
 
 let idCounter = 0;
 
+/** Waits `ms`; only for proving a negative or letting a timer-driven behaviour elapse. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 /** A client id unique within this test process. */
 export function uniqueId(prefix = 'c'): string {
   return `${prefix}-${process.pid}-${++idCounter}`;

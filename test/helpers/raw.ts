@@ -227,3 +227,25 @@ export async function receivePublishes(client: RawClient, n: number, ack = true,
   }
   return out;
 }
+
+/**
+ * After a SUBSCRIBE the broker must refuse: either a SUBACK whose codes are all failures
+ * (>= 0x80; exactly 0x80 in 3.1.1), or a close (v5: after a DISCONNECT with an error code).
+ * Both are allowed by the specification for an invalid filter. Returns which one happened.
+ */
+export async function expectSubscribeRefused(r: RawClient, packetId: number): Promise<'suback' | 'closed'> {
+  const p = await r.nextPacket().catch(() => undefined);
+  if (p?.type === PacketType.SUBACK) {
+    if (p.packetId !== packetId) throw new Error(`SUBACK for packet id ${p.packetId}, expected ${packetId}`);
+    for (const code of p.reasonCodes!) {
+      if (code < 0x80 || (r.version !== 5 && code !== 0x80)) throw new Error(`SUBACK granted 0x${code.toString(16)} for an invalid filter`);
+    }
+    await r.end();
+    return 'suback';
+  }
+  if (p !== undefined && (r.version !== 5 || p.type !== PacketType.DISCONNECT || p.reasonCode! < 0x80)) {
+    throw new Error(`expected SUBACK failure or close, got ${typeName(p.type)} reason ${p.reasonCode}`);
+  }
+  await r.expectClosed();
+  return 'closed';
+}

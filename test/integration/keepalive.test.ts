@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, uniqueId, versions } from '../helpers/clients.ts';
+import { Harness, uniqueId, versions, sleep } from '../helpers/clients.ts';
 import { PacketType, pk } from '../helpers/raw.ts';
 import { brokerUnderTest, type TestBroker } from '../helpers/broker.ts';
 
@@ -13,8 +13,6 @@ let broker: TestBroker;
 
 before(async () => { broker = await h.broker(); });
 after(() => h.teardown());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const v of versions) {
   const v5 = v === 5;

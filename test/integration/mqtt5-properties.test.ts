@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, subscribe, uniqueId } from '../helpers/clients.ts';
+import { Harness, subscribe, uniqueId, sleep } from '../helpers/clients.ts';
 import { PacketType, pk, receivePublishes } from '../helpers/raw.ts';
 import type { TestBroker } from '../helpers/broker.ts';
 
@@ -14,8 +14,6 @@ let broker: TestBroker;
 
 before(async () => { broker = await h.broker(); });
 after(() => h.teardown());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Boolean capability properties: absent means "available" ([MQTT-3.2.2] property definitions). */
 function available(connack: pk.Packet, id: number): boolean {

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, Inbox, publishMany, subscribe, uniqueId, versions } from '../helpers/clients.ts';
+import { Harness, Inbox, publishMany, subscribe, uniqueId, versions, sleep } from '../helpers/clients.ts';
 import { PacketType, pk, receivePublishes } from '../helpers/raw.ts';
 import { culexOnly, type TestBroker } from '../helpers/broker.ts';
 import type { Version } from '../helpers/packets.ts';
@@ -14,8 +14,6 @@ let broker: TestBroker;
 
 before(async () => { broker = await h.broker(); });
 after(() => h.teardown());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connect fields of a persistent session (3.1.1 clean session 0; 5.0 clean start 0 + expiry 300 s). */
 function persistent(v: Version, clientId: string, clean = false): pk.ConnectFields {
