@@ -168,7 +168,7 @@ for (const sc of scenarios) {
 
 const summaries = summarize(scenarios, runs);
 writeRaw();
-const subtitle = `${describeMachine(machine)}; ${brokers.map((b) => `${b} ${versions[b]}`).join(', ')}; ${new Date().toISOString().slice(0, 16)}Z`;
+const subtitle = [describeMachine(machine), `${brokers.map((b) => `${b} ${versions[b]}`).join(', ')}; ${new Date().toISOString().slice(0, 16)}Z`];
 const svgFile = path.join(opts.out, `ratios-${stamp}.svg`);
 const svg = renderChart(summaries, subtitle);
 writeFileSync(svgFile, svg);

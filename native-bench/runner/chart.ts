@@ -9,13 +9,13 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The chart as an SVG document; `subtitle` names the machine and date. */
-export function renderChart(summaries: readonly ScenarioSummary[], subtitle: string): string {
+/** The chart as an SVG document; `subtitle` lines name the machine, versions and date. */
+export function renderChart(summaries: readonly ScenarioSummary[], subtitle: readonly string[]): string {
   const bars = summaries.flatMap((s) => s.ratios.map((r) => ({ label: `${s.scenario}: ${METRICS[r.metric].label}`, adv: r.advantage })));
   const rowH = 28;
   const labelW = 330;
   const plotW = 460;
-  const top = 64;
+  const top = 50 + 18 * subtitle.length;
   const width = labelW + plotW + 90;
   const height = top + Math.max(1, bars.length) * rowH + 50;
   const maxLog = Math.max(2, ...bars.map((b) => Math.ceil(Math.abs(Math.log2(b.adv)))));
@@ -24,7 +24,7 @@ export function renderChart(summaries: readonly ScenarioSummary[], subtitle: str
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="12" y="22" font-size="16" font-weight="bold">culex vs Mosquitto: culex advantage (×, log scale; right of 1 = culex better)</text>`,
-    `<text x="12" y="42" fill="#555">${esc(subtitle)}</text>`,
+    ...subtitle.map((line, i) => `<text x="12" y="${42 + 18 * i}" fill="#555">${esc(line)}</text>`),
   ];
   for (let k = -maxLog; k <= maxLog; k++) {
     const gx = x(2 ** k);

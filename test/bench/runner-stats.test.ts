@@ -48,7 +48,7 @@ test('ratios are culex/mosquitto medians; advantage > 1 means culex better in ei
   assert.equal(p99.advantage, 0.5);
   const tables = renderTables([s!]);
   assert.match(tables, /\| fan-in-qos0 \| culex \| 250 \(200–300\) \|/);
-  const svg = renderChart([s!], 'test machine');
+  const svg = renderChart([s!], ['test machine']);
   assert.equal(svg.match(/<rect /g)!.length, 1 + s!.ratios.length); // background + one bar per ratio
 });
 
