@@ -13,6 +13,12 @@ export const BROKER_NAMES: readonly BrokerName[] = ['culex', 'mosquitto'];
 
 export const MOSQUITTO_PATH = '/usr/sbin/mosquitto';
 
+/** Working directories of running brokers, removed at exit even when a run is interrupted. */
+const liveDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Options written identically into both brokers' configuration. */
 export interface BrokerSettings {
   /** max_inflight_messages; 0 = no limit */
@@ -84,6 +90,7 @@ function command(name: BrokerName, repoRoot: string, confFile: string): [string,
 /** Starts a fresh broker and waits until it accepts connections. */
 export async function startBroker(name: BrokerName, s: BrokerSettings, repoRoot: string): Promise<RunningBroker> {
   const dir = mkdtempSync(path.join(tmpdir(), `bench-${name}-`));
+  liveDirs.add(dir);
   // Mosquitto started as root runs as user `mosquitto`: it must be able to write its data dir
   chmodSync(dir, 0o777);
   const port = await freePort();
@@ -103,6 +110,7 @@ export async function startBroker(name: BrokerName, s: BrokerSettings, repoRoot:
   const cleanup = (): void => {
     finalLog = log();
     rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   };
   try {
     await waitForPort(port, 30000, child.exited);

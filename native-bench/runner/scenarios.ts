@@ -48,39 +48,20 @@ export const MAX_CONNS_PER_PROCESS = 18000;
 const TIMED = ['--warmup', '2', '--duration', '10', '--drain', '5'];
 const QUICK = ['--warmup', '1', '--duration', '3', '--drain', '3'];
 
+/** A timed message scenario whose result is the delivered rate (and its p99 latency). */
+function throughput(name: string, description: string, flags: readonly string[], inQuickSubset: boolean): Scenario {
+  return { name, description, args: [...flags, '--window', '4', ...TIMED], quickArgs: QUICK, compare: ['recvRate', 'latencyP99'], inQuickSubset };
+}
+
 export const SCENARIOS: readonly Scenario[] = [
-  {
-    name: 'fan-in-qos0',
-    description: '1000 publishers on city/lights/<zone>/<id>/status -> 1 subscriber on city/lights/#, QoS 0',
-    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0', '--window', '4', ...TIMED],
-    quickArgs: QUICK,
-    compare: ['recvRate', 'latencyP99'],
-    inQuickSubset: true,
-  },
-  {
-    name: 'fan-in-qos1',
-    description: '1000 publishers -> 1 subscriber on city/lights/#, QoS 1 both ways',
-    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1', '--window', '4', ...TIMED],
-    quickArgs: QUICK,
-    compare: ['recvRate', 'latencyP99'],
-    inQuickSubset: true,
-  },
-  {
-    name: 'fan-out-qos0',
-    description: '1 publisher on city/broadcast -> 1000 subscribers, QoS 0 (msg/s counts deliveries)',
-    args: ['--scenario', 'fan-out', '--pubs', '1', '--subs', '1000', '--qos', '0', '--window', '4', ...TIMED],
-    quickArgs: QUICK,
-    compare: ['recvRate', 'latencyP99'],
-    inQuickSubset: false,
-  },
-  {
-    name: 'shared-qos1',
-    description: '1000 publishers -> $share/ingest/city/# with 4 consumers, QoS 1',
-    args: ['--scenario', 'shared', '--pubs', '1000', '--subs', '4', '--qos', '1', '--window', '4', ...TIMED],
-    quickArgs: QUICK,
-    compare: ['recvRate', 'latencyP99'],
-    inQuickSubset: false,
-  },
+  throughput('fan-in-qos0', '1000 publishers on city/lights/<zone>/<id>/status -> 1 subscriber on city/lights/#, QoS 0',
+    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0'], true),
+  throughput('fan-in-qos1', '1000 publishers -> 1 subscriber on city/lights/#, QoS 1 both ways',
+    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1'], true),
+  throughput('fan-out-qos0', '1 publisher on city/broadcast -> 1000 subscribers, QoS 0 (msg/s counts deliveries)',
+    ['--scenario', 'fan-out', '--pubs', '1', '--subs', '1000', '--qos', '0'], false),
+  throughput('shared-qos1', '1000 publishers -> $share/ingest/city/# with 4 consumers, QoS 1',
+    ['--scenario', 'shared', '--pubs', '1000', '--subs', '4', '--qos', '1'], false),
   {
     name: 'smart-city',
     description: '10000 publishers at an aggregate 5000 msg/s -> 1 subscriber, QoS 1: latency is the result',
