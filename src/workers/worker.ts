@@ -26,14 +26,14 @@ function post(msg: FromWorker): void {
 }
 
 /** Pending password checks answered by the main thread's Authenticator. */
-const authWaiters = new Map<number, (r: 'ok' | 'bad_credentials' | 'not_authorized') => void>();
+const authWaiters = new Map<number, (r: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') => void>();
 let nextAuthId = 1;
 
 const authenticate: Authenticate = init.remoteAuth
   ? (username, password) =>
       new Promise((resolve, reject) => {
         const id = nextAuthId++;
-        authWaiters.set(id, (r) => (r === undefined ? reject(new Error('auth failed')) : resolve(r)));
+        authWaiters.set(id, (r) => (r === 'error' ? reject(new Error('password check failed')) : resolve(r)));
         post({ type: 'auth', id, username, password: password === undefined ? undefined : new Uint8Array(password) });
       })
   : () => true;
@@ -68,7 +68,7 @@ port.on('message', (msg: ToWorker) => {
     case 'authResult': {
       const w = authWaiters.get(msg.id);
       authWaiters.delete(msg.id);
-      if (w !== undefined) w(msg.result === 'error' ? (undefined as never) : msg.result);
+      w?.(msg.result);
       return;
     }
   }
