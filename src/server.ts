@@ -13,21 +13,32 @@ import { sumCounters } from './metrics/counters.ts';
 import { startMetricsServer } from './metrics/prometheus.ts';
 import { sysTopics } from './metrics/sys.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
+import { createClusterShared, markWorkerDead } from './workers/shared.ts';
 
 export interface RunningBroker {
   readonly config: BrokerConfig;
   /** actual listening ports, in listener order (port 0 in config → a free port) */
   readonly ports: readonly number[];
   readonly workers: number;
+  /** with StartOptions.placement: per worker, a loopback port only that worker listens on */
+  readonly workerPorts: readonly number[];
+  /** Ends worker `index` abruptly (as a crash would) and resolves when its replacement serves. For tests. */
+  killWorker(index: number): Promise<void>;
   /** graceful stop: listeners closed, clients told (v5 DISCONNECT 0x8B), resolves when done */
   stop(): Promise<void>;
   /** broker-wide counters summed over the workers */
   stats(): Promise<Record<string, number>>;
+  /** each worker's counters, by worker index */
+  workerStats(): Promise<Record<string, number>[]>;
 }
 
 export interface StartOptions {
   readonly verbose?: boolean;
   readonly log?: Logger;
+  /** test placement: give every worker a private loopback port (RunningBroker.workerPorts) */
+  readonly placement?: boolean;
+  /** bytes of each ring between two workers (tests use small rings to reach the full-ring paths) */
+  readonly ringBytes?: number;
 }
 
 /** Finds a free TCP port on `host` (for listeners configured with port 0). */
@@ -50,11 +61,10 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
   const ports: number[] = [];
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
-  // Until cross-worker routing lands (issue 4), clients on different workers could not see each
-  // other's messages: run one worker whatever is asked, and say so.
-  const asked = config.workers > 0 ? config.workers : availableParallelism();
-  const n = 1;
-  if (asked !== 1) log.notice(`workers ${asked} requested; this version routes within one worker, so 1 worker runs`);
+  const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
+  const shared = n > 1 ? createClusterShared(n, config.listeners.length, opts.ringBytes) : undefined;
+  const workerPorts: number[] = [];
+  if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));
   const remoteAuth = config.passwordFile !== undefined || !config.allowAnonymous;
   // loaded only when needed: it brings a piscina pool
   const authenticator = remoteAuth
@@ -62,13 +72,17 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     : undefined;
 
   let stopping = false;
-  const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>) => void }>();
+  const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>[]) => void }>();
   let nextStatsId = 1;
   const workers: Worker[] = [];
+  /** resolvers of killWorker(), by worker index */
+  const replaced = new Map<number, () => void>();
 
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
-      const init: WorkerInit = { index, config, ports, verbose: opts.verbose === true, remoteAuth };
+      const init: WorkerInit = {
+        index, config, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
+      };
       const w = new Worker(WORKER_URL, { workerData: init });
       let ready = false;
       w.on('message', (msg: FromWorker) => {
@@ -83,10 +97,10 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
           case 'stats': {
             const waiter = statsWaiters.get(msg.id);
             if (waiter === undefined) return;
-            waiter.parts.push(msg.counters);
+            waiter.parts[index] = msg.counters;
             if (--waiter.left === 0) {
               statsWaiters.delete(msg.id);
-              waiter.resolve(sumCounters(waiter.parts));
+              waiter.resolve(waiter.parts);
             }
             return;
           }
@@ -111,8 +125,16 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         if (stopping || !ready) return;
         // a dead worker is replaced; its clients reconnect to the others or to the new one
         log.error(`worker ${index} exited with code ${code}; starting a replacement`);
+        if (shared !== undefined) {
+          markWorkerDead(shared, index);
+          for (const other of workers) if (other !== w) other.postMessage({ type: 'peerDown', index } satisfies ToWorker);
+        }
         spawn(index).then(
-          (nw) => (workers[index] = nw),
+          (nw) => {
+            workers[index] = nw;
+            replaced.get(index)?.();
+            replaced.delete(index);
+          },
           (err: unknown) => log.error(`worker ${index} could not be restarted`, err),
         );
       });
@@ -127,15 +149,17 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     throw err;
   }
 
-  const stats = (): Promise<Record<string, number>> =>
+  /** every worker's counters, by worker index */
+  const workerStats = (): Promise<Record<string, number>[]> =>
     new Promise((resolve) => {
       const id = nextStatsId++;
       statsWaiters.set(id, { left: workers.length, parts: [], resolve });
       for (const w of workers) w.postMessage({ type: 'stats', id } satisfies ToWorker);
     });
+  const stats = async (): Promise<Record<string, number>> => sumCounters(await workerStats());
 
   const m = config.metricsListener;
-  const metrics = m === undefined ? undefined : await startMetricsServer(m.host, m.port, stats, () => !stopping && workers.length === n);
+  const metrics = m === undefined ? undefined : await startMetricsServer(m.host, m.port, workerStats, () => !stopping && workers.length === n);
 
   const startedAt = Date.now();
   const lastSys = new Map<string, string>();
@@ -152,7 +176,15 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     config,
     ports,
     workers: n,
+    workerPorts,
     stats,
+    workerStats,
+    killWorker(index: number): Promise<void> {
+      return new Promise((resolve) => {
+        replaced.set(index, resolve);
+        void workers[index]!.terminate();
+      });
+    },
     async stop() {
       if (stopping) return;
       stopping = true;

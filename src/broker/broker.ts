@@ -11,6 +11,7 @@ import { TopicTree } from './topicTree.ts';
 import type { Will } from './will.ts';
 import type { Logger } from '../log.ts';
 import { aclCheck } from '../auth/acl.ts';
+import type { ClusterLink, MovedSession } from './clusterLink.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (
@@ -27,6 +28,8 @@ export interface BrokerServices {
   readonly log: Logger;
   readonly authenticate: Authenticate;
   readonly authorizer: Authorizer | undefined;
+  /** the other workers; undefined with one worker */
+  readonly cluster?: ClusterLink | undefined;
 }
 
 const SWEEP_MS = 250;
@@ -60,11 +63,13 @@ export class Broker {
 
   readonly config: BrokerConfig;
   private readonly services: BrokerServices;
+  readonly cluster: ClusterLink | undefined;
 
   constructor(config: BrokerConfig, services: BrokerServices) {
     this.config = config;
     this.services = services;
     this.log = services.log;
+    this.cluster = services.cluster;
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -93,27 +98,63 @@ export class Broker {
 
   /**
    * Attaches a CONNECTed client to its session: takes over an existing connection with the same
-   * client id [MQTT-3.1.4-3], discards the old session on clean start [MQTT-3.1.2-4], cancels a
-   * delayed will [MQTT-3.1.3-9].
+   * client id [MQTT-3.1.4-3] (on this worker, or on another one, which hands the session over
+   * first), discards the old session on clean start [MQTT-3.1.2-4], cancels a delayed will
+   * [MQTT-3.1.3-9]. `done` is called at once, or once the session has arrived from another worker.
    */
-  openSession(conn: Connection, cleanStart: boolean, expiryInterval: number): { session: Session; present: boolean } {
+  openSession(conn: Connection, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
+    const cluster = this.cluster;
+    const id = conn.clientId;
+    if (cluster === undefined || !cluster.acquire(id, cleanStart, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
+      const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, undefined);
+      done(session, present);
+    }
+  }
+
+  private sessionArrived(
+    conn: Connection,
+    cleanStart: boolean,
+    expiryInterval: number,
+    moved: MovedSession | undefined,
+    done: (session: Session, present: boolean) => void,
+  ): void {
+    if (!conn.awaitingSession) {
+      // the client went away while its session was on its way: keep the session, offline
+      if (moved !== undefined) this.adoptSession(moved.session, moved.will, Date.now());
+      else this.cluster?.released(conn.clientId);
+      return;
+    }
+    const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, moved);
+    done(session, present);
+    this.flushSoon();
+  }
+
+  private attachSession(conn: Connection, cleanStart: boolean, expiryInterval: number, moved: MovedSession | undefined): { session: Session; present: boolean } {
     const id = conn.clientId;
     const old = this.clients.get(id);
+    // the new connection is registered first, so the old one's close does not give up the id
+    this.clients.set(id, conn);
     if (old !== undefined && old !== conn) old.takeOver();
-    const pending = this.delayedWills.get(id);
-    if (pending !== undefined) {
-      clearTimeout(pending.timer);
+    let pendingWill = moved?.will;
+    const local = this.delayedWills.get(id);
+    if (local !== undefined) {
+      clearTimeout(local.timer);
       this.delayedWills.delete(id);
-      // a new connection to a session that ends now (clean start) still ends the old session: send the will
-      if (cleanStart) this.publishWill(pending.will);
+      pendingWill = local.will;
     }
+    // a new connection to a session that ends now (clean start) still ends the old session: send the will
+    if (pendingWill !== undefined && cleanStart) this.publishWill(pendingWill);
     let session = this.sessions.get(id);
     let present = false;
     if (session !== undefined && cleanStart) {
-      this.endSession(session);
+      this.endSession(session, false);
       session = undefined;
     }
-    if (session === undefined) {
+    if (moved !== undefined && !cleanStart) {
+      session = moved.session;
+      this.installSession(session);
+      present = true;
+    } else if (session === undefined) {
       session = new Session(id, this.queueLimits);
       this.sessions.set(id, session);
       counters.sessions++;
@@ -122,8 +163,45 @@ export class Broker {
     }
     session.expiryInterval = expiryInterval;
     session.username = conn.username;
-    this.clients.set(id, conn);
     return { session, present };
+  }
+
+  /** Takes in a session that moved here from another worker: its subscriptions join this worker's tree. */
+  private installSession(session: Session): void {
+    this.sessions.set(session.clientId, session);
+    counters.sessions++;
+    for (const { filter, options } of session.subscriptions.values()) this.treeAdd(filter, session, options);
+    counters.subscriptions += session.subscriptions.size;
+  }
+
+  /** An offline session that arrived for a client that left meanwhile; it expires as usual. */
+  adoptSession(session: Session, will: Will | undefined, now: number): void {
+    this.installSession(session);
+    session.detach(now);
+    if (will !== undefined) this.scheduleWill(will, Math.min(will.delay, session.expiryInterval));
+  }
+
+  /**
+   * Takes a session out of this worker for another one (handover). Shared subscriptions leave
+   * the tree at once; the non-shared ones stay until removeSubscriptions(), so that messages
+   * still routed here reach the session's intercept. Returns the will that was waiting, if any.
+   */
+  releaseSession(session: Session): Will | undefined {
+    const id = session.clientId;
+    this.sessions.delete(id);
+    counters.sessions--;
+    for (const { filter } of session.subscriptions.values()) if (filter.group !== undefined) this.treeRemove(filter, session);
+    const pending = this.delayedWills.get(id);
+    if (pending === undefined) return undefined;
+    clearTimeout(pending.timer);
+    this.delayedWills.delete(id);
+    return pending.will;
+  }
+
+  /** The last step of a handover: the session's remaining (non-shared) subscriptions leave this tree. */
+  removeSubscriptions(session: Session): void {
+    for (const { filter } of session.subscriptions.values()) if (filter.group === undefined) this.treeRemove(filter, session);
+    counters.subscriptions -= session.subscriptions.size;
   }
 
   /** A connection ended (socket closed or taken over). Publishes or schedules the will. */
@@ -140,19 +218,26 @@ export class Broker {
       // [MQTT-3.1.3-9] the will waits for the Will Delay Interval or the end of the session, whichever is first
       const delay = Math.min(will.delay, session.expiryInterval);
       if (delay === 0 || ending) this.publishWill(will);
-      else {
-        const timer = setTimeout(() => {
-          this.delayedWills.delete(will.clientId);
-          this.publishWill(will);
-          this.flushSoon();
-        }, delay * 1000);
-        this.delayedWills.set(will.clientId, { will, timer });
-      }
+      else this.scheduleWill(will, delay);
     }
     if (session.expiryInterval === 0 && this.sessions.get(session.clientId) === session && session.link === undefined) {
       this.endSession(session);
     }
     this.flushSoon();
+  }
+
+  private scheduleWill(will: Will, delay: number): void {
+    const timer = setTimeout(() => {
+      this.delayedWills.delete(will.clientId);
+      this.publishWill(will);
+      this.flushSoon();
+    }, delay * 1000);
+    this.delayedWills.set(will.clientId, { will, timer });
+  }
+
+  /** queue limits for sessions rebuilt from a record (handover) */
+  get sessionQueueLimits(): QueueLimits {
+    return this.queueLimits;
   }
 
   private publishWill(will: Will): void {
@@ -161,14 +246,18 @@ export class Broker {
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
   }
 
-  /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
-  private endSession(session: Session): void {
-    for (const { filter } of session.subscriptions.values()) this.tree.remove(filter.filter, filter.group, session);
+  /**
+   * Removes a session and its subscriptions; a will still waiting for its delay is sent now.
+   * `freeId`: the client id is given up too (false when a new connection takes it at once).
+   */
+  endSession(session: Session, freeId = true): void {
+    for (const { filter } of session.subscriptions.values()) this.treeRemove(filter, session);
     counters.subscriptions -= session.subscriptions.size;
     session.subscriptions.clear();
     session.clearMessages();
     this.sessions.delete(session.clientId);
     counters.sessions--;
+    if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
     const pending = this.delayedWills.get(session.clientId);
     if (pending !== undefined) {
       clearTimeout(pending.timer);
@@ -183,16 +272,25 @@ export class Broker {
   subscribe(session: Session, filter: ParsedFilter, options: SubscriptionOptions): boolean {
     const existed = session.subscriptions.has(filter.raw);
     session.subscriptions.set(filter.raw, { filter, options });
-    this.tree.add(filter.filter, filter.group, session, options);
+    this.treeAdd(filter, session, options);
     if (!existed) counters.subscriptions++;
     return existed;
   }
 
   unsubscribe(session: Session, filter: ParsedFilter): boolean {
     if (!session.subscriptions.delete(filter.raw)) return false;
-    this.tree.remove(filter.filter, filter.group, session);
+    this.treeRemove(filter, session);
     counters.subscriptions--;
     return true;
+  }
+
+  /** Topic tree updates, mirrored to the other workers' interest trees. */
+  private treeAdd(filter: ParsedFilter, session: Session, options: SubscriptionOptions): void {
+    if (this.tree.add(filter.filter, filter.group, session, options)) this.cluster?.interestChanged(filter, 1);
+  }
+
+  private treeRemove(filter: ParsedFilter, session: Session): void {
+    if (this.tree.remove(filter.filter, filter.group, session)) this.cluster?.interestChanged(filter, -1);
   }
 
   /** Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-9]. */
@@ -207,13 +305,40 @@ export class Broker {
 
   // ---- publishing -------------------------------------------------------------------------
 
-  /** Routes a message to every matching session; returns how many received it. */
-  publish(message: Message): number {
+  /**
+   * Routes a message to every matching session, on this worker and (through the cluster) on the
+   * others; returns how many sessions, workers and groups it reached. `localOnly`: this worker's
+   * sessions only (each worker publishes its own copy of `$SYS`).
+   */
+  publish(message: Message, localOnly = false): number {
+    const cluster = localOnly ? undefined : this.cluster;
     if (message.retain) {
+      if (cluster !== undefined) message.stamp = cluster.retainStamp();
       this.retained.set(message); // an empty payload clears [MQTT-3.3.1-6]
       counters.retainedMessages = this.retained.size;
     }
-    return this.router.route(message, Date.now());
+    const now = Date.now();
+    if (cluster === undefined) return this.router.route(message, now, true);
+    message.originWorker = cluster.self;
+    return this.router.route(message, now, false) + cluster.route(message, now);
+  }
+
+  /**
+   * A message another worker sent here: `route` to this worker's non-shared subscribers,
+   * `retain` to update the retained store (the newest stamp wins).
+   */
+  receive(message: Message, route: boolean, retain: boolean): void {
+    if (retain) {
+      this.retained.set(message);
+      counters.retainedMessages = this.retained.size;
+    }
+    if (route) this.router.route(message, Date.now(), false);
+  }
+
+  /** Delivers to one member of this worker's `$share/group/filter`; false when it has none. */
+  deliverToGroup(group: string, filter: string, message: Message): boolean {
+    const g = this.tree.group(filter, group);
+    return g !== undefined && g.members.size > 0 && this.router.deliverShared(g, message, Date.now());
   }
 
   // ---- authorisation ----------------------------------------------------------------------
@@ -256,6 +381,8 @@ export class Broker {
 
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
+    // ring writes become visible before any socket hears of them (a PUBACK or SUBACK after the routing)
+    this.cluster?.flush();
     const list = this.dirty;
     this.dirty = [];
     for (const c of list) c.flush();

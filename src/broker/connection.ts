@@ -67,6 +67,7 @@ export class Connection implements SessionLink {
   /** set when the close is a takeover or a normal DISCONNECT, so no Will is sent */
   private discardWill = false;
   private released = false;
+  private sessionPending = false;
 
   /** a TCP/TLS socket or a WebSocket wrapped as a byte stream */
   readonly socket: Duplex;
@@ -99,11 +100,16 @@ export class Connection implements SessionLink {
     if (this.state === State.Closed) return;
     counters.bytesReceived += chunk.length;
     this.lastRxTick = this.broker.tick;
+    const cluster = this.broker.cluster;
+    // what other workers sent (subscriptions, retained updates) applies before this input is routed
+    cluster?.sync();
     try {
       this.framer.push(chunk, this.onFrame);
     } catch (err) {
       this.fail(err);
     }
+    // a full ring to another worker: stop reading this publisher until it has room
+    if (cluster !== undefined && cluster.congested) cluster.pauseReader(this.socket);
   }
 
   private readonly onFrame = (frame: Buffer, bodyOffset: number): void => {
@@ -245,7 +251,22 @@ export class Connection implements SessionLink {
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
     }
-    const { session, present } = this.broker.openSession(this, clean, expiry);
+    this.sessionPending = true;
+    this.broker.openSession(this, clean, expiry, (session, present) => {
+      this.sessionPending = false;
+      this.begin(packet, session, present, assigned);
+    });
+  }
+
+  /** true while CONNECT waits for its session to arrive from another worker */
+  get awaitingSession(): boolean {
+    return this.sessionPending && this.state === State.Authenticating;
+  }
+
+  /** The session is ready: CONNACK, then queued and inflight messages [MQTT-4.4.0-1]. */
+  private begin(packet: IConnectPacket, session: Session, present: boolean, assigned: string | undefined): void {
+    const cfg = this.broker.config;
+    const v5 = this.version === 5;
     this.session = session;
     this.state = State.Connected;
     counters.clientsConnected++;

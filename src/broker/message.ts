@@ -21,6 +21,10 @@ export interface Message {
   readonly expiresAt: number;
   /** client id of the publisher (No Local); '' for broker-generated messages */
   readonly origin: string;
+  /** worker thread that received it from its publisher (cross-worker handover fences); -1 with one worker */
+  originWorker: number;
+  /** retained messages only: broker-wide order of retained updates, so every worker keeps the same latest one */
+  stamp: number;
   /** encoded bytes per layout, see delivery.ts; filled lazily */
   encoded: (Buffer | undefined)[] | undefined;
 }
@@ -43,6 +47,8 @@ export function createMessage(
     properties,
     expiresAt: expiry !== undefined && expiry > 0 ? now + expiry * 1000 : 0,
     origin,
+    originWorker: -1,
+    stamp: 0,
     encoded: undefined,
   };
 }

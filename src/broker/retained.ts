@@ -21,6 +21,8 @@ export class RetainedStore {
   /** [MQTT-3.3.1-5] replaces the retained message of the topic; an empty payload clears it [MQTT-3.3.1-6/7]. */
   set(message: Message): void {
     const levels = message.topic.split('/');
+    // with several workers, updates of one topic may arrive in different orders: the newest stamp wins
+    if (message.stamp !== 0 && (this.get(message.topic)?.stamp ?? 0) > message.stamp) return;
     if (message.payload.length === 0) {
       this.delete(levels);
       return;

@@ -54,7 +54,12 @@ export class Router implements MatchVisitor<Session> {
     this.groups.push(group);
   }
 
-  route(message: Message, now: number): number {
+  /**
+   * Delivers `message` to the matching sessions of this worker. `shared`: also pick a member of
+   * each matching share group here (one worker); with several workers, the cluster picks the
+   * worker for each group and calls deliverShared itself.
+   */
+  route(message: Message, now: number, shared: boolean): number {
     this.origin = message.origin;
     this.tree.match(message.topic, this);
     let count = 0;
@@ -66,8 +71,10 @@ export class Router implements MatchVisitor<Session> {
       count++;
     }
     this.matches.clear();
-    for (const g of this.groups) {
-      if (this.deliverShared(g, message, now)) count++;
+    if (shared) {
+      for (const g of this.groups) {
+        if (this.deliverShared(g, message, now)) count++;
+      }
     }
     this.groups.length = 0;
     return count;
@@ -77,25 +84,25 @@ export class Router implements MatchVisitor<Session> {
    * One member of the group gets the message: round-robin, preferring connected members whose
    * send quota is not exhausted; if none is connected, the next member's session queues it.
    */
-  private deliverShared(g: ShareGroup<Session>, message: Message, now: number): boolean {
-    const n = g.members.size;
+  deliverShared(g: ShareGroup<Session>, message: Message, now: number): boolean {
+    const members = g.list;
+    const n = members.length;
     if (n === 0) return false;
-    const members = [...g.members];
-    let chosen: [Session, SubscriptionOptions] | undefined;
+    let session: Session | undefined;
     for (let i = 0; i < n; i++) {
       const candidate = members[(g.cursor + i) % n]!;
-      const link = candidate[0].link;
-      if (link !== undefined && !link.congested && candidate[0].outbound.size < link.sendQuota) {
-        chosen = candidate;
+      const link = candidate.link;
+      if (link !== undefined && !link.congested && candidate.outbound.size < link.sendQuota) {
+        session = candidate;
         g.cursor = (g.cursor + i + 1) % n;
         break;
       }
     }
-    if (chosen === undefined) {
-      chosen = members[g.cursor % n]!;
+    if (session === undefined) {
+      session = members[g.cursor % n]!;
       g.cursor = (g.cursor + 1) % n;
     }
-    const [session, o] = chosen;
+    const o = g.members.get(session)!;
     if (!this.mayRead(session, message.topic)) {
       counters.aclDenied++;
       return false;

@@ -45,6 +45,11 @@ export class Session {
   readonly subscriptions = new Map<string, { readonly filter: ParsedFilter; readonly options: SubscriptionOptions }>();
   readonly outbound = new OutboundTable();
   readonly inbound = new InboundTable();
+  /**
+   * While the session moves between workers, deliveries go here instead (forwarded to the new
+   * owner, held or skipped: see src/workers/handover.ts); undefined otherwise.
+   */
+  intercept: ((d: Delivery, now: number) => void) | undefined = undefined;
   private readonly pending = new Deque<Delivery>();
   private pendingBytes = 0;
 
@@ -62,6 +67,12 @@ export class Session {
 
   /** Delivers or queues one message for this client. */
   deliver(d: Delivery, now: number): void {
+    if (this.intercept !== undefined) this.intercept(d, now);
+    else this.deliverNow(d, now);
+  }
+
+  /** deliver() without the handover intercept. */
+  deliverNow(d: Delivery, now: number): void {
     const link = this.link;
     if (d.qos === 0) {
       if (link !== undefined) {
@@ -162,6 +173,17 @@ export class Session {
     const r = this.outbound.pubcomp(packetId);
     if (r === AckResult.Completed) this.pump(now);
     return r;
+  }
+
+  /** Queued deliveries, oldest first. */
+  queued(): Iterable<Delivery> {
+    return this.pending;
+  }
+
+  /** Appends a delivery to the queue as is (restoring a session), bypassing the limits. */
+  restoreQueued(d: Delivery): void {
+    this.pending.push(d);
+    this.pendingBytes += messageSize(d.message);
   }
 
   /** Forgets queued and inflight messages (clean start, expiry). */

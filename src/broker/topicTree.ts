@@ -9,8 +9,25 @@ import type { SubscriptionOptions } from './subscription.ts';
 /** One `$share` group on one filter: members are taken round-robin. */
 export class ShareGroup<K> {
   readonly members = new Map<K, SubscriptionOptions>();
-  /** index into the members' iteration order of the next candidate */
+  /** the members as an array, for picking by index without allocating; same order as `members` */
+  readonly list: K[] = [];
+  /** index into `list` of the next candidate */
   cursor = 0;
+
+  set(key: K, options: SubscriptionOptions): boolean {
+    const isNew = !this.members.has(key);
+    this.members.set(key, options);
+    if (isNew) this.list.push(key);
+    return isNew;
+  }
+
+  delete(key: K): boolean {
+    if (!this.members.delete(key)) return false;
+    const i = this.list.indexOf(key);
+    this.list.splice(i, 1);
+    if (this.cursor > i) this.cursor--;
+    return true;
+  }
 }
 
 class TreeNode<K> {
@@ -50,19 +67,18 @@ export class TopicTree<K> {
       }
       node = next;
     }
-    let map: Map<K, SubscriptionOptions>;
+    let isNew: boolean;
     if (group === undefined) {
-      map = node.subscribers;
+      isNew = !node.subscribers.has(key);
+      node.subscribers.set(key, options);
     } else {
       let g = node.groups.get(group);
       if (g === undefined) {
         g = new ShareGroup<K>();
         node.groups.set(group, g);
       }
-      map = g.members;
+      isNew = g.set(key, options);
     }
-    const isNew = !map.has(key);
-    map.set(key, options);
     if (isNew) this.count++;
     return isNew;
   }
@@ -83,7 +99,7 @@ export class TopicTree<K> {
       removed = node.subscribers.delete(key);
     } else {
       const g = node.groups.get(group);
-      removed = g !== undefined && g.members.delete(key);
+      removed = g !== undefined && g.delete(key);
       if (g !== undefined && g.members.size === 0) node.groups.delete(group);
     }
     if (!removed) return false;
@@ -92,6 +108,16 @@ export class TopicTree<K> {
       path[i - 1]!.children.delete(levels[i - 1]!);
     }
     return true;
+  }
+
+  /** The share group `group` on exactly `filter`, if it has members here. */
+  group(filter: string, group: string): ShareGroup<K> | undefined {
+    let node: TreeNode<K> | undefined = this.root;
+    for (const level of filter.split('/')) {
+      node = node.children.get(level);
+      if (node === undefined) return undefined;
+    }
+    return node.groups.get(group);
   }
 
   /**

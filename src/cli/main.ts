@@ -76,23 +76,31 @@ if (port !== undefined) {
   config = Object.freeze({ ...config, listeners });
 }
 
+// signals are handled from the start: a worker may already accept connections while others start
+let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
+let stopSignal: string | undefined;
+const stop = (signal: string) => {
+  if (stopSignal !== undefined) return;
+  stopSignal = signal;
+  process.stderr.write(`culex: ${signal} received, stopping\n`);
+  broker?.stop().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
+    process.exit(1);
+  });
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+
 try {
-  const broker = await startBroker(config, { verbose });
-  const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
+  broker = await startBroker(config, { verbose });
+  const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = config.persistence ? `${config.persistenceDurability} in ${config.persistenceLocation} (memory-only in this version)` : 'off';
   process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`culex: ${signal} received, stopping\n`);
-    broker.stop().then(() => process.exit(0), (err: unknown) => {
-      process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
-      process.exit(1);
-    });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (stopSignal !== undefined) {
+    const signal = stopSignal;
+    stopSignal = undefined;
+    stop(signal);
+  }
 } catch (err) {
   fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
 }

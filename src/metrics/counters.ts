@@ -22,6 +22,10 @@ export const counters = {
   /** larger than the client's Maximum Packet Size [MQTT-3.1.2-25] */
   messagesDroppedTooLarge: 0,
   messagesExpired: 0,
+  /** a `$share` message whose group lost every member on the way between workers */
+  messagesDroppedNoMember: 0,
+  /** records that waited behind a full ring to another worker (their publishers were paused) */
+  ringBacklogRecords: 0,
   /** PUBLISH refused for message_size_limit */
   messagesRejectedTooLarge: 0,
   retainedMessages: 0,

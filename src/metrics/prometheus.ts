@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { sumCounters } from './counters.ts';
 
 /**
  * The admin HTTP listener: `/metrics` in Prometheus text format, `/healthz`. Counters come from
@@ -17,10 +18,17 @@ function metricName(key: string): string {
 export function startMetricsServer(
   host: string,
   port: number,
-  stats: () => Promise<Record<string, number>>,
+  workerStats: () => Promise<Record<string, number>[]>,
   healthy: () => boolean,
 ): Promise<Server> {
   const registry = new Registry();
+  /** connections per worker: how evenly the kernel spreads them */
+  const perWorker = new Gauge({ name: 'culex_worker_clients_connected', help: 'connected clients per worker thread', labelNames: ['worker'], registers: [registry] });
+  const stats = async (): Promise<Record<string, number>> => {
+    const parts = await workerStats();
+    parts.forEach((p, i) => perWorker.set({ worker: String(i) }, p.clientsConnected ?? 0));
+    return sumCounters(parts);
+  };
   const gauges = new Map<string, Gauge>();
   const counters = new Map<string, { metric: Counter; last: number }>();
   const update = (s: Record<string, number>) => {

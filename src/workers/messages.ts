@@ -4,6 +4,7 @@
  * PUBLISH ever crosses it. called from: main, worker
  */
 import type { BrokerConfig } from '../config/types.ts';
+import type { ClusterShared } from './shared.ts';
 
 /** What a worker is started with (worker_threads workerData). */
 export interface WorkerInit {
@@ -14,6 +15,10 @@ export interface WorkerInit {
   readonly verbose: boolean;
   /** true when CONNECTs must be checked by the main thread's Authenticator */
   readonly remoteAuth: boolean;
+  /** shared memory with the other workers; undefined with one worker */
+  readonly cluster: ClusterShared | undefined;
+  /** test placement: a loopback port only this worker listens on (like listener 0), so a test can pick the worker */
+  readonly privatePort: number | undefined;
 }
 
 export type ToWorker =
@@ -21,7 +26,9 @@ export type ToWorker =
   | { readonly type: 'stats'; readonly id: number }
   /** `$SYS` topics whose value changed, to publish retained to this worker's subscribers */
   | { readonly type: 'sys'; readonly entries: readonly (readonly [string, string])[] }
-  | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' };
+  | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' }
+  /** worker `index` died: route nothing more to it */
+  | { readonly type: 'peerDown'; readonly index: number };
 
 export type FromWorker =
   | { readonly type: 'ready' }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker, type Authenticate, type Authorizer } from '../broker/broker.ts';
 import { Connection } from '../broker/connection.ts';
@@ -15,6 +16,9 @@ import { listen } from '../transport/tcp.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { Cluster } from './cluster.ts';
+import { openConnectionsSlot } from './shared.ts';
+import { counters } from '../metrics/counters.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -45,13 +49,38 @@ if (config.aclFile !== undefined) {
   authorizer = { allows: (client, topic, access) => aclCheck(acl, client, topic, access) };
 }
 
-const broker = new Broker(config, { log, authenticate, authorizer });
+const cluster = init.cluster === undefined ? undefined : new Cluster(init.cluster, init.index);
+const broker = new Broker(config, { log, authenticate, authorizer, cluster });
+cluster?.start(broker);
 const servers: Server[] = [];
+
+/**
+ * max_connections of listener `l` for the whole broker: each worker counts its own connections
+ * in shared memory and a new one is refused when the sum is at the limit.
+ */
+const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
+function admit(l: number, stream: Duplex): boolean {
+  const max = config.listeners[l]!.maxConnections;
+  const shared = init.cluster;
+  if (max <= 0 || shared === undefined || openCounts === undefined) return true;
+  let open = 0;
+  for (let w = 0; w < shared.workers; w++) open += Atomics.load(openCounts, openConnectionsSlot(shared, w, l));
+  if (open >= max) {
+    counters.connectionsRejected++;
+    stream.destroy();
+    return false;
+  }
+  const slot = openConnectionsSlot(shared, init.index, l);
+  Atomics.add(openCounts, slot, 1);
+  stream.once('close', () => Atomics.sub(openCounts, slot, 1));
+  return true;
+}
 
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
       for (const s of servers) s.close();
+      cluster?.stop();
       broker.shutdown();
       // let the DISCONNECTs reach the sockets before the thread ends
       setTimeout(() => post({ type: 'stopped' }), 50);
@@ -61,10 +90,14 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'sys': {
       const now = Date.now();
-      for (const [topic, value] of msg.entries) broker.publish(createMessage(topic, Buffer.from(value), 0, true, undefined, '', now));
+      // every worker gets the same entries: each publishes them to its own subscribers only
+      for (const [topic, value] of msg.entries) broker.publish(createMessage(topic, Buffer.from(value), 0, true, undefined, '', now), true);
       broker.flushSoon();
       return;
     }
+    case 'peerDown':
+      cluster?.peerDown(msg.index);
+      return;
     case 'authResult': {
       const w = authWaiters.get(msg.id);
       authWaiters.delete(msg.id);
@@ -82,8 +115,25 @@ try {
     const l = config.listeners[i]!;
     servers.push(
       l.protocol === 'websockets'
-        ? await listenWebSocket(l, init.ports[i]!, (stream, address, remotePort) => broker.add(new Connection(stream, broker, address, remotePort)), maxFrame)
-        : await listen(l, init.ports[i]!, config.setTcpNodelay, (socket) => broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort))),
+        ? await listenWebSocket(l, init.ports[i]!, (stream, address, remotePort) => {
+            if (admit(i, stream)) broker.add(new Connection(stream, broker, address, remotePort));
+          }, maxFrame)
+        : await listen(l, init.ports[i]!, config.setTcpNodelay, (socket) => {
+            if (admit(i, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
+          }),
+    );
+  }
+  if (init.privatePort !== undefined) {
+    // a second door into listener 0, counted against its max_connections
+    const l = { ...config.listeners[0]!, host: '127.0.0.1' };
+    servers.push(
+      l.protocol === 'websockets'
+        ? await listenWebSocket(l, init.privatePort, (stream, address, remotePort) => {
+            if (admit(0, stream)) broker.add(new Connection(stream, broker, address, remotePort));
+          }, maxFrame)
+        : await listen(l, init.privatePort, config.setTcpNodelay, (socket) => {
+            if (admit(0, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
+          }),
     );
   }
   post({ type: 'ready' });

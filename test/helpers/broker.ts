@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { BrokerConfig } from '../../src/config/types.ts';
 import { defaultConfig } from '../../src/config/defaults.ts';
-import type { RunningBroker } from '../../src/server.ts';
+import type { RunningBroker, StartOptions } from '../../src/server.ts';
 
 
 /** Which broker the tests run against. */
@@ -25,21 +25,31 @@ export const culexOnly: string | false =
   brokerUnderTest === 'mosquitto' ? 'culex-only (running against Mosquitto)' : false;
 
 export interface TestBroker {
+  /** the listener's port; in spread mode, each read names the next worker's private port */
   readonly port: number;
-  /** mqtt://127.0.0.1:PORT */
+  /** mqtt://127.0.0.1:PORT, rotating like `port` */
   readonly url: string;
+  /** the in-process culex broker (undefined under Mosquitto) */
+  readonly running?: RunningBroker;
   readonly config: BrokerConfig;
   stop(): Promise<void>;
   /** broker counters (culex only) */
   stats(): Promise<Record<string, number>>;
 }
 
+/**
+ * Spread mode (CULEX_TEST_WORKERS=N, N > 1): brokers run N workers, each with a private port, and
+ * every read of TestBroker.port / url names the next worker's port, so consecutive clients of a
+ * test land on different workers and every cross-worker path is taken.
+ */
+export const spreadWorkers = Math.max(1, Number(process.env.CULEX_TEST_WORKERS ?? 1) || 1);
+
 /** The test base configuration: one loopback listener on a free port, no persistence, quiet. */
 export function testConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
   return defaultConfig({
     listeners: [{ port: 0, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }],
     persistence: false,
-    workers: 1,
+    workers: spreadWorkers,
     sysInterval: 0,
     logTypes: [],
     logDest: ['none'],
@@ -49,17 +59,24 @@ export function testConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig 
 }
 
 /** Starts a broker with the test base configuration plus `overrides`. */
-export async function startTestBroker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
+export async function startTestBroker(overrides: Partial<BrokerConfig> = {}, options: StartOptions = {}): Promise<TestBroker> {
   const config = testConfig(overrides);
   if (brokerUnderTest === 'mosquitto') return startMosquitto(config);
   // loaded lazily: the Mosquitto mode must not need src/server.ts
   const { startBroker } = await import('../../src/server.ts');
-  const running: RunningBroker = await startBroker(config);
-  const port = running.ports[0]!;
+  const spread = spreadWorkers > 1 && config.workers > 1;
+  const running: RunningBroker = await startBroker(config, { placement: spread, ...options });
+  const ports = spread ? running.workerPorts : [running.ports[0]!];
+  let next = 0;
   let stopped: Promise<void> | undefined;
   return {
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
+    get port() {
+      return ports[next++ % ports.length]!;
+    },
+    get url() {
+      return `mqtt://127.0.0.1:${ports[next++ % ports.length]!}`;
+    },
+    running,
     config,
     stop: () => (stopped ??= running.stop()),
     stats: () => running.stats(),

@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, ty
 import { startTestBroker, type TestBroker } from './broker.ts';
 import { RawClient } from './raw.ts';
 import type { BrokerConfig } from '../../src/config/types.ts';
+import type { StartOptions } from '../../src/server.ts';
 import type * as pk from './packets.ts';
 
 export type { MqttClient };
@@ -111,8 +112,8 @@ export class Harness {
   private readonly brokers = new Set<TestBroker>();
 
   /** Starts a test broker owned by this harness. */
-  async broker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
-    const b = await startTestBroker(overrides);
+  async broker(overrides: Partial<BrokerConfig> = {}, options: StartOptions = {}): Promise<TestBroker> {
+    const b = await startTestBroker(overrides, options);
     this.brokers.add(b);
     return b;
   }

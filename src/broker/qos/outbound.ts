@@ -34,6 +34,15 @@ export class OutboundTable {
   private readonly entries = new Map<number, OutboundEntry>();
   private lastId = 0;
 
+  /** the last packet id handed out (kept when a session moves, so ids keep cycling) */
+  get lastAllocated(): number {
+    return this.lastId;
+  }
+
+  set lastAllocated(id: number) {
+    this.lastId = id;
+  }
+
   get size(): number {
     return this.entries.size;
   }
@@ -56,6 +65,11 @@ export class OutboundTable {
     };
     this.entries.set(packetId, entry);
     return entry;
+  }
+
+  /** Re-creates an entry in a given state (a session restored or moved), appended in send order. */
+  restore(packetId: number, delivery: Delivery, state: OutStateValue): void {
+    this.entries.set(packetId, { packetId, delivery, state });
   }
 
   get(packetId: number): OutboundEntry | undefined {

@@ -1,0 +1,311 @@
+/**
+ * A client id is connected once in the whole broker [MQTT-3.1.4-3]. When a CONNECT names a client
+ * id whose session another worker holds, that worker (the old owner, A) closes its connection
+ * with 0x8E and hands the session to the new one (B). Nothing is lost, duplicated or reordered:
+ *
+ *   B → A  Takeover {id, clean}      A closes the old connection, moves the registry entry to B
+ *   A → B  Session {id, s}           the session (null on clean start); A keeps the session's
+ *                                    subscriptions and forwards what still matches there
+ *   A → B  Forward {id, d} …         deliveries routed to A before the senders knew of B
+ *   B → *  Fence {id, old: A}        sent after B's subscription records: every worker W that
+ *                                    reads it routes to B from now on, and answers
+ *   W → A, W → B  Echo {id}          "everything I routed before the fence is ahead of this"
+ *   A → B  Released {id}             A has every echo: all forwarded deliveries are ahead of this
+ *
+ * A forwards a delivery only when its origin worker has not yet passed the fence; B skips the
+ * deliveries whose origin has not passed it (A forwards those) and holds the others until
+ * Released, so every publisher's messages reach the session once and in order.
+ * called from: worker
+ */
+import type { Broker } from '../broker/broker.ts';
+import type { MovedSession } from '../broker/clusterLink.ts';
+import type { Delivery } from '../broker/qos/outbound.ts';
+import type { Session } from '../broker/session.ts';
+import { deliveryFromRecord, deliveryToRecord, sessionFromRecord, sessionToRecord, type DeliveryRecord, type SessionRecord } from '../broker/sessionState.ts';
+import type { Cluster } from './cluster.ts';
+import { Kind } from './records.ts';
+
+/** how long a step may wait for a worker that does not answer (it died) before going on */
+const STEP_TIMEOUT_MS = 3000;
+
+interface Waiter {
+  readonly cleanStart: boolean;
+  readonly done: (moved: MovedSession | undefined) => void;
+}
+
+/** B: CONNECTs waiting for the session from `from` */
+interface Pending {
+  from: number;
+  readonly waiters: Waiter[];
+  timer: NodeJS.Timeout;
+}
+
+/** A: a session handed to `to`, still forwarding for the origins in `waiting` */
+interface Handing {
+  readonly session: Session;
+  readonly to: number;
+  readonly waiting: Set<number>;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** B: a session received, until every origin has passed the fence and A has released it */
+interface Arriving {
+  readonly session: Session;
+  readonly from: number;
+  readonly waitingEcho: Set<number>;
+  released: boolean;
+  held: Delivery[];
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Handover {
+  private readonly pending = new Map<string, Pending>();
+  private readonly handing = new Map<string, Handing>();
+  private readonly arriving = new Map<string, Arriving>();
+  /** Takeover requests that came while this worker was itself receiving the session */
+  private readonly deferred = new Map<string, { from: number; clean: boolean }[]>();
+  private readonly cluster: Cluster;
+  private readonly broker: Broker;
+
+  constructor(cluster: Cluster, broker: Broker) {
+    this.cluster = cluster;
+    this.broker = broker;
+  }
+
+  /** See ClusterLink.acquire. */
+  acquire(id: string, cleanStart: boolean, done: (moved: MovedSession | undefined) => void): boolean {
+    const p = this.pending.get(id);
+    if (p !== undefined) {
+      // a second CONNECT with the same id while the first waits: it takes over from the first once that one has the session
+      p.waiters.push({ cleanStart, done });
+      return true;
+    }
+    const self = this.cluster.self;
+    const owner = this.cluster.registry.claim(id, self);
+    if (owner === self) return false;
+    if (owner === -2) {
+      this.broker.log.warning(`client id registry full: ${id} is not checked against other workers`);
+      return false;
+    }
+    const timer = setTimeout(() => this.retry(id), STEP_TIMEOUT_MS);
+    this.pending.set(id, { from: owner, waiters: [{ cleanStart, done }], timer });
+    this.cluster.send(owner, Kind.Takeover, { id, clean: cleanStart });
+    return true;
+  }
+
+  /** The old owner did not answer (it died, or the request crossed a move): claim again. */
+  private retry(id: string): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    const self = this.cluster.self;
+    const owner = this.cluster.registry.claim(id, self);
+    if (owner === self || owner === -2 || !this.cluster.alive(owner)) {
+      if (owner >= 0 && owner !== self) this.cluster.registry.transfer(id, owner, self);
+      this.complete(id, undefined, -1);
+      return;
+    }
+    p.from = owner;
+    p.timer = setTimeout(() => this.retry(id), STEP_TIMEOUT_MS);
+    this.cluster.send(owner, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
+    this.broker.flushSoon();
+  }
+
+  receive(from: number, kind: number, body: Record<string, unknown>): void {
+    const id = body.id as string;
+    switch (kind) {
+      case Kind.Takeover:
+        return this.onTakeover(from, id, body.clean as boolean);
+      case Kind.Session:
+        return this.onSession(from, id, (body.s as SessionRecord | null) ?? undefined);
+      case Kind.Moved:
+        return this.onMoved(id, body.to as number);
+      case Kind.Forward:
+        return this.onForward(from, id, body.d as DeliveryRecord);
+      case Kind.Fence:
+        return this.onFence(from, id, body.old as number);
+      case Kind.Echo:
+        return this.onEcho(from, id);
+      case Kind.Released:
+        return this.onReleased(id);
+      default:
+        this.broker.log.warning(`unknown record kind ${kind} from worker ${from}`);
+    }
+  }
+
+  // ---- A: the old owner -------------------------------------------------------------------
+
+  private onTakeover(to: number, id: string, clean: boolean): void {
+    if (this.pending.has(id) || this.arriving.has(id)) {
+      const list = this.deferred.get(id) ?? [];
+      list.push({ from: to, clean });
+      this.deferred.set(id, list);
+      return;
+    }
+    const self = this.cluster.self;
+    const handing = this.handing.get(id);
+    if (handing !== undefined) {
+      this.cluster.send(to, Kind.Moved, { id, to: handing.to });
+      return;
+    }
+    // the registry moves first, so that closing the old connection does not give the id up
+    this.cluster.registry.transfer(id, self, to);
+    this.broker.clients.get(id)?.takeOver();
+    const session = this.broker.sessions.get(id);
+    if (session === undefined || clean) {
+      if (session !== undefined) this.broker.endSession(session, false);
+      this.cluster.send(to, Kind.Session, { id, s: null });
+      return;
+    }
+    const will = this.broker.releaseSession(session);
+    this.cluster.send(to, Kind.Session, { id, s: sessionToRecord(session, will) });
+    session.clearMessages();
+    const waiting = new Set<number>();
+    for (let w = 0; w < this.cluster.workers; w++) if (this.cluster.alive(w)) waiting.add(w);
+    const h: Handing = { session, to, waiting, timer: setTimeout(() => this.finishHanding(id), STEP_TIMEOUT_MS) };
+    this.handing.set(id, h);
+    session.intercept = (d) => {
+      if (h.waiting.has(d.message.originWorker)) this.cluster.send(h.to, Kind.Forward, { id, d: deliveryToRecord(d) });
+    };
+  }
+
+  private finishHanding(id: string): void {
+    const h = this.handing.get(id);
+    if (h === undefined) return;
+    clearTimeout(h.timer);
+    this.handing.delete(id);
+    h.session.intercept = undefined;
+    this.broker.removeSubscriptions(h.session);
+    this.cluster.send(h.to, Kind.Released, { id });
+    this.broker.flushSoon();
+  }
+
+  private passed(h: Handing, w: number): void {
+    h.waiting.delete(w);
+    for (const x of h.waiting) if (!this.cluster.alive(x)) h.waiting.delete(x);
+    if (h.waiting.size === 0) this.finishHanding(h.session.clientId);
+  }
+
+  // ---- B: the new owner -------------------------------------------------------------------
+
+  private onSession(from: number, id: string, record: SessionRecord | undefined): void {
+    const self = this.cluster.self;
+    if (this.cluster.registry.owner(id) !== self) this.cluster.registry.claim(id, self);
+    if (record === undefined) {
+      this.complete(id, undefined, from);
+      return;
+    }
+    const { session, will } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
+    const waitingEcho = new Set<number>();
+    for (let w = 0; w < this.cluster.workers; w++) if (w !== self && this.cluster.alive(w)) waitingEcho.add(w);
+    const a: Arriving = {
+      session,
+      from,
+      waitingEcho,
+      released: false,
+      held: [],
+      timer: setTimeout(() => this.onReleased(id, true), STEP_TIMEOUT_MS),
+    };
+    this.arriving.set(id, a);
+    session.intercept = (d, now) => {
+      if (a.waitingEcho.has(d.message.originWorker)) return; // A forwards it
+      if (a.released) session.deliverNow(d, now);
+      else a.held.push(d);
+    };
+    if (this.pending.has(id)) this.complete(id, { session, will }, from);
+    else this.broker.adoptSession(session, will, Date.now());
+    // after the subscription records that complete() sent: whoever reads this routes to us
+    this.cluster.broadcast(Kind.Fence, { id, old: from });
+  }
+
+  /** Hands the session (or none) to the waiting CONNECTs: the first gets it, later ones take over from it. */
+  private complete(id: string, moved: MovedSession | undefined, _from: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.waiters[0]!.done(moved);
+    for (let i = 1; i < p.waiters.length; i++) p.waiters[i]!.done(undefined);
+    if (!this.arriving.has(id)) this.runDeferred(id);
+  }
+
+  private onMoved(id: string, to: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    if (to === this.cluster.self || !this.cluster.alive(to)) {
+      this.retry(id);
+      return;
+    }
+    p.from = to;
+    this.cluster.send(to, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
+  }
+
+  private onForward(from: number, id: string, d: DeliveryRecord): void {
+    const delivery = deliveryFromRecord(d, from);
+    const session = this.arriving.get(id)?.session ?? this.broker.sessions.get(id);
+    session?.deliverNow(delivery, Date.now());
+  }
+
+  private onReleased(id: string, timedOut = false): void {
+    const a = this.arriving.get(id);
+    if (a === undefined) return;
+    if (timedOut) a.waitingEcho.clear();
+    a.released = true;
+    const now = Date.now();
+    for (const d of a.held.splice(0)) a.session.deliverNow(d, now);
+    this.endArrival(id, a);
+  }
+
+  private endArrival(id: string, a: Arriving): void {
+    if (!a.released || a.waitingEcho.size > 0) return;
+    clearTimeout(a.timer);
+    this.arriving.delete(id);
+    a.session.intercept = undefined;
+    this.runDeferred(id);
+    this.broker.flushSoon();
+  }
+
+  private runDeferred(id: string): void {
+    const list = this.deferred.get(id);
+    if (list === undefined) return;
+    this.deferred.delete(id);
+    for (const r of list) this.onTakeover(r.from, id, r.clean);
+  }
+
+  // ---- every worker -----------------------------------------------------------------------
+
+  private onFence(newOwner: number, id: string, old: number): void {
+    const self = this.cluster.self;
+    this.cluster.send(newOwner, Kind.Echo, { id });
+    const h = this.handing.get(id);
+    if (old === self) {
+      // B's messages routed here before the fence are ahead of it; this worker routes to B from now on
+      if (h !== undefined) {
+        h.waiting.delete(newOwner);
+        this.passed(h, self);
+      }
+    } else if (this.cluster.alive(old)) {
+      this.cluster.send(old, Kind.Echo, { id });
+    }
+  }
+
+  private onEcho(from: number, id: string): void {
+    const h = this.handing.get(id);
+    if (h !== undefined) this.passed(h, from);
+    const a = this.arriving.get(id);
+    if (a !== undefined) {
+      a.waitingEcho.delete(from);
+      this.endArrival(id, a);
+    }
+  }
+
+  /** Worker `w` died: stop waiting for it. */
+  peerDown(w: number): void {
+    for (const h of [...this.handing.values()]) this.passed(h, w);
+    for (const [id, a] of [...this.arriving]) {
+      a.waitingEcho.delete(w);
+      if (a.from === w) this.onReleased(id, true);
+      else this.endArrival(id, a);
+    }
+    for (const [id, p] of this.pending) if (p.from === w) this.retry(id);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The records that cross between workers in the rings (src/workers/ring.ts): their kinds and
+ * byte layouts. A PUBLISH record carries the message already encoded as a 3.1.1 QoS 0 PUBLISH
+ * (the bytes every 3.1/3.1.1 QoS 0 subscriber receives as they are), plus what the PUBLISH does
+ * not say: origin, expiry, retained stamp, v5 properties. Control records are msgpackr maps.
+ * called from: worker
+ */
+import { Packr } from 'msgpackr';
+import { encodePublish } from '../protocol/packets/publish.ts';
+import { propertiesFromRecord, propertiesToRecord, type MessageRecord } from '../broker/messageRecord.ts';
+import type { Message } from '../broker/message.ts';
+
+export const Kind = {
+  Publish: 1,
+  /** one piece of a record larger than the ring's largest record: [kind, last?, 0, 0, bytes…] */
+  Fragment: 2,
+  // control records: [kind, 0, 0, 0, msgpackr body]
+  /** {f}: the sender gained its first non-shared subscriber on filter f */
+  Gain: 16,
+  /** {f}: the sender lost its last non-shared subscriber on filter f */
+  Lose: 17,
+  /** {g, f, c}: the sender has c members in $share/g/f */
+  Group: 18,
+  /** {}: the sender (re)started: forget its interest, send it yours */
+  Reset: 19,
+  /** handover, see handover.ts */
+  Takeover: 32,
+  Session: 33,
+  Moved: 34,
+  Forward: 35,
+  Fence: 36,
+  Echo: 37,
+  Released: 38,
+} as const;
+
+/** PUBLISH record flags (byte 1); bits 0-1 are the QoS, bit 2 the retain flag */
+export const PubFlag = {
+  Retain: 4,
+  /** deliver to the receiving worker's non-shared subscribers */
+  Route: 8,
+  /** update the receiving worker's retained store */
+  RetainUpdate: 16,
+  /** deliver to one member of the $share group named in the record */
+  Shared: 32,
+} as const;
+
+/** bytes before the variable part of a PUBLISH record */
+export const PUBLISH_HEADER = 32;
+/** bytes before the body of a control or fragment record */
+export const CONTROL_HEADER = 4;
+
+/** msgpackr for control records: plain maps (no shared record structures between threads), Buffers copied out of the ring */
+export const packr = new Packr({ useRecords: false, copyBuffers: true });
+
+/** The parts of a message's PUBLISH record that do not depend on the destination; computed once per route. */
+export interface PublishParts {
+  readonly message: Message;
+  readonly originBytes: number;
+  readonly props: Buffer | undefined;
+  /** the message as a 3.1.1 QoS 0 PUBLISH without RETAIN */
+  readonly packet: Buffer;
+}
+
+/** slot of the 3.1.1 QoS 0 non-retained layout in Message.encoded (see delivery.ts) */
+const V4_QOS0_SLOT = 0;
+
+export function publishParts(message: Message): PublishParts {
+  const cache = (message.encoded ??= new Array<Buffer | undefined>(12));
+  let packet = cache[V4_QOS0_SLOT];
+  if (packet === undefined) packet = cache[V4_QOS0_SLOT] = encodePublish(message.topic, message.payload, 0, false, false, 0, 4).bytes;
+  return {
+    message,
+    originBytes: Buffer.byteLength(message.origin),
+    props: message.properties === undefined ? undefined : packr.pack(propertiesToRecord(message.properties)),
+    packet,
+  };
+}
+
+/** Bytes of a PUBLISH record; group and filter only for Shared. */
+export function publishRecordLength(p: PublishParts, group: string, filter: string): number {
+  return PUBLISH_HEADER + p.originBytes + (p.props?.length ?? 0) + Buffer.byteLength(group) + Buffer.byteLength(filter) + p.packet.length;
+}
+
+export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, flags: number, hops: number, group: string, filter: string): void {
+  const m = p.message;
+  buf[off] = Kind.Publish;
+  buf[off + 1] = flags | m.qos | (m.retain ? PubFlag.Retain : 0);
+  buf[off + 2] = hops;
+  buf[off + 3] = 0;
+  const propsLength = p.props?.length ?? 0;
+  let at = off + PUBLISH_HEADER;
+  at += buf.write(m.origin, at, 'utf8');
+  if (p.props !== undefined) at += p.props.copy(buf, at);
+  const groupBytes = buf.write(group, at, 'utf8');
+  at += groupBytes;
+  const filterBytes = buf.write(filter, at, 'utf8');
+  at += filterBytes;
+  p.packet.copy(buf, at);
+  buf.writeUInt16LE(p.originBytes, off + 4);
+  buf.writeUInt16LE(groupBytes, off + 6);
+  buf.writeUInt16LE(filterBytes, off + 8);
+  buf.writeUInt16LE(0, off + 10);
+  buf.writeUInt32LE(propsLength, off + 12);
+  buf.writeDoubleLE(m.expiresAt, off + 16);
+  buf.writeDoubleLE(m.stamp, off + 24);
+}
+
+/** A PUBLISH record read back: the message owns copies of its bytes (the ring space is reused). */
+export interface PublishRecord {
+  readonly message: Message;
+  readonly flags: number;
+  readonly hops: number;
+  readonly group: string;
+  readonly filter: string;
+}
+
+export function readPublishRecord(buf: Buffer, off: number, length: number, originWorker: number): PublishRecord {
+  const flags = buf[off + 1]!;
+  const hops = buf[off + 2]!;
+  const originBytes = buf.readUInt16LE(off + 4);
+  const groupBytes = buf.readUInt16LE(off + 6);
+  const filterBytes = buf.readUInt16LE(off + 8);
+  const propsLength = buf.readUInt32LE(off + 12);
+  const expiresAt = buf.readDoubleLE(off + 16);
+  const stamp = buf.readDoubleLE(off + 24);
+  let at = off + PUBLISH_HEADER;
+  const origin = buf.toString('utf8', at, (at += originBytes));
+  const properties = propsLength === 0 ? undefined : propertiesFromRecord(packr.unpack(buf.subarray(at, (at += propsLength))) as Pick<MessageRecord, 'pr' | 'up'>);
+  const group = groupBytes === 0 ? '' : buf.toString('utf8', at, (at += groupBytes));
+  const filter = filterBytes === 0 ? '' : buf.toString('utf8', at, (at += filterBytes));
+  const packet = Buffer.from(buf.subarray(at, off + length));
+  // fixed header, remaining-length varint, topic
+  let i = 1;
+  while (packet[i]! & 0x80) i++;
+  i++;
+  const topicLength = packet.readUInt16BE(i);
+  const topic = packet.toString('utf8', i + 2, i + 2 + topicLength);
+  const encoded = new Array<Buffer | undefined>(12);
+  encoded[V4_QOS0_SLOT] = packet;
+  const message: Message = {
+    topic,
+    payload: packet.subarray(i + 2 + topicLength),
+    qos: (flags & 3) as 0 | 1 | 2,
+    retain: (flags & PubFlag.Retain) !== 0,
+    properties,
+    expiresAt,
+    origin,
+    originWorker,
+    stamp,
+    encoded,
+  };
+  return { message, flags, hops, group, filter };
+}
