@@ -53,7 +53,8 @@ export class Connection implements SessionLink {
   /** v5: client's Maximum Packet Size; 0 = none */
   private clientMaxPacketSize = 0;
   private clientTopicAliasMax = 0;
-  private readonly inboundAliases = new Map<number, string>();
+  /** created on the first inbound Topic Alias */
+  private inboundAliases: Map<number, string> | undefined = undefined;
   private outboundAliases: Map<string, number> | undefined = undefined;
   private problemInformation = true;
   private readonly framer: Framer;
@@ -346,9 +347,9 @@ export class Connection implements SessionLink {
           // [MQTT-3.3.2-8/9] alias 0 or above our Topic Alias Maximum
           throw new MqttProtocolError(ReasonCode.TopicAliasInvalid, 'MQTT_ERR_TOPIC_ALIAS_INVALID', 'topic alias invalid', 'MQTT-3.3.2-9');
         }
-        if (topic.length > 0) this.inboundAliases.set(alias, topic);
+        if (topic.length > 0) (this.inboundAliases ??= new Map()).set(alias, topic);
         else {
-          const known = this.inboundAliases.get(alias);
+          const known = this.inboundAliases?.get(alias);
           if (known === undefined) {
             throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_TOPIC_ALIAS_UNKNOWN', 'unknown topic alias', 'MQTT-3.3.4-?');
           }

@@ -17,7 +17,7 @@ export class Framer {
   /** whole-packet limit in bytes; 0 = protocol maximum (268435460) */
   maxPacketSize: number;
   /** bytes of a fixed header split across chunks (at most 5) */
-  #head = Buffer.allocUnsafe(5);
+  #head: Buffer | null = null;
   #headLength = 0;
   /** the packet being assembled across chunks; null when between packets or while the header is incomplete */
   #assembly: Buffer | null = null;
@@ -69,7 +69,7 @@ export class Framer {
     while (pos < length) {
       if (!this.#readHeader(chunk, pos, length)) {
         this.#headLength = length - pos;
-        chunk.copy(this.#head, 0, pos, length);
+        chunk.copy((this.#head ??= Buffer.allocUnsafe(5)), 0, pos, length);
         return;
       }
       const total = this.#total;
@@ -88,7 +88,7 @@ export class Framer {
   /** Appends header bytes from `chunk` until the fixed header decodes. Returns the position after the
    *  header bytes taken, or -1 when the chunk ended first. */
   #completeHead(chunk: Buffer): number {
-    const head = this.#head;
+    const head = this.#head!; // set when #headLength > 0
     let pos = 0;
     while (pos < chunk.length) {
       head[this.#headLength++] = chunk[pos++]!;

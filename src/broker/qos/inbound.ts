@@ -5,29 +5,31 @@
  * called from: worker (owner of the session)
  */
 export class InboundTable {
-  private readonly awaitingPubrel = new Set<number>();
+  /** created on first QoS 2 PUBLISH (memory per idle connection) */
+  private awaitingPubrel: Set<number> | undefined = undefined;
 
   get size(): number {
-    return this.awaitingPubrel.size;
+    return this.awaitingPubrel?.size ?? 0;
   }
 
   /** Records a QoS 2 PUBLISH; returns false when its id is already awaiting PUBREL (a duplicate). */
   receive(packetId: number): boolean {
-    if (this.awaitingPubrel.has(packetId)) return false;
-    this.awaitingPubrel.add(packetId);
+    const ids = (this.awaitingPubrel ??= new Set());
+    if (ids.has(packetId)) return false;
+    ids.add(packetId);
     return true;
   }
 
   /** PUBREL: returns false when the id is unknown (v5 answers PUBCOMP 0x92). */
   release(packetId: number): boolean {
-    return this.awaitingPubrel.delete(packetId);
+    return this.awaitingPubrel?.delete(packetId) ?? false;
   }
 
   ids(): IterableIterator<number> {
-    return this.awaitingPubrel.values();
+    return (this.awaitingPubrel ?? new Set<number>()).values();
   }
 
   clear(): void {
-    this.awaitingPubrel.clear();
+    this.awaitingPubrel?.clear();
   }
 }

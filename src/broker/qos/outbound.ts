@@ -30,8 +30,15 @@ export interface OutboundEntry {
 export const AckResult = { Completed: 0, SendPubrel: 1, Unknown: 2 } as const;
 export type AckResultValue = (typeof AckResult)[keyof typeof AckResult];
 
+/** read-only stand-in while a table has never held an entry; never written */
+const NO_ENTRIES: ReadonlyMap<number, OutboundEntry> = new Map();
+
 export class OutboundTable {
-  private readonly entries = new Map<number, OutboundEntry>();
+  /** created on first use: most idle sessions never have anything in flight (memory per connection) */
+  private map: Map<number, OutboundEntry> | undefined = undefined;
+  private get entries(): ReadonlyMap<number, OutboundEntry> {
+    return this.map ?? NO_ENTRIES;
+  }
   private lastId = 0;
 
   /** the last packet id handed out (kept when a session moves, so ids keep cycling) */
@@ -63,13 +70,13 @@ export class OutboundTable {
       delivery,
       state: delivery.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec,
     };
-    this.entries.set(packetId, entry);
+    (this.map ??= new Map()).set(packetId, entry);
     return entry;
   }
 
   /** Re-creates an entry in a given state (a session restored or moved), appended in send order. */
   restore(packetId: number, delivery: Delivery, state: OutStateValue): void {
-    this.entries.set(packetId, { packetId, delivery, state });
+    (this.map ??= new Map()).set(packetId, { packetId, delivery, state });
   }
 
   get(packetId: number): OutboundEntry | undefined {
@@ -80,7 +87,7 @@ export class OutboundTable {
   puback(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state !== OutState.AwaitPuback) return AckResult.Unknown;
-    this.entries.delete(packetId);
+    this.map?.delete(packetId);
     return AckResult.Completed;
   }
 
@@ -92,7 +99,7 @@ export class OutboundTable {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state === OutState.AwaitPuback) return AckResult.Unknown;
     if (reasonCode >= 0x80) {
-      this.entries.delete(packetId);
+      this.map?.delete(packetId);
       return AckResult.Completed;
     }
     e.state = OutState.AwaitPubcomp;
@@ -103,13 +110,13 @@ export class OutboundTable {
   pubcomp(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state !== OutState.AwaitPubcomp) return AckResult.Unknown;
-    this.entries.delete(packetId);
+    this.map?.delete(packetId);
     return AckResult.Completed;
   }
 
   /** Drops an entry whatever its state (e.g. a message too large for the client). */
   delete(packetId: number): void {
-    this.entries.delete(packetId);
+    this.map?.delete(packetId);
   }
 
   /** Entries in send order. */
@@ -118,6 +125,6 @@ export class OutboundTable {
   }
 
   clear(): void {
-    this.entries.clear();
+    this.map?.clear();
   }
 }
