@@ -141,7 +141,12 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     });
 
   try {
-    for (let i = 0; i < n; i++) workers.push(await spawn(i));
+    // all at once: a worker accepts as soon as it listens, so starting them one after another
+    // would crowd the first connections onto the first workers
+    const started = await Promise.allSettled(Array.from({ length: n }, (_, i) => spawn(i)));
+    for (const r of started) if (r.status === 'fulfilled') workers.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   } catch (err) {
     stopping = true;
     await Promise.all(workers.map((w) => w.terminate()));

@@ -105,7 +105,8 @@ export class Broker {
   openSession(conn: Connection, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
     const cluster = this.cluster;
     const id = conn.clientId;
-    if (cluster === undefined || !cluster.acquire(id, cleanStart, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
+    // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
+    if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
       const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, undefined);
       done(session, present);
     }

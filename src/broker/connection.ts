@@ -69,6 +69,8 @@ export class Connection implements SessionLink {
   private discardWill = false;
   private released = false;
   private sessionPending = false;
+  /** the broker made up this client id (unique by construction: no other worker can hold it) */
+  idAssigned = false;
 
   /** a TCP/TLS socket or a WebSocket wrapped as a byte stream */
   readonly socket: Duplex;
@@ -192,6 +194,7 @@ export class Connection implements SessionLink {
         return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
       }
       clientId = assigned = this.broker.assignClientId();
+      this.idAssigned = true;
     }
     if (props?.authenticationMethod !== undefined) {
       // [MQTT-4.12.0-1] no extended authentication method is supported

@@ -3,27 +3,39 @@
  * table (linear probing) of BigInt64 slots in a SharedArrayBuffer, updated only with
  * Atomics.compareExchange, so every thread can claim, move and drop ids without locks.
  *
- * Slot value: 0n = empty, 1n = tombstone, otherwise (hash56 << 8n) | workerIndex, where hash56
- * is a non-zero 56-bit hash of the client id (two independent 32-bit string hashes: 32 bits of
- * one, 24 of the other). Two ids with the same hash56 are treated as the same id (at 10^6 live
- * ids the chance that any pair collides is about 10^-5).
+ * Slot value: 0n = empty, otherwise (hash56 << 8n) | ownerByte, where hash56 is a non-zero 56-bit
+ * hash of the client id (two independent 32-bit string hashes: 32 bits of one, 24 of the other)
+ * and ownerByte is the owning worker's index (0..254) or FREE (0xFF): the id was released and
+ * nobody owns it now. Two ids with the same hash56 are treated as the same id (at 10^6 ids the
+ * chance that any pair collides is about 10^-5).
  *
  * Invariants:
- * - At most one slot carries a given hash56 while it is live. Entries are inserted only into
- *   EMPTY slots, never into tombstones, and a slot never becomes empty again. So the probe chain
- *   in front of the first empty slot only grows, and two threads claiming the same id both reach
- *   the same first empty slot: one CAS wins and the loser re-reads that slot, finds the winner's
- *   hash and returns its owner.
- * - Consequence: tombstones are never reclaimed. Every release() consumes a slot for good; a
- *   table of N slots accepts at most N claims of distinct entries over its lifetime, after which
- *   claim() returns -2. stats().tombstones shows how close that is.
+ * - Each hash56 is in at most one slot, for good. A slot goes from empty to (hash, owner) once;
+ *   after that only its owner byte changes (owner ↔ FREE, owner → owner), its hash never does,
+ *   and it never becomes empty again. So the probe chain in front of the first empty slot only
+ *   grows.
+ * - A new slot is written only into an EMPTY slot, by claim(), after walking the id's chain from
+ *   its home slot and finding no slot with its hash. Two threads claiming a new id both reach the
+ *   same first empty slot: one CAS wins and the loser re-reads that slot, finds the winner's hash
+ *   and returns its owner.
+ * - A released id keeps its slot as FREE: owner() reports -1, transfer() and release() fail, and
+ *   only claim() of the same id (which finds its own hash before any empty slot) turns it back into
+ *   an owned slot, by CAS from FREE; a loser of that CAS re-reads the slot and returns the winner.
+ *   No other id ever takes the slot.
+ * - Consequence: ids that come back reuse their slots, so a fleet reconnecting with the same ids
+ *   needs one slot per distinct id, however often they reconnect. A slot is never reclaimed for a
+ *   different id: a table of N slots holds at most N distinct ids over its lifetime, after which
+ *   claim() of a new id returns -2 (ids seen before still work). stats().empty shows how close
+ *   that is.
  * - Worker indices are 0..254.
  *
  * called from: worker (claim, owner, transfer, release), main (createRegistry, releaseAll, stats)
  */
 
 const EMPTY = 0n;
-const TOMBSTONE = 1n;
+/** owner byte of a released id's slot */
+const FREE = 0xff;
+const FREE_BIG = 0xffn;
 const MAX_WORKER = 254;
 
 function checkWorker(worker: number): void {
@@ -67,30 +79,31 @@ export class ClientRegistry {
     this.#mask = slots - 1;
   }
 
-  /** Worker index owning clientId, or -1. */
+  /** Worker index owning clientId, or -1 (never claimed, or released). */
   owner(clientId: string): number {
     this.#hash(clientId);
     const key = this.#slotValue(0);
-    const max = this.#slotValue(255);
+    const max = this.#slotValue(FREE);
     const table = this.#table;
     let i = this.#hi & this.#mask;
     for (let n = 0; n <= this.#mask; n++, i = (i + 1) & this.#mask) {
       const v = Atomics.load(table, i);
       if (v === EMPTY) return -1;
-      if (v >= key && v <= max) return Number(v - key);
+      if (v >= key && v <= max) return v === max ? -1 : Number(v - key);
     }
     return -1;
   }
 
   /**
    * Claims clientId for `worker` if nobody owns it. Returns the owner after the call: `worker` on
-   * success, another index when already owned, -2 when the table is full.
+   * success, another index when already owned, -2 when the id has no slot and the table has no
+   * empty slot left for it.
    */
   claim(clientId: string, worker: number): number {
     checkWorker(worker);
     this.#hash(clientId);
     const key = this.#slotValue(0);
-    const max = this.#slotValue(255);
+    const free = this.#slotValue(FREE);
     const want = this.#slotValue(worker);
     const table = this.#table;
     let i = this.#hi & this.#mask;
@@ -99,8 +112,15 @@ export class ClientRegistry {
       if (v === EMPTY) {
         v = Atomics.compareExchange(table, i, EMPTY, want);
         if (v === EMPTY) return worker;
+        // lost the race for this empty slot: v is the winner's value, maybe this id's
       }
-      if (v >= key && v <= max) return Number(v - key);
+      if (v < key || v > free) continue;
+      // this id's one slot: take it if it is free, else report its owner
+      while (v === free) {
+        v = Atomics.compareExchange(table, i, free, want);
+        if (v === free) return worker;
+      }
+      return Number(v - key);
     }
     return -2;
   }
@@ -113,16 +133,19 @@ export class ClientRegistry {
     return this.#replace(this.#slotValue(from), this.#slotValue(to));
   }
 
-  /** Removes clientId (tombstone) if owned by `owner`. false otherwise. */
+  /**
+   * Releases clientId if owned by `owner`: its slot stays, marked free, for the same id's next
+   * claim(). false when `owner` is not the owner.
+   */
   release(clientId: string, owner: number): boolean {
     checkWorker(owner);
     this.#hash(clientId);
-    return this.#replace(this.#slotValue(owner), TOMBSTONE);
+    return this.#replace(this.#slotValue(owner), this.#slotValue(FREE));
   }
 
   /**
-   * Removes every entry owned by `worker` (used by the main thread after a worker died). Returns
-   * how many.
+   * Releases every id owned by `worker` (used by the main thread after a worker died), leaving
+   * their slots free as release() does. Returns how many.
    */
   releaseAll(worker: number): number {
     checkWorker(worker);
@@ -131,8 +154,9 @@ export class ClientRegistry {
     let count = 0;
     for (let i = 0; i <= this.#mask; i++) {
       let v = Atomics.load(table, i);
-      while (v !== EMPTY && v !== TOMBSTONE && (v & 0xffn) === w) {
-        const seen = Atomics.compareExchange(table, i, v, TOMBSTONE);
+      // v | 0xff: the same hash with the FREE owner byte (two's complement, so also for v < 0n)
+      while (v !== EMPTY && (v & 0xffn) === w) {
+        const seen = Atomics.compareExchange(table, i, v, v | FREE_BIG);
         if (seen === v) {
           count++;
           break;
@@ -143,38 +167,44 @@ export class ClientRegistry {
     return count;
   }
 
-  /** Live entries and tombstones, for monitoring (approximate under concurrency). */
-  stats(): { live: number; tombstones: number; slots: number } {
+  /**
+   * Slot counts for monitoring (approximate under concurrency): `live` ids owned by a worker,
+   * `free` released ids (their slots wait for the same id), `empty` slots still open to new ids.
+   * `tombstones` is the same number as `free` (its name from when released slots were dead).
+   */
+  stats(): { live: number; free: number; empty: number; tombstones: number; slots: number } {
     const table = this.#table;
     let live = 0;
-    let tombstones = 0;
+    let free = 0;
+    let empty = 0;
     for (let i = 0; i <= this.#mask; i++) {
       const v = Atomics.load(table, i);
-      if (v === TOMBSTONE) tombstones++;
-      else if (v !== EMPTY) live++;
+      if (v === EMPTY) empty++;
+      else if ((v & 0xffn) === FREE_BIG) free++;
+      else live++;
     }
-    return { live, tombstones, slots: table.length };
+    return { live, free, empty, tombstones: free, slots: table.length };
   }
 
   /**
-   * CASes the live entry of the last hashed id from `expected` to `replacement`. false when the id
-   * is absent or owned by another worker. A failed CAS re-reads the same slot.
+   * CASes the slot of the last hashed id from `expected` to `replacement`. false when the id has
+   * no slot or its slot holds another value (another owner, or free). A failed CAS re-reads the
+   * same slot.
    */
   #replace(expected: bigint, replacement: bigint): boolean {
     const key = this.#slotValue(0);
-    const max = this.#slotValue(255);
+    const max = this.#slotValue(FREE);
     const table = this.#table;
     let i = this.#hi & this.#mask;
-    for (let n = 0; n <= this.#mask; ) {
-      const v = Atomics.load(table, i);
+    for (let n = 0; n <= this.#mask; n++, i = (i + 1) & this.#mask) {
+      let v = Atomics.load(table, i);
       if (v === EMPTY) return false;
-      if (v >= key && v <= max) {
-        if (v !== expected) return false;
-        if (Atomics.compareExchange(table, i, v, replacement) === v) return true;
-        continue;
+      if (v < key || v > max) continue;
+      while (v === expected) {
+        v = Atomics.compareExchange(table, i, expected, replacement);
+        if (v === expected) return true;
       }
-      n++;
-      i = (i + 1) & this.#mask;
+      return false;
     }
     return false;
   }
@@ -199,8 +229,8 @@ export class ClientRegistry {
 
   /**
    * The slot value (hash56 << 8n) | worker for the last hashed id, as one BigInt built from two
-   * 32-bit halves. Values of one id for workers 0..255 form the contiguous range
-   * [#slotValue(0), #slotValue(255)], which never contains 0n or 1n because hash56 is non-zero.
+   * 32-bit halves. Values of one id for owner bytes 0..255 (FREE included) form the contiguous
+   * range [#slotValue(0), #slotValue(FREE)], which never contains 0n because hash56 is non-zero.
    */
   #slotValue(worker: number): bigint {
     this.#scratch.setUint32(0, ((this.#lo << 8) | worker) >>> 0, true);
