@@ -27,6 +27,10 @@ const V3_CONNACK_REASONS = new Set<number>([
   ReasonCode.BadUserNameOrPassword, ReasonCode.NotAuthorized, ReasonCode.ServerUnavailable,
 ]);
 
+/** 3.1/3.1.1 CONNACK accepted, session present or not: constant bytes (a connect storm encodes nothing) */
+const CONNACK_V3_NEW = Buffer.from([0x20, 2, 0, 0]);
+const CONNACK_V3_PRESENT = Buffer.from([0x20, 2, 1, 0]);
+
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
 
@@ -294,8 +298,10 @@ export class Connection implements SessionLink {
         p.serverKeepAlive = cfg.maxKeepalive;
       }
       connack.properties = p;
+      this.write(encodePacket(connack, this.version));
+    } else {
+      this.write(present ? CONNACK_V3_PRESENT : CONNACK_V3_NEW);
     }
-    this.write(encodePacket(connack, this.version));
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
     this.drainBacklog();
