@@ -1,0 +1,260 @@
+/**
+ * Value formats of the store's keyspaces (see FORMAT.md): each value is one version byte, then a
+ * msgpackr body (plain maps: `useRecords: false`, so no shared structures between threads or
+ * processes) or nothing. Decoding checks the version byte and the shape of the body and returns
+ * a reason instead of throwing, so that the loader can move a bad record aside.
+ * Invariants: `decodeX(encodeX(v))` is deep-equal to v (user-property pairs keep their order,
+ * byte fields come back as Buffers that own their memory); a decoder never throws.
+ * Pure; called from: worker | main
+ */
+import { Packr } from 'msgpackr';
+import type { MessageRecord } from '../broker/messageRecord.ts';
+import type { SessionRecord } from '../broker/sessionState.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../broker/subscription.ts';
+
+/** Current version byte of each keyspace's values. A value with another first byte is quarantined at load. */
+export const VERSION = {
+  messages: 1,
+  queue: 1,
+  sessions: 1,
+  inbound: 1,
+  retained: 1,
+  quarantine: 1,
+  meta: 1,
+} as const;
+
+/** Version of the store as a whole (meta keyspace, key 'format'); a newer one refuses to open. */
+export const STORE_FORMAT = 1;
+
+/** Outbound state of a queue entry. Values 1–3 are those of OutState in src/broker/qos/outbound.ts. */
+export const QueueState = { Queued: 0, AwaitPuback: 1, AwaitPubrec: 2, AwaitPubcomp: 3 } as const;
+export type QueueStateValue = (typeof QueueState)[keyof typeof QueueState];
+
+/** One message in a session's queue: a reference to the message log plus this delivery's own fields. */
+export interface QueueEntry {
+  /** message seq (key in `messages`) */
+  m: number;
+  /** QoS of this delivery */
+  q: 0 | 1 | 2;
+  /** retain flag of this delivery */
+  r: boolean;
+  /** subscription identifiers of this delivery */
+  i: readonly number[] | undefined;
+  /** packet id, 0 = not sent yet */
+  p: number;
+  s: QueueStateValue;
+}
+
+/** A delayed will as SessionRecord carries it (payload bytes, properties split like a MessageRecord). */
+export type StoredWill = NonNullable<SessionRecord['will']>;
+
+/** Session expiry meaning "never". */
+export const NEVER_EXPIRES = 0xffffffff;
+
+/** What the store keeps of a persistent session besides its queue and inbound ids. */
+export interface SessionMeta {
+  /** index of the worker that owns the session */
+  owner: number;
+  user: string | undefined;
+  /** Session Expiry Interval, seconds; NEVER_EXPIRES = never */
+  expiry: number;
+  /** ms since the epoch when the session expires; 0 while the client is online or when it never expires */
+  expiresAt: number;
+  subs: { f: ParsedFilter; o: SubscriptionOptions }[];
+  /** last outbound packet id allocated */
+  lastId: number;
+  /** a will waiting for its Will Delay Interval */
+  will: StoredWill | undefined;
+}
+
+/** A record moved aside at load. */
+export interface QuarantineRecord {
+  /** keyspace the record came from */
+  ks: string;
+  /** the original key, ordered-binary bytes */
+  key: Uint8Array;
+  /** the original value, as found */
+  raw: Uint8Array;
+  reason: string;
+  /** ms since the epoch */
+  at: number;
+}
+
+/** meta 'format': the store's format version, written once when the store is created. */
+export interface FormatRecord {
+  format: number;
+  created: number;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Plain maps, no shared structures; byte fields decoded into their own memory (never views of LMDB's). */
+const packr = new Packr({ useRecords: false, copyBuffers: true });
+
+function encode(version: number, body: unknown): Buffer {
+  const packed = packr.pack(body);
+  const out = Buffer.allocUnsafe(packed.length + 1);
+  out[0] = version;
+  out.set(packed, 1);
+  return out;
+}
+
+function decode<T>(raw: Uint8Array, version: number, check: (v: Record<string, unknown>) => string | undefined): Decoded<T> {
+  if (raw.length === 0) return { ok: false, reason: 'empty value' };
+  if (raw[0] !== version) return { ok: false, reason: `unknown version byte ${raw[0]} (expected ${version})` };
+  let body: unknown;
+  try {
+    body = packr.unpack(raw.subarray(1));
+  } catch (err) {
+    return { ok: false, reason: `undecodable msgpack: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: `not a map: ${typeof body}` };
+  const problem = check(body as Record<string, unknown>);
+  return problem === undefined ? { ok: true, value: body as T } : { ok: false, reason: problem };
+}
+
+// ---- shape checks: each returns undefined when fine, else what is wrong
+
+const isQos = (v: unknown): boolean => v === 0 || v === 1 || v === 2;
+const isUint = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isOptString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function checkProps(pr: unknown, up: unknown): string | undefined {
+  if (pr !== undefined && (typeof pr !== 'object' || pr === null || Array.isArray(pr))) return 'pr is not a map';
+  if (up !== undefined) {
+    if (!Array.isArray(up)) return 'up is not an array';
+    for (const pair of up) {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return 'up holds a bad pair';
+    }
+  }
+  return undefined;
+}
+
+function checkMessage(v: Record<string, unknown>): string | undefined {
+  if (typeof v.t !== 'string') return 't (topic) is not a string';
+  if (!(v.p instanceof Uint8Array)) return 'p (payload) is not bytes';
+  if (!isQos(v.q)) return 'q is not a QoS';
+  if (typeof v.r !== 'boolean') return 'r is not a boolean';
+  if (typeof v.x !== 'number') return 'x (expiry) is not a number';
+  if (typeof v.o !== 'string') return 'o (origin) is not a string';
+  if (typeof v.s !== 'number') return 's (stamp) is not a number';
+  return checkProps(v.pr, v.up);
+}
+
+function checkQueueEntry(v: Record<string, unknown>): string | undefined {
+  if (!isUint(v.m)) return 'm (message seq) is not a non-negative integer';
+  if (!isQos(v.q)) return 'q is not a QoS';
+  if (typeof v.r !== 'boolean') return 'r is not a boolean';
+  if (v.i !== undefined && !(Array.isArray(v.i) && v.i.every(isUint))) return 'i is not a list of subscription ids';
+  if (!isUint(v.p) || (v.p as number) > 0xffff) return 'p is not a packet id';
+  if (v.s !== 0 && v.s !== 1 && v.s !== 2 && v.s !== 3) return 's is not an outbound state';
+  return undefined;
+}
+
+function checkSubscription(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null) return 'a subscription is not a map';
+  const { f, o } = x as { f?: Record<string, unknown>; o?: Record<string, unknown> };
+  if (typeof f !== 'object' || f === null || typeof f.raw !== 'string' || typeof f.filter !== 'string' || !isOptString(f.group)) return 'a subscription filter is malformed';
+  if (typeof o !== 'object' || o === null || !isQos(o.qos) || typeof o.noLocal !== 'boolean' || typeof o.retainAsPublished !== 'boolean' || !isQos(o.retainHandling) || !isUint(o.subscriptionId)) {
+    return `subscription options of ${f.raw} are malformed`;
+  }
+  return undefined;
+}
+
+function checkWill(w: unknown): string | undefined {
+  if (w === undefined) return undefined;
+  if (typeof w !== 'object' || w === null) return 'will is not a map';
+  const v = w as Record<string, unknown>;
+  if (typeof v.topic !== 'string' || !(v.payload instanceof Uint8Array) || !isQos(v.qos) || typeof v.retain !== 'boolean' || typeof v.delay !== 'number' || typeof v.clientId !== 'string' || !isOptString(v.username)) {
+    return 'will is malformed';
+  }
+  return checkProps(v.pr, v.up);
+}
+
+function checkSession(v: Record<string, unknown>): string | undefined {
+  if (typeof v.id !== 'string') return 'id is not a string';
+  if (!isUint(v.owner)) return 'owner is not a worker index';
+  if (!isOptString(v.user)) return 'user is not a string';
+  if (!isUint(v.expiry)) return 'expiry is not a number of seconds';
+  if (typeof v.expiresAt !== 'number') return 'expiresAt is not a number';
+  if (!Array.isArray(v.subs)) return 'subs is not an array';
+  for (const s of v.subs) {
+    const problem = checkSubscription(s);
+    if (problem !== undefined) return problem;
+  }
+  if (!isUint(v.lastId) || (v.lastId as number) > 0xffff) return 'lastId is not a packet id';
+  return checkWill(v.will);
+}
+
+function checkQuarantine(v: Record<string, unknown>): string | undefined {
+  if (typeof v.ks !== 'string' || !(v.key instanceof Uint8Array) || !(v.raw instanceof Uint8Array) || typeof v.reason !== 'string' || typeof v.at !== 'number') return 'malformed quarantine record';
+  return undefined;
+}
+
+// ---- the keyspaces
+
+/** `messages` values: version byte + MessageRecord. */
+export function encodeMessage(m: MessageRecord): Buffer {
+  return encode(VERSION.messages, m);
+}
+export function decodeMessage(raw: Uint8Array): Decoded<MessageRecord> {
+  return decode<MessageRecord>(raw, VERSION.messages, checkMessage);
+}
+
+/** `retained` values: version byte + MessageRecord (versioned apart from `messages`). */
+export function encodeRetained(m: MessageRecord): Buffer {
+  return encode(VERSION.retained, m);
+}
+export function decodeRetained(raw: Uint8Array): Decoded<MessageRecord> {
+  return decode<MessageRecord>(raw, VERSION.retained, checkMessage);
+}
+
+/** `queue` values: version byte + QueueEntry. */
+export function encodeQueueEntry(e: QueueEntry): Buffer {
+  return encode(VERSION.queue, e);
+}
+export function decodeQueueEntry(raw: Uint8Array): Decoded<QueueEntry> {
+  return decode<QueueEntry>(raw, VERSION.queue, checkQueueEntry);
+}
+
+/** `sessions` values: version byte + SessionMeta with the full client id as `id` (keys may be hashed). */
+export function encodeSession(clientId: string, meta: SessionMeta): Buffer {
+  return encode(VERSION.sessions, { id: clientId, ...meta });
+}
+export function decodeSession(raw: Uint8Array): Decoded<{ clientId: string; meta: SessionMeta }> {
+  const d = decode<SessionMeta & { id: string }>(raw, VERSION.sessions, checkSession);
+  if (!d.ok) return d;
+  const { id, ...meta } = d.value;
+  return { ok: true, value: { clientId: id, meta } };
+}
+
+/** `inbound` values: the version byte alone. */
+const INBOUND_MARKER = Buffer.from([VERSION.inbound]);
+export function encodeInbound(): Buffer {
+  return INBOUND_MARKER;
+}
+export function checkInbound(raw: Uint8Array): string | undefined {
+  if (raw.length === 0) return 'empty value';
+  if (raw[0] !== VERSION.inbound) return `unknown version byte ${raw[0]} (expected ${VERSION.inbound})`;
+  if (raw.length !== 1) return `inbound marker of ${raw.length} bytes (expected 1)`;
+  return undefined;
+}
+
+export function encodeQuarantine(q: QuarantineRecord): Buffer {
+  return encode(VERSION.quarantine, q);
+}
+export function decodeQuarantine(raw: Uint8Array): Decoded<QuarantineRecord> {
+  return decode<QuarantineRecord>(raw, VERSION.quarantine, checkQuarantine);
+}
+
+/** Any other `meta` value ('opened', 'probe'): version byte + a small map. */
+export function encodeMetaRecord(body: Record<string, string | number>): Buffer {
+  return encode(VERSION.meta, body);
+}
+
+export function encodeFormat(f: FormatRecord): Buffer {
+  return encode(VERSION.meta, f);
+}
+export function decodeFormat(raw: Uint8Array): Decoded<FormatRecord> {
+  return decode<FormatRecord>(raw, VERSION.meta, (v) => (isUint(v.format) && typeof v.created === 'number' ? undefined : 'malformed format record'));
+}
