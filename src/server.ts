@@ -54,6 +54,13 @@ function freePort(host: string | undefined): Promise<number> {
 }
 
 const WORKER_URL = new URL('./workers/worker.ts', import.meta.url);
+/**
+ * A worker's young generation (V8 semi-spaces). Node's default lets a scavenge pause the event
+ * loop for several milliseconds; smaller is shorter. Measured (smart-city: 10k publishers at
+ * 5k msg/s, 1 worker): p99 2.8-10 ms at the default, 1.2-2.7 ms at 4 MB semi-spaces with no
+ * loss of fan-in throughput, 1.0-1.7 ms at 2 MB but 22% less fan-in QoS 1 throughput.
+ */
+const YOUNG_GENERATION_MB = 12;
 /** the package version, for `$SYS/broker/version` and the start-up line */
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -83,7 +90,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       const init: WorkerInit = {
         index, config, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
       };
-      const w = new Worker(WORKER_URL, { workerData: init });
+      const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       let ready = false;
       w.on('message', (msg: FromWorker) => {
         switch (msg.type) {
