@@ -6,6 +6,7 @@
  * Exact subscriptions stay in each worker's own TopicTree; this holds only worker numbers.
  * called from: worker (single-threaded; each worker owns its own mirror)
  */
+import { pathTo, prunePath } from './triePath.ts';
 
 /** One `$share` group on one filter, across all workers. */
 export class GroupInterest {
@@ -215,15 +216,9 @@ export class InterestTree {
   /** Applies `change` to the node of `filter` (if it exists) and prunes empty nodes. */
   private update(filter: string, change: (node: InterestNode) => void): void {
     const levels = filter.split('/');
-    const path: InterestNode[] = [this.root];
-    let node = this.root;
-    for (const level of levels) {
-      const next = node.children.get(level);
-      if (next === undefined) return;
-      path.push(next);
-      node = next;
-    }
-    change(node);
-    for (let i = levels.length; i > 0 && path[i]!.isEmpty(); i--) path[i - 1]!.children.delete(levels[i - 1]!);
+    const path = pathTo(this.root, levels);
+    if (path === undefined) return;
+    change(path[levels.length]!);
+    prunePath(path, levels, (n) => n.isEmpty());
   }
 }

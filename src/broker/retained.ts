@@ -1,4 +1,5 @@
 import { isExpired, type Message } from './message.ts';
+import { pathTo, prunePath } from './triePath.ts';
 
 class RetainedNode {
   readonly children = new Map<string, RetainedNode>();
@@ -50,22 +51,12 @@ export class RetainedStore {
   }
 
   private delete(levels: string[]): void {
-    const path: RetainedNode[] = [this.root];
-    let node = this.root;
-    for (const level of levels) {
-      const next = node.children.get(level);
-      if (next === undefined) return;
-      path.push(next);
-      node = next;
-    }
-    if (node.message === undefined) return;
+    const path = pathTo(this.root, levels);
+    const node = path?.[levels.length];
+    if (path === undefined || node === undefined || node.message === undefined) return;
     node.message = undefined;
     this.count--;
-    for (let i = levels.length; i > 0; i--) {
-      const n = path[i]!;
-      if (n.message !== undefined || n.children.size > 0) break;
-      path[i - 1]!.children.delete(levels[i - 1]!);
-    }
+    prunePath(path, levels, (n) => n.message === undefined && n.children.size === 0);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { SubscriptionOptions } from './subscription.ts';
+import { pathTo, prunePath } from './triePath.ts';
 
 /**
  * The worker's subscription trie: filter levels → subscribers, with shared-subscription groups
@@ -86,14 +87,9 @@ export class TopicTree<K> {
   /** Removes a subscription. Returns true when one existed. Prunes empty nodes. */
   remove(filter: string, group: string | undefined, key: K): boolean {
     const levels = filter.split('/');
-    const path: TreeNode<K>[] = [this.root];
-    let node = this.root;
-    for (const level of levels) {
-      const next = node.children.get(level);
-      if (next === undefined) return false;
-      path.push(next);
-      node = next;
-    }
+    const path = pathTo(this.root, levels);
+    if (path === undefined) return false;
+    const node = path[levels.length]!;
     let removed: boolean;
     if (group === undefined) {
       removed = node.subscribers.delete(key);
@@ -104,9 +100,7 @@ export class TopicTree<K> {
     }
     if (!removed) return false;
     this.count--;
-    for (let i = levels.length; i > 0 && path[i]!.isEmpty(); i--) {
-      path[i - 1]!.children.delete(levels[i - 1]!);
-    }
+    prunePath(path, levels, (n) => n.isEmpty());
     return true;
   }
 

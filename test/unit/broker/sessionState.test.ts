@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { messageView } from '../../helpers/messages.ts';
 import { Packr } from 'msgpackr';
 import { Session, type QueueLimits, type SessionLink } from '../../../src/broker/session.ts';
 import { createMessage, type Message, type MessageProperties } from '../../../src/broker/message.ts';
@@ -42,20 +43,6 @@ function delivery(m: Message, qos: 0 | 1 | 2, retain = false, subscriptionIds: r
   return { message: m, qos, retain, subscriptionIds };
 }
 
-/** Everything a message carries that must survive a move, in comparable form. */
-function messageView(m: Message): unknown {
-  const p = m.properties;
-  let properties: unknown;
-  if (p !== undefined) {
-    const { userProperties, correlationData, ...rest } = p;
-    properties = {
-      ...rest,
-      correlationData: correlationData === undefined ? undefined : correlationData.toString('hex'),
-      userProperties: userProperties === undefined ? undefined : userPropertyPairs(userProperties as UserProperties),
-    };
-  }
-  return { topic: m.topic, payload: m.payload.toString('hex'), qos: m.qos, retain: m.retain, properties, expiresAt: m.expiresAt, origin: m.origin, stamp: m.stamp };
-}
 
 function deliveryView(d: Delivery): unknown {
   return { message: messageView(d.message), qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds };

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { messageView } from '../../helpers/messages.ts';
 import { createMessage, type Message, type MessageProperties } from '../../../src/broker/message.ts';
 import { encodePublish } from '../../../src/protocol/packets/publish.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../../../src/protocol/userProperties.ts';
@@ -68,20 +69,6 @@ function roundTrip(m: Message, flags: number = PubFlag.Route, hops = 0, group = 
   return { buf, length, record: readPublishRecord(buf, OFF, length, READER) };
 }
 
-/** Everything of a message a record must carry, in comparable form. */
-function view(m: Message): unknown {
-  const p = m.properties;
-  let properties: unknown;
-  if (p !== undefined) {
-    const { userProperties, correlationData, ...rest } = p;
-    properties = {
-      ...rest,
-      correlationData: correlationData === undefined ? undefined : Buffer.from(correlationData).toString('hex'),
-      userProperties: userProperties === undefined ? undefined : userPropertyPairs(userProperties as UserProperties),
-    };
-  }
-  return { topic: m.topic, payload: m.payload.toString('hex'), qos: m.qos, retain: m.retain, properties, expiresAt: m.expiresAt, origin: m.origin, stamp: m.stamp };
-}
 
 const v4Qos0 = (m: Message): Buffer => encodePublish(m.topic, m.payload, 0, false, false, 0, 4).bytes;
 
@@ -92,7 +79,7 @@ describe('PUBLISH records: round trip', () => {
       const m = message(topic, Buffer.from('p'));
       const { record } = roundTrip(m);
       assert.equal(record.message.topic, topic);
-      assert.deepEqual(view(record.message), view(m));
+      assert.deepEqual(messageView(record.message), messageView(m));
     });
   }
 
@@ -108,7 +95,7 @@ describe('PUBLISH records: round trip', () => {
       assert.ok(Buffer.isBuffer(record.message.payload));
       assert.equal(record.message.payload.length, payload.length);
       assert.ok(record.message.payload.equals(payload));
-      assert.deepEqual(view(record.message), view(m));
+      assert.deepEqual(messageView(record.message), messageView(m));
     });
   }
 
@@ -153,7 +140,7 @@ describe('PUBLISH records: round trip', () => {
     const { record } = roundTrip(m);
     const p = record.message.properties;
     assert.ok(p !== undefined);
-    assert.deepEqual(view(record.message), view(m));
+    assert.deepEqual(messageView(record.message), messageView(m));
     assert.ok(Buffer.isBuffer(p.correlationData));
     assert.deepEqual(p.correlationData, Buffer.from([0xff, 0, 0x80, 7]));
     assert.equal(p.payloadFormatIndicator, true);
@@ -180,7 +167,7 @@ describe('PUBLISH records: round trip', () => {
     assert.equal(record.filter, 'jobs/€/+');
     assert.equal(record.flags & PubFlag.Shared, PubFlag.Shared);
     assert.equal(record.flags & PubFlag.Route, 0);
-    assert.deepEqual(view(record.message), view(m));
+    assert.deepEqual(messageView(record.message), messageView(m));
   });
 
   test('non-shared records have an empty group and filter', () => {
@@ -197,7 +184,7 @@ describe('PUBLISH records: round trip', () => {
     const m = message('ü/t', Buffer.from('relay'), { qos: 2, retain: true, properties: v5Properties(), origin: 'o', stamp: 9, expiresAt: NOW + 1 });
     const first = roundTrip(m, PubFlag.Shared, 0, 'g', 'ü/+').record;
     const second = roundTrip(first.message, PubFlag.Shared, first.hops + 1, first.group, first.filter).record;
-    assert.deepEqual(view(second.message), view(m));
+    assert.deepEqual(messageView(second.message), messageView(m));
     assert.equal(second.hops, 1);
     assert.equal(second.group, 'g');
     assert.equal(second.filter, 'ü/+');
@@ -241,21 +228,21 @@ describe('PUBLISH records: layout and ownership', () => {
     writePublishRecord(buf, la, pb, PubFlag.Route, 0, '', '');
     const ra = readPublishRecord(buf, 0, la, 0);
     const rb = readPublishRecord(buf, la, lb, 0);
-    assert.deepEqual(view(ra.message), view(a));
+    assert.deepEqual(messageView(ra.message), messageView(a));
     assert.deepEqual([ra.hops, ra.group, ra.filter], [3, 'g', 'a/+']);
-    assert.deepEqual(view(rb.message), view(b));
+    assert.deepEqual(messageView(rb.message), messageView(b));
     assert.deepEqual([rb.hops, rb.group, rb.filter], [0, '', '']);
   });
 
   test('the decoded message does not share memory with the record: overwriting the source leaves it unchanged', () => {
     const m = message('own/ü', Buffer.from('owned payload'), { qos: 1, retain: true, properties: v5Properties(), origin: 'me', stamp: 5, expiresAt: NOW + 9 });
     const { record, buf } = roundTrip(m, PubFlag.Shared, 1, 'g', 'own/+');
-    const before = view(record.message);
+    const before = messageView(record.message);
     const packet = Buffer.from(record.message.encoded![0]!);
     buf.fill(0);
     buf.fill(0xff, 0, buf.length >> 1);
-    assert.deepEqual(view(record.message), before);
-    assert.deepEqual(view(record.message), view(m));
+    assert.deepEqual(messageView(record.message), before);
+    assert.deepEqual(messageView(record.message), messageView(m));
     assert.deepEqual(record.message.encoded![0], packet);
     assert.equal(record.group, 'g');
     assert.notEqual(record.message.payload.buffer, buf.buffer);
@@ -299,6 +286,6 @@ describe('PUBLISH records: layout and ownership', () => {
     const length = publishRecordLength(parts, '', '');
     const buf = Buffer.alloc(length);
     writePublishRecord(buf, 0, parts, PubFlag.Route, 0, '', '');
-    assert.deepEqual(view(readPublishRecord(buf, 0, length, 0).message), view(m));
+    assert.deepEqual(messageView(readPublishRecord(buf, 0, length, 0).message), messageView(m));
   });
 });
