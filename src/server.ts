@@ -13,7 +13,7 @@ import { sumCounters } from './metrics/counters.ts';
 import { startMetricsServer } from './metrics/prometheus.ts';
 import { sysTopics } from './metrics/sys.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
-import { createClusterShared, markWorkerDead } from './workers/shared.ts';
+import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
 
 export interface RunningBroker {
   readonly config: BrokerConfig;
@@ -70,6 +70,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
   const shared = n > 1 ? createClusterShared(n, config.listeners.length, opts.ringBytes) : undefined;
+  if (config.persistence && config.persistenceDurability !== 'off') {
+    const check = await (await import('./persistence/startup.ts')).checkStore(config, log);
+    if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
+    log.info(`persistence: ${check.retained} retained messages in ${config.persistenceLocation}`);
+  }
   const workerPorts: number[] = [];
   if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));
   const remoteAuth = config.passwordFile !== undefined || !config.allowAnonymous;

@@ -12,6 +12,7 @@ import type { Will } from './will.ts';
 import type { Logger } from '../log.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
+import { messageToRecord, type MessageRecord } from './messageRecord.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (
@@ -30,6 +31,18 @@ export interface BrokerServices {
   readonly authorizer: Authorizer | undefined;
   /** the other workers; undefined with one worker */
   readonly cluster?: ClusterLink | undefined;
+  /** durable storage; undefined when persistence is off */
+  readonly store?: DurableStore | undefined;
+}
+
+/** What the broker writes to disk (src/persistence/store.ts). */
+export interface DurableStore {
+  putRetained(topic: string, message: MessageRecord): void;
+  deleteRetained(topic: string): void;
+  /** resolves when every write so far is as durable as the configured mode promises */
+  commit(): Promise<void>;
+  /** false after a failed commit, until the disk accepts writes again */
+  readonly healthy: boolean;
 }
 
 const SWEEP_MS = 250;
@@ -64,12 +77,16 @@ export class Broker {
   readonly config: BrokerConfig;
   private readonly services: BrokerServices;
   readonly cluster: ClusterLink | undefined;
+  readonly store: DurableStore | undefined;
+  /** set when the current publish wrote to the store: its acknowledgement waits for the commit */
+  private wroteDurable = false;
 
   constructor(config: BrokerConfig, services: BrokerServices) {
     this.config = config;
     this.services = services;
     this.log = services.log;
     this.cluster = services.cluster;
+    this.store = services.store;
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -317,11 +334,33 @@ export class Broker {
       if (cluster !== undefined) message.stamp = cluster.retainStamp();
       this.retained.set(message); // an empty payload clears [MQTT-3.3.1-6]
       counters.retainedMessages = this.retained.size;
+      // the publishing worker stores it; $SYS (localOnly) is regenerated, never stored
+      const store = this.store;
+      if (store !== undefined && !localOnly) {
+        if (message.payload.length === 0) store.deleteRetained(message.topic);
+        else store.putRetained(message.topic, messageToRecord(message));
+        this.wroteDurable = true;
+      }
     }
     const now = Date.now();
     if (cluster === undefined) return this.router.route(message, now, true);
     message.originWorker = cluster.self;
     return this.router.route(message, now, false) + cluster.route(message, now);
+  }
+
+  /**
+   * The commit that the acknowledgement of the message just published must wait for, if that
+   * publish wrote to the store; undefined otherwise. Resets the flag.
+   */
+  takeCommit(): Promise<void> | undefined {
+    if (!this.wroteDurable) return undefined;
+    this.wroteDurable = false;
+    return this.store!.commit();
+  }
+
+  /** false while the store cannot write: publishes that must be stored are refused */
+  get canStore(): boolean {
+    return this.store === undefined || this.store.healthy;
   }
 
   /**

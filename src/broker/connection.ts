@@ -73,6 +73,8 @@ export class Connection implements SessionLink {
   private discardWill = false;
   private released = false;
   private sessionPending = false;
+  /** acknowledgements waiting for a durable commit, oldest first; undefined when none wait */
+  private heldAcks: { qos: 1 | 2; id: number; reason: number; ready: boolean }[] | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
 
@@ -385,6 +387,12 @@ export class Connection implements SessionLink {
       }
     }
     let reason = this.admitPublish(topic, p);
+    if (reason === ReasonCode.QuotaExceeded && this.version !== 5) {
+      // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
+      if (qos === 2) session.inbound.release(id);
+      this.disconnect(reason, 'message could not be stored');
+      return;
+    }
     if (reason === 0) {
       if (props !== undefined && (props.topicAlias !== undefined || props.subscriptionIdentifier !== undefined)) {
         const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
@@ -397,15 +405,67 @@ export class Connection implements SessionLink {
       const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
       if (this.broker.publish(message) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
     }
-    if (qos === 1) this.write(encodeAck('puback', id, this.version, this.version === 5 ? reason : 0));
-    else if (qos === 2) {
-      if (reason >= 0x80) session.inbound.release(id);
-      this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
+    if (qos === 0) return;
+    // acknowledged only once what it wrote is on disk (persistence_durability)
+    const commit = this.broker.takeCommit();
+    if (commit === undefined && this.heldAcks === undefined) this.acknowledge(qos, id, reason);
+    else this.holdAck(qos, id, reason, commit);
+  }
+
+  /** PUBACK (QoS 1) or PUBREC (QoS 2) for a received PUBLISH; a refused QoS 2 id is forgotten. */
+  private acknowledge(qos: 1 | 2, id: number, reason: number): void {
+    if (qos === 1) {
+      this.write(encodeAck('puback', id, this.version, this.version === 5 ? reason : 0));
+      return;
     }
+    if (reason >= 0x80) this.session?.inbound.release(id);
+    this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
+  }
+
+  /**
+   * An acknowledgement that waits for a commit; later ones wait behind it, so they keep the
+   * order of the PUBLISHes [MQTT-4.6.0-2]. A failed commit is not acknowledged as a success:
+   * v5 gets 0x80, 3.1.1 (which has no way to say it) is disconnected.
+   */
+  private holdAck(qos: 1 | 2, id: number, reason: number, commit: Promise<void> | undefined): void {
+    const held = { qos, id, reason, ready: commit === undefined };
+    (this.heldAcks ??= []).push(held);
+    commit?.then(
+      () => {
+        held.ready = true;
+        this.releaseAcks();
+      },
+      () => {
+        counters.storeFailures++;
+        if (this.version !== 5) {
+          this.disconnect(ReasonCode.UnspecifiedError, 'message could not be stored');
+          return;
+        }
+        held.reason = ReasonCode.UnspecifiedError;
+        held.ready = true;
+        this.releaseAcks();
+      },
+    );
+  }
+
+  private releaseAcks(): void {
+    const q = this.heldAcks;
+    if (q === undefined || this.state === State.Closed) return;
+    while (q.length > 0 && q[0]!.ready) {
+      const a = q.shift()!;
+      this.acknowledge(a.qos, a.id, a.reason);
+    }
+    if (q.length === 0) this.heldAcks = undefined;
+    this.broker.flushSoon();
   }
 
   /** 0 to route; otherwise the reason the message is acknowledged but not routed (Mosquitto's behaviour). */
   private admitPublish(topic: string, p: IPublishPacket): number {
+    // a message that must be stored is refused while the disk cannot take it, rather than acknowledged
+    if (p.qos > 0 && p.retain && !this.broker.canStore) {
+      counters.storeFailures++;
+      return ReasonCode.QuotaExceeded;
+    }
     const limit = this.broker.config.messageSizeLimit;
     if (limit > 0 && p.payload.length > limit) {
       counters.messagesRejectedTooLarge++;

@@ -26,6 +26,8 @@ export const counters = {
   messagesDroppedNoMember: 0,
   /** records that waited behind a full ring to another worker (their publishers were paused) */
   ringBacklogRecords: 0,
+  /** QoS 1/2 publishes refused or failed because the store could not write */
+  storeFailures: 0,
   /** PUBLISH refused for message_size_limit */
   messagesRejectedTooLarge: 0,
   retainedMessages: 0,

@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker, type Authenticate, type Authorizer } from '../broker/broker.ts';
 import { Connection } from '../broker/connection.ts';
-import { createMessage } from '../broker/message.ts';
+import { createMessage, isExpired } from '../broker/message.ts';
+import { messageFromRecord } from '../broker/messageRecord.ts';
 import { createLogger } from '../log.ts';
 import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
@@ -49,8 +50,22 @@ if (config.aclFile !== undefined) {
   authorizer = { allows: (client, topic, access) => aclCheck(acl, client, topic, access) };
 }
 
+// every worker opens the same LMDB environment; the main thread has checked it and quarantined bad records
+const store = config.persistence && config.persistenceDurability !== 'off'
+  ? (await import('../persistence/store.ts')).Store.open({
+      path: config.persistenceLocation, durability: config.persistenceDurability, batchWindowMs: config.persistenceBatchWindowMs, log,
+    })
+  : undefined;
 const cluster = init.cluster === undefined ? undefined : new Cluster(init.cluster, init.index);
-const broker = new Broker(config, { log, authenticate, authorizer, cluster });
+const broker = new Broker(config, { log, authenticate, authorizer, cluster, store });
+if (store !== undefined) {
+  const now = Date.now();
+  for (const r of store.loadRetained()) {
+    const m = messageFromRecord(r, -1);
+    if (!isExpired(m, now)) broker.retained.set(m);
+  }
+  counters.retainedMessages = broker.retained.size;
+}
 cluster?.start(broker);
 const servers: Server[] = [];
 
@@ -82,8 +97,11 @@ port.on('message', (msg: ToWorker) => {
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
-      // let the DISCONNECTs reach the sockets before the thread ends
-      setTimeout(() => post({ type: 'stopped' }), 50);
+      // let the DISCONNECTs reach the sockets, and the last writes the disk, before the thread ends
+      setTimeout(() => {
+        const closed = store === undefined ? Promise.resolve() : store.flush().then(() => store.close());
+        closed.catch((err: unknown) => log.error('closing the store', err)).finally(() => post({ type: 'stopped' }));
+      }, 50);
       return;
     case 'stats':
       post({ type: 'stats', id: msg.id, counters: snapshotCounters() });
