@@ -87,6 +87,24 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>[]) => void }>();
   let nextStatsId = 1;
   const workers: Worker[] = [];
+  /**
+   * Workers open their listeners only once all of them have loaded their state; a replacement
+   * started later opens them as soon as it has.
+   */
+  const waitingToListen: Worker[] = [];
+  /** every worker thread started, for the clean-up of a failed start */
+  const created: Worker[] = [];
+  let allLoaded = false;
+  const onLoaded = (w: Worker): void => {
+    if (allLoaded) {
+      w.postMessage({ type: 'listen' } satisfies ToWorker);
+      return;
+    }
+    waitingToListen.push(w);
+    if (waitingToListen.length < n) return;
+    allLoaded = true;
+    for (const x of waitingToListen.splice(0)) x.postMessage({ type: 'listen' } satisfies ToWorker);
+  };
   /** resolvers of killWorker(), by worker index */
   const replaced = new Map<number, () => void>();
 
@@ -96,9 +114,13 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         index, config, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+      created.push(w);
       let ready = false;
       w.on('message', (msg: FromWorker) => {
         switch (msg.type) {
+          case 'loaded':
+            onLoaded(w);
+            return;
           case 'ready':
             ready = true;
             resolve(w);
@@ -155,13 +177,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   try {
     // all at once: a worker accepts as soon as it listens, so starting them one after another
     // would crowd the first connections onto the first workers
-    const started = await Promise.allSettled(Array.from({ length: n }, (_, i) => spawn(i)));
-    for (const r of started) if (r.status === 'fulfilled') workers.push(r.value);
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    workers.push(...(await Promise.all(Array.from({ length: n }, (_, i) => spawn(i)))));
   } catch (err) {
+    // one failed: the others may be waiting for a go-ahead that will not come
     stopping = true;
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(created.map((w) => w.terminate()));
     await authenticator?.close();
     throw err;
   }

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import { messageToRecord, type MessageRecord } from './messageRecord.ts';
+import type { SessionMeta } from '../persistence/records.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (
@@ -39,6 +40,8 @@ export interface BrokerServices {
 export interface DurableStore {
   putRetained(topic: string, message: MessageRecord): void;
   deleteRetained(topic: string): void;
+  putSession(clientId: string, meta: SessionMeta): void;
+  deleteSession(clientId: string): void;
   /** resolves when every write so far is as durable as the configured mode promises */
   commit(): Promise<void>;
   /** false after a failed commit, until the disk accepts writes again */
@@ -181,6 +184,7 @@ export class Broker {
     }
     session.expiryInterval = expiryInterval;
     session.username = conn.username;
+    this.persistSession(session);
     return { session, present };
   }
 
@@ -196,6 +200,7 @@ export class Broker {
   adoptSession(session: Session, will: Will | undefined, now: number): void {
     this.installSession(session);
     session.detach(now);
+    this.persistSession(session);
     if (will !== undefined) this.scheduleWill(will, Math.min(will.delay, session.expiryInterval));
   }
 
@@ -240,8 +245,54 @@ export class Broker {
     }
     if (session.expiryInterval === 0 && this.sessions.get(session.clientId) === session && session.link === undefined) {
       this.endSession(session);
+    } else if (session.stored && this.sessions.get(session.clientId) === session) {
+      this.persistSession(session); // offline now: the record gets its expiry time
     }
     this.flushSoon();
+  }
+
+  /**
+   * Writes a persistent session's record (subscriptions, expiry, owning worker), or removes it
+   * when the session no longer outlives its connection. Clean sessions never touch the disk.
+   */
+  private persistSession(session: Session): void {
+    const store = this.store;
+    if (store === undefined) return;
+    if (session.expiryInterval === 0) {
+      if (session.stored) store.deleteSession(session.clientId);
+      session.stored = false;
+      return;
+    }
+    store.putSession(session.clientId, {
+      owner: this.cluster?.self ?? 0,
+      user: session.username,
+      expiry: session.expiryInterval,
+      expiresAt: session.expiresAt,
+      subs: [...session.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
+      lastId: 0,
+      will: undefined,
+    });
+    session.stored = true;
+  }
+
+  /**
+   * A persistent session read back from the store at start-up: offline, with its subscriptions
+   * in this worker's tree; an expired one is removed instead.
+   */
+  restoreSession(clientId: string, meta: SessionMeta, now: number): void {
+    const session = new Session(clientId, this.queueLimits);
+    session.username = meta.user;
+    session.expiryInterval = meta.expiry;
+    session.stored = true;
+    if (meta.expiresAt !== 0 && meta.expiresAt <= now && meta.expiry !== NEVER_EXPIRES) {
+      this.store?.deleteSession(clientId);
+      return;
+    }
+    for (const { f, o } of meta.subs) session.subscriptions.set(f.raw, { filter: { raw: f.raw, filter: f.filter, group: f.group ?? undefined }, options: o });
+    this.cluster?.adopt(clientId);
+    this.installSession(session);
+    if (meta.expiresAt === 0) session.detach(now);
+    else session.expiresAt = meta.expiresAt;
   }
 
   private scheduleWill(will: Will, delay: number): void {
@@ -275,6 +326,10 @@ export class Broker {
     session.clearMessages();
     this.sessions.delete(session.clientId);
     counters.sessions--;
+    if (session.stored) {
+      this.store?.deleteSession(session.clientId);
+      session.stored = false;
+    }
     if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
     const pending = this.delayedWills.get(session.clientId);
     if (pending !== undefined) {
@@ -292,6 +347,10 @@ export class Broker {
     session.subscriptions.set(filter.raw, { filter, options });
     this.treeAdd(filter, session, options);
     if (!existed) counters.subscriptions++;
+    if (session.stored) {
+      this.persistSession(session);
+      this.wroteDurable = true; // the SUBACK waits for it
+    }
     return existed;
   }
 
@@ -299,6 +358,10 @@ export class Broker {
     if (!session.subscriptions.delete(filter.raw)) return false;
     this.treeRemove(filter, session);
     counters.subscriptions--;
+    if (session.stored) {
+      this.persistSession(session);
+      this.wroteDurable = true; // the UNSUBACK waits for it
+    }
     return true;
   }
 

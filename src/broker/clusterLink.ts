@@ -41,6 +41,8 @@ export interface ClusterLink {
    * when it had none, or on clean start).
    */
   acquire(clientId: string, cleanStart: boolean, done: (moved: MovedSession | undefined) => void): boolean;
+  /** Registers `clientId` for this worker (a session restored from the store at start-up). */
+  adopt(clientId: string): void;
   /** The session of `clientId` ended on this worker: the id is free again. */
   released(clientId: string): void;
   /** Applies what other workers sent; called before this worker handles newly read packets. */

@@ -74,7 +74,7 @@ export class Connection implements SessionLink {
   private released = false;
   private sessionPending = false;
   /** acknowledgements waiting for a durable commit, oldest first; undefined when none wait */
-  private heldAcks: { qos: 1 | 2; id: number; reason: number; ready: boolean }[] | undefined = undefined;
+  private held: { send: () => void; ready: boolean }[] | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
 
@@ -407,9 +407,13 @@ export class Connection implements SessionLink {
     }
     if (qos === 0) return;
     // acknowledged only once what it wrote is on disk (persistence_durability)
-    const commit = this.broker.takeCommit();
-    if (commit === undefined && this.heldAcks === undefined) this.acknowledge(qos, id, reason);
-    else this.holdAck(qos, id, reason, commit);
+    const ack = { qos, id, reason };
+    this.afterCommit(this.broker.takeCommit(), () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
+      // a failed commit is not acknowledged as a success: v5 is told 0x80, 3.1.1 (no way to say it) is disconnected
+      if (this.version !== 5) return false;
+      ack.reason = ReasonCode.UnspecifiedError;
+      return true;
+    });
   }
 
   /** PUBACK (QoS 1) or PUBREC (QoS 2) for a received PUBLISH; a refused QoS 2 id is forgotten. */
@@ -423,39 +427,40 @@ export class Connection implements SessionLink {
   }
 
   /**
-   * An acknowledgement that waits for a commit; later ones wait behind it, so they keep the
-   * order of the PUBLISHes [MQTT-4.6.0-2]. A failed commit is not acknowledged as a success:
-   * v5 gets 0x80, 3.1.1 (which has no way to say it) is disconnected.
+   * Runs `send` (an acknowledgement) once `commit` has resolved, or at once when there is none;
+   * everything queued here runs in order, so acknowledgements keep the order of the packets they
+   * answer [MQTT-4.6.0-2]. When the commit fails, `failed` may adjust what `send` says and
+   * return true, or return false to disconnect the client instead.
    */
-  private holdAck(qos: 1 | 2, id: number, reason: number, commit: Promise<void> | undefined): void {
-    const held = { qos, id, reason, ready: commit === undefined };
-    (this.heldAcks ??= []).push(held);
+  afterCommit(commit: Promise<void> | undefined, send: () => void, failed: () => boolean = () => false): void {
+    if (commit === undefined && this.held === undefined) {
+      send();
+      return;
+    }
+    const entry = { send, ready: commit === undefined };
+    (this.held ??= []).push(entry);
     commit?.then(
       () => {
-        held.ready = true;
-        this.releaseAcks();
+        entry.ready = true;
+        this.releaseHeld();
       },
       () => {
         counters.storeFailures++;
-        if (this.version !== 5) {
-          this.disconnect(ReasonCode.UnspecifiedError, 'message could not be stored');
+        if (!failed()) {
+          this.disconnect(ReasonCode.UnspecifiedError, 'could not be stored');
           return;
         }
-        held.reason = ReasonCode.UnspecifiedError;
-        held.ready = true;
-        this.releaseAcks();
+        entry.ready = true;
+        this.releaseHeld();
       },
     );
   }
 
-  private releaseAcks(): void {
-    const q = this.heldAcks;
+  private releaseHeld(): void {
+    const q = this.held;
     if (q === undefined || this.state === State.Closed) return;
-    while (q.length > 0 && q[0]!.ready) {
-      const a = q.shift()!;
-      this.acknowledge(a.qos, a.id, a.reason);
-    }
-    if (q.length === 0) this.heldAcks = undefined;
+    while (q.length > 0 && q[0]!.ready) q.shift()!.send();
+    if (q.length === 0) this.held = undefined;
     this.broker.flushSoon();
   }
 

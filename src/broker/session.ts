@@ -38,6 +38,8 @@ export class Session {
   username: string | undefined = undefined;
   /** the connection, while the client is online */
   link: SessionLink | undefined = undefined;
+  /** true while the session has a record in the store (persistent sessions only) */
+  stored = false;
   /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
   expiryInterval = 0;
   /** ms since epoch when an offline session expires; 0 while online or never */

@@ -56,13 +56,16 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
     if (parsed.group === undefined) retainedFor.push({ filter: parsed, options, existed });
   }
   const suback: ISubackPacket = { cmd: 'suback', messageId: packet.messageId, granted };
-  conn.write(encodePacket(suback, conn.version));
-  // [MQTT-3.3.1-9] retained messages go after the SUBACK, with RETAIN set; none for shared subscriptions
-  for (const r of retainedFor) {
-    // Retain Handling: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-10/11]
-    if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && r.existed)) continue;
-    broker.sendRetained(session, r.filter.filter, r.options);
-  }
+  // a persistent session's subscriptions are on disk before the SUBACK says they exist
+  conn.afterCommit(broker.takeCommit(), () => {
+    conn.write(encodePacket(suback, conn.version));
+    // [MQTT-3.3.1-9] retained messages go after the SUBACK, with RETAIN set; none for shared subscriptions
+    for (const r of retainedFor) {
+      // Retain Handling: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-10/11]
+      if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && r.existed)) continue;
+      broker.sendRetained(session, r.filter.filter, r.options);
+    }
+  });
 }
 
 export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUnsubscribePacket): void {
@@ -78,5 +81,5 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
     codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId, granted: v5 ? codes : [] };
-  conn.write(encodePacket(unsuback, conn.version));
+  conn.afterCommit(broker.takeCommit(), () => conn.write(encodePacket(unsuback, conn.version)));
 }

@@ -94,7 +94,7 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 try {
   broker = await startBroker(config, { verbose });
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
-  const persistence = config.persistence ? `${config.persistenceDurability} in ${config.persistenceLocation} (retained messages on disk; sessions and queues in memory in this version)` : 'off';
+  const persistence = config.persistence ? `${config.persistenceDurability} in ${config.persistenceLocation} (retained messages and sessions on disk; queued messages in memory in this version)` : 'off';
   process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
   if (stopSignal !== undefined) {
     const signal = stopSignal;

@@ -167,6 +167,10 @@ export class Cluster implements ClusterLink {
     return this.handover.acquire(clientId, cleanStart, done);
   }
 
+  adopt(clientId: string): void {
+    this.registry.claim(clientId, this.self);
+  }
+
   released(clientId: string): void {
     this.registry.release(clientId, this.self);
   }

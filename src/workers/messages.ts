@@ -28,9 +28,14 @@ export type ToWorker =
   | { readonly type: 'sys'; readonly entries: readonly (readonly [string, string])[] }
   | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' }
   /** worker `index` died: route nothing more to it */
-  | { readonly type: 'peerDown'; readonly index: number };
+  | { readonly type: 'peerDown'; readonly index: number }
+  /** every worker has loaded its state: open the listeners */
+  | { readonly type: 'listen' };
 
 export type FromWorker =
+  /** state loaded (sessions restored): waiting for 'listen' */
+  | { readonly type: 'loaded' }
+  /** listening */
   | { readonly type: 'ready' }
   | { readonly type: 'stopped' }
   | { readonly type: 'stats'; readonly id: number; readonly counters: Record<string, number> }

@@ -67,6 +67,12 @@ if (store !== undefined) {
   counters.retainedMessages = broker.retained.size;
 }
 cluster?.start(broker);
+if (store !== undefined) {
+  // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
+  const now = Date.now();
+  const workers = init.cluster?.workers ?? 1;
+  for (const s of store.loadSessions()) if (s.meta.owner % workers === init.index) broker.restoreSession(s.clientId, s.meta, now);
+}
 const servers: Server[] = [];
 
 /**
@@ -116,6 +122,12 @@ port.on('message', (msg: ToWorker) => {
     case 'peerDown':
       cluster?.peerDown(msg.index);
       return;
+    case 'listen':
+      openListeners().then(
+        () => post({ type: 'ready' }),
+        (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
+      );
+      return;
     case 'authResult': {
       const w = authWaiters.get(msg.id);
       authWaiters.delete(msg.id);
@@ -128,7 +140,8 @@ port.on('message', (msg: ToWorker) => {
 /** a WebSocket frame never needs to be larger than the largest MQTT packet we accept */
 const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_PACKET_SIZE;
 
-try {
+/** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */
+async function openListeners(): Promise<void> {
   for (let i = 0; i < config.listeners.length; i++) {
     const l = config.listeners[i]!;
     servers.push(
@@ -154,7 +167,9 @@ try {
           }),
     );
   }
-  post({ type: 'ready' });
-} catch (err) {
-  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
 }
+
+// state first (sessions restored and registered), listeners after the main thread's go-ahead:
+// a client that connects early must find its session wherever it was restored
+post({ type: 'loaded' });
+

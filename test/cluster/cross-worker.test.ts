@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from 'mqtt';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
-import { culexOnly, type TestBroker } from '../helpers/broker.ts';
+import { culexOnly, tempDir, type TestBroker } from '../helpers/broker.ts';
 import { PacketType } from '../helpers/raw.ts';
 
 const h = new Harness();
@@ -187,5 +187,33 @@ describe('between workers', { skip: culexOnly }, () => {
     assert.equal((await inbox1.waitFor(1))[0]!.payload.toString(), 'to-both');
     await h.closeClients();
     await b.stop();
+  });
+
+  test('after a worker dies, its persistent clients reconnect and resume their sessions (persistence on)', { timeout: 60000 }, async () => {
+    const tmp = tempDir('culex-xw-');
+    try {
+      const b = await h.broker({ workers: 2, persistence: true, persistenceLocation: tmp.dir }, { placement: true });
+      const id = uniqueId('resume');
+      const opts = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } };
+      const first = await h.connect(on(b, 1), opts);
+      await subscribe(first, 'xw/resume/#', { qos: 1 });
+      const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+      await b.running!.killWorker(1);
+      await closed;
+      // the replacement took its predecessor's sessions from the store; the client may land on any worker
+      for (const w of [0, 1]) {
+        const { client, connack } = await h.connectWithConnack(on(b, w), opts);
+        assert.equal(connack.sessionPresent, true, `resumed through worker ${w}`);
+        const inbox = new Inbox(client);
+        const pub = await h.connect(on(b, 1 - w), { protocolVersion: 5 });
+        await pub.publishAsync(`xw/resume/${w}`, 'still subscribed', { qos: 1 });
+        assert.equal((await inbox.waitFor(1))[0]!.payload.toString(), 'still subscribed');
+        await client.endAsync();
+      }
+      await h.closeClients();
+      await b.stop();
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
