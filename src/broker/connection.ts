@@ -407,8 +407,13 @@ export class Connection implements SessionLink {
     }
     if (qos === 0) return;
     // acknowledged only once what it wrote is on disk (persistence_durability)
+    const commit = this.broker.takeCommit();
+    if (commit === undefined && this.held === undefined) {
+      this.acknowledge(qos, id, reason); // the common case: no closures on the hot path
+      return;
+    }
     const ack = { qos, id, reason };
-    this.afterCommit(this.broker.takeCommit(), () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
+    this.afterCommit(commit, () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
       // a failed commit is not acknowledged as a success: v5 is told 0x80, 3.1.1 (no way to say it) is disconnected
       if (this.version !== 5) return false;
       ack.reason = ReasonCode.UnspecifiedError;
