@@ -280,14 +280,14 @@ export class Broker {
    * in this worker's tree; an expired one is removed instead.
    */
   restoreSession(clientId: string, meta: SessionMeta, now: number): void {
-    const session = new Session(clientId, this.queueLimits);
-    session.username = meta.user;
-    session.expiryInterval = meta.expiry;
-    session.stored = true;
     if (meta.expiresAt !== 0 && meta.expiresAt <= now && meta.expiry !== NEVER_EXPIRES) {
       this.store?.deleteSession(clientId);
       return;
     }
+    const session = new Session(clientId, this.queueLimits);
+    session.username = meta.user;
+    session.expiryInterval = meta.expiry;
+    session.stored = true;
     for (const { f, o } of meta.subs) session.subscriptions.set(f.raw, { filter: { raw: f.raw, filter: f.filter, group: f.group ?? undefined }, options: o });
     this.cluster?.adopt(clientId);
     this.installSession(session);

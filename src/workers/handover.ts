@@ -101,7 +101,7 @@ export class Handover {
     const owner = this.cluster.registry.claim(id, self);
     if (owner === self || owner === -2 || !this.cluster.alive(owner)) {
       if (owner >= 0 && owner !== self) this.cluster.registry.transfer(id, owner, self);
-      this.complete(id, undefined, -1);
+      this.complete(id, undefined);
       return;
     }
     p.from = owner;
@@ -191,7 +191,7 @@ export class Handover {
     const self = this.cluster.self;
     if (this.cluster.registry.owner(id) !== self) this.cluster.registry.claim(id, self);
     if (record === undefined) {
-      this.complete(id, undefined, from);
+      this.complete(id, undefined);
       return;
     }
     const { session, will } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
@@ -211,14 +211,14 @@ export class Handover {
       if (a.released) session.deliverNow(d, now);
       else a.held.push(d);
     };
-    if (this.pending.has(id)) this.complete(id, { session, will }, from);
+    if (this.pending.has(id)) this.complete(id, { session, will });
     else this.broker.adoptSession(session, will, Date.now());
     // after the subscription records that complete() sent: whoever reads this routes to us
     this.cluster.broadcast(Kind.Fence, { id, old: from });
   }
 
   /** Hands the session (or none) to the waiting CONNECTs: the first gets it, later ones take over from it. */
-  private complete(id: string, moved: MovedSession | undefined, _from: number): void {
+  private complete(id: string, moved: MovedSession | undefined): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
     clearTimeout(p.timer);

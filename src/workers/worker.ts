@@ -17,6 +17,7 @@ import { listen } from '../transport/tcp.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import type { ListenerConfig } from '../config/types.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { counters } from '../metrics/counters.ts';
@@ -140,33 +141,26 @@ port.on('message', (msg: ToWorker) => {
 /** a WebSocket frame never needs to be larger than the largest MQTT packet we accept */
 const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_PACKET_SIZE;
 
+/**
+ * Listens on `port` with the settings of `listener`; connections count against the
+ * max_connections of listener `index`.
+ */
+function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
+  if (listener.protocol === 'websockets') {
+    return listenWebSocket(listener, port, (stream, address, remotePort) => {
+      if (admit(index, stream)) broker.add(new Connection(stream, broker, address, remotePort));
+    }, maxFrame);
+  }
+  return listen(listener, port, config.setTcpNodelay, (socket) => {
+    if (admit(index, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
+  });
+}
+
 /** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */
 async function openListeners(): Promise<void> {
-  for (let i = 0; i < config.listeners.length; i++) {
-    const l = config.listeners[i]!;
-    servers.push(
-      l.protocol === 'websockets'
-        ? await listenWebSocket(l, init.ports[i]!, (stream, address, remotePort) => {
-            if (admit(i, stream)) broker.add(new Connection(stream, broker, address, remotePort));
-          }, maxFrame)
-        : await listen(l, init.ports[i]!, config.setTcpNodelay, (socket) => {
-            if (admit(i, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
-          }),
-    );
-  }
-  if (init.privatePort !== undefined) {
-    // a second door into listener 0, counted against its max_connections
-    const l = { ...config.listeners[0]!, host: '127.0.0.1' };
-    servers.push(
-      l.protocol === 'websockets'
-        ? await listenWebSocket(l, init.privatePort, (stream, address, remotePort) => {
-            if (admit(0, stream)) broker.add(new Connection(stream, broker, address, remotePort));
-          }, maxFrame)
-        : await listen(l, init.privatePort, config.setTcpNodelay, (socket) => {
-            if (admit(0, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
-          }),
-    );
-  }
+  for (let i = 0; i < config.listeners.length; i++) servers.push(await serve(config.listeners[i]!, i, init.ports[i]!));
+  // test placement: a second door into listener 0, counted against its max_connections
+  if (init.privatePort !== undefined) servers.push(await serve({ ...config.listeners[0]!, host: '127.0.0.1' }, 0, init.privatePort));
 }
 
 // state first (sessions restored and registered), listeners after the main thread's go-ahead:
