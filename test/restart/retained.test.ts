@@ -8,37 +8,15 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
+import type { MqttClient } from 'mqtt';
+import { culexOnly, startCli } from '../helpers/broker.ts';
+import { brokerDir, cleanupBrokerProcesses, connectTo, startBrokerProcess as start } from '../helpers/brokerProcess.ts';
 
-const started: CliProcess[] = [];
-const dirs: (() => void)[] = [];
-after(() => {
-  for (const p of started) p.kill();
-  for (const cleanup of dirs) cleanup();
-});
-
-function writeConfig(dir: string, port: number, extra: string[] = []): string {
-  const file = path.join(dir, 'culex.conf');
-  writeFileSync(file, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true',
-    `persistence_location ${path.join(dir, 'data')}`, 'workers 2', ...extra].join('\n') + '\n');
-  return file;
+async function connect(port: number): Promise<MqttClient> {
+  return (await connectTo(port)).client;
 }
 
-async function start(conf: string, cwd: string, port: number): Promise<CliProcess> {
-  const p = startCli(['-c', conf], cwd);
-  started.push(p);
-  await Promise.race([waitForPort(port, 30000), p.exit.then((e) => { throw new Error(`broker exited ${JSON.stringify(e)}: ${p.output()}`); })]);
-  return p;
-}
-
-function connect(port: number): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 10000, protocolVersion: 4 });
-    c.once('connect', () => resolve(c));
-    c.once('error', reject);
-  });
-}
+after(cleanupBrokerProcesses);
 
 /** The retained messages under `filter` as a new subscriber receives them. */
 async function retainedUnder(port: number, filter: string, expected: number): Promise<Map<string, string>> {
@@ -55,10 +33,7 @@ async function retainedUnder(port: number, filter: string, expected: number): Pr
 
 describe('retained messages survive the broker', { skip: culexOnly }, () => {
   test('kill -9 at random moments: every acknowledged retained message is there after a restart (5 kills)', { timeout: 180000 }, async () => {
-    const { dir, cleanup } = tempDir('culex-restart-');
-    dirs.push(cleanup);
-    const port = await freePort();
-    const conf = writeConfig(dir, port);
+    const { dir, port, conf } = await brokerDir();
     const topics = 20;
     /** per topic: the sequence number of the last acknowledged value */
     const acked = new Map<string, number>();
@@ -106,10 +81,7 @@ describe('retained messages survive the broker', { skip: culexOnly }, () => {
 
   for (const durability of ['sync', 'batch'] as const) {
     test(`a graceful stop and restart keeps retained messages (persistence_durability ${durability}); an empty one stays cleared`, { timeout: 60000 }, async () => {
-      const { dir, cleanup } = tempDir('culex-restart-');
-      dirs.push(cleanup);
-      const port = await freePort();
-      const conf = writeConfig(dir, port, [`persistence_durability ${durability}`]);
+      const { dir, port, conf } = await brokerDir([`persistence_durability ${durability}`]);
       let broker = await start(conf, dir, port);
       const pub = await connect(port);
       for (let i = 0; i < 50; i++) await pub.publishAsync(`keep/${i}`, `v${i}`, { qos: i % 2 === 0 ? 1 : 0, retain: true, properties: undefined });
@@ -128,15 +100,12 @@ describe('retained messages survive the broker', { skip: culexOnly }, () => {
   }
 
   test('an unusable data directory stops the start with an error naming it', { timeout: 30000 }, async () => {
-    const { dir, cleanup } = tempDir('culex-restart-');
-    dirs.push(cleanup);
-    const port = await freePort();
+    const { dir, port } = await brokerDir();
     const file = path.join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
     const conf = path.join(dir, 'bad.conf');
     writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'persistence true', `persistence_location ${path.join(file, 'data')}`].join('\n') + '\n');
     const p = startCli(['-c', conf], dir);
-    started.push(p);
     const { code } = await p.exit;
     assert.notEqual(code, 0);
     assert.match(p.output(), /a-file/);

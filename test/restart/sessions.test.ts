@@ -5,42 +5,11 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
+import type { IClientOptions } from 'mqtt';
+import { culexOnly } from '../helpers/broker.ts';
+import { brokerDir, cleanupBrokerProcesses, connectTo as connect, startBrokerProcess as start } from '../helpers/brokerProcess.ts';
 
-const started: CliProcess[] = [];
-const dirs: (() => void)[] = [];
-after(() => {
-  for (const p of started) p.kill();
-  for (const cleanup of dirs) cleanup();
-});
-
-async function setup(): Promise<{ dir: string; port: number; conf: string }> {
-  const { dir, cleanup } = tempDir('culex-restart-');
-  dirs.push(cleanup);
-  const port = await freePort();
-  const conf = path.join(dir, 'culex.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true',
-    `persistence_location ${path.join(dir, 'data')}`, 'workers 2'].join('\n') + '\n');
-  return { dir, port, conf };
-}
-
-async function start(conf: string, cwd: string, port: number): Promise<CliProcess> {
-  const p = startCli(['-c', conf], cwd);
-  started.push(p);
-  await Promise.race([waitForPort(port, 30000), p.exit.then((e) => { throw new Error(`broker exited ${JSON.stringify(e)}: ${p.output()}`); })]);
-  return p;
-}
-
-function connect(port: number, opts: IClientOptions): Promise<{ client: MqttClient; connack: IConnackPacket }> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 10000, ...opts });
-    client.once('connect', (connack) => resolve({ client, connack }));
-    client.once('error', reject);
-  });
-}
+after(cleanupBrokerProcesses);
 
 const persistent = (clientId: string, v: 4 | 5): IClientOptions =>
   v === 5 ? { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 600 } } : { protocolVersion: 4, clientId, clean: false };
@@ -48,7 +17,7 @@ const persistent = (clientId: string, v: 4 | 5): IClientOptions =>
 describe('persistent sessions survive the broker', { skip: culexOnly }, () => {
   for (const v of [4, 5] as const) {
     test(`[MQTT-3.2.2-3] after kill -9 a ${v === 5 ? '5.0' : '3.1.1'} persistent session is present with its subscriptions`, { timeout: 60000 }, async () => {
-      const { dir, port, conf } = await setup();
+      const { dir, port, conf } = await brokerDir();
       const id = `keeper-${v}-${process.pid}`;
       let broker = await start(conf, dir, port);
       const first = await connect(port, persistent(id, v));
@@ -77,7 +46,7 @@ describe('persistent sessions survive the broker', { skip: culexOnly }, () => {
   }
 
   test('[MQTT-3.1.2-4] a clean session, and a session ended by clean start, are not there after a restart', { timeout: 60000 }, async () => {
-    const { dir, port, conf } = await setup();
+    const { dir, port, conf } = await brokerDir();
     let broker = await start(conf, dir, port);
     const a = await connect(port, persistent(`ended-${process.pid}`, 5));
     await a.client.subscribeAsync('x/#', { qos: 1 });
