@@ -71,9 +71,13 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
   const shared = n > 1 ? createClusterShared(n, config.listeners.length, opts.ringBytes) : undefined;
   if (config.persistence && config.persistenceDurability !== 'off') {
-    const check = await (await import('./persistence/startup.ts')).checkStore(config, log);
+    const started = performance.now();
+    const check = await (await import('./persistence/startup.ts')).checkStore(config, log, n);
     if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
-    log.info(`persistence: ${check.retained} retained messages in ${config.persistenceLocation}`);
+    log.info(
+      `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
+        `(${check.messages} stored) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms`,
+    );
   }
   const workerPorts: number[] = [];
   if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));

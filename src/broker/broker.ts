@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Connection } from './connection.ts';
-import { createMessage, type Message } from './message.ts';
+import { createMessage, isExpired, type Message } from './message.ts';
 import { Router } from './router.ts';
 import { RetainedStore } from './retained.ts';
 import { NEVER_EXPIRES, Session, type QueueLimits } from './session.ts';
@@ -12,8 +12,12 @@ import type { Will } from './will.ts';
 import type { Logger } from '../log.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
-import { messageToRecord, type MessageRecord } from './messageRecord.ts';
+import { messageFromRecord, messageToRecord, type MessageRecord } from './messageRecord.ts';
 import type { SessionMeta } from '../persistence/records.ts';
+import type { LoadedSession } from '../persistence/store.ts';
+import { Journal, type JournalStore, type Ticket } from './journal.ts';
+import { createDelivery } from './qos/outbound.ts';
+import { willFromRecord, willToRecord } from './sessionState.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (
@@ -34,16 +38,16 @@ export interface BrokerServices {
   readonly cluster?: ClusterLink | undefined;
   /** durable storage; undefined when persistence is off */
   readonly store?: DurableStore | undefined;
+  /** the first seq this worker gives a stored message, and the step to the next (workers never share one) */
+  readonly messageSeq?: { first: number; step: number };
 }
 
 /** What the broker writes to disk (src/persistence/store.ts). */
-export interface DurableStore {
+export interface DurableStore extends JournalStore {
   putRetained(topic: string, message: MessageRecord): void;
   deleteRetained(topic: string): void;
   putSession(clientId: string, meta: SessionMeta): void;
   deleteSession(clientId: string): void;
-  /** resolves when every write so far is as durable as the configured mode promises */
-  commit(): Promise<void>;
   /** false after a failed commit, until the disk accepts writes again */
   readonly healthy: boolean;
 }
@@ -72,7 +76,8 @@ export class Broker {
   readonly retained = new RetainedStore();
   private readonly router: Router;
   private readonly queueLimits: QueueLimits;
-  private readonly delayedWills = new Map<string, { will: Will; timer: NodeJS.Timeout }>();
+  /** wills waiting for their delay; `due` = when, ms since the epoch (stored with the session) */
+  private readonly delayedWills = new Map<string, { will: Will; timer: NodeJS.Timeout; due: number }>();
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -81,8 +86,12 @@ export class Broker {
   private readonly services: BrokerServices;
   readonly cluster: ClusterLink | undefined;
   readonly store: DurableStore | undefined;
-  /** set when the current publish wrote to the store: its acknowledgement waits for the commit */
+  /** the stored queues of persistent sessions; undefined without a store */
+  readonly journal: Journal | undefined;
+  /** set when the current packet wrote a retained message or a session record: its acknowledgement waits for the commit */
   private wroteDurable = false;
+  /** the publish just routed, while other workers still have to answer for it */
+  private waitingTicket: Ticket | undefined = undefined;
 
   constructor(config: BrokerConfig, services: BrokerServices) {
     this.config = config;
@@ -90,6 +99,8 @@ export class Broker {
     this.log = services.log;
     this.cluster = services.cluster;
     this.store = services.store;
+    const seq = services.messageSeq ?? { first: 1, step: 1 };
+    this.journal = services.store === undefined ? undefined : new Journal(services.store, seq.first, seq.step, () => this.flushSoon());
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -196,12 +207,25 @@ export class Broker {
     counters.subscriptions += session.subscriptions.size;
   }
 
+  /**
+   * A stored session that moved here: its entries stay under their keys, now updated by this
+   * worker; the messages they refer to were written by the old owner and are never deleted from
+   * here (a restart tidies them up, see persistence/startup.ts).
+   */
+  takeStoredQueue(session: Session): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    session.journal = journal;
+    for (const d of session.queued()) if (d.qseq > 0) journal.adopt(d, d.qseq, d.message.seq, true);
+    for (const e of session.outbound.values()) if (e.delivery.qseq > 0) journal.adopt(e.delivery, e.delivery.qseq, e.delivery.message.seq, true);
+  }
+
   /** An offline session that arrived for a client that left meanwhile; it expires as usual. */
   adoptSession(session: Session, will: Will | undefined, now: number): void {
     this.installSession(session);
     session.detach(now);
-    this.persistSession(session);
     if (will !== undefined) this.scheduleWill(will, Math.min(will.delay, session.expiryInterval));
+    this.persistSession(session);
   }
 
   /**
@@ -259,10 +283,15 @@ export class Broker {
     const store = this.store;
     if (store === undefined) return;
     if (session.expiryInterval === 0) {
-      if (session.stored) store.deleteSession(session.clientId);
-      session.stored = false;
+      if (session.stored) {
+        for (const d of session.queued()) this.journal!.forget(session, d);
+        for (const e of session.outbound.values()) this.journal!.forget(session, e.delivery);
+        store.deleteSession(session.clientId);
+      }
+      session.journal = undefined;
       return;
     }
+    const pendingWill = this.delayedWills.get(session.clientId);
     store.putSession(session.clientId, {
       owner: this.cluster?.self ?? 0,
       user: session.username,
@@ -270,38 +299,68 @@ export class Broker {
       expiresAt: session.expiresAt,
       subs: [...session.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
       lastId: 0,
-      will: undefined,
+      will: pendingWill === undefined ? undefined : willToRecord(pendingWill.will, pendingWill.due),
     });
-    session.stored = true;
+    session.journal = this.journal;
   }
 
   /**
    * A persistent session read back from the store at start-up: offline, with its subscriptions
-   * in this worker's tree; an expired one is removed instead.
+   * in this worker's tree, its queue (messages sent before come again with DUP set) and its
+   * inbound QoS 2 ids; an expired one is removed instead. `message(seq)` reads a stored message.
    */
-  restoreSession(clientId: string, meta: SessionMeta, now: number): void {
+  restoreSession(loaded: LoadedSession, message: (seq: number) => MessageRecord | undefined, now: number): void {
+    const { clientId, meta } = loaded;
     if (meta.expiresAt !== 0 && meta.expiresAt <= now && meta.expiry !== NEVER_EXPIRES) {
       this.store?.deleteSession(clientId);
+      // the session ended while the broker was down: its will goes now [MQTT-3.1.3-9]
+      const will = meta.will;
+      if (will !== undefined) setTimeout(() => this.publishWill(willFromRecord(will)), 0);
       return;
     }
     const session = new Session(clientId, this.queueLimits);
     session.username = meta.user;
     session.expiryInterval = meta.expiry;
-    session.stored = true;
+    session.journal = this.journal;
     for (const { f, o } of meta.subs) session.subscriptions.set(f.raw, { filter: { raw: f.raw, filter: f.filter, group: f.group ?? undefined }, options: o });
+    const journal = this.journal!;
+    for (const { qseq, entry } of loaded.queue) {
+      session.lastQseq = Math.max(session.lastQseq, qseq);
+      let m = journal.message(entry.m);
+      if (m === undefined) {
+        const r = message(entry.m);
+        if (r === undefined) {
+          this.log.warning(`persistence: queue entry ${qseq} of ${clientId} refers to message ${entry.m}, which is not stored; dropped`);
+          this.store!.deleteQueued(clientId, qseq);
+          continue;
+        }
+        m = messageFromRecord(r, -1);
+      }
+      const d = createDelivery(m, entry.q, entry.r, entry.i);
+      journal.adopt(d, qseq, entry.m, false);
+      if (entry.p !== 0 && entry.s !== 0) session.outbound.restore(entry.p, d, entry.s);
+      else if (isExpired(m, now)) journal.done(session, d);
+      else session.restoreQueued(d);
+    }
+    for (const id of loaded.inbound) session.inbound.receive(id);
     this.cluster?.adopt(clientId);
     this.installSession(session);
     if (meta.expiresAt === 0) session.detach(now);
     else session.expiresAt = meta.expiresAt;
+    // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
+    if (meta.will !== undefined) this.scheduleWill(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
   }
 
   private scheduleWill(will: Will, delay: number): void {
     const timer = setTimeout(() => {
       this.delayedWills.delete(will.clientId);
       this.publishWill(will);
+      // the session record no longer carries it
+      const session = this.sessions.get(will.clientId);
+      if (session?.stored === true) this.persistSession(session);
       this.flushSoon();
     }, delay * 1000);
-    this.delayedWills.set(will.clientId, { will, timer });
+    this.delayedWills.set(will.clientId, { will, timer, due: Date.now() + delay * 1000 });
   }
 
   /** queue limits for sessions rebuilt from a record (handover) */
@@ -328,7 +387,7 @@ export class Broker {
     counters.sessions--;
     if (session.stored) {
       this.store?.deleteSession(session.clientId);
-      session.stored = false;
+      session.journal = undefined;
     }
     if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
     const pending = this.delayedWills.get(session.clientId);
@@ -380,7 +439,7 @@ export class Broker {
     for (const m of this.retained.match(filter, now)) {
       if (!this.mayRead(session, m.topic)) continue;
       const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
-      session.deliver({ message: m, qos, retain: true, subscriptionIds: options.subscriptionId > 0 ? [options.subscriptionId] : undefined }, now);
+      session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now);
     }
   }
 
@@ -391,7 +450,7 @@ export class Broker {
    * others; returns how many sessions, workers and groups it reached. `localOnly`: this worker's
    * sessions only (each worker publishes its own copy of `$SYS`).
    */
-  publish(message: Message, localOnly = false): number {
+  publish(message: Message, localOnly = false, inbound?: { session: Session; packetId: number }): number {
     const cluster = localOnly ? undefined : this.cluster;
     if (message.retain) {
       if (cluster !== undefined) message.stamp = cluster.retainStamp();
@@ -406,19 +465,38 @@ export class Broker {
       }
     }
     const now = Date.now();
-    if (cluster === undefined) return this.router.route(message, now, true);
+    if (cluster === undefined) {
+      const n = this.router.route(message, now, true);
+      // in the same transaction as the entries the route wrote
+      if (inbound?.session.stored === true) this.journal!.storeInbound(inbound.session.clientId, inbound.packetId);
+      return n;
+    }
     message.originWorker = cluster.self;
-    return this.router.route(message, now, false) + cluster.route(message, now);
+    // the other workers first: the ticket then knows whether this worker's entries wait for their answers
+    const ticket = message.qos > 0 ? this.journal?.begin(message, inbound?.session.stored === true ? { clientId: inbound.session.clientId, packetId: inbound.packetId } : undefined) : undefined;
+    const n = cluster.route(message, now, ticket) + this.router.route(message, now, false);
+    if (ticket !== undefined) this.waitingTicket = this.journal!.end();
+    return n;
   }
 
   /**
-   * The commit that the acknowledgement of the message just published must wait for, if that
-   * publish wrote to the store; undefined otherwise. Resets the flag.
+   * The commit that the acknowledgement of the packet just handled must wait for, if it wrote to
+   * the store (or other workers still have to answer for its message); undefined otherwise.
    */
   takeCommit(): Promise<void> | undefined {
-    if (!this.wroteDurable) return undefined;
+    const journal = this.journal;
+    if (journal === undefined) return undefined;
+    const ticket = this.waitingTicket;
+    this.waitingTicket = undefined;
+    const wrote = journal.takeWrote() || this.wroteDurable;
     this.wroteDurable = false;
-    return this.store!.commit();
+    if (ticket !== undefined) return ticket.promise();
+    return wrote ? journal.commit() : undefined;
+  }
+
+  /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for takeCommit()). */
+  releaseInbound(session: Session, packetId: number): void {
+    if (session.stored) this.journal!.releaseInbound(session.clientId, packetId);
   }
 
   /** false while the store cannot write: publishes that must be stored are refused */

@@ -1,3 +1,4 @@
+import type { Ticket } from './journal.ts';
 import type { Message } from './message.ts';
 import type { Session } from './session.ts';
 import type { ParsedFilter } from './subscription.ts';
@@ -27,9 +28,10 @@ export interface ClusterLink {
   /**
    * Sends `message` to every other worker with a matching non-shared subscriber (and, if it is
    * retained, to every worker), and delivers it to one member of each matching `$share` group,
-   * wherever it is. Returns the number of workers and groups reached.
+   * wherever it is. Returns the number of workers and groups reached. With a `ticket` (a durable
+   * publish), each worker reached answers with the queue entries it needs stored (journal.ts).
    */
-  route(message: Message, now: number): number;
+  route(message: Message, now: number, ticket: Ticket | undefined): number;
   /** broker-wide order for a retained update (the newest wins on every worker) */
   retainStamp(): number;
   /** This worker's topic tree gained (+1) or lost (-1) an entry for `filter`. */

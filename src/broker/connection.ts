@@ -158,8 +158,11 @@ export class Connection implements SessionLink {
         return;
       }
       case 'pubrel': {
-        const known = this.session!.inbound.release(packet.messageId!);
-        this.write(encodeAck('pubcomp', packet.messageId!, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound));
+        const id = packet.messageId!;
+        const known = this.session!.inbound.release(id);
+        if (known) this.broker.releaseInbound(this.session!, id);
+        // the id is free on disk before PUBCOMP tells the client it may reuse it
+        this.afterCommit(this.broker.takeCommit(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
         return;
       }
       case 'pubcomp':
@@ -377,7 +380,8 @@ export class Connection implements SessionLink {
     if (qos === 2) {
       if (!session.inbound.receive(id)) {
         // retransmission of a PUBLISH we already routed: acknowledge again, do not route [MQTT-4.3.3-10]
-        this.write(encodeAck('pubrec', id, this.version));
+        // (behind the first PUBREC if that still waits for its commit)
+        this.afterCommit(undefined, () => this.write(encodeAck('pubrec', id, this.version)));
         return;
       }
       if (session.inbound.size > this.broker.receiveMaximum) {
@@ -403,7 +407,7 @@ export class Connection implements SessionLink {
       const raw = p.payload as Buffer;
       const payload = store ? Buffer.from(raw) : raw;
       const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
-      if (this.broker.publish(message) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+      if (this.broker.publish(message, false, qos === 2 ? { session, packetId: id } : undefined) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
     }
     if (qos === 0) return;
     // acknowledged only once what it wrote is on disk (persistence_durability)
@@ -427,7 +431,7 @@ export class Connection implements SessionLink {
       this.write(encodeAck('puback', id, this.version, this.version === 5 ? reason : 0));
       return;
     }
-    if (reason >= 0x80) this.session?.inbound.release(id);
+    if (reason >= 0x80 && this.session?.inbound.release(id) === true) this.broker.releaseInbound(this.session, id);
     this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
   }
 
@@ -471,8 +475,8 @@ export class Connection implements SessionLink {
 
   /** 0 to route; otherwise the reason the message is acknowledged but not routed (Mosquitto's behaviour). */
   private admitPublish(topic: string, p: IPublishPacket): number {
-    // a message that must be stored is refused while the disk cannot take it, rather than acknowledged
-    if (p.qos > 0 && p.retain && !this.broker.canStore) {
+    // a message that may have to be stored is refused while the disk cannot take it, rather than acknowledged
+    if (p.qos > 0 && !this.broker.canStore) {
       counters.storeFailures++;
       return ReasonCode.QuotaExceeded;
     }
@@ -528,7 +532,7 @@ export class Connection implements SessionLink {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
 
-  sendPublish(d: Delivery, packetId: number, dup: boolean): boolean {
+  sendPublish(d: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean {
     const alias = this.outboundAlias(d.message.topic);
     const bytes = encodeDelivery(d, packetId, dup, this.version, alias, Date.now());
     if (this.clientMaxPacketSize > 0 && bytes.length > this.clientMaxPacketSize) {
@@ -538,12 +542,18 @@ export class Connection implements SessionLink {
       return false;
     }
     counters.messagesSent++;
-    this.write(bytes);
+    this.writeAfter(after, bytes);
     return true;
   }
 
-  sendPubrel(packetId: number): void {
-    this.write(encodeAck('pubrel', packetId, this.version));
+  sendPubrel(packetId: number, after?: Promise<void>): void {
+    this.writeAfter(after, encodeAck('pubrel', packetId, this.version));
+  }
+
+  /** Writes at once, or (keeping the order of everything written) once `after` has resolved or earlier writes that wait have gone. */
+  private writeAfter(after: Promise<void> | undefined, bytes: Buffer): void {
+    if (after === undefined && this.held === undefined) this.write(bytes);
+    else this.afterCommit(after, () => this.write(bytes));
   }
 
   /**

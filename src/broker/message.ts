@@ -25,6 +25,8 @@ export interface Message {
   originWorker: number;
   /** retained messages only: broker-wide order of retained updates, so every worker keeps the same latest one */
   stamp: number;
+  /** seq of this worker's stored copy (persistent sessions' queues, see journal.ts); 0 = none */
+  seq: number;
   /** encoded bytes per layout, see delivery.ts; filled lazily */
   encoded: (Buffer | undefined)[] | undefined;
 }
@@ -49,6 +51,7 @@ export function createMessage(
     origin,
     originWorker: -1,
     stamp: 0,
+    seq: 0,
     encoded: undefined,
   };
 }

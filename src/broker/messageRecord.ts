@@ -58,6 +58,7 @@ export function messageFromRecord(r: MessageRecord, originWorker: number): Messa
     origin: r.o,
     originWorker,
     stamp: r.s,
+    seq: 0,
     encoded: undefined,
   };
 }

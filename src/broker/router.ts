@@ -1,5 +1,6 @@
 import { counters } from '../metrics/counters.ts';
 import type { Message } from './message.ts';
+import { createDelivery } from './qos/outbound.ts';
 import type { Session } from './session.ts';
 import type { SubscriptionOptions } from './subscription.ts';
 import type { MatchVisitor, ShareGroup, TopicTree } from './topicTree.ts';
@@ -67,7 +68,7 @@ export class Router implements MatchVisitor<Session> {
       if (!this.mayRead(session, message.topic)) continue;
       const qos = (this.upgradeQos ? m.qos : Math.min(message.qos, m.qos)) as 0 | 1 | 2;
       // [MQTT-3.3.1-12/13] RETAIN is kept only for Retain As Published subscriptions
-      session.deliver({ message, qos, retain: m.retainAsPublished && message.retain, subscriptionIds: m.subscriptionIds }, now);
+      session.deliver(createDelivery(message, qos, m.retainAsPublished && message.retain, m.subscriptionIds), now);
       count++;
     }
     this.matches.clear();
@@ -108,7 +109,7 @@ export class Router implements MatchVisitor<Session> {
       return false;
     }
     const qos = (this.upgradeQos ? o.qos : Math.min(message.qos, o.qos)) as 0 | 1 | 2;
-    session.deliver({ message, qos, retain: o.retainAsPublished && message.retain, subscriptionIds: o.subscriptionId > 0 ? [o.subscriptionId] : undefined }, now);
+    session.deliver(createDelivery(message, qos, o.retainAsPublished && message.retain, o.subscriptionId > 0 ? [o.subscriptionId] : undefined), now);
     return true;
   }
 }

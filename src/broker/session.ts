@@ -1,7 +1,8 @@
 import { counters } from '../metrics/counters.ts';
 import { Deque } from './deque.ts';
 import { isExpired, messageSize } from './message.ts';
-import { AckResult, OutboundTable, type AckResultValue, type Delivery } from './qos/outbound.ts';
+import type { Journal, JournalSession } from './journal.ts';
+import { AckResult, OutboundTable, type AckResultValue, type Delivery, type OutboundEntry } from './qos/outbound.ts';
 import { InboundTable } from './qos/inbound.ts';
 import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
 
@@ -11,9 +12,12 @@ export interface SessionLink {
   readonly sendQuota: number;
   /** true while the socket's outbound buffer is over budget: QoS 0 is dropped, QoS 1/2 wait */
   readonly congested: boolean;
-  /** Queues one PUBLISH for writing. Returns false when the client cannot take it (over its Maximum Packet Size). */
-  sendPublish(delivery: Delivery, packetId: number, dup: boolean): boolean;
-  sendPubrel(packetId: number): void;
+  /**
+   * Queues one PUBLISH for writing (once `after` resolved, keeping the order of the connection's
+   * output). Returns false when the client cannot take it (over its Maximum Packet Size).
+   */
+  sendPublish(delivery: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean;
+  sendPubrel(packetId: number, after?: Promise<void>): void;
 }
 
 /** Queue limits and policy, from the broker configuration. */
@@ -33,13 +37,18 @@ export const NEVER_EXPIRES = 0xffffffff;
  * the two QoS tables. It outlives connections of persistent clients.
  * called from: worker (the owning worker's thread only)
  */
-export class Session {
+export class Session implements JournalSession {
   /** the user name of the last connection (ACL checks while offline) */
   username: string | undefined = undefined;
   /** the connection, while the client is online */
   link: SessionLink | undefined = undefined;
-  /** true while the session has a record in the store (persistent sessions only) */
-  stored = false;
+  /**
+   * set while the session has a record in the store (persistent sessions only): its queue is
+   * written through this journal
+   */
+  journal: Journal | undefined = undefined;
+  /** last queue sequence number handed out (stored queue entries) */
+  lastQseq = 0;
   /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
   expiryInterval = 0;
   /** ms since epoch when an offline session expires; 0 while online or never */
@@ -63,6 +72,11 @@ export class Session {
     this.limits = limits;
   }
 
+  /** true while the session has a record in the store */
+  get stored(): boolean {
+    return this.journal !== undefined;
+  }
+
   get queuedCount(): number {
     return this.pending.length;
   }
@@ -76,49 +90,78 @@ export class Session {
   /** deliver() without the handover intercept. */
   deliverNow(d: Delivery, now: number): void {
     const link = this.link;
-    if (d.qos === 0) {
-      if (link !== undefined) {
-        if (link.congested) counters.messagesDroppedQos0++;
-        else link.sendPublish(d, 0, false);
-      } else if (this.limits.queueQos0Messages) {
-        this.enqueue(d);
-      } else {
-        counters.messagesDroppedQos0++;
-      }
+    if (d.qos === 0 && link !== undefined) {
+      if (link.congested) counters.messagesDroppedQos0++;
+      else link.sendPublish(d, 0, false);
+      return;
+    }
+    if (d.qos === 0 && !this.limits.queueQos0Messages) {
+      counters.messagesDroppedQos0++;
       return;
     }
     // QoS 1/2 keep their order: once anything waits, everything after it waits too.
-    if (link !== undefined && this.pending.length === 0 && this.outbound.size < link.sendQuota && !link.congested) {
-      this.send(link, d, now);
-    } else {
-      this.enqueue(d);
+    const direct = link !== undefined && this.pending.length === 0 && this.outbound.size < link.sendQuota && !link.congested;
+    if (!direct && !this.makeRoom(d)) return;
+    const journal = this.journal;
+    if (journal !== undefined && journal.admit(this, d)) {
+      // stored, but not yet committed (or written by another worker): it waits in the queue
+      this.push(d);
+      d.hold!.wait(this);
+      return;
     }
+    if (direct) {
+      this.send(link, d, now);
+      return;
+    }
+    journal?.write(this, d, 0, 0);
+    this.push(d);
   }
 
-  private enqueue(d: Delivery): void {
+  /** false when the queue is full and the new delivery is dropped (drop_newest); otherwise there is room */
+  private makeRoom(d: Delivery): boolean {
     const size = messageSize(d.message);
     const full =
       (this.limits.maxQueuedMessages > 0 && this.pending.length >= this.limits.maxQueuedMessages) ||
       (this.limits.maxQueuedBytes > 0 && this.pendingBytes + size > this.limits.maxQueuedBytes);
-    if (full) {
-      counters.messagesDroppedQueueFull++;
-      if (!this.limits.dropOldest || this.pending.length === 0) return;
-      const old = this.pending.shift()!;
-      this.pendingBytes -= messageSize(old.message);
-    }
+    if (!full) return true;
+    counters.messagesDroppedQueueFull++;
+    if (!this.limits.dropOldest || this.pending.length === 0) return false;
+    const old = this.pending.shift()!;
+    this.pendingBytes -= messageSize(old.message);
+    this.journal?.done(this, old);
+    return true;
+  }
+
+  private push(d: Delivery): void {
     this.pending.push(d);
-    this.pendingBytes += size;
+    this.pendingBytes += messageSize(d.message);
   }
 
   private send(link: SessionLink, d: Delivery, _now: number): void {
     if (d.qos === 0) {
       link.sendPublish(d, 0, false);
+      this.journal?.done(this, d);
       return;
     }
     const id = this.outbound.allocateId();
-    this.outbound.add(id, d);
+    const e = this.outbound.add(id, d);
+    const journal = this.journal;
+    let after: Promise<void> | undefined;
+    if (journal !== undefined) {
+      journal.write(this, d, id, e.state);
+      // exactly once: a QoS 2 PUBLISH leaves only with its packet id on disk, so a restart sends it again with the same id
+      if (d.qos === 2) after = journal.commit();
+    }
     // [MQTT-3.1.2-25] a message too large for the client is discarded as if sent and acknowledged
-    if (!link.sendPublish(d, id, false)) this.outbound.delete(id);
+    if (!link.sendPublish(d, id, false, after)) this.complete(id);
+  }
+
+  /** An outbound entry is finished: it leaves the table and its stored entry is deleted. */
+  private complete(packetId: number): void {
+    const e = this.outbound.get(packetId);
+    if (e === undefined) return;
+    this.outbound.delete(packetId);
+    this.journal?.done(this, e.delivery);
   }
 
   /** Sends queued messages while the client's quota allows; drops expired ones [MQTT-3.3.2-5]. */
@@ -127,11 +170,13 @@ export class Session {
     if (link === undefined) return;
     while (this.pending.length > 0 && !link.congested) {
       const d = this.pending.peek()!;
+      if (d.hold !== undefined && !d.hold.done) return; // pumped again when it settles
       if (d.qos > 0 && this.outbound.size >= link.sendQuota) return;
       this.pending.shift();
       this.pendingBytes -= messageSize(d.message);
       if (isExpired(d.message, now)) {
         counters.messagesExpired++;
+        this.journal?.done(this, d);
         continue;
       }
       this.send(link, d, now);
@@ -148,7 +193,7 @@ export class Session {
     this.expiresAt = 0;
     for (const e of this.outbound.values()) {
       if (e.state === 3 /* AwaitPubcomp */) link.sendPubrel(e.packetId);
-      else if (!link.sendPublish(e.delivery, e.packetId, true)) this.outbound.delete(e.packetId);
+      else if (!link.sendPublish(e.delivery, e.packetId, true)) this.complete(e.packetId);
     }
     this.pump(now);
   }
@@ -159,22 +204,34 @@ export class Session {
   }
 
   puback(packetId: number, now: number): AckResultValue {
+    const e = this.outbound.get(packetId);
     const r = this.outbound.puback(packetId);
-    if (r === AckResult.Completed) this.pump(now);
+    if (r === AckResult.Completed) this.finished(e!, now);
     return r;
   }
 
   pubrec(packetId: number, reasonCode: number, now: number): AckResultValue {
+    const e = this.outbound.get(packetId);
     const r = this.outbound.pubrec(packetId, reasonCode);
-    if (r === AckResult.SendPubrel) this.link?.sendPubrel(packetId);
-    else if (r === AckResult.Completed) this.pump(now);
+    if (r === AckResult.SendPubrel) {
+      const journal = this.journal;
+      // once PUBREL is out, the client may forget the id: the PUBLISH must never be sent again, even after a restart
+      if (journal !== undefined) journal.write(this, e!.delivery, packetId, e!.state);
+      this.link?.sendPubrel(packetId, journal?.commit());
+    } else if (r === AckResult.Completed) this.finished(e!, now);
     return r;
   }
 
   pubcomp(packetId: number, now: number): AckResultValue {
+    const e = this.outbound.get(packetId);
     const r = this.outbound.pubcomp(packetId);
-    if (r === AckResult.Completed) this.pump(now);
+    if (r === AckResult.Completed) this.finished(e!, now);
     return r;
+  }
+
+  private finished(e: OutboundEntry, now: number): void {
+    this.journal?.done(this, e.delivery);
+    this.pump(now);
   }
 
   /** Queued deliveries, oldest first. */
@@ -188,8 +245,13 @@ export class Session {
     this.pendingBytes += messageSize(d.message);
   }
 
-  /** Forgets queued and inflight messages (clean start, expiry). */
+  /** Forgets queued and inflight messages (clean start, expiry); their stored entries go with the session record. */
   clearMessages(): void {
+    const journal = this.journal;
+    if (journal !== undefined) {
+      for (const d of this.pending) journal.forget(this, d);
+      for (const e of this.outbound.values()) journal.forget(this, e.delivery);
+    }
     this.pending.clear();
     this.pendingBytes = 0;
     this.outbound.clear();

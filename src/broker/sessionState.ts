@@ -1,5 +1,5 @@
 import { messageFromRecord, messageToRecord, propertiesFromRecord, propertiesToRecord, asBuffer, type MessageRecord } from './messageRecord.ts';
-import type { Delivery, OutStateValue } from './qos/outbound.ts';
+import { createDelivery, type Delivery, type OutStateValue } from './qos/outbound.ts';
 import { Session, type QueueLimits } from './session.ts';
 import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
 import type { Will } from './will.ts';
@@ -23,6 +23,10 @@ export interface SessionRecord {
   queue: DeliveryRecord[];
   /** a will waiting for its Will Delay Interval */
   will: WillRecord | undefined;
+  /** the session has a record in the store: its entries stay where they are and the new owner takes them over */
+  st: boolean;
+  /** last queue sequence number (stored entries) */
+  lq: number;
 }
 
 export interface DeliveryRecord {
@@ -30,24 +34,47 @@ export interface DeliveryRecord {
   q: 0 | 1 | 2;
   r: boolean;
   i: readonly number[] | undefined;
+  /** stored entry: qseq and the seq of the stored message (absent or 0 = not stored) */
+  qs?: number;
+  ms?: number;
 }
 
-type WillRecord = Omit<Will, 'payload' | 'properties'> & { payload: Uint8Array; pr: MessageRecord['pr']; up: MessageRecord['up'] };
+type WillRecord = Omit<Will, 'payload' | 'properties'> & { payload: Uint8Array; pr: MessageRecord['pr']; up: MessageRecord['up']; due?: number };
 
 export function deliveryToRecord(d: Delivery): DeliveryRecord {
-  return { m: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds };
+  const r: DeliveryRecord = { m: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds };
+  if (d.qseq !== 0) {
+    r.qs = d.qseq;
+    r.ms = d.message.seq;
+  }
+  return r;
 }
 
+/** A delivery rebuilt from a record; a stored one keeps its qseq and message seq (journal.adopt() takes it in). */
 export function deliveryFromRecord(r: DeliveryRecord, originWorker: number): Delivery {
-  return { message: messageFromRecord(r.m, originWorker), qos: r.q, retain: r.r, subscriptionIds: r.i ?? undefined };
+  const d = createDelivery(messageFromRecord(r.m, originWorker), r.q, r.r, r.i ?? undefined);
+  if (r.qs !== undefined && r.qs > 0 && r.ms !== undefined) {
+    d.qseq = r.qs;
+    d.message.seq = r.ms;
+  }
+  return d;
+}
+
+/** A will as a plain record (msgpackr-safe); `due`: when a delayed will is to be published (ms since the epoch). */
+export function willToRecord(w: Will, due?: number): WillRecord {
+  const { payload, properties, ...rest } = w;
+  const r: WillRecord = { ...rest, payload, ...propertiesToRecord(properties) };
+  if (due !== undefined) r.due = due;
+  return r;
+}
+
+export function willFromRecord(r: WillRecord): Will {
+  const { payload, pr, up, due: _due, ...rest } = r;
+  return { ...rest, username: rest.username ?? undefined, payload: asBuffer(payload), properties: propertiesFromRecord({ pr, up }) };
 }
 
 export function sessionToRecord(s: Session, delayedWill: Will | undefined): SessionRecord {
-  let will: WillRecord | undefined;
-  if (delayedWill !== undefined) {
-    const { payload, properties, ...rest } = delayedWill;
-    will = { ...rest, payload, ...propertiesToRecord(properties) };
-  }
+  const will = delayedWill === undefined ? undefined : willToRecord(delayedWill);
   return {
     id: s.clientId,
     user: s.username,
@@ -58,12 +85,15 @@ export function sessionToRecord(s: Session, delayedWill: Will | undefined): Sess
     in: [...s.inbound.ids()],
     queue: [...s.queued()].map(deliveryToRecord),
     will,
+    st: s.stored,
+    lq: s.lastQseq,
   };
 }
 
 /** Rebuilds a session (detached, subscriptions not yet in any topic tree) and its delayed will. */
-export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originWorker: number): { session: Session; will: Will | undefined } {
+export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originWorker: number): { session: Session; will: Will | undefined; stored: boolean } {
   const s = new Session(r.id, limits);
+  s.lastQseq = r.lq ?? 0;
   s.username = r.user ?? undefined;
   s.expiryInterval = r.expiry;
   for (const x of r.subs) s.subscriptions.set(x.f.raw, { filter: { raw: x.f.raw, filter: x.f.filter, group: x.f.group ?? undefined }, options: x.o });
@@ -71,10 +101,6 @@ export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originW
   s.outbound.lastAllocated = r.lastId;
   for (const id of r.in) s.inbound.receive(id);
   for (const d of r.queue) s.restoreQueued(deliveryFromRecord(d, originWorker));
-  let will: Will | undefined;
-  if (r.will) {
-    const { payload, pr, up, ...rest } = r.will;
-    will = { ...rest, username: rest.username ?? undefined, payload: asBuffer(payload), properties: propertiesFromRecord({ pr, up }) };
-  }
-  return { session: s, will };
+  const will = r.will ? willFromRecord(r.will) : undefined;
+  return { session: s, will, stored: r.st === true };
 }

@@ -94,7 +94,9 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 try {
   broker = await startBroker(config, { verbose });
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
-  const persistence = config.persistence ? `${config.persistenceDurability} in ${config.persistenceLocation} (retained messages and sessions on disk; queued messages in memory in this version)` : 'off';
+  const persistence = !config.persistence || config.persistenceDurability === 'off'
+    ? 'off (memory only)'
+    : `${config.persistenceDurability} in ${config.persistenceLocation} (sessions, their queued messages and retained messages on disk)`;
   process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
   if (stopSignal !== undefined) {
     const signal = stopSignal;

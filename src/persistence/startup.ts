@@ -12,15 +12,64 @@ export interface StoreCheck {
   /** the greatest stamp of a stored retained message: new stamps continue above it */
   readonly retainStamp: number;
   readonly retained: number;
+  readonly sessions: number;
+  /** queue entries of all sessions */
+  readonly queued: number;
+  /** stored messages after tidying */
+  readonly messages: number;
 }
 
-export async function checkStore(config: BrokerConfig, log: Logger): Promise<StoreCheck> {
+/**
+ * Also tidies the message log for the `workers` that will run (journal.ts: every message is
+ * counted and deleted by one worker): messages no queue entry refers to are deleted (left by a
+ * crash, or by sessions that moved between workers), and a message referred to by sessions that
+ * different workers will own is copied, so that each worker has its own.
+ */
+export async function checkStore(config: BrokerConfig, log: Logger, workers: number): Promise<StoreCheck> {
   const store = Store.open({ path: config.persistenceLocation, durability: config.persistenceDurability, batchWindowMs: config.persistenceBatchWindowMs, log });
   try {
     const retained = store.loadRetained();
-    store.loadSessions();
-    store.loadMessages();
-    return { retainStamp: retained.reduce((m, r) => Math.max(m, r.s ?? 0), 0), retained: retained.length };
+    const sessions = store.loadSessions();
+    const messages = store.loadMessages();
+    /** seq → the worker that will own it */
+    const owner = new Map<number, number>();
+    /** seq → (worker → the copy's seq) for messages several workers need */
+    const copies = new Map<number, Map<number, number>>();
+    let next = store.maxMessageSeq();
+    let queued = 0;
+    for (const s of sessions) {
+      const w = s.meta.owner % workers;
+      for (const { qseq, entry } of s.queue) {
+        queued++;
+        const first = owner.get(entry.m);
+        if (first === undefined) owner.set(entry.m, w);
+        if (first === undefined || first === w || !messages.has(entry.m)) continue;
+        const perWorker = copies.get(entry.m) ?? new Map<number, number>();
+        copies.set(entry.m, perWorker);
+        let seq = perWorker.get(w);
+        if (seq === undefined) {
+          seq = ++next;
+          perWorker.set(w, seq);
+          store.putMessage(seq, messages.get(entry.m)!);
+        }
+        store.putQueued(s.clientId, qseq, { ...entry, m: seq });
+      }
+    }
+    let orphans = 0;
+    for (const seq of messages.keys()) {
+      if (owner.has(seq)) continue;
+      store.deleteMessage(seq);
+      orphans++;
+    }
+    await store.flush();
+    if (orphans > 0 || copies.size > 0) log.info(`persistence: ${orphans} messages no session refers to deleted, ${copies.size} copied for sessions on different workers`);
+    return {
+      retainStamp: retained.reduce((m, r) => Math.max(m, r.s ?? 0), 0),
+      retained: retained.length,
+      sessions: sessions.length,
+      queued,
+      messages: messages.size - orphans + [...copies.values()].reduce((n, c) => n + c.size, 0),
+    };
   } finally {
     await store.close();
   }

@@ -286,6 +286,14 @@ export class Store {
     this.put(this.open_().messages, seq, encodeMessage(message));
   }
 
+  /** One stored message (start-up: the messages a worker's sessions refer to); undefined when absent or unreadable. */
+  getMessage(seq: number): MessageRecord | undefined {
+    const raw = this.open_().messages.getBinary(seq);
+    if (raw === undefined) return undefined;
+    const d = decodeMessage(raw);
+    return d.ok ? d.value : undefined;
+  }
+
   deleteMessage(seq: number): void {
     this.put(this.open_().messages, seq, undefined);
   }
@@ -397,6 +405,11 @@ export class Store {
     const base = this.failuresAtLastOk;
     if (target.settled && target.failuresThrough <= base) return RESOLVED;
     return target.done.then(() => this.check(target, base));
+  }
+
+  /** The transaction the latest write joined (its identity changes once per event turn). */
+  get batch(): unknown {
+    return this.last;
   }
 
   /**

@@ -21,6 +21,7 @@
 import type { Broker } from '../broker/broker.ts';
 import type { ClusterLink, MovedSession, Pausable } from '../broker/clusterLink.ts';
 import { InterestTree } from '../broker/interestTree.ts';
+import type { RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
 import type { Message } from '../broker/message.ts';
 import type { ParsedFilter } from '../broker/subscription.ts';
 import { counters } from '../metrics/counters.ts';
@@ -28,7 +29,7 @@ import { Doorbells } from './doorbell.ts';
 import { Handover } from './handover.ts';
 import {
   CONTROL_HEADER, Kind, PubFlag, packr, publishParts, publishRecordLength, readPublishRecord, writePublishRecord,
-  type PublishParts,
+  type PublishParts, type PublishRecord,
 } from './records.ts';
 import { ClientRegistry } from './registry.ts';
 import { RingConsumer, RingProducer } from './ring.ts';
@@ -70,6 +71,12 @@ export class Cluster implements ClusterLink {
   private stopped = false;
   /** buffer and offset of the record being written (set by space()) */
   private wbuf: Buffer = Buffer.alloc(0);
+  /** durable publishes of this worker waiting for another worker's Stored answer, by ticket number */
+  private readonly tickets = new Map<number, { t: Ticket; w: number }>();
+  private lastTicket = 0;
+  /** per worker: Stored answers and Release notes to send at the next flush */
+  private readonly answers: [number, number, RemoteEntry[]][][] = [];
+  private readonly releases: [number, boolean][][] = [];
 
   constructor(shared: ClusterShared, self: number) {
     this.self = self;
@@ -79,6 +86,8 @@ export class Cluster implements ClusterLink {
     this.state = new Int32Array(shared.state);
     this.interest = new InterestTree(shared.workers);
     for (let w = 0; w < this.workers; w++) {
+      this.answers.push([]);
+      this.releases.push([]);
       const o = shared.rings[self * this.workers + w];
       this.out.push(o ? { ring: new RingProducer(o), backlog: [], fragmentAt: 0 } : undefined);
       const i = shared.rings[w * this.workers + self];
@@ -90,6 +99,12 @@ export class Cluster implements ClusterLink {
   start(broker: Broker): void {
     this.broker = broker;
     this.handover = new Handover(this, broker);
+    if (broker.journal !== undefined) {
+      broker.journal.sendRelease = (w, seq, ok) => {
+        this.releases[w]!.push([seq, ok]);
+        broker.flushSoon();
+      };
+    }
     Atomics.store(this.state, State.alive + this.self, 1);
     this.broadcast(Kind.Reset, {}, true);
     this.flush();
@@ -106,23 +121,25 @@ export class Cluster implements ClusterLink {
 
   // ---- ClusterLink ----------------------------------------------------------------------
 
-  route(message: Message, _now: number): number {
+  route(message: Message, _now: number, ticket: Ticket | undefined): number {
     const match = this.interest.match(message.topic);
     let reached = 0;
     let parts: PublishParts | undefined;
+    const durable = ticket === undefined ? 0 : PubFlag.Durable;
     if (message.retain) {
       parts = publishParts(message);
       for (let w = 0; w < this.workers; w++) {
         if (w === this.self || !this.alive(w)) continue;
         const route = match.workers.includes(w);
         if (route) reached++;
-        this.writePublish(w, parts, route ? PubFlag.Route | PubFlag.RetainUpdate : PubFlag.RetainUpdate, 0, '', '');
+        if (route) this.writePublish(w, parts, PubFlag.Route | PubFlag.RetainUpdate | durable, 0, '', '', this.ticketFor(ticket, w));
+        else this.writePublish(w, parts, PubFlag.RetainUpdate, 0, '', '', 0);
       }
     } else {
       for (const w of match.workers) {
         if (w === this.self || !this.alive(w)) continue;
         parts ??= publishParts(message);
-        this.writePublish(w, parts, PubFlag.Route, 0, '', '');
+        this.writePublish(w, parts, PubFlag.Route | durable, 0, '', '', this.ticketFor(ticket, w));
         reached++;
       }
     }
@@ -137,10 +154,19 @@ export class Cluster implements ClusterLink {
       }
       if (w < 0 || !this.alive(w)) continue;
       parts ??= publishParts(message);
-      this.writePublish(w, parts, PubFlag.Shared, 1, g.group, g.filter);
+      this.writePublish(w, parts, PubFlag.Shared | durable, 1, g.group, g.filter, this.ticketFor(ticket, w));
       reached++;
     }
     return reached;
+  }
+
+  /** The number a Durable record to worker `w` carries: worker `w` answers for it with a Stored record. */
+  private ticketFor(ticket: Ticket | undefined, w: number): number {
+    if (ticket === undefined) return 0;
+    ticket.waiting++;
+    const n = ++this.lastTicket;
+    this.tickets.set(n, { t: ticket, w });
+    return n;
   }
 
   retainStamp(): number {
@@ -180,6 +206,12 @@ export class Cluster implements ClusterLink {
   }
 
   flush(): void {
+    for (let w = 0; w < this.workers; w++) {
+      const a = this.answers[w]!;
+      if (a.length > 0) this.send(w, Kind.Stored, { i: a.splice(0) });
+      const r = this.releases[w]!;
+      if (r.length > 0) this.send(w, Kind.Release, { r: r.splice(0) });
+    }
     let backlogged = false;
     for (let w = 0; w < this.workers; w++) {
       const o = this.out[w];
@@ -222,9 +254,9 @@ export class Cluster implements ClusterLink {
     return 0;
   }
 
-  writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string): void {
+  writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number): void {
     const off = this.space(w, publishRecordLength(parts, group, filter));
-    writePublishRecord(this.wbuf, off, parts, flags, hops, group, filter);
+    writePublishRecord(this.wbuf, off, parts, flags, hops, group, filter, ticket);
   }
 
   /** Sends a control record to worker `w`. */
@@ -343,6 +375,17 @@ export class Cluster implements ClusterLink {
       case Kind.Reset:
         this.peerReset(from);
         return;
+      case Kind.Stored:
+        for (const [n, seq, e] of (body as { i: [number, number, RemoteEntry[]][] }).i) {
+          const pending = this.tickets.get(n);
+          if (pending === undefined) continue;
+          this.tickets.delete(n);
+          this.broker.journal?.answered(pending.t, from, seq < 0 ? undefined : { s: seq, e });
+        }
+        return;
+      case Kind.Release:
+        for (const [seq, ok] of (body as { r: [number, boolean][] }).r) this.broker.journal?.released(seq, ok);
+        return;
       default:
         this.handover.receive(from, kind, body);
     }
@@ -350,15 +393,46 @@ export class Cluster implements ClusterLink {
 
   private receivePublish(from: number, buf: Buffer, off: number, length: number): void {
     const r = readPublishRecord(buf, off, length, from);
-    if ((r.flags & PubFlag.Shared) === 0) {
-      this.broker.receive(r.message, (r.flags & PubFlag.Route) !== 0, (r.flags & PubFlag.RetainUpdate) !== 0);
+    const journal = (r.flags & PubFlag.Durable) !== 0 ? this.broker.journal : undefined;
+    if (journal === undefined) {
+      this.deliverRecord(r);
       return;
     }
-    if (this.broker.deliverToGroup(r.group, r.filter, r.message)) return;
+    // a durable publish: the publishing worker writes the entries this worker's sessions need
+    journal.beginRemote();
+    const forward = this.deliverRecord(r);
+    const item = journal.endRemote();
+    if (forward < 0) {
+      this.answer(from, r.ticket, item);
+      return;
+    }
+    // the group's members left this worker: the next worker answers this one, which then answers the publisher
+    const t = journal.begin(r.message, undefined);
+    this.writePublish(forward, publishParts(r.message), PubFlag.Shared | PubFlag.Durable, r.hops + 1, r.group, r.filter, this.ticketFor(t, forward));
+    journal.end();
+    t.hold.later(() => this.answer(from, r.ticket, t.hold.failed ? undefined : item));
+  }
+
+  /** Delivers a PUBLISH record here; returns the worker a `$share` record must go on to, or -1. */
+  private deliverRecord(r: PublishRecord): number {
+    if ((r.flags & PubFlag.Shared) === 0) {
+      this.broker.receive(r.message, (r.flags & PubFlag.Route) !== 0, (r.flags & PubFlag.RetainUpdate) !== 0);
+      return -1;
+    }
+    if (this.broker.deliverToGroup(r.group, r.filter, r.message)) return -1;
     // the members left this worker meanwhile: another worker of the group takes it
     const w = this.interest.group(r.group, r.filter)?.pick(this.self) ?? -1;
-    if (w >= 0 && r.hops < this.workers && this.alive(w)) this.writePublish(w, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter);
-    else counters.messagesDroppedNoMember++;
+    if (w >= 0 && r.hops < this.workers && this.alive(w)) {
+      if ((r.flags & PubFlag.Durable) !== 0) return w;
+      this.writePublish(w, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, 0);
+    } else counters.messagesDroppedNoMember++;
+    return -1;
+  }
+
+  /** Queues the answer to a Durable record of worker `w` (undefined: it could not be stored). */
+  private answer(w: number, ticket: number, item: RemoteItem | undefined): void {
+    this.answers[w]!.push(item === undefined ? [ticket, -1, []] : [ticket, item.s, item.e]);
+    this.broker.flushSoon();
   }
 
   private applyInterest(w: number, kind: number, body: { f: string; g?: string; c?: number }): void {
@@ -380,12 +454,20 @@ export class Cluster implements ClusterLink {
     let first = 0;
     while (first === w || (first < this.workers && !this.alive(first))) first++;
     if (first !== this.self) return;
-    for (const m of this.broker.retained.all()) this.writePublish(w, publishParts(m), PubFlag.RetainUpdate, 0, '', '');
+    for (const m of this.broker.retained.all()) this.writePublish(w, publishParts(m), PubFlag.RetainUpdate, 0, '', '', 0);
   }
 
   /** The main thread says worker `w` died: route nothing more to it, finish handovers waiting on it. */
   peerDown(w: number): void {
     this.interest.forgetWorker(w);
     this.handover.peerDown(w);
+    // its answers will never come: those publishes are not acknowledged as stored
+    for (const [n, pending] of this.tickets) {
+      if (pending.w !== w) continue;
+      this.tickets.delete(n);
+      this.broker.journal?.answered(pending.t, w, undefined);
+    }
+    this.answers[w]!.length = 0;
+    this.releases[w]!.length = 0;
   }
 }

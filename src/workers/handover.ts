@@ -158,6 +158,8 @@ export class Handover {
     }
     const will = this.broker.releaseSession(session);
     this.cluster.send(to, Kind.Session, { id, s: sessionToRecord(session, will) });
+    // the stored entries now belong to the new owner; the messages they refer to stay until a restart tidies them
+    session.journal = undefined;
     session.clearMessages();
     const waiting = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (this.cluster.alive(w)) waiting.add(w);
@@ -194,7 +196,8 @@ export class Handover {
       this.complete(id, undefined);
       return;
     }
-    const { session, will } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
+    const { session, will, stored } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
+    if (stored) this.broker.takeStoredQueue(session);
     const waitingEcho = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (w !== self && this.cluster.alive(w)) waitingEcho.add(w);
     const a: Arriving = {

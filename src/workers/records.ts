@@ -23,6 +23,10 @@ export const Kind = {
   Group: 18,
   /** {}: the sender (re)started: forget its interest, send it yours */
   Reset: 19,
+  /** {i: [ticket, seq, entries][]}: answers to Durable PUBLISH records (seq -1: not stored), see journal.ts */
+  Stored: 20,
+  /** {r: [seq, ok][]}: the entries the receiver sent for message seq are committed (or failed) */
+  Release: 21,
   /** handover, see handover.ts */
   Takeover: 32,
   Session: 33,
@@ -42,10 +46,12 @@ export const PubFlag = {
   RetainUpdate: 16,
   /** deliver to one member of the $share group named in the record */
   Shared: 32,
+  /** a QoS 1/2 message of a durable publish: answer with a Stored record for the ticket in the header */
+  Durable: 64,
 } as const;
 
 /** bytes before the variable part of a PUBLISH record */
-export const PUBLISH_HEADER = 32;
+export const PUBLISH_HEADER = 40;
 /** bytes before the body of a control or fragment record */
 export const CONTROL_HEADER = 4;
 
@@ -81,7 +87,7 @@ export function publishRecordLength(p: PublishParts, group: string, filter: stri
   return PUBLISH_HEADER + p.originBytes + (p.props?.length ?? 0) + Buffer.byteLength(group) + Buffer.byteLength(filter) + p.packet.length;
 }
 
-export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, flags: number, hops: number, group: string, filter: string): void {
+export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number): void {
   const m = p.message;
   buf[off] = Kind.Publish;
   buf[off + 1] = flags | m.qos | (m.retain ? PubFlag.Retain : 0);
@@ -103,6 +109,7 @@ export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, fl
   buf.writeUInt32LE(propsLength, off + 12);
   buf.writeDoubleLE(m.expiresAt, off + 16);
   buf.writeDoubleLE(m.stamp, off + 24);
+  buf.writeDoubleLE(ticket, off + 32);
 }
 
 /** A PUBLISH record read back: the message owns copies of its bytes (the ring space is reused). */
@@ -112,6 +119,8 @@ export interface PublishRecord {
   readonly hops: number;
   readonly group: string;
   readonly filter: string;
+  /** Durable records: the publishing worker's ticket number, to answer with */
+  readonly ticket: number;
 }
 
 export function readPublishRecord(buf: Buffer, off: number, length: number, originWorker: number): PublishRecord {
@@ -147,7 +156,8 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
     origin,
     originWorker,
     stamp,
+    seq: 0,
     encoded,
   };
-  return { message, flags, hops, group, filter };
+  return { message, flags, hops, group, filter, ticket: buf.readDoubleLE(off + 32) };
 }

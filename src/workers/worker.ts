@@ -58,7 +58,10 @@ const store = config.persistence && config.persistenceDurability !== 'off'
     })
   : undefined;
 const cluster = init.cluster === undefined ? undefined : new Cluster(init.cluster, init.index);
-const broker = new Broker(config, { log, authenticate, authorizer, cluster, store });
+const workers = init.cluster?.workers ?? 1;
+/** this worker's message seqs: above every stored one, and ≡ its index (mod workers) so that no two workers share one */
+const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
+const broker = new Broker(config, { log, authenticate, authorizer, cluster, store, messageSeq });
 if (store !== undefined) {
   const now = Date.now();
   for (const r of store.loadRetained()) {
@@ -71,8 +74,19 @@ cluster?.start(broker);
 if (store !== undefined) {
   // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
   const now = Date.now();
-  const workers = init.cluster?.workers ?? 1;
-  for (const s of store.loadSessions()) if (s.meta.owner % workers === init.index) broker.restoreSession(s.clientId, s.meta, now);
+  let restored = 0;
+  for (const s of store.loadSessions()) {
+    if (s.meta.owner % workers !== init.index) continue;
+    broker.restoreSession(s, (seq) => store.getMessage(seq), now);
+    restored++;
+  }
+  if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages`);
+}
+
+/** The smallest seq above `max` that is ≡ index (mod workers). */
+function firstSeqAbove(max: number, index: number, workers: number): number {
+  const s = max + 1;
+  return s + ((index - (s % workers) + workers) % workers);
 }
 const servers: Server[] = [];
 

@@ -1,7 +1,7 @@
 /**
  * Persistent sessions on disk: a client's session (its subscriptions and expiry) is there after
  * the broker is killed with SIGKILL or stopped, and a clean session leaves nothing behind.
- * Queued messages of offline sessions are not stored yet (issue 5).
+ * Their queued messages: queues.test.ts.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+import type { Hold } from '../journal.ts';
 import type { Message } from '../message.ts';
 
 /**
@@ -18,6 +19,14 @@ export interface Delivery {
   readonly retain: boolean;
   /** v5 subscription identifiers of every matching subscription, or undefined */
   readonly subscriptionIds: readonly number[] | undefined;
+  /** persistent sessions: the entry's place in the session's stored queue; 0 = not stored */
+  qseq: number;
+  /** what this delivery waits for before it may be sent (see journal.ts); undefined = nothing */
+  hold: Hold | undefined;
+}
+
+export function createDelivery(message: Message, qos: 0 | 1 | 2, retain: boolean, subscriptionIds: readonly number[] | undefined): Delivery {
+  return { message, qos, retain, subscriptionIds, qseq: 0, hold: undefined };
 }
 
 export interface OutboundEntry {

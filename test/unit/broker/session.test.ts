@@ -30,6 +30,8 @@ const delivery = (payload: string, qos: 0 | 1 | 2, expiry?: number): Delivery =>
   qos,
   retain: false,
   subscriptionIds: undefined,
+  qseq: 0,
+  hold: undefined,
 });
 
 test('QoS 1 beyond the receive window waits and drains in order as acks arrive', () => {

@@ -40,12 +40,12 @@ function message(topic: string, payload: Buffer, qos: 0 | 1 | 2, properties: Mes
 }
 
 function delivery(m: Message, qos: 0 | 1 | 2, retain = false, subscriptionIds: readonly number[] | undefined = undefined): Delivery {
-  return { message: m, qos, retain, subscriptionIds };
+  return { message: m, qos, retain, subscriptionIds, qseq: 0, hold: undefined };
 }
 
 
 function deliveryView(d: Delivery): unknown {
-  return { message: messageView(d.message), qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds };
+  return { message: messageView(d.message), qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds, qseq: d.qseq };
 }
 
 function assertBuffers(m: Message, where: string): void {

@@ -63,7 +63,7 @@ function roundTrip(m: Message, flags: number = PubFlag.Route, hops = 0, group = 
   const parts = publishParts(m);
   const length = publishRecordLength(parts, group, filter);
   const buf = Buffer.alloc(OFF + length + 64, SENTINEL);
-  writePublishRecord(buf, OFF, parts, flags, hops, group, filter);
+  writePublishRecord(buf, OFF, parts, flags, hops, group, filter, 0);
   for (let i = 0; i < OFF; i++) assert.equal(buf[i], SENTINEL, `byte ${i} before the record was written`);
   for (let i = OFF + length; i < buf.length; i++) assert.equal(buf[i], SENTINEL, `byte ${i - OFF - length} after the record was written`);
   return { buf, length, record: readPublishRecord(buf, OFF, length, READER) };
@@ -202,7 +202,7 @@ describe('PUBLISH records: layout and ownership', () => {
       const parts = publishParts(m);
       const length = publishRecordLength(parts, group, filter);
       const buf = Buffer.alloc(OFF + length + 1, SENTINEL);
-      writePublishRecord(buf, OFF, parts, PubFlag.Shared, 0, group, filter);
+      writePublishRecord(buf, OFF, parts, PubFlag.Shared, 0, group, filter, 0);
       assert.equal(buf[OFF + length], SENTINEL, `${m.topic}: byte after the record`);
       assert.notEqual(buf[OFF + length - 1], SENTINEL, `${m.topic}: the last byte of the record (the payload's or the packet's) is written`);
     }
@@ -224,12 +224,12 @@ describe('PUBLISH records: layout and ownership', () => {
     const la = publishRecordLength(pa, 'g', 'a/+');
     const lb = publishRecordLength(pb, '', '');
     const buf = Buffer.alloc(la + lb, SENTINEL);
-    writePublishRecord(buf, 0, pa, PubFlag.Shared, 3, 'g', 'a/+');
-    writePublishRecord(buf, la, pb, PubFlag.Route, 0, '', '');
+    writePublishRecord(buf, 0, pa, PubFlag.Shared | PubFlag.Durable, 3, 'g', 'a/+', 7);
+    writePublishRecord(buf, la, pb, PubFlag.Route, 0, '', '', 0);
     const ra = readPublishRecord(buf, 0, la, 0);
     const rb = readPublishRecord(buf, la, lb, 0);
     assert.deepEqual(messageView(ra.message), messageView(a));
-    assert.deepEqual([ra.hops, ra.group, ra.filter], [3, 'g', 'a/+']);
+    assert.deepEqual([ra.hops, ra.group, ra.filter, ra.ticket, ra.flags & PubFlag.Durable], [3, 'g', 'a/+', 7, PubFlag.Durable]);
     assert.deepEqual(messageView(rb.message), messageView(b));
     assert.deepEqual([rb.hops, rb.group, rb.filter], [0, '', '']);
   });
@@ -285,7 +285,7 @@ describe('PUBLISH records: layout and ownership', () => {
     for (let i = 0; i < 2000; i++) publishParts(message(`other/${i}`, Buffer.from('o'), { properties: { contentType: `c${i}`, userProperties: userPropertiesFromPairs([['n', String(i)]]) } }));
     const length = publishRecordLength(parts, '', '');
     const buf = Buffer.alloc(length);
-    writePublishRecord(buf, 0, parts, PubFlag.Route, 0, '', '');
+    writePublishRecord(buf, 0, parts, PubFlag.Route, 0, '', '', 0);
     assert.deepEqual(messageView(readPublishRecord(buf, 0, length, 0).message), messageView(m));
   });
 });

@@ -1,0 +1,429 @@
+/**
+ * The durable side of persistent sessions' queues on one worker: which queue entries, messages
+ * and inbound QoS 2 ids are written to the store, when, and what waits for their commit.
+ *
+ * Ownership:
+ * - a persistent session's queue entries `[clientId, qseq]` are updated (packet id, state) and
+ *   deleted by the worker that owns the session;
+ * - a message is written once per worker that queues it for persistent sessions, under a seq
+ *   from that worker's own sequence (seq ≡ worker index mod workers), and that worker counts the
+ *   entries referring to it and deletes it when the last one is gone;
+ * - the entries a message needs on *other* workers are written by the publishing worker, in the
+ *   same transaction as its own entries and the publisher's inbound QoS 2 id: the other workers
+ *   send their entries back (Ticket), hold those deliveries until the publishing worker says the
+ *   transaction committed (Hold, released through the cluster), and own them from then on. So a
+ *   message is either stored for every persistent session that must get it, with the publisher's
+ *   QoS 2 id, or for none: a crash can neither lose an acknowledged message nor let a QoS 2
+ *   retransmission be routed twice.
+ *
+ * Invariants:
+ * - an entry is never deleted or updated before the transaction that wrote it is committed
+ *   (deletes of held deliveries wait for their Hold);
+ * - a delivery of QoS 2, or one whose entry is written by a later transaction, is not sent to
+ *   the client before that transaction committed (Session.pump stops at an unsettled Hold), so a
+ *   client never sees a message that a crash could make the broker route again;
+ * - `Message.seq` is non-zero exactly while this worker's `refs` holds the message.
+ * called from: worker
+ */
+import type { Message } from './message.ts';
+import { messageToRecord, type MessageRecord } from './messageRecord.ts';
+import type { Delivery, OutStateValue } from './qos/outbound.ts';
+import type { QueueEntry } from '../persistence/records.ts';
+
+/** What the journal writes (src/persistence/store.ts). */
+export interface JournalStore {
+  putMessage(seq: number, message: MessageRecord): void;
+  deleteMessage(seq: number): void;
+  putQueued(clientId: string, qseq: number, entry: QueueEntry): void;
+  deleteQueued(clientId: string, qseq: number): void;
+  putInbound(clientId: string, packetId: number): void;
+  deleteInbound(clientId: string, packetId: number): void;
+  commit(): Promise<void>;
+  /** the transaction the latest write joined (a new one each event turn) */
+  readonly batch: unknown;
+  readonly healthy: boolean;
+}
+
+/** What the journal needs of a session (Session implements it). */
+export interface JournalSession {
+  readonly clientId: string;
+  /** last queue sequence number handed out in this session */
+  lastQseq: number;
+  /** sends what the queue holds, as far as the client's quota allows */
+  pump(now: number): void;
+}
+
+/** A queue entry another worker asks the publishing worker to write: [client id, qseq, QoS, retain, subscription ids]. */
+export type RemoteEntry = [string, number, 0 | 1 | 2, boolean, readonly number[] | null];
+
+/** A worker's answer to a durable PUBLISH record: the seq it gave the message and its entries (s = 0: none). */
+export interface RemoteItem {
+  s: number;
+  e: RemoteEntry[];
+}
+
+/** Sends the publishing worker's "committed" to the worker that holds deliveries of message `seq` (the cluster). */
+export type ReleaseSender = (worker: number, seq: number, ok: boolean) => void;
+
+/**
+ * Something deliveries wait for: a commit of this worker, or the commit of the worker that
+ * writes their entries. Once settled, the waiting sessions are pumped and deferred work runs.
+ */
+export class Hold {
+  done = false;
+  failed = false;
+  private sessions: JournalSession[] | undefined;
+  private after: (() => void)[] | undefined;
+
+  /** `session` holds a delivery that waits for this; it is pumped when this settles */
+  wait(session: JournalSession): void {
+    const list = (this.sessions ??= []);
+    if (list[list.length - 1] !== session) list.push(session);
+  }
+
+  /** runs `fn` when this settles (at once if it has) */
+  later(fn: () => void): void {
+    if (this.done) fn();
+    else (this.after ??= []).push(fn);
+  }
+
+  settle(ok: boolean, now: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.failed = !ok;
+    if (this.after !== undefined) for (const fn of this.after) fn();
+    if (this.sessions !== undefined) for (const s of this.sessions) s.pump(now);
+    this.after = this.sessions = undefined;
+  }
+}
+
+/** A commit of this worker: the Hold of one transaction and the promise that acknowledgements wait for. */
+class Commit extends Hold {
+  readonly batch: unknown;
+  readonly promise: Promise<void>;
+  constructor(batch: unknown, promise: Promise<void>, onSettled: () => void) {
+    super();
+    this.batch = batch;
+    this.promise = promise;
+    promise.then(
+      () => {
+        this.settle(true, Date.now());
+        onSettled();
+      },
+      () => {
+        this.settle(false, Date.now());
+        onSettled();
+      },
+    );
+  }
+}
+
+/**
+ * One durable publish of this worker that other workers also deliver: their entries come back
+ * in RemoteItems; when all have answered, everything is written in one transaction.
+ */
+export class Ticket {
+  readonly message: Message;
+  /** other workers that have not answered yet */
+  waiting = 0;
+  /** an answer never came (the worker died): the publisher is not told "stored" */
+  failed = false;
+  /** this worker's own deliveries of the message wait here */
+  readonly hold = new Hold();
+  readonly local: { session: JournalSession; d: Delivery }[] = [];
+  readonly remote: { w: number; item: RemoteItem }[] = [];
+  /** the publisher's inbound QoS 2 id, written with the entries */
+  inbound: { clientId: string; packetId: number } | undefined = undefined;
+  private promise_: Promise<void> | undefined;
+  private resolve: (() => void) | undefined;
+  private reject: ((err: Error) => void) | undefined;
+
+  constructor(message: Message) {
+    this.message = message;
+  }
+
+  /** resolves when everything is committed (rejects if it could not be) */
+  promise(): Promise<void> {
+    return (this.promise_ ??= new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    }));
+  }
+
+  end(ok: boolean, now: number): void {
+    this.hold.settle(ok, now);
+    if (ok) this.resolve?.();
+    else this.reject?.(new Error('the message could not be stored for every recipient'));
+  }
+}
+
+interface Ref {
+  readonly message: Message;
+  count: number;
+  /** written by another worker (a session that moved here): never deleted from here */
+  readonly foreign: boolean;
+}
+
+export class Journal {
+  private readonly store: JournalStore;
+  private readonly refs = new Map<number, Ref>();
+  private nextSeq: number;
+  private readonly step: number;
+  private turn: Commit | undefined;
+  /** the local publish being routed */
+  private ticket: Ticket | undefined;
+  /** routing a durable record of another worker: the entries go back to it */
+  private remote: { seq: number; hold: Hold | undefined; entries: RemoteEntry[] } | undefined;
+  /** deliveries whose entries another worker writes, by the seq this worker gave the message */
+  private readonly held = new Map<number, Hold>();
+  /** a write since the last takeWrote() that an acknowledgement must wait for */
+  private wrote = false;
+  private readonly onSettled: () => void;
+  /** set by the cluster (several workers) */
+  sendRelease: ReleaseSender | undefined = undefined;
+
+  /**
+   * @param firstSeq first message seq of this worker; following ones are `step` apart, so that
+   *   workers never hand out the same seq
+   * @param onSettled called after a commit or release settled (the broker flushes its output)
+   */
+  constructor(store: JournalStore, firstSeq: number, step: number, onSettled: () => void) {
+    this.store = store;
+    this.nextSeq = firstSeq;
+    this.step = step;
+    this.onSettled = onSettled;
+  }
+
+  /** messages this worker holds for its stored entries */
+  get messages(): number {
+    return this.refs.size;
+  }
+
+  // ---- deliveries to persistent sessions
+
+  /**
+   * A delivery enters a persistent session's queue (or goes straight out). Returns true when
+   * it must wait (d.hold) before it may be sent; its entry is then written by a later
+   * transaction or by another worker, or, for QoS 2, has been written and waits for the commit.
+   * Returns false when it may go now: the caller writes its entry with write().
+   */
+  admit(session: JournalSession, d: Delivery): boolean {
+    d.qseq = ++session.lastQseq;
+    const remote = this.remote;
+    if (remote !== undefined) {
+      if (d.message.seq === 0) this.track(d.message, this.allocate(), false);
+      this.refs.get(d.message.seq)!.count++;
+      remote.seq = d.message.seq;
+      remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
+      d.hold = remote.hold ??= new Hold();
+      return true;
+    }
+    const t = this.ticket;
+    if (t !== undefined && t.waiting > 0) {
+      t.local.push({ session, d });
+      d.hold = t.hold;
+      return true;
+    }
+    this.keep(d.message);
+    this.wrote = true;
+    if (d.qos !== 2) return false;
+    this.write(session, d, 0, 0);
+    d.hold = this.commitOfTurn();
+    return true;
+  }
+
+  /** Writes (or rewrites, with its packet id and state) a delivery's queue entry. */
+  write(session: JournalSession, d: Delivery, packetId: number, state: 0 | OutStateValue): void {
+    this.store.putQueued(session.clientId, d.qseq, { m: d.message.seq, q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state });
+  }
+
+  /** A delivery is finished (acknowledged, expired, dropped): its entry goes, and the message with its last entry. */
+  done(session: JournalSession, d: Delivery): void {
+    if (d.qseq === 0) return;
+    const hold = d.hold;
+    if (hold !== undefined && !hold.done) {
+      hold.later(() => this.done(session, d));
+      return;
+    }
+    this.store.deleteQueued(session.clientId, d.qseq);
+    d.qseq = 0;
+    this.unref(d.message);
+  }
+
+  /** The session ended (its entries are deleted with it): lets go of the delivery's message. */
+  forget(session: JournalSession, d: Delivery): void {
+    if (d.qseq === 0) return;
+    if (d.hold !== undefined && !d.hold.done) this.done(session, d); // its entry is written later: delete it then
+    else {
+      d.qseq = 0;
+      this.unref(d.message);
+    }
+  }
+
+  /** A delivery read back at start-up, or arriving with a session from another worker. */
+  adopt(d: Delivery, qseq: number, seq: number, foreign: boolean): void {
+    d.qseq = qseq;
+    d.message.seq = seq;
+    // copies of one stored message (sessions that moved here separately) share its count
+    const ref = this.refs.get(seq);
+    if (ref === undefined) this.track(d.message, seq, foreign);
+    this.refs.get(seq)!.count++;
+  }
+
+  /** The stored message `seq` for entries of this worker, if it has it in memory already. */
+  message(seq: number): Message | undefined {
+    return this.refs.get(seq)?.message;
+  }
+
+  // ---- inbound QoS 2 ids
+
+  /** A QoS 2 PUBLISH of a stored session was routed (one worker): its id is stored with the entries. */
+  storeInbound(clientId: string, packetId: number): void {
+    this.store.putInbound(clientId, packetId);
+    this.wrote = true;
+  }
+
+  /** PUBREL: the publisher's id is free again once this is committed (PUBCOMP waits for it). */
+  releaseInbound(clientId: string, packetId: number): void {
+    this.store.deleteInbound(clientId, packetId);
+    this.wrote = true;
+  }
+
+  // ---- publishes of this worker
+
+  /** A QoS 1/2 publish of this worker starts routing (cluster.route then the local route). */
+  begin(message: Message, inbound: Ticket['inbound']): Ticket {
+    const t = new Ticket(message);
+    t.inbound = inbound;
+    this.ticket = t;
+    return t;
+  }
+
+  /**
+   * The publish has been routed here and handed to the other workers. Returns the ticket while
+   * they still have to answer (the acknowledgement waits for ticket.promise()).
+   */
+  end(): Ticket | undefined {
+    const t = this.ticket!;
+    this.ticket = undefined;
+    if (t.waiting > 0) return t;
+    if (t.inbound !== undefined) this.storeInbound(t.inbound.clientId, t.inbound.packetId);
+    return undefined;
+  }
+
+  /** Whether an acknowledgement has to wait for the commit of this turn; resets. */
+  takeWrote(): boolean {
+    const w = this.wrote;
+    this.wrote = false;
+    return w;
+  }
+
+  /** Another worker answered a durable record (undefined: it died first). */
+  answered(t: Ticket, w: number, item: RemoteItem | undefined): void {
+    if (item === undefined) t.failed = true;
+    else if (item.s !== 0) t.remote.push({ w, item });
+    if (--t.waiting === 0) this.finish(t);
+  }
+
+  /** Every worker answered: one transaction with all entries, the message copies and the inbound id. */
+  private finish(t: Ticket): void {
+    let wrote = false;
+    for (const { session, d } of t.local) {
+      if (d.qseq === 0) continue;
+      this.keep(d.message);
+      this.write(session, d, 0, 0);
+      wrote = true;
+    }
+    let record: MessageRecord | undefined;
+    for (const { item } of t.remote) {
+      this.store.putMessage(item.s, (record ??= messageToRecord(t.message)));
+      for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: item.s, q, r, i: i ?? undefined, p: 0, s: 0 });
+      wrote = true;
+    }
+    if (t.inbound !== undefined) {
+      this.store.putInbound(t.inbound.clientId, t.inbound.packetId);
+      wrote = true;
+    }
+    const settle = (ok: boolean): void => {
+      ok &&= !t.failed;
+      t.end(ok, Date.now());
+      for (const { w, item } of t.remote) this.sendRelease?.(w, item.s, ok);
+      this.onSettled();
+    };
+    if (!wrote) settle(true);
+    else {
+      const c = this.commitOfTurn();
+      c.later(() => settle(!c.failed));
+    }
+  }
+
+  // ---- durable records of other workers (this worker delivers, the publishing worker writes)
+
+  beginRemote(): void {
+    this.remote = { seq: 0, hold: undefined, entries: [] };
+  }
+
+  /** What goes back to the publishing worker for the record just routed. */
+  endRemote(): RemoteItem {
+    const r = this.remote!;
+    this.remote = undefined;
+    if (r.entries.length === 0) return { s: 0, e: [] };
+    this.held.set(r.seq, r.hold!);
+    return { s: r.seq, e: r.entries };
+  }
+
+  /** The publishing worker committed (or failed to commit) the entries of message `seq`. */
+  released(seq: number, ok: boolean): void {
+    const h = this.held.get(seq);
+    if (h === undefined) return;
+    this.held.delete(seq);
+    h.settle(ok, Date.now());
+    this.onSettled();
+  }
+
+  /** The commit that acknowledgements of this turn wait for. */
+  commit(): Promise<void> {
+    return this.commitOfTurn().promise;
+  }
+
+  // ---- internals
+
+  private allocate(): number {
+    const s = this.nextSeq;
+    this.nextSeq += this.step;
+    return s;
+  }
+
+  private track(m: Message, seq: number, foreign: boolean): void {
+    m.seq = seq;
+    this.refs.set(seq, { message: m, count: 0, foreign });
+  }
+
+  /** Counts one more entry of `m` on this worker, writing the message first if it is new here. */
+  private keep(m: Message): void {
+    if (m.seq === 0) {
+      this.track(m, this.allocate(), false);
+      this.store.putMessage(m.seq, messageToRecord(m));
+    }
+    this.refs.get(m.seq)!.count++;
+  }
+
+  private unref(m: Message): void {
+    const ref = this.refs.get(m.seq);
+    if (ref === undefined || --ref.count > 0) return;
+    this.refs.delete(m.seq);
+    if (!ref.foreign) this.store.deleteMessage(m.seq);
+    m.seq = 0;
+  }
+
+  /** The Hold of the transaction this turn's writes joined (call after a write). */
+  private commitOfTurn(): Commit {
+    const batch = this.store.batch;
+    if (this.turn === undefined || this.turn.batch !== batch || !this.store.healthy) {
+      const p = this.store.commit();
+      p.catch(() => {}); // failures are handled by the Commit's and the acknowledgements' own handlers
+      this.turn = new Commit(batch, p, this.onSettled);
+    }
+    return this.turn;
+  }
+}
