@@ -235,6 +235,7 @@ export class Broker {
    */
   releaseSession(session: Session): Will | undefined {
     const id = session.clientId;
+    this.countStored(session, false);
     this.sessions.delete(id);
     counters.sessions--;
     for (const { filter } of session.subscriptions.values()) if (filter.group !== undefined) this.treeRemove(filter, session);
@@ -289,6 +290,7 @@ export class Broker {
         store.deleteSession(session.clientId);
       }
       session.journal = undefined;
+      this.countStored(session, false);
       return;
     }
     const pendingWill = this.delayedWills.get(session.clientId);
@@ -302,6 +304,18 @@ export class Broker {
       will: pendingWill === undefined ? undefined : willToRecord(pendingWill.will, pendingWill.due),
     });
     session.journal = this.journal;
+    this.countStored(session, session.subscriptions.size > 0);
+  }
+
+  /**
+   * Keeps this worker's count of stored sessions that have a subscription (shared with the other
+   * workers): a worker with none needs no durable PUBLISH records, so routing to it costs no
+   * round trip.
+   */
+  private countStored(session: Session, counted: boolean): void {
+    if (session.countedStored === counted) return;
+    session.countedStored = counted;
+    this.cluster?.storedSubscribers(counted ? 1 : -1);
   }
 
   /**
@@ -345,6 +359,7 @@ export class Broker {
     for (const id of loaded.inbound) session.inbound.receive(id);
     this.cluster?.adopt(clientId);
     this.installSession(session);
+    this.countStored(session, session.subscriptions.size > 0);
     if (meta.expiresAt === 0) session.detach(now);
     else session.expiresAt = meta.expiresAt;
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
@@ -389,6 +404,7 @@ export class Broker {
       this.store?.deleteSession(session.clientId);
       session.journal = undefined;
     }
+    this.countStored(session, false);
     if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
     const pending = this.delayedWills.get(session.clientId);
     if (pending !== undefined) {

@@ -32,6 +32,8 @@ export interface ClusterLink {
    * publish), each worker reached answers with the queue entries it needs stored (journal.ts).
    */
   route(message: Message, now: number, ticket: Ticket | undefined): number;
+  /** This worker gained (+1) or lost (-1) a stored session with a subscription (durable routing, see journal.ts). */
+  storedSubscribers(delta: 1 | -1): void;
   /** broker-wide order for a retained update (the newest wins on every worker) */
   retainStamp(): number;
   /** This worker's topic tree gained (+1) or lost (-1) an entry for `filter`. */

@@ -49,6 +49,8 @@ export class Session implements JournalSession {
   journal: Journal | undefined = undefined;
   /** last queue sequence number handed out (stored queue entries) */
   lastQseq = 0;
+  /** counted in the cluster's stored-subscriber count (stored, with a subscription, on this worker); see Broker.countStored */
+  countedStored = false;
   /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
   expiryInterval = 0;
   /** ms since epoch when an offline session expires; 0 while online or never */

@@ -33,7 +33,7 @@ import {
 } from './records.ts';
 import { ClientRegistry } from './registry.ts';
 import { RingConsumer, RingProducer } from './ring.ts';
-import { State, type ClusterShared } from './shared.ts';
+import { State, storedSubscribersSlot, type ClusterShared } from './shared.ts';
 
 interface Outbox {
   readonly ring: RingProducer;
@@ -61,6 +61,8 @@ export class Cluster implements ClusterLink {
   private readonly in: (Inbox | undefined)[] = [];
   private readonly doorbells: Doorbells;
   private readonly state: Int32Array;
+  /** state slot of each worker's stored-subscriber count */
+  private readonly storedSlots: number[] = [];
   /** this worker's non-shared filters → entries in its topic tree */
   private readonly localFilters = new Map<string, number>();
   /** this worker's share groups, `group\0filter` → members */
@@ -86,6 +88,7 @@ export class Cluster implements ClusterLink {
     this.state = new Int32Array(shared.state);
     this.interest = new InterestTree(shared.workers);
     for (let w = 0; w < this.workers; w++) {
+      this.storedSlots.push(storedSubscribersSlot(shared, w));
       this.answers.push([]);
       this.releases.push([]);
       const o = shared.rings[self * this.workers + w];
@@ -125,21 +128,20 @@ export class Cluster implements ClusterLink {
     const match = this.interest.match(message.topic);
     let reached = 0;
     let parts: PublishParts | undefined;
-    const durable = ticket === undefined ? 0 : PubFlag.Durable;
     if (message.retain) {
       parts = publishParts(message);
       for (let w = 0; w < this.workers; w++) {
         if (w === this.self || !this.alive(w)) continue;
         const route = match.workers.includes(w);
         if (route) reached++;
-        if (route) this.writePublish(w, parts, PubFlag.Route | PubFlag.RetainUpdate | durable, 0, '', '', this.ticketFor(ticket, w));
+        if (route) this.writeRouted(w, parts, PubFlag.Route | PubFlag.RetainUpdate, 0, '', '', ticket);
         else this.writePublish(w, parts, PubFlag.RetainUpdate, 0, '', '', 0);
       }
     } else {
       for (const w of match.workers) {
         if (w === this.self || !this.alive(w)) continue;
         parts ??= publishParts(message);
-        this.writePublish(w, parts, PubFlag.Route | durable, 0, '', '', this.ticketFor(ticket, w));
+        this.writeRouted(w, parts, PubFlag.Route, 0, '', '', ticket);
         reached++;
       }
     }
@@ -154,15 +156,22 @@ export class Cluster implements ClusterLink {
       }
       if (w < 0 || !this.alive(w)) continue;
       parts ??= publishParts(message);
-      this.writePublish(w, parts, PubFlag.Shared | durable, 1, g.group, g.filter, this.ticketFor(ticket, w));
+      this.writeRouted(w, parts, PubFlag.Shared, 1, g.group, g.filter, ticket);
       reached++;
     }
     return reached;
   }
 
-  /** The number a Durable record to worker `w` carries: worker `w` answers for it with a Stored record. */
+  storedSubscribers(delta: 1 | -1): void {
+    Atomics.add(this.state, this.storedSlots[this.self]!, delta);
+  }
+
+  /**
+   * The number a Durable record to worker `w` carries (worker `w` answers for it with a Stored
+   * record); 0 = not durable: no ticket, or `w` has no stored session that could receive it.
+   */
   private ticketFor(ticket: Ticket | undefined, w: number): number {
-    if (ticket === undefined) return 0;
+    if (ticket === undefined || Atomics.load(this.state, this.storedSlots[w]!) === 0) return 0;
     ticket.waiting++;
     const n = ++this.lastTicket;
     this.tickets.set(n, { t: ticket, w });
@@ -252,6 +261,12 @@ export class Cluster implements ClusterLink {
     this.congested = true;
     this.wbuf = b;
     return 0;
+  }
+
+  /** A PUBLISH record that delivers to `w`: Durable (with a ticket number) when `w` may have to store it. */
+  private writeRouted(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: Ticket | undefined): void {
+    const n = this.ticketFor(ticket, w);
+    this.writePublish(w, parts, n === 0 ? flags : flags | PubFlag.Durable, hops, group, filter, n);
   }
 
   writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number): void {
@@ -408,9 +423,9 @@ export class Cluster implements ClusterLink {
     }
     // the group's members left this worker: the next worker answers this one, which then answers the publisher
     const t = journal.begin(r.message, undefined);
-    this.writePublish(forward, publishParts(r.message), PubFlag.Shared | PubFlag.Durable, r.hops + 1, r.group, r.filter, this.ticketFor(t, forward));
-    journal.end();
-    t.hold.later(() => this.answer(from, r.ticket, t.hold.failed ? undefined : item));
+    this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, t);
+    if (journal.end() === undefined) this.answer(from, r.ticket, item);
+    else t.hold.later(() => this.answer(from, r.ticket, t.hold.failed ? undefined : item));
   }
 
   /** Delivers a PUBLISH record here; returns the worker a `$share` record must go on to, or -1. */

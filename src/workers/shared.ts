@@ -31,6 +31,11 @@ export function openConnectionsSlot(shared: ClusterShared, w: number, l: number)
   return State.alive + shared.workers + w * shared.listeners + l;
 }
 
+/** Slot of worker w's count of stored (persistent) sessions with a subscription: only those need durable PUBLISH records. */
+export function storedSubscribersSlot(shared: ClusterShared, w: number): number {
+  return State.alive + shared.workers + shared.workers * shared.listeners + w;
+}
+
 /** bytes of each ring's data area */
 export const RING_BYTES = 1 << 20;
 /** registry slots: client ids live at once (sessions included), at most half of it used */
@@ -46,7 +51,7 @@ export function createClusterShared(workers: number, listeners: number, ringByte
     rings,
     doorbells: createDoorbells(workers),
     registry: createRegistry(REGISTRY_SLOTS),
-    state: new SharedArrayBuffer(4 * (State.alive + workers + workers * listeners)),
+    state: new SharedArrayBuffer(4 * (State.alive + workers + workers * listeners + workers)),
     listeners,
   };
 }
@@ -56,5 +61,6 @@ export function markWorkerDead(shared: ClusterShared, w: number): number {
   const state = new Int32Array(shared.state);
   Atomics.store(state, State.alive + w, 0);
   for (let l = 0; l < shared.listeners; l++) Atomics.store(state, openConnectionsSlot(shared, w, l), 0);
+  Atomics.store(state, storedSubscribersSlot(shared, w), 0);
   return new ClientRegistry(shared.registry).releaseAll(w);
 }
