@@ -34,9 +34,11 @@ function start(name: 'culex' | 'mosquitto', conf: string, cwd: string): ChildPro
     : spawn(MOSQUITTO_PATH, ['-c', conf], { cwd, stdio: 'ignore' });
 }
 
-function connect(port: number, opts: IClientOptions = {}): Promise<{ client: MqttClient; present: boolean }> {
+/** `onMessage` is attached before the CONNACK: a resumed session's queue can arrive in the same read. */
+function connect(port: number, opts: IClientOptions = {}, onMessage?: () => void): Promise<{ client: MqttClient; present: boolean }> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 4, ...opts });
+    if (onMessage !== undefined) client.on('message', onMessage);
     client.once('connect', (c) => resolve({ client, present: c.sessionPresent }));
     client.once('error', reject);
   });
@@ -57,17 +59,20 @@ async function publishAll(client: MqttClient, n: number, topic: (i: number) => s
   return acked;
 }
 
-/** Messages a subscription receives until nothing has come for `quietMs`. */
-async function collect(client: MqttClient, subscribeTo: string | undefined, quietMs = 1500): Promise<number> {
+/** Counts messages; `quiet()` resolves once nothing has come for `quietMs`. */
+function counter(quietMs = 1500): { count: () => number; onMessage: () => void; quiet: () => Promise<void> } {
   let count = 0;
   let last = Date.now();
-  client.on('message', () => {
-    count++;
-    last = Date.now();
-  });
-  if (subscribeTo !== undefined) await client.subscribeAsync(subscribeTo, { qos: 1 });
-  while (Date.now() - last < quietMs) await new Promise((r) => setTimeout(r, 100));
-  return count;
+  return {
+    count: () => count,
+    onMessage: () => {
+      count++;
+      last = Date.now();
+    },
+    quiet: async () => {
+      while (Date.now() - last < quietMs) await new Promise((r) => setTimeout(r, 100));
+    },
+  };
 }
 
 async function run(name: 'culex' | 'mosquitto'): Promise<Outcome> {
@@ -91,12 +96,17 @@ async function run(name: 'culex' | 'mosquitto'): Promise<Outcome> {
   await new Promise((r) => broker.once('exit', r));
   broker = start(name, conf, dir);
   await waitForPort(port, 20000, new Promise((r) => broker.once('exit', r)));
-  const back = await connect(port, session);
-  const queuedKept = await collect(back.client, undefined);
+  const queued = counter();
+  const back = await connect(port, session, queued.onMessage);
+  await queued.quiet();
   back.client.end(true);
-  const reader = await connect(port);
-  const retainedKept = await collect(reader.client, 'crash/#');
+  const retained = counter();
+  const reader = await connect(port, {}, retained.onMessage);
+  await reader.client.subscribeAsync('crash/#', { qos: 1 });
+  await retained.quiet();
   reader.client.end(true);
+  const queuedKept = queued.count();
+  const retainedKept = retained.count();
   broker.kill('SIGTERM');
   await new Promise((r) => broker.once('exit', r));
   rmSync(dir, { recursive: true, force: true });

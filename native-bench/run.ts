@@ -7,18 +7,20 @@
  *
  *   node native-bench/run.ts [--scenario a,b] [--quick] [--rounds N] [--brokers culex,mosquitto]
  *                            [--workers N] [--max-inflight N] [--max-queued N] [--persistence]
- *                            [--mqtt 3|5] [--conns N] [--gen-args "..."] [--out DIR] [--verbose]
+ *                            [--durability sync|batch|off] [--mqtt 3|5] [--conns N] [--gen-args "..."]
+ *                            [--out DIR] [--verbose]
+ * The durable scenarios (durable-online, durable-offline) run only when named with --scenario.
  * called from: main
  */
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKER_NAMES, brokerVersion, ensureMosquitto, startBroker, type BrokerName, type BrokerSettings } from './runner/brokers.ts';
+import { BROKER_NAMES, DURABILITIES, brokerVersion, ensureMosquitto, startBroker, type BrokerName, type BrokerSettings, type Durability } from './runner/brokers.ts';
 import { renderChart } from './runner/chart.ts';
 import { buildGenerator, generatorTimeoutMs, mergeConnsResults, otherCpuPct, runGenerator, type GeneratorResult } from './runner/generator.ts';
 import { describeMachine, machineInfo } from './runner/machine.ts';
 import { installCleanupHandlers, runSync } from './runner/processes.ts';
-import { MAX_CONNS_PER_PROCESS, METRICS, selectScenarios, type Scenario } from './runner/scenarios.ts';
+import { MAX_CONNS_PER_PROCESS, METRICS, OPT_IN_SCENARIOS, selectScenarios, type Scenario } from './runner/scenarios.ts';
 import { summarize, type RunRecord } from './runner/stats.ts';
 import { human, renderTables } from './runner/table.ts';
 
@@ -26,14 +28,17 @@ const benchDir = path.dirname(new URL(import.meta.url).pathname);
 const repoRoot = path.resolve(benchDir, '..');
 
 const HELP = `usage: npm run bench -- [options]
-  --scenario a,b        run only these scenarios (default: the whole suite)
+  --scenario a,b        run only these scenarios (default: the whole suite); not in the suite, run only
+                        when named: ${OPT_IN_SCENARIOS.map((s) => s.name).join(', ')}
   --quick               short runs of a subset (fan-in-qos0, fan-in-qos1, smart-city, conns), 1 round
   --rounds N            rounds per scenario and broker (default 3; 1 with --quick)
   --brokers LIST        culex,mosquitto (default both)
   --workers N           culex worker threads (default: culex's own default)
   --max-inflight N      max_inflight_messages for both brokers (default 0 = no limit)
-  --max-queued N        max_queued_messages for both brokers (default 100000)
-  --persistence         persistence true for both brokers (default false)
+  --max-queued N        max_queued_messages for both brokers (default 100000; durable-offline: 0 = no limit)
+  --persistence         persistence true for both brokers (default false; durable-* scenarios: always true)
+  --durability MODE     culex's persistence_durability: sync, batch or off (default: culex's, sync);
+                        written into culex's configuration only
   --mqtt 3|5            protocol of every client (default 3 = 3.1.1)
   --conns N             idle connections of the conns scenario (default 15000)
   --gen-args "..."      extra mqbench flags for every run
@@ -48,8 +53,9 @@ const { values: opts } = parseArgs({
     brokers: { type: 'string', default: 'culex,mosquitto' },
     workers: { type: 'string' },
     'max-inflight': { type: 'string', default: '0' },
-    'max-queued': { type: 'string', default: '100000' },
+    'max-queued': { type: 'string' },
     persistence: { type: 'boolean', default: false },
+    durability: { type: 'string' },
     mqtt: { type: 'string', default: '3' },
     conns: { type: 'string' },
     'gen-args': { type: 'string', default: '' },
@@ -71,6 +77,13 @@ function intOption(name: string, value: string | undefined, dflt: number, min: n
   return n;
 }
 
+/** --durability: culex's persistence_durability; undefined leaves culex's default. */
+function durabilityOption(value: string | undefined): Durability | undefined {
+  if (value === undefined) return undefined;
+  if (!DURABILITIES.includes(value as Durability)) throw new Error(`--durability needs one of ${DURABILITIES.join(', ')}, not '${value}'`);
+  return value as Durability;
+}
+
 const scenarios = selectScenarios(opts.scenario, opts.quick);
 const rounds = intOption('rounds', opts.rounds, opts.quick ? 1 : 3, 1);
 const brokers = opts.brokers.split(',').map((b) => b.trim()) as BrokerName[];
@@ -80,7 +93,19 @@ const settings: BrokerSettings = {
   maxQueued: intOption('max-queued', opts['max-queued'], 100000, 0),
   persistence: opts.persistence,
   workers: opts.workers === undefined ? undefined : intOption('workers', opts.workers, 0, 0),
+  durability: durabilityOption(opts.durability),
 };
+
+/** The settings of one scenario's runs: its own persistence and queue limit over the global ones. */
+function settingsFor(sc: Scenario): BrokerSettings {
+  return {
+    ...settings,
+    persistence: settings.persistence || sc.persistence === true,
+    // an explicit --max-queued wins over the scenario's own limit
+    maxQueued: opts['max-queued'] === undefined && sc.maxQueued !== undefined ? sc.maxQueued : settings.maxQueued,
+  };
+}
+
 const connsTotal = intOption('conns', opts.conns, 15000, 1);
 const extraArgs = opts['gen-args'].split(/\s+/).filter(Boolean);
 const mqttArgs = ['--mqtt', opts.mqtt];
@@ -99,15 +124,34 @@ function generatorArgs(sc: Scenario, port: number, pid: number, label: string): 
   });
 }
 
+/**
+ * Runs the scenario's unmeasured preparation (Scenario.prepare) against the started broker, in the
+ * same protocol; throws unless every connection was made and the run ended cleanly.
+ */
+async function prepare(sc: Scenario, port: number, label: string): Promise<void> {
+  if (!sc.prepare) return;
+  const args = [...sc.prepare, ...mqttArgs, '--port', String(port), '--label', `${label}/prepare`];
+  const r = await runGenerator(bin, args, { timeoutMs: generatorTimeoutMs(args) });
+  if (!r.ok || r.connect.ok === 0) throw new Error(`preparation failed: mqbench ${args.join(' ')}\n${JSON.stringify(r.connect)}`);
+}
+
 function showProgress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
   else if (opts.verbose) process.stderr.write(line + '\n');
+}
+
+/** Durable scenarios: acknowledgements first (PUBACK latency when this mqbench measures it), then deliveries. */
+function ackLine(r: GeneratorResult): string {
+  const a = r.ack_latency_us;
+  const lat = a?.count ? `, PUBACK p50 ${human(a.p50 / 1000)} ms p99 ${human(a.p99 / 1000)} ms` : '';
+  return `${human(r.ack_rate)} acked msg/s${lat}, ${human(r.recv_rate)} delivered msg/s, lost ${r.lost}`;
 }
 
 function oneLine(sc: Scenario, r: GeneratorResult): string {
   const b = r.broker;
   const main = sc.conns !== undefined
     ? `${human(r.connect.ok)} conns, ${human(r.broker?.rss_per_conn_bytes ?? 0)} B/conn, ${human(r.connect.rate_per_s)} conn/s`
+    : sc.compare.includes('ackRate') ? ackLine(r)
     : `${human(r.recv_rate)} msg/s, p50 ${human(r.latency_us.p50 / 1000)} ms, p99 ${human(r.latency_us.p99 / 1000)} ms, lost ${r.lost}`;
   const cost = b ? `, broker cpu ${b.cpu_pct.toFixed(0)}% rss ${(b.rss_kb_max / 1024).toFixed(0)} MB` : '';
   const other = otherCpuPct(r);
@@ -117,8 +161,9 @@ function oneLine(sc: Scenario, r: GeneratorResult): string {
 
 async function runOnce(sc: Scenario, broker: BrokerName, round: number): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
-  const running = await startBroker(broker, settings, repoRoot);
+  const running = await startBroker(broker, settingsFor(sc), repoRoot);
   try {
+    await prepare(sc, running.port, `${sc.name}/${broker}/${round}`);
     const argLists = generatorArgs(sc, running.port, running.pid, `${sc.name}/${broker}/${round}`);
     const parts = await Promise.all(argLists.map((args, k) =>
       runGenerator(bin, args, { timeoutMs: generatorTimeoutMs(args), onProgress: k === 0 ? showProgress : undefined })));
@@ -144,15 +189,30 @@ const jsonFile = path.join(opts.out, `bench-${stamp}.json`);
 const runs: RunRecord[] = [];
 
 function writeRaw(): void {
-  const doc = { machine, versions, settings, options: opts, scenarios, runs, summary: summarize(scenarios, runs) };
+  const scenarioSettings = Object.fromEntries(scenarios.map((sc) => [sc.name, settingsFor(sc)]));
+  const doc = { machine, versions, settings, scenarioSettings, options: opts, scenarios, runs, summary: summarize(scenarios, runs) };
   writeFileSync(jsonFile, JSON.stringify(doc, null, 2) + '\n');
+}
+
+/** culex's durability mode when given, and where a scenario overrides the global settings ('' when nothing does). */
+function settingsNotes(): string {
+  const notes = settings.durability !== undefined ? [`culex persistence_durability ${settings.durability}`] : [];
+  for (const sc of scenarios) {
+    const s = settingsFor(sc);
+    const diff = [
+      ...(s.persistence !== settings.persistence ? [`persistence ${s.persistence}`] : []),
+      ...(s.maxQueued !== settings.maxQueued ? [`max_queued_messages ${s.maxQueued}`] : []),
+    ];
+    if (diff.length) notes.push(`${sc.name}: ${diff.join(', ')}`);
+  }
+  return notes.map((n) => `; ${n}`).join('');
 }
 
 installCleanupHandlers(writeRaw);
 const t0 = Date.now();
 process.stderr.write(`bench: ${describeMachine(machine)}\nbench: ${brokers.map((b) => `${b} ${versions[b]}`).join('; ')}\n` +
   `bench: ${scenarios.length} scenario(s) x ${brokers.length} broker(s) x ${rounds} round(s); ` +
-  `max_inflight_messages ${settings.maxInflight}, max_queued_messages ${settings.maxQueued}, persistence ${settings.persistence}\n`);
+  `max_inflight_messages ${settings.maxInflight}, max_queued_messages ${settings.maxQueued}, persistence ${settings.persistence}${settingsNotes()}\n`);
 
 for (const sc of scenarios) {
   for (let round = 1; round <= rounds; round++) {
@@ -193,7 +253,7 @@ const minutes = ((Date.now() - t0) / 60000).toFixed(1);
 process.stdout.write(`\nMachine: ${describeMachine(machine)}; node ${machine.node}\n` +
   `Brokers: ${brokers.map((b) => `${b} ${versions[b]}`).join('; ')}\n` +
   `Settings: max_inflight_messages ${settings.maxInflight}, max_queued_messages ${settings.maxQueued}, ` +
-  `persistence ${settings.persistence}${settings.workers !== undefined ? `, culex workers ${settings.workers}` : ''}; ` +
+  `persistence ${settings.persistence}${settings.workers !== undefined ? `, culex workers ${settings.workers}` : ''}${settingsNotes()}; ` +
   `MQTT ${opts.mqtt === '5' ? '5.0' : '3.1.1'}; ${rounds} round(s); ${minutes} min\n\n` +
   renderTables(summaries) + '\n\n' +
   `Metrics: ${Object.values(METRICS).map((m) => `${m.label} (${m.better} is better)`).join(', ')}\n` +

@@ -1,9 +1,9 @@
 /**
  * The two brokers under test, started fresh for every run on a free loopback port with the
- * same mosquitto.conf options; culex gets its own options (`workers`) on top.
+ * same mosquitto.conf options; culex gets its own options (`workers`, `persistence_durability`) on top.
  * called from: main
  */
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, runSync, startChild, stopChild, waitForPort, type Child } from './processes.ts';
@@ -19,7 +19,11 @@ process.on('exit', () => {
   for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Options written identically into both brokers' configuration. */
+/** culex's `persistence_durability` (Mosquitto has no such option) */
+export type Durability = 'sync' | 'batch' | 'off';
+export const DURABILITIES: readonly Durability[] = ['sync', 'batch', 'off'];
+
+/** Options written identically into both brokers' configuration, and culex's own on top. */
 export interface BrokerSettings {
   /** max_inflight_messages; 0 = no limit */
   readonly maxInflight: number;
@@ -27,6 +31,8 @@ export interface BrokerSettings {
   readonly persistence: boolean;
   /** culex `workers`; undefined = culex's default (one per core) */
   readonly workers?: number;
+  /** culex `persistence_durability`; undefined = culex's default (sync) */
+  readonly durability?: Durability;
 }
 
 export interface RunningBroker {
@@ -54,6 +60,8 @@ export function brokerConf(name: BrokerName, port: number, s: BrokerSettings, da
   ];
   if (s.persistence) lines.push(`persistence_location ${dataDir}${path.sep}`);
   if (name === 'culex' && s.workers !== undefined) lines.push(`workers ${s.workers}`);
+  // culex only: Mosquitto refuses keys it does not know, and its `persistence true` is a periodic snapshot
+  if (name === 'culex' && s.durability !== undefined) lines.push(`persistence_durability ${s.durability}`);
   return lines.join('\n') + '\n';
 }
 
@@ -87,15 +95,21 @@ function command(name: BrokerName, repoRoot: string, confFile: string): [string,
   return [process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', confFile]];
 }
 
-/** Starts a fresh broker and waits until it accepts connections. */
+/**
+ * Starts a fresh broker and waits until it accepts connections. Its data directory (used with
+ * persistence) is a new, empty `data/` next to its configuration, removed when it stops.
+ */
 export async function startBroker(name: BrokerName, s: BrokerSettings, repoRoot: string): Promise<RunningBroker> {
   const dir = mkdtempSync(path.join(tmpdir(), `bench-${name}-`));
   liveDirs.add(dir);
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir);
   // Mosquitto started as root runs as user `mosquitto`: it must be able to write its data dir
   chmodSync(dir, 0o777);
+  chmodSync(dataDir, 0o777);
   const port = await freePort();
   const confFile = path.join(dir, `${name}.conf`);
-  writeFileSync(confFile, brokerConf(name, port, s, dir));
+  writeFileSync(confFile, brokerConf(name, port, s, dataDir));
   const logFile = path.join(dir, 'stderr.log');
   const logFd = openSync(logFile, 'w');
   const [cmd, args] = command(name, repoRoot, confFile);

@@ -5,6 +5,17 @@
 import path from 'node:path';
 import { runSync, startChild, stopChild } from './processes.ts';
 
+/** A latency histogram's summary in microseconds. */
+export interface LatencyUs {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
 /** The result line of one mqbench process (see native-bench/README.md for every field). */
 export interface GeneratorResult {
   readonly ok: boolean;
@@ -33,15 +44,10 @@ export interface GeneratorResult {
     readonly rate_per_s: number;
     readonly listen_overflows: number;
   };
-  readonly latency_us: {
-    readonly count: number;
-    readonly mean: number;
-    readonly p50: number;
-    readonly p90: number;
-    readonly p99: number;
-    readonly p999: number;
-    readonly max: number;
-  };
+  /** publish -> delivery to a subscriber, for messages sent inside the measurement window */
+  readonly latency_us: LatencyUs;
+  /** publish -> PUBACK (QoS 1) / PUBCOMP (QoS 2), the same messages; absent from older mqbench builds */
+  readonly ack_latency_us?: LatencyUs;
   /** whole-host busy CPU during the measurement (100 = one core); -1 if unknown */
   readonly host: { readonly cpu_pct: number; readonly cores: number };
   readonly gen: { readonly cpu_pct: number; readonly connect_cpu_pct: number; readonly rss_kb: number; readonly saturated: boolean };

@@ -10,7 +10,10 @@ export type MetricKey =
   | 'latencyP99'
   | 'latencyP999'
   | 'rssPerConn'
-  | 'connectRate';
+  | 'connectRate'
+  | 'ackRate'
+  | 'ackLatencyP50'
+  | 'ackLatencyP99';
 
 export interface MetricSpec {
   readonly key: MetricKey;
@@ -26,6 +29,9 @@ export const METRICS: Readonly<Record<MetricKey, MetricSpec>> = {
   latencyP999: { key: 'latencyP999', label: 'latency p99.9', unit: 'ms', better: 'lower' },
   rssPerConn: { key: 'rssPerConn', label: 'broker RSS per connection', unit: 'bytes', better: 'lower' },
   connectRate: { key: 'connectRate', label: 'connect rate', unit: 'conn/s', better: 'higher' },
+  ackRate: { key: 'ackRate', label: 'acknowledged msg/s', unit: 'msg/s', better: 'higher' },
+  ackLatencyP50: { key: 'ackLatencyP50', label: 'PUBACK latency p50', unit: 'ms', better: 'lower' },
+  ackLatencyP99: { key: 'ackLatencyP99', label: 'PUBACK latency p99', unit: 'ms', better: 'lower' },
 };
 
 export interface Scenario {
@@ -40,6 +46,15 @@ export interface Scenario {
   /** conns scenario: total idle connections (split over processes of at most MAX_CONNS_PER_PROCESS) */
   readonly conns?: number;
   readonly inQuickSubset: boolean;
+  /** both brokers with `persistence true` for this scenario, whatever --persistence says */
+  readonly persistence?: boolean;
+  /** max_queued_messages for this scenario unless --max-queued is given (0 = no limit) */
+  readonly maxQueued?: number;
+  /**
+   * mqbench flags of an unmeasured run before the measured one, on the same broker (without
+   * --port / --broker-pid / --label): e.g. a persistent subscriber that subscribes and leaves
+   */
+  readonly prepare?: readonly string[];
 }
 
 /** Sockets per generator process: under the 20000 open files a process may have here. */
@@ -81,13 +96,51 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/** The scenarios named in `names` (comma list), or the default / quick subset. */
+/** The client id prefix of the persistent subscriber that durable-offline leaves offline. */
+const OFFLINE_SUBSCRIBER_PREFIX = 'durable-offline-';
+
+/**
+ * Durable scenarios: QoS 1 fan-in with persistence on for both brokers (culex's mode is
+ * --durability), a fresh data directory per run. Publishers keep clean sessions; what has to be
+ * stored is what a persistent subscriber is owed. Not in the default suite (nor in --quick's
+ * subset): they run only when named with --scenario.
+ */
+export const OPT_IN_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'durable-online',
+    description: '1000 publishers -> 1 persistent subscriber (clean session 0 / v5 session expiry) on city/lights/#, online, QoS 1, persistence on',
+    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1', '--persistent-subs', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['recvRate', 'ackRate', 'ackLatencyP50', 'ackLatencyP99'],
+    inQuickSubset: false,
+    persistence: true,
+  },
+  {
+    name: 'durable-offline',
+    description: '1000 publishers, QoS 1, no subscriber online: a persistent subscriber on city/lights/# is offline, every message is queued for it; persistence on',
+    args: ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '0', '--qos', '1', '--window', '4', ...TIMED],
+    quickArgs: QUICK,
+    compare: ['ackRate', 'ackLatencyP99'],
+    inQuickSubset: false,
+    persistence: true,
+    // no limit: with one, the broker would drop (and still acknowledge) once the queue is full
+    maxQueued: 0,
+    // subscribes at QoS 1 with clean session 0 (v5: session expiry 3600 s) and disconnects at once
+    prepare: ['--scenario', 'fan-in', '--pubs', '0', '--subs', '1', '--qos', '1', '--persistent',
+      '--id-prefix', OFFLINE_SUBSCRIBER_PREFIX, '--warmup', '0', '--duration', '0', '--drain', '0', '--progress', '0'],
+  },
+];
+
+/** Every scenario: the default suite, then the opt-in ones. */
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...OPT_IN_SCENARIOS];
+
+/** The scenarios named in `names` (comma list), or the default / quick subset (no opt-in scenario). */
 export function selectScenarios(names: string | undefined, quick: boolean): Scenario[] {
   if (!names) return SCENARIOS.filter((s) => !quick || s.inQuickSubset);
   const wanted = names.split(',').map((n) => n.trim()).filter(Boolean);
   return wanted.map((n) => {
-    const s = SCENARIOS.find((x) => x.name === n);
-    if (!s) throw new Error(`unknown scenario '${n}'; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+    const s = ALL_SCENARIOS.find((x) => x.name === n);
+    if (!s) throw new Error(`unknown scenario '${n}'; known: ${ALL_SCENARIOS.map((x) => x.name).join(', ')}`);
     return s;
   });
 }

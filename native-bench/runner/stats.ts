@@ -49,6 +49,8 @@ export interface Ratio {
 export interface ScenarioSummary {
   readonly scenario: string;
   readonly description: string;
+  /** the scenario's compared metrics (Scenario.compare) */
+  readonly compare: readonly MetricKey[];
   readonly brokers: Partial<Record<BrokerName, BrokerSummary>>;
   readonly ratios: readonly Ratio[];
 }
@@ -62,6 +64,9 @@ export function metricValue(r: GeneratorResult, key: MetricKey): number | undefi
     case 'latencyP999': return r.latency_us.count ? r.latency_us.p999 / 1000 : undefined;
     case 'rssPerConn': return r.broker && r.broker.rss_per_conn_bytes > 0 ? r.broker.rss_per_conn_bytes : undefined;
     case 'connectRate': return r.connect.ok ? r.connect.rate_per_s : undefined;
+    case 'ackRate': return r.measure_s > 0 && r.qos > 0 ? r.ack_rate : undefined;
+    case 'ackLatencyP50': return r.ack_latency_us?.count ? r.ack_latency_us.p50 / 1000 : undefined;
+    case 'ackLatencyP99': return r.ack_latency_us?.count ? r.ack_latency_us.p99 / 1000 : undefined;
   }
 }
 
@@ -86,7 +91,9 @@ function collect(results: readonly GeneratorResult[], f: (r: GeneratorResult) =>
 function summarizeBroker(scenario: Scenario, runs: readonly RunRecord[]): BrokerSummary {
   const results = runs.flatMap((r) => (r.result ? [r.result] : []));
   const metrics: Partial<Record<MetricKey, Spread>> = {};
-  for (const key of [...new Set<MetricKey>([...scenario.compare, 'recvRate', 'latencyP50', 'latencyP99', 'latencyP999'])]) {
+  // a scenario that compares acknowledgements (durable-*) also gets both PUBACK percentiles
+  const acks: MetricKey[] = scenario.compare.includes('ackRate') ? ['ackRate', 'ackLatencyP50', 'ackLatencyP99'] : [];
+  for (const key of [...new Set<MetricKey>([...scenario.compare, 'recvRate', 'latencyP50', 'latencyP99', 'latencyP999', ...acks])]) {
     const s = collect(results, (r) => metricValue(r, key));
     if (s) metrics[key] = s;
   }
@@ -118,6 +125,6 @@ export function summarize(scenarios: readonly Scenario[], runs: readonly RunReco
       const ratio = c / m;
       ratios.push({ metric, ratio, advantage: METRICS[metric].better === 'higher' ? ratio : 1 / ratio });
     }
-    return [{ scenario: sc.name, description: sc.description, brokers, ratios }];
+    return [{ scenario: sc.name, description: sc.description, compare: sc.compare, brokers, ratios }];
   });
 }

@@ -26,13 +26,18 @@ function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
+/** Scenarios whose result is the publishers' acknowledgements (the durable ones) have their own table. */
+function comparesAcks(s: ScenarioSummary): boolean {
+  return s.compare.includes('ackRate');
+}
+
 /** Message scenarios: throughput, latency, broker cost, loss, generator load. */
 function messageTable(summaries: readonly ScenarioSummary[]): string[] {
   const head = ['scenario', 'broker', 'delivered msg/s median (range)', 'p50 ms', 'p99 ms', 'p99.9 ms',
     'broker CPU %', 'broker RSS MB', 'lost %', 'gen CPU %', 'other CPU %'];
   const out = [row(head), row(head.map(() => '---'))];
   for (const s of summaries) {
-    if (s.scenario === 'conns') continue;
+    if (s.scenario === 'conns' || comparesAcks(s)) continue;
     for (const b of BROKER_NAMES) {
       const x = s.brokers[b];
       if (!x) continue;
@@ -40,6 +45,28 @@ function messageTable(summaries: readonly ScenarioSummary[]): string[] {
       out.push(row([s.scenario, b + flag, withRange(x.metrics.recvRate), med(x.metrics.latencyP50), med(x.metrics.latencyP99),
         med(x.metrics.latencyP999), med(x.brokerCpuPct), med(x.brokerRssMaxMb), x.lostPct ? x.lostPct.median.toFixed(2) : '–',
         med(x.genCpuPct) + (x.genSaturatedRuns ? ' (saturated)' : ''), med(x.otherCpuPct)]));
+    }
+  }
+  return out.length > 2 ? out : [];
+}
+
+/**
+ * Durable scenarios: acknowledged msg/s and publish -> PUBACK latency first, then deliveries
+ * (none when the subscriber is offline) and the end-to-end p99.
+ */
+function ackTable(summaries: readonly ScenarioSummary[]): string[] {
+  const head = ['scenario', 'broker', 'acknowledged msg/s median (range)', 'PUBACK p50 ms', 'PUBACK p99 ms',
+    'delivered msg/s', 'end-to-end p99 ms', 'broker CPU %', 'broker RSS MB', 'lost %', 'gen CPU %', 'other CPU %'];
+  const out = [row(head), row(head.map(() => '---'))];
+  for (const s of summaries) {
+    if (!comparesAcks(s)) continue;
+    for (const b of BROKER_NAMES) {
+      const x = s.brokers[b];
+      if (!x) continue;
+      const flag = x.invalid ? ` (${x.invalid}/${x.runs} invalid)` : '';
+      out.push(row([s.scenario, b + flag, withRange(x.metrics.ackRate), med(x.metrics.ackLatencyP50), med(x.metrics.ackLatencyP99),
+        med(x.metrics.recvRate), med(x.metrics.latencyP99), med(x.brokerCpuPct), med(x.brokerRssMaxMb),
+        x.lostPct ? x.lostPct.median.toFixed(2) : '–', med(x.genCpuPct) + (x.genSaturatedRuns ? ' (saturated)' : ''), med(x.otherCpuPct)]));
     }
   }
   return out.length > 2 ? out : [];
@@ -75,7 +102,7 @@ function ratioTable(summaries: readonly ScenarioSummary[]): string[] {
 
 /** All tables, blank-line separated. */
 export function renderTables(summaries: readonly ScenarioSummary[]): string {
-  return [messageTable(summaries), connsTable(summaries), ratioTable(summaries)]
+  return [messageTable(summaries), ackTable(summaries), connsTable(summaries), ratioTable(summaries)]
     .filter((t) => t.length)
     .map((t) => t.join('\n'))
     .join('\n\n');

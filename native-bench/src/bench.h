@@ -86,6 +86,11 @@ typedef struct {
   int e2e;                 /* publishers also wait for delivery to this process's subscribers */
   seq_counts_t seq;
   hist_t lat;              /* latency of messages sent inside the measurement window */
+  /* publish -> PUBACK (QoS 1) / PUBCOMP (QoS 2): the send time of each packet id in flight, in
+   * --window slots per publisher (slot = packet id % window, the id kept to reject a collision) */
+  int64_t *ack_ts;         /* npubs * window; 0 = free; NULL when not measured */
+  uint16_t *ack_pid;
+  hist_t ack_lat;          /* of messages sent inside the measurement window */
   double iv_lat_sum;       /* progress-interval latency, all phases */
   uint64_t iv_lat_n, iv_lat_max;
 

@@ -60,6 +60,16 @@ static void setup(int argc, char **argv) {
   B.receivers_per_msg = (o->scenario == SC_SHARED || o->scenario == SC_P2P) ? (B.nsubs ? 1 : 0) : (uint64_t)B.nsubs;
   B.e2e = !o->open_loop && B.receivers_per_msg > 0;
   hist_reset(&B.lat);
+  hist_reset(&B.ack_lat);
+  /* publish -> ack latency: one send time per window slot of each publisher (10 bytes a slot) */
+  if (o->qos > 0 && B.npubs > 0) {
+    if ((double)B.npubs * o->window <= 1e7) {
+      B.ack_ts = calloc((size_t)B.npubs * (size_t)o->window, sizeof *B.ack_ts);
+      B.ack_pid = calloc((size_t)B.npubs * (size_t)o->window, sizeof *B.ack_pid);
+    } else {
+      fputs("mqbench: publishers x window too large to time acknowledgements; ack_latency_us stays empty\n", stderr);
+    }
+  }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);

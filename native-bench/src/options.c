@@ -25,6 +25,7 @@ static const char *USAGE =
   "  --sources K --source-base B   spread over 127.0.0.B .. 127.0.0.(B+K-1) (4, 2)\n"
   "  --keepalive S              keepalive seconds (60)\n"
   "  --persistent               clean session 0 (v5: session expiry 3600 s)\n"
+  "  --persistent-subs          the same for the subscribers only\n"
   "  --conn-sub                 conns scenario: each connection subscribes\n"
   "  --connect-concurrency N    handshakes in flight (64)\n"
   "  --connect-timeout S        (60)\n"
@@ -45,7 +46,7 @@ enum {
   O_HOST = 256, O_PORT, O_PUBS, O_SUBS, O_CONNS, O_QOS, O_SUBQOS, O_MQTT, O_SIZE, O_RATE,
   O_WINDOW, O_WARMUP, O_DURATION, O_DRAIN, O_COUNT, O_SOURCES, O_SOURCE_BASE, O_KEEPALIVE,
   O_PERSISTENT, O_CONN_SUB, O_CONC, O_CTIMEOUT, O_BPID, O_IDPREFIX, O_IDBASE, O_TPREFIX,
-  O_ZONES, O_FILTER, O_LABEL, O_PROGRESS, O_SCENARIO, O_HELP, O_OPEN_LOOP,
+  O_ZONES, O_FILTER, O_LABEL, O_PROGRESS, O_SCENARIO, O_HELP, O_OPEN_LOOP, O_PERSISTENT_SUBS,
 };
 
 static const struct option LONGOPTS[] = {
@@ -61,7 +62,7 @@ static const struct option LONGOPTS[] = {
   {"id-prefix", 1, 0, O_IDPREFIX}, {"id-base", 1, 0, O_IDBASE},
   {"topic-prefix", 1, 0, O_TPREFIX}, {"zones", 1, 0, O_ZONES}, {"filter", 1, 0, O_FILTER},
   {"label", 1, 0, O_LABEL}, {"progress", 1, 0, O_PROGRESS}, {"help", 0, 0, O_HELP},
-  {"open-loop", 0, 0, O_OPEN_LOOP},
+  {"open-loop", 0, 0, O_OPEN_LOOP}, {"persistent-subs", 0, 0, O_PERSISTENT_SUBS},
   {0, 0, 0, 0},
 };
 
@@ -137,6 +138,7 @@ void options_parse(options_t *o, int argc, char **argv) {
       case O_SOURCE_BASE: o->source_base = (int)to_long(optarg, 1, 254, "source-base"); break;
       case O_KEEPALIVE: o->keepalive = (int)to_long(optarg, 0, 65535, "keepalive"); break;
       case O_PERSISTENT: o->clean = 0; break;
+      case O_PERSISTENT_SUBS: o->persistent_subs = 1; break;
       case O_CONN_SUB: o->conn_sub = 1; break;
       case O_CONC: o->connect_concurrency = (int)to_long(optarg, 1, 100000, "connect-concurrency"); break;
       case O_CTIMEOUT: o->connect_timeout = to_double(optarg, 0.1, "connect-timeout"); break;

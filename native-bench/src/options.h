@@ -24,6 +24,7 @@ typedef struct {
   int source_base;
   int keepalive;
   int clean;                /* clean session / clean start */
+  int persistent_subs;      /* subscribers only: clean session 0 (v5: session expiry 3600 s) */
   int conn_sub;             /* conns mode: each connection subscribes to its own topic */
   int connect_concurrency;  /* connections in the handshake at once */
   double connect_timeout;

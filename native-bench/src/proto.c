@@ -85,9 +85,11 @@ void proto_on_connected(conn_t *c) {
   const options_t *o = &B.opt;
   char id[128];
   conn_client_id(c, id, sizeof id);
+  /* --persistent-subs: a persistent subscriber among clean-session publishers */
+  int clean = o->clean && !(o->persistent_subs && c->role == ROLE_SUB);
   uint8_t *w = conn_reserve(c, MQTT_SMALL_MAX);
-  conn_commit(c, (uint32_t)mqtt_connect(w, o->version, id, o->clean, (uint16_t)o->keepalive,
-                                        o->clean ? 0 : 3600));
+  conn_commit(c, (uint32_t)mqtt_connect(w, o->version, id, clean, (uint16_t)o->keepalive,
+                                        clean ? 0 : 3600));
   c->state = CS_CONNACK;
 }
 
@@ -123,6 +125,11 @@ static void send_ack(conn_t *c, int type, uint16_t pid) {
   conn_commit(c, (uint32_t)mqtt_ack(conn_reserve(c, 4), type, pid));
 }
 
+/* Whether a message sent at `ts` counts in the measurement (latency histograms). */
+static int sent_in_window(int64_t ts) {
+  return B.t_measure_start && ts >= B.t_measure_start && (!B.t_measure_end || ts < B.t_measure_end);
+}
+
 /* Accounts one delivery of this run: sequence, window counters, latency. */
 static void record_delivery(const conn_t *c, const stamp_t *s) {
   const options_t *o = &B.opt;
@@ -152,9 +159,7 @@ static void record_delivery(const conn_t *c, const stamp_t *s) {
   B.iv_lat_sum += (double)lat;
   B.iv_lat_n++;
   if (lat > B.iv_lat_max) B.iv_lat_max = lat;
-  if (B.t_measure_start && (int64_t)s->ts >= B.t_measure_start &&
-      (!B.t_measure_end || (int64_t)s->ts < B.t_measure_end))
-    hist_record(&B.lat, lat);
+  if (sent_in_window((int64_t)s->ts)) hist_record(&B.lat, lat);
 }
 
 static int on_publish(conn_t *c, uint8_t header, const uint8_t *body, uint32_t len) {
@@ -173,9 +178,27 @@ static int on_publish(conn_t *c, uint8_t header, const uint8_t *body, uint32_t l
   return 0;
 }
 
+/* Publisher p sent packet id `pid` now: remember when, for its PUBACK / PUBCOMP. */
+static void ack_stamp(const conn_t *p, uint16_t pid) {
+  size_t slot = (size_t)p->index * (size_t)B.opt.window + pid % (uint32_t)B.opt.window;
+  B.ack_ts[slot] = B.now;
+  B.ack_pid[slot] = pid;
+}
+
+/* The flow of `pid` ended (PUBACK, PUBCOMP, refused PUBREC): publish -> ack latency. */
+static void ack_latency(const conn_t *p, uint16_t pid) {
+  if (!B.ack_ts || p->role != ROLE_PUB) return;
+  size_t slot = (size_t)p->index * (size_t)B.opt.window + pid % (uint32_t)B.opt.window;
+  int64_t ts = B.ack_ts[slot];
+  if (!ts || B.ack_pid[slot] != pid) return; /* slot reused: out-of-order acks or packet id wrap */
+  B.ack_ts[slot] = 0;
+  if (sent_in_window(ts)) hist_record(&B.ack_lat, B.now > ts ? (uint64_t)(B.now - ts) : 0);
+}
+
 /* PUBACK or PUBCOMP: the publisher's slot is free again. */
 static void on_pub_done(conn_t *c, const uint8_t *body, uint32_t len) {
   if (len >= 3 && body[2] >= 0x80) B.n.pub_errors++;
+  if (len >= 2) ack_latency(c, (uint16_t)((body[0] << 8) | body[1]));
   if (c->inflight) c->inflight--;
   B.n.acked++;
   if (B.phase == PH_MEASURE) B.n.acked_window++;
@@ -233,6 +256,7 @@ void proto_publish(conn_t *p) {
     w[off++] = (uint8_t)(p->next_pid >> 8);
     w[off++] = (uint8_t)p->next_pid;
     p->inflight++;
+    if (B.ack_ts) ack_stamp(p, p->next_pid);
   }
   if (o->version == MQTT_V5) w[off++] = 0;
   stamp_put(w + off, B.run_tag, p->index, p->seq, (uint64_t)B.now);

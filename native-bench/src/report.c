@@ -60,11 +60,10 @@ static void print_json_string(const char *str) {
 
 static double us(uint64_t ns) { return (double)ns / 1000.0; }
 
-static void print_latency(void) {
-  const hist_t *h = &B.lat;
-  printf("\"latency_us\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
+static void print_latency(const char *name, const hist_t *h) {
+  printf("\"%s\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
          "\"p999\":%.1f,\"max\":%.1f}",
-         (unsigned long long)h->total, h->total ? h->sum / (double)h->total / 1000.0 : 0,
+         name, (unsigned long long)h->total, h->total ? h->sum / (double)h->total / 1000.0 : 0,
          us(hist_quantile(h, 0.5)), us(hist_quantile(h, 0.9)), us(hist_quantile(h, 0.99)),
          us(hist_quantile(h, 0.999)), us(h->max));
 }
@@ -102,10 +101,11 @@ int report_result(const report_samples_t *s) {
   print_json_string(o->scenario_name);
   printf(",\"mqtt\":\"%s\",\"qos\":%d,"
          "\"sub_qos\":%d,\"pubs\":%d,\"subs\":%d,\"conns\":%d,\"size\":%d,\"rate_target\":%.0f,"
-         "\"window\":%d,\"open_loop\":%s,\"warmup_s\":%.1f,\"duration_s\":%.1f,\"count\":%ld,\"clean\":%s,",
+         "\"window\":%d,\"open_loop\":%s,\"warmup_s\":%.1f,\"duration_s\":%.1f,\"count\":%ld,\"clean\":%s,"
+         "\"persistent_subs\":%s,",
          o->version == 5 ? "5.0" : "3.1.1", o->qos, o->sub_qos, o->pubs,
          o->subs, o->conns, o->size, o->rate, o->window, o->open_loop ? "true" : "false", o->warmup, o->duration, o->count,
-         o->clean ? "true" : "false");
+         o->clean ? "true" : "false", o->persistent_subs ? "true" : "false");
   printf("\"ok\":%s,\"interrupted\":%s,", ok ? "true" : "false", B.interrupted ? "true" : "false");
   long long overflows = s->listen_overflows_start >= 0 && s->listen_overflows_connected >= 0
                          ? s->listen_overflows_connected - s->listen_overflows_start : -1;
@@ -128,7 +128,10 @@ int report_result(const report_samples_t *s) {
          (unsigned long long)B.n.e2e_timeouts);
   printf("\"send_rate\":%.0f,\"ack_rate\":%.0f,\"recv_rate\":%.0f,", ms > 0 ? (double)B.n.sent_window / ms : 0,
          ms > 0 ? (double)B.n.acked_window / ms : 0, ms > 0 ? (double)B.n.recv_window / ms : 0);
-  print_latency();
+  /* latency_us: publish -> delivery to a subscriber; ack_latency_us: publish -> PUBACK / PUBCOMP */
+  print_latency("latency_us", &B.lat);
+  putchar(',');
+  print_latency("ack_latency_us", &B.ack_lat);
   printf(",\"gen\":{\"cpu_pct\":%.1f,\"connect_cpu_pct\":%.1f,\"rss_kb\":%llu,\"saturated\":%s},",
          gen_cpu, pct(s->self_connected.cpu_s - s->self_start.cpu_s, connect_ns),
          (unsigned long long)s->self_end.rss_kb, gen_cpu > 90 ? "true" : "false");

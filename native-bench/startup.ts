@@ -1,0 +1,75 @@
+/**
+ * Start-up time with many queued messages: writes a store holding `sessions` persistent
+ * sessions with `perSession` queued QoS 1 messages each (64-byte payloads, written straight
+ * through the store as the broker would have), then starts culex on it and measures the time
+ * until it accepts connections, and until one session has received its whole queue.
+ *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1]
+ * called from: main (a command-line script)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { Store } from '../src/persistence/store.ts';
+import { freePort, waitForPort } from './runner/processes.ts';
+
+const sessions = Number(process.argv[2] ?? 1000);
+const perSession = Number(process.argv[3] ?? 1000);
+const workers = Number(process.argv[4] ?? 1);
+const repoRoot = path.resolve(new URL('..', import.meta.url).pathname);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'culex-startup-'));
+const data = path.join(dir, 'data');
+try {
+  const t0 = performance.now();
+  const store = Store.open({ path: data, durability: 'sync', batchWindowMs: 50 });
+  const payload = Buffer.alloc(64, 7);
+  let seq = 0;
+  for (let s = 0; s < sessions; s++) {
+    const clientId = `device-${s}`;
+    store.putSession(clientId, {
+      owner: s % workers, user: undefined, expiry: 0xffffffff, expiresAt: 0, lastId: 0, will: undefined,
+      subs: [{ f: { raw: 'city/#', filter: 'city/#', group: undefined }, o: { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 } }],
+    });
+    for (let q = 1; q <= perSession; q++) {
+      seq += 1;
+      const m = { t: `city/zone${s % 10}/${s}/status`, p: payload, q: 1 as const, r: false, pr: undefined, up: undefined, x: 0, o: 'publisher', s: 0 };
+      // messages are per worker (seq ≡ owner mod workers)
+      const mseq = seq * workers + (s % workers);
+      store.putMessage(mseq, m);
+      store.putQueued(clientId, q, { m: mseq, q: 1, r: false, i: undefined, p: 0, s: 0 });
+    }
+    if (s % 50 === 49) await store.commit();
+  }
+  await store.flush();
+  await store.close();
+  const total = sessions * perSession;
+  process.stdout.write(`wrote ${sessions} sessions x ${perSession} = ${total} queued messages in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const port = await freePort();
+  const conf = path.join(dir, 'culex.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${data}`,
+    `workers ${workers}`, 'max_queued_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information'].join('\n') + '\n');
+  const started = performance.now();
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  await waitForPort(port, 600_000, exited);
+  const listening = performance.now() - started;
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'device-0', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+  let got = 0;
+  const drained = new Promise<void>((resolve) => client.on('message', () => (++got === perSession ? resolve() : undefined)));
+  const connected = performance.now();
+  await drained;
+  const drainMs = performance.now() - connected;
+  client.end(true);
+  const summary = log.match(/persistence: .*/)?.[0] ?? '';
+  proc.kill('SIGTERM');
+  await exited;
+  process.stdout.write(`culex, ${workers} worker(s): accepting connections ${(listening / 1000).toFixed(1)} s after start with ${total} queued messages; ` +
+    `one session's ${perSession} messages delivered in ${drainMs.toFixed(0)} ms\n${summary}\n`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
