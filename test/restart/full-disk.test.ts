@@ -7,10 +7,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { culexOnly } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
+import { fillUp } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
 const mounts: string[] = [];
@@ -23,20 +24,6 @@ after(() => {
   cleanupBrokerProcesses();
 });
 
-/** Fills the file system of `dir` with one file (until ENOSPC); returns its path. */
-function fillUp(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
 
 /** QoS 1 PUBLISH from a raw client; resolves with the PUBACK reason code, or 'closed'. */
 async function publishQos1(c: RawClient, packetId: number, payload: Buffer, version: 4 | 5): Promise<number | 'closed'> {

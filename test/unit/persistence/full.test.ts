@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, rmdirSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,21 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Store } from '../../../src/persistence/store.ts';
 import { StoreError } from '../../../src/persistence/errors.ts';
 import { nodeBin, plainMessage, recordingLog, tempDir } from './helpers.ts';
+import { fillUp } from '../../helpers/disk.ts';
 
-/** Fills the file system holding `dir` with one file until ENOSPC; returns the file. */
-function fillUp(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(16 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
 
 test('on a full disk commit() rejects with STORE_FULL and healthy turns false; reads still work; writes succeed again once space is freed (tmpfs)', async (t) => {
   const mnt = mkdtempSync(path.join(tmpdir(), 'culex-tmpfs-'));

@@ -1,0 +1,20 @@
+/**
+ * Full-disk helpers for tests that run on a small tmpfs.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+/** Fills the file system holding `dir` with one file until ENOSPC; returns the file. */
+export function fillUp(dir: string): string {
+  const file = path.join(dir, 'filler');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.alloc(16 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
