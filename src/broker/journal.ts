@@ -173,9 +173,9 @@ export class Journal {
   /** the local publish being routed */
   private ticket: Ticket | undefined;
   /** routing a durable record of another worker: the entries go back to it */
-  private remote: { seq: number; hold: Hold | undefined; entries: RemoteEntry[] } | undefined;
+  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[] } | undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
-  private readonly held = new Map<number, Hold>();
+  private readonly held = new Map<number, { hold: Hold; from: number }>();
   /** a write since the last takeWrote() that an acknowledgement must wait for */
   private wrote = false;
   private readonly onSettled: () => void;
@@ -359,8 +359,9 @@ export class Journal {
 
   // ---- durable records of other workers (this worker delivers, the publishing worker writes)
 
-  beginRemote(): void {
-    this.remote = { seq: 0, hold: undefined, entries: [] };
+  /** A durable record of worker `from` is about to be routed here. */
+  beginRemote(from: number): void {
+    this.remote = { from, seq: 0, hold: undefined, entries: [] };
   }
 
   /** What goes back to the publishing worker for the record just routed. */
@@ -368,7 +369,7 @@ export class Journal {
     const r = this.remote!;
     this.remote = undefined;
     if (r.entries.length === 0) return { s: 0, e: [] };
-    this.held.set(r.seq, r.hold!);
+    this.held.set(r.seq, { hold: r.hold!, from: r.from });
     return { s: r.seq, e: r.entries };
   }
 
@@ -377,8 +378,17 @@ export class Journal {
     const h = this.held.get(seq);
     if (h === undefined) return;
     this.held.delete(seq);
-    h.settle(ok, Date.now());
+    h.hold.settle(ok, Date.now());
     this.onSettled();
+  }
+
+  /**
+   * Worker `w` died: it will release nothing more. What it held here is let go (sent from
+   * memory) rather than kept back for ever; whether it reached the disk is unknown, and its
+   * publishers were not told it was stored.
+   */
+  releaseAllFrom(w: number): void {
+    for (const [seq, h] of this.held) if (h.from === w) this.released(seq, false);
   }
 
   /** The commit that acknowledgements of this turn wait for. */

@@ -414,7 +414,7 @@ export class Cluster implements ClusterLink {
       return;
     }
     // a durable publish: the publishing worker writes the entries this worker's sessions need
-    journal.beginRemote();
+    journal.beginRemote(from);
     const forward = this.deliverRecord(r);
     const item = journal.endRemote();
     if (forward < 0) {
@@ -482,6 +482,7 @@ export class Cluster implements ClusterLink {
       this.tickets.delete(n);
       this.broker.journal?.answered(pending.t, w, undefined);
     }
+    this.broker.journal?.releaseAllFrom(w);
     this.answers[w]!.length = 0;
     this.releases[w]!.length = 0;
   }

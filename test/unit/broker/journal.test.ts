@@ -1,0 +1,187 @@
+/**
+ * The journal of persistent sessions' queues (src/broker/journal.ts) driven through Session, on a
+ * store that records the writes and commits when the test says so: what is written when, what
+ * waits for a commit, and that nothing is deleted before the write it undoes is committed.
+ * The broker as a whole is tested with real clients and real kill -9 in test/restart/.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Journal, type JournalStore } from '../../../src/broker/journal.ts';
+import { createMessage, type Message } from '../../../src/broker/message.ts';
+import type { MessageRecord } from '../../../src/broker/messageRecord.ts';
+import { createDelivery, type Delivery } from '../../../src/broker/qos/outbound.ts';
+import { Session, type SessionLink } from '../../../src/broker/session.ts';
+import type { QueueEntry } from '../../../src/persistence/records.ts';
+
+/** Records writes; each `nextTurn()` starts a new transaction; `commitAll()` resolves every commit() so far. */
+class RecordingStore implements JournalStore {
+  ops: string[] = [];
+  batch: unknown = {};
+  healthy = true;
+  private waiting: (() => void)[] = [];
+  putMessage(seq: number, m: MessageRecord): void {
+    this.ops.push(`putMessage ${seq} ${m.p.toString()}`);
+  }
+  deleteMessage(seq: number): void {
+    this.ops.push(`deleteMessage ${seq}`);
+  }
+  putQueued(clientId: string, qseq: number, e: QueueEntry): void {
+    this.ops.push(`putQueued ${clientId} ${qseq} m${e.m} p${e.p} s${e.s}`);
+  }
+  deleteQueued(clientId: string, qseq: number): void {
+    this.ops.push(`deleteQueued ${clientId} ${qseq}`);
+  }
+  putInbound(clientId: string, id: number): void {
+    this.ops.push(`putInbound ${clientId} ${id}`);
+  }
+  deleteInbound(clientId: string, id: number): void {
+    this.ops.push(`deleteInbound ${clientId} ${id}`);
+  }
+  commit(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  nextTurn(): void {
+    this.batch = {};
+  }
+  async commitAll(): Promise<void> {
+    for (const r of this.waiting.splice(0)) r();
+    await new Promise((r) => setImmediate(r));
+  }
+  take(): string[] {
+    return this.ops.splice(0);
+  }
+}
+
+/** A connection that sends at once, or once `after` resolved. */
+class Link implements SessionLink {
+  readonly sendQuota = 10;
+  readonly congested = false;
+  sent: string[] = [];
+  sendPublish(d: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean {
+    const line = `PUBLISH ${d.message.payload.toString()} id${packetId}${dup ? ' dup' : ''}`;
+    if (after === undefined) this.sent.push(line);
+    else void after.then(() => this.sent.push(line));
+    return true;
+  }
+  sendPubrel(packetId: number, after?: Promise<void>): void {
+    if (after === undefined) this.sent.push(`PUBREL ${packetId}`);
+    else void after.then(() => this.sent.push(`PUBREL ${packetId}`));
+  }
+}
+
+const limits = { maxQueuedMessages: 0, maxQueuedBytes: 0, queueQos0Messages: false, dropOldest: false };
+const msg = (payload: string, qos: 0 | 1 | 2): Message => createMessage('t', Buffer.from(payload), qos, false, undefined, 'pub', 0);
+
+function storedSession(id: string, journal: Journal, link?: Link): Session {
+  const s = new Session(id, limits);
+  s.journal = journal;
+  if (link !== undefined) s.attach(link, 0);
+  return s;
+}
+
+test('a QoS 1 message to two persistent sessions is stored once; each entry carries its packet id once sent; the message goes with the last PUBACK', () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 1, () => {});
+  const link = new Link();
+  const online = storedSession('on', journal, link);
+  const offline = storedSession('off', journal);
+  const m = msg('a', 1);
+  online.deliver(createDelivery(m, 1, false, undefined), 0);
+  offline.deliver(createDelivery(m, 1, false, undefined), 0);
+  assert.deepEqual(store.take(), ['putMessage 1 a', 'putQueued on 1 m1 p1 s1', 'putQueued off 1 m1 p0 s0']);
+  assert.deepEqual(link.sent, ['PUBLISH a id1'], 'QoS 1 does not wait for the commit');
+  assert.equal(journal.takeWrote(), true, 'the publisher’s PUBACK waits for the commit');
+  online.puback(1, 0);
+  assert.deepEqual(store.take(), ['deleteQueued on 1']);
+  const later = new Link();
+  offline.attach(later, 0);
+  offline.puback(1, 0);
+  assert.deepEqual(store.take(), ['putQueued off 1 m1 p1 s1', 'deleteQueued off 1', 'deleteMessage 1']);
+  assert.equal(journal.messages, 0);
+});
+
+test('[MQTT-4.3.3] QoS 2 to a persistent session: the PUBLISH leaves after its entry is committed, the PUBREL after the PUBREC state is', async () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 1, () => {});
+  const link = new Link();
+  const s = storedSession('c', journal, link);
+  s.deliver(createDelivery(msg('x', 2), 2, false, undefined), 0);
+  assert.deepEqual(link.sent, [], 'held until the entry is on disk');
+  store.nextTurn();
+  await store.commitAll();
+  assert.deepEqual(store.take(), ['putMessage 1 x', 'putQueued c 1 m1 p0 s0', 'putQueued c 1 m1 p1 s2']);
+  assert.deepEqual(link.sent, [], 'the packet id is written before the PUBLISH goes');
+  await store.commitAll();
+  assert.deepEqual(link.sent, ['PUBLISH x id1']);
+  s.pubrec(1, 0, 0);
+  assert.deepEqual(store.take(), ['putQueued c 1 m1 p1 s3']);
+  assert.deepEqual(link.sent, ['PUBLISH x id1']);
+  await store.commitAll();
+  assert.deepEqual(link.sent, ['PUBLISH x id1', 'PUBREL 1']);
+  s.pubcomp(1, 0);
+  assert.deepEqual(store.take(), ['deleteQueued c 1', 'deleteMessage 1']);
+});
+
+test('entries another worker must write are handed back and held; a drop while held waits for the release before deleting', () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 2, 4, () => {});
+  const link = new Link();
+  const s = storedSession('c', journal, link);
+  journal.beginRemote(0);
+  s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0);
+  const item = journal.endRemote();
+  assert.deepEqual(item, { s: 2, e: [['c', 1, 1, false, [7]]] }, 'the first seq of worker 2 of 4');
+  assert.deepEqual(store.take(), [], 'this worker writes nothing: the publishing worker does');
+  assert.deepEqual(link.sent, [], 'held until the publishing worker has committed');
+  s.detach(0);
+  s.attach(link, 0); // a reconnect pumps the queue: the held delivery still waits
+  assert.deepEqual(link.sent, []);
+  journal.released(2, true);
+  assert.deepEqual(link.sent, ['PUBLISH r id1']);
+  assert.deepEqual(store.take(), ['putQueued c 1 m2 p1 s1'], 'from now on this worker updates the entry');
+
+  journal.beginRemote(0);
+  s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0);
+  const second = journal.endRemote();
+  s.clearMessages(); // the session ends (its record and entries are deleted with it) before the release
+  assert.deepEqual(store.take(), ['deleteMessage 2'], 'the first message, released, goes with its last entry');
+  journal.released(second.s, true);
+  assert.deepEqual(store.take(), ['deleteQueued c 2', 'deleteMessage 6'], 'deleted only after the write it undoes');
+});
+
+test('a publish that other workers also deliver: its local entries, the answers and the inbound id are written together once all have answered', async () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 2, () => {});
+  const link = new Link();
+  const s = storedSession('local', journal, link);
+  const releases: string[] = [];
+  journal.sendRelease = (w, seq, ok) => releases.push(`${w}:${seq}:${ok}`);
+  const m = msg('t', 1);
+  const ticket = journal.begin(m, { clientId: 'pub', packetId: 9 });
+  ticket.waiting = 1; // the cluster sent one durable record
+  s.deliver(createDelivery(m, 1, false, undefined), 0);
+  assert.equal(journal.end(), ticket);
+  assert.deepEqual(store.take(), [], 'nothing yet: the other worker has not answered');
+  assert.deepEqual(link.sent, [], 'the local delivery waits for the same transaction');
+  let acked = false;
+  void ticket.promise().then(() => (acked = true));
+  store.nextTurn();
+  journal.answered(ticket, 1, { s: 4, e: [['remote', 3, 1, false, null]] });
+  assert.deepEqual(store.take(), ['putMessage 1 t', 'putQueued local 1 m1 p0 s0', 'putMessage 4 t', 'putQueued remote 3 m4 p0 s0', 'putInbound pub 9']);
+  assert.equal(acked, false);
+  await store.commitAll();
+  assert.equal(acked, true);
+  assert.deepEqual(releases, ['1:4:true']);
+  assert.deepEqual(link.sent, ['PUBLISH t id1']);
+});
+
+test('a worker that never answers fails the ticket: the publisher is not told "stored"', async () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 1, () => {});
+  const ticket = journal.begin(msg('z', 1), undefined);
+  ticket.waiting = 1;
+  journal.end();
+  const outcome = ticket.promise().then(() => 'stored', () => 'refused');
+  journal.answered(ticket, 1, undefined);
+  assert.equal(await outcome, 'refused');
+});
