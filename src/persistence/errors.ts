@@ -62,6 +62,16 @@ export function errorCodeOf(err: unknown): string | number | undefined {
 }
 
 /** Free bytes for unprivileged users on the file system holding `path`; undefined when unknown. */
+/** Size of the file system holding `path`, bytes (undefined when statfs fails). */
+export function fileSystemBytes(path: string): number | undefined {
+  try {
+    const s = statfsSync(path);
+    return s.blocks * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
 export function freeBytes(path: string): number | undefined {
   try {
     const s = statfsSync(path);

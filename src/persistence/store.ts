@@ -37,7 +37,7 @@ import * as lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../broker/messageRecord.ts';
 import type { PersistenceDurability } from '../config/types.ts';
-import { StoreError, freeBytes, storeErrorFrom } from './errors.ts';
+import { StoreError, fileSystemBytes, freeBytes, storeErrorFrom } from './errors.ts';
 import { checkDataFile } from './dataFile.ts';
 import { clientRange, keyString, utf8Prefix } from './keys.ts';
 import {
@@ -81,6 +81,11 @@ export interface StoreOptions {
   readonly mapSize?: number;
   /** while unhealthy, how often to try a small write to see whether the store recovered (default 1000 ms) */
   readonly probeIntervalMs?: number;
+  /**
+   * free space kept in reserve: below it the store stops writing (as after a failed commit)
+   * before LMDB meets a full disk (default: 16 MiB or a tenth of the file system, the smaller)
+   */
+  readonly reserveBytes?: number;
 }
 
 /** One persistent session as read back at start-up. */
@@ -130,8 +135,8 @@ const MAX_READERS = 1024;
 const WARN_EACH = 20;
 /** While unhealthy, at most this many writes wait in memory for the store to recover. */
 const MAX_DEFERRED = 1_000_000;
-/** The probe write is tried only with at least this much free space. */
-const PROBE_MIN_FREE_BYTES = 1 << 20;
+/** Default free-space reserve: the smaller of this and a tenth of the file system. */
+const DEFAULT_RESERVE_BYTES = 16 << 20;
 /** Failed probes back off (doubling) up to this interval. */
 const MAX_PROBE_INTERVAL_MS = 30_000;
 
@@ -176,6 +181,10 @@ export class Store {
   readonly durability: Durability;
   private readonly batchWindowMs: number;
   private readonly probeIntervalMs: number;
+  /** below this much free space nothing is written (see StoreOptions.reserveBytes) */
+  private readonly reserveBytes: number;
+  /** free space was checked in this event turn (one statfs per turn with writes) */
+  private spaceChecked = false;
   private readonly log: StoreLog;
   private readonly root: RootDatabase<Buffer, Key>;
   private readonly dbs: Record<Keyspace, Database<Buffer, Key>>;
@@ -203,6 +212,7 @@ export class Store {
     this.durability = options.durability;
     this.batchWindowMs = options.batchWindowMs;
     this.probeIntervalMs = options.probeIntervalMs ?? 1000;
+    this.reserveBytes = options.reserveBytes ?? Math.min(DEFAULT_RESERVE_BYTES, Math.floor((fileSystemBytes(dir) ?? Infinity) / 10));
     this.log = options.log ?? defaultLog;
     this.root = root;
     this.dbs = dbs;
@@ -319,6 +329,7 @@ export class Store {
    */
   deleteSession(clientId: string): void {
     const dbs = this.open_();
+    if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
     if (this.deferred !== undefined) {
       this.defer({ deleteSession: clientId });
       return;
@@ -359,9 +370,33 @@ export class Store {
 
   /** A put (value) or delete (undefined) into the current batch, or into the deferred list while unhealthy. */
   private put(db: Database<Buffer, Key>, key: Key, value: Buffer | undefined): void {
+    if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
     if (this.deferred !== undefined) this.defer({ db, key, value });
     else this.track(value === undefined ? db.remove(key) : db.put(key, value));
   }
+
+  /**
+   * Before the first write of an event turn: with less free space than the reserve, the store
+   * stops writing now, as after a failed commit (writes wait in memory, a probe checks for
+   * room). LMDB never meets a full disk that way, which matters: lmdb-js 3.5.6 overflows a heap
+   * buffer reporting a failed page write (FORMAT.md, "lmdb-js 3.5.6 behaviour").
+   */
+  private checkSpace(): void {
+    this.spaceChecked = true;
+    setImmediate(this.endTurn);
+    const free = freeBytes(this.path);
+    if (free === undefined || free >= this.reserveBytes) return;
+    const err = new StoreError('STORE_FULL', this.path, `persistence store ${this.path}: no space left: ${free} bytes free, below the reserve of ${this.reserveBytes}`);
+    this.failures++;
+    this.lastError = err;
+    this.deferred = [];
+    this.log.error(`${err.message}; refusing durable work and keeping writes in memory until there is room`);
+    this.scheduleProbe();
+  }
+
+  private readonly endTurn = (): void => {
+    this.spaceChecked = false;
+  };
 
   private defer(op: DeferredWrite): void {
     const list = this.deferred!;
@@ -512,7 +547,7 @@ export class Store {
       this.probeTimer = undefined;
       if (this.closed || this.deferred === undefined) return;
       const free = freeBytes(this.path);
-      if (this.oldestUnsettled() === undefined && (free === undefined || free >= PROBE_MIN_FREE_BYTES)) {
+      if (this.oldestUnsettled() === undefined && (free === undefined || free >= this.reserveBytes)) {
         this.probes++;
         this.track(this.dbs.meta.put('probe', encodeMetaRecord({ at: Date.now(), pid: process.pid })));
       }
