@@ -208,16 +208,18 @@ export class Broker {
   }
 
   /**
-   * A stored session that moved here: its entries stay under their keys, now updated by this
-   * worker; the messages they refer to were written by the old owner and are never deleted from
-   * here (a restart tidies them up, see persistence/startup.ts).
+   * A stored session that moved here: its entries are rewritten to refer to message copies this
+   * worker owns (keys, packet ids and states unchanged). Returns the old owner's message seqs,
+   * one per entry, for it to let go of once this is committed.
    */
-  takeStoredQueue(session: Session): void {
+  takeStoredQueue(session: Session): number[] {
     const journal = this.journal;
-    if (journal === undefined) return;
+    if (journal === undefined) return [];
     session.journal = journal;
-    for (const d of session.queued()) if (d.qseq > 0) journal.adopt(d, d.qseq, d.message.seq, true);
-    for (const e of session.outbound.values()) if (e.delivery.qseq > 0) journal.adopt(e.delivery, e.delivery.qseq, e.delivery.message.seq, true);
+    const old: number[] = [];
+    for (const d of session.queued()) if (d.qseq > 0) old.push(journal.rewrite(session, d, 0, 0));
+    for (const e of session.outbound.values()) if (e.delivery.qseq > 0) old.push(journal.rewrite(session, e.delivery, e.packetId, e.state));
+    return old;
   }
 
   /** An offline session that arrived for a client that left meanwhile; it expires as usual. */
@@ -351,7 +353,7 @@ export class Broker {
         m = messageFromRecord(r, -1);
       }
       const d = createDelivery(m, entry.q, entry.r, entry.i);
-      journal.adopt(d, qseq, entry.m, false);
+      journal.adopt(d, qseq, entry.m);
       if (entry.p !== 0 && entry.s !== 0) session.outbound.restore(entry.p, d, entry.s);
       else if (isExpired(m, now)) journal.done(session, d);
       else session.restoreQueued(d);

@@ -7,7 +7,8 @@
  *   deleted by the worker that owns the session;
  * - a message is written once per worker that queues it for persistent sessions, under a seq
  *   from that worker's own sequence (seq ≡ worker index mod workers), and that worker counts the
- *   entries referring to it and deletes it when the last one is gone;
+ *   entries referring to it and deletes it when the last one is gone (a session that moves to
+ *   another worker has its entries rewritten there to that worker's copies: rewrite/unrefSeqs);
  * - the entries a message needs on *other* workers are written by the publishing worker, in the
  *   same transaction as its own entries and the publisher's inbound QoS 2 id: the other workers
  *   send their entries back (Ticket), hold those deliveries until the publishing worker says the
@@ -160,8 +161,6 @@ export class Ticket {
 interface Ref {
   readonly message: Message;
   count: number;
-  /** written by another worker (a session that moved here): never deleted from here */
-  readonly foreign: boolean;
 }
 
 export class Journal {
@@ -211,7 +210,7 @@ export class Journal {
     d.qseq = ++session.lastQseq;
     const remote = this.remote;
     if (remote !== undefined) {
-      if (d.message.seq === 0) this.track(d.message, this.allocate(), false);
+      if (d.message.seq === 0) this.track(d.message, this.allocate());
       this.refs.get(d.message.seq)!.count++;
       remote.seq = d.message.seq;
       remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
@@ -260,14 +259,34 @@ export class Journal {
     }
   }
 
-  /** A delivery read back at start-up, or arriving with a session from another worker. */
-  adopt(d: Delivery, qseq: number, seq: number, foreign: boolean): void {
+  /** A delivery read back at start-up: its entry and message are this worker's. */
+  adopt(d: Delivery, qseq: number, seq: number): void {
     d.qseq = qseq;
     d.message.seq = seq;
-    // copies of one stored message (sessions that moved here separately) share its count
     const ref = this.refs.get(seq);
-    if (ref === undefined) this.track(d.message, seq, foreign);
+    if (ref === undefined) this.track(d.message, seq);
     this.refs.get(seq)!.count++;
+  }
+
+  /**
+   * A delivery of a stored session that moved here from another worker: its entry is rewritten
+   * to refer to a copy of the message that this worker owns. Returns the old owner's seq, which
+   * the old owner lets go of once this is committed (unrefSeqs).
+   */
+  rewrite(session: JournalSession, d: Delivery, packetId: number, state: 0 | OutStateValue): number {
+    const old = d.message.seq;
+    d.message.seq = 0;
+    this.keep(d.message);
+    this.write(session, d, packetId, state);
+    return old;
+  }
+
+  /** Entries of a session that moved away now refer to the new owner's copies: one reference less each. */
+  unrefSeqs(seqs: readonly number[]): void {
+    for (const seq of seqs) {
+      const ref = this.refs.get(seq);
+      if (ref !== undefined) this.unref(ref.message, seq);
+    }
   }
 
   /** The stored message `seq` for entries of this worker, if it has it in memory already. */
@@ -404,26 +423,28 @@ export class Journal {
     return s;
   }
 
-  private track(m: Message, seq: number, foreign: boolean): void {
+  private track(m: Message, seq: number): void {
     m.seq = seq;
-    this.refs.set(seq, { message: m, count: 0, foreign });
+    this.refs.set(seq, { message: m, count: 0 });
   }
 
   /** Counts one more entry of `m` on this worker, writing the message first if it is new here. */
   private keep(m: Message): void {
     if (m.seq === 0) {
-      this.track(m, this.allocate(), false);
+      this.track(m, this.allocate());
       this.store.putMessage(m.seq, messageToRecord(m));
     }
     this.refs.get(m.seq)!.count++;
   }
 
-  private unref(m: Message): void {
-    const ref = this.refs.get(m.seq);
+  /** One entry less refers to `m` (stored under `seq`); the last one deletes it. */
+  private unref(m: Message, seq = m.seq): void {
+    const ref = this.refs.get(seq);
     if (ref === undefined || --ref.count > 0) return;
-    this.refs.delete(m.seq);
-    if (!ref.foreign) this.store.deleteMessage(m.seq);
-    m.seq = 0;
+    this.refs.delete(seq);
+    this.store.deleteMessage(seq);
+    if (ref.message.seq === seq) ref.message.seq = 0;
+    if (m.seq === seq) m.seq = 0;
   }
 
   /** The Hold of the transaction this turn's writes joined (call after a write). */

@@ -401,6 +401,9 @@ export class Cluster implements ClusterLink {
       case Kind.Release:
         for (const [seq, ok] of (body as { r: [number, boolean][] }).r) this.broker.journal?.released(seq, ok);
         return;
+      case Kind.Unref:
+        this.broker.journal?.unrefSeqs((body as { s: number[] }).s);
+        return;
       default:
         this.handover.receive(from, kind, body);
     }

@@ -158,7 +158,7 @@ export class Handover {
     }
     const will = this.broker.releaseSession(session);
     this.cluster.send(to, Kind.Session, { id, s: sessionToRecord(session, will) });
-    // the stored entries now belong to the new owner; the messages they refer to stay until a restart tidies them
+    // the stored entries now belong to the new owner, which rewrites them and then sends Unref for our messages
     session.journal = undefined;
     session.clearMessages();
     const waiting = new Set<number>();
@@ -197,7 +197,11 @@ export class Handover {
       return;
     }
     const { session, will, stored } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
-    if (stored) this.broker.takeStoredQueue(session);
+    if (stored) {
+      // the entries now refer to this worker's copies; once that is on disk the old owner lets go of its messages
+      const old = this.broker.takeStoredQueue(session);
+      if (old.length > 0) this.broker.journal!.commit().then(() => this.cluster.send(from, Kind.Unref, { s: old }), () => {});
+    }
     const waitingEcho = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (w !== self && this.cluster.alive(w)) waitingEcho.add(w);
     const a: Arriving = {

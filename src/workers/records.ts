@@ -27,6 +27,8 @@ export const Kind = {
   Stored: 20,
   /** {r: [seq, ok][]}: the entries the receiver sent for message seq are committed (or failed) */
   Release: 21,
+  /** {s: seq[]}: entries of a session that moved to the sender no longer refer to the receiver's messages `s` (one per entry) */
+  Unref: 22,
   /** handover, see handover.ts */
   Takeover: 32,
   Session: 33,

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from 'mqtt';
+import { Store as DiskStore } from '../../src/persistence/store.ts';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, tempDir, type TestBroker } from '../helpers/broker.ts';
 import { PacketType } from '../helpers/raw.ts';
@@ -212,6 +213,40 @@ describe('between workers', { skip: culexOnly }, () => {
       }
       await h.closeClients();
       await b.stop();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('a stored session that moves to another worker takes its queue along; once delivered, neither worker leaves a queue entry or message on disk', { timeout: 60000 }, async () => {
+    const tmp = tempDir('culex-xw-');
+    try {
+      const b = await h.broker({ workers: 2, persistence: true, persistenceLocation: tmp.dir }, { placement: true });
+      const id = uniqueId('moving');
+      const opts = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } };
+      const first = await h.connect(on(b, 0), opts);
+      await subscribe(first, 'xw/moving/#', { qos: 1 });
+      await first.endAsync();
+      const pub = await h.connect(on(b, 1), { protocolVersion: 5 });
+      await publishMany(pub, 'xw/moving/a', 50, 1);
+      // queued and stored on worker 0; the client comes back through worker 1 (the inbox listens before the CONNACK)
+      const client = h.client(on(b, 1), opts);
+      const inbox = new Inbox(client);
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => client.once('connect', resolve));
+      assert.equal(connack.sessionPresent, true);
+      assert.deepEqual(await received(inbox, 50), sequence(50));
+      await sleep(200); // the last PUBACKs reach the broker
+      await client.endAsync();
+      await h.closeClients();
+      await b.stop();
+      const store = DiskStore.open({ path: tmp.dir, durability: 'sync', batchWindowMs: 50 });
+      try {
+        const sessions = store.loadSessions();
+        assert.deepEqual(sessions.map((x) => [x.clientId, x.queue.length]), [[id, 0]]);
+        assert.equal(store.loadMessages().size, 0, 'the old owner let go of its copies, the new one deleted its own');
+      } finally {
+        await store.close();
+      }
     } finally {
       tmp.cleanup();
     }
