@@ -212,7 +212,7 @@ export class Store {
     this.durability = options.durability;
     this.batchWindowMs = options.batchWindowMs;
     this.probeIntervalMs = options.probeIntervalMs ?? 1000;
-    this.reserveBytes = options.reserveBytes ?? Math.min(DEFAULT_RESERVE_BYTES, Math.floor((fileSystemBytes(dir) ?? Infinity) / 10));
+    this.reserveBytes = options.reserveBytes ?? defaultReserve(dir);
     this.log = options.log ?? defaultLog;
     this.root = root;
     this.dbs = dbs;
@@ -237,6 +237,12 @@ export class Store {
       accessSync(dir, constants.W_OK | constants.X_OK); // (root passes; the probe write below still checks)
     } catch (err) {
       throw new StoreError('STORE_UNWRITABLE', dir, `persistence store ${dir}: the directory is not writable (${(err as Error).message})`, err);
+    }
+    // LMDB maps its lock file: on a full file system touching it is SIGBUS, not an error
+    const reserve = options.reserveBytes ?? defaultReserve(dir);
+    const free = freeBytes(dir);
+    if (free !== undefined && free < reserve) {
+      throw new StoreError('STORE_FULL', dir, `persistence store ${dir}: no space left: ${free} bytes free, below the reserve of ${reserve} bytes the store keeps`);
     }
     const damage = checkDataFile(dir);
     if (damage !== undefined) throw new StoreError('STORE_CORRUPT', dir, `persistence store ${dir}: ${damage}; move it aside or restore a backup`);
@@ -704,6 +710,11 @@ export class Store {
   private closedError(): StoreError {
     return new StoreError('STORE_CLOSED', this.path, `persistence store ${this.path}: used after close()`);
   }
+}
+
+/** The free-space reserve of a store in `dir` (StoreOptions.reserveBytes). */
+function defaultReserve(dir: string): number {
+  return Math.min(DEFAULT_RESERVE_BYTES, Math.floor((fileSystemBytes(dir) ?? Infinity) / 10));
 }
 
 function isSeq(key: Key): key is number {

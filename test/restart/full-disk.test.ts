@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { culexOnly } from '../helpers/broker.ts';
+import { culexOnly, startCli } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { fillUp } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
@@ -117,4 +117,24 @@ test('on a full disk QoS 1 publishes are refused with 0x97 (3.1.1: closed), QoS 
   back.client.socket.destroy();
   broker.proc.kill('SIGTERM');
   await broker.exit;
+});
+
+test('a full disk at start is a clear error naming the location, not a crash', { skip: culexOnly, timeout: 60000 }, async (t) => {
+  const { dir, conf } = await brokerDir();
+  const mnt = path.join(dir, 'data');
+  mkdirSync(mnt, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    return;
+  }
+  mounts.push(mnt);
+  fillUp(mnt);
+  const p = startCli(['-c', conf], dir);
+  const { code, signal } = await p.exit;
+  // LMDB would have died of SIGBUS touching its lock file on a full file system
+  assert.equal(signal, null, p.output());
+  assert.equal(code, 1, p.output());
+  assert.match(p.output(), /cannot start: persistence store .*data.*: no space left/);
 });
