@@ -62,20 +62,19 @@ export function errorCodeOf(err: unknown): string | number | undefined {
 }
 
 /** Free bytes for unprivileged users on the file system holding `path`; undefined when unknown. */
-/** Size of the file system holding `path`, bytes (undefined when statfs fails). */
-export function fileSystemBytes(path: string): number | undefined {
-  try {
-    const s = statfsSync(path);
-    return s.blocks * s.bsize;
-  } catch {
-    return undefined;
-  }
+export function freeBytes(path: string): number | undefined {
+  return space(path, 'free');
 }
 
-export function freeBytes(path: string): number | undefined {
+/** Size of the file system holding `path`, bytes (undefined when statfs fails). */
+export function fileSystemBytes(path: string): number | undefined {
+  return space(path, 'size');
+}
+
+function space(path: string, which: 'free' | 'size'): number | undefined {
   try {
     const s = statfsSync(path);
-    return s.bavail * s.bsize;
+    return (which === 'free' ? s.bavail : s.blocks) * s.bsize;
   } catch {
     return undefined;
   }

@@ -1,7 +1,8 @@
 /**
  * Full-disk helpers for tests that run on a small tmpfs.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Fills the file system holding `dir` with one file until ENOSPC; returns the file. */
@@ -17,4 +18,15 @@ export function fillUp(dir: string): string {
     closeSync(fd);
   }
   return file;
+}
+
+/** Mounts a tmpfs of `size` (e.g. '6m') on `dir`; false when that is not allowed here (needs root). */
+export function mountTmpfs(dir: string, size: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

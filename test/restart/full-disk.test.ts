@@ -7,11 +7,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { culexOnly, startCli } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
-import { fillUp } from '../helpers/disk.ts';
+import { fillUp, mountTmpfs } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
 const mounts: string[] = [];
@@ -41,10 +41,7 @@ async function publishQos1(c: RawClient, packetId: number, payload: Buffer, vers
 test('on a full disk QoS 1 publishes are refused with 0x97 (3.1.1: closed), QoS 0 still flows, and after space is freed they are accepted; nothing acknowledged is lost', { skip: culexOnly, timeout: 120000 }, async (t) => {
   const { dir, port, conf } = await brokerDir(['max_queued_messages 0']);
   const mnt = path.join(dir, 'data');
-  mkdirSync(mnt, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
+  if (!mountTmpfs(mnt, '6m')) {
     t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
     return;
   }
@@ -122,10 +119,7 @@ test('on a full disk QoS 1 publishes are refused with 0x97 (3.1.1: closed), QoS 
 test('a full disk at start is a clear error naming the location, not a crash', { skip: culexOnly, timeout: 60000 }, async (t) => {
   const { dir, conf } = await brokerDir();
   const mnt = path.join(dir, 'data');
-  mkdirSync(mnt, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
+  if (!mountTmpfs(mnt, '2m')) {
     t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
     return;
   }
