@@ -76,7 +76,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
     log.info(
       `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
-        `(${check.messages} stored) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms`,
+        `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms`,
     );
   }
   const workerPorts: number[] = [];

@@ -219,7 +219,7 @@ export class Broker {
     const old: number[] = [];
     for (const d of session.queued()) if (d.qseq > 0) old.push(journal.rewrite(session, d, 0, 0));
     for (const e of session.outbound.values()) if (e.delivery.qseq > 0) old.push(journal.rewrite(session, e.delivery, e.packetId, e.state));
-    return old;
+    return old.filter((seq) => seq !== 0); // inline entries referred to no message of the old owner
   }
 
   /** An offline session that arrived for a client that left meanwhile; it expires as usual. */
@@ -342,7 +342,7 @@ export class Broker {
     const journal = this.journal!;
     for (const { qseq, entry } of loaded.queue) {
       session.lastQseq = Math.max(session.lastQseq, qseq);
-      let m = journal.message(entry.m);
+      let m = entry.x !== undefined ? messageFromRecord(entry.x, -1) : journal.message(entry.m);
       if (m === undefined) {
         const r = message(entry.m);
         if (r === undefined) {

@@ -23,7 +23,9 @@
  * - a delivery of QoS 2, or one whose entry is written by a later transaction, is not sent to
  *   the client before that transaction committed (Session.pump stops at an unsettled Hold), so a
  *   client never sees a message that a crash could make the broker route again;
- * - `Message.seq` is non-zero exactly while this worker's `refs` holds the message.
+ * - a message's first entry on a worker carries it inline (Delivery.mseq = 0, no log record to
+ *   count or delete); further entries share one log copy (mseq = its seq), counted in `refs`;
+ * - `Message.seq` > 0 exactly while this worker's `refs` holds the message (-1: inlined once).
  * called from: worker
  */
 import type { Message } from './message.ts';
@@ -210,9 +212,9 @@ export class Journal {
     d.qseq = ++session.lastQseq;
     const remote = this.remote;
     if (remote !== undefined) {
-      if (d.message.seq === 0) this.track(d.message, this.allocate());
+      if (d.message.seq <= 0) this.track(d.message, this.allocate());
       this.refs.get(d.message.seq)!.count++;
-      remote.seq = d.message.seq;
+      d.mseq = remote.seq = d.message.seq;
       remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
       d.hold = remote.hold ??= new Hold();
       return true;
@@ -223,7 +225,7 @@ export class Journal {
       d.hold = t.hold;
       return true;
     }
-    this.keep(d.message);
+    this.place(d);
     this.wrote = true;
     if (d.qos !== 2) return false;
     this.write(session, d, 0, 0);
@@ -233,7 +235,10 @@ export class Journal {
 
   /** Writes (or rewrites, with its packet id and state) a delivery's queue entry. */
   write(session: JournalSession, d: Delivery, packetId: number, state: 0 | OutStateValue): void {
-    this.store.putQueued(session.clientId, d.qseq, { m: d.message.seq, q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state });
+    const entry: QueueEntry = d.mseq === 0
+      ? { m: 0, x: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state }
+      : { m: d.mseq, q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state };
+    this.store.putQueued(session.clientId, d.qseq, entry);
   }
 
   /** A delivery is finished (acknowledged, expired, dropped): its entry goes, and the message with its last entry. */
@@ -246,7 +251,7 @@ export class Journal {
     }
     this.store.deleteQueued(session.clientId, d.qseq);
     d.qseq = 0;
-    this.unref(d.message);
+    if (d.mseq !== 0) this.unref(d.message, d.mseq);
   }
 
   /** The session ended (its entries are deleted with it): lets go of the delivery's message. */
@@ -255,13 +260,15 @@ export class Journal {
     if (d.hold !== undefined && !d.hold.done) this.done(session, d); // its entry is written later: delete it then
     else {
       d.qseq = 0;
-      this.unref(d.message);
+      if (d.mseq !== 0) this.unref(d.message, d.mseq);
     }
   }
 
-  /** A delivery read back at start-up: its entry and message are this worker's. */
+  /** A delivery read back at start-up: its entry, and its message (`seq`; 0 = inline), are this worker's. */
   adopt(d: Delivery, qseq: number, seq: number): void {
     d.qseq = qseq;
+    d.mseq = seq;
+    if (seq === 0) return;
     d.message.seq = seq;
     const ref = this.refs.get(seq);
     if (ref === undefined) this.track(d.message, seq);
@@ -274,9 +281,9 @@ export class Journal {
    * the old owner lets go of once this is committed (unrefSeqs).
    */
   rewrite(session: JournalSession, d: Delivery, packetId: number, state: 0 | OutStateValue): number {
-    const old = d.message.seq;
+    const old = d.mseq;
     d.message.seq = 0;
-    this.keep(d.message);
+    this.place(d);
     this.write(session, d, packetId, state);
     return old;
   }
@@ -349,7 +356,7 @@ export class Journal {
     let wrote = false;
     for (const { session, d } of t.local) {
       if (d.qseq === 0) continue;
-      this.keep(d.message);
+      this.place(d);
       this.write(session, d, 0, 0);
       wrote = true;
     }
@@ -428,17 +435,27 @@ export class Journal {
     this.refs.set(seq, { message: m, count: 0 });
   }
 
-  /** Counts one more entry of `m` on this worker, writing the message first if it is new here. */
-  private keep(m: Message): void {
+  /**
+   * Where a new entry's message goes: inline for its first entry on this worker (nothing to count
+   * or delete later), the shared log copy for the others (written with the second, then counted).
+   */
+  private place(d: Delivery): void {
+    const m = d.message;
     if (m.seq === 0) {
+      m.seq = -1;
+      d.mseq = 0;
+      return;
+    }
+    if (m.seq < 0) {
       this.track(m, this.allocate());
       this.store.putMessage(m.seq, messageToRecord(m));
     }
     this.refs.get(m.seq)!.count++;
+    d.mseq = m.seq;
   }
 
   /** One entry less refers to `m` (stored under `seq`); the last one deletes it. */
-  private unref(m: Message, seq = m.seq): void {
+  private unref(m: Message, seq: number): void {
     const ref = this.refs.get(seq);
     if (ref === undefined || --ref.count > 0) return;
     this.refs.delete(seq);

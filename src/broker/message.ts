@@ -25,7 +25,10 @@ export interface Message {
   originWorker: number;
   /** retained messages only: broker-wide order of retained updates, so every worker keeps the same latest one */
   stamp: number;
-  /** seq of this worker's stored copy (persistent sessions' queues, see journal.ts); 0 = none */
+  /**
+   * this worker's stored copy for persistent sessions' queues (journal.ts): its seq; 0 = none
+   * yet; -1 = none, but one entry carries the message inline
+   */
   seq: number;
   /** encoded bytes per layout, see delivery.ts; filled lazily */
   encoded: (Buffer | undefined)[] | undefined;

@@ -34,7 +34,7 @@ export interface DeliveryRecord {
   q: 0 | 1 | 2;
   r: boolean;
   i: readonly number[] | undefined;
-  /** stored entry: qseq and the seq of the stored message (absent or 0 = not stored) */
+  /** stored entry: qseq and the seq of the stored message it refers to (0: inline; absent: not stored) */
   qs?: number;
   ms?: number;
 }
@@ -45,7 +45,7 @@ export function deliveryToRecord(d: Delivery): DeliveryRecord {
   const r: DeliveryRecord = { m: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds };
   if (d.qseq !== 0) {
     r.qs = d.qseq;
-    r.ms = d.message.seq;
+    r.ms = d.mseq;
   }
   return r;
 }
@@ -53,9 +53,9 @@ export function deliveryToRecord(d: Delivery): DeliveryRecord {
 /** A delivery rebuilt from a record; a stored one keeps its qseq and message seq (journal.adopt() takes it in). */
 export function deliveryFromRecord(r: DeliveryRecord, originWorker: number): Delivery {
   const d = createDelivery(messageFromRecord(r.m, originWorker), r.q, r.r, r.i ?? undefined);
-  if (r.qs !== undefined && r.qs > 0 && r.ms !== undefined) {
+  if (r.qs !== undefined && r.qs > 0) {
     d.qseq = r.qs;
-    d.message.seq = r.ms;
+    d.mseq = r.ms ?? 0;
   }
   return d;
 }

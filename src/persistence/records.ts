@@ -15,7 +15,8 @@ import type { ParsedFilter, SubscriptionOptions } from '../broker/subscription.t
 /** Current version byte of each keyspace's values. A value with another first byte is quarantined at load. */
 export const VERSION = {
   messages: 1,
-  queue: 1,
+  /** 2: an entry may carry its message inline (`x`, with m = 0); 1 is still read */
+  queue: 2,
   sessions: 1,
   inbound: 1,
   retained: 1,
@@ -30,10 +31,12 @@ export const STORE_FORMAT = 1;
 export const QueueState = { Queued: 0, AwaitPuback: 1, AwaitPubrec: 2, AwaitPubcomp: 3 } as const;
 export type QueueStateValue = (typeof QueueState)[keyof typeof QueueState];
 
-/** One message in a session's queue: a reference to the message log plus this delivery's own fields. */
+/** One message in a session's queue: its message (inline, or a reference to the log) plus this delivery's own fields. */
 export interface QueueEntry {
-  /** message seq (key in `messages`) */
+  /** message seq (key in `messages`); 0 = the message is inline in `x` */
   m: number;
+  /** the message itself, when it is not in the log (version 2) */
+  x?: MessageRecord | undefined;
   /** QoS of this delivery */
   q: 0 | 1 | 2;
   /** retain flag of this delivery */
@@ -141,8 +144,20 @@ function checkMessage(v: Record<string, unknown>): string | undefined {
   return checkProps(v.pr, v.up);
 }
 
+/** Version 1 entries always refer to the log; version 2 ones may carry their message inline (m = 0, x). */
+function checkQueueEntryV1(v: Record<string, unknown>): string | undefined {
+  if (v.x !== undefined) return 'x (inline message) in a version 1 entry';
+  return checkQueueEntry(v);
+}
+
 function checkQueueEntry(v: Record<string, unknown>): string | undefined {
   if (!isUint(v.m)) return 'm (message seq) is not a non-negative integer';
+  if (v.x === undefined ? v.m === 0 : v.m !== 0) return 'an entry needs exactly one of m (message seq) and x (inline message)';
+  if (v.x !== undefined) {
+    if (typeof v.x !== 'object' || v.x === null || Array.isArray(v.x)) return 'x (inline message) is not a map';
+    const problem = checkMessage(v.x as Record<string, unknown>);
+    if (problem !== undefined) return `x (inline message): ${problem}`;
+  }
   if (!isQos(v.q)) return 'q is not a QoS';
   if (typeof v.r !== 'boolean') return 'r is not a boolean';
   if (v.i !== undefined && !(Array.isArray(v.i) && v.i.every(isUint))) return 'i is not a list of subscription ids';
@@ -214,6 +229,7 @@ export function encodeQueueEntry(e: QueueEntry): Buffer {
   return encode(VERSION.queue, e);
 }
 export function decodeQueueEntry(raw: Uint8Array): Decoded<QueueEntry> {
+  if (raw.length > 0 && raw[0] === 1) return decode<QueueEntry>(raw, 1, checkQueueEntryV1);
   return decode<QueueEntry>(raw, VERSION.queue, checkQueueEntry);
 }
 

@@ -15,7 +15,7 @@ export interface StoreCheck {
   readonly sessions: number;
   /** queue entries of all sessions */
   readonly queued: number;
-  /** stored messages after tidying */
+  /** messages in the log after tidying (entries may also carry their message inline) */
   readonly messages: number;
 }
 
@@ -41,6 +41,7 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
       const w = s.meta.owner % workers;
       for (const { qseq, entry } of s.queue) {
         queued++;
+        if (entry.x !== undefined) continue; // the message is inline
         const first = owner.get(entry.m);
         if (first === undefined) owner.set(entry.m, w);
         if (first === undefined || first === w || !messages.has(entry.m)) continue;

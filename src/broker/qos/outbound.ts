@@ -21,12 +21,14 @@ export interface Delivery {
   readonly subscriptionIds: readonly number[] | undefined;
   /** persistent sessions: the entry's place in the session's stored queue; 0 = not stored */
   qseq: number;
+  /** the stored message the entry refers to (this worker's copy, see journal.ts); 0 = inline in the entry, or none */
+  mseq: number;
   /** what this delivery waits for before it may be sent (see journal.ts); undefined = nothing */
   hold: Hold | undefined;
 }
 
 export function createDelivery(message: Message, qos: 0 | 1 | 2, retain: boolean, subscriptionIds: readonly number[] | undefined): Delivery {
-  return { message, qos, retain, subscriptionIds, qseq: 0, hold: undefined };
+  return { message, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined };
 }
 
 export interface OutboundEntry {

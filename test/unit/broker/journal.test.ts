@@ -26,7 +26,7 @@ class RecordingStore implements JournalStore {
     this.ops.push(`deleteMessage ${seq}`);
   }
   putQueued(clientId: string, qseq: number, e: QueueEntry): void {
-    this.ops.push(`putQueued ${clientId} ${qseq} m${e.m} p${e.p} s${e.s}`);
+    this.ops.push(`putQueued ${clientId} ${qseq} ${e.x === undefined ? `m${e.m}` : `inline:${e.x.p.toString()}`} p${e.p} s${e.s}`);
   }
   deleteQueued(clientId: string, qseq: number): void {
     this.ops.push(`deleteQueued ${clientId} ${qseq}`);
@@ -79,24 +79,28 @@ function storedSession(id: string, journal: Journal, link?: Link): Session {
   return s;
 }
 
-test('a QoS 1 message to two persistent sessions is stored once; each entry carries its packet id once sent; the message goes with the last PUBACK', () => {
+test('a QoS 1 message to two persistent sessions: the first entry carries it inline, the second refers to one stored copy, deleted with its last entry', () => {
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 1, () => {});
   const link = new Link();
   const online = storedSession('on', journal, link);
   const offline = storedSession('off', journal);
+  const third = storedSession('third', journal);
   const m = msg('a', 1);
   online.deliver(createDelivery(m, 1, false, undefined), 0);
   offline.deliver(createDelivery(m, 1, false, undefined), 0);
-  assert.deepEqual(store.take(), ['putMessage 1 a', 'putQueued on 1 m1 p1 s1', 'putQueued off 1 m1 p0 s0']);
+  third.deliver(createDelivery(m, 1, false, undefined), 0);
+  assert.deepEqual(store.take(), ['putQueued on 1 inline:a p1 s1', 'putMessage 1 a', 'putQueued off 1 m1 p0 s0', 'putQueued third 1 m1 p0 s0']);
   assert.deepEqual(link.sent, ['PUBLISH a id1'], 'QoS 1 does not wait for the commit');
   assert.equal(journal.takeWrote(), true, 'the publisher’s PUBACK waits for the commit');
   online.puback(1, 0);
-  assert.deepEqual(store.take(), ['deleteQueued on 1']);
+  assert.deepEqual(store.take(), ['deleteQueued on 1'], 'the inline copy goes with its entry');
   const later = new Link();
   offline.attach(later, 0);
   offline.puback(1, 0);
-  assert.deepEqual(store.take(), ['putQueued off 1 m1 p1 s1', 'deleteQueued off 1', 'deleteMessage 1']);
+  assert.deepEqual(store.take(), ['putQueued off 1 m1 p1 s1', 'deleteQueued off 1'], 'the stored copy stays while an entry refers to it');
+  third.clearMessages();
+  assert.deepEqual(store.take(), ['deleteMessage 1']);
   assert.equal(journal.messages, 0);
 });
 
@@ -109,17 +113,17 @@ test('[MQTT-4.3.3] QoS 2 to a persistent session: the PUBLISH leaves after its e
   assert.deepEqual(link.sent, [], 'held until the entry is on disk');
   store.nextTurn();
   await store.commitAll();
-  assert.deepEqual(store.take(), ['putMessage 1 x', 'putQueued c 1 m1 p0 s0', 'putQueued c 1 m1 p1 s2']);
+  assert.deepEqual(store.take(), ['putQueued c 1 inline:x p0 s0', 'putQueued c 1 inline:x p1 s2']);
   assert.deepEqual(link.sent, [], 'the packet id is written before the PUBLISH goes');
   await store.commitAll();
   assert.deepEqual(link.sent, ['PUBLISH x id1']);
   s.pubrec(1, 0, 0);
-  assert.deepEqual(store.take(), ['putQueued c 1 m1 p1 s3']);
+  assert.deepEqual(store.take(), ['putQueued c 1 inline:x p1 s3']);
   assert.deepEqual(link.sent, ['PUBLISH x id1']);
   await store.commitAll();
   assert.deepEqual(link.sent, ['PUBLISH x id1', 'PUBREL 1']);
   s.pubcomp(1, 0);
-  assert.deepEqual(store.take(), ['deleteQueued c 1', 'deleteMessage 1']);
+  assert.deepEqual(store.take(), ['deleteQueued c 1']);
 });
 
 test('entries another worker must write are handed back and held; a drop while held waits for the release before deleting', () => {
@@ -167,7 +171,7 @@ test('a publish that other workers also deliver: its local entries, the answers 
   void ticket.promise().then(() => (acked = true));
   store.nextTurn();
   journal.answered(ticket, 1, { s: 4, e: [['remote', 3, 1, false, null]] });
-  assert.deepEqual(store.take(), ['putMessage 1 t', 'putQueued local 1 m1 p0 s0', 'putMessage 4 t', 'putQueued remote 3 m4 p0 s0', 'putInbound pub 9']);
+  assert.deepEqual(store.take(), ['putQueued local 1 inline:t p0 s0', 'putMessage 4 t', 'putQueued remote 3 m4 p0 s0', 'putInbound pub 9']);
   assert.equal(acked, false);
   await store.commitAll();
   assert.equal(acked, true);

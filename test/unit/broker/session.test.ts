@@ -31,6 +31,7 @@ const delivery = (payload: string, qos: 0 | 1 | 2, expiry?: number): Delivery =>
   retain: false,
   subscriptionIds: undefined,
   qseq: 0,
+  mseq: 0,
   hold: undefined,
 });
 

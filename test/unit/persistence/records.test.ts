@@ -68,6 +68,26 @@ describe('record formats', () => {
     }
   });
 
+  test('a queue entry with its message inline (version 2) round-trips; version 1 entries are still read; m and x go together exactly one way', () => {
+    const inline = { ...queueEntry(0, { p: 3, s: 1 }), x: fullMessage('inline') };
+    const d = decodeQueueEntry(encodeQueueEntry(inline));
+    assert.ok(d.ok, d.ok ? '' : d.reason);
+    assert.deepEqual(d.value, inline);
+    assert.equal(VERSION.queue, 2);
+    const v1 = decodeQueueEntry(Buffer.concat([Buffer.from([1]), packr.pack(queueEntry(9))]));
+    assert.ok(v1.ok);
+    assert.equal(v1.value.m, 9);
+    for (const bad of [
+      Buffer.concat([Buffer.from([1]), packr.pack(inline)]), // inline was not a version 1 form
+      Buffer.concat([Buffer.from([2]), packr.pack(queueEntry(0))]), // neither a seq nor a message
+      Buffer.concat([Buffer.from([2]), packr.pack({ ...queueEntry(4), x: fullMessage('both') })]), // both
+      Buffer.concat([Buffer.from([2]), packr.pack({ ...queueEntry(0), x: { t: 1 } })]), // a malformed message
+    ]) {
+      const r = decodeQueueEntry(bad);
+      assert.ok(!r.ok, bad.toString('hex'));
+    }
+  });
+
   test('session meta round-trips with subscriptions, a delayed will and the client id beside it', () => {
     const meta = sessionMeta();
     const d = decodeSession(encodeSession('client/1', meta));
