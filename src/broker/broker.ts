@@ -491,9 +491,10 @@ export class Broker {
     }
     message.originWorker = cluster.self;
     // the other workers first: the ticket then knows whether this worker's entries wait for their answers
-    const ticket = message.qos > 0 ? this.journal?.begin(message, inbound?.session.stored === true ? { clientId: inbound.session.clientId, packetId: inbound.packetId } : undefined) : undefined;
-    const n = cluster.route(message, now, ticket) + this.router.route(message, now, false);
-    if (ticket !== undefined) this.waitingTicket = this.journal!.end();
+    const journal = message.qos > 0 ? this.journal : undefined;
+    journal?.begin(message, inbound?.session.stored === true ? { clientId: inbound.session.clientId, packetId: inbound.packetId } : undefined);
+    const n = cluster.route(message, now, journal) + this.router.route(message, now, false);
+    if (journal !== undefined) this.waitingTicket = journal.end();
     return n;
   }
 

@@ -1,4 +1,4 @@
-import type { Ticket } from './journal.ts';
+import type { Journal } from './journal.ts';
 import type { Message } from './message.ts';
 import type { Session } from './session.ts';
 import type { ParsedFilter } from './subscription.ts';
@@ -28,10 +28,11 @@ export interface ClusterLink {
   /**
    * Sends `message` to every other worker with a matching non-shared subscriber (and, if it is
    * retained, to every worker), and delivers it to one member of each matching `$share` group,
-   * wherever it is. Returns the number of workers and groups reached. With a `ticket` (a durable
-   * publish), each worker reached answers with the queue entries it needs stored (journal.ts).
+   * wherever it is. Returns the number of workers and groups reached. With the `journal` (a
+   * durable publish, between journal.begin and end), each worker reached that has stored
+   * sessions answers with the queue entries it needs stored (journal.ts).
    */
-  route(message: Message, now: number, ticket: Ticket | undefined): number;
+  route(message: Message, now: number, journal: Journal | undefined): number;
   /** This worker gained (+1) or lost (-1) a stored session with a subscription (durable routing, see journal.ts). */
   storedSubscribers(delta: 1 | -1): void;
   /** broker-wide order for a retained update (the newest wins on every worker) */

@@ -171,8 +171,10 @@ export class Journal {
   private nextSeq: number;
   private readonly step: number;
   private turn: Commit | undefined;
-  /** the local publish being routed */
-  private ticket: Ticket | undefined;
+  /** the local publish being routed (begin … end), its publisher's QoS 2 id, and its ticket once one is needed */
+  private routing: Message | undefined;
+  private routingInbound: Ticket['inbound'];
+  private routingTicket: Ticket | undefined;
   /** routing a durable record of another worker: the entries go back to it */
   private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[] } | undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
@@ -219,7 +221,7 @@ export class Journal {
       d.hold = remote.hold ??= new Hold();
       return true;
     }
-    const t = this.ticket;
+    const t = this.routingTicket;
     if (t !== undefined && t.waiting > 0) {
       t.local.push({ session, d });
       d.hold = t.hold;
@@ -317,12 +319,22 @@ export class Journal {
 
   // ---- publishes of this worker
 
-  /** A QoS 1/2 publish of this worker starts routing (cluster.route then the local route). */
-  begin(message: Message, inbound: Ticket['inbound']): Ticket {
-    const t = new Ticket(message);
-    t.inbound = inbound;
-    this.ticket = t;
-    return t;
+  /**
+   * A QoS 1/2 publish of this worker starts routing (cluster.route, then the local route). No
+   * Ticket is made unless another worker has to answer for it (ticket()).
+   */
+  begin(message: Message, inbound: Ticket['inbound']): void {
+    this.routing = message;
+    this.routingInbound = inbound;
+  }
+
+  /** The ticket of the publish being routed, made on first use: another worker is asked to answer. */
+  ticket(): Ticket {
+    if (this.routingTicket === undefined) {
+      const t = (this.routingTicket = new Ticket(this.routing!));
+      t.inbound = this.routingInbound;
+    }
+    return this.routingTicket;
   }
 
   /**
@@ -330,10 +342,11 @@ export class Journal {
    * they still have to answer (the acknowledgement waits for ticket.promise()).
    */
   end(): Ticket | undefined {
-    const t = this.ticket!;
-    this.ticket = undefined;
-    if (t.waiting > 0) return t;
-    if (t.inbound !== undefined) this.storeInbound(t.inbound.clientId, t.inbound.packetId);
+    const t = this.routingTicket;
+    const inbound = this.routingInbound;
+    this.routing = this.routingTicket = this.routingInbound = undefined;
+    if (t !== undefined && t.waiting > 0) return t;
+    if (inbound !== undefined) this.storeInbound(inbound.clientId, inbound.packetId);
     return undefined;
   }
 

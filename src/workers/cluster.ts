@@ -21,7 +21,7 @@
 import type { Broker } from '../broker/broker.ts';
 import type { ClusterLink, MovedSession, Pausable } from '../broker/clusterLink.ts';
 import { InterestTree } from '../broker/interestTree.ts';
-import type { RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
+import type { Journal, RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
 import type { Message } from '../broker/message.ts';
 import type { ParsedFilter } from '../broker/subscription.ts';
 import { counters } from '../metrics/counters.ts';
@@ -124,7 +124,7 @@ export class Cluster implements ClusterLink {
 
   // ---- ClusterLink ----------------------------------------------------------------------
 
-  route(message: Message, _now: number, ticket: Ticket | undefined): number {
+  route(message: Message, _now: number, journal: Journal | undefined): number {
     const match = this.interest.match(message.topic);
     let reached = 0;
     let parts: PublishParts | undefined;
@@ -134,14 +134,14 @@ export class Cluster implements ClusterLink {
         if (w === this.self || !this.alive(w)) continue;
         const route = match.workers.includes(w);
         if (route) reached++;
-        if (route) this.writeRouted(w, parts, PubFlag.Route | PubFlag.RetainUpdate, 0, '', '', ticket);
+        if (route) this.writeRouted(w, parts, PubFlag.Route | PubFlag.RetainUpdate, 0, '', '', journal);
         else this.writePublish(w, parts, PubFlag.RetainUpdate, 0, '', '', 0);
       }
     } else {
       for (const w of match.workers) {
         if (w === this.self || !this.alive(w)) continue;
         parts ??= publishParts(message);
-        this.writeRouted(w, parts, PubFlag.Route, 0, '', '', ticket);
+        this.writeRouted(w, parts, PubFlag.Route, 0, '', '', journal);
         reached++;
       }
     }
@@ -156,7 +156,7 @@ export class Cluster implements ClusterLink {
       }
       if (w < 0 || !this.alive(w)) continue;
       parts ??= publishParts(message);
-      this.writeRouted(w, parts, PubFlag.Shared, 1, g.group, g.filter, ticket);
+      this.writeRouted(w, parts, PubFlag.Shared, 1, g.group, g.filter, journal);
       reached++;
     }
     return reached;
@@ -170,8 +170,9 @@ export class Cluster implements ClusterLink {
    * The number a Durable record to worker `w` carries (worker `w` answers for it with a Stored
    * record); 0 = not durable: no ticket, or `w` has no stored session that could receive it.
    */
-  private ticketFor(ticket: Ticket | undefined, w: number): number {
-    if (ticket === undefined || Atomics.load(this.state, this.storedSlots[w]!) === 0) return 0;
+  private ticketFor(journal: Journal | undefined, w: number): number {
+    if (journal === undefined || Atomics.load(this.state, this.storedSlots[w]!) === 0) return 0;
+    const ticket = journal.ticket();
     ticket.waiting++;
     const n = ++this.lastTicket;
     this.tickets.set(n, { t: ticket, w });
@@ -264,8 +265,8 @@ export class Cluster implements ClusterLink {
   }
 
   /** A PUBLISH record that delivers to `w`: Durable (with a ticket number) when `w` may have to store it. */
-  private writeRouted(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: Ticket | undefined): void {
-    const n = this.ticketFor(ticket, w);
+  private writeRouted(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, journal: Journal | undefined): void {
+    const n = this.ticketFor(journal, w);
     this.writePublish(w, parts, n === 0 ? flags : flags | PubFlag.Durable, hops, group, filter, n);
   }
 
@@ -425,9 +426,10 @@ export class Cluster implements ClusterLink {
       return;
     }
     // the group's members left this worker: the next worker answers this one, which then answers the publisher
-    const t = journal.begin(r.message, undefined);
-    this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, t);
-    if (journal.end() === undefined) this.answer(from, r.ticket, item);
+    journal.begin(r.message, undefined);
+    this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, journal);
+    const t = journal.end();
+    if (t === undefined) this.answer(from, r.ticket, item);
     else t.hold.later(() => this.answer(from, r.ticket, t.hold.failed ? undefined : item));
   }
 

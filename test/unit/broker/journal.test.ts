@@ -161,7 +161,8 @@ test('a publish that other workers also deliver: its local entries, the answers 
   const releases: string[] = [];
   journal.sendRelease = (w, seq, ok) => releases.push(`${w}:${seq}:${ok}`);
   const m = msg('t', 1);
-  const ticket = journal.begin(m, { clientId: 'pub', packetId: 9 });
+  journal.begin(m, { clientId: 'pub', packetId: 9 });
+  const ticket = journal.ticket();
   ticket.waiting = 1; // the cluster sent one durable record
   s.deliver(createDelivery(m, 1, false, undefined), 0);
   assert.equal(journal.end(), ticket);
@@ -182,10 +183,20 @@ test('a publish that other workers also deliver: its local entries, the answers 
 test('a worker that never answers fails the ticket: the publisher is not told "stored"', async () => {
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 1, () => {});
-  const ticket = journal.begin(msg('z', 1), undefined);
+  journal.begin(msg('z', 1), undefined);
+  const ticket = journal.ticket();
   ticket.waiting = 1;
   journal.end();
   const outcome = ticket.promise().then(() => 'stored', () => 'refused');
   journal.answered(ticket, 1, undefined);
   assert.equal(await outcome, 'refused');
+});
+
+test('a publish no other worker answers for makes no ticket; its inbound id is written at once', () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 1, () => {});
+  journal.begin(msg('n', 2), { clientId: 'pub', packetId: 4 });
+  assert.equal(journal.end(), undefined);
+  assert.deepEqual(store.take(), ['putInbound pub 4']);
+  assert.equal(journal.takeWrote(), true);
 });
