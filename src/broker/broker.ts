@@ -287,8 +287,7 @@ export class Broker {
     if (store === undefined) return;
     if (session.expiryInterval === 0) {
       if (session.stored) {
-        for (const d of session.queued()) this.journal!.forget(session, d);
-        for (const e of session.outbound.values()) this.journal!.forget(session, e.delivery);
+        session.forgetStored();
         store.deleteSession(session.clientId);
       }
       session.journal = undefined;
@@ -389,6 +388,7 @@ export class Broker {
     const a = this.services.authorizer;
     if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username }, will.topic, 'write')) return;
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
+    this.waitingTicket = undefined; // no acknowledgement waits for a will
   }
 
   /**
@@ -468,7 +468,7 @@ export class Broker {
    * others; returns how many sessions, workers and groups it reached. `localOnly`: this worker's
    * sessions only (each worker publishes its own copy of `$SYS`).
    */
-  publish(message: Message, localOnly = false, inbound?: { session: Session; packetId: number }): number {
+  publish(message: Message, localOnly = false, publisher?: Session, packetId = 0): number {
     const cluster = localOnly ? undefined : this.cluster;
     if (message.retain) {
       if (cluster !== undefined) message.stamp = cluster.retainStamp();
@@ -483,17 +483,17 @@ export class Broker {
       }
     }
     const now = Date.now();
-    if (cluster === undefined) {
-      const n = this.router.route(message, now, true);
-      // in the same transaction as the entries the route wrote
-      if (inbound?.session.stored === true) this.journal!.storeInbound(inbound.session.clientId, inbound.packetId);
-      return n;
-    }
-    message.originWorker = cluster.self;
-    // the other workers first: the ticket then knows whether this worker's entries wait for their answers
+    // a durable publish: the journal collects what it stores (publisher's QoS 2 id included) until end()
     const journal = message.qos > 0 ? this.journal : undefined;
-    journal?.begin(message, inbound?.session.stored === true ? { clientId: inbound.session.clientId, packetId: inbound.packetId } : undefined);
-    const n = cluster.route(message, now, journal) + this.router.route(message, now, false);
+    journal?.begin(message, publisher?.stored === true && packetId !== 0 ? { clientId: publisher.clientId, packetId } : undefined);
+    let n: number;
+    if (cluster === undefined) {
+      n = this.router.route(message, now, true);
+    } else {
+      message.originWorker = cluster.self;
+      // the other workers first: the ticket then knows whether this worker's entries wait for their answers
+      n = cluster.route(message, now, journal) + this.router.route(message, now, false);
+    }
     if (journal !== undefined) this.waitingTicket = journal.end();
     return n;
   }

@@ -407,7 +407,7 @@ export class Connection implements SessionLink {
       const raw = p.payload as Buffer;
       const payload = store ? Buffer.from(raw) : raw;
       const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
-      if (this.broker.publish(message, false, qos === 2 ? { session, packetId: id } : undefined) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+      if (this.broker.publish(message, false, session, qos === 2 ? id : 0) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
     }
     if (qos === 0) return;
     // acknowledged only once what it wrote is on disk (persistence_durability)

@@ -305,8 +305,8 @@ export class Journal {
 
   // ---- inbound QoS 2 ids
 
-  /** A QoS 2 PUBLISH of a stored session was routed (one worker): its id is stored with the entries. */
-  storeInbound(clientId: string, packetId: number): void {
+  /** A QoS 2 PUBLISH of a stored session was routed: its id is stored with the entries. */
+  private storeInbound(clientId: string, packetId: number): void {
     this.store.putInbound(clientId, packetId);
     this.wrote = true;
   }

@@ -206,33 +206,34 @@ export class Session implements JournalSession {
   }
 
   puback(packetId: number, now: number): AckResultValue {
-    const e = this.outbound.get(packetId);
+    const e = this.journal === undefined ? undefined : this.outbound.get(packetId);
     const r = this.outbound.puback(packetId);
-    if (r === AckResult.Completed) this.finished(e!, now);
+    if (r === AckResult.Completed) this.finished(e, now);
     return r;
   }
 
   pubrec(packetId: number, reasonCode: number, now: number): AckResultValue {
-    const e = this.outbound.get(packetId);
+    const journal = this.journal;
+    const e = journal === undefined ? undefined : this.outbound.get(packetId);
     const r = this.outbound.pubrec(packetId, reasonCode);
     if (r === AckResult.SendPubrel) {
-      const journal = this.journal;
       // once PUBREL is out, the client may forget the id: the PUBLISH must never be sent again, even after a restart
-      if (journal !== undefined) journal.write(this, e!.delivery, packetId, e!.state);
+      if (e !== undefined) journal!.write(this, e.delivery, packetId, e.state);
       this.link?.sendPubrel(packetId, journal?.commit());
-    } else if (r === AckResult.Completed) this.finished(e!, now);
+    } else if (r === AckResult.Completed) this.finished(e, now);
     return r;
   }
 
   pubcomp(packetId: number, now: number): AckResultValue {
-    const e = this.outbound.get(packetId);
+    const e = this.journal === undefined ? undefined : this.outbound.get(packetId);
     const r = this.outbound.pubcomp(packetId);
-    if (r === AckResult.Completed) this.finished(e!, now);
+    if (r === AckResult.Completed) this.finished(e, now);
     return r;
   }
 
-  private finished(e: OutboundEntry, now: number): void {
-    this.journal?.done(this, e.delivery);
+  /** `e`: the finished entry, looked up only for a stored session (its entry is deleted) */
+  private finished(e: OutboundEntry | undefined, now: number): void {
+    if (e !== undefined) this.journal?.done(this, e.delivery);
     this.pump(now);
   }
 
@@ -247,13 +248,17 @@ export class Session implements JournalSession {
     this.pendingBytes += messageSize(d.message);
   }
 
+  /** The session record is being deleted (its entries with it): its deliveries let go of their stored messages. */
+  forgetStored(): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    for (const d of this.pending) journal.forget(this, d);
+    for (const e of this.outbound.values()) journal.forget(this, e.delivery);
+  }
+
   /** Forgets queued and inflight messages (clean start, expiry); their stored entries go with the session record. */
   clearMessages(): void {
-    const journal = this.journal;
-    if (journal !== undefined) {
-      for (const d of this.pending) journal.forget(this, d);
-      for (const e of this.outbound.values()) journal.forget(this, e.delivery);
-    }
+    this.forgetStored();
     this.pending.clear();
     this.pendingBytes = 0;
     this.outbound.clear();
