@@ -41,7 +41,10 @@ export interface JournalStore {
   deleteQueued(clientId: string, qseq: number): void;
   putInbound(clientId: string, packetId: number): void;
   deleteInbound(clientId: string, packetId: number): void;
+  /** resolves when the writes so far are durable as the configured mode promises (`batch`: maybe not yet written) */
   commit(): Promise<void>;
+  /** resolves when the writes so far are committed, whatever the mode */
+  flush(): Promise<void>;
   /** the transaction the latest write joined (a new one each event turn) */
   readonly batch: unknown;
   readonly healthy: boolean;
@@ -384,16 +387,30 @@ export class Journal {
       wrote = true;
     }
     const settle = (ok: boolean): void => {
-      ok &&= !t.failed;
-      t.end(ok, Date.now());
-      for (const { w, item } of t.remote) this.sendRelease?.(w, item.s, ok);
+      t.end(ok && !t.failed, Date.now());
       this.onSettled();
     };
-    if (!wrote) settle(true);
-    else {
-      const c = this.commitOfTurn();
-      c.later(() => settle(!c.failed));
+    if (!wrote) {
+      settle(true);
+      return;
     }
+    const c = this.commitOfTurn();
+    c.later(() => settle(!c.failed));
+    // The receiving workers write these entries' later states (packet id, PUBREC, delete) under the
+    // same keys. Two writers of one key: the last commit wins, so they go on only once ours is
+    // written, even at `batch`, where the acknowledgement above may go before.
+    if (t.remote.length > 0) {
+      this.store.flush().then(
+        () => this.release(t, true),
+        () => this.release(t, false),
+      );
+    }
+  }
+
+  private release(t: Ticket, ok: boolean): void {
+    ok &&= !t.failed;
+    for (const { w, item } of t.remote) this.sendRelease?.(w, item.s, ok);
+    this.onSettled();
   }
 
   // ---- durable records of other workers (this worker delivers, the publishing worker writes)
@@ -433,6 +450,11 @@ export class Journal {
   /** The commit that acknowledgements of this turn wait for. */
   commit(): Promise<void> {
     return this.commitOfTurn().promise;
+  }
+
+  /** Resolves when this worker's writes so far are committed, whatever the durability mode (before another worker writes the same keys). */
+  written(): Promise<void> {
+    return this.store.flush();
   }
 
   // ---- internals

@@ -200,7 +200,7 @@ export class Handover {
     if (stored) {
       // the entries now refer to this worker's copies; once that is on disk the old owner lets go of its messages
       const old = this.broker.takeStoredQueue(session);
-      if (old.length > 0) this.broker.journal!.commit().then(() => this.cluster.send(from, Kind.Unref, { s: old }), () => {});
+      if (old.length > 0) this.broker.journal!.written().then(() => this.cluster.send(from, Kind.Unref, { s: old }), () => {});
     }
     const waitingEcho = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (w !== self && this.cluster.alive(w)) waitingEcho.add(w);

@@ -13,11 +13,18 @@ import { createDelivery, type Delivery } from '../../../src/broker/qos/outbound.
 import { Session, type SessionLink } from '../../../src/broker/session.ts';
 import type { QueueEntry } from '../../../src/persistence/records.ts';
 
-/** Records writes; each `nextTurn()` starts a new transaction; `commitAll()` resolves every commit() so far. */
+/**
+ * Records writes; each `nextTurn()` starts a new transaction; `commitAll()` resolves every
+ * commit() and flush() so far. `batch`: commit() resolves at once (persistence_durability batch).
+ */
 class RecordingStore implements JournalStore {
   ops: string[] = [];
   batch: unknown = {};
   healthy = true;
+  private readonly batchMode: boolean;
+  constructor(batchMode = false) {
+    this.batchMode = batchMode;
+  }
   private waiting: (() => void)[] = [];
   putMessage(seq: number, m: MessageRecord): void {
     this.ops.push(`putMessage ${seq} ${m.p.toString()}`);
@@ -38,6 +45,9 @@ class RecordingStore implements JournalStore {
     this.ops.push(`deleteInbound ${clientId} ${id}`);
   }
   commit(): Promise<void> {
+    return this.batchMode ? Promise.resolve() : this.flush();
+  }
+  flush(): Promise<void> {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
   nextTurn(): void {
@@ -178,6 +188,26 @@ test('a publish that other workers also deliver: its local entries, the answers 
   assert.equal(acked, true);
   assert.deepEqual(releases, ['1:4:true']);
   assert.deepEqual(link.sent, ['PUBLISH t id1']);
+});
+
+test('at durability batch the publisher is acknowledged at once, but the other workers are released only once the entries are written (they write the same keys later)', async () => {
+  const store = new RecordingStore(true);
+  const journal = new Journal(store, 1, 2, () => {});
+  const releases: string[] = [];
+  journal.sendRelease = (w, seq, ok) => releases.push(`${w}:${seq}:${ok}`);
+  const m = msg('b', 2);
+  journal.begin(m, { clientId: 'pub', packetId: 3 });
+  const ticket = journal.ticket();
+  ticket.waiting = 1;
+  journal.end();
+  let acked = false;
+  void ticket.promise().then(() => (acked = true));
+  journal.answered(ticket, 1, { s: 6, e: [['remote', 1, 2, false, null]] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(acked, true, 'batch: the acknowledgement does not wait for the write');
+  assert.deepEqual(releases, [], 'the receiving worker must not write the entry’s next state before this write is committed');
+  await store.commitAll();
+  assert.deepEqual(releases, ['1:6:true']);
 });
 
 test('a worker that never answers fails the ticket: the publisher is not told "stored"', async () => {
