@@ -237,7 +237,6 @@ export class Broker {
    */
   releaseSession(session: Session): Will | undefined {
     const id = session.clientId;
-    this.countStored(session, false);
     this.sessions.delete(id);
     counters.sessions--;
     for (const { filter } of session.subscriptions.values()) if (filter.group !== undefined) this.treeRemove(filter, session);
@@ -248,8 +247,14 @@ export class Broker {
     return pending.will;
   }
 
-  /** The last step of a handover: the session's remaining (non-shared) subscriptions leave this tree. */
+  /**
+   * The last step of a handover: the session's remaining (non-shared) subscriptions leave this
+   * tree. Until then it stays counted as a stored subscriber: publishes of other workers that it
+   * still receives here (to forward) must come as durable records, so that they wait for its
+   * entries (Journal.late()).
+   */
   removeSubscriptions(session: Session): void {
+    this.countStored(session, false);
     for (const { filter } of session.subscriptions.values()) if (filter.group === undefined) this.treeRemove(filter, session);
     counters.subscriptions -= session.subscriptions.size;
   }

@@ -103,6 +103,32 @@ export class Hold {
   }
 }
 
+/** Called once a late write is committed by the session's new owner (false: it could not be). */
+export type LateDone = (ok: boolean) => void;
+
+/**
+ * Deliveries of one durable publish that a session handover took to the session's new owner
+ * (src/workers/handover.ts): it writes their entries, and the answer for the publish waits until
+ * all of them are committed. Settles failed if one could not be.
+ */
+export class LateWrites extends Hold {
+  private left = 0;
+  private ok = true;
+
+  add(): LateDone {
+    this.left++;
+    let called = false;
+    return (ok) => {
+      if (called) return;
+      called = true;
+      this.ok &&= ok;
+      if (--this.left === 0) this.settle(this.ok, Date.now());
+    };
+  }
+}
+
+const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
+
 /** A commit of this worker: the Hold of one transaction and the promise that acknowledgements wait for. */
 class Commit extends Hold {
   readonly batch: unknown;
@@ -179,7 +205,9 @@ export class Journal {
   private routingInbound: Ticket['inbound'];
   private routingTicket: Ticket | undefined;
   /** routing a durable record of another worker: the entries go back to it */
-  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[] } | undefined;
+  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[]; late: LateWrites | undefined } | undefined;
+  /** the late writes of the remote record routed last (takeLate) */
+  private lastLate: LateWrites | undefined = undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
   private readonly held = new Map<number, { hold: Hold; from: number }>();
   /** a write since the last takeWrote() that an acknowledgement must wait for */
@@ -417,16 +445,44 @@ export class Journal {
 
   /** A durable record of worker `from` is about to be routed here. */
   beginRemote(from: number): void {
-    this.remote = { from, seq: 0, hold: undefined, entries: [] };
+    this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined };
   }
 
-  /** What goes back to the publishing worker for the record just routed. */
+  /** What goes back to the publishing worker for the record just routed (once takeLate() has settled). */
   endRemote(): RemoteItem {
     const r = this.remote!;
     this.remote = undefined;
+    this.lastLate = r.late;
     if (r.entries.length === 0) return { s: 0, e: [] };
     this.held.set(r.seq, { hold: r.hold!, from: r.from });
     return { s: r.seq, e: r.entries };
+  }
+
+  /** The late writes of the record endRemote() answered for: the answer waits for them. */
+  takeLate(): LateWrites | undefined {
+    const l = this.lastLate;
+    this.lastLate = undefined;
+    return l;
+  }
+
+  /**
+   * A delivery of the durable publish being routed goes to a stored session that is moving
+   * between workers: its new owner writes the entry, and calls the returned function once that
+   * is committed. The publish is not acknowledged before. Undefined when no durable publish is
+   * being routed (nothing to wait for).
+   */
+  late(): LateDone | undefined {
+    const r = this.remote;
+    if (r !== undefined) return (r.late ??= new LateWrites()).add();
+    if (this.routing === undefined) return undefined;
+    const t = this.ticket();
+    t.waiting++;
+    let called = false;
+    return (ok) => {
+      if (called) return;
+      called = true;
+      this.answered(t, -1, ok ? NO_ENTRIES : undefined);
+    };
   }
 
   /** The publishing worker committed (or failed to commit) the entries of message `seq`. */

@@ -21,7 +21,7 @@
 import type { Broker } from '../broker/broker.ts';
 import type { ClusterLink, MovedSession, Pausable } from '../broker/clusterLink.ts';
 import { InterestTree } from '../broker/interestTree.ts';
-import type { Journal, RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
+import type { Hold, Journal, RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
 import type { Message } from '../broker/message.ts';
 import type { ParsedFilter } from '../broker/subscription.ts';
 import { counters } from '../metrics/counters.ts';
@@ -77,7 +77,7 @@ export class Cluster implements ClusterLink {
   private readonly tickets = new Map<number, { t: Ticket; w: number }>();
   private lastTicket = 0;
   /** per worker: Stored answers and Release notes to send at the next flush */
-  private readonly answers: [number, number, RemoteEntry[]][][] = [];
+  private readonly answers: ([number, number, RemoteEntry[]] | [number, number, RemoteEntry[], 1])[][] = [];
   private readonly releases: [number, boolean][][] = [];
 
   constructor(shared: ClusterShared, self: number) {
@@ -392,11 +392,12 @@ export class Cluster implements ClusterLink {
         this.peerReset(from);
         return;
       case Kind.Stored:
-        for (const [n, seq, e] of (body as { i: [number, number, RemoteEntry[]][] }).i) {
+        for (const [n, seq, e, failed] of (body as { i: [number, number, RemoteEntry[], 1?][] }).i) {
           const pending = this.tickets.get(n);
           if (pending === undefined) continue;
           this.tickets.delete(n);
-          this.broker.journal?.answered(pending.t, from, seq < 0 ? undefined : { s: seq, e });
+          if (failed === 1) pending.t.failed = true;
+          this.broker.journal?.answered(pending.t, from, { s: seq, e });
         }
         return;
       case Kind.Release:
@@ -421,16 +422,20 @@ export class Cluster implements ClusterLink {
     journal.beginRemote(from);
     const forward = this.deliverRecord(r);
     const item = journal.endRemote();
-    if (forward < 0) {
-      this.answer(from, r.ticket, item);
-      return;
+    // deliveries a session handover took to another worker: the answer waits until they are written there
+    const late = journal.takeLate();
+    let next: Hold | undefined;
+    if (forward >= 0) {
+      // the group's members left this worker: the next worker answers this one, which then answers the publisher
+      journal.begin(r.message, undefined);
+      this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, journal);
+      next = journal.end()?.hold;
     }
-    // the group's members left this worker: the next worker answers this one, which then answers the publisher
-    journal.begin(r.message, undefined);
-    this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, journal);
-    const t = journal.end();
-    if (t === undefined) this.answer(from, r.ticket, item);
-    else t.hold.later(() => this.answer(from, r.ticket, t.hold.failed ? undefined : item));
+    const answer = (): void => this.answer(from, r.ticket, item, (late?.failed ?? false) || (next?.failed ?? false));
+    if (late === undefined && next === undefined) answer();
+    else if (late === undefined) next!.later(answer);
+    else if (next === undefined) late.later(answer);
+    else late.later(() => next.later(answer));
   }
 
   /** Delivers a PUBLISH record here; returns the worker a `$share` record must go on to, or -1. */
@@ -450,8 +455,9 @@ export class Cluster implements ClusterLink {
   }
 
   /** Queues the answer to a Durable record of worker `w` (undefined: it could not be stored). */
-  private answer(w: number, ticket: number, item: RemoteItem | undefined): void {
-    this.answers[w]!.push(item === undefined ? [ticket, -1, []] : [ticket, item.s, item.e]);
+  /** `failed`: not everything could be stored (the publisher is not told "stored"); the entries in `item` are written all the same. */
+  private answer(w: number, ticket: number, item: RemoteItem, failed: boolean): void {
+    this.answers[w]!.push(failed ? [ticket, item.s, item.e, 1] : [ticket, item.s, item.e]);
     this.broker.flushSoon();
   }
 

@@ -5,8 +5,10 @@
  *
  *   B → A  Takeover {id, clean}      A closes the old connection, moves the registry entry to B
  *   A → B  Session {id, s}           the session (null on clean start); A keeps the session's
- *                                    subscriptions and forwards what still matches there
- *   A → B  Forward {id, d} …         deliveries routed to A before the senders knew of B
+ *                                    subscriptions and forwards what still matches there. A stored
+ *                                    session goes once its entries' earlier writes are committed
+ *   A → B  Forward {id, d, k} …      deliveries routed to A before the senders knew of B
+ *   B → A  Committed {k: [key, ok]}  B committed the entries of forwarded deliveries (k ≠ 0)
  *   B → *  Fence {id, old: A}        sent after B's subscription records: every worker W that
  *                                    reads it routes to B from now on, and answers
  *   W → A, W → B  Echo {id}          "everything I routed before the fence is ahead of this"
@@ -15,10 +17,16 @@
  * A forwards a delivery only when its origin worker has not yet passed the fence; B skips the
  * deliveries whose origin has not passed it (A forwards those) and holds the others until
  * Released, so every publisher's messages reach the session once and in order.
+ *
+ * A stored session's deliveries that A forwards or B holds are written by B, later than the
+ * publish's own transaction: the publish's answer (or, on the publishing worker, its ticket)
+ * waits for B's commit of them (Journal.late(); A learns of it through Committed), so that an
+ * acknowledged message is on disk for the moving session too.
  * called from: worker
  */
 import type { Broker } from '../broker/broker.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
+import type { LateDone } from '../broker/journal.ts';
 import type { Delivery } from '../broker/qos/outbound.ts';
 import type { Session } from '../broker/session.ts';
 import { deliveryFromRecord, deliveryToRecord, sessionFromRecord, sessionToRecord, type DeliveryRecord, type SessionRecord } from '../broker/sessionState.ts';
@@ -46,6 +54,17 @@ interface Handing {
   readonly to: number;
   readonly waiting: Set<number>;
   readonly timer: NodeJS.Timeout;
+  /** the session has a stored record (its forwarded deliveries are written by the new owner) */
+  readonly stored: boolean;
+  /** forwards made before the session record went (it waits for this worker's writes to be committed) */
+  early: ForwardBody[] | undefined;
+}
+
+interface ForwardBody {
+  id: string;
+  d: DeliveryRecord;
+  /** 0, or the key the new owner answers with Committed once the delivery's entry is written */
+  k: number;
 }
 
 /** B: a session received, until every origin has passed the fence and A has released it */
@@ -54,7 +73,8 @@ interface Arriving {
   readonly from: number;
   readonly waitingEcho: Set<number>;
   released: boolean;
-  held: Delivery[];
+  /** deliveries waiting for Released, with what waits for their entries' commit */
+  held: { d: Delivery; late: LateDone | undefined }[];
   readonly timer: NodeJS.Timeout;
 }
 
@@ -64,6 +84,9 @@ export class Handover {
   private readonly arriving = new Map<string, Arriving>();
   /** Takeover requests that came while this worker was itself receiving the session */
   private readonly deferred = new Map<string, { from: number; clean: boolean }[]>();
+  /** A: forwarded deliveries whose commit at the new owner `to` a publish waits for, by key */
+  private readonly lateForwards = new Map<number, { to: number; done: LateDone }>();
+  private lastForwardKey = 0;
   private readonly cluster: Cluster;
   private readonly broker: Broker;
 
@@ -120,7 +143,10 @@ export class Handover {
       case Kind.Moved:
         return this.onMoved(id, body.to as number);
       case Kind.Forward:
-        return this.onForward(from, id, body.d as DeliveryRecord);
+        return this.onForward(from, id, body.d as DeliveryRecord, (body.k as number | undefined) ?? 0);
+      case Kind.Committed:
+        for (const [k, ok] of body.k as [number, boolean][]) this.onCommitted(k, ok);
+        return;
       case Kind.Fence:
         return this.onFence(from, id, body.old as number);
       case Kind.Echo:
@@ -157,17 +183,59 @@ export class Handover {
       return;
     }
     const will = this.broker.releaseSession(session);
-    this.cluster.send(to, Kind.Session, { id, s: sessionToRecord(session, will) });
+    const record = sessionToRecord(session, will);
+    const journal = session.journal;
+    const holds = journal === undefined ? [] : [...session.queued()].flatMap((d) => (d.hold !== undefined && !d.hold.done ? [d.hold] : []));
     // the stored entries now belong to the new owner, which rewrites them and then sends Unref for our messages
     session.journal = undefined;
     session.clearMessages();
     const waiting = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (this.cluster.alive(w)) waiting.add(w);
-    const h: Handing = { session, to, waiting, timer: setTimeout(() => this.finishHanding(id), STEP_TIMEOUT_MS) };
+    const h: Handing = { session, to, waiting, timer: setTimeout(() => this.finishHanding(id), STEP_TIMEOUT_MS), stored: journal !== undefined, early: undefined };
     this.handing.set(id, h);
     session.intercept = (d) => {
-      if (h.waiting.has(d.message.originWorker)) this.cluster.send(h.to, Kind.Forward, { id, d: deliveryToRecord(d) });
+      if (!h.waiting.has(d.message.originWorker)) return;
+      const forward: ForwardBody = { id, d: deliveryToRecord(d), k: this.lateKey(h, d) };
+      if (h.early !== undefined) h.early.push(forward);
+      else this.cluster.send(h.to, Kind.Forward, forward);
     };
+    if (journal === undefined) {
+      this.cluster.send(to, Kind.Session, { id, s: record });
+      return;
+    }
+    // The new owner rewrites the entries under the same keys, and the last commit wins: it gets the
+    // session only once every earlier write of them is committed, ours and those of publishing
+    // workers whose Release this queue still waits for. Forwards wait behind it.
+    h.early = [];
+    const send = (): void => {
+      this.cluster.send(to, Kind.Session, { id, s: record });
+      for (const f of h.early!) this.cluster.send(to, Kind.Forward, f);
+      h.early = undefined;
+      this.broker.flushSoon();
+    };
+    let left = holds.length + 1;
+    const settled = (): void => {
+      if (--left === 0) journal.written().then(send, send);
+    };
+    for (const hold of holds) hold.later(settled);
+    settled();
+  }
+
+  /** The key of a forwarded delivery whose commit at the new owner the publish being routed must wait for (0: none). */
+  private lateKey(h: Handing, d: Delivery): number {
+    if (!h.stored || d.qos === 0) return 0;
+    const done = this.broker.journal?.late();
+    if (done === undefined) return 0;
+    const k = ++this.lastForwardKey;
+    this.lateForwards.set(k, { to: h.to, done });
+    return k;
+  }
+
+  private onCommitted(k: number, ok: boolean): void {
+    const f = this.lateForwards.get(k);
+    if (f === undefined) return;
+    this.lateForwards.delete(k);
+    f.done(ok);
   }
 
   private finishHanding(id: string): void {
@@ -200,7 +268,12 @@ export class Handover {
     if (stored) {
       // the entries now refer to this worker's copies; once that is on disk the old owner lets go of its messages
       const old = this.broker.takeStoredQueue(session);
-      if (old.length > 0) this.broker.journal!.written().then(() => this.cluster.send(from, Kind.Unref, { s: old }), () => {});
+      if (old.length > 0) {
+        this.broker.journal!.written().then(() => {
+          this.cluster.send(from, Kind.Unref, { s: old });
+          this.broker.flushSoon();
+        }, () => {});
+      }
     }
     const waitingEcho = new Set<number>();
     for (let w = 0; w < this.cluster.workers; w++) if (w !== self && this.cluster.alive(w)) waitingEcho.add(w);
@@ -216,7 +289,7 @@ export class Handover {
     session.intercept = (d, now) => {
       if (a.waitingEcho.has(d.message.originWorker)) return; // A forwards it
       if (a.released) session.deliverNow(d, now);
-      else a.held.push(d);
+      else a.held.push({ d, late: stored && d.qos > 0 ? this.broker.journal?.late() : undefined });
     };
     if (this.pending.has(id)) this.complete(id, { session, will });
     else this.broker.adoptSession(session, will, Date.now());
@@ -246,10 +319,26 @@ export class Handover {
     this.cluster.send(to, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
   }
 
-  private onForward(from: number, id: string, d: DeliveryRecord): void {
+  private onForward(from: number, id: string, d: DeliveryRecord, k: number): void {
     const delivery = deliveryFromRecord(d, from);
     const session = this.arriving.get(id)?.session ?? this.broker.sessions.get(id);
-    session?.deliverNow(delivery, Date.now());
+    const committed = k === 0 ? undefined : (ok: boolean): void => {
+      this.cluster.send(from, Kind.Committed, { k: [[k, ok]] });
+      this.broker.flushSoon();
+    };
+    if (session === undefined) {
+      committed?.(false);
+      return;
+    }
+    session.deliverNow(delivery, Date.now());
+    if (committed !== undefined) this.afterWrites([committed]);
+  }
+
+  /** Calls each `done` once this turn's writes are committed (at once without persistence). */
+  private afterWrites(done: LateDone[]): void {
+    const journal = this.broker.journal;
+    if (journal === undefined) for (const fn of done) fn(true);
+    else journal.commit().then(() => done.forEach((fn) => fn(true)), () => done.forEach((fn) => fn(false)));
   }
 
   private onReleased(id: string, timedOut = false): void {
@@ -258,7 +347,12 @@ export class Handover {
     if (timedOut) a.waitingEcho.clear();
     a.released = true;
     const now = Date.now();
-    for (const d of a.held.splice(0)) a.session.deliverNow(d, now);
+    const late: LateDone[] = [];
+    for (const { d, late: done } of a.held.splice(0)) {
+      a.session.deliverNow(d, now);
+      if (done !== undefined) late.push(done);
+    }
+    if (late.length > 0) this.afterWrites(late);
     this.endArrival(id, a);
   }
 
@@ -307,6 +401,7 @@ export class Handover {
 
   /** Worker `w` died: stop waiting for it. */
   peerDown(w: number): void {
+    for (const [k, f] of [...this.lateForwards]) if (f.to === w) this.onCommitted(k, false);
     for (const h of [...this.handing.values()]) this.passed(h, w);
     for (const [id, a] of [...this.arriving]) {
       a.waitingEcho.delete(w);

@@ -23,7 +23,7 @@ export const Kind = {
   Group: 18,
   /** {}: the sender (re)started: forget its interest, send it yours */
   Reset: 19,
-  /** {i: [ticket, seq, entries][]}: answers to Durable PUBLISH records (seq -1: not stored), see journal.ts */
+  /** {i: [ticket, seq, entries, failed?][]}: answers to Durable PUBLISH records (failed = 1: not everything stored), see journal.ts */
   Stored: 20,
   /** {r: [seq, ok][]}: the entries the receiver sent for message seq are committed (or failed) */
   Release: 21,
@@ -37,6 +37,8 @@ export const Kind = {
   Fence: 36,
   Echo: 37,
   Released: 38,
+  /** {k: [key, ok][]}: the new owner committed (or failed to commit) the entries of forwarded deliveries */
+  Committed: 39,
 } as const;
 
 /** PUBLISH record flags (byte 1); bits 0-1 are the QoS, bit 2 the retain flag */

@@ -3,6 +3,8 @@
  * subscribers, online and offline, while the broker (2 workers, so messages cross between
  * workers) is killed with SIGKILL at random moments and restarted on the same directory. Every
  * PUBACKed message must arrive at least once, every PUBCOMPed message exactly once, in order.
+ * One subscriber keeps reconnecting, so that its session moves between the workers while
+ * messages flow and the broker is killed.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,6 +184,63 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
       assert.deepEqual(duplicates(s.q2).slice(0, 10), [], `${s.id}: QoS 2 messages delivered twice (${JSON.stringify(s.q2.slice(0, 3))}…)`);
       assert.ok(firstArrivalsInOrder(s.q2), `${s.id}: QoS 2 messages out of order`);
     }
+    for (const c of clients) c.end(true);
+    broker.proc.kill('SIGTERM');
+    assert.equal((await broker.exit).code, 0);
+  });
+
+  test('a persistent subscriber that keeps moving between workers (session handovers) loses nothing acknowledged across 3 kill -9', { timeout: 120000 }, async (t) => {
+    const { dir, port, conf } = await brokerDir(['max_queued_messages 0', 'max_inflight_messages 20']);
+    let broker = await startBrokerProcess(conf, dir, port);
+    const id = `mover-${process.pid}`;
+    const mover = durableClient(port, id, 5);
+    const clients = [mover];
+    after(() => {
+      for (const c of clients) c.end(true);
+    });
+    await new Promise((r) => mover.once('connect', r));
+    await mover.subscribeAsync({ 'move/q1': { qos: 1 }, 'move/q2': { qos: 2 } });
+    const q1 = collect(mover, 'move/q1');
+    const q2 = collect(mover, 'move/q2');
+    // every reconnect lands on a worker chosen by the kernel (reusePort): about half of them hand the session over
+    let moving = true;
+    const moves = (async () => {
+      let n = 0;
+      while (moving) {
+        await sleep(80 + Math.floor(Math.random() * 150));
+        if (mover.connected) {
+          mover.stream.destroy();
+          n++;
+        }
+      }
+      return n;
+    })();
+    const pubs = [durableClient(port, `mpub1-${process.pid}`, 5), durableClient(port, `mpub2-${process.pid}`, 4)];
+    clients.push(...pubs);
+    await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
+    const p1 = new NumberedPublisher(pubs[0]!, 'move/q1', 1);
+    const p2 = new NumberedPublisher(pubs[1]!, 'move/q2', 2);
+    for (let k = 0; k < 3; k++) {
+      const before = p1.acked.size + p2.acked.size;
+      await until(() => p1.acked.size + p2.acked.size > before + 200, 20000);
+      await sleep(100 + Math.floor(Math.random() * 600));
+      broker.proc.kill('SIGKILL');
+      await broker.exit;
+      broker = await startBrokerProcess(conf, dir, port);
+    }
+    await until(() => p1.acked.size + p2.acked.size > 300, 20000);
+    p1.stop();
+    p2.stop();
+    await until(() => p1.pending === 0 && p2.pending === 0, 30000);
+    moving = false;
+    const disconnects = await moves;
+    await until(() => missing(p1.acked, q1).length === 0 && missing(p2.acked, q2).length === 0, 30000);
+    t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; the subscriber was disconnected ${disconnects} times`);
+    assert.deepEqual(missing(p1.acked, q1).slice(0, 10), [], `PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
+    assert.ok(firstArrivalsInOrder(q1), 'QoS 1 messages out of order');
+    assert.deepEqual(missing(p2.acked, q2).slice(0, 10), [], `PUBCOMPed QoS 2 messages missing (of ${p2.acked.size})`);
+    assert.deepEqual(duplicates(q2).slice(0, 10), [], 'QoS 2 messages delivered twice');
+    assert.ok(firstArrivalsInOrder(q2), 'QoS 2 messages out of order');
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);

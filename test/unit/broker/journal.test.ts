@@ -210,6 +210,36 @@ test('at durability batch the publisher is acknowledged at once, but the other w
   assert.deepEqual(releases, ['1:6:true']);
 });
 
+test('a delivery a session handover takes to another worker: the publish waits until the new owner has committed its entry', async () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 2, () => {});
+  // published on this worker
+  journal.begin(msg('h', 1), undefined);
+  const done = journal.late()!;
+  const ticket = journal.end();
+  assert.ok(ticket !== undefined, 'the acknowledgement waits');
+  let acked = false;
+  void ticket.promise().then(() => (acked = true));
+  await store.commitAll();
+  assert.equal(acked, false);
+  done(true);
+  await store.commitAll();
+  assert.equal(acked, true);
+  // published on another worker: the answer waits, and a failed late write makes it a failed one
+  journal.beginRemote(1);
+  const first = journal.late()!;
+  const second = journal.late()!;
+  assert.deepEqual(journal.endRemote(), { s: 0, e: [] });
+  const late = journal.takeLate()!;
+  first(true);
+  assert.equal(late.done, false);
+  second(false);
+  assert.equal(late.done, true);
+  assert.equal(late.failed, true);
+  // nothing being routed: nothing waits
+  assert.equal(journal.late(), undefined);
+});
+
 test('a worker that never answers fails the ticket: the publisher is not told "stored"', async () => {
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 1, () => {});
