@@ -3,7 +3,9 @@
  * sessions with `perSession` queued QoS 1 messages each (64-byte payloads, written straight
  * through the store as the broker would have), then starts culex on it and measures the time
  * until it accepts connections, and until one session has received its whole queue.
- *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1]
+ *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1] [log | inline]
+ * `log` (default): every entry refers to a message in the shared log (a message with several
+ * persistent recipients); `inline`: every entry carries its message (one persistent recipient).
  * called from: main (a command-line script)
  */
 import { spawn } from 'node:child_process';
@@ -17,6 +19,7 @@ import { freePort, waitForPort } from './runner/processes.ts';
 const sessions = Number(process.argv[2] ?? 1000);
 const perSession = Number(process.argv[3] ?? 1000);
 const workers = Number(process.argv[4] ?? 1);
+const inline = process.argv[5] === 'inline';
 const repoRoot = path.resolve(new URL('..', import.meta.url).pathname);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'culex-startup-'));
@@ -35,6 +38,10 @@ try {
     for (let q = 1; q <= perSession; q++) {
       seq += 1;
       const m = { t: `city/zone${s % 10}/${s}/status`, p: payload, q: 1 as const, r: false, pr: undefined, up: undefined, x: 0, o: 'publisher', s: 0 };
+      if (inline) {
+        store.putQueued(clientId, q, { m: 0, x: m, q: 1, r: false, i: undefined, p: 0, s: 0 });
+        continue;
+      }
       // messages are per worker (seq ≡ owner mod workers)
       const mseq = seq * workers + (s % workers);
       store.putMessage(mseq, m);

@@ -91,8 +91,12 @@ export interface FormatRecord {
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Plain maps, no shared structures; byte fields decoded into their own memory (never views of LMDB's). */
-const packr = new Packr({ useRecords: false, copyBuffers: true });
+/**
+ * Plain maps, no shared structures. Decoded byte fields are views of the value given to decode():
+ * the store hands it only values that are copies already (lmdb-js `getBinary`, and `getRange` with
+ * `encoding: 'binary'`, copy out of the map), never views of LMDB's memory.
+ */
+const packr = new Packr({ useRecords: false });
 
 function encode(version: number, body: unknown): Buffer {
   const packed = packr.pack(body);
@@ -107,7 +111,7 @@ function decode<T>(raw: Uint8Array, version: number, check: (v: Record<string, u
   if (raw[0] !== version) return { ok: false, reason: `unknown version byte ${raw[0]} (expected ${version})` };
   let body: unknown;
   try {
-    body = packr.unpack(raw.subarray(1));
+    body = packr.unpack(raw, { start: 1, end: raw.length });
   } catch (err) {
     return { ok: false, reason: `undecodable msgpack: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -1,7 +1,11 @@
 /**
  * The main thread's look at the store before any worker starts: an unwritable or unreadable
- * location stops the start with a clear error, and every keyspace is read once so that corrupt
- * or unknown records are moved to quarantine (and logged) by one thread only.
+ * location stops the start with a clear error, and every keyspace but the message log is read
+ * once so that corrupt or unknown records are moved to quarantine (and logged) by one thread
+ * only. Messages are read by the one worker whose entries refer to them (after the tidy below,
+ * no two workers share one), which quarantines an unreadable one. When the message log is empty
+ * (every entry carries its message inline) there is nothing to tidy: only the entries' keys are
+ * read here, and each worker checks the values of its own sessions' entries.
  * called from: main
  */
 import type { BrokerConfig } from '../config/types.ts';
@@ -29,8 +33,16 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
   const store = Store.open({ path: config.persistenceLocation, durability: config.persistenceDurability, batchWindowMs: config.persistenceBatchWindowMs, log });
   try {
     const retained = store.loadRetained();
+    const retainStamp = retained.reduce((m, r) => Math.max(m, r.s ?? 0), 0);
+    // the log's seqs only: a message is read (and decoded) when it is copied, or to check an orphan before it goes;
+    // each worker reads its own sessions' messages (an unreadable one is quarantined there)
+    const messages = new Set(store.messageSeqs());
+    if (messages.size === 0) {
+      // every entry carries its message inline: nothing to tidy, and the entries' values are left to the workers
+      const counted = store.countSessions();
+      return { retainStamp, retained: retained.length, sessions: counted.sessions, queued: counted.queued, messages: 0 };
+    }
     const sessions = store.loadSessions();
-    const messages = store.loadMessages();
     /** seq → the worker that will own it */
     const owner = new Map<number, number>();
     /** seq → (worker → the copy's seq) for messages several workers need */
@@ -49,23 +61,26 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
         copies.set(entry.m, perWorker);
         let seq = perWorker.get(w);
         if (seq === undefined) {
+          const record = store.getMessage(entry.m);
+          if (record === undefined) continue; // unreadable (now in quarantine): the owning worker drops the entry, with a warning
           seq = ++next;
           perWorker.set(w, seq);
-          store.putMessage(seq, messages.get(entry.m)!);
+          store.putMessage(seq, record);
         }
         store.putQueued(s.clientId, qseq, { ...entry, m: seq });
       }
     }
     let orphans = 0;
-    for (const seq of messages.keys()) {
+    for (const seq of messages) {
       if (owner.has(seq)) continue;
-      store.deleteMessage(seq);
+      // an unreadable orphan is moved to quarantine rather than deleted
+      if (store.getMessage(seq) !== undefined) store.deleteMessage(seq);
       orphans++;
     }
     await store.flush();
     if (orphans > 0 || copies.size > 0) log.info(`persistence: ${orphans} messages no session refers to deleted, ${copies.size} copied for sessions on different workers`);
     return {
-      retainStamp: retained.reduce((m, r) => Math.max(m, r.s ?? 0), 0),
+      retainStamp,
       retained: retained.length,
       sessions: sessions.length,
       queued,

@@ -302,12 +302,17 @@ export class Store {
     this.put(this.open_().messages, seq, encodeMessage(message));
   }
 
-  /** One stored message (start-up: the messages a worker's sessions refer to); undefined when absent or unreadable. */
+  /**
+   * One stored message (start-up: the messages a worker's sessions refer to); undefined when
+   * absent or unreadable. An unreadable one is moved to quarantine and logged.
+   */
   getMessage(seq: number): MessageRecord | undefined {
     const raw = this.open_().messages.getBinary(seq);
     if (raw === undefined) return undefined;
     const d = decodeMessage(raw);
-    return d.ok ? d.value : undefined;
+    if (d.ok) return d.value;
+    this.quarantine([{ ks: 'messages', key: seq, raw, reason: d.reason }]);
+    return undefined;
   }
 
   deleteMessage(seq: number): void {
@@ -581,12 +586,51 @@ export class Store {
   /**
    * All persistent sessions with their queues (qseq order) and inbound ids. Undecodable records,
    * and queue or inbound entries without a session, are moved to quarantine and logged.
+   * `owned`: only the sessions it accepts (a worker's share), whose queues and inbound ids are
+   * then read by client id, without going through the others'.
    */
-  loadSessions(): LoadedSession[] {
+  loadSessions(owned?: (meta: SessionMeta) => boolean): LoadedSession[] {
     const dbs = this.open_();
     const bad: BadRecord[] = [];
+    const sessions = this.readSessions(owned, bad);
+    if (owned === undefined) {
+      this.readQueues(dbs.queue.getRange(), dbs.inbound.getRange(), sessions, bad);
+    } else {
+      for (const key of sessions.keys()) {
+        const range = { start: [key, 0], end: [key, Number.MAX_VALUE] };
+        this.readQueues(dbs.queue.getRange(range), dbs.inbound.getRange(range), sessions, bad);
+      }
+    }
+    this.quarantine(bad);
+    return [...sessions.values()];
+  }
+
+  /**
+   * How many sessions and queue entries there are, reading the sessions but only the keys of
+   * their queues and inbound ids: a key that is not [client id, number], or has no session, is
+   * quarantined; the values are checked by the worker that loads them (loadSessions(owned)).
+   */
+  countSessions(): { sessions: number; queued: number } {
+    const dbs = this.open_();
+    const bad: BadRecord[] = [];
+    const sessions = this.readSessions(undefined, bad);
+    let queued = 0;
+    for (const [ks, db] of [['queue', dbs.queue], ['inbound', dbs.inbound]] as const) {
+      for (const key of db.getKeys()) {
+        let reason: string | undefined;
+        if (!clientNumberKey(key) || (ks === 'inbound' && (key[1] < 1 || key[1] > 0xffff))) reason = ks === 'queue' ? 'key is not [client id, qseq]' : 'key is not [client id, packet id]';
+        else if (!sessions.has(key[0])) reason = 'orphan: no session with this client id';
+        if (reason !== undefined) bad.push({ ks, key, raw: db.getBinary(key) ?? Buffer.alloc(0), reason });
+        else if (ks === 'queue') queued++;
+      }
+    }
+    this.quarantine(bad);
+    return { sessions: sessions.size, queued };
+  }
+
+  private readSessions(owned: ((meta: SessionMeta) => boolean) | undefined, bad: BadRecord[]): Map<string, LoadedSession> {
     const sessions = new Map<string, LoadedSession>();
-    for (const { key, value } of dbs.sessions.getRange()) {
+    for (const { key, value } of this.open_().sessions.getRange()) {
       if (typeof key !== 'string') {
         bad.push({ ks: 'sessions', key, raw: value, reason: 'key is not a client id' });
         continue;
@@ -594,9 +638,13 @@ export class Store {
       const d = decodeSession(value);
       if (!d.ok) bad.push({ ks: 'sessions', key, raw: value, reason: d.reason });
       else if (keyString(d.value.clientId) !== key) bad.push({ ks: 'sessions', key, raw: value, reason: `key does not match client id ${JSON.stringify(utf8Prefix(d.value.clientId, 100))}` });
-      else sessions.set(key, { clientId: d.value.clientId, meta: d.value.meta, queue: [], inbound: [] });
+      else if (owned === undefined || owned(d.value.meta)) sessions.set(key, { clientId: d.value.clientId, meta: d.value.meta, queue: [], inbound: [] });
     }
-    for (const { key, value } of dbs.queue.getRange()) {
+    return sessions;
+  }
+
+  private readQueues(queue: Iterable<{ key: Key; value: Buffer }>, inbound: Iterable<{ key: Key; value: Buffer }>, sessions: Map<string, LoadedSession>, bad: BadRecord[]): void {
+    for (const { key, value } of queue) {
       const owner = clientNumberKey(key) ? sessions.get(key[0]) : undefined;
       const d = decodeQueueEntry(value);
       if (!clientNumberKey(key)) bad.push({ ks: 'queue', key, raw: value, reason: 'key is not [client id, qseq]' });
@@ -604,7 +652,7 @@ export class Store {
       else if (owner === undefined) bad.push({ ks: 'queue', key, raw: value, reason: 'orphan: no session with this client id' });
       else owner.queue.push({ qseq: key[1], entry: d.value });
     }
-    for (const { key, value } of dbs.inbound.getRange()) {
+    for (const { key, value } of inbound) {
       const problem = checkInbound(value);
       const owner = clientNumberKey(key) ? sessions.get(key[0]) : undefined;
       if (!clientNumberKey(key) || key[1] < 1 || key[1] > 0xffff) bad.push({ ks: 'inbound', key, raw: value, reason: 'key is not [client id, packet id]' });
@@ -612,8 +660,19 @@ export class Store {
       else if (owner === undefined) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
       else owner.inbound.push(key[1]);
     }
+  }
+
+  /** The seqs of the message log (ascending), without reading the messages. Keys that are not seqs are quarantined. */
+  messageSeqs(): number[] {
+    const bad: BadRecord[] = [];
+    const out: number[] = [];
+    const messages = this.open_().messages;
+    for (const key of messages.getKeys()) {
+      if (isSeq(key)) out.push(key);
+      else bad.push({ ks: 'messages', key, raw: messages.getBinary(key) ?? Buffer.alloc(0), reason: 'key is not a message seq' });
+    }
     this.quarantine(bad);
-    return [...sessions.values()];
+    return out;
   }
 
   /** The message log by seq (ascending). Undecodable records are quarantined and logged. */

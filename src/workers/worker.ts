@@ -75,8 +75,7 @@ if (store !== undefined) {
   // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
   const now = Date.now();
   let restored = 0;
-  for (const s of store.loadSessions()) {
-    if (s.meta.owner % workers !== init.index) continue;
+  for (const s of store.loadSessions((meta) => meta.owner % workers === init.index)) {
     broker.restoreSession(s, (seq) => store.getMessage(seq), now);
     restored++;
   }

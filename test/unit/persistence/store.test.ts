@@ -128,6 +128,102 @@ describe('Store round-trips', () => {
   });
 });
 
+describe('start-up reads', () => {
+  test('loadSessions(owned) gives a worker its sessions only, each with its whole queue and inbound ids (a client id that is a prefix of another, and a hashed long one, included)', async () => {
+    await withStore(async (s) => {
+      const long = 'x'.repeat(600);
+      const ids = ['c', 'c1', 'c10', long, 'd'];
+      ids.forEach((id, i) => {
+        s.putSession(id, sessionMeta({ owner: i % 2 }));
+        for (let q = 1; q <= 3; q++) s.putQueued(id, q, queueEntry(i * 10 + q));
+        s.putInbound(id, i + 1);
+      });
+      await s.commit();
+      const all = s.loadSessions();
+      for (const w of [0, 1]) {
+        const mine = s.loadSessions((meta) => meta.owner === w);
+        assert.deepEqual(mine.map((x) => x.clientId), ids.filter((_, i) => i % 2 === w).sort());
+        for (const x of mine) assert.deepEqual(x, all.find((y) => y.clientId === x.clientId), x.clientId.slice(0, 10));
+      }
+    });
+  });
+
+  test('messageSeqs lists the log without reading it; getMessage moves an unreadable message to quarantine and logs it', async () => {
+    const t = tempDir();
+    try {
+      const a = openStore(t.dir);
+      a.putMessage(1, plainMessage(1));
+      a.putMessage(3, plainMessage(3));
+      await a.commit();
+      await a.close();
+      await writeRaw(t.dir, 'messages', [[2, Buffer.from([VERSION.messages, 0xc1])], ['odd', encodeMessage(plainMessage(4))]]);
+      const log = recordingLog();
+      const b = openStore(t.dir, { log });
+      try {
+        assert.deepEqual(b.messageSeqs(), [1, 2, 3]);
+        assert.deepEqual(b.getMessage(3), plainMessage(3));
+        assert.equal(b.getMessage(2), undefined);
+        assert.deepEqual(b.messageSeqs(), [1, 3]);
+        assert.deepEqual(b.loadQuarantine().map((q) => [q.keyspace, q.key]).sort(), [['messages', '"odd"'], ['messages', '2']]);
+        assert.equal(log.warnings.length, 2, log.warnings.join('\n'));
+      } finally {
+        await b.close();
+      }
+    } finally {
+      t.remove();
+    }
+  });
+
+  test('countSessions reads keys only: orphans and bad keys are quarantined there, a corrupt entry value by the worker that loads its session', async () => {
+    const t = tempDir();
+    try {
+      const a = openStore(t.dir);
+      a.putSession('c', sessionMeta({ owner: 1 }));
+      a.putQueued('c', 1, queueEntry(5));
+      a.putQueued('c', 2, queueEntry(5));
+      a.putInbound('c', 7);
+      await a.commit();
+      await a.close();
+      await writeRaw(t.dir, 'queue', [[['c', 3], Buffer.from([VERSION.queue, 0xc1])], [['gone', 1], encodeQueueEntry(queueEntry(5))], ['flat', encodeQueueEntry(queueEntry(5))]]);
+      const log = recordingLog();
+      const b = openStore(t.dir, { log });
+      try {
+        assert.deepEqual(b.countSessions(), { sessions: 1, queued: 3 });
+        assert.deepEqual(b.loadQuarantine().map((q) => q.key).sort(), ['"flat"', '["gone",1]']);
+        const [c] = b.loadSessions((meta) => meta.owner === 1);
+        assert.deepEqual(c!.queue.map((q) => q.qseq), [1, 2]);
+        assert.deepEqual(c!.inbound, [7]);
+        assert.equal(b.loadQuarantine().length, 3);
+        assert.match(log.warnings.join('\n'), /queue record \["c",3\] moved to quarantine/);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      t.remove();
+    }
+  });
+
+  test('bytes read back are the reader’s own: rewriting the same keys afterwards does not change them', async () => {
+    await withStore(async (s) => {
+      s.putMessage(1, plainMessage(1));
+      s.putSession('c', sessionMeta());
+      s.putQueued('c', 1, { ...queueEntry(0), x: plainMessage(2) });
+      await s.commit();
+      const message = s.getMessage(1)!;
+      const inline = s.loadSessions()[0]!.queue[0]!.entry.x!;
+      const before = [Buffer.from(message.p), Buffer.from(inline.p)];
+      for (let round = 0; round < 20; round++) {
+        s.putMessage(1, { ...plainMessage(1), p: Buffer.alloc(2, round) });
+        s.putQueued('c', 1, { ...queueEntry(0), x: { ...plainMessage(2), p: Buffer.alloc(2, round) } });
+        await s.commit();
+        s.getMessage(1);
+        s.loadSessions();
+      }
+      assert.deepEqual([message.p, inline.p], before);
+    });
+  });
+});
+
 describe('deleteSession', () => {
   test('removes the queue and inbound ids of that id only, not of an id it is a prefix of', async () => {
     await withStore(async (s) => {
