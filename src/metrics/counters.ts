@@ -28,6 +28,10 @@ export const counters = {
   ringBacklogRecords: 0,
   /** QoS 1/2 publishes refused or failed because the store could not write */
   storeFailures: 0,
+  /** records written or deleted in the persistent store by this thread */
+  storeWrites: 0,
+  /** store transactions of this thread committed */
+  storeCommits: 0,
   /** PUBLISH refused for message_size_limit */
   messagesRejectedTooLarge: 0,
   retainedMessages: 0,

@@ -37,6 +37,7 @@ import * as lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../broker/messageRecord.ts';
 import type { PersistenceDurability } from '../config/types.ts';
+import { counters } from '../metrics/counters.ts';
 import { StoreError, fileSystemBytes, freeBytes, storeErrorFrom } from './errors.ts';
 import { checkDataFile } from './dataFile.ts';
 import { clientRange, keyString, utf8Prefix } from './keys.ts';
@@ -381,6 +382,7 @@ export class Store {
 
   /** A put (value) or delete (undefined) into the current batch, or into the deferred list while unhealthy. */
   private put(db: Database<Buffer, Key>, key: Key, value: Buffer | undefined): void {
+    counters.storeWrites++;
     if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
     if (this.deferred !== undefined) this.defer({ db, key, value });
     else this.track(value === undefined ? db.remove(key) : db.put(key, value));
@@ -513,6 +515,7 @@ export class Store {
     b.failuresThrough = this.failures;
     this.failuresAtLastOk = this.failures;
     this.committedCount++;
+    counters.storeCommits++;
     // writes work again; replay what waited, once nothing older is still in flight (keeps the order)
     if (this.deferred !== undefined && this.oldestUnsettled() === undefined) this.recover();
   }
