@@ -9,7 +9,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { culexOnly } from '../helpers/broker.ts';
+import { culexOnly, type CliProcess } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, connectTo, startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
@@ -117,6 +117,37 @@ function duplicates(got: number[]): number[] {
   return dup;
 }
 
+/**
+ * Kills the broker with SIGKILL `kills` times, each at a random moment once the publishers have
+ * had 200 more messages acknowledged, restarting it on the same directory; then lets the
+ * publishers finish `atLeast` acknowledged messages and waits for their last acknowledgements.
+ * Returns the running broker.
+ */
+async function runUnderKills(broker: CliProcess, restart: () => Promise<CliProcess>, kills: number, pubs: NumberedPublisher[], atLeast: number): Promise<CliProcess> {
+  const acked = (): number => pubs.reduce((n, p) => n + p.acked.size, 0);
+  for (let k = 0; k < kills; k++) {
+    const before = acked();
+    await until(() => acked() > before + 200, 20000);
+    await sleep(50 + Math.floor(Math.random() * 600));
+    broker.proc.kill('SIGKILL');
+    await broker.exit;
+    broker = await restart();
+  }
+  await until(() => acked() > atLeast, 20000);
+  for (const p of pubs) p.stop();
+  await until(() => pubs.every((p) => p.pending === 0), 30000);
+  return broker;
+}
+
+/** QoS 1 (`q1`, from p1) at least once, QoS 2 (`q2`, from p2) exactly once, first arrivals in order. */
+function assertReceived(who: string, q1: number[], q2: number[], p1: NumberedPublisher, p2: NumberedPublisher): void {
+  assert.deepEqual(missing(p1.acked, q1).slice(0, 10), [], `${who}: PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
+  assert.ok(firstArrivalsInOrder(q1), `${who}: QoS 1 messages out of order`);
+  assert.deepEqual(missing(p2.acked, q2).slice(0, 10), [], `${who}: PUBCOMPed QoS 2 messages missing (of ${p2.acked.size})`);
+  assert.deepEqual(duplicates(q2).slice(0, 10), [], `${who}: QoS 2 messages delivered twice (${JSON.stringify(q2.slice(0, 3))}…)`);
+  assert.ok(firstArrivalsInOrder(q2), `${who}: QoS 2 messages out of order`);
+}
+
 describe('queued messages survive kill -9', { skip: culexOnly }, () => {
   test(`QoS 1 at least once and QoS 2 exactly once, in order, to online and offline persistent subscribers across ${KILLS} kill -9`, { timeout: 200000 }, async (t) => {
     const { dir, port, conf } = await brokerDir(['max_queued_messages 0', 'max_inflight_messages 20']);
@@ -149,19 +180,7 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
     const p1 = new NumberedPublisher(p1Client, 'crash/q1', 1);
     const p2 = new NumberedPublisher(p2Client, 'crash/q2', 2);
 
-    for (let k = 0; k < KILLS; k++) {
-      const before = p1.acked.size + p2.acked.size;
-      // at a random moment once the publishers are running again
-      await until(() => p1.acked.size + p2.acked.size > before + 200, 20000);
-      await sleep(50 + Math.floor(Math.random() * 600));
-      broker.proc.kill('SIGKILL');
-      await broker.exit;
-      broker = await startBrokerProcess(conf, dir, port);
-    }
-    await until(() => p1.acked.size + p2.acked.size > 500, 20000);
-    p1.stop();
-    p2.stop();
-    await until(() => p1.pending === 0 && p2.pending === 0, 30000);
+    broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), KILLS, [p1, p2], 500);
     assert.equal(p1.pending + p2.pending, 0, `publishers got every acknowledgement after the last restart (waiting: ${p1.pending} QoS 1, ${p2.pending} QoS 2)`);
 
     const offline: { id: string; client: MqttClient; q1: number[]; q2: number[] }[] = [];
@@ -177,13 +196,7 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
 
     t.diagnostic(`acknowledged: ${p1.acked.size} of ${p1.sent} QoS 1, ${p2.acked.size} of ${p2.sent} QoS 2`);
     for (const s of everyone) t.diagnostic(`${s.id}: ${s.q1.length} QoS 1 received (${duplicates(s.q1).length} again), ${s.q2.length} QoS 2`);
-    for (const s of everyone) {
-      assert.deepEqual(missing(p1.acked, s.q1).slice(0, 10), [], `${s.id}: PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
-      assert.ok(firstArrivalsInOrder(s.q1), `${s.id}: QoS 1 messages out of order`);
-      assert.deepEqual(missing(p2.acked, s.q2).slice(0, 10), [], `${s.id}: PUBCOMPed QoS 2 messages missing (of ${p2.acked.size})`);
-      assert.deepEqual(duplicates(s.q2).slice(0, 10), [], `${s.id}: QoS 2 messages delivered twice (${JSON.stringify(s.q2.slice(0, 3))}…)`);
-      assert.ok(firstArrivalsInOrder(s.q2), `${s.id}: QoS 2 messages out of order`);
-    }
+    for (const s of everyone) assertReceived(s.id, s.q1, s.q2, p1, p2);
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);
@@ -220,27 +233,12 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
     await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
     const p1 = new NumberedPublisher(pubs[0]!, 'move/q1', 1);
     const p2 = new NumberedPublisher(pubs[1]!, 'move/q2', 2);
-    for (let k = 0; k < 3; k++) {
-      const before = p1.acked.size + p2.acked.size;
-      await until(() => p1.acked.size + p2.acked.size > before + 200, 20000);
-      await sleep(100 + Math.floor(Math.random() * 600));
-      broker.proc.kill('SIGKILL');
-      await broker.exit;
-      broker = await startBrokerProcess(conf, dir, port);
-    }
-    await until(() => p1.acked.size + p2.acked.size > 300, 20000);
-    p1.stop();
-    p2.stop();
-    await until(() => p1.pending === 0 && p2.pending === 0, 30000);
+    broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), 3, [p1, p2], 300);
     moving = false;
     const disconnects = await moves;
     await until(() => missing(p1.acked, q1).length === 0 && missing(p2.acked, q2).length === 0, 30000);
     t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; the subscriber was disconnected ${disconnects} times`);
-    assert.deepEqual(missing(p1.acked, q1).slice(0, 10), [], `PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
-    assert.ok(firstArrivalsInOrder(q1), 'QoS 1 messages out of order');
-    assert.deepEqual(missing(p2.acked, q2).slice(0, 10), [], `PUBCOMPed QoS 2 messages missing (of ${p2.acked.size})`);
-    assert.deepEqual(duplicates(q2).slice(0, 10), [], 'QoS 2 messages delivered twice');
-    assert.ok(firstArrivalsInOrder(q2), 'QoS 2 messages out of order');
+    assertReceived(id, q1, q2, p1, p2);
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);
