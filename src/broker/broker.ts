@@ -462,7 +462,7 @@ export class Broker {
     for (const m of this.retained.match(filter, now)) {
       if (!this.mayRead(session, m.topic)) continue;
       const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
-      session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now);
+      session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now, false);
     }
   }
 

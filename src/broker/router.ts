@@ -68,7 +68,7 @@ export class Router implements MatchVisitor<Session> {
       if (!this.mayRead(session, message.topic)) continue;
       const qos = (this.upgradeQos ? m.qos : Math.min(message.qos, m.qos)) as 0 | 1 | 2;
       // [MQTT-3.3.1-12/13] RETAIN is kept only for Retain As Published subscriptions
-      session.deliver(createDelivery(message, qos, m.retainAsPublished && message.retain, m.subscriptionIds), now);
+      session.deliver(createDelivery(message, qos, m.retainAsPublished && message.retain, m.subscriptionIds), now, true);
       count++;
     }
     this.matches.clear();
@@ -109,7 +109,7 @@ export class Router implements MatchVisitor<Session> {
       return false;
     }
     const qos = (this.upgradeQos ? o.qos : Math.min(message.qos, o.qos)) as 0 | 1 | 2;
-    session.deliver(createDelivery(message, qos, o.retainAsPublished && message.retain, o.subscriptionId > 0 ? [o.subscriptionId] : undefined), now);
+    session.deliver(createDelivery(message, qos, o.retainAsPublished && message.retain, o.subscriptionId > 0 ? [o.subscriptionId] : undefined), now, false);
     return true;
   }
 }

@@ -62,7 +62,7 @@ export class Session implements JournalSession {
    * While the session moves between workers, deliveries go here instead (forwarded to the new
    * owner, held or skipped: see src/workers/handover.ts); undefined otherwise.
    */
-  intercept: ((d: Delivery, now: number) => void) | undefined = undefined;
+  intercept: ((d: Delivery, now: number, mirrored: boolean) => void) | undefined = undefined;
   private readonly pending = new Deque<Delivery>();
   private pendingBytes = 0;
 
@@ -83,9 +83,13 @@ export class Session implements JournalSession {
     return this.pending.length;
   }
 
-  /** Delivers or queues one message for this client. */
-  deliver(d: Delivery, now: number): void {
-    if (this.intercept !== undefined) this.intercept(d, now);
+  /**
+   * Delivers or queues one message for this client. `mirrored`: a non-shared route, which a
+   * worker this session is moving from also gets a copy of (and forwards, see handover.ts);
+   * false for a `$share` pick and for retained messages on SUBSCRIBE, which only this worker has.
+   */
+  deliver(d: Delivery, now: number, mirrored: boolean): void {
+    if (this.intercept !== undefined) this.intercept(d, now, mirrored);
     else this.deliverNow(d, now);
   }
 

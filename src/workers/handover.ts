@@ -16,7 +16,10 @@
  *
  * A forwards a delivery only when its origin worker has not yet passed the fence; B skips the
  * deliveries whose origin has not passed it (A forwards those) and holds the others until
- * Released, so every publisher's messages reach the session once and in order.
+ * Released, so every publisher's messages reach the session once and in order. That holds for
+ * deliveries both workers get a copy of (non-shared routes). A `$share` pick and a retained
+ * message on SUBSCRIBE reach one worker only: A forwards them and B holds them, whatever the
+ * fence.
  *
  * A stored session's deliveries that A forwards or B holds are written by B, later than the
  * publish's own transaction: the publish's answer (or, on the publishing worker, its ticket)
@@ -193,8 +196,9 @@ export class Handover {
     for (let w = 0; w < this.cluster.workers; w++) if (this.cluster.alive(w)) waiting.add(w);
     const h: Handing = { session, to, waiting, timer: setTimeout(() => this.finishHanding(id), STEP_TIMEOUT_MS), stored: journal !== undefined, early: undefined };
     this.handing.set(id, h);
-    session.intercept = (d) => {
-      if (!h.waiting.has(d.message.originWorker)) return;
+    session.intercept = (d, _now, mirrored) => {
+      // a mirrored delivery whose origin has passed the fence reached the new owner too
+      if (mirrored && !h.waiting.has(d.message.originWorker)) return;
       const forward: ForwardBody = { id, d: deliveryToRecord(d), k: this.lateKey(h, d) };
       if (h.early !== undefined) h.early.push(forward);
       else this.cluster.send(h.to, Kind.Forward, forward);
@@ -286,8 +290,8 @@ export class Handover {
       timer: setTimeout(() => this.onReleased(id, true), STEP_TIMEOUT_MS),
     };
     this.arriving.set(id, a);
-    session.intercept = (d, now) => {
-      if (a.waitingEcho.has(d.message.originWorker)) return; // A forwards it
+    session.intercept = (d, now, mirrored) => {
+      if (mirrored && a.waitingEcho.has(d.message.originWorker)) return; // A forwards it
       if (a.released) session.deliverNow(d, now);
       else a.held.push({ d, late: stored && d.qos > 0 ? this.broker.journal?.late() : undefined });
     };

@@ -314,3 +314,49 @@ describe('queued and in-flight messages across a restart', { skip: culexOnly }, 
     assert.equal((await broker.exit).code, 0);
   });
 });
+
+describe('a $share group of persistent consumers survives kill -9', { skip: culexOnly }, () => {
+  test('every PUBACKed QoS 1 and PUBCOMPed QoS 2 message reaches the group (members on both workers, reconnecting)', { timeout: 120000 }, async (t) => {
+    const { dir, port, conf } = await brokerDir(['max_queued_messages 0', 'max_inflight_messages 20']);
+    let broker = await startBrokerProcess(conf, dir, port);
+    const clients: MqttClient[] = [];
+    after(() => {
+      for (const c of clients) c.end(true);
+    });
+    const members: { id: string; client: MqttClient; q1: number[]; q2: number[] }[] = [];
+    for (const [id, v] of [[`m1-${process.pid}`, 5], [`m2-${process.pid}`, 4], [`m3-${process.pid}`, 5]] as const) {
+      const client = durableClient(port, id, v);
+      clients.push(client);
+      await new Promise((r) => client.once('connect', r));
+      await client.subscribeAsync({ '$share/g/group/q1': { qos: 1 }, '$share/g/group/q2': { qos: 2 } });
+      members.push({ id, client, q1: collect(client, 'group/q1'), q2: collect(client, 'group/q2') });
+    }
+    // members also drop their connections now and then: their sessions move between the workers
+    let churn = true;
+    void (async () => {
+      while (churn) {
+        await sleep(100 + Math.floor(Math.random() * 200));
+        const m = members[Math.floor(Math.random() * members.length)]!;
+        if (m.client.connected) m.client.stream.destroy();
+      }
+    })();
+    after(() => { churn = false; });
+    const pubs = [durableClient(port, `gpub1-${process.pid}`, 5), durableClient(port, `gpub2-${process.pid}`, 4)];
+    clients.push(...pubs);
+    await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
+    const p1 = new NumberedPublisher(pubs[0]!, 'group/q1', 1);
+    const p2 = new NumberedPublisher(pubs[1]!, 'group/q2', 2);
+    broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), 3, [p1, p2], 300);
+    churn = false;
+    const q1 = (): number[] => members.flatMap((m) => m.q1);
+    const q2 = (): number[] => members.flatMap((m) => m.q2);
+    await until(() => missing(p1.acked, q1()).length === 0 && missing(p2.acked, q2()).length === 0, 30000);
+    t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; received by member: ${members.map((m) => `${m.q1.length}+${m.q2.length}`).join(', ')}`);
+    assert.deepEqual(missing(p1.acked, q1()).slice(0, 10), [], `PUBACKed QoS 1 messages no member received (of ${p1.acked.size})`);
+    assert.deepEqual(missing(p2.acked, q2()).slice(0, 10), [], `PUBCOMPed QoS 2 messages no member received (of ${p2.acked.size})`);
+    assert.deepEqual(duplicates(q2()).slice(0, 10), [], 'QoS 2 messages delivered twice in the group');
+    for (const c of clients) c.end(true);
+    broker.proc.kill('SIGTERM');
+    assert.equal((await broker.exit).code, 0);
+  });
+});

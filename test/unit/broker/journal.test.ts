@@ -97,9 +97,9 @@ test('a QoS 1 message to two persistent sessions: the first entry carries it inl
   const offline = storedSession('off', journal);
   const third = storedSession('third', journal);
   const m = msg('a', 1);
-  online.deliver(createDelivery(m, 1, false, undefined), 0);
-  offline.deliver(createDelivery(m, 1, false, undefined), 0);
-  third.deliver(createDelivery(m, 1, false, undefined), 0);
+  online.deliver(createDelivery(m, 1, false, undefined), 0, true);
+  offline.deliver(createDelivery(m, 1, false, undefined), 0, true);
+  third.deliver(createDelivery(m, 1, false, undefined), 0, true);
   assert.deepEqual(store.take(), ['putQueued on 1 inline:a p1 s1', 'putMessage 1 a', 'putQueued off 1 m1 p0 s0', 'putQueued third 1 m1 p0 s0']);
   assert.deepEqual(link.sent, ['PUBLISH a id1'], 'QoS 1 does not wait for the commit');
   assert.equal(journal.takeWrote(), true, 'the publisher’s PUBACK waits for the commit');
@@ -119,7 +119,7 @@ test('[MQTT-4.3.3] QoS 2 to a persistent session: the PUBLISH leaves after its e
   const journal = new Journal(store, 1, 1, () => {});
   const link = new Link();
   const s = storedSession('c', journal, link);
-  s.deliver(createDelivery(msg('x', 2), 2, false, undefined), 0);
+  s.deliver(createDelivery(msg('x', 2), 2, false, undefined), 0, true);
   assert.deepEqual(link.sent, [], 'held until the entry is on disk');
   store.nextTurn();
   await store.commitAll();
@@ -142,7 +142,7 @@ test('entries another worker must write are handed back and held; a drop while h
   const link = new Link();
   const s = storedSession('c', journal, link);
   journal.beginRemote(0);
-  s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0);
+  s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0, true);
   const item = journal.endRemote();
   assert.deepEqual(item, { s: 2, e: [['c', 1, 1, false, [7]]] }, 'the first seq of worker 2 of 4');
   assert.deepEqual(store.take(), [], 'this worker writes nothing: the publishing worker does');
@@ -155,7 +155,7 @@ test('entries another worker must write are handed back and held; a drop while h
   assert.deepEqual(store.take(), ['putQueued c 1 m2 p1 s1'], 'from now on this worker updates the entry');
 
   journal.beginRemote(0);
-  s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0);
+  s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0, true);
   const second = journal.endRemote();
   s.clearMessages(); // the session ends (its record and entries are deleted with it) before the release
   assert.deepEqual(store.take(), ['deleteMessage 2'], 'the first message, released, goes with its last entry');
@@ -174,7 +174,7 @@ test('a publish that other workers also deliver: its local entries, the answers 
   journal.begin(m, { clientId: 'pub', packetId: 9 });
   const ticket = journal.ticket();
   ticket.waiting = 1; // the cluster sent one durable record
-  s.deliver(createDelivery(m, 1, false, undefined), 0);
+  s.deliver(createDelivery(m, 1, false, undefined), 0, true);
   assert.equal(journal.end(), ticket);
   assert.deepEqual(store.take(), [], 'nothing yet: the other worker has not answered');
   assert.deepEqual(link.sent, [], 'the local delivery waits for the same transaction');

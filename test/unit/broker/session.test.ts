@@ -39,7 +39,7 @@ test('QoS 1 beyond the receive window waits and drains in order as acks arrive',
   const s = new Session('c', limits());
   const link = new RecordingLink(2);
   s.attach(link, 0);
-  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0);
+  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0, true);
   assert.deepEqual(link.sent.map((x) => x.payload), ['m0', 'm1']);
   assert.equal(s.queuedCount, 3);
   s.puback(link.sent[0]!.id, 0);
@@ -54,10 +54,10 @@ test('[MQTT-4.4.0-1] unacknowledged messages are resent with DUP on reconnect, b
   const s = new Session('c', limits());
   const first = new RecordingLink(1);
   s.attach(first, 0);
-  s.deliver(delivery('a', 1), 0);
-  s.deliver(delivery('b', 1), 0);
+  s.deliver(delivery('a', 1), 0, true);
+  s.deliver(delivery('b', 1), 0, true);
   s.detach(0);
-  s.deliver(delivery('c', 1), 0);
+  s.deliver(delivery('c', 1), 0, true);
   const second = new RecordingLink(10);
   s.attach(second, 0);
   assert.deepEqual(second.sent.map((x) => `${x.payload}:${x.dup}`), ['a:true', 'b:false', 'c:false']);
@@ -68,7 +68,7 @@ test('QoS 2 after PUBREC: PUBREL is what is resent on reconnect', () => {
   const s = new Session('c', limits());
   const first = new RecordingLink(5);
   s.attach(first, 0);
-  s.deliver(delivery('x', 2), 0);
+  s.deliver(delivery('x', 2), 0, true);
   const id = first.sent[0]!.id;
   assert.equal(s.pubrec(id, 0, 0), AckResult.SendPubrel);
   assert.deepEqual(first.pubrels, [id]);
@@ -84,7 +84,7 @@ test('QoS 2 after PUBREC: PUBREL is what is resent on reconnect', () => {
 test('max_queued_messages with drop_newest keeps the oldest and counts the drops', () => {
   const s = new Session('c', limits({ maxQueuedMessages: 3 }));
   const before = counters.messagesDroppedQueueFull;
-  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0);
+  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0, true);
   assert.equal(counters.messagesDroppedQueueFull - before, 2);
   const link = new RecordingLink(10);
   s.attach(link, 0);
@@ -93,7 +93,7 @@ test('max_queued_messages with drop_newest keeps the oldest and counts the drops
 
 test('max_queued_messages with drop_oldest keeps the newest', () => {
   const s = new Session('c', limits({ maxQueuedMessages: 3, dropOldest: true }));
-  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0);
+  for (let i = 0; i < 5; i++) s.deliver(delivery(`m${i}`, 1), 0, true);
   const link = new RecordingLink(10);
   s.attach(link, 0);
   assert.deepEqual(link.sent.map((x) => x.payload), ['m2', 'm3', 'm4']);
@@ -101,16 +101,16 @@ test('max_queued_messages with drop_oldest keeps the newest', () => {
 
 test('max_queued_bytes bounds the queue by payload bytes', () => {
   const s = new Session('c', limits({ maxQueuedBytes: 10 }));
-  for (let i = 0; i < 5; i++) s.deliver(delivery('abcd', 1), 0);
+  for (let i = 0; i < 5; i++) s.deliver(delivery('abcd', 1), 0, true);
   assert.equal(s.queuedCount, 2);
 });
 
 test('QoS 0 is queued offline only with queue_qos0_messages', () => {
   const plain = new Session('c', limits());
-  plain.deliver(delivery('q0', 0), 0);
+  plain.deliver(delivery('q0', 0), 0, true);
   assert.equal(plain.queuedCount, 0);
   const queuing = new Session('c', limits({ queueQos0Messages: true }));
-  queuing.deliver(delivery('q0', 0), 0);
+  queuing.deliver(delivery('q0', 0), 0, true);
   assert.equal(queuing.queuedCount, 1);
 });
 
@@ -120,8 +120,8 @@ test('QoS 0 to a congested connection is dropped and counted; QoS 1 waits for dr
   s.attach(link, 0);
   link.congested = true;
   const before = counters.messagesDroppedQos0;
-  s.deliver(delivery('zero', 0), 0);
-  s.deliver(delivery('one', 1), 0);
+  s.deliver(delivery('zero', 0), 0, true);
+  s.deliver(delivery('one', 1), 0, true);
   assert.equal(counters.messagesDroppedQos0 - before, 1);
   assert.equal(link.sent.length, 0);
   link.congested = false;
@@ -131,8 +131,8 @@ test('QoS 0 to a congested connection is dropped and counted; QoS 1 waits for dr
 
 test('[MQTT-3.3.2-5] a queued message that expires is not sent', () => {
   const s = new Session('c', limits());
-  s.deliver(delivery('short', 1, 1), 0);
-  s.deliver(delivery('long', 1, 100), 0);
+  s.deliver(delivery('short', 1, 1), 0, true);
+  s.deliver(delivery('long', 1, 100), 0, true);
   const link = new RecordingLink(10);
   s.attach(link, 5000);
   assert.deepEqual(link.sent.map((x) => x.payload), ['long']);
@@ -168,6 +168,6 @@ test('acks for unknown or wrong-state packet ids are reported, not applied', () 
 
 test('max_queued_messages 0 means no limit (Mosquitto)', () => {
   const s = new Session('c', limits({ maxQueuedMessages: 0 }));
-  for (let i = 0; i < 5000; i++) s.deliver(delivery(`m${i}`, 1), 0);
+  for (let i = 0; i < 5000; i++) s.deliver(delivery(`m${i}`, 1), 0, true);
   assert.equal(s.queuedCount, 5000);
 });

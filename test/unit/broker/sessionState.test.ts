@@ -102,10 +102,10 @@ function fullSession(): Session {
 
   for (const id of [7, 65535, 300]) s.inbound.receive(id);
 
-  s.deliver(delivery(message('q/0', Buffer.from('q0'), 0, undefined), 0), NOW);
-  s.deliver(delivery(message('q/1/ünï', Buffer.from('q1'), 1, fullProperties('q1'), 17), 1, true, [42]), NOW);
-  s.deliver(delivery(message('q/2', Buffer.alloc(0), 2, { userProperties: userPropertiesFromPairs([['k', 'v1'], ['j', 'w'], ['k', 'v2']]) }), 2, false, [1, 2, 3]), NOW);
-  s.deliver(delivery(message('q/3', Buffer.alloc(70_000, 0x5a), 1, { correlationData: Buffer.alloc(0), contentType: '' }), 1), NOW);
+  s.deliver(delivery(message('q/0', Buffer.from('q0'), 0, undefined), 0), NOW, true);
+  s.deliver(delivery(message('q/1/ünï', Buffer.from('q1'), 1, fullProperties('q1'), 17), 1, true, [42]), NOW, true);
+  s.deliver(delivery(message('q/2', Buffer.alloc(0), 2, { userProperties: userPropertiesFromPairs([['k', 'v1'], ['j', 'w'], ['k', 'v2']]) }), 2, false, [1, 2, 3]), NOW, true);
+  s.deliver(delivery(message('q/3', Buffer.alloc(70_000, 0x5a), 1, { correlationData: Buffer.alloc(0), contentType: '' }), 1), NOW, true);
   return s;
 }
 
@@ -256,9 +256,9 @@ describe('sessionToRecord → msgpackr → sessionFromRecord', () => {
   test('queued bytes are accounted after the move (max_queued_bytes still applies)', () => {
     const byteLimits: QueueLimits = { ...limits, maxQueuedBytes: 10 };
     const s = new Session('c', byteLimits);
-    s.deliver(delivery(message('t', Buffer.alloc(8), 1, undefined), 1), NOW);
+    s.deliver(delivery(message('t', Buffer.alloc(8), 1, undefined), 1), NOW, true);
     const { session } = sessionFromRecord(viaMsgpack(sessionToRecord(s, undefined)), byteLimits, 0);
-    session.deliver(delivery(message('t', Buffer.alloc(4), 1, undefined), 1), NOW);
+    session.deliver(delivery(message('t', Buffer.alloc(4), 1, undefined), 1), NOW, true);
     assert.equal(session.queuedCount, 1, '8 queued + 4 new > 10: the new one is dropped');
   });
 
