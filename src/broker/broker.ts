@@ -231,15 +231,15 @@ export class Broker {
   }
 
   /**
-   * Takes a session out of this worker for another one (handover). Shared subscriptions leave
-   * the tree at once; the non-shared ones stay until removeSubscriptions(), so that messages
-   * still routed here reach the session's intercept. Returns the will that was waiting, if any.
+   * Takes a session out of this worker for another one (handover). Its subscriptions stay in the
+   * tree until removeSubscriptions(), so that messages still routed here, and `$share` picks
+   * (while it may be its group's only member), reach the session's intercept, which forwards
+   * them. Returns the will that was waiting, if any.
    */
   releaseSession(session: Session): Will | undefined {
     const id = session.clientId;
     this.sessions.delete(id);
     counters.sessions--;
-    for (const { filter } of session.subscriptions.values()) if (filter.group !== undefined) this.treeRemove(filter, session);
     const pending = this.delayedWills.get(id);
     if (pending === undefined) return undefined;
     clearTimeout(pending.timer);
@@ -248,14 +248,14 @@ export class Broker {
   }
 
   /**
-   * The last step of a handover: the session's remaining (non-shared) subscriptions leave this
+   * The last step of a handover: the session's subscriptions leave this
    * tree. Until then it stays counted as a stored subscriber: publishes of other workers that it
    * still receives here (to forward) must come as durable records, so that they wait for its
    * entries (Journal.late()).
    */
   removeSubscriptions(session: Session): void {
     this.countStored(session, false);
-    for (const { filter } of session.subscriptions.values()) if (filter.group === undefined) this.treeRemove(filter, session);
+    for (const { filter } of session.subscriptions.values()) this.treeRemove(filter, session);
     counters.subscriptions -= session.subscriptions.size;
   }
 

@@ -218,6 +218,43 @@ describe('between workers', { skip: culexOnly }, () => {
     }
   });
 
+  test('[MQTT-4.8.2] a $share group whose only member keeps moving between workers loses no QoS 1 message', { timeout: 120000 }, async () => {
+    const b = await h.broker({ workers: 2, maxQueuedMessages: 0 }, { placement: true });
+    const id = uniqueId('share-mover');
+    const opts = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } };
+    const got = new Set<number>();
+    const first = await h.connect(on(b, 0), opts);
+    first.on('message', (_t, p) => got.add(Number(p.toString())));
+    await subscribe(first, '$share/g/xw/share-mover/#', { qos: 1 });
+    const pub = await h.connect(on(b, 1), { protocolVersion: 5 });
+    let acked = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      for (let n = 0; publishing; n++) {
+        await pub.publishAsync(`xw/share-mover/${n % 4}`, String(n), { qos: 1 });
+        acked = n + 1;
+      }
+    })();
+    // the member comes back through the other worker each time: every reconnect moves its session
+    let client = first;
+    for (let k = 1; k <= 20; k++) {
+      await sleep(30);
+      const next = h.client(on(b, k % 2), opts);
+      next.on('message', (_t, p) => got.add(Number(p.toString())));
+      await new Promise((resolve) => next.once('connect', resolve));
+      client.end(true);
+      client = next;
+    }
+    publishing = false;
+    await publisher;
+    const deadline = Date.now() + 20000;
+    while (got.size < acked && Date.now() < deadline) await sleep(50);
+    const missing = sequence(acked).filter((n) => !got.has(n));
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${acked} acknowledged messages never reached the member`);
+    await h.closeClients();
+    await b.stop();
+  });
+
   test('a stored session that moves to another worker takes its queue along; once delivered, neither worker leaves a queue entry or message on disk', { timeout: 60000 }, async () => {
     const tmp = tempDir('culex-xw-');
     try {
