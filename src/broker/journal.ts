@@ -204,8 +204,9 @@ export class Journal {
   private routing: Message | undefined;
   private routingInbound: Ticket['inbound'];
   private routingTicket: Ticket | undefined;
+  private passedOn = false;
   /** routing a durable record of another worker: the entries go back to it */
-  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[]; late: LateWrites | undefined } | undefined;
+  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[]; late: LateWrites | undefined; inbound: Ticket['inbound'] } | undefined;
   /** the late writes of the remote record routed last (takeLate) */
   private lastLate: LateWrites | undefined = undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
@@ -352,11 +353,15 @@ export class Journal {
 
   /**
    * A QoS 1/2 publish of this worker starts routing (cluster.route, then the local route). No
-   * Ticket is made unless another worker has to answer for it (ticket()).
+   * Ticket is made unless another worker has to answer for it (ticket()). `passedOn`: a
+   * `$share` record of another worker that this one passes on; its publisher's QoS 2 id is
+   * written only with entries (by the ticket), never alone: the publishing worker acknowledges,
+   * and may delete the id, without waiting for this worker.
    */
-  begin(message: Message, inbound: Ticket['inbound']): void {
+  begin(message: Message, inbound: Ticket['inbound'], passedOn = false): void {
     this.routing = message;
     this.routingInbound = inbound;
+    this.passedOn = passedOn;
   }
 
   /** The ticket of the publish being routed, made on first use: another worker is asked to answer. */
@@ -377,7 +382,7 @@ export class Journal {
     const inbound = this.routingInbound;
     this.routing = this.routingTicket = this.routingInbound = undefined;
     if (t !== undefined && t.waiting > 0) return t;
-    if (inbound !== undefined) this.storeInbound(inbound.clientId, inbound.packetId);
+    if (inbound !== undefined && !this.passedOn) this.storeInbound(inbound.clientId, inbound.packetId);
     return undefined;
   }
 
@@ -444,8 +449,8 @@ export class Journal {
   // ---- durable records of other workers (this worker delivers, the publishing worker writes)
 
   /** A durable record of worker `from` is about to be routed here. */
-  beginRemote(from: number): void {
-    this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined };
+  beginRemote(from: number, inbound: Ticket['inbound'] = undefined): void {
+    this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined, inbound };
   }
 
   /** What goes back to the publishing worker for the record just routed (once takeLate() has settled). */
@@ -483,6 +488,26 @@ export class Journal {
       called = true;
       this.answered(t, -1, ok ? NO_ENTRIES : undefined);
     };
+  }
+
+  /**
+   * The publisher's QoS 2 id of the durable publish being routed (stored publisher sessions
+   * only). Whoever writes entries of it apart from the publishing worker's transaction (a late
+   * write, a `$share` record passed on) writes the id with them, so that an entry on disk always
+   * comes with the id and a retransmission is recognised.
+   */
+  routedInbound(): Ticket['inbound'] {
+    return this.remote !== undefined ? this.remote.inbound : this.routingInbound;
+  }
+
+  /** The packet id of routedInbound() for a Durable record of this worker's publish (0: none). */
+  routingInboundId(): number {
+    return this.routingInbound?.packetId ?? 0;
+  }
+
+  /** Writes a publisher's QoS 2 id with entries written apart from its worker's transaction (see routedInbound()). */
+  writeInbound(inbound: NonNullable<Ticket['inbound']>): void {
+    this.storeInbound(inbound.clientId, inbound.packetId);
   }
 
   /** The publishing worker committed (or failed to commit) the entries of message `seq`. */

@@ -267,12 +267,13 @@ export class Cluster implements ClusterLink {
   /** A PUBLISH record that delivers to `w`: Durable (with a ticket number) when `w` may have to store it. */
   private writeRouted(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, journal: Journal | undefined): void {
     const n = this.ticketFor(journal, w);
-    this.writePublish(w, parts, n === 0 ? flags : flags | PubFlag.Durable, hops, group, filter, n);
+    if (n === 0) this.writePublish(w, parts, flags, hops, group, filter, 0);
+    else this.writePublish(w, parts, flags | PubFlag.Durable, hops, group, filter, n, journal!.routingInboundId());
   }
 
-  writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number): void {
+  writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number, inboundId = 0): void {
     const off = this.space(w, publishRecordLength(parts, group, filter));
-    writePublishRecord(this.wbuf, off, parts, flags, hops, group, filter, ticket);
+    writePublishRecord(this.wbuf, off, parts, flags, hops, group, filter, ticket, inboundId);
   }
 
   /** Sends a control record to worker `w`. */
@@ -419,7 +420,8 @@ export class Cluster implements ClusterLink {
       return;
     }
     // a durable publish: the publishing worker writes the entries this worker's sessions need
-    journal.beginRemote(from);
+    const inbound = r.inboundId === 0 ? undefined : { clientId: r.message.origin, packetId: r.inboundId };
+    journal.beginRemote(from, inbound);
     const forward = this.deliverRecord(r);
     const item = journal.endRemote();
     // deliveries a session handover took to another worker: the answer waits until they are written there
@@ -427,7 +429,8 @@ export class Cluster implements ClusterLink {
     let next: Hold | undefined;
     if (forward >= 0) {
       // the group's members left this worker: the next worker answers this one, which then answers the publisher
-      journal.begin(r.message, undefined);
+      // (this worker's entries go in its own transaction: the publisher's QoS 2 id with them)
+      journal.begin(r.message, inbound, true);
       this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, journal);
       next = journal.end()?.hold;
     }

@@ -29,7 +29,7 @@
  */
 import type { Broker } from '../broker/broker.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
-import type { LateDone } from '../broker/journal.ts';
+import type { LateDone, Ticket } from '../broker/journal.ts';
 import type { Delivery } from '../broker/qos/outbound.ts';
 import type { Session } from '../broker/session.ts';
 import { deliveryFromRecord, deliveryToRecord, sessionFromRecord, sessionToRecord, type DeliveryRecord, type SessionRecord } from '../broker/sessionState.ts';
@@ -68,6 +68,14 @@ interface ForwardBody {
   d: DeliveryRecord;
   /** 0, or the key the new owner answers with Committed once the delivery's entry is written */
   k: number;
+  /** with k: the publisher's QoS 2 id [client id, packet id], written with the entry */
+  i?: [string, number];
+}
+
+/** A late write: what to call once it is committed, and the publisher's QoS 2 id to write with it. */
+interface Late {
+  readonly done: LateDone;
+  readonly inbound: Ticket['inbound'];
 }
 
 /** B: a session received, until every origin has passed the fence and A has released it */
@@ -77,7 +85,7 @@ interface Arriving {
   readonly waitingEcho: Set<number>;
   released: boolean;
   /** deliveries waiting for Released, with what waits for their entries' commit */
-  held: { d: Delivery; late: LateDone | undefined }[];
+  held: { d: Delivery; late: Late | undefined }[];
   readonly timer: NodeJS.Timeout;
 }
 
@@ -146,7 +154,7 @@ export class Handover {
       case Kind.Moved:
         return this.onMoved(id, body.to as number);
       case Kind.Forward:
-        return this.onForward(from, id, body.d as DeliveryRecord, (body.k as number | undefined) ?? 0);
+        return this.onForward(from, id, body.d as DeliveryRecord, (body.k as number | undefined) ?? 0, body.i as [string, number] | undefined);
       case Kind.Committed:
         for (const [k, ok] of body.k as [number, boolean][]) this.onCommitted(k, ok);
         return;
@@ -199,7 +207,13 @@ export class Handover {
     session.intercept = (d, _now, mirrored) => {
       // a mirrored delivery whose origin has passed the fence reached the new owner too
       if (mirrored && !h.waiting.has(d.message.originWorker)) return;
-      const forward: ForwardBody = { id, d: deliveryToRecord(d), k: this.lateKey(h, d) };
+      const forward: ForwardBody = { id, d: deliveryToRecord(d), k: 0 };
+      const late = h.stored && d.qos > 0 ? this.late() : undefined;
+      if (late !== undefined) {
+        forward.k = ++this.lastForwardKey;
+        this.lateForwards.set(forward.k, { to: h.to, done: late.done });
+        if (late.inbound !== undefined) forward.i = [late.inbound.clientId, late.inbound.packetId];
+      }
       if (h.early !== undefined) h.early.push(forward);
       else this.cluster.send(h.to, Kind.Forward, forward);
     };
@@ -225,14 +239,11 @@ export class Handover {
     settled();
   }
 
-  /** The key of a forwarded delivery whose commit at the new owner the publish being routed must wait for (0: none). */
-  private lateKey(h: Handing, d: Delivery): number {
-    if (!h.stored || d.qos === 0) return 0;
-    const done = this.broker.journal?.late();
-    if (done === undefined) return 0;
-    const k = ++this.lastForwardKey;
-    this.lateForwards.set(k, { to: h.to, done });
-    return k;
+  /** A delivery of the durable publish being routed that the new owner writes (undefined: no durable publish is being routed). */
+  private late(): Late | undefined {
+    const journal = this.broker.journal;
+    const done = journal?.late();
+    return done === undefined ? undefined : { done, inbound: journal!.routedInbound() };
   }
 
   private onCommitted(k: number, ok: boolean): void {
@@ -293,7 +304,7 @@ export class Handover {
     session.intercept = (d, now, mirrored) => {
       if (mirrored && a.waitingEcho.has(d.message.originWorker)) return; // A forwards it
       if (a.released) session.deliverNow(d, now);
-      else a.held.push({ d, late: stored && d.qos > 0 ? this.broker.journal?.late() : undefined });
+      else a.held.push({ d, late: stored && d.qos > 0 ? this.late() : undefined });
     };
     if (this.pending.has(id)) this.complete(id, { session, will });
     else this.broker.adoptSession(session, will, Date.now());
@@ -323,7 +334,7 @@ export class Handover {
     this.cluster.send(to, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
   }
 
-  private onForward(from: number, id: string, d: DeliveryRecord, k: number): void {
+  private onForward(from: number, id: string, d: DeliveryRecord, k: number, inbound: [string, number] | undefined): void {
     const delivery = deliveryFromRecord(d, from);
     const session = this.arriving.get(id)?.session ?? this.broker.sessions.get(id);
     const committed = k === 0 ? undefined : (ok: boolean): void => {
@@ -335,7 +346,9 @@ export class Handover {
       return;
     }
     session.deliverNow(delivery, Date.now());
-    if (committed !== undefined) this.afterWrites([committed]);
+    if (committed === undefined) return;
+    if (inbound !== undefined) this.broker.journal?.writeInbound({ clientId: inbound[0], packetId: inbound[1] });
+    this.afterWrites([committed]);
   }
 
   /** Calls each `done` once this turn's writes are committed (at once without persistence). */
@@ -352,9 +365,12 @@ export class Handover {
     a.released = true;
     const now = Date.now();
     const late: LateDone[] = [];
-    for (const { d, late: done } of a.held.splice(0)) {
+    for (const { d, late: l } of a.held.splice(0)) {
       a.session.deliverNow(d, now);
-      if (done !== undefined) late.push(done);
+      if (l === undefined) continue;
+      // the publisher's QoS 2 id goes in the same transaction as the entry (Journal.routedInbound())
+      if (l.inbound !== undefined) this.broker.journal?.writeInbound(l.inbound);
+      late.push(l.done);
     }
     if (late.length > 0) this.afterWrites(late);
     this.endArrival(id, a);

@@ -91,7 +91,8 @@ export function publishRecordLength(p: PublishParts, group: string, filter: stri
   return PUBLISH_HEADER + p.originBytes + (p.props?.length ?? 0) + Buffer.byteLength(group) + Buffer.byteLength(filter) + p.packet.length;
 }
 
-export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number): void {
+/** `inboundId`: Durable records of a QoS 2 publish of a stored session, its packet id (the client id is the origin); else 0. */
+export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number, inboundId = 0): void {
   const m = p.message;
   buf[off] = Kind.Publish;
   buf[off + 1] = flags | m.qos | (m.retain ? PubFlag.Retain : 0);
@@ -109,7 +110,7 @@ export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, fl
   buf.writeUInt16LE(p.originBytes, off + 4);
   buf.writeUInt16LE(groupBytes, off + 6);
   buf.writeUInt16LE(filterBytes, off + 8);
-  buf.writeUInt16LE(0, off + 10);
+  buf.writeUInt16LE(inboundId, off + 10);
   buf.writeUInt32LE(propsLength, off + 12);
   buf.writeDoubleLE(m.expiresAt, off + 16);
   buf.writeDoubleLE(m.stamp, off + 24);
@@ -125,6 +126,8 @@ export interface PublishRecord {
   readonly filter: string;
   /** Durable records: the publishing worker's ticket number, to answer with */
   readonly ticket: number;
+  /** Durable records of a QoS 2 publish of a stored session: its packet id (the client id is the message's origin); else 0 */
+  readonly inboundId: number;
 }
 
 export function readPublishRecord(buf: Buffer, off: number, length: number, originWorker: number): PublishRecord {
@@ -163,5 +166,5 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
     seq: 0,
     encoded,
   };
-  return { message, flags, hops, group, filter, ticket: buf.readDoubleLE(off + 32) };
+  return { message, flags, hops, group, filter, ticket: buf.readDoubleLE(off + 32), inboundId: buf.readUInt16LE(off + 10) };
 }

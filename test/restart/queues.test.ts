@@ -6,7 +6,7 @@
  * One subscriber keeps reconnecting, so that its session moves between the workers while
  * messages flow and the broker is killed.
  */
-import { after, describe, test, type TestContext } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { culexOnly, type CliProcess } from '../helpers/broker.ts';
@@ -139,29 +139,17 @@ async function runUnderKills(broker: CliProcess, restart: () => Promise<CliProce
   return broker;
 }
 
-/**
- * A known gap (README, "Durability"): a kill -9 in the milliseconds in which a stored session
- * moves between workers while it is owed a QoS 2 message can make that message arrive twice
- * (the new owner may send it before the publisher's QoS 2 id is on disk). Nothing is lost.
- */
-const QOS2_HANDOVER_GAP = 'known gap: QoS 2 sent during a session handover just before a kill -9 may come twice';
-
-/**
- * QoS 1 (`q1`, from p1) at least once, QoS 2 (`q2`, from p2) exactly once, first arrivals in
- * order. A QoS 2 duplicate marks the test TODO (QOS2_HANDOVER_GAP) rather than failing the run.
- */
-function assertReceived(t: TestContext, who: string, q1: number[], q2: number[], p1: NumberedPublisher, p2: NumberedPublisher): void {
+/** QoS 1 (`q1`, from p1) at least once, QoS 2 (`q2`, from p2) exactly once, first arrivals in order. */
+function assertReceived(who: string, q1: number[], q2: number[], p1: NumberedPublisher, p2: NumberedPublisher): void {
   assert.deepEqual(missing(p1.acked, q1).slice(0, 10), [], `${who}: PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
   assert.ok(firstArrivalsInOrder(q1), `${who}: QoS 1 messages out of order`);
   assert.deepEqual(missing(p2.acked, q2).slice(0, 10), [], `${who}: PUBCOMPed QoS 2 messages missing (of ${p2.acked.size})`);
   assert.ok(firstArrivalsInOrder(q2), `${who}: QoS 2 messages out of order`);
-  assertOnce(t, who, q2);
+  assertOnce(who, q2);
 }
 
-function assertOnce(t: TestContext, who: string, q2: number[]): void {
-  const twice = duplicates(q2);
-  if (twice.length > 0) t.todo(QOS2_HANDOVER_GAP);
-  assert.deepEqual(twice.slice(0, 10), [], `${who}: QoS 2 messages delivered twice`);
+function assertOnce(who: string, q2: number[]): void {
+  assert.deepEqual(duplicates(q2).slice(0, 10), [], `${who}: QoS 2 messages delivered twice`);
 }
 
 describe('queued messages survive kill -9', { skip: culexOnly }, () => {
@@ -212,7 +200,7 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
 
     t.diagnostic(`acknowledged: ${p1.acked.size} of ${p1.sent} QoS 1, ${p2.acked.size} of ${p2.sent} QoS 2`);
     for (const s of everyone) t.diagnostic(`${s.id}: ${s.q1.length} QoS 1 received (${duplicates(s.q1).length} again), ${s.q2.length} QoS 2`);
-    for (const s of everyone) assertReceived(t, s.id, s.q1, s.q2, p1, p2);
+    for (const s of everyone) assertReceived(s.id, s.q1, s.q2, p1, p2);
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);
@@ -254,7 +242,7 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
     const disconnects = await moves;
     await until(() => missing(p1.acked, q1).length === 0 && missing(p2.acked, q2).length === 0, 30000);
     t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; the subscriber was disconnected ${disconnects} times`);
-    assertReceived(t, id, q1, q2, p1, p2);
+    assertReceived(id, q1, q2, p1, p2);
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);
@@ -370,7 +358,7 @@ describe('a $share group of persistent consumers survives kill -9', { skip: cule
     t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; received by member: ${members.map((m) => `${m.q1.length}+${m.q2.length}`).join(', ')}`);
     assert.deepEqual(missing(p1.acked, q1()).slice(0, 10), [], `PUBACKed QoS 1 messages no member received (of ${p1.acked.size})`);
     assert.deepEqual(missing(p2.acked, q2()).slice(0, 10), [], `PUBCOMPed QoS 2 messages no member received (of ${p2.acked.size})`);
-    assertOnce(t, 'the group', q2());
+    assertOnce('the group', q2());
     for (const c of clients) c.end(true);
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);

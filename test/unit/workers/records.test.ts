@@ -224,14 +224,15 @@ describe('PUBLISH records: layout and ownership', () => {
     const la = publishRecordLength(pa, 'g', 'a/+');
     const lb = publishRecordLength(pb, '', '');
     const buf = Buffer.alloc(la + lb, SENTINEL);
-    writePublishRecord(buf, 0, pa, PubFlag.Shared | PubFlag.Durable, 3, 'g', 'a/+', 7);
+    writePublishRecord(buf, 0, pa, PubFlag.Shared | PubFlag.Durable, 3, 'g', 'a/+', 7, 65535);
     writePublishRecord(buf, la, pb, PubFlag.Route, 0, '', '', 0);
     const ra = readPublishRecord(buf, 0, la, 0);
     const rb = readPublishRecord(buf, la, lb, 0);
     assert.deepEqual(messageView(ra.message), messageView(a));
-    assert.deepEqual([ra.hops, ra.group, ra.filter, ra.ticket, ra.flags & PubFlag.Durable], [3, 'g', 'a/+', 7, PubFlag.Durable]);
+    // a Durable record carries the publisher's QoS 2 packet id (its client id is the origin)
+    assert.deepEqual([ra.hops, ra.group, ra.filter, ra.ticket, ra.flags & PubFlag.Durable, ra.inboundId], [3, 'g', 'a/+', 7, PubFlag.Durable, 65535]);
     assert.deepEqual(messageView(rb.message), messageView(b));
-    assert.deepEqual([rb.hops, rb.group, rb.filter], [0, '', '']);
+    assert.deepEqual([rb.hops, rb.group, rb.filter, rb.inboundId], [0, '', '', 0]);
   });
 
   test('the decoded message does not share memory with the record: overwriting the source leaves it unchanged', () => {
