@@ -139,6 +139,47 @@ async function runUnderKills(broker: CliProcess, restart: () => Promise<CliProce
   return broker;
 }
 
+/**
+ * Two durable publishers, once connected: QoS 1 numbers on `${prefix}/q1` and QoS 2 numbers on
+ * `${prefix}/q2` (5.0 and 3.1.1). Their clients join `clients` (ended by the test).
+ */
+async function startPublishers(port: number, prefix: string, clients: MqttClient[]): Promise<[NumberedPublisher, NumberedPublisher]> {
+  const pubs = [durableClient(port, `${prefix}-pub1-${process.pid}`, 5), durableClient(port, `${prefix}-pub2-${process.pid}`, 4)];
+  clients.push(...pubs);
+  await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
+  return [new NumberedPublisher(pubs[0]!, `${prefix}/q1`, 1), new NumberedPublisher(pubs[1]!, `${prefix}/q2`, 2)];
+}
+
+/**
+ * Drops the connection of one of `clients` (at random) every 80–230 ms, until stop(), which
+ * resolves with how many it dropped. They reconnect by themselves through a worker the kernel
+ * picks (reusePort): about half of the reconnects move the session to the other worker.
+ */
+function churn(clients: readonly MqttClient[]): { stop(): Promise<number> } {
+  let running = true;
+  const done = (async () => {
+    let n = 0;
+    while (running) {
+      await sleep(80 + Math.floor(Math.random() * 150));
+      const c = clients[Math.floor(Math.random() * clients.length)]!;
+      if (c.connected) {
+        c.stream.destroy();
+        n++;
+      }
+    }
+    return n;
+  })();
+  after(() => {
+    running = false;
+  });
+  return {
+    stop: () => {
+      running = false;
+      return done;
+    },
+  };
+}
+
 /** QoS 1 (`q1`, from p1) at least once, QoS 2 (`q2`, from p2) exactly once, first arrivals in order. */
 function assertReceived(who: string, q1: number[], q2: number[], p1: NumberedPublisher, p2: NumberedPublisher): void {
   assert.deepEqual(missing(p1.acked, q1).slice(0, 10), [], `${who}: PUBACKed QoS 1 messages missing (of ${p1.acked.size})`);
@@ -177,12 +218,7 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
       await client.subscribeAsync({ 'crash/q1': { qos: 1 }, 'crash/q2': { qos: 2 } });
       online.push({ id, client, q1: collect(client, 'crash/q1'), q2: collect(client, 'crash/q2') });
     }
-    const p1Client = durableClient(port, `pub1-${tag}`, 5);
-    const p2Client = durableClient(port, `pub2-${tag}`, 4);
-    clients.push(p1Client, p2Client);
-    await Promise.all([p1Client, p2Client].map((c) => new Promise((r) => c.once('connect', r))));
-    const p1 = new NumberedPublisher(p1Client, 'crash/q1', 1);
-    const p2 = new NumberedPublisher(p2Client, 'crash/q2', 2);
+    const [p1, p2] = await startPublishers(port, 'crash', clients);
 
     broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), KILLS, [p1, p2], 500);
     assert.equal(p1.pending + p2.pending, 0, `publishers got every acknowledgement after the last restart (waiting: ${p1.pending} QoS 1, ${p2.pending} QoS 2)`);
@@ -219,27 +255,10 @@ describe('queued messages survive kill -9', { skip: culexOnly }, () => {
     await mover.subscribeAsync({ 'move/q1': { qos: 1 }, 'move/q2': { qos: 2 } });
     const q1 = collect(mover, 'move/q1');
     const q2 = collect(mover, 'move/q2');
-    // every reconnect lands on a worker chosen by the kernel (reusePort): about half of them hand the session over
-    let moving = true;
-    const moves = (async () => {
-      let n = 0;
-      while (moving) {
-        await sleep(80 + Math.floor(Math.random() * 150));
-        if (mover.connected) {
-          mover.stream.destroy();
-          n++;
-        }
-      }
-      return n;
-    })();
-    const pubs = [durableClient(port, `mpub1-${process.pid}`, 5), durableClient(port, `mpub2-${process.pid}`, 4)];
-    clients.push(...pubs);
-    await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
-    const p1 = new NumberedPublisher(pubs[0]!, 'move/q1', 1);
-    const p2 = new NumberedPublisher(pubs[1]!, 'move/q2', 2);
+    const moves = churn([mover]);
+    const [p1, p2] = await startPublishers(port, 'move', clients);
     broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), 3, [p1, p2], 300);
-    moving = false;
-    const disconnects = await moves;
+    const disconnects = await moves.stop();
     await until(() => missing(p1.acked, q1).length === 0 && missing(p2.acked, q2).length === 0, 30000);
     t.diagnostic(`acknowledged: ${p1.acked.size} QoS 1, ${p2.acked.size} QoS 2; the subscriber was disconnected ${disconnects} times`);
     assertReceived(id, q1, q2, p1, p2);
@@ -336,22 +355,10 @@ describe('a $share group of persistent consumers survives kill -9', { skip: cule
       members.push({ id, client, q1: collect(client, 'group/q1'), q2: collect(client, 'group/q2') });
     }
     // members also drop their connections now and then: their sessions move between the workers
-    let churn = true;
-    void (async () => {
-      while (churn) {
-        await sleep(100 + Math.floor(Math.random() * 200));
-        const m = members[Math.floor(Math.random() * members.length)]!;
-        if (m.client.connected) m.client.stream.destroy();
-      }
-    })();
-    after(() => { churn = false; });
-    const pubs = [durableClient(port, `gpub1-${process.pid}`, 5), durableClient(port, `gpub2-${process.pid}`, 4)];
-    clients.push(...pubs);
-    await Promise.all(pubs.map((c) => new Promise((r) => c.once('connect', r))));
-    const p1 = new NumberedPublisher(pubs[0]!, 'group/q1', 1);
-    const p2 = new NumberedPublisher(pubs[1]!, 'group/q2', 2);
+    const moves = churn(members.map((m) => m.client));
+    const [p1, p2] = await startPublishers(port, 'group', clients);
     broker = await runUnderKills(broker, () => startBrokerProcess(conf, dir, port), 3, [p1, p2], 300);
-    churn = false;
+    await moves.stop();
     const q1 = (): number[] => members.flatMap((m) => m.q1);
     const q2 = (): number[] => members.flatMap((m) => m.q2);
     await until(() => missing(p1.acked, q1()).length === 0 && missing(p2.acked, q2()).length === 0, 30000);
