@@ -166,6 +166,8 @@ export class Ticket {
   readonly remote: { w: number; item: RemoteItem }[] = [];
   /** the publisher's inbound QoS 2 id, written with the entries */
   inbound: { clientId: string; packetId: number } | undefined = undefined;
+  /** the publish is another worker's (a `$share` record passed on): its QoS 2 id here is a copy, see Journal.begin() */
+  passedOn = false;
   private promise_: Promise<void> | undefined;
   private resolve: (() => void) | undefined;
   private reject: ((err: Error) => void) | undefined;
@@ -369,6 +371,7 @@ export class Journal {
     if (this.routingTicket === undefined) {
       const t = (this.routingTicket = new Ticket(this.routing!));
       t.inbound = this.routingInbound;
+      t.passedOn = this.passedOn;
     }
     return this.routingTicket;
   }
@@ -427,8 +430,13 @@ export class Journal {
       settle(true);
       return;
     }
-    const c = this.commitOfTurn();
-    c.later(() => settle(!c.failed));
+    if (t.passedOn && t.inbound !== undefined) {
+      // the publishing worker deletes its QoS 2 id on PUBREL, after our answer: our copy must be written before (even at `batch`)
+      this.store.flush().then(() => settle(true), () => settle(false));
+    } else {
+      const c = this.commitOfTurn();
+      c.later(() => settle(!c.failed));
+    }
     // The receiving workers write these entries' later states (packet id, PUBREC, delete) under the
     // same keys. Two writers of one key: the last commit wins, so they go on only once ours is
     // written, even at `batch`, where the acknowledgement above may go before.

@@ -351,11 +351,15 @@ export class Handover {
     this.afterWrites([committed]);
   }
 
-  /** Calls each `done` once this turn's writes are committed (at once without persistence). */
+  /**
+   * Calls each `done` once this turn's writes are committed, at every durability mode (at once
+   * without persistence): the publishing worker deletes the QoS 2 id written with them on PUBREL,
+   * which must not come before.
+   */
   private afterWrites(done: LateDone[]): void {
     const journal = this.broker.journal;
     if (journal === undefined) for (const fn of done) fn(true);
-    else journal.commit().then(() => done.forEach((fn) => fn(true)), () => done.forEach((fn) => fn(false)));
+    else journal.written().then(() => done.forEach((fn) => fn(true)), () => done.forEach((fn) => fn(false)));
   }
 
   private onReleased(id: string, timedOut = false): void {
