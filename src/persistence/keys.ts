@@ -14,6 +14,8 @@
  * Pure; called from: worker | main
  */
 import { createHash } from 'node:crypto';
+import * as lmdb from 'lmdb';
+import type { Key } from 'lmdb';
 
 /** Longest string (UTF-8 bytes) used in a key as it is. */
 export const DIRECT_KEY_BYTES = 1024;
@@ -62,4 +64,29 @@ export type ClientNumberKey = [string, number];
  */
 export function clientRange(idKey: string): { start: string; end: [string, string] } {
   return { start: idKey, end: [idKey, '\uffff'] };
+}
+
+/** lmdb-js exports ordered-binary's key encoder (lmdb/index.js) without declaring it. */
+const keyBytes = (lmdb as unknown as { keyValueToBuffer(key: Key): Uint8Array }).keyValueToBuffer;
+
+export function isSeq(key: Key): key is number {
+  return typeof key === 'number' && Number.isSafeInteger(key) && key >= 0;
+}
+
+export function clientNumberKey(key: Key): key is [string, number] {
+  return Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && isSeq(key[1] as Key);
+}
+
+/** The ordered-binary bytes of a key (empty when it cannot be encoded again). */
+export function rawKeyOf(key: Key): Uint8Array {
+  try {
+    return Uint8Array.from(keyBytes(key));
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/** A key as readable text for logs and quarantine keys (bounded, since keys of 1 KiB exist). */
+export function keyText(key: Key): string {
+  return utf8Prefix(JSON.stringify(key) ?? String(key), 900);
 }

@@ -40,7 +40,7 @@ import type { PersistenceDurability } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, fileSystemBytes, freeBytes, storeErrorFrom } from './errors.ts';
 import { checkDataFile } from './dataFile.ts';
-import { clientRange, keyString, utf8Prefix } from './keys.ts';
+import { clientNumberKey, clientRange, isSeq, keyString, keyText, rawKeyOf, utf8Prefix } from './keys.ts';
 import {
   STORE_FORMAT,
   checkInbound,
@@ -172,8 +172,6 @@ const defaultLog: StoreLog = {
   error: (m, err) => console.error(m, err ?? ''),
 };
 
-/** lmdb-js exports ordered-binary's key encoder (lmdb/index.js) without declaring it. */
-const keyBytes = (lmdb as unknown as { keyValueToBuffer(key: Key): Uint8Array }).keyValueToBuffer;
 
 /** The LMDB store of one thread. See the module comment. */
 export class Store {
@@ -600,7 +598,7 @@ export class Store {
       this.readQueues(dbs.queue.getRange(), dbs.inbound.getRange(), sessions, bad);
     } else {
       for (const key of sessions.keys()) {
-        const range = { start: [key, 0], end: [key, Number.MAX_VALUE] };
+        const range = clientRange(key);
         this.readQueues(dbs.queue.getRange(range), dbs.inbound.getRange(range), sessions, bad);
       }
     }
@@ -777,26 +775,4 @@ export class Store {
 /** The free-space reserve of a store in `dir` (StoreOptions.reserveBytes). */
 function defaultReserve(dir: string): number {
   return Math.min(DEFAULT_RESERVE_BYTES, Math.floor((fileSystemBytes(dir) ?? Infinity) / 10));
-}
-
-function isSeq(key: Key): key is number {
-  return typeof key === 'number' && Number.isSafeInteger(key) && key >= 0;
-}
-
-function clientNumberKey(key: Key): key is [string, number] {
-  return Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && isSeq(key[1] as Key);
-}
-
-/** The ordered-binary bytes of a key (empty when it cannot be encoded again). */
-function rawKeyOf(key: Key): Uint8Array {
-  try {
-    return Uint8Array.from(keyBytes(key));
-  } catch {
-    return new Uint8Array(0);
-  }
-}
-
-/** A key as readable text for logs and quarantine keys (bounded, since keys of 1 KiB exist). */
-function keyText(key: Key): string {
-  return utf8Prefix(JSON.stringify(key) ?? String(key), 900);
 }
