@@ -508,11 +508,6 @@ export class Journal {
     return this.remote !== undefined ? this.remote.inbound : this.routingInbound;
   }
 
-  /** The packet id of routedInbound() for a Durable record of this worker's publish (0: none). */
-  routingInboundId(): number {
-    return this.routingInbound?.packetId ?? 0;
-  }
-
   /** Writes a publisher's QoS 2 id with entries written apart from its worker's transaction (see routedInbound()). */
   writeInbound(inbound: NonNullable<Ticket['inbound']>): void {
     this.storeInbound(inbound.clientId, inbound.packetId);

@@ -268,7 +268,7 @@ export class Cluster implements ClusterLink {
   private writeRouted(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, journal: Journal | undefined): void {
     const n = this.ticketFor(journal, w);
     if (n === 0) this.writePublish(w, parts, flags, hops, group, filter, 0);
-    else this.writePublish(w, parts, flags | PubFlag.Durable, hops, group, filter, n, journal!.routingInboundId());
+    else this.writePublish(w, parts, flags | PubFlag.Durable, hops, group, filter, n, journal!.routedInbound()?.packetId ?? 0);
   }
 
   writePublish(w: number, parts: PublishParts, flags: number, hops: number, group: string, filter: string, ticket: number, inboundId = 0): void {
@@ -435,10 +435,7 @@ export class Cluster implements ClusterLink {
       next = journal.end()?.hold;
     }
     const answer = (): void => this.answer(from, r.ticket, item, (late?.failed ?? false) || (next?.failed ?? false));
-    if (late === undefined && next === undefined) answer();
-    else if (late === undefined) next!.later(answer);
-    else if (next === undefined) late.later(answer);
-    else late.later(() => next.later(answer));
+    afterHold(late, () => afterHold(next, answer));
   }
 
   /** Delivers a PUBLISH record here; returns the worker a `$share` record must go on to, or -1. */
@@ -500,4 +497,10 @@ export class Cluster implements ClusterLink {
     this.answers[w]!.length = 0;
     this.releases[w]!.length = 0;
   }
+}
+
+/** Runs `fn` once `hold` has settled, or at once when there is none. */
+function afterHold(hold: Hold | undefined, fn: () => void): void {
+  if (hold === undefined) fn();
+  else hold.later(fn);
 }
