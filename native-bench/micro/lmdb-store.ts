@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { MessageRecord } from '../../src/broker/messageRecord.ts';
+import type { MessageRecord } from '../../src/records/message.ts';
 import { Store, type Durability } from '../../src/persistence/store.ts';
 import { fmt, header } from './harness.ts';
 

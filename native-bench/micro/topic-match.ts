@@ -4,7 +4,7 @@
  * per-zone city/lights/<zone>/+/status and a $share group on city/#.
  *   node native-bench/micro/topic-match.ts
  */
-import type { SubscriptionOptions } from '../../src/broker/subscription.ts';
+import type { SubscriptionOptions } from '../../src/model/subscription.ts';
 import { TopicTree, type MatchVisitor, type ShareGroup } from '../../src/broker/topicTree.ts';
 import { bench, header } from './harness.ts';
 

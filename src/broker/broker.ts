@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
-import type { Connection } from './connection.ts';
-import { createMessage, isExpired, type Message } from './message.ts';
+import type { Connection } from '../link/connection.ts';
+import { createMessage, isExpired, type Message } from '../model/message.ts';
 import { Router } from './router.ts';
 import { RetainedStore } from './retained.ts';
 import { NEVER_EXPIRES, Session, type QueueLimits } from './session.ts';
-import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 import { TopicTree } from './topicTree.ts';
-import type { Will } from './will.ts';
+import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
-import { messageFromRecord, messageToRecord, type MessageRecord } from './messageRecord.ts';
-import type { SessionMeta } from '../persistence/records.ts';
+import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
+import type { SessionMeta } from '../records/stored.ts';
 import type { LoadedSession } from '../persistence/store.ts';
-import { Journal, type JournalStore, type Ticket } from './journal.ts';
-import { createDelivery } from './qos/outbound.ts';
-import { willFromRecord, willToRecord } from './sessionState.ts';
+import { Journal, type JournalStore, type Ticket } from '../durability/journal.ts';
+import { createDelivery } from '../model/delivery.ts';
+import { willFromRecord, willToRecord } from '../records/session.ts';
 
 /** Answers whether a client may connect: synchronously when no password file is involved. */
 export type Authenticate = (

@@ -1,8 +1,8 @@
-import type { Journal } from './journal.ts';
-import type { Message } from './message.ts';
+import type { Journal } from '../durability/journal.ts';
+import type { Message } from '../model/message.ts';
 import type { Session } from './session.ts';
-import type { ParsedFilter } from './subscription.ts';
-import type { Will } from './will.ts';
+import type { ParsedFilter } from '../model/subscription.ts';
+import type { Will } from '../model/will.ts';
 
 /** A session handed over by the worker that held it, with the will it had waiting. */
 export interface MovedSession {

@@ -1,4 +1,4 @@
-import { isExpired, type Message } from './message.ts';
+import { isExpired, type Message } from '../model/message.ts';
 import { pathTo, prunePath } from './triePath.ts';
 
 class RetainedNode {

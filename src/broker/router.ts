@@ -1,8 +1,8 @@
 import { counters } from '../metrics/counters.ts';
-import type { Message } from './message.ts';
-import { createDelivery } from './qos/outbound.ts';
+import type { Message } from '../model/message.ts';
+import { createDelivery } from '../model/delivery.ts';
 import type { Session } from './session.ts';
-import type { SubscriptionOptions } from './subscription.ts';
+import type { SubscriptionOptions } from '../model/subscription.ts';
 import type { MatchVisitor, ShareGroup, TopicTree } from './topicTree.ts';
 
 /** One session's combined match: overlapping subscriptions give one delivery [MQTT-3.3.4-2]. */

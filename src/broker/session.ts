@@ -1,10 +1,11 @@
 import { counters } from '../metrics/counters.ts';
 import { Deque } from './deque.ts';
-import { isExpired, messageSize } from './message.ts';
-import type { Journal, JournalSession } from './journal.ts';
-import { AckResult, OutboundTable, type AckResultValue, type Delivery, type OutboundEntry } from './qos/outbound.ts';
+import { isExpired, messageSize } from '../model/message.ts';
+import type { Journal, JournalSession } from '../durability/journal.ts';
+import { AckResult, OutboundTable, type AckResultValue, type OutboundEntry } from './qos/outbound.ts';
+import { type Delivery } from '../model/delivery.ts';
 import { InboundTable } from './qos/inbound.ts';
-import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 
 /** What a session needs from the connection it is attached to. Implemented by Connection. */
 export interface SessionLink {

@@ -1,4 +1,4 @@
-import type { SubscriptionOptions } from './subscription.ts';
+import type { SubscriptionOptions } from '../model/subscription.ts';
 import { pathTo, prunePath } from './triePath.ts';
 
 /**

@@ -35,7 +35,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
-import type { MessageRecord } from '../broker/messageRecord.ts';
+import type { MessageRecord } from '../records/message.ts';
 import type { PersistenceDurability } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, fileSystemBytes, freeBytes, storeErrorFrom } from './errors.ts';
@@ -58,9 +58,8 @@ import {
   encodeQuarantine,
   encodeRetained,
   encodeSession,
-  type QueueEntry,
-  type SessionMeta,
-} from './records.ts';
+} from './format.ts';
+import type { QueueEntry, SessionMeta } from '../records/stored.ts';
 
 /** `persistence_durability` (src/config/types.ts) */
 export type Durability = PersistenceDurability;

@@ -20,17 +20,17 @@
  */
 import type { Broker } from '../broker/broker.ts';
 import type { ClusterLink, MovedSession, Pausable } from '../broker/clusterLink.ts';
-import { InterestTree } from '../broker/interestTree.ts';
-import type { Hold, Journal, RemoteEntry, RemoteItem, Ticket } from '../broker/journal.ts';
-import type { Message } from '../broker/message.ts';
-import type { ParsedFilter } from '../broker/subscription.ts';
+import { InterestTree } from './interestTree.ts';
+import type { Hold, Journal, RemoteEntry, RemoteItem, Ticket } from '../durability/journal.ts';
+import type { Message } from '../model/message.ts';
+import type { ParsedFilter } from '../model/subscription.ts';
 import { counters } from '../metrics/counters.ts';
 import { Doorbells } from './doorbell.ts';
 import { Handover } from './handover.ts';
 import {
   CONTROL_HEADER, Kind, PubFlag, packr, publishParts, publishRecordLength, readPublishRecord, writePublishRecord,
   type PublishParts, type PublishRecord,
-} from './records.ts';
+} from './wire.ts';
 import { ClientRegistry } from './registry.ts';
 import { RingConsumer, RingProducer } from './ring.ts';
 import { State, storedSubscribersSlot, type ClusterShared } from './shared.ts';

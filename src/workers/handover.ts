@@ -29,12 +29,13 @@
  */
 import type { Broker } from '../broker/broker.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
-import type { LateDone, Ticket } from '../broker/journal.ts';
-import type { Delivery } from '../broker/qos/outbound.ts';
+import type { LateDone, Ticket } from '../durability/journal.ts';
+import type { Delivery } from '../model/delivery.ts';
 import type { Session } from '../broker/session.ts';
-import { deliveryFromRecord, deliveryToRecord, sessionFromRecord, sessionToRecord, type DeliveryRecord, type SessionRecord } from '../broker/sessionState.ts';
+import { deliveryFromRecord, deliveryToRecord, type DeliveryRecord, type SessionRecord } from '../records/session.ts';
+import { sessionFromRecord, sessionToRecord } from '../broker/sessionTransfer.ts';
 import type { Cluster } from './cluster.ts';
-import { Kind } from './records.ts';
+import { Kind } from './wire.ts';
 
 /** how long a step may wait for a worker that does not answer (it died) before going on */
 const STEP_TIMEOUT_MS = 3000;

@@ -3,7 +3,7 @@
  * session moved between workers, a ring record, storage), in a form deepEqual can compare —
  * payload and correlation data as hex, user properties as ordered pairs.
  */
-import type { Message } from '../../src/broker/message.ts';
+import type { Message } from '../../src/model/message.ts';
 import { userPropertyPairs, type UserProperties } from '../../src/protocol/userProperties.ts';
 
 export function messageView(m: Message): unknown {

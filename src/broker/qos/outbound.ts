@@ -1,5 +1,5 @@
-import type { Hold } from '../journal.ts';
-import type { Message } from '../message.ts';
+import type { Delivery, OutStateValue } from '../../model/delivery.ts';
+import { OutState } from '../../model/delivery.ts';
 
 /**
  * Outbound QoS state: messages the broker sent to one client and the client has not finished
@@ -8,28 +8,6 @@ import type { Message } from '../message.ts';
  * order of redelivery on reconnect [MQTT-4.4.0-1].
  * called from: worker (owner of the session)
  */
-
-export const OutState = { AwaitPuback: 1, AwaitPubrec: 2, AwaitPubcomp: 3 } as const;
-export type OutStateValue = (typeof OutState)[keyof typeof OutState];
-
-/** A message chosen for one session: the effective QoS and retain flag of this delivery. */
-export interface Delivery {
-  readonly message: Message;
-  readonly qos: 0 | 1 | 2;
-  readonly retain: boolean;
-  /** v5 subscription identifiers of every matching subscription, or undefined */
-  readonly subscriptionIds: readonly number[] | undefined;
-  /** persistent sessions: the entry's place in the session's stored queue; 0 = not stored */
-  qseq: number;
-  /** the stored message the entry refers to (this worker's copy, see journal.ts); 0 = inline in the entry, or none */
-  mseq: number;
-  /** what this delivery waits for before it may be sent (see journal.ts); undefined = nothing */
-  hold: Hold | undefined;
-}
-
-export function createDelivery(message: Message, qos: 0 | 1 | 2, retain: boolean, subscriptionIds: readonly number[] | undefined): Delivery {
-  return { message, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined };
-}
 
 export interface OutboundEntry {
   readonly packetId: number;

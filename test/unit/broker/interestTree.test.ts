@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GroupInterest, InterestTree } from '../../../src/broker/interestTree.ts';
+import { GroupInterest, InterestTree } from '../../../src/workers/interestTree.ts';
 
 /** The workers match() returns for `topic`, sorted (match order is not part of the contract). */
 function workers(tree: InterestTree, topic: string): number[] {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RetainedStore } from '../../../src/broker/retained.ts';
-import { createMessage } from '../../../src/broker/message.ts';
+import { createMessage } from '../../../src/model/message.ts';
 
 const msg = (topic: string, payload: string, expirySeconds?: number, now = 1000) =>
   createMessage(topic, Buffer.from(payload), 1, true, expirySeconds === undefined ? undefined : { messageExpiryInterval: expirySeconds }, 'c', now);

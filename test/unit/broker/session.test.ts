@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session, type QueueLimits, type SessionLink } from '../../../src/broker/session.ts';
-import { createMessage } from '../../../src/broker/message.ts';
-import type { Delivery } from '../../../src/broker/qos/outbound.ts';
+import { createMessage } from '../../../src/model/message.ts';
+import type { Delivery } from '../../../src/model/delivery.ts';
 import { OutboundTable, AckResult } from '../../../src/broker/qos/outbound.ts';
 import { counters } from '../../../src/metrics/counters.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopicTree, type ShareGroup } from '../../../src/broker/topicTree.ts';
-import type { SubscriptionOptions } from '../../../src/broker/subscription.ts';
+import type { SubscriptionOptions } from '../../../src/model/subscription.ts';
 
 const opts: SubscriptionOptions = { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 };
 

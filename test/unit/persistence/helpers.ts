@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MessageRecord } from '../../../src/broker/messageRecord.ts';
-import type { QueueEntry, SessionMeta } from '../../../src/persistence/records.ts';
+import type { MessageRecord } from '../../../src/records/message.ts';
+import type { QueueEntry, SessionMeta } from '../../../src/records/stored.ts';
 import type { StoreLog } from '../../../src/persistence/store.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

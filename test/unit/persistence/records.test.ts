@@ -15,7 +15,7 @@ import {
   encodeQueueEntry,
   encodeRetained,
   encodeSession,
-} from '../../../src/persistence/records.ts';
+} from '../../../src/persistence/format.ts';
 import { DIRECT_KEY_BYTES, HASHED_KEY_BYTES, keyString, utf8Prefix } from '../../../src/persistence/keys.ts';
 import { checkDataFile } from '../../../src/persistence/dataFile.ts';
 import { StoreError, storeErrorFrom } from '../../../src/persistence/errors.ts';

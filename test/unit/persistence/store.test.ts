@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { open, type Key } from 'lmdb';
 import { Store, type StoreOptions } from '../../../src/persistence/store.ts';
 import { StoreError } from '../../../src/persistence/errors.ts';
-import { VERSION, encodeFormat, encodeMessage, encodeQueueEntry } from '../../../src/persistence/records.ts';
+import { VERSION, encodeFormat, encodeMessage, encodeQueueEntry } from '../../../src/persistence/format.ts';
 import { fullMessage, nodeBin, plainMessage, queueEntry, recordingLog, sessionMeta, tempDir } from './helpers.ts';
 
 function openStore(dir: string, extra: Partial<StoreOptions> = {}): Store {

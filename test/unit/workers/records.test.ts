@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { messageView } from '../../helpers/messages.ts';
-import { createMessage, type Message, type MessageProperties } from '../../../src/broker/message.ts';
+import { createMessage, type Message, type MessageProperties } from '../../../src/model/message.ts';
 import { encodePublish } from '../../../src/protocol/packets/publish.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../../../src/protocol/userProperties.ts';
 import {
@@ -13,7 +13,7 @@ import {
   readPublishRecord,
   writePublishRecord,
   type PublishRecord,
-} from '../../../src/workers/records.ts';
+} from '../../../src/workers/wire.ts';
 
 const SENTINEL = 0xa5;
 /** an odd offset, so that a record written or read relative to 0 instead of `off` shows */

@@ -1,8 +1,7 @@
-import { messageFromRecord, messageToRecord, propertiesFromRecord, propertiesToRecord, asBuffer, type MessageRecord } from './messageRecord.ts';
-import { createDelivery, type Delivery, type OutStateValue } from './qos/outbound.ts';
-import { Session, type QueueLimits } from './session.ts';
-import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
-import type { Will } from './will.ts';
+import { messageFromRecord, messageToRecord, propertiesFromRecord, propertiesToRecord, asBuffer, type MessageRecord } from './message.ts';
+import { createDelivery, type Delivery, type OutStateValue } from '../model/delivery.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
+import type { Will } from '../model/will.ts';
 
 /**
  * A whole session as one plain record (msgpackr-safe): what moves when a client id is taken
@@ -71,36 +70,4 @@ export function willToRecord(w: Will, due?: number): WillRecord {
 export function willFromRecord(r: WillRecord): Will {
   const { payload, pr, up, due: _due, ...rest } = r;
   return { ...rest, username: rest.username ?? undefined, payload: asBuffer(payload), properties: propertiesFromRecord({ pr, up }) };
-}
-
-export function sessionToRecord(s: Session, delayedWill: Will | undefined): SessionRecord {
-  const will = delayedWill === undefined ? undefined : willToRecord(delayedWill);
-  return {
-    id: s.clientId,
-    user: s.username,
-    expiry: s.expiryInterval,
-    subs: [...s.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
-    out: [...s.outbound.values()].map((e) => ({ i: e.packetId, s: e.state, d: deliveryToRecord(e.delivery) })),
-    lastId: s.outbound.lastAllocated,
-    in: [...s.inbound.ids()],
-    queue: [...s.queued()].map(deliveryToRecord),
-    will,
-    st: s.stored,
-    lq: s.lastQseq,
-  };
-}
-
-/** Rebuilds a session (detached, subscriptions not yet in any topic tree) and its delayed will. */
-export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originWorker: number): { session: Session; will: Will | undefined; stored: boolean } {
-  const s = new Session(r.id, limits);
-  s.lastQseq = r.lq ?? 0;
-  s.username = r.user ?? undefined;
-  s.expiryInterval = r.expiry;
-  for (const x of r.subs) s.subscriptions.set(x.f.raw, { filter: { raw: x.f.raw, filter: x.f.filter, group: x.f.group ?? undefined }, options: x.o });
-  for (const e of r.out) s.outbound.restore(e.i, deliveryFromRecord(e.d, originWorker), e.s);
-  s.outbound.lastAllocated = r.lastId;
-  for (const id of r.in) s.inbound.receive(id);
-  for (const d of r.queue) s.restoreQueued(deliveryFromRecord(d, originWorker));
-  const will = r.will ? willFromRecord(r.will) : undefined;
-  return { session: s, will, stored: r.st === true };
 }

@@ -28,10 +28,10 @@
  * - `Message.seq` > 0 exactly while this worker's `refs` holds the message (-1: inlined once).
  * called from: worker
  */
-import type { Message } from './message.ts';
-import { messageToRecord, type MessageRecord } from './messageRecord.ts';
-import type { Delivery, OutStateValue } from './qos/outbound.ts';
-import type { QueueEntry } from '../persistence/records.ts';
+import type { Message } from '../model/message.ts';
+import { messageToRecord, type MessageRecord } from '../records/message.ts';
+import type { Delivery, OutStateValue } from '../model/delivery.ts';
+import type { QueueEntry } from '../records/stored.ts';
 
 /** What the journal writes (src/persistence/store.ts). */
 export interface JournalStore {

@@ -7,8 +7,8 @@
  */
 import { Packr } from 'msgpackr';
 import { encodePublish } from '../protocol/packets/publish.ts';
-import { propertiesFromRecord, propertiesToRecord, type MessageRecord } from '../broker/messageRecord.ts';
-import type { Message } from '../broker/message.ts';
+import { propertiesFromRecord, propertiesToRecord, type MessageRecord } from '../records/message.ts';
+import type { Message } from '../model/message.ts';
 
 export const Kind = {
   Publish: 1,

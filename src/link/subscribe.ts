@@ -2,9 +2,9 @@ import type { ISubackPacket, ISubscribePacket, IUnsubackPacket, IUnsubscribePack
 import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
 import { encodePacket } from '../protocol/encode.ts';
 import { isValidTopicFilter, parseSharedFilter } from '../protocol/topic.ts';
-import type { Broker } from './broker.ts';
+import type { Broker } from '../broker/broker.ts';
 import type { Connection } from './connection.ts';
-import type { ParsedFilter, SubscriptionOptions } from './subscription.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 
 /**
  * SUBSCRIBE and UNSUBSCRIBE for one connection: validation, per-filter reason codes, the

@@ -6,12 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Journal, type JournalStore } from '../../../src/broker/journal.ts';
-import { createMessage, type Message } from '../../../src/broker/message.ts';
-import type { MessageRecord } from '../../../src/broker/messageRecord.ts';
-import { createDelivery, type Delivery } from '../../../src/broker/qos/outbound.ts';
+import { Journal, type JournalStore } from '../../../src/durability/journal.ts';
+import { createMessage, type Message } from '../../../src/model/message.ts';
+import type { MessageRecord } from '../../../src/records/message.ts';
+import { createDelivery, type Delivery } from '../../../src/model/delivery.ts';
 import { Session, type SessionLink } from '../../../src/broker/session.ts';
-import type { QueueEntry } from '../../../src/persistence/records.ts';
+import type { QueueEntry } from '../../../src/records/stored.ts';
 
 /**
  * Records writes; each `nextTurn()` starts a new transaction; `commitAll()` resolves every

@@ -1,5 +1,5 @@
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../protocol/userProperties.ts';
-import type { Message, MessageProperties } from './message.ts';
+import type { Message, MessageProperties } from '../model/message.ts';
 
 /**
  * A Message as a plain, structured-clone- and msgpackr-safe record: for a session handed to

@@ -1,7 +1,7 @@
 import { encodePublish } from '../protocol/packets/publish.ts';
 import type { ProtocolVersion } from '../protocol/decode.ts';
-import { remainingExpiry } from './message.ts';
-import type { Delivery } from './qos/outbound.ts';
+import { remainingExpiry } from '../model/message.ts';
+import type { Delivery } from '../model/delivery.ts';
 
 /**
  * Turns a Delivery into PUBLISH bytes. A message is encoded once per layout — (v5 or not, QoS,

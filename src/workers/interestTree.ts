@@ -6,7 +6,7 @@
  * Exact subscriptions stay in each worker's own TopicTree; this holds only worker numbers.
  * called from: worker (single-threaded; each worker owns its own mirror)
  */
-import { pathTo, prunePath } from './triePath.ts';
+import { pathTo, prunePath } from '../broker/triePath.ts';
 
 /** One `$share` group on one filter, across all workers. */
 export class GroupInterest {

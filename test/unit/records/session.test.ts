@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { messageView } from '../../helpers/messages.ts';
 import { Packr } from 'msgpackr';
 import { Session, type QueueLimits, type SessionLink } from '../../../src/broker/session.ts';
-import { createMessage, type Message, type MessageProperties } from '../../../src/broker/message.ts';
-import { AckResult, OutState, type Delivery } from '../../../src/broker/qos/outbound.ts';
-import type { ParsedFilter, SubscriptionOptions } from '../../../src/broker/subscription.ts';
-import type { Will } from '../../../src/broker/will.ts';
-import { sessionFromRecord, sessionToRecord, type SessionRecord } from '../../../src/broker/sessionState.ts';
-import { messageFromRecord, messageToRecord, type MessageRecord } from '../../../src/broker/messageRecord.ts';
+import { createMessage, type Message, type MessageProperties } from '../../../src/model/message.ts';
+import { AckResult } from '../../../src/broker/qos/outbound.ts';
+import { OutState, type Delivery } from '../../../src/model/delivery.ts';
+import type { ParsedFilter, SubscriptionOptions } from '../../../src/model/subscription.ts';
+import type { Will } from '../../../src/model/will.ts';
+import { type SessionRecord } from '../../../src/records/session.ts';
+import { sessionFromRecord, sessionToRecord } from '../../../src/broker/sessionTransfer.ts';
+import { messageFromRecord, messageToRecord, type MessageRecord } from '../../../src/records/message.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../../../src/protocol/userProperties.ts';
 
 /** The same options as src/workers/records.ts: plain maps, Buffers copied out of the source. */

@@ -9,14 +9,14 @@ import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/d
 import { encodePacket } from '../protocol/encode.ts';
 import { encodeAck } from '../protocol/packets/ack.ts';
 import { counters } from '../metrics/counters.ts';
-import type { Broker } from './broker.ts';
-import { createMessage, type MessageProperties } from './message.ts';
-import { encodeDelivery } from './delivery.ts';
-import type { Delivery } from './qos/outbound.ts';
-import { AckResult } from './qos/outbound.ts';
-import { NEVER_EXPIRES, type Session, type SessionLink } from './session.ts';
-import { willFromConnect, type Will } from './will.ts';
-import { handleSubscribe, handleUnsubscribe } from './subscribeHandler.ts';
+import type { Broker } from '../broker/broker.ts';
+import { createMessage, type MessageProperties } from '../model/message.ts';
+import { encodeDelivery } from './publishEncoder.ts';
+import type { Delivery } from '../model/delivery.ts';
+import { AckResult } from '../broker/qos/outbound.ts';
+import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
+import { willFromConnect, type Will } from '../model/will.ts';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
