@@ -1,0 +1,154 @@
+/**
+ * Spec coverage by test title: which `[MQTT-x.y.z-n]` statements the code mentions that no test title carries.
+ *
+ * Run it without npm, from the repository root (Node 24 strips the types itself):
+ *
+ *   node_modules/.bin/node scripts/spec-coverage.ts            # the uncovered tags, then the counts
+ *   node_modules/.bin/node scripts/spec-coverage.ts --covered  # also every covered tag and the titles that carry it
+ *
+ * - Tags in src: every `MQTT-x.y.z-n` anywhere in src/**\/*.ts (comments and strings alike), with each file:line.
+ * - Tags in tests: only those inside a test title, i.e. the first argument of a `test(`, `it(`, `describe(` or
+ *   `suite(` call (`.only`/`.skip`/`.todo` included) in test/**\/*.test.ts, comments stripped first. A tag in a
+ *   comment or an assertion message of a test file does not count.
+ * - Titles built from a fixture table: the decode tests run every fixture of test/fixtures/packets.ts as
+ *   `test(title(fixture))`, and title() puts the fixture's `spec:` tag first, so the `spec: 'MQTT-...'` fields
+ *   of that table count as titles too (shown apart in the summary).
+ * - Shorthands are expanded in both: `MQTT-3.3.2-17/18` is -17 and -18, `MQTT-3.1.2-11..15` is -11 to -15.
+ *
+ * A tag names a statement of the MQTT 3.1.1 or 5.0 specification (the two number their statements
+ * separately; the code does not say which, so tags compare as text). Exit status 0: this is a report.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Fixture tables whose `spec:` field becomes a test title (see the header). */
+const FIXTURE_TITLE_TABLES = ['test/fixtures/packets.ts'];
+
+const TAG = /MQTT-(\d+\.\d+\.\d+)-(\d+)((?:\/\d+)*)(?:\.\.(\d+))?/g;
+
+/** Every tag in `text`, shorthands expanded, with the offset where it was written. */
+function tagsIn(text: string): { tag: string; at: number }[] {
+  const found: { tag: string; at: number }[] = [];
+  for (const m of text.matchAll(TAG)) {
+    const [, section, first, more, last] = m;
+    const numbers = [Number(first), ...more!.split('/').filter(Boolean).map(Number)];
+    if (last !== undefined) for (let n = Number(first) + 1; n <= Number(last); n++) numbers.push(n);
+    for (const n of numbers) found.push({ tag: `MQTT-${section}-${n}`, at: m.index });
+  }
+  return found;
+}
+
+function files(dir: string, suffix: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...files(path, suffix));
+    else if (entry.isFile() && entry.name.endsWith(suffix)) out.push(path);
+  }
+  return out.sort();
+}
+
+const rel = (path: string): string => relative(ROOT, path).split(sep).join('/');
+const lineAt = (text: string, offset: number): number => text.slice(0, offset).split('\n').length;
+
+/** Comments blanked (newlines kept, so offsets and lines stay right), strings kept. */
+function withoutComments(text: string): string {
+  return text.replace(
+    /'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|`(?:\\.|[^`\\])*`|\/\/[^\n]*|\/\*[\s\S]*?\*\//g,
+    (match) => (match.startsWith('/') ? match.replace(/[^\n]/g, ' ') : match),
+  );
+}
+
+/** The source text of the first argument of the call whose `(` is at `open`: up to the first top-level `,` or `)`. */
+function firstArgument(text: string, open: number): string {
+  let depth = 0;
+  for (let i = open + 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < text.length && text[i] !== c; i++) if (text[i] === '\\') i++;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) return text.slice(open + 1, i);
+      depth--;
+    } else if (c === ',' && depth === 0) return text.slice(open + 1, i);
+  }
+  return text.slice(open + 1);
+}
+
+const TEST_CALL = /(?<![\w$.])(?:test|it|describe|suite)(?:\.(?:only|skip|todo))?\s*\(/g;
+
+interface Place { file: string; line: number }
+interface Title extends Place { title: string }
+
+// ---- tags in src ----
+const inSrc = new Map<string, Place[]>();
+for (const file of files(join(ROOT, 'src'), '.ts')) {
+  const text = readFileSync(file, 'utf8');
+  for (const { tag, at } of tagsIn(text)) {
+    const places = inSrc.get(tag) ?? [];
+    const place = { file: rel(file), line: lineAt(text, at) };
+    if (!places.some((p) => p.file === place.file && p.line === place.line)) places.push(place);
+    inSrc.set(tag, places);
+  }
+}
+
+// ---- tags in test titles ----
+const inTitles = new Map<string, Title[]>();
+const viaFixtures = new Set<string>();
+const addTitle = (tag: string, title: Title): void => {
+  const titles = inTitles.get(tag) ?? [];
+  titles.push(title);
+  inTitles.set(tag, titles);
+};
+for (const file of files(join(ROOT, 'test'), '.test.ts')) {
+  const text = withoutComments(readFileSync(file, 'utf8'));
+  for (const call of text.matchAll(TEST_CALL)) {
+    const open = call.index + call[0].length - 1;
+    const argument = firstArgument(text, open);
+    for (const { tag } of tagsIn(argument)) {
+      addTitle(tag, { file: rel(file), line: lineAt(text, call.index), title: argument.trim().replace(/\s+/g, ' ') });
+    }
+  }
+}
+for (const table of FIXTURE_TITLE_TABLES) {
+  const text = withoutComments(readFileSync(join(ROOT, table), 'utf8'));
+  for (const m of text.matchAll(/\bspec:\s*(['"`])([^'"`]*)\1/g)) {
+    for (const { tag } of tagsIn(m[2]!)) {
+      if (!inTitles.has(tag)) viaFixtures.add(tag);
+      addTitle(tag, { file: table, line: lineAt(text, m.index), title: `fixture spec: '${m[2]}'` });
+    }
+  }
+}
+for (const tag of viaFixtures) if (inTitles.get(tag)!.some((t) => !FIXTURE_TITLE_TABLES.includes(t.file))) viaFixtures.delete(tag);
+
+// ---- report ----
+const bySpecOrder = (a: string, b: string): number => {
+  const parts = (tag: string): number[] => tag.slice(5).split(/[.-]/).map(Number);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < pa.length; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
+  return 0;
+};
+const srcTags = [...inSrc.keys()].sort(bySpecOrder);
+const uncovered = srcTags.filter((tag) => !inTitles.has(tag));
+const covered = srcTags.filter((tag) => inTitles.has(tag));
+const showCovered = process.argv.includes('--covered');
+
+if (showCovered) {
+  console.log('Covered (tag: the titles that carry it):');
+  for (const tag of covered) {
+    console.log(`  ${tag}`);
+    for (const t of inTitles.get(tag)!) console.log(`      ${t.file}:${t.line}  ${t.title}`);
+  }
+  console.log('');
+}
+console.log(`Mentioned in src/ but in no test title (${uncovered.length}):`);
+for (const tag of uncovered) {
+  console.log(`  ${tag.padEnd(16)} ${inSrc.get(tag)!.map((p) => `${p.file}:${p.line}`).join(', ')}`);
+}
+const onlyInTests = [...inTitles.keys()].filter((tag) => !inSrc.has(tag)).sort(bySpecOrder);
+console.log('');
+console.log(`${srcTags.length} tags in src, ${covered.length} covered by test titles`
+  + ` (${[...viaFixtures].filter((tag) => inSrc.has(tag)).length} of them only through fixture-table titles);`
+  + ` ${onlyInTests.length} more tags in test titles that src/ does not mention.`);
