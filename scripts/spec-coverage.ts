@@ -61,20 +61,134 @@ function withoutComments(text: string): string {
   );
 }
 
-/** The source text of the first argument of the call whose `(` is at `open`: up to the first top-level `,` or `)`. */
-function firstArgument(text: string, open: number): string {
-  let depth = 0;
-  for (let i = open + 1; i < text.length; i++) {
+/** Index just past the string literal that starts at `i` ('...', "..." or `...` with nested `${...}`). */
+function skipString(text: string, i: number): number {
+  const quote = text[i]!;
+  for (i++; i < text.length; i++) {
     const c = text[i]!;
-    if (c === "'" || c === '"' || c === '`') {
-      for (i++; i < text.length && text[i] !== c; i++) if (text[i] === '\\') i++;
-    } else if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') {
-      if (depth === 0) return text.slice(open + 1, i);
-      depth--;
-    } else if (c === ',' && depth === 0) return text.slice(open + 1, i);
+    if (c === '\\') i++;
+    else if (c === quote) return i + 1;
+    else if (quote === '`' && c === '$' && text[i + 1] === '{') i = skipCode(text, i + 2, '}');
   }
-  return text.slice(open + 1);
+  return text.length;
+}
+
+/**
+ * Scans code from `i` to the first of `stops` outside brackets and strings; returns its index
+ * (for stops '}' called inside `${`, the index of that `}`, which the template loop then steps past).
+ */
+function skipCode(text: string, i: number, stops: string): number {
+  let depth = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (depth === 0 && stops.includes(c)) return i;
+    if (c === "'" || c === '"' || c === '`') { i = skipString(text, i); continue; }
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    i++;
+  }
+  return i;
+}
+
+/** The string literals in a piece of code, without their quotes (a template's `${...}` parts left out). */
+function literalsIn(code: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < code.length;) {
+    const c = code[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      const end = skipString(code, i);
+      out.push(code.slice(i + 1, end - 1).replace(/\$\{[^}]*\}/g, ''));
+      i = end;
+    } else i++;
+  }
+  return out;
+}
+
+/** The elements of the array literal whose `[` is at `open`, as source text. */
+function arrayElements(text: string, open: number): string[] {
+  const elements: string[] = [];
+  let i = open + 1;
+  while (i < text.length && text[i] !== ']') {
+    const end = skipCode(text, i, ',]');
+    const element = text.slice(i, end).trim();
+    if (element !== '') elements.push(element);
+    i = text[end] === ',' ? end + 1 : end;
+  }
+  return elements;
+}
+
+/** What a name used in a title may hold: the string literals of its nearest `const name = ...` before the call. */
+function valuesOf(name: string, text: string, before: number): string[] {
+  const declaration = new RegExp(`(?:const|let)\\s+${name.replace(/\$/g, '\\$')}\\s*(?::[^=]+)?=`, 'g');
+  const last = [...text.slice(0, before).matchAll(declaration)].at(-1);
+  if (last === undefined) return [];
+  const start = last.index + last[0].length;
+  return literalsIn(text.slice(start, skipCode(text, start, ';\n')));
+}
+
+/**
+ * The rows of the nearest table loop before the call, `for (const [a, b] of [['x', 1], ['y', 2]])`, as one
+ * name -> value map per row (a string element by its text, anything else as written); [] when there is none.
+ */
+function loopRows(text: string, before: number): Map<string, string>[] {
+  const loops = [...text.slice(0, before).matchAll(/for\s*\(\s*const\s*\[([^\]]*)\]\s*of\s*\[/g)];
+  const bodyEnd = (loop: RegExpMatchArray): number => {
+    const header = skipCode(text, text.indexOf('(', loop.index!) + 1, ')');
+    const body = header + 1 + (/^\s*/.exec(text.slice(header + 1))![0].length);
+    return text[body] === '{' ? skipCode(text, body + 1, '}') : skipCode(text, body, ';');
+  };
+  const last = loops.reverse().find((loop) => bodyEnd(loop) > before); // the call is in its body
+  if (last === undefined) return [];
+  const names = last[1]!.split(',').map((name) => name.trim());
+  return arrayElements(text, last.index + last[0].length - 1).filter((row) => row.startsWith('[')).map((row) => {
+    const cells = arrayElements(row, 0);
+    return new Map(names.map((name, i) => {
+      const cell = cells[i] ?? '';
+      return [name, /^['"`]/.test(cell) ? literalsIn(cell)[0]! : cell];
+    }));
+  });
+}
+
+/**
+ * The texts a test title may take: the first argument of the call whose `(` is at `open`. A template
+ * literal is expanded: each `${...}` becomes each string it may give: a name bound by the nearest table
+ * loop before the call, its value in each row (loopRows); another name, the literals it was declared with
+ * (valuesOf); a literal or an `a ? 'x' : 'y'` choice, its literals; anything else '…'., so `[MQTT-3.3.1-${v5 ? '9' : '8'}]` is both tags.
+ * Any other argument is taken as written (a ternary of two literals gives both).
+ */
+function titleVariants(text: string, open: number): string[] {
+  let start = open + 1;
+  while (/\s/.test(text[start] ?? '')) start++;
+  const end = skipCode(text, start, ',)');
+  const argument = text.slice(start, end).trim();
+  if (!argument.startsWith('`') || skipString(text, start) !== start + argument.length) {
+    return [argument, ...(/^[\w$]+$/.test(argument) ? valuesOf(argument, text, open) : [])];
+  }
+  const rows = loopRows(text, open);
+  return (rows.length > 0 ? rows : [new Map<string, string>()]).flatMap((row) => expand(text, start + 1, start + argument.length - 1, row, open));
+}
+
+/** The template text between `from` and `to`, each `${...}` replaced by each value it may take (see titleVariants). */
+function expand(text: string, from: number, to: number, row: Map<string, string>, open: number): string[] {
+  let variants = [''];
+  for (let i = from; i < to;) {
+    if (text[i] === '$' && text[i + 1] === '{') {
+      const close = skipCode(text, i + 2, '}');
+      const expression = text.slice(i + 2, close).trim();
+      const values = row.has(expression) ? [row.get(expression)!]
+        : /^[\w$]+$/.test(expression) ? valuesOf(expression, text, open)
+        : /^['"`]|\?/.test(expression) ? literalsIn(expression) : []; // a literal or a choice of literals, not a call's arguments
+      const choices = values.length > 0 ? values : ['…'];
+      variants = variants.flatMap((v) => choices.map((choice) => v + choice)).slice(0, 256);
+      i = close + 1;
+    } else {
+      const next = text.indexOf('${', i);
+      const stop = next < 0 || next > to ? to : next;
+      variants = variants.map((v) => v + text.slice(i, stop));
+      i = stop;
+    }
+  }
+  return variants;
 }
 
 const TEST_CALL = /(?<![\w$.])(?:test|it|describe|suite)(?:\.(?:only|skip|todo))?\s*\(/g;
@@ -106,9 +220,13 @@ for (const file of files(join(ROOT, 'test'), '.test.ts')) {
   const text = withoutComments(readFileSync(file, 'utf8'));
   for (const call of text.matchAll(TEST_CALL)) {
     const open = call.index + call[0].length - 1;
-    const argument = firstArgument(text, open);
-    for (const { tag } of tagsIn(argument)) {
-      addTitle(tag, { file: rel(file), line: lineAt(text, call.index), title: argument.trim().replace(/\s+/g, ' ') });
+    const seen = new Set<string>();
+    for (const title of titleVariants(text, open)) {
+      for (const { tag } of tagsIn(title)) {
+        if (seen.has(tag)) continue;
+        seen.add(tag);
+        addTitle(tag, { file: rel(file), line: lineAt(text, call.index), title: title.replace(/\s+/g, ' ') });
+      }
     }
   }
 }
