@@ -10,6 +10,9 @@
  * - Tags in tests: only those inside a test title, i.e. the first argument of a `test(`, `it(`, `describe(` or
  *   `suite(` call (`.only`/`.skip`/`.todo` included) in test/**\/*.test.ts, comments stripped first. A tag in a
  *   comment or an assertion message of a test file does not count.
+ * - Titles built with `${...}` are expanded as far as the file says: `[MQTT-3.3.1-${v5 ? '9' : '8'}]` is both
+ *   tags, a name bound by the enclosing `for (const [name, tag] of [[...], ...])` takes each row's value, a
+ *   name declared `const tag = ...` the literals of its expression (see titleVariants).
  * - Titles built from a fixture table: the decode tests run every fixture of test/fixtures/packets.ts as
  *   `test(title(fixture))`, and title() puts the fixture's `spec:` tag first, so the `spec: 'MQTT-...'` fields
  *   of that table count as titles too (shown apart in the summary).
