@@ -11,8 +11,9 @@
  *   `suite(` call (`.only`/`.skip`/`.todo` included) in test/**\/*.test.ts, comments stripped first. A tag in a
  *   comment or an assertion message of a test file does not count.
  * - Titles built with `${...}` are expanded as far as the file says: `[MQTT-3.3.1-${v5 ? '9' : '8'}]` is both
- *   tags, a name bound by the enclosing `for (const [name, tag] of [[...], ...])` takes each row's value, a
- *   name declared `const tag = ...` the literals of its expression (see titleVariants).
+ *   tags, a name bound by an enclosing `for (const [name, tag] of [[...], ...])` (or `c.name` in
+ *   `for (const c of cases)` over object literals) takes each row's value, a name declared `const tag = ...`
+ *   the literals of its expression (see titleVariants).
  * - Titles built from a fixture table: the decode tests run every fixture of test/fixtures/packets.ts as
  *   `test(title(fixture))`, and title() puts the fixture's `spec:` tag first, so the `spec: 'MQTT-...'` fields
  *   of that table count as titles too (shown apart in the summary).
@@ -93,14 +94,21 @@ function skipCode(text: string, i: number, stops: string): number {
   return i;
 }
 
-/** The string literals in a piece of code, without their quotes (a template's `${...}` parts left out). */
+/** The string literals in a piece of code, without their quotes (a template's `${...}` parts as '…'). */
 function literalsIn(code: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < code.length;) {
     const c = code[i]!;
     if (c === "'" || c === '"' || c === '`') {
       const end = skipString(code, i);
-      out.push(code.slice(i + 1, end - 1).replace(/\$\{[^}]*\}/g, ''));
+      let literal = '';
+      for (let j = i + 1; j < end - 1; j++) {
+        if (c === '`' && code[j] === '$' && code[j + 1] === '{') {
+          j = skipCode(code, j + 2, '}');
+          literal += '…';
+        } else literal += code[j];
+      }
+      out.push(literal);
       i = end;
     } else i++;
   }
@@ -129,35 +137,60 @@ function valuesOf(name: string, text: string, before: number): string[] {
   return literalsIn(text.slice(start, skipCode(text, start, ';\n')));
 }
 
+/** The value a table cell gives a title: a string literal's text, anything else as written. */
+const cellValue = (cell: string): string => (/^['"`]/.test(cell) ? literalsIn(cell)[0] ?? '' : cell);
+
+/** The elements of the arrays a loop runs over: an array literal, and arrays declared in the file by name (`...cases`). */
+function tableRows(text: string, iterable: string, before: number): string[] {
+  const rows = iterable.startsWith('[') ? arrayElements(iterable, 0).filter((e) => !e.startsWith('...')) : [];
+  for (const [, name] of iterable.matchAll(/(?:^|\.\.\.)\s*([A-Za-z_$][\w$]*)\b/g)) {
+    const declaration = [...text.slice(0, before).matchAll(new RegExp(`(?:const|let)\\s+${name!.replace(/\$/g, '\\$')}\\b[^=;]*=\\s*\\[`, 'g'))].at(-1);
+    if (declaration !== undefined) rows.push(...arrayElements(text, declaration.index + declaration[0].length - 1));
+  }
+  return rows;
+}
+
 /**
- * The rows of the nearest table loop before the call, `for (const [a, b] of [['x', 1], ['y', 2]])`, as one
- * name -> value map per row (a string element by its text, anything else as written); [] when there is none.
+ * The rows of the table loops around the call, as one map per row from what a title may write to the value:
+ * `for (const [a, b] of [['x', 1], ...])` gives a and b; `for (const c of [...cases, ...more])` over object
+ * literals gives `c.name` for each `name: '...'`. Loops over an array declared by name in the file count too.
+ * Several loops around one call combine; [] when there is none.
  */
 function loopRows(text: string, before: number): Map<string, string>[] {
-  const loops = [...text.slice(0, before).matchAll(/for\s*\(\s*const\s*\[([^\]]*)\]\s*of\s*\[/g)];
-  const bodyEnd = (loop: RegExpMatchArray): number => {
-    const header = skipCode(text, text.indexOf('(', loop.index!) + 1, ')');
-    const body = header + 1 + (/^\s*/.exec(text.slice(header + 1))![0].length);
-    return text[body] === '{' ? skipCode(text, body + 1, '}') : skipCode(text, body, ';');
-  };
-  const last = loops.reverse().find((loop) => bodyEnd(loop) > before); // the call is in its body
-  if (last === undefined) return [];
-  const names = last[1]!.split(',').map((name) => name.trim());
-  return arrayElements(text, last.index + last[0].length - 1).filter((row) => row.startsWith('[')).map((row) => {
-    const cells = arrayElements(row, 0);
-    return new Map(names.map((name, i) => {
-      const cell = cells[i] ?? '';
-      return [name, /^['"`]/.test(cell) ? literalsIn(cell)[0]! : cell];
-    }));
-  });
+  let combined: Map<string, string>[] = [];
+  for (const loop of text.slice(0, before).matchAll(/for\s*\(\s*const\s+(\[[^\]]*\]|[A-Za-z_$][\w$]*)\s+of\s+/g)) {
+    const headerEnd = skipCode(text, loop.index + loop[0].length, ')');
+    const body = headerEnd + 1 + /^\s*/.exec(text.slice(headerEnd + 1))![0].length;
+    const bodyEnd = text[body] === '{' ? skipCode(text, body + 1, '}') : skipCode(text, body, ';');
+    if (bodyEnd < before) continue; // the call is not in this loop
+    const binding = loop[1]!;
+    const rows = tableRows(text, text.slice(loop.index + loop[0].length, headerEnd).trim(), before).flatMap((row) => {
+      if (binding.startsWith('[')) {
+        if (!row.startsWith('[')) return [];
+        const cells = arrayElements(row, 0);
+        return [new Map(binding.slice(1, -1).split(',').map((name, i) => [name.trim(), cellValue(cells[i] ?? '')] as const))];
+      }
+      if (!row.startsWith('{')) return [new Map([[binding, cellValue(row)]])];
+      const fields = new Map<string, string>();
+      for (const field of arrayElements(`[${row.slice(1, -1)}]`, 0)) {
+        const m = /^([A-Za-z_$][\w$]*)\s*:\s*([\s\S]*)$/.exec(field);
+        if (m !== null) fields.set(`${binding}.${m[1]}`, cellValue(m[2]!.trim()));
+      }
+      return [fields];
+    });
+    if (rows.length === 0) continue;
+    combined = combined.length === 0 ? rows
+      : combined.flatMap((outer) => rows.map((inner) => new Map([...outer, ...inner]))).slice(0, 1024);
+  }
+  return combined;
 }
 
 /**
  * The texts a test title may take: the first argument of the call whose `(` is at `open`. A template
- * literal is expanded: each `${...}` becomes each string it may give: a name bound by the nearest table
- * loop before the call, its value in each row (loopRows); another name, the literals it was declared with
- * (valuesOf); a literal or an `a ? 'x' : 'y'` choice, its literals; anything else '…'., so `[MQTT-3.3.1-${v5 ? '9' : '8'}]` is both tags.
- * Any other argument is taken as written (a ternary of two literals gives both).
+ * literal is expanded: each `${...}` becomes each string it may give: a name (or `c.name`) bound by a table
+ * loop around the call, its value in each row (loopRows); another name, the literals it was declared with
+ * (valuesOf); a literal or an `a ? 'x' : 'y'` choice, its literals (so `[MQTT-3.3.1-${v5 ? '9' : '8'}]` is
+ * both tags); anything else '…'. Any other argument is taken as written (a ternary of two literals gives both).
  */
 function titleVariants(text: string, open: number): string[] {
   let start = open + 1;
@@ -178,7 +211,9 @@ function expand(text: string, from: number, to: number, row: Map<string, string>
     if (text[i] === '$' && text[i + 1] === '{') {
       const close = skipCode(text, i + 2, '}');
       const expression = text.slice(i + 2, close).trim();
+      const choice = /^([\w$.]+)\s*\?\s*(['"`][^'"`]*['"`])\s*:\s*(['"`][^'"`]*['"`])$/.exec(expression);
       const values = row.has(expression) ? [row.get(expression)!]
+        : choice !== null && row.has(choice[1]!) ? literalsIn(row.get(choice[1]!) === 'false' ? choice[3]! : choice[2]!) // `${valid ? 'a' : 'b'}` in a table row
         : /^[\w$]+$/.test(expression) ? valuesOf(expression, text, open)
         : /^['"`]|\?/.test(expression) ? literalsIn(expression) : []; // a literal or a choice of literals, not a call's arguments
       const choices = values.length > 0 ? values : ['…'];
