@@ -1,0 +1,180 @@
+/**
+ * Reading the store back at start-up: sessions with their queues and inbound QoS 2 ids, the
+ * message log, retained messages. Reads are synchronous. A record that cannot be decoded, or
+ * does not belong (a key of the wrong shape, a queue entry or inbound id without a session, a
+ * key that does not match its record), is moved to quarantine and logged (quarantine.ts).
+ * Invariants: read transactions are short: every range iterator is consumed to the end at once
+ * (or returned from, which ends it); a bad record is never silently dropped.
+ * called from: worker | main (through Store; the main thread in startup.ts, each worker for its
+ * own sessions)
+ */
+import type { Key, RootDatabase } from 'lmdb';
+import type { MessageRecord } from '../records/message.ts';
+import type { QueueEntry, SessionMeta } from '../records/stored.ts';
+import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
+import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
+import { moveToQuarantine } from './quarantine.ts';
+import type { BadRecord } from './quarantine.ts';
+import type { Keyspaces, StoreLog } from './open.ts';
+
+/** One persistent session as read back at start-up. */
+export interface LoadedSession {
+  clientId: string;
+  meta: SessionMeta;
+  /** queued and inflight messages in qseq order */
+  queue: { qseq: number; entry: QueueEntry }[];
+  /** inbound QoS 2 packet ids awaiting PUBREL, ascending */
+  inbound: number[];
+}
+
+/** The start-up reads of one Store (see the module comment); Store checks it is open first. */
+export class Loader {
+  private readonly root: RootDatabase<Buffer, Key>;
+  private readonly dbs: Keyspaces;
+  private readonly path: string;
+  private readonly log: StoreLog;
+
+  constructor(root: RootDatabase<Buffer, Key>, dbs: Keyspaces, dir: string, log: StoreLog) {
+    this.root = root;
+    this.dbs = dbs;
+    this.path = dir;
+    this.log = log;
+  }
+
+  /** Store.loadSessions */
+  loadSessions(owned?: (meta: SessionMeta) => boolean): LoadedSession[] {
+    const dbs = this.dbs;
+    const bad: BadRecord[] = [];
+    const sessions = this.readSessions(owned, bad);
+    if (owned === undefined) {
+      this.readQueues(dbs.queue.getRange(), dbs.inbound.getRange(), sessions, bad);
+    } else {
+      for (const key of sessions.keys()) {
+        const range = clientRange(key);
+        this.readQueues(dbs.queue.getRange(range), dbs.inbound.getRange(range), sessions, bad);
+      }
+    }
+    this.quarantine(bad);
+    return [...sessions.values()];
+  }
+
+  /** Store.countSessions */
+  countSessions(): { sessions: number; queued: number } {
+    const dbs = this.dbs;
+    const bad: BadRecord[] = [];
+    const sessions = this.readSessions(undefined, bad);
+    let queued = 0;
+    for (const [ks, db] of [['queue', dbs.queue], ['inbound', dbs.inbound]] as const) {
+      for (const key of db.getKeys()) {
+        let reason: string | undefined;
+        if (!clientNumberKey(key) || (ks === 'inbound' && (key[1] < 1 || key[1] > 0xffff))) reason = ks === 'queue' ? 'key is not [client id, qseq]' : 'key is not [client id, packet id]';
+        else if (!sessions.has(key[0])) reason = 'orphan: no session with this client id';
+        if (reason !== undefined) bad.push({ ks, key, raw: db.getBinary(key) ?? Buffer.alloc(0), reason });
+        else if (ks === 'queue') queued++;
+      }
+    }
+    this.quarantine(bad);
+    return { sessions: sessions.size, queued };
+  }
+
+  private readSessions(owned: ((meta: SessionMeta) => boolean) | undefined, bad: BadRecord[]): Map<string, LoadedSession> {
+    const sessions = new Map<string, LoadedSession>();
+    for (const { key, value } of this.dbs.sessions.getRange()) {
+      if (typeof key !== 'string') {
+        bad.push({ ks: 'sessions', key, raw: value, reason: 'key is not a client id' });
+        continue;
+      }
+      const d = decodeSession(value);
+      if (!d.ok) bad.push({ ks: 'sessions', key, raw: value, reason: d.reason });
+      else if (keyString(d.value.clientId) !== key) bad.push({ ks: 'sessions', key, raw: value, reason: `key does not match client id ${JSON.stringify(utf8Prefix(d.value.clientId, 100))}` });
+      else if (owned === undefined || owned(d.value.meta)) sessions.set(key, { clientId: d.value.clientId, meta: d.value.meta, queue: [], inbound: [] });
+    }
+    return sessions;
+  }
+
+  private readQueues(queue: Iterable<{ key: Key; value: Buffer }>, inbound: Iterable<{ key: Key; value: Buffer }>, sessions: Map<string, LoadedSession>, bad: BadRecord[]): void {
+    for (const { key, value } of queue) {
+      const owner = clientNumberKey(key) ? sessions.get(key[0]) : undefined;
+      const d = decodeQueueEntry(value);
+      if (!clientNumberKey(key)) bad.push({ ks: 'queue', key, raw: value, reason: 'key is not [client id, qseq]' });
+      else if (!d.ok) bad.push({ ks: 'queue', key, raw: value, reason: d.reason });
+      else if (owner === undefined) bad.push({ ks: 'queue', key, raw: value, reason: 'orphan: no session with this client id' });
+      else owner.queue.push({ qseq: key[1], entry: d.value });
+    }
+    for (const { key, value } of inbound) {
+      const problem = checkInbound(value);
+      const owner = clientNumberKey(key) ? sessions.get(key[0]) : undefined;
+      if (!clientNumberKey(key) || key[1] < 1 || key[1] > 0xffff) bad.push({ ks: 'inbound', key, raw: value, reason: 'key is not [client id, packet id]' });
+      else if (problem !== undefined) bad.push({ ks: 'inbound', key, raw: value, reason: problem });
+      else if (owner === undefined) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
+      else owner.inbound.push(key[1]);
+    }
+  }
+
+  /** Store.getMessage */
+  getMessage(seq: number): MessageRecord | undefined {
+    const raw = this.dbs.messages.getBinary(seq);
+    if (raw === undefined) return undefined;
+    const d = decodeMessage(raw);
+    if (d.ok) return d.value;
+    this.quarantine([{ ks: 'messages', key: seq, raw, reason: d.reason }]);
+    return undefined;
+  }
+
+  /** Store.messageSeqs */
+  messageSeqs(): number[] {
+    const bad: BadRecord[] = [];
+    const out: number[] = [];
+    const messages = this.dbs.messages;
+    for (const key of messages.getKeys()) {
+      if (isSeq(key)) out.push(key);
+      else bad.push({ ks: 'messages', key, raw: messages.getBinary(key) ?? Buffer.alloc(0), reason: 'key is not a message seq' });
+    }
+    this.quarantine(bad);
+    return out;
+  }
+
+  /** Store.loadMessages */
+  loadMessages(): Map<number, MessageRecord> {
+    const bad: BadRecord[] = [];
+    const out = new Map<number, MessageRecord>();
+    for (const { key, value } of this.dbs.messages.getRange()) {
+      if (!isSeq(key)) {
+        bad.push({ ks: 'messages', key, raw: value, reason: 'key is not a message seq' });
+        continue;
+      }
+      const d = decodeMessage(value);
+      if (d.ok) out.set(key, d.value);
+      else bad.push({ ks: 'messages', key, raw: value, reason: d.reason });
+    }
+    this.quarantine(bad);
+    return out;
+  }
+
+  /** Store.loadRetained */
+  loadRetained(): MessageRecord[] {
+    const bad: BadRecord[] = [];
+    const out: MessageRecord[] = [];
+    for (const { key, value } of this.dbs.retained.getRange()) {
+      const d = decodeRetained(value);
+      if (typeof key !== 'string') bad.push({ ks: 'retained', key, raw: value, reason: 'key is not a topic' });
+      else if (!d.ok) bad.push({ ks: 'retained', key, raw: value, reason: d.reason });
+      else if (keyString(d.value.t) !== key) bad.push({ ks: 'retained', key, raw: value, reason: `key does not match topic ${JSON.stringify(utf8Prefix(d.value.t, 100))}` });
+      else out.push(d.value);
+    }
+    this.quarantine(bad);
+    return out;
+  }
+
+  /** Store.maxMessageSeq */
+  maxMessageSeq(): number {
+    for (const key of this.dbs.messages.getKeys({ reverse: true })) {
+      if (isSeq(key)) return key; // returning ends the iterator (and its read transaction)
+    }
+    return 0;
+  }
+
+  private quarantine(bad: BadRecord[]): void {
+    moveToQuarantine(this.root, this.dbs, this.path, this.log, bad);
+  }
+}
