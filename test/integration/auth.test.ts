@@ -40,26 +40,26 @@ describe('password_file with allow_anonymous false', () => {
     assert.equal(await connackCode(secured.port, { version: 5, username: 'bob', password: 'hunter2' }), 0x00);
   });
 
-  test('[MQTT-3.2.2-6] MQTT 3.1.1: wrong password → CONNACK 0x04 or 0x05 and close', async () => {
+  test('[MQTT-3.2.2-5] [MQTT-3.2.2-6] MQTT 3.1.1: wrong password → CONNACK 0x04 or 0x05 and close', async () => {
     const code = await connackCode(secured.port, { version: 4, username: 'alice', password: 'wrong' });
     assert.ok(code === 0x04 || code === 0x05, `got 0x${code.toString(16)}`);
   });
 
-  test('MQTT 3.1.1: unknown user → CONNACK 0x04 or 0x05 and close', async () => {
+  test('[MQTT-3.2.2-5] MQTT 3.1.1: unknown user → CONNACK 0x04 or 0x05 and close', async () => {
     const code = await connackCode(secured.port, { version: 4, username: 'mallory', password: 's3cret' });
     assert.ok(code === 0x04 || code === 0x05, `got 0x${code.toString(16)}`);
   });
 
-  test('MQTT 3.1.1: no credentials → CONNACK 0x05 (not authorized) and close', async () => {
+  test('[MQTT-3.2.2-5] MQTT 3.1.1: no credentials → CONNACK 0x05 (not authorized) and close', async () => {
     assert.equal(await connackCode(secured.port, { version: 4 }), 0x05);
   });
 
-  test('MQTT 5.0: wrong password → CONNACK 0x86 (bad user name or password) or 0x87, and close', async () => {
+  test('[MQTT-3.2.2-5] MQTT 5.0: wrong password → CONNACK 0x86 (bad user name or password) or 0x87, and close', async () => {
     const code = await connackCode(secured.port, { version: 5, username: 'alice', password: 'nope' });
     assert.ok(code === 0x86 || code === 0x87, `got 0x${code.toString(16)}`);
   });
 
-  test('MQTT 5.0: no credentials → CONNACK 0x87 (not authorized) or 0x86, and close', async () => {
+  test('[MQTT-3.2.2-5] MQTT 5.0: no credentials → CONNACK 0x87 (not authorized) or 0x86, and close', async () => {
     const code = await connackCode(secured.port, { version: 5 });
     assert.ok(code === 0x87 || code === 0x86, `got 0x${code.toString(16)}`);
   });

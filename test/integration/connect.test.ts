@@ -91,7 +91,7 @@ for (const v of versions) {
       }
     });
 
-    test('[MQTT-3.1.2-13] will flag 0 with will QoS 1: connection closed, not accepted', async () => {
+    test('[MQTT-3.1.2-11] [MQTT-3.1.2-13] will flag 0 with will QoS 1: connection closed, not accepted', async () => {
       const r = await h.raw(broker.port, v);
       r.send(pk.connect({ version: v, clientId: uniqueId(), flagsByte: 0x02 | 0x08 }));
       await expectRefusedOrClosed(r);
@@ -103,7 +103,7 @@ for (const v of versions) {
       await expectRefusedOrClosed(r);
     });
 
-    test('[MQTT-3.1.2-15] will retain set without will flag: connection closed, not accepted', async () => {
+    test('[MQTT-3.1.2-11] [MQTT-3.1.2-15] will retain set without will flag: connection closed, not accepted', async () => {
       const r = await h.raw(broker.port, v);
       r.send(pk.connect({ version: v, clientId: uniqueId(), flagsByte: 0x02 | 0x20 }));
       await expectRefusedOrClosed(r);
@@ -166,7 +166,7 @@ describe('connect, MQTT 3.1.1 specifics', () => {
     await r.end();
   });
 
-  test('[MQTT-3.1.3-8] zero-length client id without clean session: CONNACK 0x02 and close', async () => {
+  test('[MQTT-3.1.3-8] zero-length client id without clean session: CONNACK 0x02 and close [MQTT-3.2.2-5]', async () => {
     const r = await h.raw(broker.port, 4);
     r.send(pk.connect({ version: 4, clientId: '', clean: false }));
     const connack = await r.expect(PacketType.CONNACK);
@@ -174,7 +174,7 @@ describe('connect, MQTT 3.1.1 specifics', () => {
     await r.expectClosed();
   });
 
-  test('[MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 and close', async () => {
+  test('[MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 and close [MQTT-3.2.2-5]', async () => {
     const r = await h.raw(broker.port, 4);
     r.send(pk.connect({ version: 4, level: 6, clientId: uniqueId() }));
     const got = await r.expectClosed();
@@ -244,7 +244,7 @@ describe('connect, MQTT 5.0 specifics', () => {
     assert.notEqual(ids[0], ids[1]);
   });
 
-  test('[MQTT-3.1.2-2] protocol level 6: refused (CONNACK 0x84 in 5.0 form, or 0x01 in 3.1.1 form) and closed', async () => {
+  test('[MQTT-3.1.2-2] protocol level 6: refused (CONNACK 0x84 in 5.0 form, or 0x01 in 3.1.1 form) and closed [MQTT-3.2.2-5]', async () => {
     const r = await h.raw(broker.port, 5);
     r.send(pk.connect({ version: 5, level: 6, clientId: uniqueId() }));
     const got = await r.expectClosed();
@@ -266,14 +266,14 @@ describe('allow_zero_length_clientid false', () => {
   let strict: TestBroker;
   before(async () => { strict = await h.broker({ allowZeroLengthClientId: false }); });
 
-  test('[MQTT-3.1.3-9] 3.1.1: zero-length client id refused with CONNACK 0x02', async () => {
+  test('[MQTT-3.1.3-9] 3.1.1: zero-length client id refused with CONNACK 0x02, then closed [MQTT-3.2.2-5]', async () => {
     const r = await h.raw(strict.port, 4);
     r.send(pk.connect({ version: 4, clientId: '', clean: true }));
     assert.equal((await r.expect(PacketType.CONNACK)).reasonCode, 0x02);
     await r.expectClosed();
   });
 
-  test('[MQTT-3.1.3-9] 5.0: zero-length client id refused with CONNACK 0x85', async () => {
+  test('[MQTT-3.1.3-9] 5.0: zero-length client id refused with CONNACK 0x85, then closed [MQTT-3.2.2-5]', async () => {
     const r = await h.raw(strict.port, 5);
     r.send(pk.connect({ version: 5, clientId: '' }));
     assert.equal((await r.expect(PacketType.CONNACK)).reasonCode, 0x85);

@@ -24,7 +24,7 @@ async function statsUntil(stats: () => Promise<Record<string, number>>, pred: (s
 }
 
 describe('graceful stop', () => {
-  test('stop(): a 5.0 client gets DISCONNECT 0x8B, a 3.1.1 client is closed, the port stops accepting', async () => {
+  test('[MQTT-4.13.2-1] stop(): a 5.0 client gets DISCONNECT 0x8B, a 3.1.1 client is closed, the port stops accepting', async () => {
     const b = await h.broker();
     const { client: v5 } = await h.rawConnected(b.port, { version: 5 });
     const { client: v4 } = await h.rawConnected(b.port, { version: 4 });

@@ -107,7 +107,7 @@ describe('max_qos', () => {
     await b.stop();
   });
 
-  test('MQTT 5.0: a PUBLISH above Maximum QoS gets DISCONNECT 0x9B', async () => {
+  test('[MQTT-3.2.2-11] [MQTT-4.13.2-1] MQTT 5.0: a PUBLISH above Maximum QoS gets DISCONNECT 0x9B and is closed', async () => {
     const b = await h.broker({ maxQos: 1 });
     const { client: r } = await h.rawConnected(b.port, { version: 5 });
     r.send(pk.publish({ version: 5, topic: 'maxq/x', qos: 2, packetId: 1, payload: 'too-high' }));

@@ -57,7 +57,7 @@ describe('Receive Maximum', () => {
     sub.destroy();
   });
 
-  test('a client sending more QoS 2 PUBLISH than the broker\'s Receive Maximum gets DISCONNECT 0x93', async () => {
+  test('[MQTT-4.13.2-1] a client sending more QoS 2 PUBLISH than the broker\'s Receive Maximum gets DISCONNECT 0x93 and is closed', async () => {
     const { client: r, connack } = await h.rawConnected(broker.port, { version: 5 });
     const max = (pk.prop(connack, pk.Prop.ReceiveMaximum) as number | undefined) ?? 65535;
     assert.ok(max < 1000, `Receive Maximum announced: ${max}`);
@@ -107,7 +107,7 @@ describe('Maximum Packet Size', () => {
     let small: TestBroker;
     before(async () => { small = await h.broker({ maxPacketSize: 1000 }); });
 
-    test('CONNACK announces Maximum Packet Size; a larger PUBLISH gets DISCONNECT 0x95', async () => {
+    test('[MQTT-3.2.2-15] [MQTT-4.13.2-1] CONNACK announces Maximum Packet Size; a larger PUBLISH gets DISCONNECT 0x95 and is closed', async () => {
       const { client: r, connack } = await h.rawConnected(small.port, { version: 5 });
       assert.equal(pk.prop(connack, pk.Prop.MaximumPacketSize), 1000);
       r.send(pk.publish({ version: 5, topic: 'big', qos: 1, packetId: 1, payload: Buffer.alloc(2000) }));

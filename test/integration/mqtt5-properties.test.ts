@@ -177,7 +177,7 @@ describe('subscription identifiers', () => {
     sub.destroy();
   });
 
-  test('[MQTT-3.3.4-4] overlapping subscriptions: one PUBLISH carrying every matching Subscription Identifier', async () => {
+  test('[MQTT-3.3.4-2] [MQTT-3.3.4-4] overlapping subscriptions: one PUBLISH, at the highest QoS, carrying every matching Subscription Identifier', async () => {
     const base = `sid/${uniqueId()}`;
     const { client: sub } = await h.rawConnected(broker.port, { version: 5 });
     sub.send(pk.subscribe(1, [{ filter: `${base}/#`, qos: 1 }], 5, [{ id: pk.Prop.SubscriptionIdentifier, value: 1 }]));
@@ -230,7 +230,7 @@ describe('No Local', () => {
 });
 
 describe('enhanced authentication', () => {
-  test('[MQTT-4.12.0-1] an unsupported Authentication Method: CONNACK 0x8C (or 0x87) and close', async () => {
+  test('[MQTT-4.12.0-1] [MQTT-3.2.2-5] an unsupported Authentication Method: CONNACK 0x8C (or 0x87) and close', async () => {
     const r = await h.raw(broker.port, 5);
     r.send(pk.connect({
       version: 5, clientId: uniqueId(),

@@ -90,7 +90,7 @@ for (const v of versions) {
       sub.destroy();
     });
 
-    test('[MQTT-4.3.3-3] QoS 2 outbound flow: subscriber PUBREC → broker PUBREL (flags 0010) → PUBCOMP', async () => {
+    test('[MQTT-4.3.3-3] [MQTT-4.3.3-4] QoS 2 outbound flow: subscriber PUBREC → broker PUBREL (flags 0010) → PUBCOMP', async () => {
       const topic = `q2out/${uniqueId()}`;
       const { client: sub } = await rawSubscriber(broker.port, [{ filter: topic, qos: 2 }], { version: v });
       const pub = await h.connect(broker.url, { protocolVersion: v });

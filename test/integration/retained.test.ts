@@ -208,7 +208,7 @@ describe('retain_available false', () => {
   let noRetain: TestBroker;
   before(async () => { noRetain = await h.broker({ retainAvailable: false }); });
 
-  test('MQTT 5.0: CONNACK says Retain Available 0 and a retained PUBLISH gets DISCONNECT 0x9A [MQTT-3.2.2-14]', async () => {
+  test('MQTT 5.0: CONNACK says Retain Available 0 and a retained PUBLISH gets DISCONNECT 0x9A [MQTT-3.2.2-14] and is closed [MQTT-4.13.2-1]', async () => {
     const { client: r, connack } = await h.rawConnected(noRetain.port, { version: 5 });
     assert.equal(pk.prop(connack, pk.Prop.RetainAvailable), 0);
     r.send(pk.publish({ version: 5, topic: 'x', payload: 'y', qos: 1, retain: true, packetId: 1 }));

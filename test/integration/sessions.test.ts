@@ -176,7 +176,7 @@ describe('sessions, MQTT 5.0 session expiry', () => {
     await again.client.end();
   });
 
-  test('[MQTT-3.14.2-2] DISCONNECT setting a session expiry when CONNECT had 0 is a protocol error (DISCONNECT 0x82)', async () => {
+  test('[MQTT-3.14.2-2] [MQTT-4.13.2-1] DISCONNECT setting a session expiry when CONNECT had 0 is a protocol error (DISCONNECT 0x82, then closed)', async () => {
     const { client } = await h.rawConnected(broker.port, { version: 5, clientId: uniqueId('se2') });
     client.send(pk.disconnect(0, [{ id: pk.Prop.SessionExpiryInterval, value: 60 }]));
     const got = await client.expectClosed();

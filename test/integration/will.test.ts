@@ -35,7 +35,7 @@ for (const v of versions) {
       assert.equal(m!.packet.qos, 1);
     });
 
-    test(`[MQTT-3.1.2-${v5 ? '8' : '10'}] the will is discarded on a normal DISCONNECT`, async () => {
+    test(`[MQTT-3.1.2-${v5 ? '8' : '10'}] [MQTT-3.14.4-3] the will is discarded on a normal DISCONNECT`, async () => {
       const topic = `will/${uniqueId()}`;
       const inbox = await listen(topic);
       const { client: r } = await h.rawConnected(broker.port, { version: v, will: { topic, payload: 'never', qos: 1 } });

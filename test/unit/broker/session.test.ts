@@ -153,7 +153,7 @@ test('outbound packet ids skip ids still in flight and wrap at 65535', () => {
   assert.equal(t.allocateId(), 300);
 });
 
-test('acks for unknown or wrong-state packet ids are reported, not applied', () => {
+test('acks for unknown or wrong-state packet ids are reported, not applied; a failing PUBREC ends the flow [MQTT-4.3.3-4]', () => {
   const t = new OutboundTable();
   t.add(7, delivery('x', 1));
   t.add(8, delivery('y', 2));

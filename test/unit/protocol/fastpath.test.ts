@@ -142,7 +142,7 @@ describe('encodeAck', () => {
     if (decoded.cmd === 'pubrec') assert.equal(decoded.reasonCode, 0x10);
   });
 
-  test('[MQTT-3.6.1-1] PUBREL carries fixed-header flags 0010; the reason code is dropped before v5', () => {
+  test('[MQTT-3.6.1-1] [MQTT-2.2.2-1] PUBREL carries fixed-header flags 0010; the reason code is dropped before v5', () => {
     assert.deepStrictEqual([...encodeAck('pubrel', 1, 4, 0x92)], [0x62, 0x02, 0x00, 0x01]);
   });
 });

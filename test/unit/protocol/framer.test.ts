@@ -74,7 +74,7 @@ describe('Framer', () => {
     assert.equal(framer.buffered, 0);
   });
 
-  test('PacketTooLarge is raised from the fixed header alone, before the body arrives', () => {
+  test('[MQTT-3.2.2-15] PacketTooLarge is raised from the fixed header alone, before the body arrives', () => {
     const framer = new Framer(1024);
     // remaining length 2000 → whole packet 2003 bytes
     assert.throws(() => framer.push(Buffer.from([0x30, 0xd0, 0x0f]), () => assert.fail('no packet expected')),
@@ -88,7 +88,7 @@ describe('Framer', () => {
       (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.PacketTooLarge);
   });
 
-  test('a packet exactly at maxPacketSize passes, one byte more does not', () => {
+  test('[MQTT-3.2.2-15] a packet exactly at maxPacketSize passes, one byte more does not', () => {
     const exact = Buffer.concat([Buffer.from([0x30, 0x08, 0x00, 0x01, 0x74]), Buffer.alloc(5)]); // 10 bytes
     assert.equal(collect(new Framer(10), [exact]).length, 1);
     assert.throws(() => collect(new Framer(9), [exact]), (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.PacketTooLarge);
