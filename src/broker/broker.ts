@@ -1,86 +1,48 @@
 import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
-import type { Connection } from '../link/connection.ts';
+import type { ClientLink } from './clientLink.ts';
 import { createMessage, isExpired, type Message } from '../model/message.ts';
 import { Router } from './router.ts';
 import { RetainedStore } from './retained.ts';
-import { NEVER_EXPIRES, Session, type QueueLimits } from './session.ts';
+import { NEVER_EXPIRES, Session, type QueueLimits, type SessionLink } from './session.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 import { TopicTree } from './topicTree.ts';
 import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
+import type { AclClient, BrokerServices, DurableStore } from './services.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
-import type { SessionMeta } from '../records/stored.ts';
-import type { LoadedSession } from '../persistence/store.ts';
-import { Journal, type JournalStore, type Ticket } from '../durability/journal.ts';
+import type { LoadedSession } from '../records/stored.ts';
+import { Journal } from '../durability/journal.ts';
+import { AckScope } from '../durability/ackScope.ts';
 import { createDelivery } from '../model/delivery.ts';
 import { willFromRecord, willToRecord } from '../records/session.ts';
 
-/** Answers whether a client may connect: synchronously when no password file is involved. */
-export type Authenticate = (
-  username: string | undefined,
-  password: Buffer | undefined,
-) => boolean | Promise<'ok' | 'bad_credentials' | 'not_authorized'>;
-
-/** Topic-level authorisation (ACL); undefined when no acl_file is configured. */
-export interface Authorizer {
-  allows(client: { clientId: string; username?: string }, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
-}
-
-export interface BrokerServices {
-  readonly log: Logger;
-  readonly authenticate: Authenticate;
-  readonly authorizer: Authorizer | undefined;
-  /** the other workers; undefined with one worker */
-  readonly cluster?: ClusterLink | undefined;
-  /** durable storage; undefined when persistence is off */
-  readonly store?: DurableStore | undefined;
-  /** the first seq this worker gives a stored message, and the step to the next (workers never share one) */
-  readonly messageSeq?: { first: number; step: number };
-}
-
-/** What the broker writes to disk (src/persistence/store.ts). */
-export interface DurableStore extends JournalStore {
-  putRetained(topic: string, message: MessageRecord): void;
-  deleteRetained(topic: string): void;
-  putSession(clientId: string, meta: SessionMeta): void;
-  deleteSession(clientId: string): void;
-  /** false after a failed commit, until the disk accepts writes again */
-  readonly healthy: boolean;
-}
-
-const SWEEP_MS = 250;
-/** a connection that has not sent CONNECT within this many sweeps is closed */
-const CONNECT_TIMEOUT_TICKS = 40; // 10 s
+/** how often offline sessions are checked for expiry */
+const EXPIRY_SWEEP_MS = 1000;
 
 /**
- * The broker state of one worker: its connections, their sessions, the subscription tree,
- * retained messages and pending wills. Single-threaded: only this worker touches it.
+ * The broker state of one worker: its sessions and their clients, the subscription tree,
+ * retained messages and pending wills. Single-threaded: only this worker touches it. It talks
+ * to connections through ClientLink and SessionLink, never to a socket.
  * called from: worker
  */
 export class Broker {
   readonly log: Logger;
   /** advertised v5 Receive Maximum (Mosquitto: max_inflight_messages) */
   readonly receiveMaximum: number;
-  /** coarse clock for keep-alive: incremented every SWEEP_MS */
-  tick = 0;
   readonly sessions = new Map<string, Session>();
   /** connected clients by client id */
-  readonly clients = new Map<string, Connection>();
-  /** every open connection, CONNECTed or not */
-  readonly connections = new Set<Connection>();
+  readonly clients = new Map<string, ClientLink>();
   readonly tree = new TopicTree<Session>();
   readonly retained = new RetainedStore();
   private readonly router: Router;
   private readonly queueLimits: QueueLimits;
   /** wills waiting for their delay; `due` = when, ms since the epoch (stored with the session) */
   private readonly delayedWills = new Map<string, { will: Will; timer: NodeJS.Timeout; due: number }>();
-  private dirty: Connection[] = [];
-  private flushScheduled = false;
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly expiryTimer: NodeJS.Timeout;
 
   readonly config: BrokerConfig;
   private readonly services: BrokerServices;
@@ -88,10 +50,8 @@ export class Broker {
   readonly store: DurableStore | undefined;
   /** the stored queues of persistent sessions; undefined without a store */
   readonly journal: Journal | undefined;
-  /** set when the current packet wrote a retained message or a session record: its acknowledgement waits for the commit */
-  private wroteDurable = false;
-  /** the publish just routed, while other workers still have to answer for it */
-  private waitingTicket: Ticket | undefined = undefined;
+  /** what the acknowledgement of the packet being handled waits for (src/durability/ackScope.ts) */
+  readonly scope: AckScope;
 
   constructor(config: BrokerConfig, services: BrokerServices) {
     this.config = config;
@@ -101,6 +61,7 @@ export class Broker {
     this.store = services.store;
     const seq = services.messageSeq ?? { first: 1, step: 1 };
     this.journal = services.store === undefined ? undefined : new Journal(services.store, seq.first, seq.step, () => this.flushSoon());
+    this.scope = this.journal?.scope ?? new AckScope(undefined);
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -109,21 +70,19 @@ export class Broker {
       dropOldest: config.queueDropPolicy === 'drop_oldest',
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.expiryTimer = setInterval(() => {
+      this.expireSessions();
+      this.flushSoon();
+    }, EXPIRY_SWEEP_MS);
   }
 
   // ---- connections ------------------------------------------------------------------------
-
-  add(conn: Connection): void {
-    this.connections.add(conn);
-    counters.connectionsAccepted++;
-  }
 
   assignClientId(): string {
     return this.config.autoIdPrefix + randomUUID();
   }
 
-  authenticate(_conn: Connection, username: string | undefined, password: Buffer | undefined) {
+  authenticate(username: string | undefined, password: Buffer | undefined) {
     return this.services.authenticate(username, password);
   }
 
@@ -133,7 +92,7 @@ export class Broker {
    * first), discards the old session on clean start [MQTT-3.1.2-4], cancels a delayed will
    * [MQTT-3.1.3-9]. `done` is called at once, or once the session has arrived from another worker.
    */
-  openSession(conn: Connection, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
+  openSession(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
     const cluster = this.cluster;
     const id = conn.clientId;
     // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
@@ -144,7 +103,7 @@ export class Broker {
   }
 
   private sessionArrived(
-    conn: Connection,
+    conn: ClientLink,
     cleanStart: boolean,
     expiryInterval: number,
     moved: MovedSession | undefined,
@@ -161,7 +120,7 @@ export class Broker {
     this.flushSoon();
   }
 
-  private attachSession(conn: Connection, cleanStart: boolean, expiryInterval: number, moved: MovedSession | undefined): { session: Session; present: boolean } {
+  private attachSession(conn: ClientLink, cleanStart: boolean, expiryInterval: number, moved: MovedSession | undefined): { session: Session; present: boolean } {
     const id = conn.clientId;
     const old = this.clients.get(id);
     // the new connection is registered first, so the old one's close does not give up the id
@@ -260,8 +219,7 @@ export class Broker {
   }
 
   /** A connection ended (socket closed or taken over). Publishes or schedules the will. */
-  onClosed(conn: Connection, discardWill: boolean): void {
-    this.connections.delete(conn);
+  onClosed(conn: ClientLink & SessionLink, discardWill: boolean): void {
     const session = conn.session;
     if (session === undefined) return;
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
@@ -393,7 +351,6 @@ export class Broker {
     const a = this.services.authorizer;
     if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username }, will.topic, 'write')) return;
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
-    this.waitingTicket = undefined; // no acknowledgement waits for a will
   }
 
   /**
@@ -431,7 +388,7 @@ export class Broker {
     if (!existed) counters.subscriptions++;
     if (session.stored) {
       this.persistSession(session);
-      this.wroteDurable = true; // the SUBACK waits for it
+      this.scope.noteWrite(); // the SUBACK waits for it
     }
     return existed;
   }
@@ -442,7 +399,7 @@ export class Broker {
     counters.subscriptions--;
     if (session.stored) {
       this.persistSession(session);
-      this.wroteDurable = true; // the UNSUBACK waits for it
+      this.scope.noteWrite(); // the UNSUBACK waits for it
     }
     return true;
   }
@@ -484,13 +441,13 @@ export class Broker {
       if (store !== undefined && !localOnly) {
         if (message.payload.length === 0) store.deleteRetained(message.topic);
         else store.putRetained(message.topic, messageToRecord(message));
-        this.wroteDurable = true;
+        this.scope.noteWrite();
       }
     }
     const now = Date.now();
-    // a durable publish: the journal collects what it stores (publisher's QoS 2 id included) until end()
+    // a durable publish: the journal collects what it stores (publisher's QoS 2 id included) until endPublish()
     const journal = message.qos > 0 ? this.journal : undefined;
-    journal?.begin(message, publisher?.stored === true && packetId !== 0 ? { clientId: publisher.clientId, packetId } : undefined);
+    journal?.beginPublish(message, publisher?.stored === true && packetId !== 0 ? { clientId: publisher.clientId, packetId } : undefined);
     let n: number;
     if (cluster === undefined) {
       n = this.router.route(message, now, true);
@@ -499,26 +456,11 @@ export class Broker {
       // the other workers first: the ticket then knows whether this worker's entries wait for their answers
       n = cluster.route(message, now, journal) + this.router.route(message, now, false);
     }
-    if (journal !== undefined) this.waitingTicket = journal.end();
+    if (journal !== undefined) this.scope.waitFor(journal.endPublish());
     return n;
   }
 
-  /**
-   * The commit that the acknowledgement of the packet just handled must wait for, if it wrote to
-   * the store (or other workers still have to answer for its message); undefined otherwise.
-   */
-  takeCommit(): Promise<void> | undefined {
-    const journal = this.journal;
-    if (journal === undefined) return undefined;
-    const ticket = this.waitingTicket;
-    this.waitingTicket = undefined;
-    const wrote = journal.takeWrote() || this.wroteDurable;
-    this.wroteDurable = false;
-    if (ticket !== undefined) return ticket.promise();
-    return wrote ? journal.commit() : undefined;
-  }
-
-  /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for takeCommit()). */
+  /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for the scope's close()). */
   releaseInbound(session: Session, packetId: number): void {
     if (session.stored) this.journal!.releaseInbound(session.clientId, packetId);
   }
@@ -551,14 +493,14 @@ export class Broker {
   // The client objects passed to the authorizer are long-lived (the connection, the session) so
   // that it can cache their substituted %c/%u patterns.
 
-  mayPublish(conn: Connection, topic: string): boolean {
+  mayPublish(conn: AclClient, topic: string): boolean {
     const a = this.services.authorizer;
     // without an acl_file, Mosquitto still refuses client publishes to $SYS/… and $share/…
     if (a === undefined) return topic.charCodeAt(0) !== 36 /* $ */ || aclCheck(undefined, conn, topic, 'write');
     return a.allows(conn, topic, 'write');
   }
 
-  maySubscribe(conn: Connection, filter: string): boolean {
+  maySubscribe(conn: AclClient, filter: string): boolean {
     const a = this.services.authorizer;
     return a === undefined || a.allows(conn, filter, 'subscribe');
   }
@@ -568,46 +510,12 @@ export class Broker {
     return a === undefined || a.allows(session, topic, 'read');
   }
 
-  // ---- output batching --------------------------------------------------------------------
-
-  /** A connection has bytes to write: it is written once when this turn's I/O is done. */
-  markDirty(conn: Connection): void {
-    conn.dirty = true;
-    this.dirty.push(conn);
-    this.flushSoon();
-  }
-
-  /** Schedules one flush of every dirty connection (one setImmediate per batch, never per message). */
+  /** Schedules one flush of every connection written to (src/link/outbox.ts). */
   flushSoon(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushAll);
+    this.services.output.flushSoon();
   }
-
-  private readonly flushAll = (): void => {
-    this.flushScheduled = false;
-    // ring writes become visible before any socket hears of them (a PUBACK or SUBACK after the routing)
-    this.cluster?.flush();
-    const list = this.dirty;
-    this.dirty = [];
-    for (const c of list) c.flush();
-  };
 
   // ---- timers -----------------------------------------------------------------------------
-
-  private sweep(): void {
-    const tick = ++this.tick;
-    for (const c of this.connections) {
-      if (c.isAwaitingConnect) {
-        if (tick - c.lastRxTick > CONNECT_TIMEOUT_TICKS) c.disconnect(0x87);
-      } else if (c.connected && c.keepalive > 0) {
-        // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
-        if ((tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();
-      }
-    }
-    if (tick % 4 === 0) this.expireSessions();
-    this.flushSoon();
-  }
 
   private expireSessions(): void {
     const now = Date.now();
@@ -618,11 +526,9 @@ export class Broker {
     }
   }
 
-  /** Graceful stop: v5 clients are told 0x8B [MQTT-3.14.1], every socket is closed. */
+  /** Graceful stop: timers end (the connections are closed by the link's Outbox). */
   shutdown(): void {
-    clearInterval(this.sweepTimer);
+    clearInterval(this.expiryTimer);
     for (const w of this.delayedWills.values()) clearTimeout(w.timer);
-    for (const c of this.connections) c.disconnect(0x8b, 'server shutting down');
-    this.flushAll();
   }
 }

@@ -31,6 +31,9 @@
 import type { Message } from '../model/message.ts';
 import { messageToRecord, type MessageRecord } from '../records/message.ts';
 import type { Delivery, OutStateValue } from '../model/delivery.ts';
+import { Commit, Hold, LateWrites, type LateDone } from './hold.ts';
+import { AckScope } from './ackScope.ts';
+import { Ticket, type ReleaseSender, type RemoteEntry, type RemoteItem } from './ticket.ts';
 import type { QueueEntry } from '../records/stored.ts';
 
 /** What the journal writes (src/persistence/store.ts). */
@@ -59,137 +62,7 @@ export interface JournalSession {
   pump(now: number): void;
 }
 
-/** A queue entry another worker asks the publishing worker to write: [client id, qseq, QoS, retain, subscription ids]. */
-export type RemoteEntry = [string, number, 0 | 1 | 2, boolean, readonly number[] | null];
-
-/** A worker's answer to a durable PUBLISH record: the seq it gave the message and its entries (s = 0: none). */
-export interface RemoteItem {
-  s: number;
-  e: RemoteEntry[];
-}
-
-/** Sends the publishing worker's "committed" to the worker that holds deliveries of message `seq` (the cluster). */
-export type ReleaseSender = (worker: number, seq: number, ok: boolean) => void;
-
-/**
- * Something deliveries wait for: a commit of this worker, or the commit of the worker that
- * writes their entries. Once settled, the waiting sessions are pumped and deferred work runs.
- */
-export class Hold {
-  done = false;
-  failed = false;
-  private sessions: JournalSession[] | undefined;
-  private after: (() => void)[] | undefined;
-
-  /** `session` holds a delivery that waits for this; it is pumped when this settles */
-  wait(session: JournalSession): void {
-    const list = (this.sessions ??= []);
-    if (list[list.length - 1] !== session) list.push(session);
-  }
-
-  /** runs `fn` when this settles (at once if it has) */
-  later(fn: () => void): void {
-    if (this.done) fn();
-    else (this.after ??= []).push(fn);
-  }
-
-  settle(ok: boolean, now: number): void {
-    if (this.done) return;
-    this.done = true;
-    this.failed = !ok;
-    if (this.after !== undefined) for (const fn of this.after) fn();
-    if (this.sessions !== undefined) for (const s of this.sessions) s.pump(now);
-    this.after = this.sessions = undefined;
-  }
-}
-
-/** Called once a late write is committed by the session's new owner (false: it could not be). */
-export type LateDone = (ok: boolean) => void;
-
-/**
- * Deliveries of one durable publish that a session handover took to the session's new owner
- * (src/workers/handover.ts): it writes their entries, and the answer for the publish waits until
- * all of them are committed. Settles failed if one could not be.
- */
-export class LateWrites extends Hold {
-  private left = 0;
-  private ok = true;
-
-  add(): LateDone {
-    this.left++;
-    let called = false;
-    return (ok) => {
-      if (called) return;
-      called = true;
-      this.ok &&= ok;
-      if (--this.left === 0) this.settle(this.ok, Date.now());
-    };
-  }
-}
-
 const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
-
-/** A commit of this worker: the Hold of one transaction and the promise that acknowledgements wait for. */
-class Commit extends Hold {
-  readonly batch: unknown;
-  readonly promise: Promise<void>;
-  constructor(batch: unknown, promise: Promise<void>, onSettled: () => void) {
-    super();
-    this.batch = batch;
-    this.promise = promise;
-    promise.then(
-      () => {
-        this.settle(true, Date.now());
-        onSettled();
-      },
-      () => {
-        this.settle(false, Date.now());
-        onSettled();
-      },
-    );
-  }
-}
-
-/**
- * One durable publish of this worker that other workers also deliver: their entries come back
- * in RemoteItems; when all have answered, everything is written in one transaction.
- */
-export class Ticket {
-  readonly message: Message;
-  /** other workers that have not answered yet */
-  waiting = 0;
-  /** an answer never came (the worker died): the publisher is not told "stored" */
-  failed = false;
-  /** this worker's own deliveries of the message wait here */
-  readonly hold = new Hold();
-  readonly local: { session: JournalSession; d: Delivery }[] = [];
-  readonly remote: { w: number; item: RemoteItem }[] = [];
-  /** the publisher's inbound QoS 2 id, written with the entries */
-  inbound: { clientId: string; packetId: number } | undefined = undefined;
-  /** the publish is another worker's (a `$share` record passed on): its QoS 2 id here is a copy, see Journal.begin() */
-  passedOn = false;
-  private promise_: Promise<void> | undefined;
-  private resolve: (() => void) | undefined;
-  private reject: ((err: Error) => void) | undefined;
-
-  constructor(message: Message) {
-    this.message = message;
-  }
-
-  /** resolves when everything is committed (rejects if it could not be) */
-  promise(): Promise<void> {
-    return (this.promise_ ??= new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    }));
-  }
-
-  end(ok: boolean, now: number): void {
-    this.hold.settle(ok, now);
-    if (ok) this.resolve?.();
-    else this.reject?.(new Error('the message could not be stored for every recipient'));
-  }
-}
 
 interface Ref {
   readonly message: Message;
@@ -202,19 +75,17 @@ export class Journal {
   private nextSeq: number;
   private readonly step: number;
   private turn: Commit | undefined;
-  /** the local publish being routed (begin … end), its publisher's QoS 2 id, and its ticket once one is needed */
+  /** the local publish being routed (beginPublish … endPublish), its publisher's QoS 2 id, and its ticket once one is needed */
   private routing: Message | undefined;
   private routingInbound: Ticket['inbound'];
   private routingTicket: Ticket | undefined;
   private passedOn = false;
   /** routing a durable record of another worker: the entries go back to it */
   private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[]; late: LateWrites | undefined; inbound: Ticket['inbound'] } | undefined;
-  /** the late writes of the remote record routed last (takeLate) */
-  private lastLate: LateWrites | undefined = undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
   private readonly held = new Map<number, { hold: Hold; from: number }>();
-  /** a write since the last takeWrote() that an acknowledgement must wait for */
-  private wrote = false;
+  /** what the acknowledgement of the packet being handled waits for; every write here notes itself in it */
+  readonly scope: AckScope;
   private readonly onSettled: () => void;
   /** set by the cluster (several workers) */
   sendRelease: ReleaseSender | undefined = undefined;
@@ -229,6 +100,7 @@ export class Journal {
     this.nextSeq = firstSeq;
     this.step = step;
     this.onSettled = onSettled;
+    this.scope = new AckScope(() => this.commit());
   }
 
   /** messages this worker holds for its stored entries */
@@ -262,7 +134,7 @@ export class Journal {
       return true;
     }
     this.place(d);
-    this.wrote = true;
+    this.scope.noteWrite();
     if (d.qos !== 2) return false;
     this.write(session, d, 0, 0);
     d.hold = this.commitOfTurn();
@@ -342,13 +214,13 @@ export class Journal {
   /** A QoS 2 PUBLISH of a stored session was routed: its id is stored with the entries. */
   private storeInbound(clientId: string, packetId: number): void {
     this.store.putInbound(clientId, packetId);
-    this.wrote = true;
+    this.scope.noteWrite();
   }
 
   /** PUBREL: the publisher's id is free again once this is committed (PUBCOMP waits for it). */
   releaseInbound(clientId: string, packetId: number): void {
     this.store.deleteInbound(clientId, packetId);
-    this.wrote = true;
+    this.scope.noteWrite();
   }
 
   // ---- publishes of this worker
@@ -360,7 +232,7 @@ export class Journal {
    * written only with entries (by the ticket), never alone: the publishing worker acknowledges,
    * and may delete the id, without waiting for this worker.
    */
-  begin(message: Message, inbound: Ticket['inbound'], passedOn = false): void {
+  beginPublish(message: Message, inbound: Ticket['inbound'], passedOn = false): void {
     this.routing = message;
     this.routingInbound = inbound;
     this.passedOn = passedOn;
@@ -380,20 +252,13 @@ export class Journal {
    * The publish has been routed here and handed to the other workers. Returns the ticket while
    * they still have to answer (the acknowledgement waits for ticket.promise()).
    */
-  end(): Ticket | undefined {
+  endPublish(): Ticket | undefined {
     const t = this.routingTicket;
     const inbound = this.routingInbound;
     this.routing = this.routingTicket = this.routingInbound = undefined;
     if (t !== undefined && t.waiting > 0) return t;
     if (inbound !== undefined && !this.passedOn) this.storeInbound(inbound.clientId, inbound.packetId);
     return undefined;
-  }
-
-  /** Whether an acknowledgement has to wait for the commit of this turn; resets. */
-  takeWrote(): boolean {
-    const w = this.wrote;
-    this.wrote = false;
-    return w;
   }
 
   /** Another worker answered a durable record (undefined: it died first). */
@@ -456,26 +321,23 @@ export class Journal {
 
   // ---- durable records of other workers (this worker delivers, the publishing worker writes)
 
-  /** A durable record of worker `from` is about to be routed here. */
-  beginRemote(from: number, inbound: Ticket['inbound'] = undefined): void {
-    this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined, inbound };
-  }
-
-  /** What goes back to the publishing worker for the record just routed (once takeLate() has settled). */
-  endRemote(): RemoteItem {
-    const r = this.remote!;
-    this.remote = undefined;
-    this.lastLate = r.late;
-    if (r.entries.length === 0) return { s: 0, e: [] };
+  /**
+   * Routes a durable record of worker `from` here (`deliver` does the routing): the deliveries it
+   * makes to stored sessions are held, and their entries go back to `from` in the returned item,
+   * which `from` writes in its own transaction (released()). `late`: deliveries a session
+   * handover took to another worker; the answer to `from` waits until they are written there.
+   */
+  routeRemote<T>(from: number, inbound: Ticket['inbound'], deliver: () => T): { item: RemoteItem; late: LateWrites | undefined; routed: T } {
+    const r = (this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined, inbound });
+    let routed: T;
+    try {
+      routed = deliver();
+    } finally {
+      this.remote = undefined;
+    }
+    if (r.entries.length === 0) return { item: NO_ENTRIES, late: r.late, routed };
     this.held.set(r.seq, { hold: r.hold!, from: r.from });
-    return { s: r.seq, e: r.entries };
-  }
-
-  /** The late writes of the record endRemote() answered for: the answer waits for them. */
-  takeLate(): LateWrites | undefined {
-    const l = this.lastLate;
-    this.lastLate = undefined;
-    return l;
+    return { item: { s: r.seq, e: r.entries }, late: r.late, routed };
   }
 
   /**

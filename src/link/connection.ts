@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
@@ -10,6 +9,12 @@ import { encodePacket } from '../protocol/encode.ts';
 import { encodeAck } from '../protocol/packets/ack.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Broker } from '../broker/broker.ts';
+import type { ClientLink } from '../broker/clientLink.ts';
+import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
+import type { Outbox } from './outbox.ts';
+import { TopicAliases } from './topicAliases.ts';
+import { connackProperties } from './connack.ts';
+import { admitPublish } from './publishIn.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
 import { encodeDelivery } from './publishEncoder.ts';
 import type { Delivery } from '../model/delivery.ts';
@@ -39,7 +44,7 @@ const OUTBOUND_BUDGET = 1 << 20;
  * framer, topic aliases and the link to its session; everything runs on the worker's thread.
  * called from: worker
  */
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private state: StateValue = State.AwaitConnect;
   version: ProtocolVersion = 4;
   clientId = '';
@@ -56,10 +61,7 @@ export class Connection implements SessionLink {
   sendQuota = 65535;
   /** v5: client's Maximum Packet Size; 0 = none */
   private clientMaxPacketSize = 0;
-  private clientTopicAliasMax = 0;
-  /** created on the first inbound Topic Alias */
-  private inboundAliases: Map<number, string> | undefined = undefined;
-  private outboundAliases: Map<string, number> | undefined = undefined;
+  private readonly aliases = new TopicAliases();
   private problemInformation = true;
   private readonly framer: Framer;
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
@@ -73,8 +75,8 @@ export class Connection implements SessionLink {
   private discardWill = false;
   private released = false;
   private sessionPending = false;
-  /** acknowledgements waiting for a durable commit, oldest first; undefined when none wait */
-  private held: { send: () => void; ready: boolean }[] | undefined = undefined;
+  /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
+  private readonly acks = new AckQueue(this);
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
 
@@ -83,14 +85,16 @@ export class Connection implements SessionLink {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   private readonly broker: Broker;
+  private readonly outbox: Outbox;
 
-  constructor(socket: Duplex, broker: Broker, remoteAddress: string | undefined, remotePort: number | undefined) {
+  constructor(socket: Duplex, broker: Broker, outbox: Outbox, remoteAddress: string | undefined, remotePort: number | undefined) {
     this.socket = socket;
     this.broker = broker;
+    this.outbox = outbox;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.framer = new Framer(broker.config.maxPacketSize);
-    this.lastRxTick = broker.tick;
+    this.lastRxTick = outbox.tick;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
@@ -108,7 +112,7 @@ export class Connection implements SessionLink {
   private onData(chunk: Buffer): void {
     if (this.state === State.Closed) return;
     counters.bytesReceived += chunk.length;
-    this.lastRxTick = this.broker.tick;
+    this.lastRxTick = this.outbox.tick;
     const cluster = this.broker.cluster;
     // what other workers sent (subscriptions, retained updates) applies before this input is routed
     cluster?.sync();
@@ -159,10 +163,11 @@ export class Connection implements SessionLink {
       }
       case 'pubrel': {
         const id = packet.messageId!;
+        const scope = this.broker.scope.open();
         const known = this.session!.inbound.release(id);
         if (known) this.broker.releaseInbound(this.session!, id);
         // the id is free on disk before PUBCOMP tells the client it may reuse it
-        this.afterCommit(this.broker.takeCommit(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
+        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
         return;
       }
       case 'pubcomp':
@@ -223,7 +228,7 @@ export class Connection implements SessionLink {
     this.will = willFromConnect(packet, clientId);
     this.keepalive = keepalive;
     this.state = State.Authenticating;
-    const decided = this.broker.authenticate(this, packet.username, packet.password);
+    const decided = this.broker.authenticate(packet.username, packet.password);
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {
@@ -236,12 +241,12 @@ export class Connection implements SessionLink {
           this.socket.resume();
           if (ok === 'ok') this.accept(packet, assigned);
           else this.refuse(ok === 'bad_credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, 'not authorized');
-          this.broker.flushSoon();
+          this.outbox.flushSoon();
         },
         () => {
           if (this.state !== State.Authenticating) return;
           this.refuse(ReasonCode.ServerUnavailable, 'authentication unavailable');
-          this.broker.flushSoon();
+          this.outbox.flushSoon();
         },
       );
     }
@@ -259,7 +264,7 @@ export class Connection implements SessionLink {
     if (v5) {
       this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
       this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
-      this.clientTopicAliasMax = props?.topicAliasMaximum ?? 0;
+      this.aliases.outboundMax = props?.topicAliasMaximum ?? 0;
       this.problemInformation = props?.requestProblemInformation !== false;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
@@ -286,17 +291,7 @@ export class Connection implements SessionLink {
 
     const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
     if (v5) {
-      const p: NonNullable<typeof connack.properties> = {
-        receiveMaximum: this.broker.receiveMaximum,
-        retainAvailable: cfg.retainAvailable,
-        wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: true,
-        sharedSubscriptionAvailable: true,
-        topicAliasMaximum: cfg.maxTopicAlias,
-      };
-      if (cfg.maxQos < 2) p.maximumQoS = cfg.maxQos;
-      if (cfg.maxPacketSize > 0) p.maximumPacketSize = cfg.maxPacketSize;
-      if (assigned !== undefined) p.assignedClientIdentifier = assigned;
+      const p = connackProperties(cfg, this.broker.receiveMaximum, assigned);
       if (cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0)) {
         // [MQTT-3.2.2-21] the client must use the Server Keep Alive
         this.keepalive = cfg.maxKeepalive;
@@ -355,21 +350,7 @@ export class Connection implements SessionLink {
     let topic = p.topic;
     let props = p.properties;
     if (props !== undefined) {
-      const alias = props.topicAlias;
-      if (alias !== undefined) {
-        if (alias === 0 || alias > cfg.maxTopicAlias) {
-          // [MQTT-3.3.2-8/9] alias 0 or above our Topic Alias Maximum
-          throw new MqttProtocolError(ReasonCode.TopicAliasInvalid, 'MQTT_ERR_TOPIC_ALIAS_INVALID', 'topic alias invalid', 'MQTT-3.3.2-9');
-        }
-        if (topic.length > 0) (this.inboundAliases ??= new Map()).set(alias, topic);
-        else {
-          const known = this.inboundAliases?.get(alias);
-          if (known === undefined) {
-            throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_TOPIC_ALIAS_UNKNOWN', 'unknown topic alias', 'MQTT-3.3.4-?');
-          }
-          topic = known;
-        }
-      }
+      if (props.topicAlias !== undefined) topic = this.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
       if (props.subscriptionIdentifier !== undefined) {
         // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
         throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
@@ -381,7 +362,7 @@ export class Connection implements SessionLink {
       if (!session.inbound.receive(id)) {
         // retransmission of a PUBLISH we already routed: acknowledge again, do not route [MQTT-4.3.3-10]
         // (behind the first PUBREC if that still waits for its commit)
-        this.afterCommit(undefined, () => this.write(encodeAck('pubrec', id, this.version)));
+        this.acks.after(undefined, () => this.write(encodeAck('pubrec', id, this.version)));
         return;
       }
       if (session.inbound.size > this.broker.receiveMaximum) {
@@ -390,7 +371,8 @@ export class Connection implements SessionLink {
         throw new MqttProtocolError(ReasonCode.ReceiveMaximumExceeded, 'MQTT_ERR_RECEIVE_MAXIMUM', 'receive maximum exceeded', 'MQTT-3.3.4-9');
       }
     }
-    let reason = this.admitPublish(topic, p);
+    let reason = admitPublish(this.broker, this, topic, p);
+    let commit: Promise<void> | undefined;
     if (reason === ReasonCode.QuotaExceeded && this.version !== 5) {
       // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
       if (qos === 2) session.inbound.release(id);
@@ -407,17 +389,20 @@ export class Connection implements SessionLink {
       const raw = p.payload as Buffer;
       const payload = store ? Buffer.from(raw) : raw;
       const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
-      if (this.broker.publish(message, false, session, qos === 2 ? id : 0) === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+      const scope = this.broker.scope.open();
+      const reached = this.broker.publish(message, false, session, qos === 2 ? id : 0);
+      if (qos === 0) return;
+      if (reached === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+      // acknowledged only once what it wrote is on disk (persistence_durability)
+      commit = scope.close();
     }
     if (qos === 0) return;
-    // acknowledged only once what it wrote is on disk (persistence_durability)
-    const commit = this.broker.takeCommit();
-    if (commit === undefined && this.held === undefined) {
+    if (commit === undefined && !this.acks.waiting) {
       this.acknowledge(qos, id, reason); // the common case: no closures on the hot path
       return;
     }
     const ack = { qos, id, reason };
-    this.afterCommit(commit, () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
+    this.acks.after(commit, () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
       // a failed commit is not acknowledged as a success: v5 is told 0x80, 3.1.1 (no way to say it) is disconnected
       if (this.version !== 5) return false;
       ack.reason = ReasonCode.UnspecifiedError;
@@ -435,63 +420,22 @@ export class Connection implements SessionLink {
     this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
   }
 
-  /**
-   * Runs `send` (an acknowledgement) once `commit` has resolved, or at once when there is none;
-   * everything queued here runs in order, so acknowledgements keep the order of the packets they
-   * answer [MQTT-4.6.0-2]. When the commit fails, `failed` may adjust what `send` says and
-   * return true, or return false to disconnect the client instead.
-   */
-  afterCommit(commit: Promise<void> | undefined, send: () => void, failed: () => boolean = () => false): void {
-    if (commit === undefined && this.held === undefined) {
-      send();
-      return;
-    }
-    const entry = { send, ready: commit === undefined };
-    (this.held ??= []).push(entry);
-    commit?.then(
-      () => {
-        entry.ready = true;
-        this.releaseHeld();
-      },
-      () => {
-        counters.storeFailures++;
-        if (!failed()) {
-          this.disconnect(ReasonCode.UnspecifiedError, 'could not be stored');
-          return;
-        }
-        entry.ready = true;
-        this.releaseHeld();
-      },
-    );
+  /** Runs `send` (an acknowledgement) after `commit` and every acknowledgement before it (AckQueue). */
+  afterCommit(commit: Promise<void> | undefined, send: () => void): void {
+    this.acks.after(commit, send);
   }
 
-  private releaseHeld(): void {
-    const q = this.held;
-    if (q === undefined || this.state === State.Closed) return;
-    while (q.length > 0 && q[0]!.ready) q.shift()!.send();
-    if (q.length === 0) this.held = undefined;
-    this.broker.flushSoon();
+  // AckQueueOwner
+  get closed(): boolean {
+    return this.state === State.Closed;
   }
 
-  /** 0 to route; otherwise the reason the message is acknowledged but not routed (Mosquitto's behaviour). */
-  private admitPublish(topic: string, p: IPublishPacket): number {
-    // a message that may have to be stored is refused while the disk cannot take it, rather than acknowledged
-    if (p.qos > 0 && !this.broker.canStore) {
-      counters.storeFailures++;
-      return ReasonCode.QuotaExceeded;
-    }
-    const limit = this.broker.config.messageSizeLimit;
-    if (limit > 0 && p.payload.length > limit) {
-      counters.messagesRejectedTooLarge++;
-      return ReasonCode.PacketTooLarge;
-    }
-    // [MQTT-3.3.2-4] a payload declared UTF-8 must be UTF-8 (Mosquitto checks it too)
-    if (p.properties?.payloadFormatIndicator === true && !isUtf8(p.payload as Buffer)) return ReasonCode.PayloadFormatInvalid;
-    if (!this.broker.mayPublish(this, topic)) {
-      counters.aclDenied++;
-      return ReasonCode.NotAuthorized;
-    }
-    return 0;
+  abort(): void {
+    this.disconnect(ReasonCode.UnspecifiedError, 'could not be stored');
+  }
+
+  sent(): void {
+    this.outbox.flushSoon();
   }
 
   // ---- DISCONNECT -------------------------------------------------------------------------
@@ -517,7 +461,7 @@ export class Connection implements SessionLink {
   write(bytes: Buffer): void {
     this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (!this.dirty) this.broker.markDirty(this);
+    if (!this.dirty) this.outbox.markDirty(this);
   }
 
   /** Called by the broker once per turn for each dirty connection. */
@@ -533,11 +477,11 @@ export class Connection implements SessionLink {
   }
 
   sendPublish(d: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean {
-    const alias = this.outboundAlias(d.message.topic);
+    const alias = this.aliases.outboundFor(d.message.topic);
     const bytes = encodeDelivery(d, packetId, dup, this.version, alias, Date.now());
     if (this.clientMaxPacketSize > 0 && bytes.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size
-      if (alias !== undefined && alias > 0) this.outboundAliases!.delete(d.message.topic);
+      if (alias !== undefined && alias > 0) this.aliases.forgetOutbound(d.message.topic);
       counters.messagesDroppedTooLarge++;
       return false;
     }
@@ -552,24 +496,8 @@ export class Connection implements SessionLink {
 
   /** Writes at once, or (keeping the order of everything written) once `after` has resolved or earlier writes that wait have gone. */
   private writeAfter(after: Promise<void> | undefined, bytes: Buffer): void {
-    if (after === undefined && this.held === undefined) this.write(bytes);
-    else this.afterCommit(after, () => this.write(bytes));
-  }
-
-  /**
-   * Outbound topic alias for a topic when the client allows aliases: a positive number is a new
-   * alias (sent with the topic), a negative one an alias the client already knows (sent with an
-   * empty topic); undefined = no alias.
-   */
-  private outboundAlias(topic: string): number | undefined {
-    if (this.clientTopicAliasMax === 0) return undefined;
-    const aliases = (this.outboundAliases ??= new Map());
-    const existing = aliases.get(topic);
-    if (existing !== undefined) return -existing; // negative: alias already known to the client
-    if (aliases.size >= this.clientTopicAliasMax) return undefined;
-    const alias = aliases.size + 1;
-    aliases.set(topic, alias);
-    return alias;
+    if (after === undefined && !this.acks.waiting) this.write(bytes);
+    else this.acks.after(after, () => this.write(bytes));
   }
 
   private onDrain(): void {
@@ -625,6 +553,7 @@ export class Connection implements SessionLink {
     this.released = true;
     if (this.session !== undefined) counters.clientsConnected--;
     this.state = State.Closed;
+    this.outbox.remove(this);
     this.broker.onClosed(this, this.discardWill);
   }
 

@@ -27,6 +27,7 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
   const v5 = conn.version === 5;
   const session = conn.session!;
   const subId = packet.properties?.subscriptionIdentifier ?? 0;
+  const scope = broker.scope.open();
   const granted: number[] = [];
   const retainedFor: { filter: ParsedFilter; options: SubscriptionOptions; existed: boolean }[] = [];
   for (const s of packet.subscriptions) {
@@ -56,8 +57,9 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
     if (parsed.group === undefined) retainedFor.push({ filter: parsed, options, existed });
   }
   const suback: ISubackPacket = { cmd: 'suback', messageId: packet.messageId, granted };
+  const commit = scope.close();
   // a persistent session's subscriptions are on disk before the SUBACK says they exist
-  conn.afterCommit(broker.takeCommit(), () => {
+  conn.afterCommit(commit, () => {
     conn.write(encodePacket(suback, conn.version));
     // [MQTT-3.3.1-9] retained messages go after the SUBACK, with RETAIN set; none for shared subscriptions
     for (const r of retainedFor) {
@@ -72,6 +74,7 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
   const v5 = conn.version === 5;
   const session = conn.session!;
   const codes: number[] = [];
+  const scope = broker.scope.open();
   for (const raw of packet.unsubscriptions) {
     const parsed = parseFilter(raw);
     if (typeof parsed === 'number') {
@@ -81,5 +84,5 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
     codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId, granted: v5 ? codes : [] };
-  conn.afterCommit(broker.takeCommit(), () => conn.write(encodePacket(unsuback, conn.version)));
+  conn.afterCommit(scope.close(), () => conn.write(encodePacket(unsuback, conn.version)));
 }

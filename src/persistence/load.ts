@@ -10,22 +10,12 @@
  */
 import type { Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { LoadedSession, SessionMeta } from '../records/stored.ts';
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
 import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
 import { moveToQuarantine } from './quarantine.ts';
 import type { BadRecord } from './quarantine.ts';
 import type { Keyspaces, StoreLog } from './open.ts';
-
-/** One persistent session as read back at start-up. */
-export interface LoadedSession {
-  clientId: string;
-  meta: SessionMeta;
-  /** queued and inflight messages in qseq order */
-  queue: { qseq: number; entry: QueueEntry }[];
-  /** inbound QoS 2 packet ids awaiting PUBREL, ascending */
-  inbound: number[];
-}
 
 /** The start-up reads of one Store (see the module comment); Store checks it is open first. */
 export class Loader {

@@ -28,14 +28,14 @@ import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
 import { Loader } from './load.ts';
-import type { LoadedSession } from './load.ts';
+import type { LoadedSession } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
 import type { QuarantinedRecord } from './quarantine.ts';
 
 export { KEYSPACES } from './open.ts';
 export type { Durability, Keyspace, StoreLog, StoreOptions } from './open.ts';
 export type { StoreStats } from './commits.ts';
-export type { LoadedSession } from './load.ts';
+export type { LoadedSession } from '../records/stored.ts';
 export type { QuarantinedRecord } from './quarantine.ts';
 
 /** The LMDB store of one thread. See the module comment. */

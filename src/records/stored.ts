@@ -51,3 +51,13 @@ export interface SessionMeta {
   will: StoredWill | undefined;
 }
 
+
+/** One persistent session as the store reads it back at start-up. */
+export interface LoadedSession {
+  clientId: string;
+  meta: SessionMeta;
+  /** queued and inflight messages in qseq order */
+  queue: { qseq: number; entry: QueueEntry }[];
+  /** inbound QoS 2 packet ids awaiting PUBREL, ascending */
+  inbound: number[];
+}

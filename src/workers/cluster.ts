@@ -21,7 +21,9 @@
 import type { Broker } from '../broker/broker.ts';
 import type { ClusterLink, MovedSession, Pausable } from '../broker/clusterLink.ts';
 import { InterestTree } from './interestTree.ts';
-import type { Hold, Journal, RemoteEntry, RemoteItem, Ticket } from '../durability/journal.ts';
+import type { Journal } from '../durability/journal.ts';
+import type { RemoteEntry, RemoteItem, Ticket } from '../durability/ticket.ts';
+import type { Hold } from '../durability/hold.ts';
 import type { Message } from '../model/message.ts';
 import type { ParsedFilter } from '../model/subscription.ts';
 import { counters } from '../metrics/counters.ts';
@@ -421,18 +423,15 @@ export class Cluster implements ClusterLink {
     }
     // a durable publish: the publishing worker writes the entries this worker's sessions need
     const inbound = r.inboundId === 0 ? undefined : { clientId: r.message.origin, packetId: r.inboundId };
-    journal.beginRemote(from, inbound);
-    const forward = this.deliverRecord(r);
-    const item = journal.endRemote();
-    // deliveries a session handover took to another worker: the answer waits until they are written there
-    const late = journal.takeLate();
+    // deliveries a session handover took to another worker (late): the answer waits until they are written there
+    const { item, late, routed: forward } = journal.routeRemote(from, inbound, () => this.deliverRecord(r));
     let next: Hold | undefined;
     if (forward >= 0) {
       // the group's members left this worker: the next worker answers this one, which then answers the publisher
       // (this worker's entries go in its own transaction: the publisher's QoS 2 id with them)
-      journal.begin(r.message, inbound, true);
+      journal.beginPublish(r.message, inbound, true);
       this.writeRouted(forward, publishParts(r.message), PubFlag.Shared, r.hops + 1, r.group, r.filter, journal);
-      next = journal.end()?.hold;
+      next = journal.endPublish()?.hold;
     }
     const answer = (): void => this.answer(from, r.ticket, item, (late?.failed ?? false) || (next?.failed ?? false));
     afterHold(late, () => afterHold(next, answer));

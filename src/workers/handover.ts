@@ -29,7 +29,8 @@
  */
 import type { Broker } from '../broker/broker.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
-import type { LateDone, Ticket } from '../durability/journal.ts';
+import type { Ticket } from '../durability/ticket.ts';
+import type { LateDone } from '../durability/hold.ts';
 import type { Delivery } from '../model/delivery.ts';
 import type { Session } from '../broker/session.ts';
 import { deliveryFromRecord, deliveryToRecord, type DeliveryRecord, type SessionRecord } from '../records/session.ts';

@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Broker, type Authenticate, type Authorizer } from '../broker/broker.ts';
+import { Broker } from '../broker/broker.ts';
+import { type Authenticate, type Authorizer } from '../broker/services.ts';
 import { Connection } from '../link/connection.ts';
+import { Outbox } from '../link/outbox.ts';
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
 import { createLogger } from '../log.ts';
@@ -61,7 +63,8 @@ const cluster = init.cluster === undefined ? undefined : new Cluster(init.cluste
 const workers = init.cluster?.workers ?? 1;
 /** this worker's message seqs: above every stored one, and ≡ its index (mod workers) so that no two workers share one */
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
-const broker = new Broker(config, { log, authenticate, authorizer, cluster, store, messageSeq });
+const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush());
+const broker = new Broker(config, { log, authenticate, authorizer, output: outbox, cluster, store, messageSeq });
 if (store !== undefined) {
   const now = Date.now();
   for (const r of store.loadRetained()) {
@@ -117,6 +120,7 @@ port.on('message', (msg: ToWorker) => {
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
+      outbox.shutdown();
       // let the DISCONNECTs reach the sockets, and the last writes the disk, before the thread ends
       setTimeout(() => {
         const closed = store === undefined ? Promise.resolve() : store.flush().then(() => store.close());
@@ -161,11 +165,11 @@ const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_
 function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (admit(index, stream)) broker.add(new Connection(stream, broker, address, remotePort));
+      if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, address, remotePort));
     }, maxFrame);
   }
   return listen(listener, port, config.setTcpNodelay, (socket) => {
-    if (admit(index, socket)) broker.add(new Connection(socket, broker, socket.remoteAddress, socket.remotePort));
+    if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, socket.remoteAddress, socket.remotePort));
   });
 }
 

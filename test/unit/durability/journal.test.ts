@@ -102,7 +102,7 @@ test('a QoS 1 message to two persistent sessions: the first entry carries it inl
   third.deliver(createDelivery(m, 1, false, undefined), 0, true);
   assert.deepEqual(store.take(), ['putQueued on 1 inline:a p1 s1', 'putMessage 1 a', 'putQueued off 1 m1 p0 s0', 'putQueued third 1 m1 p0 s0']);
   assert.deepEqual(link.sent, ['PUBLISH a id1'], 'QoS 1 does not wait for the commit');
-  assert.equal(journal.takeWrote(), true, 'the publisher’s PUBACK waits for the commit');
+  assert.notEqual(journal.scope.close(), undefined, 'the publisher’s PUBACK waits for the commit');
   online.puback(1, 0);
   assert.deepEqual(store.take(), ['deleteQueued on 1'], 'the inline copy goes with its entry');
   const later = new Link();
@@ -141,9 +141,7 @@ test('entries another worker must write are handed back and held; a drop while h
   const journal = new Journal(store, 2, 4, () => {});
   const link = new Link();
   const s = storedSession('c', journal, link);
-  journal.beginRemote(0);
-  s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0, true);
-  const item = journal.endRemote();
+  const { item } = journal.routeRemote(0, undefined, () => s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0, true));
   assert.deepEqual(item, { s: 2, e: [['c', 1, 1, false, [7]]] }, 'the first seq of worker 2 of 4');
   assert.deepEqual(store.take(), [], 'this worker writes nothing: the publishing worker does');
   assert.deepEqual(link.sent, [], 'held until the publishing worker has committed');
@@ -154,9 +152,7 @@ test('entries another worker must write are handed back and held; a drop while h
   assert.deepEqual(link.sent, ['PUBLISH r id1']);
   assert.deepEqual(store.take(), ['putQueued c 1 m2 p1 s1'], 'from now on this worker updates the entry');
 
-  journal.beginRemote(0);
-  s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0, true);
-  const second = journal.endRemote();
+  const { item: second } = journal.routeRemote(0, undefined, () => s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0, true));
   s.clearMessages(); // the session ends (its record and entries are deleted with it) before the release
   assert.deepEqual(store.take(), ['deleteMessage 2'], 'the first message, released, goes with its last entry');
   journal.released(second.s, true);
@@ -171,11 +167,11 @@ test('a publish that other workers also deliver: its local entries, the answers 
   const releases: string[] = [];
   journal.sendRelease = (w, seq, ok) => releases.push(`${w}:${seq}:${ok}`);
   const m = msg('t', 1);
-  journal.begin(m, { clientId: 'pub', packetId: 9 });
+  journal.beginPublish(m, { clientId: 'pub', packetId: 9 });
   const ticket = journal.ticket();
   ticket.waiting = 1; // the cluster sent one durable record
   s.deliver(createDelivery(m, 1, false, undefined), 0, true);
-  assert.equal(journal.end(), ticket);
+  assert.equal(journal.endPublish(), ticket);
   assert.deepEqual(store.take(), [], 'nothing yet: the other worker has not answered');
   assert.deepEqual(link.sent, [], 'the local delivery waits for the same transaction');
   let acked = false;
@@ -196,10 +192,10 @@ test('at durability batch the publisher is acknowledged at once, but the other w
   const releases: string[] = [];
   journal.sendRelease = (w, seq, ok) => releases.push(`${w}:${seq}:${ok}`);
   const m = msg('b', 2);
-  journal.begin(m, { clientId: 'pub', packetId: 3 });
+  journal.beginPublish(m, { clientId: 'pub', packetId: 3 });
   const ticket = journal.ticket();
   ticket.waiting = 1;
-  journal.end();
+  journal.endPublish();
   let acked = false;
   void ticket.promise().then(() => (acked = true));
   journal.answered(ticket, 1, { s: 6, e: [['remote', 1, 2, false, null]] });
@@ -214,9 +210,9 @@ test('a delivery a session handover takes to another worker: the publish waits u
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 2, () => {});
   // published on this worker
-  journal.begin(msg('h', 1), undefined);
+  journal.beginPublish(msg('h', 1), undefined);
   const done = journal.late()!;
-  const ticket = journal.end();
+  const ticket = journal.endPublish();
   assert.ok(ticket !== undefined, 'the acknowledgement waits');
   let acked = false;
   void ticket.promise().then(() => (acked = true));
@@ -226,11 +222,10 @@ test('a delivery a session handover takes to another worker: the publish waits u
   await store.commitAll();
   assert.equal(acked, true);
   // published on another worker: the answer waits, and a failed late write makes it a failed one
-  journal.beginRemote(1);
-  const first = journal.late()!;
-  const second = journal.late()!;
-  assert.deepEqual(journal.endRemote(), { s: 0, e: [] });
-  const late = journal.takeLate()!;
+  const routed = journal.routeRemote(1, undefined, () => [journal.late()!, journal.late()!] as const);
+  const [first, second] = routed.routed;
+  assert.deepEqual(routed.item, { s: 0, e: [] });
+  const late = routed.late!;
   first(true);
   assert.equal(late.done, false);
   second(false);
@@ -243,10 +238,10 @@ test('a delivery a session handover takes to another worker: the publish waits u
 test('a worker that never answers fails the ticket: the publisher is not told "stored"', async () => {
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 1, () => {});
-  journal.begin(msg('z', 1), undefined);
+  journal.beginPublish(msg('z', 1), undefined);
   const ticket = journal.ticket();
   ticket.waiting = 1;
-  journal.end();
+  journal.endPublish();
   const outcome = ticket.promise().then(() => 'stored', () => 'refused');
   journal.answered(ticket, 1, undefined);
   assert.equal(await outcome, 'refused');
@@ -255,8 +250,68 @@ test('a worker that never answers fails the ticket: the publisher is not told "s
 test('a publish no other worker answers for makes no ticket; its inbound id is written at once', () => {
   const store = new RecordingStore();
   const journal = new Journal(store, 1, 1, () => {});
-  journal.begin(msg('n', 2), { clientId: 'pub', packetId: 4 });
-  assert.equal(journal.end(), undefined);
+  journal.beginPublish(msg('n', 2), { clientId: 'pub', packetId: 4 });
+  assert.equal(journal.endPublish(), undefined);
   assert.deepEqual(store.take(), ['putInbound pub 4']);
-  assert.equal(journal.takeWrote(), true);
+  assert.notEqual(journal.scope.close(), undefined, 'the acknowledgement waits for the commit');
 });
+
+test('the acknowledgement scope: nothing written, nothing to wait for; a stored entry waits for this turn’s commit; a publish other workers answer for waits for its ticket', async () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 1, 2, () => {});
+  const scope = journal.scope;
+  const clean = new Session('clean', limits); // not stored: the journal never sees it
+  clean.attach(new Link(), 0);
+
+  // QoS 1 to an online clean session only: the PUBACK goes at once
+  scope.open();
+  journal.beginPublish(msg('a', 1), undefined);
+  clean.deliver(createDelivery(msg('a', 1), 1, false, undefined), 0, true);
+  assert.equal(journal.endPublish(), undefined);
+  assert.equal(scope.close(), undefined, 'no write, no wait (and no promise made)');
+
+  // QoS 1 to a stored session: the PUBACK waits for the commit of the turn that wrote its entry
+  const stored = storedSession('stored', journal);
+  scope.open();
+  const m = msg('b', 1);
+  journal.beginPublish(m, undefined);
+  stored.deliver(createDelivery(m, 1, false, undefined), 0, true);
+  scope.waitFor(journal.endPublish());
+  const commit = scope.close();
+  assert.ok(commit !== undefined);
+  let acked = false;
+  void commit.then(() => (acked = true));
+  await turn();
+  assert.equal(acked, false, 'not before the commit');
+  await store.commitAll();
+  assert.equal(acked, true);
+  assert.equal(scope.close(), undefined, 'close() consumed the write: the next packet does not wait for it');
+
+  // a publish another worker also delivers: the PUBACK waits for the one transaction of all entries
+  scope.open();
+  const n = msg('c', 1);
+  journal.beginPublish(n, { clientId: 'pub', packetId: 5 });
+  const ticket = journal.ticket();
+  ticket.waiting = 1;
+  scope.waitFor(journal.endPublish());
+  const waiting = scope.close();
+  assert.ok(waiting !== undefined);
+  let stored2 = false;
+  void waiting.then(() => (stored2 = true));
+  store.nextTurn();
+  journal.answered(ticket, 1, { s: 8, e: [['elsewhere', 1, 1, false, null]] });
+  await turn();
+  assert.equal(stored2, false, 'answered, not yet committed');
+  await store.commitAll();
+  assert.equal(stored2, true);
+
+  // a ticket left by a publish nobody acknowledges (a will) is forgotten by the next open()
+  journal.beginPublish(msg('will', 1), undefined);
+  const orphan = journal.ticket();
+  orphan.waiting = 1;
+  scope.waitFor(journal.endPublish());
+  scope.open();
+  assert.equal(scope.close(), undefined);
+});
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -1,0 +1,52 @@
+/**
+ * What the broker of one worker is given (src/workers/worker.ts builds them): authentication,
+ * authorisation, the connections' output, the other workers, the store. The broker reads no
+ * file and opens no socket itself.
+ * called from: worker
+ */
+import type { Logger } from '../log.ts';
+import type { JournalStore } from '../durability/journal.ts';
+import type { MessageRecord } from '../records/message.ts';
+import type { SessionMeta } from '../records/stored.ts';
+import type { ClusterLink } from './clusterLink.ts';
+
+/** Answers whether a client may connect: synchronously when no password file is involved. */
+export type Authenticate = (
+  username: string | undefined,
+  password: Buffer | undefined,
+) => boolean | Promise<'ok' | 'bad_credentials' | 'not_authorized'>;
+
+/** The client an ACL check is made for (long-lived objects, so the authorizer can cache per client). */
+export interface AclClient {
+  readonly clientId: string;
+  readonly username?: string | undefined;
+}
+
+/** Topic-level authorisation (ACL); undefined when no acl_file is configured. */
+export interface Authorizer {
+  allows(client: { clientId: string; username?: string }, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
+}
+
+export interface BrokerServices {
+  readonly log: Logger;
+  readonly authenticate: Authenticate;
+  readonly authorizer: Authorizer | undefined;
+  /** the connections' output: one flush per turn (src/link/outbox.ts) */
+  readonly output: { flushSoon(): void };
+  /** the other workers; undefined with one worker */
+  readonly cluster?: ClusterLink | undefined;
+  /** durable storage; undefined when persistence is off */
+  readonly store?: DurableStore | undefined;
+  /** the first seq this worker gives a stored message, and the step to the next (workers never share one) */
+  readonly messageSeq?: { first: number; step: number };
+}
+
+/** What the broker writes to disk (src/persistence/store.ts). */
+export interface DurableStore extends JournalStore {
+  putRetained(topic: string, message: MessageRecord): void;
+  deleteRetained(topic: string): void;
+  putSession(clientId: string, meta: SessionMeta): void;
+  deleteSession(clientId: string): void;
+  /** false after a failed commit, until the disk accepts writes again */
+  readonly healthy: boolean;
+}

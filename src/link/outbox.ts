@@ -1,0 +1,85 @@
+/**
+ * The output side of one worker's connections: the connections open on this worker, the dirty
+ * list (connections with bytes queued this turn), one flush per event-loop turn, and the sweep
+ * that closes connections past their keep-alive or CONNECT timeout.
+ *
+ * Invariants: a connection is on the dirty list at most once per turn (Connection.dirty); ring
+ * writes to other workers become visible (beforeFlush) before any socket of this worker is
+ * written, so a PUBACK or SUBACK never overtakes the routing it acknowledges. No timer per
+ * message: one setImmediate per batch.
+ * called from: worker
+ */
+import { counters } from '../metrics/counters.ts';
+import type { Connection } from './connection.ts';
+
+const SWEEP_MS = 250;
+/** a connection that has not sent CONNECT within this many sweeps is closed */
+const CONNECT_TIMEOUT_TICKS = 40; // 10 s
+
+export class Outbox {
+  /** coarse clock for keep-alive: incremented every SWEEP_MS */
+  tick = 0;
+  /** every open connection, CONNECTed or not */
+  readonly connections = new Set<Connection>();
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private readonly sweepTimer: NodeJS.Timeout;
+  /** publishes this turn's writes to other workers (the cluster's rings); undefined with one worker */
+  private readonly beforeFlush: (() => void) | undefined;
+
+  constructor(beforeFlush: (() => void) | undefined) {
+    this.beforeFlush = beforeFlush;
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  add(conn: Connection): void {
+    this.connections.add(conn);
+    counters.connectionsAccepted++;
+  }
+
+  remove(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  /** A connection has bytes to write: it is written once when this turn's I/O is done. */
+  markDirty(conn: Connection): void {
+    conn.dirty = true;
+    this.dirty.push(conn);
+    this.flushSoon();
+  }
+
+  /** Schedules one flush of every dirty connection (one setImmediate per batch, never per message). */
+  flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushAll);
+  }
+
+  readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    this.beforeFlush?.();
+    const list = this.dirty;
+    this.dirty = [];
+    for (const c of list) c.flush();
+  };
+
+  private sweep(): void {
+    const tick = ++this.tick;
+    for (const c of this.connections) {
+      if (c.isAwaitingConnect) {
+        if (tick - c.lastRxTick > CONNECT_TIMEOUT_TICKS) c.disconnect(0x87);
+      } else if (c.connected && c.keepalive > 0) {
+        // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
+        if ((tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();
+      }
+    }
+    this.flushSoon();
+  }
+
+  /** Graceful stop: v5 clients are told 0x8B [MQTT-3.14.1], every socket is closed. */
+  shutdown(): void {
+    clearInterval(this.sweepTimer);
+    for (const c of this.connections) c.disconnect(0x8b, 'server shutting down');
+    this.flushAll();
+  }
+}
