@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
 } from 'mqtt-packet';
-import { MqttProtocolError, ReasonCode, v3ConnackReturnCode } from '../protocol/errors.ts';
+import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
 import { Framer } from '../protocol/framer.ts';
 import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/decode.ts';
 import { encodePacket } from '../protocol/encode.ts';
@@ -13,8 +13,9 @@ import type { ClientLink } from '../broker/clientLink.ts';
 import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
 import type { Outbox } from './outbox.ts';
 import { TopicAliases } from './topicAliases.ts';
-import { connackProperties } from './connack.ts';
-import { admitPublish } from './publishIn.ts';
+import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
+import { admitPublish, checkPublish } from './publishIn.ts';
+import { connectRefusal } from './connectCheck.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
 import { encodeDelivery } from './publishEncoder.ts';
 import type { Delivery } from '../model/delivery.ts';
@@ -25,16 +26,6 @@ import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
-
-/** reason codes that have a 3.1/3.1.1 CONNACK return code */
-const V3_CONNACK_REASONS = new Set<number>([
-  ReasonCode.UnsupportedProtocolVersion, ReasonCode.ClientIdentifierNotValid,
-  ReasonCode.BadUserNameOrPassword, ReasonCode.NotAuthorized, ReasonCode.ServerUnavailable,
-]);
-
-/** 3.1/3.1.1 CONNACK accepted, session present or not: constant bytes (a connect storm encodes nothing) */
-const CONNACK_V3_NEW = Buffer.from([0x20, 2, 0, 0]);
-const CONNACK_V3_PRESENT = Buffer.from([0x20, 2, 1, 0]);
 
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
@@ -199,7 +190,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     const cfg = this.broker.config;
     this.version = (packet.protocolVersion ?? 4) as ProtocolVersion;
     const v5 = this.version === 5;
-    const props = packet.properties;
     let clientId = packet.clientId;
     let assigned: string | undefined;
     if (clientId.length === 0) {
@@ -210,19 +200,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
       clientId = assigned = this.broker.assignClientId();
       this.idAssigned = true;
     }
-    if (props?.authenticationMethod !== undefined) {
-      // [MQTT-4.12.0-1] no extended authentication method is supported
-      return this.refuse(ReasonCode.BadAuthenticationMethod, 'authentication method not supported');
-    }
+    const refusal = connectRefusal(cfg, packet, this.version);
+    if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why);
     const keepalive = packet.keepalive ?? 0;
-    if (!v5 && cfg.maxKeepalive < 65535 && (keepalive > cfg.maxKeepalive || keepalive === 0)) {
-      // v3 has no Server Keep Alive: Mosquitto refuses such clients with "identifier rejected"
-      return this.refuse(ReasonCode.ClientIdentifierNotValid, 'keepalive above max_keepalive');
-    }
-    if (packet.will !== undefined && packet.will !== null) {
-      if ((packet.will.qos ?? 0) > cfg.maxQos) return this.refuse(ReasonCode.QoSNotSupported, 'will QoS not supported');
-      if (packet.will.retain === true && !cfg.retainAvailable) return this.refuse(ReasonCode.RetainNotSupported, 'retain not supported');
-    }
     this.clientId = clientId;
     this.username = packet.username;
     this.will = willFromConnect(packet, clientId);
@@ -300,7 +280,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
       connack.properties = p;
       this.write(encodePacket(connack, this.version));
     } else {
-      this.write(present ? CONNACK_V3_PRESENT : CONNACK_V3_NEW);
+      this.write(v3Connack(present));
     }
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
@@ -323,11 +303,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private refuse(reasonCode: number, why: string): void {
     counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
-    const v5 = this.version === 5;
-    const connack: Packet = v5
-      ? { cmd: 'connack', sessionPresent: false, reasonCode, properties: this.problemInformation ? { reasonString: why } : undefined }
-      : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackReturnCode(reasonCode) };
-    this.write(encodePacket(connack, this.version));
+    this.write(refusalConnack(this.version, reasonCode, this.problemInformation ? why : undefined));
     this.discardWill = true;
     this.closeAfterFlush();
   }
@@ -337,24 +313,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private onPublish(p: IPublishPacket): void {
     const cfg = this.broker.config;
     const qos = p.qos;
-    if (qos === 1) counters.publishReceivedQos1++;
-    else if (qos === 2) counters.publishReceivedQos2++;
-    else counters.publishReceivedQos0++;
-    if (qos > cfg.maxQos) {
-      // [MQTT-3.2.2-11] a QoS above Maximum QoS is a protocol error (0x9B)
-      throw new MqttProtocolError(ReasonCode.QoSNotSupported, 'MQTT_ERR_QOS_NOT_SUPPORTED', 'QoS not supported', 'MQTT-3.2.2-11');
-    }
-    if (p.retain && !cfg.retainAvailable) {
-      throw new MqttProtocolError(ReasonCode.RetainNotSupported, 'MQTT_ERR_RETAIN_NOT_SUPPORTED', 'retain not supported', 'MQTT-3.2.2-14');
-    }
+    checkPublish(cfg, p);
     let topic = p.topic;
     let props = p.properties;
-    if (props !== undefined) {
-      if (props.topicAlias !== undefined) topic = this.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
-      if (props.subscriptionIdentifier !== undefined) {
-        // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
-        throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
-      }
+    if (props?.topicAlias !== undefined) topic = this.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
+    if (props?.subscriptionIdentifier !== undefined) {
+      // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
     }
     const session = this.session!;
     const id = p.messageId ?? 0;
@@ -520,7 +485,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
       // v5 explains a refused CONNECT in its CONNACK [MQTT-3.2.2-6]; 3.1/3.1.1 have return codes only
       // for a bad protocol level, a bad client id and authentication: anything else is just closed
       const v = err.protocolVersion;
-      if (v === 5 || (v !== undefined && V3_CONNACK_REASONS.has(err.reasonCode))) {
+      if (v === 5 || (v !== undefined && hasV3ReturnCode(err.reasonCode))) {
         this.version = v;
         this.refuse(err.reasonCode, err.message);
       } else {

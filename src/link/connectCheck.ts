@@ -1,0 +1,28 @@
+/**
+ * CONNECT requests this broker refuses whatever the credentials: an extended authentication
+ * method, a 3.1/3.1.1 keep-alive outside max_keepalive, a will it cannot honour.
+ * called from: worker
+ */
+import type { IConnectPacket } from 'mqtt-packet';
+import type { BrokerConfig } from '../config/types.ts';
+import { ReasonCode } from '../protocol/errors.ts';
+import type { ProtocolVersion } from '../protocol/decode.ts';
+
+/** The CONNACK reason (and its log text) refusing `packet`, or undefined to go on. */
+export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, version: ProtocolVersion): { reason: number; why: string } | undefined {
+  if (packet.properties?.authenticationMethod !== undefined) {
+    // [MQTT-4.12.0-1] no extended authentication method is supported
+    return { reason: ReasonCode.BadAuthenticationMethod, why: 'authentication method not supported' };
+  }
+  const keepalive = packet.keepalive ?? 0;
+  if (version !== 5 && cfg.maxKeepalive < 65535 && (keepalive > cfg.maxKeepalive || keepalive === 0)) {
+    // v3 has no Server Keep Alive: Mosquitto refuses such clients with "identifier rejected"
+    return { reason: ReasonCode.ClientIdentifierNotValid, why: 'keepalive above max_keepalive' };
+  }
+  const will = packet.will;
+  if (will !== undefined && will !== null) {
+    if ((will.qos ?? 0) > cfg.maxQos) return { reason: ReasonCode.QoSNotSupported, why: 'will QoS not supported' };
+    if (will.retain === true && !cfg.retainAvailable) return { reason: ReasonCode.RetainNotSupported, why: 'retain not supported' };
+  }
+  return undefined;
+}
