@@ -117,7 +117,7 @@ const v5Only: Case[] = [
     bytes: () => pk.publish({ version: 5, topic: 'a', payload: 'x', properties: [{ id: pk.Prop.ContentType, value: 'a' }, { id: pk.Prop.ContentType, value: 'b' }] }) },
   { name: 'PUBLISH whose property length runs past the packet', codes: [MALFORMED],
     bytes: () => pk.frame(PacketType.PUBLISH, 0, Buffer.concat([pk.str('a'), Buffer.from([0x20, 0x01, 0x01])])) },
-  { name: 'PUBLISH with a Subscription Identifier (client to server)', codes: [PROTOCOL_ERROR, MALFORMED],
+  { name: '[MQTT-3.3.4-6] PUBLISH with a Subscription Identifier (client to server)', codes: [PROTOCOL_ERROR, MALFORMED],
     bytes: () => pk.publish({ version: 5, topic: 'a', payload: 'x', properties: [{ id: pk.Prop.SubscriptionIdentifier, value: 3 }] }) },
 ];
 
