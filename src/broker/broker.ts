@@ -10,7 +10,7 @@ import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts
 import { TopicTree } from './topicTree.ts';
 import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
-import type { AclClient, BrokerServices, DurableStore } from './services.ts';
+import type { AclClient, AuthRequest, BrokerServices, DurableStore } from './services.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
@@ -82,8 +82,8 @@ export class Broker {
     return this.config.autoIdPrefix + randomUUID();
   }
 
-  authenticate(username: string | undefined, password: Buffer | undefined) {
-    return this.services.authenticate(username, password);
+  authenticate(request: AuthRequest) {
+    return this.services.authenticate(request);
   }
 
   /**

@@ -10,11 +10,18 @@ import type { MessageRecord } from '../records/message.ts';
 import type { SessionMeta } from '../records/stored.ts';
 import type { ClusterLink } from './clusterLink.ts';
 
+/** A CONNECT to authenticate. */
+export interface AuthRequest {
+  /** index of the listener the client came in through (BrokerConfig.listeners) */
+  readonly listener: number;
+  readonly clientId: string;
+  /** undefined = the client sent no username */
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+}
+
 /** Answers whether a client may connect: synchronously when no password file is involved. */
-export type Authenticate = (
-  username: string | undefined,
-  password: Buffer | undefined,
-) => boolean | Promise<'ok' | 'bad_credentials' | 'not_authorized'>;
+export type Authenticate = (request: AuthRequest) => boolean | Promise<'ok' | 'bad_credentials' | 'not_authorized'>;
 
 /** The client an ACL check is made for (long-lived objects, so the authorizer can cache per client). */
 export interface AclClient {

@@ -12,6 +12,7 @@ import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
 import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
 import type { Outbox } from './outbox.ts';
+import type { ListenerContext } from './listenerContext.ts';
 import { TopicAliases } from './topicAliases.ts';
 import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
 import { admitPublish, checkPublish } from './publishIn.ts';
@@ -77,9 +78,12 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   readonly remotePort: number | undefined;
   private readonly broker: Broker;
   private readonly outbox: Outbox;
+  /** the listener this client came in through */
+  readonly listener: ListenerContext;
 
-  constructor(socket: Duplex, broker: Broker, outbox: Outbox, remoteAddress: string | undefined, remotePort: number | undefined) {
+  constructor(socket: Duplex, broker: Broker, outbox: Outbox, listener: ListenerContext, remoteAddress: string | undefined, remotePort: number | undefined) {
     this.socket = socket;
+    this.listener = listener;
     this.broker = broker;
     this.outbox = outbox;
     this.remoteAddress = remoteAddress;
@@ -208,7 +212,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     this.will = willFromConnect(packet, clientId);
     this.keepalive = keepalive;
     this.state = State.Authenticating;
-    const decided = this.broker.authenticate(packet.username, packet.password);
+    const decided = this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password: packet.password });
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {

@@ -39,5 +39,13 @@ export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'stopped' }
   | { readonly type: 'stats'; readonly id: number; readonly counters: Record<string, number> }
-  | { readonly type: 'auth'; readonly id: number; readonly username: string | undefined; readonly password: Uint8Array | undefined }
+    /** a CONNECT to authenticate (broker/services.ts AuthRequest) */
+  | {
+      readonly type: 'auth';
+      readonly id: number;
+      readonly listener: number;
+      readonly clientId: string;
+      readonly username: string | undefined;
+      readonly password: Uint8Array | undefined;
+    }
   | { readonly type: 'fatal'; readonly message: string };

@@ -11,6 +11,7 @@ import { Broker } from '../broker/broker.ts';
 import { type Authenticate, type Authorizer } from '../broker/services.ts';
 import { Connection } from '../link/connection.ts';
 import { Outbox } from '../link/outbox.ts';
+import type { ListenerContext } from '../link/listenerContext.ts';
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
 import { createLogger } from '../log.ts';
@@ -38,11 +39,11 @@ const authWaiters = new Map<number, (r: 'ok' | 'bad_credentials' | 'not_authoriz
 let nextAuthId = 1;
 
 const authenticate: Authenticate = init.remoteAuth
-  ? (username, password) =>
+  ? ({ listener, clientId, username, password }) =>
       new Promise((resolve, reject) => {
         const id = nextAuthId++;
         authWaiters.set(id, (r) => (r === 'error' ? reject(new Error('password check failed')) : resolve(r)));
-        post({ type: 'auth', id, username, password: password === undefined ? undefined : new Uint8Array(password) });
+        post({ type: 'auth', id, listener, clientId, username, password: password === undefined ? undefined : new Uint8Array(password) });
       })
   : () => true;
 
@@ -163,13 +164,14 @@ const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_
  * max_connections of listener `index`.
  */
 function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
+  const context: ListenerContext = { index, config: listener };
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, address, remotePort));
+      if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));
     }, maxFrame);
   }
   return listen(listener, port, config.setTcpNodelay, (socket) => {
-    if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, socket.remoteAddress, socket.remotePort));
+    if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
   });
 }
 
