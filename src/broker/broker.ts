@@ -68,6 +68,7 @@ export class Broker {
       maxQueuedBytes: config.maxQueuedBytes,
       queueQos0Messages: config.queueQos0Messages,
       dropOldest: config.queueDropPolicy === 'drop_oldest',
+      mayRead: services.authorizer === undefined ? undefined : (session, topic) => this.mayRead(session, topic),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
     this.expiryTimer = setInterval(() => {
@@ -96,7 +97,7 @@ export class Broker {
     const cluster = this.cluster;
     const id = conn.clientId;
     // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
-    if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
+    if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, conn.username, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
       const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, undefined);
       done(session, present);
     }
@@ -126,6 +127,15 @@ export class Broker {
     // the new connection is registered first, so the old one's close does not give up the id
     this.clients.set(id, conn);
     if (old !== undefined && old !== conn) old.takeOver();
+    const existing = moved?.session ?? this.sessions.get(id);
+    // A session belongs to the user who made it: another user's CONNECT with the same client id
+    // starts afresh, as Mosquitto 2.0 does; its queue is never handed over. (For a session on
+    // another worker, the old owner made this check before handing it: see handover.ts.)
+    const otherUser = existing !== undefined && existing.username !== conn.username;
+    if (otherUser) {
+      this.log.notice(`client id ${id} taken by user ${conn.username ?? '(anonymous)'}: the session of user ${existing.username ?? '(anonymous)'} is discarded`);
+      cleanStart = true;
+    }
     let pendingWill = moved?.will;
     const local = this.delayedWills.get(id);
     if (local !== undefined) {

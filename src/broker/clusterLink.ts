@@ -43,9 +43,9 @@ export interface ClusterLink {
    * Makes this worker the owner of `clientId`. Returns false when it is done at once (no other
    * worker holds the id). Returns true when another worker holds it: that worker closes its
    * connection (0x8E) and hands the session over, and `done` is called with it later (undefined
-   * when it had none, or on clean start).
+   * when it had none, on clean start, or when the session belongs to another username).
    */
-  acquire(clientId: string, cleanStart: boolean, done: (moved: MovedSession | undefined) => void): boolean;
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): boolean;
   /** Registers `clientId` for this worker (a session restored from the store at start-up). */
   adopt(clientId: string): void;
   /** The session of `clientId` ended on this worker: the id is free again. */

@@ -29,6 +29,11 @@ export interface QueueLimits {
   readonly maxQueuedBytes: number;
   readonly queueQos0Messages: boolean;
   readonly dropOldest: boolean;
+  /**
+   * The authorizer's read check, made again as a queued message leaves the queue: rights may
+   * have changed since it was routed (ACL reload, dynamic security). Undefined without an ACL.
+   */
+  readonly mayRead?: ((session: Session, topic: string) => boolean) | undefined;
 }
 
 export const NEVER_EXPIRES = 0xffffffff;
@@ -183,6 +188,12 @@ export class Session implements JournalSession {
       this.pendingBytes -= messageSize(d.message);
       if (isExpired(d.message, now)) {
         counters.messagesExpired++;
+        this.journal?.done(this, d);
+        continue;
+      }
+      const mayRead = this.limits.mayRead;
+      if (mayRead !== undefined && !mayRead(this, d.message.topic)) {
+        counters.aclDenied++;
         this.journal?.done(this, d);
         continue;
       }

@@ -201,8 +201,8 @@ export class Cluster implements ClusterLink {
     this.announce(Kind.Group, { g: filter.group, f: filter.filter, c: n });
   }
 
-  acquire(clientId: string, cleanStart: boolean, done: (moved: MovedSession | undefined) => void): boolean {
-    return this.handover.acquire(clientId, cleanStart, done);
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): boolean {
+    return this.handover.acquire(clientId, cleanStart, username, done);
   }
 
   adopt(clientId: string): void {

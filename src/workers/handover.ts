@@ -3,8 +3,8 @@
  * id whose session another worker holds, that worker (the old owner, A) closes its connection
  * with 0x8E and hands the session to the new one (B). Nothing is lost, duplicated or reordered:
  *
- *   B → A  Takeover {id, clean}      A closes the old connection, moves the registry entry to B
- *   A → B  Session {id, s}           the session (null on clean start); A keeps the session's
+ *   B → A  Takeover {id, clean, u}   A closes the old connection, moves the registry entry to B
+ *   A → B  Session {id, s}           the session (null on clean start or for another user u); A keeps the session's
  *                                    subscriptions and forwards what still matches there. A stored
  *                                    session goes once its entries' earlier writes are committed
  *   A → B  Forward {id, d, k} …      deliveries routed to A before the senders knew of B
@@ -43,6 +43,8 @@ const STEP_TIMEOUT_MS = 3000;
 
 interface Waiter {
   readonly cleanStart: boolean;
+  /** the user connecting: a session of another user is not handed over */
+  readonly username: string | undefined;
   readonly done: (moved: MovedSession | undefined) => void;
 }
 
@@ -96,7 +98,7 @@ export class Handover {
   private readonly handing = new Map<string, Handing>();
   private readonly arriving = new Map<string, Arriving>();
   /** Takeover requests that came while this worker was itself receiving the session */
-  private readonly deferred = new Map<string, { from: number; clean: boolean }[]>();
+  private readonly deferred = new Map<string, { from: number; clean: boolean; username: string | undefined }[]>();
   /** A: forwarded deliveries whose commit at the new owner `to` a publish waits for, by key */
   private readonly lateForwards = new Map<number, { to: number; done: LateDone }>();
   private lastForwardKey = 0;
@@ -109,11 +111,11 @@ export class Handover {
   }
 
   /** See ClusterLink.acquire. */
-  acquire(id: string, cleanStart: boolean, done: (moved: MovedSession | undefined) => void): boolean {
+  acquire(id: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): boolean {
     const p = this.pending.get(id);
     if (p !== undefined) {
       // a second CONNECT with the same id while the first waits: it takes over from the first once that one has the session
-      p.waiters.push({ cleanStart, done });
+      p.waiters.push({ cleanStart, username, done });
       return true;
     }
     const self = this.cluster.self;
@@ -124,8 +126,8 @@ export class Handover {
       return false;
     }
     const timer = setTimeout(() => this.retry(id), STEP_TIMEOUT_MS);
-    this.pending.set(id, { from: owner, waiters: [{ cleanStart, done }], timer });
-    this.cluster.send(owner, Kind.Takeover, { id, clean: cleanStart });
+    this.pending.set(id, { from: owner, waiters: [{ cleanStart, username, done }], timer });
+    this.cluster.send(owner, Kind.Takeover, { id, clean: cleanStart, u: username });
     return true;
   }
 
@@ -142,7 +144,7 @@ export class Handover {
     }
     p.from = owner;
     p.timer = setTimeout(() => this.retry(id), STEP_TIMEOUT_MS);
-    this.cluster.send(owner, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
+    this.cluster.send(owner, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart, u: p.waiters[0]!.username });
     this.broker.flushSoon();
   }
 
@@ -150,7 +152,7 @@ export class Handover {
     const id = body.id as string;
     switch (kind) {
       case Kind.Takeover:
-        return this.onTakeover(from, id, body.clean as boolean);
+        return this.onTakeover(from, id, body.clean as boolean, (body.u as string | null | undefined) ?? undefined);
       case Kind.Session:
         return this.onSession(from, id, (body.s as SessionRecord | null) ?? undefined);
       case Kind.Moved:
@@ -173,10 +175,10 @@ export class Handover {
 
   // ---- A: the old owner -------------------------------------------------------------------
 
-  private onTakeover(to: number, id: string, clean: boolean): void {
+  private onTakeover(to: number, id: string, clean: boolean, username: string | undefined): void {
     if (this.pending.has(id) || this.arriving.has(id)) {
       const list = this.deferred.get(id) ?? [];
-      list.push({ from: to, clean });
+      list.push({ from: to, clean, username });
       this.deferred.set(id, list);
       return;
     }
@@ -190,7 +192,8 @@ export class Handover {
     this.cluster.registry.transfer(id, self, to);
     this.broker.clients.get(id)?.takeOver();
     const session = this.broker.sessions.get(id);
-    if (session === undefined || clean) {
+    // a session belongs to its user: another user's CONNECT with the same id starts afresh (as Mosquitto)
+    if (session === undefined || clean || session.username !== username) {
       if (session !== undefined) this.broker.endSession(session, false);
       this.cluster.send(to, Kind.Session, { id, s: null });
       return;
@@ -333,7 +336,7 @@ export class Handover {
       return;
     }
     p.from = to;
-    this.cluster.send(to, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart });
+    this.cluster.send(to, Kind.Takeover, { id, clean: p.waiters[0]!.cleanStart, u: p.waiters[0]!.username });
   }
 
   private onForward(from: number, id: string, d: DeliveryRecord, k: number, inbound: [string, number] | undefined): void {
@@ -395,7 +398,7 @@ export class Handover {
     const list = this.deferred.get(id);
     if (list === undefined) return;
     this.deferred.delete(id);
-    for (const r of list) this.onTakeover(r.from, id, r.clean);
+    for (const r of list) this.onTakeover(r.from, id, r.clean, r.username);
   }
 
   // ---- every worker -----------------------------------------------------------------------

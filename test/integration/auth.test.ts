@@ -4,7 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, Inbox, subscribe, uniqueId } from '../helpers/clients.ts';
+import type { IConnackPacket } from 'mqtt';
+import { Harness, Inbox, once, subscribe, uniqueId } from '../helpers/clients.ts';
 import { PacketType, pk } from '../helpers/raw.ts';
 import { tempDir, writePasswordFile, type TestBroker } from '../helpers/broker.ts';
 
@@ -94,6 +95,46 @@ describe('password_file with allow_anonymous false', () => {
   test('MQTT.js reports a refused CONNECT as an error with the CONNACK code', async () => {
     await assert.rejects(h.connect(secured.url, { protocolVersion: 5, username: 'alice', password: 'bad' }),
       (e: Error & { code?: number }) => e.code === 0x86 || e.code === 0x87);
+  });
+});
+
+describe('a client id belongs to its user (Mosquitto 2.0: a session is not handed to another user)', () => {
+  for (const version of [4, 5] as const) {
+    test(`v${version}: bob connecting with alice's client id gets no session and none of her queued messages`, async () => {
+      const id = uniqueId('shared-id');
+      const topic = `alice/${uniqueId()}`;
+      const persistent = version === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false };
+      const alice = await h.connect(secured.url, { protocolVersion: version, clientId: id, username: 'alice', password: 's3cret', ...persistent });
+      await subscribe(alice, 'alice/#', { qos: 1 });
+      await new Promise<void>((resolve) => alice.end(false, {}, () => resolve()));
+      const pub = await h.connect(secured.url, { protocolVersion: 4, username: 'alice', password: 's3cret' });
+      await pub.publishAsync(topic, 'for alice only', { qos: 1 });
+
+      const bob = h.client(secured.url, { protocolVersion: version, clientId: id, username: 'bob', password: 'hunter2', ...persistent });
+      const inbox = new Inbox(bob);
+      const connack = await once<IConnackPacket>(bob, 'connect');
+      assert.equal(connack.sessionPresent, false, "bob must not resume alice's session");
+      await inbox.expectNone(500, 0);
+      // and alice's subscription went with her session: bob's new session has none
+      await pub.publishAsync(topic, 'after the takeover', { qos: 1 });
+      await inbox.expectNone(300, 0);
+    });
+  }
+
+  test('the same user resuming the session still gets the queued message', async () => {
+    const id = uniqueId('own-id');
+    const topic = `alice/${uniqueId()}`;
+    const alice = await h.connect(secured.url, { protocolVersion: 4, clientId: id, username: 'alice', password: 's3cret', clean: false });
+    await subscribe(alice, 'alice/#', { qos: 1 });
+    await new Promise<void>((resolve) => alice.end(false, {}, () => resolve()));
+    const pub = await h.connect(secured.url, { protocolVersion: 4, username: 'bob', password: 'hunter2' });
+    await pub.publishAsync(topic, 'queued', { qos: 1 });
+    // the inbox listens before CONNACK: the queued message may come in the same read
+    const again = h.client(secured.url, { protocolVersion: 4, clientId: id, username: 'alice', password: 's3cret', clean: false });
+    const inbox = new Inbox(again);
+    const connack = await once<IConnackPacket>(again, 'connect');
+    assert.equal(connack.sessionPresent, true);
+    assert.equal((await inbox.waitFor(1))[0]!.payload.toString(), 'queued');
   });
 });
 
