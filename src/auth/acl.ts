@@ -29,6 +29,7 @@
  * called from: main (parse, on start and reload), worker (aclCheck, per PUBLISH and delivery)
  */
 import { ConfigError } from '../config/errors.ts';
+import { filterCovers, filtersOverlap } from './filterOverlap.ts';
 
 /** Access bits, as Mosquitto's MOSQ_ACL_READ / MOSQ_ACL_WRITE; 0 = deny. */
 const READ = 1;
@@ -209,6 +210,32 @@ export function topicMatchesFilter(filter: string, topic: string): boolean {
   }
 }
 
+/**
+ * May a subscription to `filter` ever deliver anything? Refused when a deny rule that decides
+ * first takes every topic of the filter, or when no read rule grants any topic it can match.
+ * Deliveries are still checked one by one ('read'); this only tells a client at SUBSCRIBE that
+ * nothing would come (SUBACK 0x80 / v5 0x87).
+ */
+function mayReadAny(acl: Acl, client: AclClient, filter: string): boolean {
+  const own = client.username === undefined ? acl.anonymous : acl.users.get(client.username);
+  if (own !== undefined) {
+    for (const rule of own) {
+      if (rule.access === 0 && filterCovers(rule.filter, filter)) return false;
+    }
+    for (const rule of own) if ((rule.access & READ) !== 0 && filtersOverlap(rule.filter, filter)) return true;
+  }
+  if (acl.patterns.length === 0) return false;
+  const mine = patternsFor(acl, client);
+  if (mine.dangerous) return false;
+  for (let i = 0; i < acl.patterns.length; i++) {
+    const f = mine.filters[i];
+    if (f === undefined) continue;
+    if (acl.patterns[i]!.access === 0 && filterCovers(f, filter)) return false;
+    if ((acl.patterns[i]!.access & READ) !== 0 && filtersOverlap(f, filter)) return true;
+  }
+  return false;
+}
+
 /** acl__check_dollar: what no client may do, whatever the ACL says. */
 function dollarAllowed(topic: string, write: boolean): boolean {
   if (topic.charCodeAt(0) !== 0x24) return true;
@@ -293,7 +320,7 @@ function patternsFor(acl: Acl, client: AclClient): ClientPatterns {
  * Pure and synchronous; pass the same client object each time to reuse its substituted patterns.
  */
 export function aclCheck(acl: Acl | undefined, client: AclClient, topic: string, access: AclAccess): boolean {
-  if (access === 'subscribe') return true;
+  if (access === 'subscribe') return acl === undefined || mayReadAny(acl, client, topic);
   const write = access === 'write';
   if (!dollarAllowed(topic, write)) return false;
   if (acl === undefined) return true;

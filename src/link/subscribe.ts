@@ -1,6 +1,7 @@
 import type { ISubackPacket, ISubscribePacket, IUnsubackPacket, IUnsubscribePacket } from 'mqtt-packet';
 import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
 import { encodePacket } from '../protocol/encode.ts';
+import { counters } from '../metrics/counters.ts';
 import { isValidTopicFilter, parseSharedFilter } from '../protocol/topic.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { Connection } from './connection.ts';
@@ -41,6 +42,9 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
       throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SHARED_NO_LOCAL', 'No Local on a shared subscription', 'MQTT-3.8.3-4');
     }
     if (!broker.maySubscribe(conn, parsed.filter)) {
+      // the ACL grants read on nothing this filter can match: say so now rather than deliver nothing
+      counters.aclDenied++;
+      broker.log.notice(`Denied SUBSCRIBE from ${conn.clientId} to '${s.topic}' (ACL)`);
       granted.push(v5 ? ReasonCode.NotAuthorized : 0x80);
       continue;
     }

@@ -142,12 +142,17 @@ describe('aclCheck: Mosquitto 2.0 decisions', () => {
     assert.equal(aclCheck(a, anon, 'x/y', 'read'), true);
   });
 
-  test('subscribe is always allowed: Mosquitto 2.0 checks each delivered message for read instead', () => {
-    const a = parseAclFile('user u\ntopic read a/b\n', 'acl');
+  test('subscribe is refused when the ACL grants read on nothing the filter can match; deliveries are still checked one by one', () => {
+    const a = parseAclFile('user u\ntopic read a/b\ntopic deny a/secret/#\ntopic read a/#\npattern read p/%c/#\n', 'acl');
     const u = { clientId: 'c', username: 'u' };
-    for (const filter of ['#', 'c/d', '$SYS/#', 'a/+']) assert.equal(aclCheck(a, u, filter, 'subscribe'), true, filter);
+    for (const filter of ['#', 'a/+', 'a/b', '+/b', 'a', 'a/x/y', 'p/c/z', 'p/+/z']) assert.equal(aclCheck(a, u, filter, 'subscribe'), true, filter);
+    for (const filter of ['c/d', '$SYS/#', 'b/#', 'a/secret/x', 'a/secret/#', 'p/other/z']) assert.equal(aclCheck(a, u, filter, 'subscribe'), false, filter);
+    // '#' is granted, but what it delivers is only what read allows
     assert.equal(aclCheck(a, u, 'a/b', 'read'), true);
     assert.equal(aclCheck(a, u, 'c/d', 'read'), false);
+    assert.equal(aclCheck(a, u, 'a/secret/x', 'read'), false);
+    const anon = { clientId: 'anon' };
+    assert.equal(aclCheck(a, anon, 'a/b', 'subscribe'), false, 'no rules for anonymous clients');
   });
 
   test('without an acl_file everything is allowed except publishing to $SYS and $share', () => {
