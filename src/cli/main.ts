@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `culex` command: `culex [-c FILE] [-p PORT] [-v]`. Loads the configuration, starts the
- * broker, stops it cleanly on SIGINT/SIGTERM.
+ * broker, stops it cleanly on SIGINT/SIGTERM; SIGUSR1/SIGUSR2 log a summary (never the inspector).
  * called from: main
  */
 import { defaultConfig } from '../config/defaults.ts';
@@ -90,6 +90,19 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+// Node's defaults would open the inspector on 127.0.0.1:9229 (SIGUSR1: code execution for any
+// local process) and end the process (SIGUSR2). A listener replaces both. Mosquitto uses them to
+// save its database and to print its subscriptions: culex has nothing to save (every message is
+// committed as it is acknowledged), so both log what the broker holds.
+const report = (signal: string) => {
+  broker?.stats().then(
+    (s) => process.stderr.write(`culex: ${signal}: ${s.clientsConnected ?? 0} clients connected, ${s.sessions ?? 0} sessions, ` +
+      `${s.subscriptions ?? 0} subscriptions, ${s.retainedMessages ?? 0} retained messages\n`),
+    () => {},
+  );
+};
+process.on('SIGUSR1', () => report('SIGUSR1'));
+process.on('SIGUSR2', () => report('SIGUSR2'));
 
 try {
   broker = await startBroker(config, { verbose });

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Harness, Inbox, subscribe, uniqueId } from '../helpers/clients.ts';
+import { Harness, Inbox, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { PacketType } from '../helpers/raw.ts';
 import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
 
@@ -48,6 +48,24 @@ describe('culex command', { skip: culexOnly }, () => {
     await pub.publishAsync(topic, 'via-cli', { qos: 1 });
     assert.equal((await inbox.waitFor(1))[0]!.payload.toString(), 'via-cli');
     await h.closeClients();
+    p.proc.kill('SIGTERM');
+    assert.deepEqual(await p.exit, { code: 0, signal: null });
+  });
+
+  test('SIGUSR1 and SIGUSR2 neither open the Node inspector nor end the broker', async () => {
+    const port = await freePort();
+    const p = cli(['-p', String(port)]);
+    await running(p, port);
+    p.proc.kill('SIGUSR1');
+    p.proc.kill('SIGUSR2');
+    await sleep(500);
+    assert.equal(p.proc.exitCode, null, p.output());
+    assert.doesNotMatch(p.output(), /Debugger listening/);
+    assert.match(p.output(), /SIGUSR1: \d+ clients connected/);
+    assert.match(p.output(), /SIGUSR2: \d+ clients connected/);
+    // still serving
+    const c = await h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4 });
+    await c.endAsync();
     p.proc.kill('SIGTERM');
     assert.deepEqual(await p.exit, { code: 0, signal: null });
   });
