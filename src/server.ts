@@ -70,9 +70,15 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
   const shared = n > 1 ? createClusterShared(n, config.listeners.length, opts.ringBytes) : undefined;
-  if (config.persistence && config.persistenceDurability !== 'off') {
+  const persistent = config.persistence && config.persistenceDurability !== 'off';
+  // one broker per persistence_location: a second one refuses to start, naming the first one's pid
+  const lock = persistent ? (await import('./persistence/lock.ts')).lockDirectory(config.persistenceLocation) : undefined;
+  if (persistent) {
     const started = performance.now();
-    const check = await (await import('./persistence/startup.ts')).checkStore(config, log, n);
+    const check = await (await import('./persistence/startup.ts')).checkStore(config, log, n).catch((err: unknown) => {
+      lock?.release();
+      throw err;
+    });
     if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
     log.info(
       `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
@@ -187,6 +193,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     stopping = true;
     await Promise.all(created.map((w) => w.terminate()));
     await authenticator?.close();
+    lock?.release();
     throw err;
   }
 
@@ -248,6 +255,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       );
       await Promise.all(workers.map((w) => w.terminate()));
       await authenticator?.close();
+      lock?.release();
     },
   };
 }

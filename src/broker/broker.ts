@@ -480,6 +480,11 @@ export class Broker {
     return this.store === undefined || this.store.healthy;
   }
 
+  /** the store refuses writes because the disk is full (rather than an I/O error) */
+  get storeFull(): boolean {
+    return this.store !== undefined && this.store.full;
+  }
+
   /**
    * A message another worker sent here: `route` to this worker's non-shared subscribers,
    * `retain` to update the retained store (the newest stamp wins).

@@ -56,4 +56,6 @@ export interface DurableStore extends JournalStore {
   deleteSession(clientId: string): void;
   /** false after a failed commit, until the disk accepts writes again */
   readonly healthy: boolean;
+  /** unhealthy because the disk is full */
+  readonly full: boolean;
 }

@@ -372,9 +372,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     }
     const ack = { qos, id, reason };
     this.acks.after(commit, () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
-      // a failed commit is not acknowledged as a success: v5 is told 0x80, 3.1.1 (no way to say it) is disconnected
+      // a failed commit is not acknowledged as a success: v5 is told why (0x97 for a full disk, as
+      // every publish after it while the store is full; else 0x80), 3.1.1 (no way to say it) is disconnected
       if (this.version !== 5) return false;
-      ack.reason = ReasonCode.UnspecifiedError;
+      ack.reason = this.broker.storeFull ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
       return true;
     });
   }

@@ -30,6 +30,7 @@
 import type { Database, Key, RootDatabase } from 'lmdb';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, freeBytes, storeErrorFrom } from './errors.ts';
+import { roomBytes } from './room.ts';
 import { encodeMetaRecord } from './format.ts';
 import { defaultLog, defaultReserve } from './open.ts';
 import type { Durability, Keyspaces, StoreLog, StoreOptions } from './open.ts';
@@ -111,8 +112,37 @@ export abstract class StoreCommits {
     this.dbs = dbs;
   }
 
+  /** Free space for the store: the file system's and the data file's free pages (room.ts). */
+  protected room(): number | undefined {
+    return roomBytes(this.path, this.root, Object.values(this.dbs));
+  }
+
   /** Healthy again (a write succeeded): replays the deferred writes, in order (writes.ts). */
   protected abstract recover(): void;
+
+  /**
+   * Still short of the reserve: writes the oldest deferred writes, in order, up to about
+   * `maxBytes`, into the current batch, and forgets them (writes.ts). Returns false when none waits.
+   */
+  protected abstract replaySome(maxBytes: number): boolean;
+
+  /**
+   * What an unhealthy store does once nothing is in flight: with room for the reserve, a probe
+   * write (its success replays everything: recover()); short of it but with half the reserve
+   * free on the file system, the next deferred writes in a bounded transaction. Deletes among
+   * them (a queue draining) free pages inside the data file, which count as room: the store
+   * gets out of "full" by itself, though the file never shrinks. Returns true when it wrote.
+   */
+  private tryToRecover(): boolean {
+    const room = this.room();
+    if (room === undefined || room >= this.reserveBytes) {
+      this.probes++;
+      this.track(this.dbs.meta.put('probe', encodeMetaRecord({ at: Date.now(), pid: process.pid })));
+      return true;
+    }
+    const free = freeBytes(this.path);
+    return free !== undefined && free >= this.reserveBytes / 2 && this.replaySome(this.reserveBytes / 4);
+  }
 
   /**
    * Resolves when every write issued before the call is durable for the configured mode (see the
@@ -159,6 +189,11 @@ export abstract class StoreCommits {
    */
   get healthy(): boolean {
     return this.deferred === undefined;
+  }
+
+  /** unhealthy because the disk is full (not an I/O error): v5 publishers are told 0x97 */
+  get full(): boolean {
+    return this.deferred !== undefined && this.lastError?.code === 'STORE_FULL';
   }
 
   stats(): StoreStats {
@@ -218,8 +253,12 @@ export abstract class StoreCommits {
     this.failuresAtLastOk = this.failures;
     this.committedCount++;
     counters.storeCommits++;
-    // writes work again; replay what waited, once nothing older is still in flight (keeps the order)
-    if (this.deferred !== undefined && this.oldestUnsettled() === undefined) this.recover();
+    // writes work again; replay what waited, once nothing older is still in flight (keeps the order),
+    // when there is room for the reserve; short of it, the next deferred writes (tryToRecover)
+    if (this.deferred === undefined || this.oldestUnsettled() !== undefined || this.closed) return;
+    const room = this.room();
+    if (room === undefined || room >= this.reserveBytes) this.recover();
+    else this.tryToRecover();
   }
 
   /** Counts the failure at once (settlement order), then waits briefly for lmdb-js's cause to classify it. */
@@ -262,11 +301,7 @@ export abstract class StoreCommits {
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       if (this.closed || this.deferred === undefined) return;
-      const free = freeBytes(this.path);
-      if (this.oldestUnsettled() === undefined && (free === undefined || free >= this.reserveBytes)) {
-        this.probes++;
-        this.track(this.dbs.meta.put('probe', encodeMetaRecord({ at: Date.now(), pid: process.pid })));
-      }
+      if (this.oldestUnsettled() === undefined) this.tryToRecover();
       this.scheduleProbe();
     }, Math.min(this.probeIntervalMs * 2 ** Math.min(this.probes, 16), Math.max(this.probeIntervalMs, MAX_PROBE_INTERVAL_MS)));
     this.probeTimer.unref();

@@ -17,9 +17,11 @@ import { statfsSync } from 'node:fs';
  * - `STORE_IO`: any other failure of a write or commit;
  * - `STORE_CORRUPT`: the data file is not a readable LMDB environment;
  * - `STORE_INCOMPATIBLE`: the store was written by a newer culex (its format version is unknown);
- * - `STORE_CLOSED`: the store was used after close().
+ * - `STORE_CLOSED`: the store was used after close();
+ * - `STORE_LOCKED`: another running broker uses the location (lock.ts).
  */
-export type StoreErrorCode = 'STORE_UNWRITABLE' | 'STORE_FULL' | 'STORE_IO' | 'STORE_CORRUPT' | 'STORE_INCOMPATIBLE' | 'STORE_CLOSED';
+export type StoreErrorCode =
+  | 'STORE_UNWRITABLE' | 'STORE_FULL' | 'STORE_IO' | 'STORE_CORRUPT' | 'STORE_INCOMPATIBLE' | 'STORE_CLOSED' | 'STORE_LOCKED';
 
 /** A failure of the persistent store, with a message ready for the operator. */
 export class StoreError extends Error {

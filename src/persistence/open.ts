@@ -8,13 +8,14 @@
  * a StoreError naming the path and the cause and leaves no environment open.
  * called from: worker | main (Store.open)
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { PersistenceDurability } from '../config/types.ts';
 import { StoreError, fileSystemBytes, freeBytes, storeErrorFrom } from './errors.ts';
 import { checkDataFile } from './dataFile.ts';
+import { reusableBytes } from './room.ts';
 import { STORE_FORMAT, decodeFormat, encodeFormat, encodeMetaRecord } from './format.ts';
 
 /** `persistence_durability` (src/config/types.ts) */
@@ -96,12 +97,12 @@ export function openEnvironment(options: StoreOptions): OpenedEnvironment {
   } catch (err) {
     throw new StoreError('STORE_UNWRITABLE', dir, `persistence store ${dir}: the directory is not writable (${(err as Error).message})`, err);
   }
-  // LMDB maps its lock file: on a full file system touching it is SIGBUS, not an error
+  // LMDB maps its lock file: on a full file system creating it is SIGBUS, not an error. An existing
+  // store may still have room inside its data file (pages freed since the disk filled): judged once open
   const reserve = options.reserveBytes ?? defaultReserve(dir);
   const free = freeBytes(dir);
-  if (free !== undefined && free < reserve) {
-    throw new StoreError('STORE_FULL', dir, `persistence store ${dir}: no space left: ${free} bytes free, below the reserve of ${reserve} bytes the store keeps`);
-  }
+  const existing = existsSync(path.join(dir, 'data.mdb')) && existsSync(path.join(dir, 'lock.mdb'));
+  if (free !== undefined && free < reserve && !existing) throw noRoom(dir, free, reserve);
   const damage = checkDataFile(dir);
   if (damage !== undefined) throw new StoreError('STORE_CORRUPT', dir, `persistence store ${dir}: ${damage}; move it aside or restore a backup`);
 
@@ -126,12 +127,20 @@ export function openEnvironment(options: StoreOptions): OpenedEnvironment {
   try {
     const dbs = {} as Keyspaces;
     for (const name of KEYSPACES) dbs[name] = root.openDB<Buffer, Key>(name, { encoding: 'binary', compression: false, cache: false });
+    if (free !== undefined && free < reserve) {
+      const room = free + reusableBytes(root, Object.values(dbs));
+      if (room < reserve) throw noRoom(dir, room, reserve);
+    }
     checkFormatAndProbe(root, dbs.meta, dir);
     return { dir, root, dbs };
   } catch (err) {
     void root.close().catch(ignore);
     throw storeErrorFrom(err, dir, 'the first write');
   }
+}
+
+function noRoom(dir: string, room: number, reserve: number): StoreError {
+  return new StoreError('STORE_FULL', dir, `persistence store ${dir}: no space left: ${room} bytes free (file system and free pages of the data file), below the reserve of ${reserve} bytes the store keeps`);
 }
 
 /** Creates or checks the format record, and writes the `opened` probe synchronously (to disk). */

@@ -23,6 +23,7 @@ import { clientRange, keyString } from './keys.ts';
 import { encodeInbound, encodeMessage, encodeQueueEntry, encodeRetained, encodeSession } from './format.ts';
 import { StoreCommits } from './commits.ts';
 import type { DeferredWrite } from './commits.ts';
+import type { Keyspaces } from './open.ts';
 
 /** While unhealthy, at most this many writes wait in memory for the store to recover. */
 const MAX_DEFERRED = 1_000_000;
@@ -68,6 +69,10 @@ export abstract class StoreWrites extends StoreCommits {
       this.defer({ deleteSession: clientId });
       return;
     }
+    this.removeSession(dbs, clientId);
+  }
+
+  private removeSession(dbs: Keyspaces, clientId: string): void {
     const idKey = keyString(clientId);
     this.track(dbs.sessions.remove(idKey));
     const range = clientRange(idKey);
@@ -121,7 +126,10 @@ export abstract class StoreWrites extends StoreCommits {
     setImmediate(this.endTurn);
     const free = freeBytes(this.path);
     if (free === undefined || free >= this.reserveBytes) return;
-    const err = new StoreError('STORE_FULL', this.path, `persistence store ${this.path}: no space left: ${free} bytes free, below the reserve of ${this.reserveBytes}`);
+    // the file system is nearly full: free pages inside the data file count too (room.ts)
+    const room = this.room();
+    if (room === undefined || room >= this.reserveBytes) return;
+    const err = new StoreError('STORE_FULL', this.path, `persistence store ${this.path}: no space left: ${room} bytes free (file system and free pages of the data file), below the reserve of ${this.reserveBytes}`);
     this.failures++;
     this.lastError = err;
     this.deferred = [];
@@ -140,6 +148,25 @@ export abstract class StoreWrites extends StoreCommits {
     } else if (this.droppedDeferred++ === 0) {
       this.log.error(`persistence store ${this.path}: ${MAX_DEFERRED} writes are waiting for the store to recover; dropping further writes`);
     }
+  }
+
+  protected override replaySome(maxBytes: number): boolean {
+    const list = this.deferred!;
+    const dbs = this.open_();
+    let n = 0;
+    // a page's worth per write bounds the pages a transaction of small writes may copy
+    for (let bytes = 0; n < list.length && bytes < maxBytes; n++) {
+      const op = list[n]!;
+      if ('deleteSession' in op) {
+        this.removeSession(dbs, op.deleteSession);
+        bytes += 4096;
+      } else {
+        this.track(op.value === undefined ? op.db.remove(op.key) : op.db.put(op.key, op.value));
+        bytes += (op.value?.length ?? 0) + 256;
+      }
+    }
+    list.splice(0, n);
+    return n > 0;
   }
 
   /** Healthy again: writes the deferred ones, in order, into the current batch. */
