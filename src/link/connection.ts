@@ -14,6 +14,7 @@ import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
 import type { Outbox } from './outbox.ts';
 import type { ListenerContext } from './listenerContext.ts';
 import { TopicAliases } from './topicAliases.ts';
+import { HeldPublishes } from './heldPublishes.ts';
 import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
 import { admitPublish, checkPublish } from './publishIn.ts';
 import { connectRefusal } from './connectCheck.ts';
@@ -69,6 +70,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private sessionPending = false;
   /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
   private readonly acks = new AckQueue(this);
+  /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window */
+  private readonly held = new HeldPublishes();
+  private heldPaused = false;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
 
@@ -163,6 +167,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
         if (known) this.broker.releaseInbound(this.session!, id);
         // the id is free on disk before PUBCOMP tells the client it may reuse it
         this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
+        if (known) this.releaseHeld();
         return;
       }
       case 'pubcomp':
@@ -315,6 +320,36 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   // ---- PUBLISH ----------------------------------------------------------------------------
 
   private onPublish(p: IPublishPacket): void {
+    if (this.version !== 5 && (this.held.holding || !this.inWindow(p))) {
+      // 3.1.1 cannot be told Receive Maximum: its PUBLISH waits for the window (heldPublishes.ts)
+      if (!this.held.holding) this.broker.log.notice(`Client ${this.clientId} has more than max_inflight_messages (${this.broker.receiveMaximum}) QoS 2 messages in flight: holding its PUBLISHes until PUBRELs free the window`);
+      this.held.hold(p);
+      if (this.held.full && !this.heldPaused) {
+        this.heldPaused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.routePublish(p);
+  }
+
+  /** Does a 3.1/3.1.1 QoS 2 PUBLISH fit in the inbound window (a retransmission always does)? */
+  private inWindow(p: IPublishPacket): boolean {
+    const inbound = this.session!.inbound;
+    return p.qos !== 2 || inbound.size < this.broker.receiveMaximum || inbound.has(p.messageId ?? 0);
+  }
+
+  /** A PUBREL freed the inbound window: held PUBLISHes go on, in order. */
+  private releaseHeld(): void {
+    if (!this.held.holding) return;
+    this.held.release((p) => this.state === State.Connected && this.inWindow(p), (p) => this.routePublish(p));
+    if (this.heldPaused && !this.held.full && this.state === State.Connected) {
+      this.heldPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  private routePublish(p: IPublishPacket): void {
     const cfg = this.broker.config;
     const qos = p.qos;
     checkPublish(cfg, p);

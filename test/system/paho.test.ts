@@ -30,3 +30,11 @@ for (const version of [4, 5]) {
     ]);
   });
 }
+
+test('paho 3.1.1 with 64 QoS 2 messages in flight (above max_inflight_messages 20): all 2000 complete, no disconnect', { skip }, async () => {
+  const script = new URL('./paho/inflight.py', import.meta.url).pathname;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(PYTHON, [script, String(broker.ports[0]), '2000'], { timeout: 90_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout))),
+  );
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { completed: 2000, disconnects: 0 });
+});

@@ -20,6 +20,10 @@ export class InboundTable {
     return true;
   }
 
+  has(packetId: number): boolean {
+    return this.awaitingPubrel?.has(packetId) ?? false;
+  }
+
   /** PUBREL: returns false when the id is unknown (v5 answers PUBCOMP 0x92). */
   release(packetId: number): boolean {
     return this.awaitingPubrel?.delete(packetId) ?? false;
