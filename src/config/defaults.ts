@@ -14,6 +14,8 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     maxKeepalive: 65535,
     maxPacketSize: 0,
     messageSizeLimit: 0,
+    maxConnectPacketSize: 1 << 20,
+    maxConnectTime: 10,
     maxInflightMessages: 20,
     maxInflightBytes: 0,
     maxQueuedMessages: 1000,

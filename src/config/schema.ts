@@ -157,6 +157,12 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
     (rest) => parseEnum<QueueDropPolicy>(rest, ['drop_newest', 'drop_oldest']),
     { reloadable: true, culexOnly: true },
   ),
+  // what an unauthenticated client may make the broker hold: one CONNECT of at most this size, for at most this long
+  option('max_connect_packet_size', 'maxConnectPacketSize', (rest) => parseSize(rest, 0, MQTT_MAX_PACKET), {
+    reloadable: true,
+    culexOnly: true,
+  }),
+  option('max_connect_time', 'maxConnectTime', (rest) => parseInteger(rest, 1, 3600), { reloadable: true, culexOnly: true }),
   option('metrics_listener', 'metricsListener', parseHostPort, {
     reloadable: false,
     repeat: 'error',

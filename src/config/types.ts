@@ -49,6 +49,10 @@ export interface BrokerConfig {
   readonly maxPacketSize: number;
   /** bytes of PUBLISH payload; 0 = no limit */
   readonly messageSizeLimit: number;
+  /** culex: bytes, the largest first packet (CONNECT) of a client not yet authenticated; 0 = maxPacketSize */
+  readonly maxConnectPacketSize: number;
+  /** culex: seconds from accepting a connection to its CONNACK (CONNECT and authentication) */
+  readonly maxConnectTime: number;
   readonly maxInflightMessages: number;
   /** bytes; 0 = no limit */
   readonly maxInflightBytes: number;

@@ -26,3 +26,10 @@ export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, versio
   }
   return undefined;
 }
+
+/** The largest first packet of a client that has not been answered CONNACK yet. */
+export function connectPacketLimit(cfg: BrokerConfig): number {
+  const limit = cfg.maxConnectPacketSize;
+  if (limit === 0) return cfg.maxPacketSize;
+  return cfg.maxPacketSize === 0 ? limit : Math.min(limit, cfg.maxPacketSize);
+}

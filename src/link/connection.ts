@@ -17,7 +17,7 @@ import { TopicAliases } from './topicAliases.ts';
 import { HeldPublishes } from './heldPublishes.ts';
 import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
 import { admitPublish, checkPublish } from './publishIn.ts';
-import { connectRefusal } from './connectCheck.ts';
+import { connectPacketLimit, connectRefusal } from './connectCheck.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
 import { encodeDelivery } from './publishEncoder.ts';
 import type { Delivery } from '../model/delivery.ts';
@@ -46,6 +46,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   will: Will | undefined = undefined;
   /** worker tick of the last packet received (keep-alive) */
   lastRxTick: number;
+  /** worker tick the connection was accepted at: CONNACK must follow within max_connect_time */
+  readonly openedTick: number;
   /** seconds; 0 = no keep-alive */
   keepalive = 0;
   /** the CONNECT's session expiry, to check DISCONNECT against [MQTT-3.14.2-2] */
@@ -92,8 +94,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     this.outbox = outbox;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
-    this.framer = new Framer(broker.config.maxPacketSize);
+    // until CONNACK, a client may make the broker hold one packet of at most max_connect_packet_size
+    this.framer = new Framer(connectPacketLimit(broker.config));
     this.lastRxTick = outbox.tick;
+    this.openedTick = outbox.tick;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
@@ -276,6 +280,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     const v5 = this.version === 5;
     this.session = session;
     this.state = State.Connected;
+    this.framer.maxPacketSize = cfg.maxPacketSize;
     counters.clientsConnected++;
 
     const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
@@ -558,6 +563,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     this.released = true;
     if (this.session !== undefined) counters.clientsConnected--;
     this.state = State.Closed;
+    this.framer.discard(); // a half-read packet is not kept alive by this object
     this.outbox.remove(this);
     this.broker.onClosed(this, this.discardWill);
   }
@@ -580,7 +586,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     this.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
   }
 
+  /** no CONNACK yet: CONNECT not received or being authenticated (the CONNECT deadline applies) */
   get isAwaitingConnect(): boolean {
-    return this.state === State.AwaitConnect;
+    return this.state === State.AwaitConnect || this.state === State.Authenticating;
   }
 }

@@ -13,8 +13,6 @@ import { counters } from '../metrics/counters.ts';
 import type { Connection } from './connection.ts';
 
 const SWEEP_MS = 250;
-/** a connection that has not sent CONNECT within this many sweeps is closed */
-const CONNECT_TIMEOUT_TICKS = 40; // 10 s
 
 export class Outbox {
   /** coarse clock for keep-alive: incremented every SWEEP_MS */
@@ -27,8 +25,12 @@ export class Outbox {
   /** publishes this turn's writes to other workers (the cluster's rings); undefined with one worker */
   private readonly beforeFlush: (() => void) | undefined;
 
-  constructor(beforeFlush: (() => void) | undefined) {
+  /** sweeps from accept to CONNACK (max_connect_time); counted from accept, not from the last byte */
+  private readonly connectTicks: number;
+
+  constructor(beforeFlush: (() => void) | undefined, maxConnectTimeSeconds: number) {
     this.beforeFlush = beforeFlush;
+    this.connectTicks = Math.ceil((maxConnectTimeSeconds * 1000) / SWEEP_MS);
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
   }
 
@@ -67,7 +69,8 @@ export class Outbox {
     const tick = ++this.tick;
     for (const c of this.connections) {
       if (c.isAwaitingConnect) {
-        if (tick - c.lastRxTick > CONNECT_TIMEOUT_TICKS) c.disconnect(0x87);
+        // a CONNECT trickled byte by byte does not push the deadline back
+        if (tick - c.openedTick > this.connectTicks) c.disconnect(0x87);
       } else if (c.connected && c.keepalive > 0) {
         // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
         if ((tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();

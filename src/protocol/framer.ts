@@ -31,6 +31,14 @@ export class Framer {
     this.maxPacketSize = maxPacketSize;
   }
 
+  /** Lets go of a half-read packet (the connection closed). */
+  discard(): void {
+    this.#assembly = null;
+    this.#assembled = 0;
+    this.#head = null;
+    this.#headLength = 0;
+  }
+
   /** bytes held for an incomplete packet */
   get buffered(): number {
     return this.#headLength + this.#assembled;

@@ -64,7 +64,7 @@ const cluster = init.cluster === undefined ? undefined : new Cluster(init.cluste
 const workers = init.cluster?.workers ?? 1;
 /** this worker's message seqs: above every stored one, and ≡ its index (mod workers) so that no two workers share one */
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
-const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush());
+const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush(), config.maxConnectTime);
 const broker = new Broker(config, { log, authenticate, authorizer, output: outbox, cluster, store, messageSeq });
 if (store !== undefined) {
   const now = Date.now();

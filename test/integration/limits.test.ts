@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, Inbox, publishMany, subscribe, uniqueId, versions } from '../helpers/clients.ts';
 import { PacketType, pk, receivePublishes } from '../helpers/raw.ts';
+import { culexOnly } from '../helpers/broker.ts';
 
 const h = new Harness();
 after(() => h.teardown());
@@ -146,5 +147,36 @@ describe('max_connections', () => {
     assert.ok(reconnected);
     await c.end();
     await b.stop();
+  });
+});
+
+describe('before CONNACK: max_connect_packet_size and max_connect_time (culex options)', { skip: culexOnly }, () => {
+  test('a first packet declaring more than max_connect_packet_size is refused at its header, before its body is read', async () => {
+    const b = await h.broker({ maxConnectPacketSize: 64 * 1024 });
+    const r = await h.raw(b.port, 4);
+    // CONNECT declaring 256 MB: the broker closes without waiting for (and buffering) the body
+    r.send(Buffer.concat([Buffer.from([0x10]), pk.varint(256 * 1024 * 1024 - 1), Buffer.alloc(1024, 0x41)]));
+    await r.expectClosed();
+    // a CONNECT under the limit, with a 60 KB will, is accepted; after CONNACK max_packet_size applies again
+    const { client, connack } = await h.rawConnected(b.port, { version: 5, clientId: uniqueId(), will: { topic: 'w', payload: Buffer.alloc(60 * 1024) } });
+    assert.equal(connack.reasonCode, 0);
+    client.send(pk.publish({ version: 5, topic: 'big', qos: 1, packetId: 1, payload: Buffer.alloc(200 * 1024) }));
+    assert.equal((await client.expect(PacketType.PUBACK)).reasonCode, 0x10); // no subscribers: it was read and routed
+  });
+
+  test('a CONNECT trickled one byte at a time is closed at max_connect_time after the connection opened', async () => {
+    const b = await h.broker({ maxConnectTime: 2 });
+    const r = await h.raw(b.port, 4);
+    const connect = pk.connect({ clientId: uniqueId() });
+    const opened = Date.now();
+    let sent = 0;
+    // one byte every 200 ms: the whole CONNECT would take longer than the deadline
+    while (!r.isClosed && sent < connect.length - 1 && Date.now() - opened < 15_000) {
+      r.send(connect.subarray(sent, sent + 1));
+      sent++;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(r.isClosed, true, `still open after ${sent} bytes`);
+    assert.ok(Date.now() - opened >= 1900, 'not before max_connect_time');
   });
 });

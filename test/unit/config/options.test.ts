@@ -104,6 +104,12 @@ describe('values: trailing comments, clamps and rejections', () => {
     assert.equal(loaded.warnings.length, 1);
   });
 
+  test('max_connect_packet_size takes sizes, max_connect_time seconds (1..3600)', () => {
+    assert.equal(parse('max_connect_packet_size 64k').maxConnectPacketSize, 65536);
+    assert.equal(parse('max_connect_time 3').maxConnectTime, 3);
+    assert.throws(() => parse('max_connect_time 0'), /test\.conf:\d+/);
+  });
+
   test('max_connections below 0 means unlimited (-1)', () => {
     assert.equal(parse('max_connections -5').listeners[0]!.maxConnections, -1);
     assert.equal(parse('max_connections 100').listeners[0]!.maxConnections, 100);
