@@ -12,20 +12,21 @@
  *   user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
  *   (removed in Mosquitto 2); memory_limit; websockets_log_level, websockets_headers_size;
  *   http_dir (no HTTP file serving); dhparamfile (ECDHE is used); max_topic_alias_broker;
- *   capath (see listenerOptions.ts); tls_version tlsv1.1 (culex's minimum is TLS 1.2,
- *   which is stricter); `log_dest syslog|topic|dlt` (see load.ts); and every bridge option
- *   (`connection` blocks: the bridge is not started).
+ *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts); and every
+ *   bridge option (`connection` blocks: the bridge is not started).
  * Accepted silently when set to the value culex behaves as:
- *   per_listener_settings false, use_username_as_clientid false, use_subject_as_username
- *   false, check_retain_source false, tls_version tlsv1.2, tls_keyform pem.
+ *   per_listener_settings false, use_username_as_clientid false, check_retain_source false,
+ *   tls_keyform pem.
  * Refused:
  *   per_listener_settings true (per-listener passwords/ACLs would be merged into one set);
- *   use_username_as_clientid true, use_subject_as_username true (identity rules);
- *   check_retain_source true; clientid_prefixes; bind_interface (would listen on every
- *   interface); websockets_origin; ciphers, ciphers_tls1.3, tls_version tlsv1.3, crlfile;
+ *   use_username_as_clientid true (identity rule); check_retain_source true;
+ *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
  *   psk_hint, psk_file (a PSK listener would come up without TLS); tls_engine, tls_keyform
  *   engine, tls_engine_kpass_sha1; plugin, auth_plugin, global_plugin, plugin_opt_*,
  *   auth_opt_*, auth_plugin_deny_special_chars (authentication/authorisation plugins).
+ * The TLS listener options (certfile … crlfile, ciphers, ciphers_tls1.3, tls_version,
+ * require_certificate, use_identity_as_username, use_subject_as_username) are implemented:
+ * see listenerOptions.ts.
  * called from: main, tests
  */
 import { parseBool, parseEnum, parseText } from './lineSyntax.ts';
@@ -62,9 +63,6 @@ const REJECTED: Readonly<Record<string, string>> = {
   clientid_prefixes: 'culex cannot restrict client ids to prefixes (deprecated in Mosquitto)',
   bind_interface: 'culex cannot bind to a network interface; use `listener PORT ADDRESS`',
   websockets_origin: 'culex cannot restrict WebSocket origins',
-  ciphers: 'culex cannot restrict TLS ciphers per listener (Node.js defaults are used)',
-  'ciphers_tls1.3': 'culex cannot restrict TLS 1.3 cipher suites per listener',
-  crlfile: 'culex cannot check certificate revocation lists',
   psk_hint: 'culex does not support TLS-PSK listeners',
   psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',
@@ -79,7 +77,6 @@ const REJECTED: Readonly<Record<string, string>> = {
 const ONLY_FALSE: Readonly<Record<string, string>> = {
   per_listener_settings: 'culex applies one password_file / acl_file / allow_anonymous to all listeners',
   use_username_as_clientid: 'culex does not replace client ids with usernames',
-  use_subject_as_username: 'culex does not use the certificate subject as username',
   check_retain_source: 'culex does not re-check the publisher of a retained message',
 };
 
@@ -106,7 +103,6 @@ export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(ONLY_FALSE),
   ...BRIDGE_OPTIONS,
   'connection',
-  'tls_version',
   'tls_keyform',
 ];
 
@@ -136,14 +132,6 @@ export function judgeCompatOption(key: string, rest: string, inBridge: boolean):
   if (onlyFalse !== undefined) {
     if (!parseBool(rest)) return { kind: 'accept' };
     return { kind: 'reject', reason: `'${key} true' ${NOT_IMPLEMENTED}: ${onlyFalse}` };
-  }
-  if (key === 'tls_version') {
-    const version = parseEnum(rest, ['tlsv1.1', 'tlsv1.2', 'tlsv1.3']);
-    if (version === 'tlsv1.2') return { kind: 'accept' };
-    if (version === 'tlsv1.1') {
-      return { kind: 'ignore', warning: "'tls_version tlsv1.1' ignored: culex requires TLS 1.2 or later" };
-    }
-    return { kind: 'reject', reason: "'tls_version tlsv1.3' is not implemented by culex: its minimum is TLS 1.2" };
   }
   if (key === 'tls_keyform') {
     if (parseEnum(rest, ['pem', 'engine']) === 'pem') return { kind: 'accept' };

@@ -8,6 +8,10 @@ import type { ListenerConfig } from './types.ts';
 import { OptionValueError } from './errors.ts';
 import { parseBool, parseEnum, parseInteger, parseIntegerToken, parseText, singleToken, valueTokens } from './lineSyntax.ts';
 import type { Warn } from './schema.ts';
+import { parseCipherList, parseCipherSuites } from './tlsCiphers.ts';
+
+/** mosquitto `tls_version` values: the lowest version the listener accepts (src/net.c) */
+export const TLS_VERSIONS = ['tlsv1.1', 'tlsv1.2', 'tlsv1.3'] as const;
 
 /** A listener while the file is being read. */
 export interface ListenerDraft {
@@ -20,6 +24,11 @@ export interface ListenerDraft {
   capath: string | undefined;
   requireCertificate: boolean;
   useIdentityAsUsername: boolean;
+  useSubjectAsUsername: boolean;
+  crlfile: string | undefined;
+  tlsVersion: (typeof TLS_VERSIONS)[number] | undefined;
+  ciphers: string | undefined;
+  ciphersTls13: string | undefined;
   maxConnections: number;
   mountPoint: string | undefined;
   socketDomain: 'ipv4' | 'ipv6' | undefined;
@@ -43,6 +52,11 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     capath: undefined,
     requireCertificate: false,
     useIdentityAsUsername: false,
+    useSubjectAsUsername: false,
+    crlfile: undefined,
+    tlsVersion: undefined,
+    ciphers: undefined,
+    ciphersTls13: undefined,
     maxConnections: -1,
     mountPoint: undefined,
     socketDomain: undefined,
@@ -112,6 +126,21 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
   listenerOption('cafile', (d, rest) => (d.cafile = parseText(rest)), { repeat: 'error' }),
   listenerOption('require_certificate', (d, rest) => (d.requireCertificate = parseBool(rest))),
   listenerOption('use_identity_as_username', (d, rest) => (d.useIdentityAsUsername = parseBool(rest))),
+  listenerOption('use_subject_as_username', (d, rest) => (d.useSubjectAsUsername = parseBool(rest))),
+  listenerOption('crlfile', (d, rest) => (d.crlfile = parseText(rest)), { repeat: 'error' }),
+  listenerOption('ciphers', (d, rest, warn) => (d.ciphers = parseCipherList(rest, warn)), { repeat: 'error' }),
+  listenerOption('ciphers_tls1.3', (d, rest, warn) => (d.ciphersTls13 = parseCipherSuites(rest, warn)), { repeat: 'error' }),
+  // Mosquitto does not create the default listener for tls_version alone.
+  listenerOption(
+    'tls_version',
+    (d, rest, warn) => {
+      d.tlsVersion = parseEnum(rest, TLS_VERSIONS);
+      if (isUnopenedDefault(d)) {
+        warn("'tls_version' before any 'listener' line applies to the default listener only (as in Mosquitto), not to the listeners declared later");
+      }
+    },
+    { repeat: 'error', createsDefaultListener: false },
+  ),
   listenerOption('max_connections', (d, rest) => {
     const value = parseInteger(rest, Number.MIN_SAFE_INTEGER, 2_147_483_647);
     d.maxConnections = value < 0 ? -1 : value;
@@ -148,6 +177,11 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
   ),
 ];
 
+/** The implicit default listener before anything has opened it (load.ts gives it line 0 until then). */
+function isUnopenedDefault(d: ListenerDraft): boolean {
+  return d.line === 0;
+}
+
 /** LISTENER_OPTIONS by key. */
 export const LISTENER_OPTIONS_BY_NAME: ReadonlyMap<string, ListenerOption> = new Map(
   LISTENER_OPTIONS.map((o) => [o.name, o]),
@@ -156,19 +190,45 @@ export const LISTENER_OPTIONS_BY_NAME: ReadonlyMap<string, ListenerOption> = new
 /**
  * Turns a finished draft into the frozen ListenerConfig, checking the TLS settings.
  * TLS mistakes fail loudly: a listener that silently came up without the client-certificate
- * check its configuration asked for would be less secure than intended.
+ * check its configuration asked for would be less secure than intended. Options that only
+ * shape a TLS listener (ciphers, tls_version, certificate usernames) have no effect on a plain
+ * one, in Mosquitto as in culex: a note says so.
  */
 export function finishListener(d: ListenerDraft): { listener: ListenerConfig; problem?: string; note?: string } {
-  const tlsAsked =
-    d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.requireCertificate;
+  const certificatesAsked =
+    d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.requireCertificate ||
+    d.crlfile !== undefined;
+  const isTls = d.certfile !== undefined && d.keyfile !== undefined;
+  const certificateName = d.useIdentityAsUsername || d.useSubjectAsUsername;
   let problem: string | undefined;
-  let note: string | undefined;
-  if (tlsAsked && (d.certfile === undefined || d.keyfile === undefined)) {
+  const notes: string[] = [];
+  if (certificatesAsked && !isTls) {
     problem = `listener ${d.port}: TLS needs both certfile and keyfile`;
   } else if (d.requireCertificate && d.cafile === undefined) {
     problem = `listener ${d.port}: require_certificate true needs cafile (the CAs that sign client certificates)`;
-  } else if (d.useIdentityAsUsername && !d.requireCertificate) {
-    note = `listener ${d.port}: use_identity_as_username has no certificate to read unless require_certificate is true`;
+  } else if (!isTls) {
+    const tlsOnly = [
+      d.ciphers !== undefined ? 'ciphers' : '',
+      d.ciphersTls13 !== undefined ? 'ciphers_tls1.3' : '',
+      d.tlsVersion !== undefined ? 'tls_version' : '',
+      d.useIdentityAsUsername ? 'use_identity_as_username' : '',
+      d.useSubjectAsUsername ? 'use_subject_as_username' : '',
+    ].filter((o) => o !== '');
+    if (tlsOnly.length > 0) {
+      notes.push(`listener ${d.port}: ${tlsOnly.join(', ')} ignored: not a TLS listener (no certfile/keyfile), as in Mosquitto`);
+    }
+  } else {
+    if (certificateName && !d.requireCertificate) {
+      // Mosquitto: SSL_VERIFY_NONE, so no peer certificate: CONNACK "bad user name or password"
+      const option = d.useIdentityAsUsername ? 'use_identity_as_username' : 'use_subject_as_username';
+      notes.push(`listener ${d.port}: ${option} has no certificate to read unless require_certificate is true: every client will be refused`);
+    }
+    if (d.useIdentityAsUsername && d.useSubjectAsUsername) {
+      notes.push(`listener ${d.port}: use_identity_as_username and use_subject_as_username both set: the CN is used (as in Mosquitto)`);
+    }
+    if (d.crlfile !== undefined && !d.requireCertificate) {
+      notes.push(`listener ${d.port}: crlfile has no client certificate to check unless require_certificate is true`);
+    }
   }
   // Optional keys are left out rather than set to undefined, so that a parsed listener
   // deep-equals the one in defaultConfig().
@@ -178,18 +238,23 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
     protocol: d.protocol,
     maxConnections: d.maxConnections,
   };
-  if (tlsAsked && d.certfile !== undefined && d.keyfile !== undefined) {
+  if (d.certfile !== undefined && d.keyfile !== undefined) {
     listener.tls = Object.freeze({
       certfile: d.certfile,
       keyfile: d.keyfile,
       ...(d.cafile !== undefined ? { cafile: d.cafile } : {}),
       requireCertificate: d.requireCertificate,
       useIdentityAsUsername: d.useIdentityAsUsername,
+      ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),
+      ...(d.crlfile !== undefined ? { crlfile: d.crlfile } : {}),
+      ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
+      ...(d.ciphers !== undefined ? { ciphers: d.ciphers } : {}),
+      ...(d.ciphersTls13 !== undefined ? { ciphersTls13: d.ciphersTls13 } : {}),
     });
   }
   if (d.mountPoint !== undefined) listener.mountPoint = d.mountPoint;
   if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
-  return { listener: Object.freeze(listener), problem, note };
+  return { listener: Object.freeze(listener), problem, note: notes.length > 0 ? notes.join('; ') : undefined };
 }
 
 /** The bind address of `bind_address ADDRESS` (default listener only, as in Mosquitto). */

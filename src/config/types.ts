@@ -13,8 +13,21 @@ export interface TlsConfig {
   readonly cafile?: string;
   /** mosquitto `require_certificate` */
   readonly requireCertificate: boolean;
-  /** mosquitto `use_identity_as_username` */
+  /** mosquitto `use_identity_as_username`: the client certificate's CN is the username */
   readonly useIdentityAsUsername: boolean;
+  /**
+   * mosquitto `use_subject_as_username`: the client certificate's subject, RFC 2253 form, is the
+   * username (absent = false; use_identity_as_username wins when both are set, as in Mosquitto)
+   */
+  readonly useSubjectAsUsername?: boolean;
+  /** mosquitto `crlfile`: PEM certificate revocation lists checked against client certificates */
+  readonly crlfile?: string;
+  /** mosquitto `tls_version`: the lowest TLS version accepted (absent = Node's minimum, TLS 1.2) */
+  readonly tlsVersion?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3';
+  /** mosquitto `ciphers`: OpenSSL cipher list for TLS 1.2 and below (absent = Node's default) */
+  readonly ciphers?: string;
+  /** mosquitto `ciphers_tls1.3`: TLS 1.3 cipher suites, `:`-separated (absent = OpenSSL's default) */
+  readonly ciphersTls13?: string;
 }
 
 export interface ListenerConfig {

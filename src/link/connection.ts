@@ -18,6 +18,7 @@ import { HeldPublishes } from './heldPublishes.ts';
 import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
 import { admitPublish, checkPublish } from './publishIn.ts';
 import { connectPacketLimit, connectRefusal } from './connectCheck.ts';
+import { certificateUsername } from './certificateIdentity.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
 import { encodeDelivery } from './publishEncoder.ts';
 import type { Delivery } from '../model/delivery.ts';
@@ -215,13 +216,17 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     }
     const refusal = connectRefusal(cfg, packet, this.version);
     if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why);
+    // use_identity_as_username / use_subject_as_username: the certificate names the client, whatever the CONNECT says
+    const certified = certificateUsername(this.listener.config.tls, this.socket);
+    if (certified === null) return this.refuse(ReasonCode.BadUserNameOrPassword, 'no username in the client certificate');
+    if (certified !== undefined) packet = { ...packet, username: certified, password: undefined };
     const keepalive = packet.keepalive ?? 0;
     this.clientId = clientId;
     this.username = packet.username;
     this.will = willFromConnect(packet, clientId);
     this.keepalive = keepalive;
     this.state = State.Authenticating;
-    const decided = this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password: packet.password });
+    const decided = certified !== undefined || this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password: packet.password });
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {

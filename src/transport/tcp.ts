@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
+import { tlsServerOptions } from './tlsServer.ts';
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
@@ -16,17 +16,7 @@ export function listen(
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
-    const t = listener.tls;
-    server = createTlsServer(
-      {
-        cert: readFileSync(t.certfile),
-        key: readFileSync(t.keyfile),
-        ca: t.cafile !== undefined ? readFileSync(t.cafile) : undefined,
-        requestCert: t.requireCertificate,
-        rejectUnauthorized: t.requireCertificate,
-      },
-      onSocket,
-    );
+    server = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay }, onSocket);
   } else {
     server = createServer({ noDelay }, onSocket);
   }

@@ -1,15 +1,19 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
 import { bindHost } from './tcp.ts';
+import { tlsServerOptions } from './tlsServer.ts';
 
 /**
  * MQTT over WebSockets (Mosquitto's `protocol websockets`): each WebSocket becomes a byte stream
  * for the same Connection class as TCP. Binary frames only; the `mqtt` subprotocol is chosen when
- * offered. called from: worker
+ * offered. Over TLS the listener's TLS options apply as on an MQTT listener (client
+ * certificates, crlfile, tls_version, ciphers), and the stream of a client that presented a
+ * certificate answers `getPeerX509Certificate()` as a TLSSocket does, for certificate
+ * usernames (link/certificateIdentity.ts). called from: worker
  */
 export function listenWebSocket(
   listener: ListenerConfig,
@@ -18,9 +22,7 @@ export function listenWebSocket(
   maxPayload: number,
 ): Promise<HttpServer> {
   const t = listener.tls;
-  const http = t !== undefined
-    ? createHttpsServer({ cert: readFileSync(t.certfile), key: readFileSync(t.keyfile), ca: t.cafile !== undefined ? readFileSync(t.cafile) : undefined })
-    : createHttpServer();
+  const http = t !== undefined ? createHttpsServer(tlsServerOptions(listener.port, t)) : createHttpServer();
   const wss = new WebSocketServer({
     server: http,
     perMessageDeflate: false,
@@ -29,6 +31,10 @@ export function listenWebSocket(
   });
   wss.on('connection', (ws, req) => {
     const stream = createWebSocketStream(ws);
+    const socket = req.socket;
+    if (socket instanceof TLSSocket) {
+      Object.assign(stream, { getPeerX509Certificate: () => socket.getPeerX509Certificate() });
+    }
     onStream(stream, req.socket.remoteAddress, req.socket.remotePort);
   });
   return new Promise((resolve, reject) => {

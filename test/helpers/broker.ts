@@ -162,7 +162,24 @@ function mosquittoConf(c: BrokerConfig, port: number): string {
   if (c.maxPacketSize > 0) lines.push(`max_packet_size ${c.maxPacketSize}`);
   if (c.passwordFile) lines.push(`password_file ${c.passwordFile}`);
   if (c.aclFile) lines.push(`acl_file ${c.aclFile}`);
+  lines.push(...listenerLines(c.listeners[0]!));
   return lines.join('\n') + '\n';
+}
+
+/** mosquitto.conf lines for the protocol and TLS settings of the test listener. */
+function listenerLines(l: BrokerConfig['listeners'][number]): string[] {
+  const lines: string[] = [];
+  if (l.protocol === 'websockets') lines.push('protocol websockets');
+  const t = l.tls;
+  if (t === undefined) return lines;
+  lines.push(`certfile ${t.certfile}`, `keyfile ${t.keyfile}`, `require_certificate ${t.requireCertificate}`, `use_identity_as_username ${t.useIdentityAsUsername}`);
+  if (t.cafile !== undefined) lines.push(`cafile ${t.cafile}`);
+  if (t.useSubjectAsUsername === true) lines.push('use_subject_as_username true');
+  if (t.crlfile !== undefined) lines.push(`crlfile ${t.crlfile}`);
+  if (t.tlsVersion !== undefined) lines.push(`tls_version ${t.tlsVersion}`);
+  if (t.ciphers !== undefined) lines.push(`ciphers ${t.ciphers}`);
+  if (t.ciphersTls13 !== undefined) lines.push(`ciphers_tls1.3 ${t.ciphersTls13}`);
+  return lines;
 }
 
 async function startMosquitto(config: BrokerConfig): Promise<TestBroker> {

@@ -112,7 +112,7 @@ describe('TLS settings are checked, never silently dropped', () => {
 
   test('use_identity_as_username without require_certificate gives a warning', () => {
     const { warnings } = load('listener 8883\ncertfile /c\nkeyfile /k\nuse_identity_as_username true\n');
-    assert.match(warnings.join('\n'), /use_identity_as_username has no certificate to read/);
+    assert.match(warnings.join('\n'), /use_identity_as_username has no certificate to read unless require_certificate is true: every client will be refused/);
   });
 
   test('capath is accepted with a warning (cafile is what culex reads)', () => {

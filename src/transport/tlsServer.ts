@@ -1,0 +1,88 @@
+/**
+ * The Node.js TLS server options of a TLS listener (MQTT over TLS and WebSockets over TLS),
+ * set up as Mosquitto 2.0 sets up its SSL_CTX (src/net.c net__tls_server_ctx,
+ * net__load_certificates, net__load_crl_file):
+ * - `require_certificate true`: the client must present a certificate that `cafile` signs
+ *   (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT); false: none is asked for;
+ * - `crlfile`: every CRL in the PEM file is loaded; a revoked client certificate fails the
+ *   handshake. Node.js checks with X509_V_FLAG_CRL_CHECK_ALL where Mosquitto sets only
+ *   X509_V_FLAG_CRL_CHECK: with intermediate CAs, the file must hold a CRL from each CA of the
+ *   chain below the root, or every client of that chain is refused (fails closed);
+ * - `tls_version`: the lowest version accepted (Mosquitto sets SSL_OP_NO_* for the versions
+ *   below it); without it Node's minimum, TLS 1.2, applies (Mosquitto's is TLS 1.1, which
+ *   OpenSSL 3 refuses at its default security level anyway, as it does for `tls_version tlsv1.1`);
+ * - `ciphers`, `ciphers_tls1.3`: see config/tlsCiphers.ts; the server's order is preferred
+ *   (SSL_OP_CIPHER_SERVER_PREFERENCE).
+ * Files are read when the listener opens; a file that cannot be read or that OpenSSL refuses
+ * stops the start with an error naming the listener, the option and the file.
+ * called from: worker
+ */
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
+import type { TlsConfig } from '../config/types.ts';
+import { nodeCiphers } from '../config/tlsCiphers.ts';
+
+const MIN_VERSION: Readonly<Record<NonNullable<TlsConfig['tlsVersion']>, SecureVersion>> = {
+  'tlsv1.1': 'TLSv1.1',
+  'tlsv1.2': 'TLSv1.2',
+  'tlsv1.3': 'TLSv1.3',
+};
+
+const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Options for tls.createServer / https.createServer. `port` is the configured one, for messages.
+ * @throws Error naming the listener, option and file when a file is unreadable or refused.
+ */
+export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
+  const read = (option: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`listener ${port}: cannot read ${option} '${path}': ${message(err)}`);
+    }
+  };
+  const options: TlsOptions = {
+    cert: read('certfile', tls.certfile),
+    key: read('keyfile', tls.keyfile),
+    requestCert: tls.requireCertificate,
+    rejectUnauthorized: tls.requireCertificate,
+    honorCipherOrder: true,
+  };
+  if (tls.cafile !== undefined) options.ca = read('cafile', tls.cafile);
+  if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
+  const ciphers = nodeCiphers(tls);
+  if (ciphers !== undefined) options.ciphers = ciphers;
+  if (tls.crlfile !== undefined) options.crl = crlList(port, tls.crlfile, read('crlfile', tls.crlfile));
+  // what the server will build, built once here so that a refusal names the listener
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    const files = [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
+    if (tls.cafile !== undefined) files.push(`cafile '${tls.cafile}'`);
+    if (tls.crlfile !== undefined) files.push(`crlfile '${tls.crlfile}'`);
+    throw new Error(`listener ${port}: OpenSSL refused the TLS settings (${files.join(', ')}): ${message(err)}`);
+  }
+  return options;
+}
+
+/**
+ * Every CRL of a PEM file, one string each: Node.js reads only the first CRL of each string it
+ * is given, Mosquitto (X509_load_crl_file) all of them, and it refuses a file with none.
+ */
+function crlList(port: number, path: string, pem: Buffer): string[] {
+  const blocks = pem.toString('latin1').match(CRL_BLOCK);
+  if (blocks === null) throw new Error(`listener ${port}: crlfile '${path}' holds no PEM CRL (-----BEGIN X509 CRL-----)`);
+  for (const block of blocks) {
+    try {
+      createSecureContext({ crl: block });
+    } catch (err) {
+      throw new Error(`listener ${port}: crlfile '${path}': ${message(err)}`);
+    }
+  }
+  return blocks;
+}
