@@ -16,10 +16,11 @@
  *   which is stricter); `log_dest syslog|topic|dlt` (see load.ts); and every bridge option
  *   (`connection` blocks: the bridge is not started).
  * Accepted silently when set to the value culex behaves as:
- *   per_listener_settings false, use_username_as_clientid false, use_subject_as_username
- *   false, check_retain_source false, tls_version tlsv1.2, tls_keyform pem.
+ *   use_username_as_clientid false, use_subject_as_username false, check_retain_source
+ *   false, tls_version tlsv1.2, tls_keyform pem.
+ * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
+ *   `plugin` / `auth_plugin` lines are refused: culex loads plugins for all listeners only.
  * Refused:
- *   per_listener_settings true (per-listener passwords/ACLs would be merged into one set);
  *   use_username_as_clientid true, use_subject_as_username true (identity rules);
  *   check_retain_source true; clientid_prefixes; bind_interface (would listen on every
  *   interface); websockets_origin; ciphers, ciphers_tls1.3, tls_version tlsv1.3, crlfile;
@@ -77,7 +78,6 @@ const REJECTED: Readonly<Record<string, string>> = {
 
 /** Boolean options culex accepts only at the value it behaves as. */
 const ONLY_FALSE: Readonly<Record<string, string>> = {
-  per_listener_settings: 'culex applies one password_file / acl_file / allow_anonymous to all listeners',
   use_username_as_clientid: 'culex does not replace client ids with usernames',
   use_subject_as_username: 'culex does not use the certificate subject as username',
   check_retain_source: 'culex does not re-check the publisher of a retained message',

@@ -17,6 +17,18 @@ export interface TlsConfig {
   readonly useIdentityAsUsername: boolean;
 }
 
+/**
+ * The authentication and access-control settings Mosquitto's `per_listener_settings` moves
+ * into each listener (src/config/listenerSecurity.ts resolves them for either mode).
+ */
+export interface ListenerSecurity {
+  readonly allowAnonymous: boolean;
+  readonly passwordFile?: string;
+  readonly aclFile?: string;
+  readonly allowZeroLengthClientId: boolean;
+  readonly autoIdPrefix: string;
+}
+
 export interface ListenerConfig {
   /** 0 = pick a free port at start (tests) */
   readonly port: number;
@@ -30,6 +42,8 @@ export interface ListenerConfig {
   readonly mountPoint?: string;
   /** mosquitto `socket_domain`: listen on this IP family only; undefined = both */
   readonly socketDomain?: 'ipv4' | 'ipv6';
+  /** this listener's own security settings; set only when BrokerConfig.perListenerSettings */
+  readonly security?: ListenerSecurity;
 }
 
 export interface BrokerConfig {
@@ -37,6 +51,11 @@ export interface BrokerConfig {
   /** worker threads; 0 = number of available cores */
   readonly workers: number;
 
+  /**
+   * mosquitto `per_listener_settings`: each listener has its own ListenerConfig.security and the
+   * five global fields below are unused (read them through listenerSecurity())
+   */
+  readonly perListenerSettings: boolean;
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
   readonly aclFile?: string;

@@ -96,6 +96,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     socket.on('close', () => this.onClose());
   }
 
+  /** ClientLink: the index of the listener, for per_listener_settings ACLs */
+  get listenerIndex(): number {
+    return this.listener.index;
+  }
+
   get connected(): boolean {
     return this.state === State.Connected;
   }
@@ -198,10 +203,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     let assigned: string | undefined;
     if (clientId.length === 0) {
       // [MQTT-3.1.3-8] 3.1.1: a zero-length id needs clean session; 3.1 has no zero-length ids
-      if (!cfg.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
+      if (!this.listener.security.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
         return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
       }
-      clientId = assigned = this.broker.assignClientId();
+      clientId = assigned = this.broker.assignClientId(this.listener.security.autoIdPrefix);
       this.idAssigned = true;
     }
     const refusal = connectRefusal(cfg, packet, this.version);
@@ -209,7 +214,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     const keepalive = packet.keepalive ?? 0;
     this.clientId = clientId;
     this.username = packet.username;
-    this.will = willFromConnect(packet, clientId);
+    this.will = willFromConnect(packet, clientId, this.listener.index);
     this.keepalive = keepalive;
     this.state = State.Authenticating;
     const decided = this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password: packet.password });

@@ -57,7 +57,6 @@ describe('Mosquitto options culex does not implement', () => {
   }
 
   const weakening: [line: string, pattern: RegExp][] = [
-    ['per_listener_settings true', /per_listener_settings true' is not implemented/],
     ['use_username_as_clientid true', /use_username_as_clientid true/],
     ['use_subject_as_username true', /use_subject_as_username true/],
     ['check_retain_source true', /check_retain_source true/],
