@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
+import { needsPasswordCheck } from './config/listenerSecurity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { sumCounters } from './metrics/counters.ts';
 import { startMetricsServer } from './metrics/prometheus.ts';
@@ -87,11 +88,10 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   }
   const workerPorts: number[] = [];
   if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));
-  const remoteAuth = config.passwordFile !== undefined || !config.allowAnonymous;
+  const remoteAuth = needsPasswordCheck(config);
   // loaded only when needed: it brings a piscina pool
-  const authenticator = remoteAuth
-    ? new (await import('./auth/authenticator.ts')).Authenticator({ allowAnonymous: config.allowAnonymous, passwordFile: config.passwordFile })
-    : undefined;
+  const authModule = remoteAuth ? await import('./auth/authenticator.ts') : undefined;
+  const authenticator = authModule === undefined ? undefined : new authModule.Authenticator(authModule.authSettingsOf(config));
 
   let stopping = false;
   const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>[]) => void }>();
@@ -151,7 +151,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
           case 'auth': {
             const reply = (result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') =>
               w.postMessage({ type: 'authResult', id: msg.id, result } satisfies ToWorker);
-            authenticator!.check(msg.username, msg.password === undefined ? undefined : Buffer.from(msg.password)).then(reply, (err: unknown) => {
+            authenticator!.check(msg.username, msg.password === undefined ? undefined : Buffer.from(msg.password), msg.listener).then(reply, (err: unknown) => {
               log.error('password check failed', err);
               reply('error');
             });

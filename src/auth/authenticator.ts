@@ -14,6 +14,11 @@
  * caller may send 4 / 0x86 for bad credentials, or map both to 5 / 0x87 to match Mosquitto
  * byte for byte.
  *
+ * With per_listener_settings, each listener has its own allow_anonymous and password file
+ * (AuthenticatorOptions.listeners, chosen by the listener index the CONNECT came in through);
+ * a password file named by several listeners is read once. A listener index with no settings
+ * is refused, as Mosquitto refuses a client whose listener it does not know.
+ *
  * PBKDF2 ($7$) checks run on a small piscina pool created on first use; $6$ (one SHA-512)
  * is cheap and runs inline. An unknown username costs the same work as a known one, so
  * the response time does not tell which usernames exist.
@@ -25,14 +30,25 @@ import { Piscina } from 'piscina';
 import { ConfigError } from '../config/errors.ts';
 import { DEFAULT_ITERATIONS, parsePasswordFile, verifyPassword, type PasswordEntry } from './passwordFile.ts';
 import type { VerifyRequest } from './verifyTask.ts';
+import type { BrokerConfig } from '../config/types.ts';
+import { listenerSecurity } from '../config/listenerSecurity.ts';
 
 /** Outcome of a credentials check. */
 export type AuthResult = 'ok' | 'bad_credentials' | 'not_authorized';
 
-/** The security settings the Authenticator applies (BrokerConfig's allowAnonymous / passwordFile). */
-export interface AuthenticatorOptions {
+/** What one listener (or, without per_listener_settings, every listener) applies. */
+export interface AuthSettings {
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
+}
+
+/**
+ * The security settings the Authenticator applies: BrokerConfig's allowAnonymous / passwordFile,
+ * or with per_listener_settings each listener's (authSettingsOf() builds them from a config).
+ */
+export interface AuthenticatorOptions extends AuthSettings {
+  /** per_listener_settings: the settings of each listener, by listener index; the two above are then unused */
+  readonly listeners?: readonly AuthSettings[];
   /** verification threads (default 2; at least 1) */
   readonly threads?: number;
   /** ms an idle verification thread lives (default 30 s) */
@@ -40,6 +56,33 @@ export interface AuthenticatorOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The Authenticator's settings for a configuration (listenerSecurity() of each listener, or the global ones). */
+export function authSettingsOf(config: BrokerConfig): AuthenticatorOptions {
+  const global = { allowAnonymous: config.allowAnonymous, passwordFile: config.passwordFile };
+  if (!config.perListenerSettings) return global;
+  return { ...global, listeners: config.listeners.map((_, i) => listenerSecurity(config, i)) };
+}
+
+/** One listener's rule: `users` undefined = no password file. */
+interface Rule {
+  readonly allowAnonymous: boolean;
+  readonly users: Map<string, PasswordEntry> | undefined;
+}
+
+/** Reads every password file of `opts` once; the rule of each listener (or the one global rule). @throws ConfigError */
+function rulesOf(opts: AuthenticatorOptions): { global: Rule; perListener: Rule[] | undefined } {
+  const files = new Map<string, Map<string, PasswordEntry>>();
+  const rule = (s: AuthSettings): Rule => {
+    const path = s.passwordFile;
+    if (path === undefined) return { allowAnonymous: s.allowAnonymous, users: undefined };
+    let users = files.get(path);
+    if (users === undefined) files.set(path, (users = readPasswordFile(path)));
+    return { allowAnonymous: s.allowAnonymous, users };
+  };
+  if (opts.listeners !== undefined) return { global: { allowAnonymous: false, users: undefined }, perListener: opts.listeners.map(rule) };
+  return { global: rule(opts), perListener: undefined };
+}
 
 /** Reads and parses a password file; any failure is a ConfigError naming the file. */
 function readPasswordFile(path: string): Map<string, PasswordEntry> {
@@ -54,10 +97,11 @@ function readPasswordFile(path: string): Map<string, PasswordEntry> {
 
 /** Checks CONNECT credentials against allow_anonymous and the password file. */
 export class Authenticator {
-  private allowAnonymous: boolean;
-  private passwordFile: string | undefined;
-  /** undefined = no password file configured */
-  private users: Map<string, PasswordEntry> | undefined;
+  private settings: AuthenticatorOptions;
+  /** without per_listener_settings: the rule of every listener */
+  private global: Rule;
+  /** with per_listener_settings: the rule of each listener, by index */
+  private perListener: Rule[] | undefined;
   private pool: Piscina | undefined;
   private closed = false;
   private readonly threads: number;
@@ -72,23 +116,24 @@ export class Authenticator {
 
   /** Reads the password file at once, so that a bad file stops the start. @throws ConfigError */
   constructor(opts: AuthenticatorOptions) {
-    this.allowAnonymous = opts.allowAnonymous;
-    this.passwordFile = opts.passwordFile;
+    this.settings = opts;
     this.threads = Math.max(1, Math.min(opts.threads ?? 2, 2));
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
-    this.users = opts.passwordFile === undefined ? undefined : readPasswordFile(opts.passwordFile);
+    ({ global: this.global, perListener: this.perListener } = rulesOf(opts));
   }
 
   /**
-   * Decides whether a CONNECT with these credentials may proceed.
-   * `username` undefined = the client sent no username (anonymous).
+   * Decides whether a CONNECT with these credentials, on listener `listener` (an index of
+   * BrokerConfig.listeners), may proceed. `username` undefined = the client sent no username.
    */
-  async check(username: string | undefined, password: Uint8Array | undefined): Promise<AuthResult> {
+  async check(username: string | undefined, password: Uint8Array | undefined, listener = 0): Promise<AuthResult> {
     if (this.closed) throw new Error('Authenticator is closed');
-    if (username === undefined || this.users === undefined) {
-      return this.allowAnonymous ? 'ok' : 'not_authorized';
+    const rule = this.perListener === undefined ? this.global : this.perListener[listener];
+    if (rule === undefined) return 'not_authorized';
+    if (username === undefined || rule.users === undefined) {
+      return rule.allowAnonymous ? 'ok' : 'not_authorized';
     }
-    const entry = this.users.get(username);
+    const entry = rule.users.get(username);
     const matches = await this.verify(entry ?? this.decoy, password ?? EMPTY);
     return entry !== undefined && password !== undefined && matches ? 'ok' : 'bad_credentials';
   }
@@ -106,15 +151,15 @@ export class Authenticator {
   }
 
   /**
-   * Re-reads the password file, optionally with new settings (config reload). On error the
+   * Re-reads the password files, optionally with new settings (config reload). On error the
    * previous users and settings stay in force. @throws ConfigError
    */
-  reload(next?: { readonly allowAnonymous: boolean; readonly passwordFile?: string }): void {
-    const passwordFile = next === undefined ? this.passwordFile : next.passwordFile;
-    const users = passwordFile === undefined ? undefined : readPasswordFile(passwordFile);
-    this.users = users;
-    this.passwordFile = passwordFile;
-    if (next !== undefined) this.allowAnonymous = next.allowAnonymous;
+  reload(next?: AuthenticatorOptions): void {
+    const settings = next ?? this.settings;
+    const rules = rulesOf(settings);
+    this.global = rules.global;
+    this.perListener = rules.perListener;
+    this.settings = settings;
   }
 
   /** Stops the verification threads; later checks throw. */

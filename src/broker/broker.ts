@@ -79,8 +79,9 @@ export class Broker {
 
   // ---- connections ------------------------------------------------------------------------
 
-  assignClientId(): string {
-    return this.config.autoIdPrefix + randomUUID();
+  /** A new client id: `prefix` (the listener's auto_id_prefix) and a UUID. */
+  assignClientId(prefix = this.config.autoIdPrefix): string {
+    return prefix + randomUUID();
   }
 
   authenticate(request: AuthRequest) {
@@ -164,6 +165,7 @@ export class Broker {
     }
     session.expiryInterval = expiryInterval;
     session.username = conn.username;
+    session.listenerIndex = conn.listenerIndex;
     this.persistSession(session);
     return { session, present };
   }
@@ -271,6 +273,7 @@ export class Broker {
     store.putSession(session.clientId, {
       owner: this.cluster?.self ?? 0,
       user: session.username,
+      l: session.listenerIndex,
       expiry: session.expiryInterval,
       expiresAt: session.expiresAt,
       subs: [...session.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
@@ -308,6 +311,7 @@ export class Broker {
     }
     const session = new Session(clientId, this.queueLimits);
     session.username = meta.user;
+    session.listenerIndex = meta.l ?? undefined;
     session.expiryInterval = meta.expiry;
     session.journal = this.journal;
     for (const { f, o } of meta.subs) session.subscriptions.set(f.raw, { filter: { raw: f.raw, filter: f.filter, group: f.group ?? undefined }, options: o });
@@ -359,7 +363,7 @@ export class Broker {
 
   private publishWill(will: Will): void {
     const a = this.services.authorizer;
-    if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username }, will.topic, 'write')) return;
+    if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username, listenerIndex: will.listenerIndex }, will.topic, 'write')) return;
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
   }
 

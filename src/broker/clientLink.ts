@@ -9,6 +9,8 @@ import type { Session } from './session.ts';
 export interface ClientLink {
   readonly clientId: string;
   readonly username: string | undefined;
+  /** index of the listener the client came in through (BrokerConfig.listeners) */
+  readonly listenerIndex: number;
   /** the broker made up this client id (unique by construction: no registry entry) */
   readonly idAssigned: boolean;
   /** true while CONNECT waits for its session to arrive from another worker */

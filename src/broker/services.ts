@@ -27,11 +27,13 @@ export type Authenticate = (request: AuthRequest) => boolean | Promise<'ok' | 'b
 export interface AclClient {
   readonly clientId: string;
   readonly username?: string | undefined;
+  /** the listener the client (last) came in through, for per_listener_settings ACLs; undefined = unknown */
+  readonly listenerIndex?: number | undefined;
 }
 
 /** Topic-level authorisation (ACL); undefined when no acl_file is configured. */
 export interface Authorizer {
-  allows(client: { clientId: string; username?: string }, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
+  allows(client: AclClient, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
 }
 
 export interface BrokerServices {

@@ -46,6 +46,11 @@ export const NEVER_EXPIRES = 0xffffffff;
 export class Session implements JournalSession {
   /** the user name of the last connection (ACL checks while offline) */
   username: string | undefined = undefined;
+  /**
+   * the listener the last connection came in through (per_listener_settings ACL checks while
+   * offline, as Mosquitto); undefined = unknown (a record written before culex stored it)
+   */
+  listenerIndex: number | undefined = undefined;
   /** the connection, while the client is online */
   link: SessionLink | undefined = undefined;
   /**

@@ -12,6 +12,7 @@ export function sessionToRecord(s: Session, delayedWill: Will | undefined): Sess
   return {
     id: s.clientId,
     user: s.username,
+    l: s.listenerIndex,
     expiry: s.expiryInterval,
     subs: [...s.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
     out: [...s.outbound.values()].map((e) => ({ i: e.packetId, s: e.state, d: deliveryToRecord(e.delivery) })),
@@ -29,6 +30,7 @@ export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originW
   const s = new Session(r.id, limits);
   s.lastQseq = r.lq ?? 0;
   s.username = r.user ?? undefined;
+  s.listenerIndex = r.l ?? undefined;
   s.expiryInterval = r.expiry;
   for (const x of r.subs) s.subscriptions.set(x.f.raw, { filter: { raw: x.f.raw, filter: x.f.filter, group: x.f.group ?? undefined }, options: x.o });
   for (const e of r.out) s.outbound.restore(e.i, deliveryFromRecord(e.d, originWorker), e.s);

@@ -15,10 +15,10 @@
  *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts); and every
  *   bridge option (`connection` blocks: the bridge is not started).
  * Accepted silently when set to the value culex behaves as:
- *   per_listener_settings false, use_username_as_clientid false, check_retain_source false,
- *   tls_keyform pem.
+ *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
+ * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
+ *   `plugin` / `auth_plugin` lines are refused: culex loads plugins for all listeners only.
  * Refused:
- *   per_listener_settings true (per-listener passwords/ACLs would be merged into one set);
  *   use_username_as_clientid true (identity rule); check_retain_source true;
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
  *   psk_hint, psk_file (a PSK listener would come up without TLS); tls_engine, tls_keyform
@@ -75,7 +75,6 @@ const REJECTED: Readonly<Record<string, string>> = {
 
 /** Boolean options culex accepts only at the value it behaves as. */
 const ONLY_FALSE: Readonly<Record<string, string>> = {
-  per_listener_settings: 'culex applies one password_file / acl_file / allow_anonymous to all listeners',
   use_username_as_clientid: 'culex does not replace client ids with usernames',
   check_retain_source: 'culex does not re-check the publisher of a retained message',
 };

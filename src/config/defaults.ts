@@ -8,6 +8,7 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
   const base: BrokerConfig = {
     listeners: [{ port: 1883, host: undefined, protocol: 'mqtt', maxConnections: -1 }],
     workers: 0,
+    perListenerSettings: false,
     allowAnonymous: true,
     allowZeroLengthClientId: true,
     autoIdPrefix: 'auto-',

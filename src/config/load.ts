@@ -39,6 +39,7 @@ import {
   type ListenerDraft,
 } from './listenerOptions.ts';
 import { COMPAT_OPTION_NAMES, judgeCompatOption } from './compat.ts';
+import { SecurityScopes } from './listenerSecurity.ts';
 import { closestKey } from './suggest.ts';
 
 export { ConfigError } from './errors.ts';
@@ -53,7 +54,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest'] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'per_listener_settings'] as const;
 
 /** Every key culex recognises, for suggestions. */
 const KNOWN_KEYS: readonly string[] = [
@@ -100,6 +101,8 @@ class ConfigBuilder {
   private inBridge = false;
   private logTypes: Set<string> | undefined;
   private logDest: string[] | undefined;
+  /** per_listener_settings and the security options it moves into listeners */
+  private readonly security = new SecurityScopes<ListenerDraft>();
   readonly warnings: string[] = [];
 
   constructor(mainFile: string) {
@@ -149,6 +152,14 @@ class ConfigBuilder {
         return this.addLogTypes(rest);
       case 'log_dest':
         return this.addLogDest(at, rest, warn);
+      case 'per_listener_settings':
+        return this.security.setMode(rest);
+    }
+    if (this.security.claims(at, key)) {
+      const target = this.current;
+      const creates = this.security.apply(at, key, rest, target, warn);
+      if (target === this.defaultListener && creates) this.useDefaultListener(at, warn, key);
+      return;
     }
     const global = GLOBAL_OPTIONS_BY_NAME.get(key);
     if (global !== undefined) {
@@ -308,7 +319,14 @@ class ConfigBuilder {
           '(Mosquitto 2 "local only mode")',
       );
     }
+    if (this.security.perListener) {
+      for (let i = 0; i < listeners.length; i++) {
+        listeners[i] = Object.freeze({ ...listeners[i]!, security: this.security.resolve(drafts[i], localOnly) });
+      }
+      if (!this.defaultListenerUsed) this.security.checkUnused(this.defaultListener, this.warnings);
+    }
     this.config.listeners = Object.freeze(listeners);
+    this.config.perListenerSettings = this.security.perListener;
     if (!this.explicit.has('allowAnonymous')) this.config.allowAnonymous = localOnly;
     const unusedDefault = this.defaultListenerUsed ? [] : [this.defaultListener];
     this.config.maxQos = this.lowest(mainFile, 'max_qos', drafts, unusedDefault, (d) => d.maxQos, this.config.maxQos);

@@ -2,8 +2,9 @@
  * What a configuration reload may change while the broker runs.
  * called from: main (on SIGHUP / admin reload)
  */
-import type { BrokerConfig } from './types.ts';
+import type { BrokerConfig, ListenerConfig } from './types.ts';
 import { GLOBAL_OPTIONS, SPECIAL_FIELDS } from './schema.ts';
+import { LISTENER_SECURITY_OPTIONS } from './listenerSecurity.ts';
 
 /** Option name and reloadability of every BrokerConfig field. */
 const FIELD_INFO: ReadonlyMap<string, { name: string; reloadable: boolean }> = new Map([
@@ -38,10 +39,36 @@ export function diffReloadable(
     const before = (old as unknown as Record<string, unknown>)[field];
     const after = (next as unknown as Record<string, unknown>)[field];
     if (sameValue(before, after)) continue;
+    if (field === 'listeners') {
+      diffListeners(old.listeners, next.listeners, reloadable, notReloadable);
+      continue;
+    }
     const info = FIELD_INFO.get(field);
     if (info === undefined) notReloadable.push(field);
     else if (info.reloadable) reloadable.push(info.name);
     else notReloadable.push(info.name);
   }
   return { reloadable, notReloadable };
+}
+
+/**
+ * Listeners cannot be added, removed or changed by a reload (Mosquitto neither), except their
+ * per_listener_settings security options, which Mosquitto re-reads on reload: those are
+ * reloadable, named once each whichever listeners they changed on.
+ */
+function diffListeners(
+  old: readonly ListenerConfig[],
+  next: readonly ListenerConfig[],
+  reloadable: string[],
+  notReloadable: string[],
+): void {
+  const withoutSecurity = (ls: readonly ListenerConfig[]) => ls.map(({ security: _s, ...rest }) => rest);
+  if (!sameValue(withoutSecurity(old), withoutSecurity(next))) {
+    notReloadable.push('listener');
+    return;
+  }
+  for (const [name, field] of LISTENER_SECURITY_OPTIONS) {
+    const changed = old.some((l, i) => !sameValue(l.security?.[field], next[i]!.security?.[field]));
+    if (changed && !reloadable.includes(name)) reloadable.push(name);
+  }
 }

@@ -185,6 +185,8 @@ export const SPECIAL_FIELDS: ReadonlyMap<keyof BrokerConfig, { name: string; rel
 >([
   // Listeners are opened by every worker at start; Mosquitto cannot add or remove them on reload either.
   ['listeners', { name: 'listener', reloadable: false }],
+  // Mosquitto 2.0.11 keeps the value it started with on reload (config__copy does not copy it).
+  ['perListenerSettings', { name: 'per_listener_settings', reloadable: false }],
   // Announced in CONNACK (v5 Maximum QoS / Topic Alias Maximum); Mosquitto: "Not reloaded".
   ['maxQos', { name: 'max_qos', reloadable: false }],
   ['maxTopicAlias', { name: 'max_topic_alias', reloadable: false }],

@@ -30,6 +30,18 @@ export interface TlsConfig {
   readonly ciphersTls13?: string;
 }
 
+/**
+ * The authentication and access-control settings Mosquitto's `per_listener_settings` moves
+ * into each listener (src/config/listenerSecurity.ts resolves them for either mode).
+ */
+export interface ListenerSecurity {
+  readonly allowAnonymous: boolean;
+  readonly passwordFile?: string;
+  readonly aclFile?: string;
+  readonly allowZeroLengthClientId: boolean;
+  readonly autoIdPrefix: string;
+}
+
 export interface ListenerConfig {
   /** 0 = pick a free port at start (tests) */
   readonly port: number;
@@ -43,6 +55,8 @@ export interface ListenerConfig {
   readonly mountPoint?: string;
   /** mosquitto `socket_domain`: listen on this IP family only; undefined = both */
   readonly socketDomain?: 'ipv4' | 'ipv6';
+  /** this listener's own security settings; set only when BrokerConfig.perListenerSettings */
+  readonly security?: ListenerSecurity;
 }
 
 export interface BrokerConfig {
@@ -50,6 +64,11 @@ export interface BrokerConfig {
   /** worker threads; 0 = number of available cores */
   readonly workers: number;
 
+  /**
+   * mosquitto `per_listener_settings`: each listener has its own ListenerConfig.security and the
+   * five global fields below are unused (read them through listenerSecurity())
+   */
+  readonly perListenerSettings: boolean;
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
   readonly aclFile?: string;

@@ -20,7 +20,8 @@ import { admitPublish, checkPublish } from './publishIn.ts';
 import { connectPacketLimit, connectRefusal } from './connectCheck.ts';
 import { certificateUsername } from './certificateIdentity.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
-import { encodeDelivery } from './publishEncoder.ts';
+import { encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
+import { mountTopic, unmountTopic } from './mountPoint.ts';
 import type { Delivery } from '../model/delivery.ts';
 import { AckResult } from '../broker/qos/outbound.ts';
 import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
@@ -87,10 +88,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private readonly outbox: Outbox;
   /** the listener this client came in through */
   readonly listener: ListenerContext;
+  /** the listener's mount_point (src/link/mountPoint.ts); undefined for nearly every connection */
+  readonly mountPoint: string | undefined;
 
   constructor(socket: Duplex, broker: Broker, outbox: Outbox, listener: ListenerContext, remoteAddress: string | undefined, remotePort: number | undefined) {
     this.socket = socket;
     this.listener = listener;
+    this.mountPoint = listener.config.mountPoint;
     this.broker = broker;
     this.outbox = outbox;
     this.remoteAddress = remoteAddress;
@@ -103,6 +107,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
+  }
+
+  /** ClientLink: the index of the listener, for per_listener_settings ACLs */
+  get listenerIndex(): number {
+    return this.listener.index;
   }
 
   get connected(): boolean {
@@ -208,10 +217,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     let assigned: string | undefined;
     if (clientId.length === 0) {
       // [MQTT-3.1.3-8] 3.1.1: a zero-length id needs clean session; 3.1 has no zero-length ids
-      if (!cfg.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
+      if (!this.listener.security.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
         return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
       }
-      clientId = assigned = this.broker.assignClientId();
+      clientId = assigned = this.broker.assignClientId(this.listener.security.autoIdPrefix);
       this.idAssigned = true;
     }
     const refusal = connectRefusal(cfg, packet, this.version);
@@ -223,7 +232,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     const keepalive = packet.keepalive ?? 0;
     this.clientId = clientId;
     this.username = packet.username;
-    this.will = willFromConnect(packet, clientId);
+    const mount = this.mountPoint;
+    this.will = willFromConnect(packet, clientId, this.listener.index, mount === undefined || !packet.will ? undefined : mountTopic(mount, packet.will.topic));
     this.keepalive = keepalive;
     this.state = State.Authenticating;
     const decided = certified !== undefined || this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password: packet.password });
@@ -366,6 +376,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     let topic = p.topic;
     let props = p.properties;
     if (props?.topicAlias !== undefined) topic = this.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
+    if (this.mountPoint !== undefined) topic = mountTopic(this.mountPoint, topic);
     if (props?.subscriptionIdentifier !== undefined) {
       // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
       throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
@@ -492,11 +503,24 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   }
 
   sendPublish(d: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean {
-    const alias = this.aliases.outboundFor(d.message.topic);
-    const bytes = encodeDelivery(d, packetId, dup, this.version, alias, Date.now());
+    if (this.mountPoint !== undefined) return this.sendMountedPublish(d, packetId, dup, after);
+    const topic = d.message.topic;
+    const alias = this.aliases.outboundFor(topic);
+    return this.sendPublishBytes(encodeDelivery(d, packetId, dup, this.version, alias, Date.now()), topic, alias, after);
+  }
+
+  /** A client of a mount_point listener is sent the topic without the prefix, in a packet encoded for it alone. */
+  private sendMountedPublish(d: Delivery, packetId: number, dup: boolean, after: Promise<void> | undefined): boolean {
+    const topic = unmountTopic(this.mountPoint!, d.message.topic);
+    if (topic === undefined) return false;
+    const alias = this.aliases.outboundFor(topic);
+    return this.sendPublishBytes(encodeDeliveryAs(topic, d, packetId, dup, this.version, alias, Date.now()), topic, alias, after);
+  }
+
+  private sendPublishBytes(bytes: Buffer, topic: string, alias: number | undefined, after: Promise<void> | undefined): boolean {
     if (this.clientMaxPacketSize > 0 && bytes.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size
-      if (alias !== undefined && alias > 0) this.aliases.forgetOutbound(d.message.topic);
+      if (alias !== undefined && alias > 0) this.aliases.forgetOutbound(topic);
       counters.messagesDroppedTooLarge++;
       return false;
     }

@@ -8,7 +8,8 @@ import type { Delivery } from '../model/delivery.ts';
  * retain) — and the bytes are shared by every subscriber with that layout; only the packet id
  * (and DUP) differ, patched into a copy for QoS > 0 (STYLE pattern 7). Deliveries with
  * per-subscriber v5 properties (subscription ids, topic alias, message expiry that counts
- * down) are encoded for that subscriber alone.
+ * down) are encoded for that subscriber alone, as are deliveries to clients of a mount_point
+ * listener (encodeDeliveryAs: they see another topic).
  * called from: worker
  */
 
@@ -49,12 +50,43 @@ export function encodeDelivery(
     if (dup) copy[0]! |= 0x08;
     return copy;
   }
+  return encodeForOne(m.topic, d, packetId, dup, version, alias, now);
+}
+
+/**
+ * Like encodeDelivery, for a client that sees the message under `topic` (a client of a
+ * mount_point listener: the topic without the prefix). Never shared: the shared layouts carry
+ * the routed topic.
+ */
+export function encodeDeliveryAs(
+  topic: string,
+  d: Delivery,
+  packetId: number,
+  dup: boolean,
+  version: ProtocolVersion,
+  alias: number | undefined,
+  now: number,
+): Buffer {
+  if (version !== 5) return encodePublish(topic, d.message.payload, d.qos, d.retain, dup, packetId, version, undefined).bytes;
+  return encodeForOne(topic, d, packetId, dup, version, alias, now);
+}
+
+/** A v5 PUBLISH with this subscriber's properties (subscription ids, topic alias, remaining expiry). */
+function encodeForOne(
+  topic: string,
+  d: Delivery,
+  packetId: number,
+  dup: boolean,
+  version: ProtocolVersion,
+  alias: number | undefined,
+  now: number,
+): Buffer {
+  const m = d.message;
   const properties: Record<string, unknown> = { ...m.properties };
   if (m.expiresAt !== 0) properties.messageExpiryInterval = remainingExpiry(m, now); // [MQTT-3.3.2-6]
   if (d.subscriptionIds !== undefined) {
     properties.subscriptionIdentifier = d.subscriptionIds.length === 1 ? d.subscriptionIds[0] : [...d.subscriptionIds];
   }
-  let topic = m.topic;
   if (alias !== undefined) {
     properties.topicAlias = Math.abs(alias);
     if (alias < 0) topic = '';

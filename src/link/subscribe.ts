@@ -6,6 +6,7 @@ import { isValidTopicFilter, parseSharedFilter } from '../protocol/topic.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { Connection } from './connection.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
+import { mountFilter } from './mountPoint.ts';
 
 /**
  * SUBSCRIBE and UNSUBSCRIBE for one connection: validation, per-filter reason codes, the
@@ -13,8 +14,16 @@ import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts
  * called from: worker
  */
 
-/** A filter checked and split, or the reason code refusing it. */
-function parseFilter(raw: string): ParsedFilter | number {
+/**
+ * A filter checked and split, or the reason code refusing it. `mount`: the listener's
+ * mount_point, put in front of the (checked) filter (src/link/mountPoint.ts).
+ */
+function parseFilter(raw: string, mount: string | undefined): ParsedFilter | number {
+  const parsed = splitFilter(raw);
+  return mount === undefined || typeof parsed === 'number' ? parsed : mountFilter(mount, parsed);
+}
+
+function splitFilter(raw: string): ParsedFilter | number {
   const shared = parseSharedFilter(raw);
   if (shared !== undefined) {
     if (!shared.valid) return ReasonCode.TopicFilterInvalid;
@@ -32,7 +41,7 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
   const granted: number[] = [];
   const retainedFor: { filter: ParsedFilter; options: SubscriptionOptions; existed: boolean }[] = [];
   for (const s of packet.subscriptions) {
-    const parsed = parseFilter(s.topic);
+    const parsed = parseFilter(s.topic, conn.mountPoint);
     if (typeof parsed === 'number') {
       granted.push(v5 ? parsed : 0x80);
       continue;
@@ -80,7 +89,7 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
   const codes: number[] = [];
   const scope = broker.scope.open();
   for (const raw of packet.unsubscriptions) {
-    const parsed = parseFilter(raw);
+    const parsed = parseFilter(raw, conn.mountPoint);
     if (typeof parsed === 'number') {
       codes.push(parsed);
       continue;

@@ -15,16 +15,21 @@ export interface Will {
   readonly delay: number;
   readonly clientId: string;
   readonly username: string | undefined;
+  /** the listener the client came in through (per_listener_settings ACL check at publish); undefined = unknown */
+  readonly listenerIndex?: number | undefined;
 }
 
-/** Builds the Will from a CONNECT; the payload is copied (the CONNECT frame is a view of a read buffer). */
-export function willFromConnect(packet: IConnectPacket, clientId: string): Will | undefined {
+/**
+ * Builds the Will from a CONNECT; the payload is copied (the CONNECT frame is a view of a read
+ * buffer). `topic` replaces the CONNECT's will topic (a mount_point listener's prefixed topic).
+ */
+export function willFromConnect(packet: IConnectPacket, clientId: string, listenerIndex?: number, topic?: string): Will | undefined {
   const username = packet.username;
   const w = packet.will;
   if (w === undefined || w === null) return undefined;
   const { willDelayInterval, ...rest } = w.properties ?? {};
   return {
-    topic: w.topic,
+    topic: topic ?? w.topic,
     payload: Buffer.from(w.payload),
     qos: (w.qos ?? 0) as 0 | 1 | 2,
     retain: w.retain === true,
@@ -32,5 +37,6 @@ export function willFromConnect(packet: IConnectPacket, clientId: string): Will 
     delay: willDelayInterval ?? 0,
     clientId,
     username,
+    listenerIndex,
   };
 }

@@ -140,7 +140,7 @@ function checkWill(w: unknown): string | undefined {
   if (w === undefined) return undefined;
   if (typeof w !== 'object' || w === null) return 'will is not a map';
   const v = w as Record<string, unknown>;
-  if (typeof v.topic !== 'string' || !(v.payload instanceof Uint8Array) || !isQos(v.qos) || typeof v.retain !== 'boolean' || typeof v.delay !== 'number' || typeof v.clientId !== 'string' || !isOptString(v.username)) {
+  if (typeof v.topic !== 'string' || !(v.payload instanceof Uint8Array) || !isQos(v.qos) || typeof v.retain !== 'boolean' || typeof v.delay !== 'number' || typeof v.clientId !== 'string' || !isOptString(v.username) || !(v.listenerIndex === undefined || v.listenerIndex === null || isUint(v.listenerIndex))) {
     return 'will is malformed';
   }
   return checkProps(v.pr, v.up);
@@ -150,6 +150,7 @@ function checkSession(v: Record<string, unknown>): string | undefined {
   if (typeof v.id !== 'string') return 'id is not a string';
   if (!isUint(v.owner)) return 'owner is not a worker index';
   if (!isOptString(v.user)) return 'user is not a string';
+  if (v.l !== undefined && v.l !== null && !isUint(v.l)) return 'l is not a listener index';
   if (!isUint(v.expiry)) return 'expiry is not a number of seconds';
   if (typeof v.expiresAt !== 'number') return 'expiresAt is not a number';
   if (!Array.isArray(v.subs)) return 'subs is not an array';

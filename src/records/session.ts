@@ -12,6 +12,8 @@ import type { Will } from '../model/will.ts';
 export interface SessionRecord {
   id: string;
   user: string | undefined;
+  /** Session.listenerIndex */
+  l?: number | undefined;
   expiry: number;
   subs: { f: ParsedFilter; o: SubscriptionOptions }[];
   /** outbound entries in send order: packet id, state, delivery */

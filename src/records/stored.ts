@@ -40,6 +40,8 @@ export interface SessionMeta {
   /** index of the worker that owns the session */
   owner: number;
   user: string | undefined;
+  /** index of the listener the client last came in through (per_listener_settings ACLs); absent in older records */
+  l?: number | undefined;
   /** Session Expiry Interval, seconds; NEVER_EXPIRES = never */
   expiry: number;
   /** ms since the epoch when the session expires; 0 while the client is online or when it never expires */

@@ -3,7 +3,6 @@
  * routing state. Talks to the main thread only through messages.ts.
  * called from: worker
  */
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,7 +10,7 @@ import { Broker } from '../broker/broker.ts';
 import { type Authenticate, type Authorizer } from '../broker/services.ts';
 import { Connection } from '../link/connection.ts';
 import { Outbox } from '../link/outbox.ts';
-import type { ListenerContext } from '../link/listenerContext.ts';
+import { listenerContext, type ListenerContext } from '../link/listenerContext.ts';
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
 import { createLogger } from '../log.ts';
@@ -21,6 +20,7 @@ import { listenWebSocket } from '../transport/websocket.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { ListenerConfig } from '../config/types.ts';
+import { anyAclFile } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { counters } from '../metrics/counters.ts';
@@ -47,12 +47,8 @@ const authenticate: Authenticate = init.remoteAuth
       })
   : () => true;
 
-let authorizer: Authorizer | undefined;
-if (config.aclFile !== undefined) {
-  const { aclCheck, parseAclFile } = await import('../auth/acl.ts');
-  const acl = parseAclFile(readFileSync(config.aclFile, 'utf8'), config.aclFile);
-  authorizer = { allows: (client, topic, access) => aclCheck(acl, client, topic, access) };
-}
+// acl_file(s): one ACL, or each listener's with per_listener_settings
+const authorizer: Authorizer | undefined = anyAclFile(config) ? (await import('../auth/aclAuthorizer.ts')).aclAuthorizerOf(config) : undefined;
 
 // every worker opens the same LMDB environment; the main thread has checked it and quarantined bad records
 const store = config.persistence && config.persistenceDurability !== 'off'
@@ -164,7 +160,7 @@ const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_
  * max_connections of listener `index`.
  */
 function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
-  const context: ListenerContext = { index, config: listener };
+  const context: ListenerContext = listenerContext(config, index, listener);
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
       if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));

@@ -128,3 +128,41 @@ describe('Authenticator lifecycle', () => {
     await assert.rejects(auth.check('alice', bytes('wonderland')), /closed/);
   });
 });
+
+describe('Authenticator with per_listener_settings (security.c: context->listener->security_options)', () => {
+  test("each listener applies its own allow_anonymous and password file, by the CONNECT's listener index", async () => {
+    const other = join(dir, 'passwd-other');
+    writeFileSync(other, `carol:${hashPassword('c', 5)}\n`);
+    const auth = new Authenticator({
+      allowAnonymous: true,
+      listeners: [{ allowAnonymous: false, passwordFile }, { allowAnonymous: true }, { allowAnonymous: false, passwordFile: other }],
+    });
+    try {
+      assert.equal(await auth.check(undefined, undefined, 0), 'not_authorized');
+      assert.equal(await auth.check('alice', bytes('wonderland'), 0), 'ok');
+      assert.equal(await auth.check('carol', bytes('c'), 0), 'bad_credentials');
+      assert.equal(await auth.check(undefined, undefined, 1), 'ok');
+      assert.equal(await auth.check('anyone', bytes('x'), 1), 'ok');
+      assert.equal(await auth.check('carol', bytes('c'), 2), 'ok');
+      assert.equal(await auth.check('alice', bytes('wonderland'), 2), 'bad_credentials');
+      // a listener the Authenticator does not know is refused (Mosquitto: no listener → MOSQ_ERR_AUTH)
+      assert.equal(await auth.check(undefined, undefined, 3), 'not_authorized');
+    } finally {
+      await auth.close();
+    }
+  });
+
+  test('reload(settings) replaces every listener; a broken file keeps the previous settings', async () => {
+    const auth = new Authenticator({ allowAnonymous: false, listeners: [{ allowAnonymous: true }] });
+    try {
+      assert.equal(await auth.check(undefined, undefined, 0), 'ok');
+      auth.reload({ allowAnonymous: false, listeners: [{ allowAnonymous: false, passwordFile }] });
+      assert.equal(await auth.check(undefined, undefined, 0), 'not_authorized');
+      assert.equal(await auth.check('alice', bytes('wonderland'), 0), 'ok');
+      assert.throws(() => auth.reload({ allowAnonymous: false, listeners: [{ allowAnonymous: true, passwordFile: join(dir, 'nope') }] }), ConfigError);
+      assert.equal(await auth.check(undefined, undefined, 0), 'not_authorized');
+    } finally {
+      await auth.close();
+    }
+  });
+});

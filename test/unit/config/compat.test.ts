@@ -54,7 +54,6 @@ describe('Mosquitto options culex does not implement', () => {
   }
 
   const weakening: [line: string, pattern: RegExp][] = [
-    ['per_listener_settings true', /per_listener_settings true' is not implemented/],
     ['use_username_as_clientid true', /use_username_as_clientid true/],
     ['check_retain_source true', /check_retain_source true/],
     ['clientid_prefixes secure-', /clientid_prefixes/],

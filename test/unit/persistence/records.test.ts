@@ -90,6 +90,16 @@ describe('record formats', () => {
     assert.deepEqual(d.value.meta.will?.up, [['b', '1'], ['a', '2'], ['b', '3']]);
   });
 
+  test('session meta with the listener index (per_listener_settings) round-trips; a bad one is refused', () => {
+    const meta = sessionMeta({ l: 3 });
+    const d = decodeSession(encodeSession('c', meta));
+    assert.ok(d.ok);
+    assert.equal(d.value.meta.l, 3);
+    const bad = decodeSession(Buffer.concat([Buffer.from([VERSION.sessions]), packr.pack({ id: 'c', ...sessionMeta({ l: 'x' as never }) })]));
+    assert.ok(!bad.ok);
+    assert.match(bad.reason, /listener index/);
+  });
+
   test('session meta without user or will round-trips', () => {
     const meta = sessionMeta({ user: undefined, will: undefined, subs: [], expiry: 0xffffffff, expiresAt: 0 });
     const d = decodeSession(encodeSession('c', meta));

@@ -149,6 +149,18 @@ describe('sessionToRecord → msgpackr → sessionFromRecord', () => {
     assert.equal(session.expiryInterval, 3600);
   });
 
+  test('the listener the client last came in through is kept (per_listener_settings ACLs while offline)', () => {
+    const s = fullSession();
+    s.listenerIndex = 2;
+    assert.equal(move(s, undefined).session.listenerIndex, 2);
+    assert.equal(move(new Session('old', limits), undefined).session.listenerIndex, undefined);
+  });
+
+  test("a delayed will keeps its client's listener", () => {
+    const will: Will = { topic: 'tenant1/w', payload: Buffer.from('x'), qos: 1, retain: false, properties: undefined, delay: 5, clientId: 'c1', username: undefined, listenerIndex: 1 };
+    assert.deepEqual(move(fullSession(), will).will, will);
+  });
+
   test('a session without a username comes back without one', () => {
     const s = new Session('anon', limits);
     const { session } = move(s, undefined);
