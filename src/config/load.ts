@@ -40,6 +40,7 @@ import {
 } from './listenerOptions.ts';
 import { COMPAT_OPTION_NAMES, judgeCompatOption } from './compat.ts';
 import { closestKey } from './suggest.ts';
+import { PLUGIN_KEYS, PluginLines, isPluginOption } from './plugins.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -53,7 +54,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest'] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises, for suggestions. */
 const KNOWN_KEYS: readonly string[] = [
@@ -100,6 +101,7 @@ class ConfigBuilder {
   private inBridge = false;
   private logTypes: Set<string> | undefined;
   private logDest: string[] | undefined;
+  private readonly plugins = new PluginLines();
   readonly warnings: string[] = [];
 
   constructor(mainFile: string) {
@@ -149,7 +151,11 @@ class ConfigBuilder {
         return this.addLogTypes(rest);
       case 'log_dest':
         return this.addLogDest(at, rest, warn);
+      case 'plugin':
+      case 'auth_plugin':
+        return this.plugins.declare(at, key, rest);
     }
+    if (isPluginOption(key)) return this.plugins.option(at, key, rest);
     const global = GLOBAL_OPTIONS_BY_NAME.get(key);
     if (global !== undefined) {
       if (global.repeat === 'error') this.once(at, key, key);
@@ -324,6 +330,8 @@ class ConfigBuilder {
     this.config.logTypes = Object.freeze(types === undefined ? [...this.config.logTypes] : LOG_TYPES.filter((t) => types.has(t)));
     this.config.logDest = Object.freeze([...(this.logDest ?? this.config.logDest)]);
     if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
+    const dynamicSecurity = this.plugins.finish(this.warnings);
+    if (dynamicSecurity !== undefined) this.config.dynamicSecurity = dynamicSecurity;
     return Object.freeze(this.config);
   }
 
