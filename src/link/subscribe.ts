@@ -81,6 +81,11 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
       codes.push(parsed);
       continue;
     }
+    if (!broker.mayUnsubscribe(conn, parsed.filter)) {
+      // the subscription stays (Mosquitto handle_unsubscribe.c); 3.1.1 has no code to say so
+      codes.push(ReasonCode.NotAuthorized);
+      continue;
+    }
     codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId, granted: v5 ? codes : [] };
