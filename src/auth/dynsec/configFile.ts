@@ -16,8 +16,8 @@
  * iterations ≥ 1). An empty file is an empty state. Two things stop the start where Mosquitto
  * would log and run with an empty or partial state, leaving everyone locked out: a file that
  * is not JSON, and a `clients`/`groups`/`roles` member that is not an array. Where 2.0.11
- * keeps a second entry with the same name (unreachable), culex keeps the first, as later 2.0
- * releases do.
+ * keeps a second client, group or role of the same name (unreachable), culex keeps the first,
+ * as later 2.0 releases do.
  *
  * Writing is cJSON_Print's layout in the plugin's member order, so that the file stays the one
  * Mosquitto would have written and loads in Mosquitto.
@@ -129,7 +129,8 @@ function loadRoles(state: DynsecState, list: readonly unknown[]): void {
 
 /**
  * A role's `acls`, type by type (roles.c dynsec_roles__acl_load): `acltype` in any case,
- * `topic` required, `priority` 0 and `allow` false by default.
+ * `topic` required, `priority` 0 and `allow` false by default. A topic listed twice under one
+ * type stays twice, as in 2.0.11 (the first by priority decides; addRoleACL refuses a duplicate).
  */
 export function loadAcls(role: Role, acls: readonly unknown[]): void {
   for (const type of ACL_TYPES) {
@@ -139,7 +140,6 @@ export function loadAcls(role: Role, acls: readonly unknown[]): void {
       const acltype = getString(a, 'acltype').value;
       const topic = getString(a, 'topic').value;
       if (acltype === undefined || acltype.toLowerCase() !== lower || topic === undefined) continue;
-      if (role.acls[type].some((x) => x.topic === topic)) continue;
       addAcl(role.acls[type], { topic, priority: getInt(a, 'priority', 0), allow: getBool(a, 'allow', false) });
     }
   }
