@@ -506,6 +506,7 @@ export class Broker {
     return a.allows(conn, topic, 'write');
   }
 
+  /** `filter` as the client sent it, `$share/group/` included (Mosquitto checks the whole string). */
   maySubscribe(conn: AclClient, filter: string): boolean {
     const a = this.services.authorizer;
     return a === undefined || a.allows(conn, filter, 'subscribe');

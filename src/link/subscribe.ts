@@ -40,7 +40,7 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
       throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SHARED_NO_LOCAL', 'No Local on a shared subscription', 'MQTT-3.8.3-4');
     }
-    if (!broker.maySubscribe(conn, parsed.filter)) {
+    if (!broker.maySubscribe(conn, parsed.raw)) {
       granted.push(v5 ? ReasonCode.NotAuthorized : 0x80);
       continue;
     }
@@ -81,7 +81,7 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
       codes.push(parsed);
       continue;
     }
-    if (!broker.mayUnsubscribe(conn, parsed.filter)) {
+    if (!broker.mayUnsubscribe(conn, parsed.raw)) {
       // the subscription stays (Mosquitto handle_unsubscribe.c); 3.1.1 has no code to say so
       codes.push(ReasonCode.NotAuthorized);
       continue;

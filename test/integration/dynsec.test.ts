@@ -102,6 +102,18 @@ describe('dynamic security', { skip: culexOnly }, () => {
     c.end(true);
   });
 
+  test('a shared subscription is judged by its whole filter, $share/group/ included (as Mosquitto passes it)', async () => {
+    const c = await h.connect(broker.url, { protocolVersion: 5, username: 'dev', password: 'pw', clientId: 'dev-1' });
+    const inbox = new Inbox(c);
+    // devices/# does not cover $share/g/devices/x: only delivery tells, whatever the SUBACK says
+    await new Promise<void>((resolve) => c.subscribe('$share/g/devices/shared', { qos: 1 }, () => resolve()));
+    const anon = await h.connect(broker.url, { protocolVersion: 5 });
+    await anon.publishAsync('devices/shared', 'x', { qos: 1 });
+    await inbox.expectNone(300, 0);
+    anon.end(true);
+    c.end(true);
+  });
+
   test('anonymous clients get the anonymous group\'s roles (allow_anonymous true)', async () => {
     const c = await h.connect(broker.url, { protocolVersion: 5, clientId: uniqueId('anon') });
     assert.equal(await pubackCode(c, 'public/x'), 0);
