@@ -88,7 +88,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   }
   const workerPorts: number[] = [];
   if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));
-  const remoteAuth = needsPasswordCheck(config);
+  // the dynamic security plugin: its file is read before any worker starts (a bad one stops the start)
+  const dynsec = config.dynamicSecurity === undefined
+    ? undefined
+    : (await import('./auth/dynsec/engine.ts')).DynamicSecurity.open(config.dynamicSecurity.configFile, log);
+  const remoteAuth = needsPasswordCheck(config) || dynsec !== undefined;
   // loaded only when needed: it brings a piscina pool
   const authModule = remoteAuth ? await import('./auth/authenticator.ts') : undefined;
   const authenticator = authModule === undefined ? undefined : new authModule.Authenticator(authModule.authSettingsOf(config));
@@ -122,6 +126,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
         index, config, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
+        dynsec: dynsec?.snapshot(),
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       created.push(w);
@@ -151,12 +156,28 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
           case 'auth': {
             const reply = (result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') =>
               w.postMessage({ type: 'authResult', id: msg.id, result } satisfies ToWorker);
-            authenticator!.check(msg.username, msg.password === undefined ? undefined : Buffer.from(msg.password), msg.listener).then(reply, (err: unknown) => {
+            const password = msg.password === undefined ? undefined : Buffer.from(msg.password);
+            const fallback = () => authenticator!.check(msg.username, password, msg.listener);
+            const checked = dynsec === undefined
+              ? fallback()
+              : dynsec.check(msg.clientId, msg.username, password, config.passwordFile !== undefined, fallback);
+            checked.then(reply, (err: unknown) => {
               log.error('password check failed', err);
               reply('error');
             });
             return;
           }
+          case 'dynsec':
+            // the new rules reach every worker before the response reaches the requester
+            dynsec?.control(msg.payload, { clientId: msg.clientId, username: msg.username }).then((r) => {
+              if (stopping) return;
+              if (r.snapshot !== undefined || r.kick !== undefined) {
+                // every thread ever started (a dead one ignores it): a replacement still starting must not miss it
+                for (const x of created) x.postMessage({ type: 'dynsecUpdate', snapshot: r.snapshot, kick: r.kick } satisfies ToWorker);
+              }
+              w.postMessage({ type: 'dynsecResponse', payload: r.response } satisfies ToWorker);
+            }, (err: unknown) => log.error('dynamic security request failed', err));
+            return;
           case 'stopped':
             return;
         }

@@ -19,8 +19,8 @@
  * Before the file is consulted (and also without any acl_file): publishing to `$SYS/…` is
  * refused except `$SYS/broker/connection/+/state`, and publishing to `$share/…` is refused.
  * A rule not starting with `$` never matches a topic starting with `$` (`#` does not cover
- * `$SYS`). SUBSCRIBE is always allowed: Mosquitto 2.0's acl_file does not judge
- * subscriptions (security_default.c: "FIXME - implement ACL subscription strings"); every
+ * `$SYS`). SUBSCRIBE and UNSUBSCRIBE are always allowed: Mosquitto 2.0's acl_file does not judge
+ * them (security_default.c: "FIXME - implement ACL subscription strings"); every
  * delivered message is checked for `read` instead, retained ones included.
  *
  * Hot path: aclCheck allocates nothing after a client's first check. Rules are validated and
@@ -68,7 +68,7 @@ export interface AclClient {
   readonly username?: string;
 }
 
-export type AclAccess = 'read' | 'write' | 'subscribe';
+export type AclAccess = 'read' | 'write' | 'subscribe' | 'unsubscribe';
 
 interface ClientPatterns {
   readonly clientId: string;
@@ -236,6 +236,13 @@ function mayReadAny(acl: Acl, client: AclClient, filter: string): boolean {
   return false;
 }
 
+/** The filter of `$share/group/filter`; any other filter as it is. */
+function sharedInner(filter: string): string {
+  if (!filter.startsWith('$share/')) return filter;
+  const slash = filter.indexOf('/', 7);
+  return slash === -1 ? filter : filter.slice(slash + 1);
+}
+
 /** acl__check_dollar: what no client may do, whatever the ACL says. */
 function dollarAllowed(topic: string, write: boolean): boolean {
   if (topic.charCodeAt(0) !== 0x24) return true;
@@ -316,11 +323,13 @@ function patternsFor(acl: Acl, client: AclClient): ClientPatterns {
 /**
  * May `client` do `access` on `topic`? `acl` undefined = no acl_file (everything allowed,
  * except the `$SYS`/`$share` publish rule). For `read`, pass the topic of each message about
- * to be delivered; for `write`, the PUBLISH topic; for `subscribe`, the filter.
+ * to be delivered; for `write`, the PUBLISH topic; for `subscribe`/`unsubscribe`, the filter.
  * Pure and synchronous; pass the same client object each time to reuse its substituted patterns.
  */
 export function aclCheck(acl: Acl | undefined, client: AclClient, topic: string, access: AclAccess): boolean {
-  if (access === 'subscribe') return acl === undefined || mayReadAny(acl, client, topic);
+  if (access === 'unsubscribe') return true;
+  // a shared subscription reads what its filter matches: `$share/group/` is not part of a topic
+  if (access === 'subscribe') return acl === undefined || mayReadAny(acl, client, sharedInner(topic));
   const write = access === 'write';
   if (!dollarAllowed(topic, write)) return false;
   if (acl === undefined) return true;

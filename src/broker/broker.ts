@@ -445,6 +445,12 @@ export class Broker {
    * sessions only (each worker publishes its own copy of `$SYS`).
    */
   publish(message: Message, localOnly = false, publisher?: Session, packetId = 0): number {
+    // a client's `$CONTROL/…` request is consumed by the broker, never routed nor retained (Mosquitto
+    // handle_publish.c); it counts as delivered, so that it is acknowledged with success
+    if (publisher !== undefined && message.topic.charCodeAt(0) === 36 /* $ */ && message.topic.startsWith('$CONTROL/')) {
+      this.services.control?.(message.topic, message.payload, publisher);
+      return 1;
+    }
     const cluster = localOnly ? undefined : this.cluster;
     if (message.retain) {
       if (cluster !== undefined) message.stamp = cluster.retainStamp();
@@ -519,9 +525,16 @@ export class Broker {
     return a.allows(conn, topic, 'write');
   }
 
+  /** `filter` as the client sent it, `$share/group/` included (Mosquitto checks the whole string). */
   maySubscribe(conn: AclClient, filter: string): boolean {
     const a = this.services.authorizer;
     return a === undefined || a.allows(conn, filter, 'subscribe');
+  }
+
+  /** UNSUBSCRIBE: only the dynamic security plugin ever refuses one (an acl_file allows every one, as in Mosquitto). */
+  mayUnsubscribe(conn: AclClient, filter: string): boolean {
+    const a = this.services.authorizer;
+    return a === undefined || a.allows(conn, filter, 'unsubscribe');
   }
 
   private mayRead(session: Session, topic: string): boolean {

@@ -31,15 +31,26 @@ export interface AclClient {
   readonly listenerIndex?: number | undefined;
 }
 
-/** Topic-level authorisation (ACL); undefined when no acl_file is configured. */
+/**
+ * Topic-level authorisation (acl_file, dynamic security); undefined when neither is configured.
+ * `topic` is a PUBLISH topic for read/write, a filter for subscribe/unsubscribe.
+ */
 export interface Authorizer {
-  allows(client: AclClient, topic: string, access: 'read' | 'write' | 'subscribe'): boolean;
+  allows(client: AclClient, topic: string, access: 'read' | 'write' | 'subscribe' | 'unsubscribe'): boolean;
 }
+
+/**
+ * A client's PUBLISH to `$CONTROL/…`, which is never routed (Mosquitto's control topics). Called
+ * after the write ACL check; `payload` is only valid during the call.
+ */
+export type ControlHandler = (topic: string, payload: Buffer, client: AclClient) => void;
 
 export interface BrokerServices {
   readonly log: Logger;
   readonly authenticate: Authenticate;
   readonly authorizer: Authorizer | undefined;
+  /** `$CONTROL/…` requests (the dynamic security plugin); without it they are dropped */
+  readonly control?: ControlHandler | undefined;
   /** the connections' output: one flush per turn (src/link/outbox.ts) */
   readonly output: { flushSoon(): void };
   /** the other workers; undefined with one worker */

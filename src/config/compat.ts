@@ -22,8 +22,9 @@
  *   use_username_as_clientid true (identity rule); check_retain_source true;
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
  *   psk_hint, psk_file (a PSK listener would come up without TLS); tls_engine, tls_keyform
- *   engine, tls_engine_kpass_sha1; plugin, auth_plugin, global_plugin, plugin_opt_*,
- *   auth_opt_*, auth_plugin_deny_special_chars (authentication/authorisation plugins).
+ *   engine, tls_engine_kpass_sha1; global_plugin, auth_plugin_deny_special_chars
+ *   (authentication/authorisation plugins). `plugin`/`auth_plugin` and their options are read by
+ *   plugins.ts: the dynamic security plugin is built in, any other plugin is refused there.
  * The TLS listener options (certfile … crlfile, ciphers, ciphers_tls1.3, tls_version,
  * require_certificate, use_identity_as_username, use_subject_as_username) are implemented:
  * see listenerOptions.ts.
@@ -67,8 +68,6 @@ const REJECTED: Readonly<Record<string, string>> = {
   psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',
   tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
-  plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
-  auth_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
   global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
   auth_plugin_deny_special_chars: 'culex does not load Mosquitto plugins',
 };
@@ -124,9 +123,6 @@ export function judgeCompatOption(key: string, rest: string, inBridge: boolean):
   if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
   const rejected = REJECTED[key];
   if (rejected !== undefined) return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: ${rejected}` };
-  if (key.startsWith('auth_opt_') || key.startsWith('plugin_opt_')) {
-    return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: culex does not load Mosquitto plugins` };
-  }
   const onlyFalse = ONLY_FALSE[key];
   if (onlyFalse !== undefined) {
     if (!parseBool(rest)) return { kind: 'accept' };

@@ -41,6 +41,7 @@ import {
 import { COMPAT_OPTION_NAMES, judgeCompatOption } from './compat.ts';
 import { SecurityScopes } from './listenerSecurity.ts';
 import { closestKey } from './suggest.ts';
+import { PLUGIN_KEYS, PluginLines, isPluginOption } from './plugins.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -54,7 +55,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'per_listener_settings'] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'per_listener_settings', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises, for suggestions. */
 const KNOWN_KEYS: readonly string[] = [
@@ -103,6 +104,7 @@ class ConfigBuilder {
   private logDest: string[] | undefined;
   /** per_listener_settings and the security options it moves into listeners */
   private readonly security = new SecurityScopes<ListenerDraft>();
+  private readonly plugins = new PluginLines();
   readonly warnings: string[] = [];
 
   constructor(mainFile: string) {
@@ -155,12 +157,15 @@ class ConfigBuilder {
       case 'per_listener_settings':
         return this.security.setMode(rest);
     }
+    // with per_listener_settings true, security options go to the listener (plugin lines are refused there)
     if (this.security.claims(at, key)) {
       const target = this.current;
       const creates = this.security.apply(at, key, rest, target, warn);
       if (target === this.defaultListener && creates) this.useDefaultListener(at, warn, key);
       return;
     }
+    if (key === 'plugin' || key === 'auth_plugin') return this.plugins.declare(at, key, rest);
+    if (isPluginOption(key)) return this.plugins.option(at, key, rest);
     const global = GLOBAL_OPTIONS_BY_NAME.get(key);
     if (global !== undefined) {
       if (global.repeat === 'error') this.once(at, key, key);
@@ -342,6 +347,8 @@ class ConfigBuilder {
     this.config.logTypes = Object.freeze(types === undefined ? [...this.config.logTypes] : LOG_TYPES.filter((t) => types.has(t)));
     this.config.logDest = Object.freeze([...(this.logDest ?? this.config.logDest)]);
     if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
+    const dynamicSecurity = this.plugins.finish(this.warnings);
+    if (dynamicSecurity !== undefined) this.config.dynamicSecurity = dynamicSecurity;
     return Object.freeze(this.config);
   }
 

@@ -59,6 +59,12 @@ export interface ListenerConfig {
   readonly security?: ListenerSecurity;
 }
 
+/** Mosquitto's dynamic security plugin, built into culex (src/auth/dynsec/) */
+export interface DynamicSecurityConfig {
+  /** `plugin_opt_config_file`: the plugin's JSON file, read at start and rewritten on every change */
+  readonly configFile: string;
+}
+
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   /** worker threads; 0 = number of available cores */
@@ -72,6 +78,12 @@ export interface BrokerConfig {
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
   readonly aclFile?: string;
+  /**
+   * `plugin …/mosquitto_dynamic_security.so` with `plugin_opt_config_file`: clients, groups and
+   * roles managed at run time through `$CONTROL/dynamic-security/v1`; it decides before
+   * password_file and acl_file, which are consulted only when it has no opinion (Mosquitto 2.0)
+   */
+  readonly dynamicSecurity?: DynamicSecurityConfig;
   readonly allowZeroLengthClientId: boolean;
   readonly autoIdPrefix: string;
   /** seconds; clients asking for more (or 0) get this as Server Keep Alive (v5) */

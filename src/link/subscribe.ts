@@ -50,7 +50,7 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
       throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_SHARED_NO_LOCAL', 'No Local on a shared subscription', 'MQTT-3.8.3-4');
     }
-    if (!broker.maySubscribe(conn, parsed.filter)) {
+    if (!broker.maySubscribe(conn, parsed.raw)) {
       // the ACL grants read on nothing this filter can match: say so now rather than deliver nothing
       counters.aclDenied++;
       broker.log.notice(`Denied SUBSCRIBE from ${conn.clientId} to '${s.topic}' (ACL)`);
@@ -92,6 +92,11 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
     const parsed = parseFilter(raw, conn.mountPoint);
     if (typeof parsed === 'number') {
       codes.push(parsed);
+      continue;
+    }
+    if (!broker.mayUnsubscribe(conn, parsed.raw)) {
+      // the subscription stays (Mosquitto handle_unsubscribe.c); 3.1.1 has no code to say so
+      codes.push(ReasonCode.NotAuthorized);
       continue;
     }
     codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);

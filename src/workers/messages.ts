@@ -4,6 +4,8 @@
  * PUBLISH ever crosses it. called from: main, worker
  */
 import type { BrokerConfig } from '../config/types.ts';
+import type { DynsecKick } from '../auth/dynsec/engine.ts';
+import type { DynsecSnapshot } from '../auth/dynsec/snapshot.ts';
 import type { ClusterShared } from './shared.ts';
 
 /** What a worker is started with (worker_threads workerData). */
@@ -19,6 +21,8 @@ export interface WorkerInit {
   readonly cluster: ClusterShared | undefined;
   /** test placement: a loopback port only this worker listens on (like listener 0), so a test can pick the worker */
   readonly privatePort: number | undefined;
+  /** the dynamic security rules as they are now; undefined when the plugin is not loaded */
+  readonly dynsec: DynsecSnapshot | undefined;
 }
 
 export type ToWorker =
@@ -30,7 +34,11 @@ export type ToWorker =
   /** worker `index` died: route nothing more to it */
   | { readonly type: 'peerDown'; readonly index: number }
   /** every worker has loaded its state: open the listeners */
-  | { readonly type: 'listen' };
+  | { readonly type: 'listen' }
+  /** dynamic security changed: the new rules (if they changed) and the connections to close */
+  | { readonly type: 'dynsecUpdate'; readonly snapshot: DynsecSnapshot | undefined; readonly kick: DynsecKick | undefined }
+  /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */
+  | { readonly type: 'dynsecResponse'; readonly payload: string };
 
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */
@@ -47,5 +55,12 @@ export type FromWorker =
       readonly clientId: string;
       readonly username: string | undefined;
       readonly password: Uint8Array | undefined;
+    }
+  /** a PUBLISH to `$CONTROL/dynamic-security/v1` that passed the ACL check: run it */
+  | {
+      readonly type: 'dynsec';
+      readonly payload: Uint8Array;
+      readonly clientId: string;
+      readonly username: string | undefined;
     }
   | { readonly type: 'fatal'; readonly message: string };

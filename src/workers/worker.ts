@@ -7,7 +7,10 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker } from '../broker/broker.ts';
-import { type Authenticate, type Authorizer } from '../broker/services.ts';
+import { type AclClient, type Authenticate, type Authorizer } from '../broker/services.ts';
+import type { DynsecKick } from '../auth/dynsec/engine.ts';
+import { DYNSEC_REQUEST_TOPIC, DYNSEC_RESPONSE_TOPIC } from '../auth/dynsec/topics.ts';
+import { ReasonCode } from '../protocol/errors.ts';
 import { Connection } from '../link/connection.ts';
 import { Outbox } from '../link/outbox.ts';
 import { listenerContext, type ListenerContext } from '../link/listenerContext.ts';
@@ -48,7 +51,27 @@ const authenticate: Authenticate = init.remoteAuth
   : () => true;
 
 // acl_file(s): one ACL, or each listener's with per_listener_settings
-const authorizer: Authorizer | undefined = anyAclFile(config) ? (await import('../auth/aclAuthorizer.ts')).aclAuthorizerOf(config) : undefined;
+const aclFiles: Authorizer | undefined = anyAclFile(config) ? (await import('../auth/aclAuthorizer.ts')).aclAuthorizerOf(config) : undefined;
+// the dynamic security plugin decides first; the acl_file only where it has no opinion
+const dynsec = init.dynsec === undefined ? undefined : new (await import('../auth/dynsec/authorizer.ts')).DynsecAuthorizer(init.dynsec, aclFiles);
+const authorizer: Authorizer | undefined = dynsec ?? aclFiles;
+
+/** A client's PUBLISH to `$CONTROL/…`: never routed (Mosquitto); the plugin's requests go to the main thread. */
+function control(topic: string, payload: Buffer, client: AclClient): void {
+  if (dynsec === undefined || topic !== DYNSEC_REQUEST_TOPIC) return;
+  post({ type: 'dynsec', payload: new Uint8Array(payload), clientId: client.clientId, username: client.username });
+}
+
+/** Mosquitto's kick: the connections of these users (or the anonymous ones) close, v5 with 0x98, without their will. */
+function kick(k: DynsecKick): void {
+  const usernames = new Set(k.usernames);
+  for (const c of outbox.connections) {
+    if (!c.connected || (c.username === undefined ? !k.anonymous : !usernames.has(c.username))) continue;
+    c.will = undefined;
+    c.disconnect(ReasonCode.AdministrativeAction);
+  }
+  outbox.flushSoon();
+}
 
 // every worker opens the same LMDB environment; the main thread has checked it and quarantined bad records
 const store = config.persistence && config.persistenceDurability !== 'off'
@@ -61,7 +84,7 @@ const workers = init.cluster?.workers ?? 1;
 /** this worker's message seqs: above every stored one, and ≡ its index (mod workers) so that no two workers share one */
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
 const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush(), config.maxConnectTime);
-const broker = new Broker(config, { log, authenticate, authorizer, output: outbox, cluster, store, messageSeq });
+const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq });
 if (store !== undefined) {
   const now = Date.now();
   for (const r of store.loadRetained()) {
@@ -149,6 +172,15 @@ port.on('message', (msg: ToWorker) => {
       w?.(msg.result);
       return;
     }
+    case 'dynsecUpdate':
+      if (msg.snapshot !== undefined) dynsec?.update(msg.snapshot);
+      if (msg.kick !== undefined) kick(msg.kick);
+      return;
+    case 'dynsecResponse':
+      // as the plugin's mosquitto_broker_publish: QoS 0, not retained, to every subscriber the ACLs let read it
+      broker.publish(createMessage(DYNSEC_RESPONSE_TOPIC, Buffer.from(msg.payload), 0, false, undefined, '', Date.now()));
+      broker.flushSoon();
+      return;
   }
 });
 

@@ -64,11 +64,11 @@ describe('Mosquitto options culex does not implement', () => {
     ['tls_engine pkcs11', /engines/],
     ['tls_keyform engine', /keys must be PEM/],
     ['tls_engine_kpass_sha1 00', /engines/],
-    ['plugin /usr/lib/mosquitto_dynamic_security.so', /plugins/],
-    ['auth_plugin /usr/lib/auth.so', /plugins/],
+    ['plugin /usr/lib/mosquitto_go_auth.so', /loads no Mosquitto plugins/],
+    ['auth_plugin /usr/lib/auth.so', /loads no Mosquitto plugins/],
     ['global_plugin /usr/lib/x.so', /plugins/],
-    ['plugin_opt_config_file /x.json', /plugins/],
-    ['auth_opt_backends mysql', /plugins/],
+    ['plugin_opt_config_file /x.json', /without a plugin line before it/],
+    ['auth_opt_backends mysql', /without a plugin line before it/],
     ['auth_plugin_deny_special_chars true', /plugins/],
   ];
   for (const [line, pattern] of weakening) {
