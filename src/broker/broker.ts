@@ -8,6 +8,7 @@ import { RetainedStore } from './retained.ts';
 import { NEVER_EXPIRES, Session, type QueueLimits, type SessionLink } from './session.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 import { TopicTree } from './topicTree.ts';
+import { DelayedWills } from './delayedWills.ts';
 import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
 import type { AclClient, AuthRequest, BrokerServices, DurableStore } from './services.ts';
@@ -40,8 +41,14 @@ export class Broker {
   readonly retained = new RetainedStore();
   private readonly router: Router;
   private readonly queueLimits: QueueLimits;
-  /** wills waiting for their delay; `due` = when, ms since the epoch (stored with the session) */
-  private readonly delayedWills = new Map<string, { will: Will; timer: NodeJS.Timeout; due: number }>();
+  /** wills waiting for their delay (stored with the session) */
+  private readonly wills = new DelayedWills((will) => {
+    this.publishWill(will);
+    // the session record no longer carries it
+    const session = this.sessions.get(will.clientId);
+    if (session?.stored === true) this.persistSession(session);
+    this.flushSoon();
+  });
   private readonly expiryTimer: NodeJS.Timeout;
 
   readonly config: BrokerConfig;
@@ -137,13 +144,7 @@ export class Broker {
       this.log.notice(`client id ${id} taken by user ${conn.username ?? '(anonymous)'}: the session of user ${existing.username ?? '(anonymous)'} is discarded`);
       cleanStart = true;
     }
-    let pendingWill = moved?.will;
-    const local = this.delayedWills.get(id);
-    if (local !== undefined) {
-      clearTimeout(local.timer);
-      this.delayedWills.delete(id);
-      pendingWill = local.will;
-    }
+    const pendingWill = this.wills.take(id) ?? moved?.will;
     // a new connection to a session that ends now (clean start) still ends the old session: send the will
     if (pendingWill !== undefined && cleanStart) this.publishWill(pendingWill);
     let session = this.sessions.get(id);
@@ -197,7 +198,7 @@ export class Broker {
   adoptSession(session: Session, will: Will | undefined, now: number): void {
     this.installSession(session);
     session.detach(now);
-    if (will !== undefined) this.scheduleWill(will, Math.min(will.delay, session.expiryInterval));
+    if (will !== undefined) this.wills.schedule(will, Math.min(will.delay, session.expiryInterval));
     this.persistSession(session);
   }
 
@@ -211,11 +212,7 @@ export class Broker {
     const id = session.clientId;
     this.sessions.delete(id);
     counters.sessions--;
-    const pending = this.delayedWills.get(id);
-    if (pending === undefined) return undefined;
-    clearTimeout(pending.timer);
-    this.delayedWills.delete(id);
-    return pending.will;
+    return this.wills.take(id);
   }
 
   /**
@@ -243,7 +240,7 @@ export class Broker {
       // [MQTT-3.1.3-9] the will waits for the Will Delay Interval or the end of the session, whichever is first
       const delay = Math.min(will.delay, session.expiryInterval);
       if (delay === 0 || ending) this.publishWill(will);
-      else this.scheduleWill(will, delay);
+      else this.wills.schedule(will, delay);
     }
     if (session.expiryInterval === 0 && this.sessions.get(session.clientId) === session && session.link === undefined) {
       this.endSession(session);
@@ -269,7 +266,7 @@ export class Broker {
       this.countStored(session, false);
       return;
     }
-    const pendingWill = this.delayedWills.get(session.clientId);
+    const pendingWill = this.wills.pending(session.clientId);
     store.putSession(session.clientId, {
       owner: this.cluster?.self ?? 0,
       user: session.username,
@@ -341,19 +338,7 @@ export class Broker {
     if (meta.expiresAt === 0) session.detach(now);
     else session.expiresAt = meta.expiresAt;
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
-    if (meta.will !== undefined) this.scheduleWill(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
-  }
-
-  private scheduleWill(will: Will, delay: number): void {
-    const timer = setTimeout(() => {
-      this.delayedWills.delete(will.clientId);
-      this.publishWill(will);
-      // the session record no longer carries it
-      const session = this.sessions.get(will.clientId);
-      if (session?.stored === true) this.persistSession(session);
-      this.flushSoon();
-    }, delay * 1000);
-    this.delayedWills.set(will.clientId, { will, timer, due: Date.now() + delay * 1000 });
+    if (meta.will !== undefined) this.wills.schedule(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
   }
 
   /** queue limits for sessions rebuilt from a record (handover) */
@@ -384,12 +369,8 @@ export class Broker {
     }
     this.countStored(session, false);
     if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
-    const pending = this.delayedWills.get(session.clientId);
-    if (pending !== undefined) {
-      clearTimeout(pending.timer);
-      this.delayedWills.delete(session.clientId);
-      this.publishWill(pending.will);
-    }
+    const pending = this.wills.take(session.clientId);
+    if (pending !== undefined) this.publishWill(pending);
   }
 
   // ---- subscriptions ----------------------------------------------------------------------
@@ -561,6 +542,6 @@ export class Broker {
   /** Graceful stop: timers end (the connections are closed by the link's Outbox). */
   shutdown(): void {
     clearInterval(this.expiryTimer);
-    for (const w of this.delayedWills.values()) clearTimeout(w.timer);
+    this.wills.clear();
   }
 }
