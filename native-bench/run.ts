@@ -2,7 +2,7 @@
  * `npm run bench`: culex against Mosquitto, side by side on loopback.
  * For each scenario, each round runs the brokers one after the other (A B A B …), each a fresh
  * process with the same mosquitto.conf options, loaded by mqbench (native-bench/src). Prints
- * markdown tables (median and range over rounds, culex/Mosquitto ratios) and writes the raw
+ * markdown tables (median and range over rounds, culex/Mosquitto and culex/floor ratios) and writes the raw
  * results (JSON), a ratio chart (SVG) and a history line per metric (CSV) to native-bench/results/.
  *
  *   node native-bench/run.ts [--scenario a,b] [--quick] [--rounds N] [--brokers culex,mosquitto]
@@ -32,7 +32,8 @@ const HELP = `usage: npm run bench -- [options]
                         when named: ${OPT_IN_SCENARIOS.map((s) => s.name).join(', ')}
   --quick               short runs of a subset (fan-in-qos0, fan-in-qos1, smart-city, conns), 1 round
   --rounds N            rounds per scenario and broker (default 3; 1 with --quick)
-  --brokers LIST        culex,mosquitto (default both)
+  --brokers LIST        culex,mosquitto,floor (default all three; floor: the platform floor, native-bench/floor.ts,
+                        in the scenarios it can stand in for, 1 thread unless --workers)
   --workers N           culex worker threads (default: culex's own default)
   --max-inflight N      max_inflight_messages for both brokers (default 0 = no limit)
   --max-queued N        max_queued_messages for both brokers (default 100000; durable-offline: 0 = no limit)
@@ -50,7 +51,7 @@ const { values: opts } = parseArgs({
     scenario: { type: 'string' },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
-    brokers: { type: 'string', default: 'culex,mosquitto' },
+    brokers: { type: 'string', default: 'culex,mosquitto,floor' },
     workers: { type: 'string' },
     'max-inflight': { type: 'string', default: '0' },
     'max-queued': { type: 'string' },
@@ -217,6 +218,7 @@ process.stderr.write(`bench: ${describeMachine(machine)}\nbench: ${brokers.map((
 for (const sc of scenarios) {
   for (let round = 1; round <= rounds; round++) {
     for (const broker of brokers) {
+      if (broker === 'floor' && sc.floor !== true) continue;
       const rec = await runOnce(sc, broker, round);
       runs.push(rec);
       writeRaw();

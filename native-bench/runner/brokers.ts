@@ -1,6 +1,7 @@
 /**
- * The two brokers under test, started fresh for every run on a free loopback port with the
- * same mosquitto.conf options; culex gets its own options (`workers`, `persistence_durability`) on top.
+ * The brokers under test, started fresh for every run on a free loopback port with the same
+ * mosquitto.conf options; culex gets its own options (`workers`, `persistence_durability`) on top;
+ * the platform floor (floor.ts) reads the listener and `workers` lines only.
  * called from: main
  */
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -8,8 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, runSync, startChild, stopChild, waitForPort, type Child } from './processes.ts';
 
-export type BrokerName = 'culex' | 'mosquitto';
-export const BROKER_NAMES: readonly BrokerName[] = ['culex', 'mosquitto'];
+/** `floor`: the platform floor, a minimal Node forwarder (native-bench/floor.ts), not a broker */
+export type BrokerName = 'culex' | 'mosquitto' | 'floor';
+export const BROKER_NAMES: readonly BrokerName[] = ['culex', 'mosquitto', 'floor'];
 
 export const MOSQUITTO_PATH = '/usr/sbin/mosquitto';
 
@@ -59,7 +61,7 @@ export function brokerConf(name: BrokerName, port: number, s: BrokerSettings, da
     'connection_messages false',
   ];
   if (s.persistence) lines.push(`persistence_location ${dataDir}${path.sep}`);
-  if (name === 'culex' && s.workers !== undefined) lines.push(`workers ${s.workers}`);
+  if (name !== 'mosquitto' && s.workers !== undefined) lines.push(`workers ${s.workers}`);
   // culex only: Mosquitto refuses keys it does not know, and its `persistence true` is a periodic snapshot
   if (name === 'culex' && s.durability !== undefined) lines.push(`persistence_durability ${s.durability}`);
   return lines.join('\n') + '\n';
@@ -85,6 +87,7 @@ export function brokerVersion(name: BrokerName, repoRoot: string): string {
     const out = runSync(MOSQUITTO_PATH, ['-h']).output;
     return /mosquitto version (\S+)/.exec(out)?.[1] ?? 'unknown';
   }
+  if (name === 'floor') return `node ${process.version}`;
   const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   const commit = runSync('git', ['rev-parse', '--short', 'HEAD'], repoRoot).output.trim();
   return `${pkg.version} (${commit}, node ${process.version})`;
@@ -92,6 +95,7 @@ export function brokerVersion(name: BrokerName, repoRoot: string): string {
 
 function command(name: BrokerName, repoRoot: string, confFile: string): [string, string[]] {
   if (name === 'mosquitto') return [MOSQUITTO_PATH, ['-c', confFile]];
+  if (name === 'floor') return [process.execPath, [path.join(repoRoot, 'native-bench/floor.ts'), '-c', confFile]];
   return [process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', confFile]];
 }
 

@@ -11,7 +11,7 @@ function esc(s: string): string {
 
 /** The chart as an SVG document; `subtitle` lines name the machine, versions and date. */
 export function renderChart(summaries: readonly ScenarioSummary[], subtitle: readonly string[]): string {
-  const bars = summaries.flatMap((s) => s.ratios.map((r) => ({ label: `${s.scenario}: ${METRICS[r.metric].label}`, adv: r.advantage })));
+  const bars = summaries.flatMap((s) => s.ratios.filter((r) => r.versus === 'mosquitto').map((r) => ({ label: `${s.scenario}: ${METRICS[r.metric].label}`, adv: r.advantage })));
   const rowH = 28;
   const labelW = 330;
   const plotW = 460;

@@ -46,6 +46,8 @@ export interface Scenario {
   /** conns scenario: total idle connections (split over processes of at most MAX_CONNS_PER_PROCESS) */
   readonly conns?: number;
   readonly inQuickSubset: boolean;
+  /** the platform floor (floor.ts) can stand in for a broker here (no persistence, no $share) */
+  readonly floor?: boolean;
   /** both brokers with `persistence true` for this scenario, whatever --persistence says */
   readonly persistence?: boolean;
   /** max_queued_messages for this scenario unless --max-queued is given (0 = no limit) */
@@ -63,27 +65,35 @@ export const MAX_CONNS_PER_PROCESS = 18000;
 const TIMED = ['--warmup', '2', '--duration', '10', '--drain', '5'];
 const QUICK = ['--warmup', '1', '--duration', '3', '--drain', '3'];
 
-/** A timed message scenario whose result is the delivered rate (and its p99 latency). */
-function throughput(name: string, description: string, flags: readonly string[], inQuickSubset: boolean): Scenario {
-  return { name, description, args: [...flags, '--window', '4', ...TIMED], quickArgs: QUICK, compare: ['recvRate', 'latencyP99'], inQuickSubset };
+/**
+ * A timed message scenario whose result is the delivered rate (and its p99 latency). `window`:
+ * messages a publisher may have on the way (mqbench --window); 1 = the device pattern, one
+ * message per packet (each send carries one PUBLISH); more lets a send carry several.
+ */
+function throughput(name: string, description: string, flags: readonly string[], window: number, inQuickSubset: boolean, floor = true): Scenario {
+  return { name, description, args: [...flags, '--window', String(window), ...TIMED], quickArgs: QUICK, compare: ['recvRate', 'latencyP99'], inQuickSubset, floor };
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-  throughput('fan-in-qos0', '1000 publishers on city/lights/<zone>/<id>/status -> 1 subscriber on city/lights/#, QoS 0',
-    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0'], true),
-  throughput('fan-in-qos1', '1000 publishers -> 1 subscriber on city/lights/#, QoS 1 both ways',
-    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1'], true),
-  throughput('fan-out-qos0', '1 publisher on city/broadcast -> 1000 subscribers, QoS 0 (msg/s counts deliveries)',
-    ['--scenario', 'fan-out', '--pubs', '1', '--subs', '1000', '--qos', '0'], false),
-  throughput('shared-qos1', '1000 publishers -> $share/ingest/city/# with 4 consumers, QoS 1',
-    ['--scenario', 'shared', '--pubs', '1000', '--subs', '4', '--qos', '1'], false),
+  throughput('fan-in-qos0', '1000 publishers on city/lights/<zone>/<id>/status -> 1 subscriber on city/lights/#, QoS 0, one message per packet',
+    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0'], 1, true),
+  throughput('fan-in-qos1', '1000 publishers -> 1 subscriber on city/lights/#, QoS 1 both ways, one message per packet',
+    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '1'], 1, true),
+  throughput('fan-in-qos0-batch8', '1000 publishers -> 1 subscriber, QoS 0, up to 8 messages per packet (batched: not the device pattern)',
+    ['--scenario', 'fan-in', '--pubs', '1000', '--subs', '1', '--qos', '0'], 8, false),
+  throughput('fan-out-qos0', '1 publisher on city/broadcast -> 1000 subscribers, QoS 0, up to 4 messages per publisher send (msg/s counts deliveries)',
+    ['--scenario', 'fan-out', '--pubs', '1', '--subs', '1000', '--qos', '0'], 4, false),
+  // the floor has no $share: it would hand every message to all 4 consumers
+  throughput('shared-qos1', '1000 publishers -> $share/ingest/city/# with 4 consumers, QoS 1, one message per packet',
+    ['--scenario', 'shared', '--pubs', '1000', '--subs', '4', '--qos', '1'], 1, false, false),
   {
     name: 'smart-city',
-    description: '10000 publishers at an aggregate 5000 msg/s -> 1 subscriber, QoS 1: latency is the result',
-    args: ['--scenario', 'fan-in', '--pubs', '10000', '--subs', '1', '--qos', '1', '--rate', '5000', '--window', '4', ...TIMED],
+    description: '10000 publishers at an aggregate 5000 msg/s -> 1 subscriber, QoS 1, one message per packet: latency is the result',
+    args: ['--scenario', 'fan-in', '--pubs', '10000', '--subs', '1', '--qos', '1', '--rate', '5000', '--window', '1', ...TIMED],
     quickArgs: QUICK,
     compare: ['latencyP99', 'latencyP50', 'latencyP999'],
     inQuickSubset: true,
+    floor: true,
   },
   {
     name: 'conns',
@@ -93,6 +103,7 @@ export const SCENARIOS: readonly Scenario[] = [
     compare: ['rssPerConn', 'connectRate'],
     conns: 15000,
     inQuickSubset: true,
+    floor: true,
   },
 ];
 

@@ -1,6 +1,6 @@
 /**
  * From the raw runs to per-scenario summaries: median and range over rounds, and the
- * culex/Mosquitto ratio of each compared metric.
+ * culex/Mosquitto and culex/floor ratio of each compared metric.
  */
 import type { BrokerName } from './brokers.ts';
 import { otherCpuPct, type GeneratorResult } from './generator.ts';
@@ -40,7 +40,9 @@ export interface BrokerSummary {
 
 export interface Ratio {
   readonly metric: MetricKey;
-  /** median(culex) / median(mosquitto) */
+  /** what culex is compared with: Mosquitto, or the platform floor (native-bench/floor.ts) */
+  readonly versus: 'mosquitto' | 'floor';
+  /** median(culex) / median(versus) */
   readonly ratio: number;
   /** > 1 when culex is better, whichever direction the metric improves in */
   readonly advantage: number;
@@ -118,12 +120,14 @@ export function summarize(scenarios: readonly Scenario[], runs: readonly RunReco
     const brokers: Partial<Record<BrokerName, BrokerSummary>> = {};
     for (const b of new Set(mine.map((r) => r.broker))) brokers[b] = summarizeBroker(sc, mine.filter((r) => r.broker === b));
     const ratios: Ratio[] = [];
-    for (const metric of sc.compare) {
-      const c = brokers.culex?.metrics[metric]?.median;
-      const m = brokers.mosquitto?.metrics[metric]?.median;
-      if (c === undefined || m === undefined || c <= 0 || m <= 0) continue;
-      const ratio = c / m;
-      ratios.push({ metric, ratio, advantage: METRICS[metric].better === 'higher' ? ratio : 1 / ratio });
+    for (const versus of ['mosquitto', 'floor'] as const) {
+      for (const metric of sc.compare) {
+        const c = brokers.culex?.metrics[metric]?.median;
+        const m = brokers[versus]?.metrics[metric]?.median;
+        if (c === undefined || m === undefined || c <= 0 || m <= 0) continue;
+        const ratio = c / m;
+        ratios.push({ metric, versus, ratio, advantage: METRICS[metric].better === 'higher' ? ratio : 1 / ratio });
+      }
     }
     return [{ scenario: sc.name, description: sc.description, compare: sc.compare, brokers, ratios }];
   });

@@ -87,13 +87,13 @@ function connsTable(summaries: readonly ScenarioSummary[]): string[] {
 }
 
 function ratioTable(summaries: readonly ScenarioSummary[]): string[] {
-  const head = ['scenario', 'metric', 'culex', 'mosquitto', 'culex / mosquitto', 'culex advantage'];
+  const head = ['scenario', 'metric', 'culex', 'versus', 'its value', 'culex / it', 'culex advantage'];
   const out = [row(head), row(head.map(() => '---'))];
   for (const s of summaries) {
     for (const r of s.ratios) {
       const m = METRICS[r.metric];
       out.push(row([s.scenario, `${m.label} (${m.unit}, ${m.better} is better)`,
-        human(s.brokers.culex!.metrics[r.metric]!.median), human(s.brokers.mosquitto!.metrics[r.metric]!.median),
+        human(s.brokers.culex!.metrics[r.metric]!.median), r.versus, human(s.brokers[r.versus]!.metrics[r.metric]!.median),
         r.ratio.toFixed(2), `${r.advantage.toFixed(2)}×`]));
     }
   }
