@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BROKER_NAMES, DURABILITIES, brokerVersion, ensureMosquitto, startBroker, type BrokerName, type BrokerSettings, type Durability } from './runner/brokers.ts';
 import { renderChart } from './runner/chart.ts';
-import { buildGenerator, generatorTimeoutMs, mergeConnsResults, otherCpuPct, runGenerator, type GeneratorResult } from './runner/generator.ts';
+import { buildGenerator, generatorTimeoutMs, mergeConnsResults, mergeMessageResults, otherCpuPct, runGenerator, type GeneratorResult } from './runner/generator.ts';
 import { describeMachine, machineInfo } from './runner/machine.ts';
 import { installCleanupHandlers, runSync } from './runner/processes.ts';
 import { MAX_CONNS_PER_PROCESS, METRICS, OPT_IN_SCENARIOS, selectScenarios, type Scenario } from './runner/scenarios.ts';
@@ -42,6 +42,9 @@ const HELP = `usage: npm run bench -- [options]
                         written into culex's configuration only
   --mqtt 3|5            protocol of every client (default 3 = 3.1.1)
   --conns N             idle connections of the conns scenario (default 15000)
+  --gen-procs K         message scenarios: K mqbench processes, each its own group (publishers/K on
+                        <topic-prefix>/gK/… -> its own subscribers), for machines where one generator
+                        process saturates (default 1)
   --gen-args "..."      extra mqbench flags for every run
   --out DIR             results folder (default native-bench/results)
   --verbose             print every progress line of the generator`;
@@ -59,6 +62,7 @@ const { values: opts } = parseArgs({
     durability: { type: 'string' },
     mqtt: { type: 'string', default: '3' },
     conns: { type: 'string' },
+    'gen-procs': { type: 'string' },
     'gen-args': { type: 'string', default: '' },
     out: { type: 'string', default: path.join(benchDir, 'results') },
     verbose: { type: 'boolean', default: false },
@@ -108,6 +112,7 @@ function settingsFor(sc: Scenario): BrokerSettings {
 }
 
 const connsTotal = intOption('conns', opts.conns, 15000, 1);
+const genProcs = intOption('gen-procs', opts['gen-procs'], 1, 1);
 const extraArgs = opts['gen-args'].split(/\s+/).filter(Boolean);
 const mqttArgs = ['--mqtt', opts.mqtt];
 
@@ -115,13 +120,42 @@ const mqttArgs = ['--mqtt', opts.mqtt];
 function generatorArgs(sc: Scenario, port: number, pid: number, label: string): string[][] {
   const base = [...sc.args, ...(opts.quick ? sc.quickArgs : []), ...mqttArgs, ...extraArgs,
     '--port', String(port), '--broker-pid', String(pid), '--label', label, '--progress', '1'];
-  if (sc.conns === undefined) return [base];
+  if (sc.conns === undefined) return genProcs === 1 ? [base] : splitGroups(sc, base);
   const total = opts.quick ? Math.min(connsTotal, 5000) : connsTotal;
   const procs = Math.ceil(total / MAX_CONNS_PER_PROCESS);
   return Array.from({ length: procs }, (_, k) => {
     const share = Math.floor(total / procs) + (k < total % procs ? 1 : 0);
     return [...base, '--conns', String(share), '--id-base', String(k * MAX_CONNS_PER_PROCESS),
       '--sources', '4', '--source-base', String(2 + 4 * k)];
+  });
+}
+
+/** The value of flag `name` in `args` (the last one wins), or undefined. */
+function flagValue(args: readonly string[], name: string): string | undefined {
+  const i = args.lastIndexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+/**
+ * A message scenario over genProcs processes: process k gets its share of the publishers (and of
+ * the --rate) on its own topic prefix, and its own subscribers on that prefix (a separate fan-in
+ * group), from its own four loopback source addresses.
+ */
+function splitGroups(sc: Scenario, base: readonly string[]): string[][] {
+  const pubs = Number(flagValue(base, '--pubs') ?? 0);
+  const rate = Number(flagValue(base, '--rate') ?? 0);
+  const prefix = flagValue(base, '--topic-prefix') ?? 'city/lights';
+  return Array.from({ length: genProcs }, (_, k) => {
+    const share = Math.floor(pubs / genProcs) + (k < pubs % genProcs ? 1 : 0);
+    const group = `${prefix}/g${k}`;
+    const args = [...base, '--pubs', String(share), '--topic-prefix', group, '--id-prefix', `g${k}-`,
+      '--sources', '4', '--source-base', String(2 + 4 * k)];
+    const kind = flagValue(base, '--scenario');
+    if (kind === 'fan-in') args.push('--filter', `${group}/#`);
+    else if (kind === 'shared') args.push('--filter', `$share/ingest/${group}/#`);
+    else throw new Error(`--gen-procs splits fan-in and shared scenarios only, not ${sc.name}`);
+    if (rate > 0) args.push('--rate', String(rate / genProcs));
+    return args;
   });
 }
 
@@ -168,7 +202,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, round: number): Promise
     const argLists = generatorArgs(sc, running.port, running.pid, `${sc.name}/${broker}/${round}`);
     const parts = await Promise.all(argLists.map((args, k) =>
       runGenerator(bin, args, { timeoutMs: generatorTimeoutMs(args), onProgress: k === 0 ? showProgress : undefined })));
-    return { scenario: sc.name, broker, round, startedAt, result: mergeConnsResults(parts) };
+    return { scenario: sc.name, broker, round, startedAt, result: sc.conns !== undefined ? mergeConnsResults(parts) : mergeMessageResults(parts) };
   } catch (err) {
     return { scenario: sc.name, broker, round, startedAt, error: `${(err as Error).message}\n${running.log().slice(-2000)}` };
   } finally {

@@ -148,6 +148,45 @@ export function mergeConnsResults(parts: readonly GeneratorResult[]): GeneratorR
   };
 }
 
+/**
+ * One message run split over several mqbench processes (--gen-procs), each its own fan-in group:
+ * counts and rates add up; latency percentiles are the worst process's (an upper bound, not a
+ * merged histogram); the generator is saturated when any process is.
+ */
+export function mergeMessageResults(parts: readonly GeneratorResult[]): GeneratorResult {
+  const first = parts[0]!;
+  if (parts.length === 1) return first;
+  const sum = (f: (r: GeneratorResult) => number): number => parts.reduce((a, r) => a + f(r), 0);
+  const worst = (f: (r: GeneratorResult) => LatencyUs | undefined): LatencyUs | undefined => {
+    const all = parts.map(f).filter((l): l is LatencyUs => l !== undefined);
+    if (all.length === 0) return undefined;
+    return all.reduce((a, l) => ({ ...a, count: a.count + l.count, p50: Math.max(a.p50, l.p50), p90: Math.max(a.p90, l.p90),
+      p99: Math.max(a.p99, l.p99), p999: Math.max(a.p999, l.p999), max: Math.max(a.max, l.max), mean: Math.max(a.mean, l.mean) }));
+  };
+  return {
+    ...first,
+    ok: parts.every((r) => r.ok),
+    pubs: sum((r) => r.pubs),
+    subs: sum((r) => r.subs),
+    sent: sum((r) => r.sent),
+    acked: sum((r) => r.acked),
+    received: sum((r) => r.received),
+    expected: sum((r) => r.expected),
+    unique: sum((r) => r.unique),
+    lost: sum((r) => r.lost),
+    duplicates: sum((r) => r.duplicates),
+    reordered: sum((r) => r.reordered),
+    e2e_timeouts: sum((r) => r.e2e_timeouts),
+    send_rate: sum((r) => r.send_rate),
+    ack_rate: sum((r) => r.ack_rate),
+    recv_rate: sum((r) => r.recv_rate),
+    latency_us: worst((r) => r.latency_us)!,
+    ack_latency_us: worst((r) => r.ack_latency_us),
+    gen: { ...first.gen, cpu_pct: sum((r) => r.gen.cpu_pct), rss_kb: sum((r) => r.gen.rss_kb), saturated: parts.some((r) => r.gen.saturated) },
+    host: { ...first.host, cpu_pct: Math.max(...parts.map((r) => r.host.cpu_pct)) },
+  };
+}
+
 /** CPU used during the measurement by processes other than the broker and the generator (100 = one core). */
 export function otherCpuPct(r: GeneratorResult): number | undefined {
   if (r.host.cpu_pct < 0 || !r.broker) return undefined;
