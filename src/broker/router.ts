@@ -19,7 +19,13 @@ interface Match {
  * called from: worker
  */
 export class Router implements MatchVisitor<Session> {
-  /** per-route scratch, cleared at the end of route(): valid only during one call */
+  /**
+   * Per-route scratch, cleared at the end of route(): valid only during one call. The first
+   * matching session is kept in fields (most messages match one session: no Map, no object);
+   * a second distinct session moves the matches into `matches`.
+   */
+  private first: Session | undefined = undefined;
+  private readonly firstMatch: Match = { qos: 0, retainAsPublished: false, subscriptionIds: undefined };
   private readonly matches = new Map<Session, Match>();
   private readonly groups: ShareGroup<Session>[] = [];
   private origin = '';
@@ -37,7 +43,15 @@ export class Router implements MatchVisitor<Session> {
   subscriber(session: Session, o: SubscriptionOptions): void {
     // [MQTT-3.8.3-3] No Local: not back to the publisher
     if (o.noLocal && session.clientId === this.origin) return;
-    const m = this.matches.get(session);
+    const f = this.firstMatch;
+    if (this.first === undefined) {
+      this.first = session;
+      f.qos = o.qos;
+      f.retainAsPublished = o.retainAsPublished;
+      f.subscriptionIds = o.subscriptionId > 0 ? [o.subscriptionId] : undefined;
+      return;
+    }
+    const m = this.first === session ? f : this.matches.get(session);
     if (m === undefined) {
       this.matches.set(session, {
         qos: o.qos,
@@ -64,14 +78,15 @@ export class Router implements MatchVisitor<Session> {
     this.origin = message.origin;
     this.tree.match(message.topic, this);
     let count = 0;
-    for (const [session, m] of this.matches) {
-      if (!this.mayRead(session, message.topic)) continue;
-      const qos = (this.upgradeQos ? m.qos : Math.min(message.qos, m.qos)) as 0 | 1 | 2;
-      // [MQTT-3.3.1-12/13] RETAIN is kept only for Retain As Published subscriptions
-      session.deliver(createDelivery(message, qos, m.retainAsPublished && message.retain, m.subscriptionIds), now, true);
-      count++;
+    const first = this.first;
+    if (first !== undefined) {
+      this.first = undefined;
+      if (this.offer(first, this.firstMatch, message, now)) count++;
+      if (this.matches.size > 0) {
+        for (const [session, m] of this.matches) if (this.offer(session, m, message, now)) count++;
+        this.matches.clear();
+      }
     }
-    this.matches.clear();
     if (shared) {
       for (const g of this.groups) {
         if (this.deliverShared(g, message, now)) count++;
@@ -79,6 +94,15 @@ export class Router implements MatchVisitor<Session> {
     }
     this.groups.length = 0;
     return count;
+  }
+
+  /** Delivers `message` to one matched session, unless its ACL refuses the topic. */
+  private offer(session: Session, m: Match, message: Message, now: number): boolean {
+    if (!this.mayRead(session, message.topic)) return false;
+    const qos = (this.upgradeQos ? m.qos : Math.min(message.qos, m.qos)) as 0 | 1 | 2;
+    // [MQTT-3.3.1-12/13] RETAIN is kept only for Retain As Published subscriptions
+    session.deliver(createDelivery(message, qos, m.retainAsPublished && message.retain, m.subscriptionIds), now, true);
+    return true;
   }
 
   /**

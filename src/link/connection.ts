@@ -5,6 +5,7 @@ import type {
 import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
 import { Framer } from '../protocol/framer.ts';
 import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/decode.ts';
+import { decodePublish } from '../protocol/packets/publish.ts';
 import { encodePacket } from '../protocol/encode.ts';
 import { encodeAck } from '../protocol/packets/ack.ts';
 import { counters } from '../metrics/counters.ts';
@@ -20,7 +21,7 @@ import { admitPublish, checkPublish } from './publishIn.ts';
 import { connectPacketLimit, connectRefusal } from './connectCheck.ts';
 import { certificateUsername } from './certificateIdentity.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
-import { encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
+import { adoptReceivedFrame, encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
 import { mountTopic, unmountTopic } from './mountPoint.ts';
 import type { Delivery } from '../model/delivery.ts';
 import { AckResult } from '../broker/qos/outbound.ts';
@@ -61,6 +62,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private readonly aliases = new TopicAliases();
   private problemInformation = true;
   private readonly framer: Framer;
+  /** the frame being handled (Connected), for adoptReceivedFrame; undefined while held packets are routed */
+  private frame: Buffer | undefined = undefined;
+  private frameBodyOffset = 0;
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
   private backlog: Buffer[] | undefined = undefined;
   private backlogOffsets: number[] | undefined = undefined;
@@ -142,7 +146,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
     switch (this.state) {
       case State.Connected:
         counters.messagesReceived++;
-        this.onPacket(decodePacket(frame, bodyOffset, this.version));
+        this.frame = frame;
+        this.frameBodyOffset = bodyOffset;
+        // PUBLISH straight to its handler: no dispatch on the decoded packet's shape
+        if (frame[0]! >> 4 === 3) this.onPublish(decodePublish(frame, bodyOffset, this.version));
+        else this.onPacket(decodePacket(frame, bodyOffset, this.version));
         return;
       case State.AwaitConnect:
         counters.messagesReceived++;
@@ -362,6 +370,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   /** A PUBREL freed the inbound window: held PUBLISHes go on, in order. */
   private releaseHeld(): void {
     if (!this.held.holding) return;
+    this.frame = undefined; // the held packets are not the frame being handled
     this.held.release((p) => this.state === State.Connected && this.inWindow(p), (p) => this.routePublish(p));
     if (this.heldPaused && !this.held.full && this.state === State.Connected) {
       this.heldPaused = false;
@@ -414,6 +423,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
       const raw = p.payload as Buffer;
       const payload = store ? Buffer.from(raw) : raw;
       const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
+      // a device's QoS 0 PUBLISH is forwarded as it came (not for a message kept beyond this turn, nor a topic changed here)
+      if (!store && this.version !== 5 && topic === p.topic && this.frame !== undefined) adoptReceivedFrame(message, this.frame, this.frameBodyOffset);
       const scope = this.broker.scope.open();
       const reached = this.broker.publish(message, false, session, qos === 2 ? id : 0);
       if (qos === 0) return;

@@ -1,21 +1,38 @@
 import { encodePublish } from '../protocol/packets/publish.ts';
 import type { ProtocolVersion } from '../protocol/decode.ts';
-import { remainingExpiry } from '../model/message.ts';
+import { encodedLayout, keepEncoded, remainingExpiry, type Message } from '../model/message.ts';
+import { varintSize } from '../protocol/varint.ts';
 import type { Delivery } from '../model/delivery.ts';
 
 /**
  * Turns a Delivery into PUBLISH bytes. A message is encoded once per layout — (v5 or not, QoS,
  * retain) — and the bytes are shared by every subscriber with that layout; only the packet id
- * (and DUP) differ, patched into a copy for QoS > 0 (STYLE pattern 7). Deliveries with
+ * (and DUP) differ: the first QoS > 0 delivery's bytes are the template, the others patch a copy
+ * (STYLE pattern 7). Invariant: a template is never written to after it is kept. Deliveries with
  * per-subscriber v5 properties (subscription ids, topic alias, message expiry that counts
  * down) are encoded for that subscriber alone, as are deliveries to clients of a mount_point
  * listener (encodeDeliveryAs: they see another topic).
  * called from: worker
  */
 
-/** slot in Message.encoded: 12 layouts */
+/** layout slot (Message.encodedFirstSlot, index in Message.encoded): 12 layouts */
 function layoutSlot(v5: boolean, qos: number, retain: boolean): number {
   return (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+}
+
+/** the 3.1.1 QoS 0 layout without RETAIN */
+export const V4_QOS0_SLOT = 0;
+
+/**
+ * A QoS 0 PUBLISH without RETAIN as a 3.1/3.1.1 client sent it is, byte for byte, the message's
+ * 3.1.1 QoS 0 layout when its remaining length is minimally encoded: kept as that layout, so
+ * 3.1.1 subscribers at QoS 0 get it without an encoding (the devices' fan-in path). The frame
+ * must not change while the message lives: a received frame's memory is never reused (each
+ * socket read is a new buffer, the framer assembles into a new one).
+ */
+export function adoptReceivedFrame(m: Message, frame: Buffer, bodyOffset: number): void {
+  if (frame[0] !== 0x30 || bodyOffset !== 1 + varintSize(frame.length - bodyOffset)) return;
+  keepEncoded(m, V4_QOS0_SLOT, frame);
 }
 
 /**
@@ -34,20 +51,21 @@ export function encodeDelivery(
   const v5 = version === 5;
   if (!v5 || (d.subscriptionIds === undefined && m.expiresAt === 0 && alias === undefined)) {
     const slot = layoutSlot(v5, d.qos, d.retain);
-    const cache = (m.encoded ??= new Array<Buffer | undefined>(12));
-    let shared = cache[slot];
-    let idOffset = -1;
+    const shared = encodedLayout(m, slot);
     if (shared === undefined) {
-      const e = encodePublish(m.topic, m.payload, d.qos, d.retain, false, d.qos > 0 ? 1 : 0, version, v5 ? m.properties : undefined);
-      shared = cache[slot] = e.bytes;
-      idOffset = e.packetIdOffset;
+      // the first delivery of this layout is encoded with its own packet id and becomes the
+      // template the others copy (they overwrite the id): most messages have one subscriber
+      const bytes = encodePublish(m.topic, m.payload, d.qos, d.retain, dup, d.qos > 0 ? packetId : 0, version, v5 ? m.properties : undefined).bytes;
+      keepEncoded(m, slot, bytes);
+      return bytes;
     }
     if (d.qos === 0) return shared;
-    if (idOffset < 0) idOffset = packetIdOffsetOf(shared);
+    const idOffset = packetIdOffsetOf(shared);
     const copy = Buffer.allocUnsafe(shared.length);
     shared.copy(copy);
     copy.writeUInt16BE(packetId, idOffset);
-    if (dup) copy[0]! |= 0x08;
+    // the template may carry DUP (its first delivery was a resend)
+    copy[0] = dup ? copy[0]! | 0x08 : copy[0]! & ~0x08;
     return copy;
   }
   return encodeForOne(m.topic, d, packetId, dup, version, alias, now);

@@ -30,7 +30,13 @@ export interface Message {
    * yet; -1 = none, but one entry carries the message inline
    */
   seq: number;
-  /** encoded bytes per layout, see delivery.ts; filled lazily */
+  /**
+   * Encoded bytes per layout (src/link/publishEncoder.ts), filled lazily: the first layout in
+   * `encodedFirst` (most messages need one), others in `encoded`, by slot.
+   */
+  encodedFirst: Buffer | undefined;
+  /** the layout slot of `encodedFirst`; -1 = none */
+  encodedFirstSlot: number;
   encoded: (Buffer | undefined)[] | undefined;
 }
 
@@ -55,8 +61,25 @@ export function createMessage(
     originWorker: -1,
     stamp: 0,
     seq: 0,
+    encodedFirst: undefined,
+    encodedFirstSlot: -1,
     encoded: undefined,
   };
+}
+
+/** The bytes encoded for layout `slot` (src/link/publishEncoder.ts), if any. */
+export function encodedLayout(m: Message, slot: number): Buffer | undefined {
+  return m.encodedFirstSlot === slot ? m.encodedFirst : m.encoded?.[slot];
+}
+
+/** Keeps the bytes of layout `slot`: the first one in fields, others in the array. */
+export function keepEncoded(m: Message, slot: number, bytes: Buffer): void {
+  if (m.encodedFirstSlot < 0 || m.encodedFirstSlot === slot) {
+    m.encodedFirst = bytes;
+    m.encodedFirstSlot = slot;
+  } else {
+    (m.encoded ??= new Array<Buffer | undefined>(12))[slot] = bytes;
+  }
 }
 
 /** Seconds of life left, rounded up; 0 when expired. Only meaningful when expiresAt != 0. */

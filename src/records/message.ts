@@ -59,6 +59,8 @@ export function messageFromRecord(r: MessageRecord, originWorker: number): Messa
     originWorker,
     stamp: r.s,
     seq: 0,
+    encodedFirst: undefined,
+    encodedFirstSlot: -1,
     encoded: undefined,
   };
 }

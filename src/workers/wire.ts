@@ -8,7 +8,8 @@
 import { Packr } from 'msgpackr';
 import { encodePublish } from '../protocol/packets/publish.ts';
 import { propertiesFromRecord, propertiesToRecord, type MessageRecord } from '../records/message.ts';
-import type { Message } from '../model/message.ts';
+import { encodedLayout, keepEncoded, type Message } from '../model/message.ts';
+import { V4_QOS0_SLOT } from '../link/publishEncoder.ts';
 
 export const Kind = {
   Publish: 1,
@@ -71,13 +72,13 @@ export interface PublishParts {
   readonly packet: Buffer;
 }
 
-/** slot of the 3.1.1 QoS 0 non-retained layout in Message.encoded (see delivery.ts) */
-const V4_QOS0_SLOT = 0;
 
 export function publishParts(message: Message): PublishParts {
-  const cache = (message.encoded ??= new Array<Buffer | undefined>(12));
-  let packet = cache[V4_QOS0_SLOT];
-  if (packet === undefined) packet = cache[V4_QOS0_SLOT] = encodePublish(message.topic, message.payload, 0, false, false, 0, 4).bytes;
+  let packet = encodedLayout(message, V4_QOS0_SLOT);
+  if (packet === undefined) {
+    packet = encodePublish(message.topic, message.payload, 0, false, false, 0, 4).bytes;
+    keepEncoded(message, V4_QOS0_SLOT, packet);
+  }
   return {
     message,
     originBytes: Buffer.byteLength(message.origin),
@@ -151,8 +152,6 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
   i++;
   const topicLength = packet.readUInt16BE(i);
   const topic = packet.toString('utf8', i + 2, i + 2 + topicLength);
-  const encoded = new Array<Buffer | undefined>(12);
-  encoded[V4_QOS0_SLOT] = packet;
   const message: Message = {
     topic,
     payload: packet.subarray(i + 2 + topicLength),
@@ -164,7 +163,9 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
     originWorker,
     stamp,
     seq: 0,
-    encoded,
+    encodedFirst: packet,
+    encodedFirstSlot: V4_QOS0_SLOT,
+    encoded: undefined,
   };
   return { message, flags, hops, group, filter, ticket: buf.readDoubleLE(off + 32), inboundId: buf.readUInt16LE(off + 10) };
 }

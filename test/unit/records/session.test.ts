@@ -216,6 +216,7 @@ describe('sessionToRecord → msgpackr → sessionFromRecord', () => {
     for (const d of session.queued()) {
       assertBuffers(d.message, `queued ${d.message.topic}`);
       assert.equal(d.message.originWorker, ORIGIN_WORKER);
+      assert.equal(d.message.encodedFirst, undefined);
       assert.equal(d.message.encoded, undefined);
     }
   });
@@ -316,6 +317,7 @@ describe('messageToRecord / messageFromRecord', () => {
     assert.deepEqual(back.properties!.correlationData, m.properties!.correlationData);
     assert.deepEqual(userPropertyPairs(back.properties!.userProperties as UserProperties), [...PAIRS, ['tag', 'm']]);
     assert.equal(back.originWorker, 5, 'the origin worker is the receiving side\'s argument');
+    assert.equal(back.encodedFirst, undefined, 'encoded layouts are not carried');
     assert.equal(back.encoded, undefined, 'encoded layouts are not carried');
   });
 

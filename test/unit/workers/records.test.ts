@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { messageView } from '../../helpers/messages.ts';
-import { createMessage, type Message, type MessageProperties } from '../../../src/model/message.ts';
+import { createMessage, encodedLayout, type Message, type MessageProperties } from '../../../src/model/message.ts';
 import { encodePublish } from '../../../src/protocol/packets/publish.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../../../src/protocol/userProperties.ts';
 import {
@@ -239,12 +239,12 @@ describe('PUBLISH records: layout and ownership', () => {
     const m = message('own/ü', Buffer.from('owned payload'), { qos: 1, retain: true, properties: v5Properties(), origin: 'me', stamp: 5, expiresAt: NOW + 9 });
     const { record, buf } = roundTrip(m, PubFlag.Shared, 1, 'g', 'own/+');
     const before = messageView(record.message);
-    const packet = Buffer.from(record.message.encoded![0]!);
+    const packet = Buffer.from(encodedLayout(record.message, 0)!);
     buf.fill(0);
     buf.fill(0xff, 0, buf.length >> 1);
     assert.deepEqual(messageView(record.message), before);
     assert.deepEqual(messageView(record.message), messageView(m));
-    assert.deepEqual(record.message.encoded![0], packet);
+    assert.deepEqual(encodedLayout(record.message, 0), packet);
     assert.equal(record.group, 'g');
     assert.notEqual(record.message.payload.buffer, buf.buffer);
     assert.notEqual(record.message.properties!.correlationData!.buffer, buf.buffer);
@@ -265,10 +265,8 @@ describe('PUBLISH records: layout and ownership', () => {
     ];
     for (const m of cases) {
       const { record } = roundTrip(m);
-      const encoded = record.message.encoded;
-      assert.ok(encoded !== undefined);
-      assert.deepEqual(encoded[0], v4Qos0(m), `${m.topic}: 3.1.1 QoS 0 non-retained layout, whatever the message's QoS and retain`);
-      for (let slot = 1; slot < encoded.length; slot++) assert.equal(encoded[slot], undefined, `${m.topic}: slot ${slot} stays empty`);
+      assert.deepEqual(encodedLayout(record.message, 0), v4Qos0(m), `${m.topic}: 3.1.1 QoS 0 non-retained layout, whatever the message's QoS and retain`);
+      for (let slot = 1; slot < 12; slot++) assert.equal(encodedLayout(record.message, slot), undefined, `${m.topic}: slot ${slot} stays empty`);
     }
   });
 
@@ -276,7 +274,7 @@ describe('PUBLISH records: layout and ownership', () => {
     const m = message('t/ü', Buffer.from('x'), { qos: 1 });
     const parts = publishParts(m);
     assert.deepEqual(parts.packet, v4Qos0(m));
-    assert.equal(m.encoded?.[0], parts.packet);
+    assert.equal(encodedLayout(m, 0), parts.packet);
     assert.equal(publishParts(m).packet, parts.packet);
   });
 
