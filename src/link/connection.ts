@@ -15,13 +15,13 @@ import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
 import type { Outbox } from './outbox.ts';
 import type { ListenerContext } from './listenerContext.ts';
 import { TopicAliases } from './topicAliases.ts';
-import { HeldPublishes } from './heldPublishes.ts';
+import { HeldPublishes, type WindowOwner } from './heldPublishes.ts';
+import type { InboundTable } from '../broker/qos/inbound.ts';
 import { connackProperties, hasV3ReturnCode, refusalConnack, v3Connack } from './connack.ts';
-import { admitPublish, checkPublish } from './publishIn.ts';
+import { routePublish } from './publishIn.ts';
 import { connectPacketLimit, connectRefusal } from './connectCheck.ts';
 import { certificateUsername } from './certificateIdentity.ts';
-import { createMessage, type MessageProperties } from '../model/message.ts';
-import { adoptReceivedFrame, encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
+import { encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
 import { mountTopic, unmountTopic } from './mountPoint.ts';
 import type { Delivery } from '../model/delivery.ts';
 import { AckResult } from '../broker/qos/outbound.ts';
@@ -40,7 +40,7 @@ const OUTBOUND_BUDGET = 1 << 20;
  * framer, topic aliases and the link to its session; everything runs on the worker's thread.
  * called from: worker
  */
-export class Connection implements SessionLink, ClientLink, AckQueueOwner {
+export class Connection implements SessionLink, ClientLink, AckQueueOwner, WindowOwner {
   private state: StateValue = State.AwaitConnect;
   version: ProtocolVersion = 4;
   clientId = '';
@@ -59,10 +59,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   sendQuota = 65535;
   /** v5: client's Maximum Packet Size; 0 = none */
   private clientMaxPacketSize = 0;
-  private readonly aliases = new TopicAliases();
+  readonly aliases = new TopicAliases();
   private problemInformation = true;
   private readonly framer: Framer;
-  /** the frame being handled (Connected), for adoptReceivedFrame; undefined while held packets are routed */
+  /** the frame being handled (Connected), for adoptReceivedFrame */
   private frame: Buffer | undefined = undefined;
   private frameBodyOffset = 0;
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
@@ -78,9 +78,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   private sessionPending = false;
   /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
   private readonly acks = new AckQueue(this);
-  /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window */
-  private readonly held = new HeldPublishes();
-  private heldPaused = false;
+  /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window; set at CONNECT */
+  private held: HeldPublishes | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
 
@@ -189,7 +188,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
         if (known) this.broker.releaseInbound(this.session!, id);
         // the id is free on disk before PUBCOMP tells the client it may reuse it
         this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
-        if (known) this.releaseHeld();
+        if (known) this.held?.release((p) => routePublish(this, this.broker, p, undefined, 0));
         return;
       }
       case 'pubcomp':
@@ -284,6 +283,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
       this.problemInformation = props?.requestProblemInformation !== false;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
+      this.held = new HeldPublishes(this, this.broker.receiveMaximum);
     }
     this.sessionPending = true;
     this.broker.openSession(this, clean, expiry, (session, present) => {
@@ -348,118 +348,31 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner {
   // ---- PUBLISH ----------------------------------------------------------------------------
 
   private onPublish(p: IPublishPacket): void {
-    if (this.version !== 5 && (this.held.holding || !this.inWindow(p))) {
-      // 3.1.1 cannot be told Receive Maximum: its PUBLISH waits for the window (heldPublishes.ts)
-      if (!this.held.holding) this.broker.log.notice(`Client ${this.clientId} has more than max_inflight_messages (${this.broker.receiveMaximum}) QoS 2 messages in flight: holding its PUBLISHes until PUBRELs free the window`);
-      this.held.hold(p);
-      if (this.held.full && !this.heldPaused) {
-        this.heldPaused = true;
-        this.socket.pause();
-      }
-      return;
-    }
-    this.routePublish(p);
+    // 3.1.1 cannot be told Receive Maximum: past it, its PUBLISHes wait for the window (heldPublishes.ts)
+    if (this.held !== undefined && this.held.offer(p)) return;
+    routePublish(this, this.broker, p, this.frame, this.frameBodyOffset);
   }
 
-  /** Does a 3.1/3.1.1 QoS 2 PUBLISH fit in the inbound window (a retransmission always does)? */
-  private inWindow(p: IPublishPacket): boolean {
-    const inbound = this.session!.inbound;
-    return p.qos !== 2 || inbound.size < this.broker.receiveMaximum || inbound.has(p.messageId ?? 0);
+  /**
+   * Runs `send` (an acknowledgement) after `commit` and every acknowledgement before it
+   * (AckQueue); `failed` may adjust what it says when the commit fails (else the client is closed).
+   */
+  afterCommit(commit: Promise<void> | undefined, send: () => void, failed?: () => boolean): void {
+    this.acks.after(commit, send, failed);
   }
 
-  /** A PUBREL freed the inbound window: held PUBLISHes go on, in order. */
-  private releaseHeld(): void {
-    if (!this.held.holding) return;
-    this.frame = undefined; // the held packets are not the frame being handled
-    this.held.release((p) => this.state === State.Connected && this.inWindow(p), (p) => this.routePublish(p));
-    if (this.heldPaused && !this.held.full && this.state === State.Connected) {
-      this.heldPaused = false;
-      this.socket.resume();
-    }
+  /** something waits in the ordered-ack queue: a new acknowledgement must go behind it */
+  get acksWaiting(): boolean {
+    return this.acks.waiting;
   }
 
-  private routePublish(p: IPublishPacket): void {
-    const cfg = this.broker.config;
-    const qos = p.qos;
-    checkPublish(cfg, p);
-    let topic = p.topic;
-    let props = p.properties;
-    if (props?.topicAlias !== undefined) topic = this.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
-    if (this.mountPoint !== undefined) topic = mountTopic(this.mountPoint, topic);
-    if (props?.subscriptionIdentifier !== undefined) {
-      // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
-      throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
-    }
-    const session = this.session!;
-    const id = p.messageId ?? 0;
-    if (qos === 2) {
-      if (!session.inbound.receive(id)) {
-        // retransmission of a PUBLISH we already routed: acknowledge again, do not route [MQTT-4.3.3-10]
-        // (behind the first PUBREC if that still waits for its commit)
-        this.acks.after(undefined, () => this.write(encodeAck('pubrec', id, this.version)));
-        return;
-      }
-      if (session.inbound.size > this.broker.receiveMaximum) {
-        session.inbound.release(id);
-        // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
-        throw new MqttProtocolError(ReasonCode.ReceiveMaximumExceeded, 'MQTT_ERR_RECEIVE_MAXIMUM', 'receive maximum exceeded', 'MQTT-3.3.4-9');
-      }
-    }
-    let reason = admitPublish(this.broker, this, topic, p);
-    let commit: Promise<void> | undefined;
-    if (reason === ReasonCode.QuotaExceeded && this.version !== 5) {
-      // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
-      if (qos === 2) session.inbound.release(id);
-      this.disconnect(reason, 'message could not be stored');
-      return;
-    }
-    if (reason === 0) {
-      if (props !== undefined && (props.topicAlias !== undefined || props.subscriptionIdentifier !== undefined)) {
-        const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
-        props = rest;
-      }
-      // a message that may be stored owns its payload; a QoS 0 one is only read during this call
-      const store = qos > 0 || p.retain || cfg.queueQos0Messages;
-      const raw = p.payload as Buffer;
-      const payload = store ? Buffer.from(raw) : raw;
-      const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, this.clientId, Date.now());
-      // a device's QoS 0 PUBLISH is forwarded as it came (not for a message kept beyond this turn, nor a topic changed here)
-      if (!store && this.version !== 5 && topic === p.topic && this.frame !== undefined) adoptReceivedFrame(message, this.frame, this.frameBodyOffset);
-      const scope = this.broker.scope.open();
-      const reached = this.broker.publish(message, false, session, qos === 2 ? id : 0);
-      if (qos === 0) return;
-      if (reached === 0 && this.version === 5) reason = ReasonCode.NoMatchingSubscribers;
-      // acknowledged only once what it wrote is on disk (persistence_durability)
-      commit = scope.close();
-    }
-    if (qos === 0) return;
-    if (commit === undefined && !this.acks.waiting) {
-      this.acknowledge(qos, id, reason); // the common case: no closures on the hot path
-      return;
-    }
-    const ack = { qos, id, reason };
-    this.acks.after(commit, () => this.acknowledge(ack.qos, ack.id, ack.reason), () => {
-      // a failed commit is not acknowledged as a success: v5 is told why (0x97 for a full disk, as
-      // every publish after it while the store is full; else 0x80), 3.1.1 (no way to say it) is disconnected
-      if (this.version !== 5) return false;
-      ack.reason = this.broker.storeFull ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
-      return true;
-    });
+  // WindowOwner (heldPublishes.ts)
+  get inbound(): InboundTable | undefined {
+    return this.state === State.Connected ? this.session?.inbound : undefined;
   }
 
-  /** PUBACK (QoS 1) or PUBREC (QoS 2) for a received PUBLISH; a refused QoS 2 id is forgotten. */
-  private acknowledge(qos: 1 | 2, id: number, reason: number): void {
-    if (qos === 1) {
-      this.write(encodeAck('puback', id, this.version, this.version === 5 ? reason : 0));
-      return;
-    }
-    if (reason >= 0x80 && this.session?.inbound.release(id) === true) this.broker.releaseInbound(this.session, id);
-    this.write(encodeAck('pubrec', id, this.version, this.version === 5 ? reason : 0));
-  }
-
-  /** Runs `send` (an acknowledgement) after `commit` and every acknowledgement before it (AckQueue). */
-  afterCommit(commit: Promise<void> | undefined, send: () => void): void {
-    this.acks.after(commit, send);
+  log(message: string): void {
+    this.broker.log.notice(message);
   }
 
   // AckQueueOwner

@@ -1,7 +1,8 @@
 /**
- * Whether an inbound PUBLISH may be routed: checkPublish() throws the protocol errors that close
- * the connection; admitPublish() returns the reasons that are answered in the acknowledgement
- * (Mosquitto's behaviour: the message is acknowledged, not routed).
+ * An inbound PUBLISH: checkPublish() throws the protocol errors that close the connection;
+ * admitPublish() returns the reasons that are answered in the acknowledgement (Mosquitto's
+ * behaviour: the message is acknowledged, not routed); routePublish() routes it and sends the
+ * PUBACK/PUBREC once what it wrote is durable.
  * called from: worker
  */
 import { isUtf8 } from 'node:buffer';
@@ -11,6 +12,13 @@ import type { BrokerConfig } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { AclClient } from '../broker/services.ts';
+import type { Session } from '../broker/session.ts';
+import type { ProtocolVersion } from '../protocol/decode.ts';
+import { encodeAck } from '../protocol/packets/ack.ts';
+import { createMessage, type MessageProperties } from '../model/message.ts';
+import { adoptReceivedFrame } from './publishEncoder.ts';
+import { mountTopic } from './mountPoint.ts';
+import type { TopicAliases } from './topicAliases.ts';
 
 /** 0 to route; otherwise the reason the message is acknowledged but not routed. */
 export function admitPublish(broker: Broker, client: AclClient, topic: string, p: IPublishPacket): number {
@@ -46,4 +54,103 @@ export function checkPublish(cfg: BrokerConfig, p: IPublishPacket): void {
   if (p.retain && !cfg.retainAvailable) {
     throw new MqttProtocolError(ReasonCode.RetainNotSupported, 'MQTT_ERR_RETAIN_NOT_SUPPORTED', 'retain not supported', 'MQTT-3.2.2-14');
   }
+}
+
+/** What routePublish needs of its connection (src/link/connection.ts). */
+export interface PublishingClient extends AclClient {
+  readonly version: ProtocolVersion;
+  readonly clientId: string;
+  readonly session: Session | undefined;
+  /** the listener's mount_point, if any */
+  readonly mountPoint: string | undefined;
+  readonly aliases: TopicAliases;
+  /** something waits in the ordered-ack queue */
+  readonly acksWaiting: boolean;
+  write(bytes: Buffer): void;
+  afterCommit(commit: Promise<void> | undefined, send: () => void, failed?: () => boolean): void;
+  disconnect(reasonCode: number, reasonString?: string): void;
+}
+
+/**
+ * A PUBLISH of a connected client (in its window): checked, routed, acknowledged once what it
+ * wrote is durable. `frame`: the frame it was decoded from, when that is the one being handled
+ * (adoptReceivedFrame); undefined for a PUBLISH that waited in the 3.1.1 window.
+ */
+export function routePublish(conn: PublishingClient, broker: Broker, p: IPublishPacket, frame: Buffer | undefined, bodyOffset: number): void {
+  const cfg = broker.config;
+  const qos = p.qos;
+  checkPublish(cfg, p);
+  let topic = p.topic;
+  let props = p.properties;
+  if (props?.topicAlias !== undefined) topic = conn.aliases.resolveInbound(props.topicAlias, topic, cfg.maxTopicAlias);
+  if (conn.mountPoint !== undefined) topic = mountTopic(conn.mountPoint, topic);
+  if (props?.subscriptionIdentifier !== undefined) {
+    // [MQTT-3.3.4-6] a PUBLISH from a client must not carry a Subscription Identifier
+    throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_PUBLISH_SUBID', 'subscription identifier in PUBLISH', 'MQTT-3.3.4-6');
+  }
+  const session = conn.session!;
+  const id = p.messageId ?? 0;
+  if (qos === 2) {
+    if (!session.inbound.receive(id)) {
+      // retransmission of a PUBLISH we already routed: acknowledge again, do not route [MQTT-4.3.3-10]
+      // (behind the first PUBREC if that still waits for its commit)
+      conn.afterCommit(undefined, () => conn.write(encodeAck('pubrec', id, conn.version)));
+      return;
+    }
+    if (session.inbound.size > broker.receiveMaximum) {
+      session.inbound.release(id);
+      // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
+      throw new MqttProtocolError(ReasonCode.ReceiveMaximumExceeded, 'MQTT_ERR_RECEIVE_MAXIMUM', 'receive maximum exceeded', 'MQTT-3.3.4-9');
+    }
+  }
+  let reason = admitPublish(broker, conn, topic, p);
+  let commit: Promise<void> | undefined;
+  if (reason === ReasonCode.QuotaExceeded && conn.version !== 5) {
+    // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
+    if (qos === 2) session.inbound.release(id);
+    conn.disconnect(reason, 'message could not be stored');
+    return;
+  }
+  if (reason === 0) {
+    if (props !== undefined && (props.topicAlias !== undefined || props.subscriptionIdentifier !== undefined)) {
+      const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
+      props = rest;
+    }
+    // a message that may be stored owns its payload; a QoS 0 one is only read during this call
+    const store = qos > 0 || p.retain || cfg.queueQos0Messages;
+    const raw = p.payload as Buffer;
+    const payload = store ? Buffer.from(raw) : raw;
+    const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, conn.clientId, Date.now());
+    // a device's QoS 0 PUBLISH is forwarded as it came (not for a message kept beyond this turn, nor a topic changed here)
+    if (!store && conn.version !== 5 && topic === p.topic && frame !== undefined) adoptReceivedFrame(message, frame, bodyOffset);
+    const scope = broker.scope.open();
+    const reached = broker.publish(message, false, session, qos === 2 ? id : 0);
+    if (qos === 0) return;
+    if (reached === 0 && conn.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+    // acknowledged only once what it wrote is on disk (persistence_durability)
+    commit = scope.close();
+  }
+  if (qos === 0) return;
+  if (commit === undefined && !conn.acksWaiting) {
+    acknowledge(conn, broker, qos, id, reason); // the common case: no closures on the hot path
+    return;
+  }
+  const ack = { qos, id, reason };
+  conn.afterCommit(commit, () => acknowledge(conn, broker, ack.qos, ack.id, ack.reason), () => {
+    // a failed commit is not acknowledged as a success: v5 is told why (0x97 for a full disk, as
+    // every publish after it while the store is full; else 0x80), 3.1.1 (no way to say it) is disconnected
+    if (conn.version !== 5) return false;
+    ack.reason = broker.storeFull ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+    return true;
+  });
+}
+
+/** PUBACK (QoS 1) or PUBREC (QoS 2) for a received PUBLISH; a refused QoS 2 id is forgotten. */
+function acknowledge(conn: PublishingClient, broker: Broker, qos: 1 | 2, id: number, reason: number): void {
+  if (qos === 1) {
+    conn.write(encodeAck('puback', id, conn.version, conn.version === 5 ? reason : 0));
+    return;
+  }
+  if (reason >= 0x80 && conn.session?.inbound.release(id) === true) broker.releaseInbound(conn.session, id);
+  conn.write(encodeAck('pubrec', id, conn.version, conn.version === 5 ? reason : 0));
 }
