@@ -7,30 +7,26 @@
  *   node_modules/.bin/node scripts/fuzz.ts --replay SEED:N [--port 1883]
  *
  * Without --port it starts `src/cli/main.ts` on a temporary configuration (a TCP listener, a TCP
- * listener with a mount point, a WebSocket listener; persistence on; N workers; errors logged to
- * stderr) and watches that process: it must not exit, and its log must have no "internal error"
- * and no worker that "exited with code"/"died". With --port it fuzzes what listens there
- * (another broker too) and can only see refusals, violations and the sentinel.
+ * listener with a mount point, a WebSocket listener; persistence on; N workers; errors and
+ * warnings logged to stderr; test/helpers/fuzz/culexProcess.ts) and watches that process: it must
+ * not exit; its log must have no "internal error", no worker that "exited with code"/"died" and
+ * (unless --warnings report) no Node warning; once every fuzz connection has closed, $SYS must
+ * count no client but the one asking. It prints the broker's memory and its state after the run.
+ * With --port it fuzzes what listens there (another broker too) and sees only the answers, the
+ * violations and the sentinel.
  * It prints packets/s, how sessions ended, each violation with its SEED:N, and exits 1 when
  * anything was found. `--replay SEED:N` runs that one session and prints its bytes and outcome
  * (the same bytes; the broker state around it is not replayed).
  * called from: the command line, test/system/fuzz.test.ts
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
 import { formatReport, runCampaign, type CampaignReport } from '../test/helpers/fuzz/campaign.ts';
+import { memoryMb, startCulexProcess, sysAfterRun } from '../test/helpers/fuzz/culexProcess.ts';
 import { planSession } from '../test/helpers/fuzz/plan.ts';
 import { Sentinel } from '../test/helpers/fuzz/sentinel.ts';
 import type { Target } from '../test/helpers/fuzz/wire.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `Usage: node scripts/fuzz.ts [--seconds N] [--workers N] [--seed N] [--concurrency N]
-                          [--port P [--host H] [--ws-port P]] [--replay SEED:N]`;
+                          [--port P [--host H] [--ws-port P]] [--replay SEED:N] [--warnings fail|report]`;
 /** what culex's max_topic_alias defaults to; the fuzzer writes aliases up to it */
 const MAX_TOPIC_ALIAS = 10;
 
@@ -43,6 +39,8 @@ interface Args {
   port?: number;
   wsPort?: number;
   replay?: { seed: number; n: number };
+  /** whether a Node warning in the broker's log fails the run */
+  warnings: 'fail' | 'report';
 }
 
 function fail(message: string): never {
@@ -51,7 +49,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { seconds: 60, workers: 2, seed: Math.floor(Math.random() * 0x1_0000_0000), concurrency: 12, host: '127.0.0.1' };
+  const a: Args = { seconds: 60, workers: 2, seed: Math.floor(Math.random() * 0x1_0000_0000), concurrency: 12, host: '127.0.0.1', warnings: 'fail' };
   const num = (i: number, name: string): number => {
     const v = Number(argv[i]);
     if (argv[i] === undefined || !Number.isFinite(v) || v < 0) fail(`${name} needs a number`);
@@ -72,6 +70,12 @@ function parseArgs(argv: readonly string[]): Args {
         a.replay = { seed: Number(m[1]) >>> 0, n: Number(m[2]) };
         break;
       }
+      case '--warnings': {
+        const w = argv[++i];
+        if (w !== 'fail' && w !== 'report') fail('--warnings needs fail or report');
+        a.warnings = w;
+        break;
+      }
       case '-h': case '--help':
         process.stdout.write(`${USAGE}\n`);
         process.exit(0);
@@ -79,127 +83,6 @@ function parseArgs(argv: readonly string[]): Args {
     }
   }
   return a;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A culex process on a temporary configuration, its stderr scanned for crashes. */
-interface BrokerProc {
-  readonly targets: Target[];
-  readonly proc: ChildProcess;
-  /** log lines that mean a crash or a caught internal error */
-  readonly findings: string[];
-  exited: string | undefined;
-  stop(): Promise<void>;
-}
-
-const CRASH_LINE = /internal error|exited with code|died|could not be restarted|uncaught|unhandled/i;
-
-async function startBrokerProcess(workers: number): Promise<BrokerProc> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'culex-fuzz-'));
-  const [tcp, mounted, ws] = [await freePort(), await freePort(), await freePort()];
-  const conf = path.join(dir, 'culex.conf');
-  writeFileSync(conf, [
-    `workers ${workers}`, 'allow_anonymous true', 'persistence true', `persistence_location ${path.join(dir, 'data')}`,
-    'log_type error', 'log_type warning', 'log_dest stderr', 'connection_messages false', 'sys_interval 5',
-    `listener ${tcp} 127.0.0.1`,
-    `listener ${mounted} 127.0.0.1`, 'mount_point fz-mnt/',
-    `listener ${ws} 127.0.0.1`, 'protocol websockets',
-  ].join('\n') + '\n');
-  const proc = spawn(process.execPath, [path.join(ROOT, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const b: BrokerProc = {
-    targets: [
-      { name: `tcp:${tcp}`, kind: 'tcp', host: '127.0.0.1', port: tcp },
-      { name: `tcp+mount_point:${mounted}`, kind: 'tcp', host: '127.0.0.1', port: mounted },
-      { name: `ws:${ws}`, kind: 'ws', host: '127.0.0.1', port: ws },
-    ],
-    proc,
-    findings: [],
-    exited: undefined,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-        await exited;
-        clearTimeout(t);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  let partial = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (CRASH_LINE.test(line)) b.findings.push(line);
-      else if (line.trim() !== '' && !/^\s+at /.test(line)) process.stderr.write(`broker: ${line}\n`);
-      else if (b.findings.length > 0 && b.findings.length < 200) b.findings.push(line); // the stack under a finding
-    }
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
-    b.exited = `broker process exited (code ${code}, signal ${signal})`;
-    resolve();
-  }));
-  await waitListening(tcp, proc);
-  await waitListening(ws, proc);
-  return b;
-}
-
-async function waitListening(port: number, proc: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`broker exited with code ${proc.exitCode} before listening`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** VmRSS and VmHWM (peak) of a process, in MiB, from /proc (Linux). */
-function memoryMb(pid: number | undefined): { rss: number; peak: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Once every fuzz connection has closed: `$SYS/broker/clients/connected` must come down to 1 (the
- * client asking). Returns the last value seen within `timeoutMs` (sys_interval is 5 s).
- */
-async function connectedAfterRun(url: string, timeoutMs: number): Promise<number | undefined> {
-  const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 10000 });
-  let last: number | undefined;
-  try {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      c.on('message', (_topic, payload) => {
-        last = Number(payload.toString());
-        if (last <= 1) { clearTimeout(t); resolve(); }
-      });
-      void c.subscribeAsync('$SYS/broker/clients/connected');
-    });
-  } finally {
-    await c.endAsync();
-  }
-  return last;
 }
 
 async function replay(args: Args, targets: Target[]): Promise<boolean> {
@@ -216,7 +99,7 @@ async function replay(args: Args, targets: Target[]): Promise<boolean> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const broker = args.port === undefined ? await startBrokerProcess(args.workers) : undefined;
+  const broker = args.port === undefined ? await startCulexProcess(args.workers) : undefined;
   const targets: Target[] = broker?.targets ?? [
     { name: `tcp:${args.port}`, kind: 'tcp', host: args.host, port: args.port! },
     ...(args.wsPort !== undefined ? [{ name: `ws:${args.wsPort}`, kind: 'ws' as const, host: args.host, port: args.wsPort }] : []),
@@ -258,19 +141,25 @@ async function main(): Promise<void> {
     for (const v of sentinel.violations) console.log(`SENTINEL ${v}`);
     const problems: string[] = [];
     if (broker) {
-      const connected = broker.exited === undefined ? await connectedAfterRun(base, 15000) : undefined;
-      if (connected !== undefined && connected > 1) problems.push(`${connected - 1} clients still counted as connected after every fuzz connection closed`);
+      const sys = broker.exited === undefined ? await sysAfterRun(base, 15000) : new Map<string, string>();
+      const connected = sys.has('clients/connected') ? Number(sys.get('clients/connected')) : undefined;
+      if (connected === undefined || connected > 1) problems.push(`${connected === undefined ? 'unknown' : connected - 1} clients still counted as connected after every fuzz connection closed`);
       const end = memoryMb(broker.proc.pid);
-      console.log(`broker memory: ${warm ? `${warm.rss} MiB RSS after warm-up, ` : ''}${end ? `${end.rss} MiB at the end, peak ${end.peak} MiB` : 'unknown'}; ` +
-        `clients connected after the run: ${connected === undefined ? 'unknown' : connected === 1 ? '1 (the one asking)' : String(connected)}`);
+      console.log(`broker memory: ${warm ? `${warm.rss} MiB RSS after warm-up, ` : ''}${end ? `${end.rss} MiB at the end, peak ${end.peak} MiB` : 'unknown'}`);
+      console.log(`broker state after the run: clients connected ${connected === 1 ? '1 (the one asking)' : String(connected)}, ` +
+        `sessions ${sys.get('clients/total') ?? '?'}, subscriptions ${sys.get('subscriptions/count') ?? '?'}, retained messages ${sys.get('retained messages/count') ?? '?'}`);
       for (const p of problems) console.log(`LEAK ${p}`);
-      // the findings may still be on their way through the pipe
+      // the last log lines may still be on their way through the pipe
       await new Promise((r) => setTimeout(r, 300));
-      console.log(`broker: ${broker.exited ?? 'still running'}; ${broker.findings.length === 0 ? 'no internal errors or worker exits in its log' : 'its log has:'}`);
-      for (const line of broker.findings.slice(0, 100)) console.log(`BROKER ${line}`);
+      console.log(`broker: ${broker.exited ?? 'still running'}; ${broker.crashes.length === 0 ? 'no internal errors or worker exits in its log' : 'its log has:'}`);
+      for (const line of broker.crashes.slice(0, 200)) console.log(`BROKER ${line}`);
+      console.log(`broker: ${broker.warnings.length === 0 ? 'no Node warnings' : `Node warnings (${args.warnings === 'fail' ? 'a finding' : 'reported only'}):`}`);
+      for (const line of broker.warnings.slice(0, 200)) console.log(`WARNING ${line}`);
+      if (broker.exited !== undefined) problems.push(broker.exited);
+      if (broker.crashes.length > 0) problems.push('crashes or internal errors in the broker log');
+      if (broker.warnings.length > 0 && args.warnings === 'fail') problems.push('Node warnings in the broker log');
     }
-    ok = report.violations.length === 0 && sentinel.violations.length === 0 && problems.length === 0 &&
-      (broker === undefined || (broker.exited === undefined && broker.findings.length === 0));
+    ok = report.violations.length === 0 && sentinel.violations.length === 0 && problems.length === 0;
     console.log(ok ? 'fuzz: OK' : 'fuzz: FAILED');
   } finally {
     await broker?.stop();

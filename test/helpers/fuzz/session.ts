@@ -28,7 +28,7 @@ export interface SessionLimits {
   readonly graceMs: number;
   /** how long valid and poisoned sessions may take to be answered or closed */
   readonly answerMs: number;
-  /** absolute time (ms) when waiting stops: sessions still waiting then are open, explained */
+  /** absolute time (ms) when waiting for a broker's timer stops: such sessions still open then are explained */
   readonly hardStop: number;
   readonly connectTimeoutMs: number;
 }
@@ -137,7 +137,9 @@ export async function runSession(plan: Plan, target: Target, limits: SessionLimi
     // the broker's timers tick in its workers' event loops, which run late on a loaded machine:
     // 30% of the timer's length on top of the grace
     const limit = d.why === 'answer' ? d.at : d.at + limits.graceMs + Math.max(0, d.at - lastWrite) * 0.3;
-    if (parked && limit > limits.hardStop) {
+    // valid and poisoned sessions are always waited for (answerMs); a broker's timer past the run is not
+    const cutShort = d.why !== 'answer';
+    if (parked && cutShort && limit > limits.hardStop) {
       end = `open: ${d.why}${Number.isFinite(d.at) ? ' (after the run)' : ''}`;
       break;
     }
@@ -155,7 +157,7 @@ export async function runSession(plan: Plan, target: Target, limits: SessionLimi
       else violations.push(`hung: open ${now - lastWrite} ms after the last write, past the ${d.why} (+${Math.round(limit - d.at)} ms of grace)`);
       break;
     }
-    await waitEvent(Math.min(limit, parked ? limits.hardStop : lastWrite + limits.settleMs) - now);
+    await waitEvent(Math.min(limit, parked ? (cutShort ? limits.hardStop : limit) : lastWrite + limits.settleMs) - now);
   }
 
   if (end === '') end = describe(obs, closed, mode, closedAt - lastWrite, keepalive);
