@@ -35,6 +35,9 @@ export function listenWebSocket(
     if (socket instanceof TLSSocket) {
       Object.assign(stream, { getPeerX509Certificate: () => socket.getPeerX509Certificate() });
     }
+    // The stream emits 'close' only once destroyed; when the peer closes the WebSocket its readable
+    // side merely ends, and the Connection (which waits for 'close') would never be released.
+    ws.once('close', () => stream.destroy());
     onStream(stream, req.socket.remoteAddress, req.socket.remotePort);
   });
   return new Promise((resolve, reject) => {
