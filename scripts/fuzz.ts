@@ -127,7 +127,7 @@ async function main(): Promise<void> {
       ok = await replay(args, targets);
       return;
     }
-    console.log(`fuzz: seed ${args.seed}, ${args.seconds} s, ${broker ? `culex process with ${args.workers} workers` : targets.map((t) => t.name).join(' ')}; replay a session with --replay ${args.seed}:N`);
+    console.log(`fuzz: seed ${args.seed}, ${args.seconds} s, ${broker ? `culex process with ${args.workers} worker${args.workers > 1 ? 's' : ''}` : targets.map((t) => t.name).join(' ')}; replay a session with --replay ${args.seed}:N`);
     const topic = `sentinel/${args.seed}/${process.pid}`;
     const base = `mqtt://${targets[0]!.host}:${targets[0]!.port}`;
     const ws = targets.find((t) => t.kind === 'ws');
