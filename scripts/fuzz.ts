@@ -26,7 +26,8 @@ import { Sentinel } from '../test/helpers/fuzz/sentinel.ts';
 import type { Target } from '../test/helpers/fuzz/wire.ts';
 
 const USAGE = `Usage: node scripts/fuzz.ts [--seconds N] [--workers N] [--seed N] [--concurrency N]
-                          [--port P [--host H] [--ws-port P]] [--replay SEED:N] [--warnings fail|report]`;
+                          [--port P [--host H] [--ws-port P]] [--replay SEED:N] [--warnings fail|report]
+                          [--conf 'LINE']...   (a mosquitto.conf line for the broker it starts; repeatable)`;
 /** what culex's max_topic_alias defaults to; the fuzzer writes aliases up to it */
 const MAX_TOPIC_ALIAS = 10;
 
@@ -41,6 +42,8 @@ interface Args {
   replay?: { seed: number; n: number };
   /** whether a Node warning in the broker's log fails the run */
   warnings: 'fail' | 'report';
+  /** configuration lines added to the broker's */
+  conf: string[];
 }
 
 function fail(message: string): never {
@@ -49,7 +52,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { seconds: 60, workers: 2, seed: Math.floor(Math.random() * 0x1_0000_0000), concurrency: 12, host: '127.0.0.1', warnings: 'fail' };
+  const a: Args = { seconds: 60, workers: 2, seed: Math.floor(Math.random() * 0x1_0000_0000), concurrency: 12, host: '127.0.0.1', warnings: 'fail', conf: [] };
   const num = (i: number, name: string): number => {
     const v = Number(argv[i]);
     if (argv[i] === undefined || !Number.isFinite(v) || v < 0) fail(`${name} needs a number`);
@@ -76,11 +79,19 @@ function parseArgs(argv: readonly string[]): Args {
         a.warnings = w;
         break;
       }
+      case '--conf': a.conf.push(argv[++i] ?? fail('--conf needs a configuration line')); break;
       case '-h': case '--help':
         process.stdout.write(`${USAGE}\n`);
         process.exit(0);
       default: fail(`unknown option ${k}`);
     }
+  }
+  // options for the broker this script starts mean nothing against one given by --port
+  const given = new Set(argv.filter((x) => x.startsWith('--')));
+  if (a.port !== undefined) {
+    for (const o of ['--workers', '--conf', '--warnings']) if (given.has(o)) fail(`${o} is for the broker this script starts: not with --port`);
+  } else if (given.has('--ws-port') || given.has('--host')) {
+    fail('--ws-port and --host go with --port');
   }
   return a;
 }
@@ -99,7 +110,7 @@ async function replay(args: Args, targets: Target[]): Promise<boolean> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const broker = args.port === undefined ? await startCulexProcess(args.workers) : undefined;
+  const broker = args.port === undefined ? await startCulexProcess(args.workers, args.conf) : undefined;
   const targets: Target[] = broker?.targets ?? [
     { name: `tcp:${args.port}`, kind: 'tcp', host: args.host, port: args.port! },
     ...(args.wsPort !== undefined ? [{ name: `ws:${args.wsPort}`, kind: 'ws' as const, host: args.host, port: args.wsPort }] : []),
@@ -116,7 +127,7 @@ async function main(): Promise<void> {
       ok = await replay(args, targets);
       return;
     }
-    console.log(`fuzz: seed ${args.seed}, ${args.seconds} s, ${broker ? `culex process with ${args.workers} workers` : targets.map((t) => t.name).join(' ')}; replay a session with --replay ${args.seed}:N`);
+    console.log(`fuzz: seed ${args.seed}, ${args.seconds} s, ${broker ? `culex process with ${args.workers} worker${args.workers > 1 ? 's' : ''}` : targets.map((t) => t.name).join(' ')}; replay a session with --replay ${args.seed}:N`);
     const topic = `sentinel/${args.seed}/${process.pid}`;
     const base = `mqtt://${targets[0]!.host}:${targets[0]!.port}`;
     const ws = targets.find((t) => t.kind === 'ws');

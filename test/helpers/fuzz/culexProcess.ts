@@ -46,13 +46,15 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startCulexProcess(workers: number): Promise<CulexProcess> {
+/** Starts culex with `workers` workers; `extra` configuration lines go before the listeners. */
+export async function startCulexProcess(workers: number, extra: readonly string[] = []): Promise<CulexProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'culex-fuzz-'));
   const [tcp, mounted, ws] = [await freePort(), await freePort(), await freePort()];
   const conf = path.join(dir, 'culex.conf');
   writeFileSync(conf, [
     `workers ${workers}`, 'allow_anonymous true', 'persistence true', `persistence_location ${path.join(dir, 'data')}`,
     'log_type error', 'log_type warning', 'log_dest stderr', 'connection_messages false', 'sys_interval 5',
+    ...extra,
     `listener ${tcp} 127.0.0.1`,
     `listener ${mounted} 127.0.0.1`, 'mount_point fz-mnt/',
     `listener ${ws} 127.0.0.1`, 'protocol websockets',

@@ -18,6 +18,13 @@ export interface SentinelOptions {
   readonly intervalMs: number;
 }
 
+/**
+ * Messages sent and not yet received at most: fewer than the broker lets wait for a slow
+ * subscriber (max_inflight_messages + max_queued_messages), so a loss is never the broker's queue
+ * limit doing its job.
+ */
+const MAX_OUTSTANDING = 5;
+
 export class Sentinel {
   /** messages handed to the publisher */
   sent = 0;
@@ -51,7 +58,7 @@ export class Sentinel {
     const pub = await mqtt.connectAsync(opts.pubUrl, { clientId: `${id}-p`, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10000 });
     await sub.subscribeAsync(opts.topic, { qos: 1 });
     const s = new Sentinel(sub, pub, opts);
-    s.timer = setInterval(() => s.publishOne(), opts.intervalMs);
+    s.timer = setInterval(() => { if (s.sent - s.received < MAX_OUTSTANDING) s.publishOne(); }, opts.intervalMs);
     return s;
   }
 
@@ -82,9 +89,13 @@ export class Sentinel {
    */
   async finish(extra: number, timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
-    for (let i = 0; i < extra; i++) this.publishOne();
     const deadline = Date.now() + timeoutMs;
-    while ((this.acked < this.sent || this.received < this.sent) && Date.now() < deadline) {
+    let left = extra;
+    while ((left > 0 || this.acked < this.sent || this.received < this.sent) && Date.now() < deadline) {
+      while (left > 0 && this.sent - this.received < MAX_OUTSTANDING) {
+        this.publishOne();
+        left--;
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 200);
         this.wake = () => { clearTimeout(t); resolve(); };
