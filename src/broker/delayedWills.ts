@@ -6,6 +6,9 @@
  */
 import type { Will } from '../model/will.ts';
 
+/** the longest setTimeout Node honours */
+const MAX_TIMER_MS = 0x7fffffff;
+
 interface Waiting {
   readonly will: Will;
   readonly timer: NodeJS.Timeout;
@@ -24,11 +27,26 @@ export class DelayedWills {
 
   /** Publishes `will` in `delay` seconds unless taken first. */
   schedule(will: Will, delay: number): void {
-    const timer = setTimeout(() => {
+    const due = Date.now() + delay * 1000;
+    this.waiting.set(will.clientId, { will, timer: this.arm(will, due), due });
+  }
+
+  /**
+   * A timer for `due`: setTimeout takes at most 2^31−1 ms (24.8 days; longer fires at once), so a
+   * longer delay (the Will Delay Interval goes up to 2^32−1 s) is re-armed for what is left.
+   */
+  private arm(will: Will, due: number): NodeJS.Timeout {
+    const left = due - Date.now();
+    if (left > MAX_TIMER_MS) {
+      return setTimeout(() => {
+        const w = this.waiting.get(will.clientId);
+        if (w !== undefined && w.will === will) this.waiting.set(will.clientId, { ...w, timer: this.arm(will, due) });
+      }, MAX_TIMER_MS);
+    }
+    return setTimeout(() => {
       this.waiting.delete(will.clientId);
       this.onDue(will);
-    }, delay * 1000);
-    this.waiting.set(will.clientId, { will, timer, due: Date.now() + delay * 1000 });
+    }, Math.max(0, left));
   }
 
   /** Cancels and returns the will waiting for `clientId`, if any. */
