@@ -179,9 +179,10 @@ function parseRuleValue(rest: string, file: string, lineNo: number, keyword: str
 /**
  * MQTT topic matching (Mosquitto's mosquitto_topic_matches_sub): `+` one level, `#` the rest
  * including the parent level (`a/#` matches `a`), and a filter and a topic match only when
- * both or neither start with `$`. Walks both strings in place; allocates nothing.
+ * both or neither start with `$`. Walks both strings in place; allocates nothing. With `who`,
+ * a whole level `%c` / `%u` matches that client's id / username (dynamic security patterns).
  */
-export function topicMatchesFilter(filter: string, topic: string): boolean {
+export function topicMatchesFilter(filter: string, topic: string, who?: { readonly clientId: string; readonly username: string | undefined }): boolean {
   const fl = filter.length;
   const tl = topic.length;
   if (fl === 0 || tl === 0) return false;
@@ -194,12 +195,14 @@ export function topicMatchesFilter(filter: string, topic: string): boolean {
     if (fEnd - f === 1 && filter.charCodeAt(f) === 0x23) return true; // '#'
     let tEnd = topic.indexOf('/', t);
     if (tEnd === -1) tEnd = tl;
-    const plus = fEnd - f === 1 && filter.charCodeAt(f) === 0x2b;
-    if (!plus) {
-      if (fEnd - f !== tEnd - t) return false;
-      for (let i = 0; i < fEnd - f; i++) {
-        if (filter.charCodeAt(f + i) !== topic.charCodeAt(t + i)) return false;
-      }
+    const n = fEnd - f;
+    if (who !== undefined && n === 2 && filter.charCodeAt(f) === 0x25 /* % */ && (filter.charCodeAt(f + 1) === 0x63 || filter.charCodeAt(f + 1) === 0x75)) {
+      // a whole level `%c` / `%u` (dynamic security): the client id / username, never empty
+      const value = filter.charCodeAt(f + 1) === 0x63 ? who.clientId : who.username;
+      if (value === undefined || value.length === 0 || value.length !== tEnd - t || !topic.startsWith(value, t)) return false;
+    } else if (!(n === 1 && filter.charCodeAt(f) === 0x2b /* + */)) {
+      if (n !== tEnd - t) return false;
+      for (let k = 0; k < n; k++) if (filter.charCodeAt(f + k) !== topic.charCodeAt(t + k)) return false;
     }
     const filterDone = fEnd >= fl;
     const topicDone = tEnd >= tl;

@@ -28,38 +28,9 @@ export const ALLOW = 1;
 export const DENY = -1;
 export const DEFER = 0;
 
-/**
- * `filter` (with whole-level `%c` / `%u`) against a PUBLISH topic. The same walk as
- * topicMatchesFilter, with the substitution.
- */
+/** `filter` (with whole-level `%c` / `%u`) against a PUBLISH topic (acl.ts topicMatchesFilter). */
 export function topicMatchesPattern(filter: string, topic: string, clientId: string, username: string | undefined): boolean {
-  const fl = filter.length;
-  const tl = topic.length;
-  if (fl === 0 || tl === 0) return false;
-  if ((filter.charCodeAt(0) === 0x24) !== (topic.charCodeAt(0) === 0x24)) return false;
-  let f = 0;
-  let t = 0;
-  for (;;) {
-    let fEnd = filter.indexOf('/', f);
-    if (fEnd === -1) fEnd = fl;
-    if (fEnd - f === 1 && filter.charCodeAt(f) === 0x23) return true; // '#'
-    let tEnd = topic.indexOf('/', t);
-    if (tEnd === -1) tEnd = tl;
-    const n = fEnd - f;
-    if (n === 2 && filter.charCodeAt(f) === 0x25 /* % */ && (filter.charCodeAt(f + 1) === 0x63 || filter.charCodeAt(f + 1) === 0x75)) {
-      const value = filter.charCodeAt(f + 1) === 0x63 ? clientId : username;
-      if (value === undefined || value.length === 0 || value.length !== tEnd - t || !topic.startsWith(value, t)) return false;
-    } else if (!(n === 1 && filter.charCodeAt(f) === 0x2b)) {
-      if (n !== tEnd - t) return false;
-      for (let i = 0; i < n; i++) if (filter.charCodeAt(f + i) !== topic.charCodeAt(t + i)) return false;
-    }
-    const filterDone = fEnd >= fl;
-    const topicDone = tEnd >= tl;
-    if (filterDone) return topicDone;
-    if (topicDone) return fl - fEnd === 2 && filter.charCodeAt(fEnd + 1) === 0x23; // 'a/#' matches 'a'
-    f = fEnd + 1;
-    t = tEnd + 1;
-  }
+  return topicMatchesFilter(filter, topic, { clientId, username });
 }
 
 /** sub_acl_check: does the ACL filter `acl` cover the subscription filter `sub`? */
