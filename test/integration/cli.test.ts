@@ -60,7 +60,7 @@ describe('culex command', { skip: culexOnly }, () => {
     p.proc.kill('SIGUSR2');
     // the summary needs every worker's counters: wait for both lines (or the process to end)
     const deadline = Date.now() + 15_000;
-    while (!/SIGUSR2: \d+ clients/.test(p.output()) && p.proc.exitCode === null && Date.now() < deadline) await sleep(50);
+    while (!(/SIGUSR1: \d+ clients/.test(p.output()) && /SIGUSR2: \d+ clients/.test(p.output())) && p.proc.exitCode === null && Date.now() < deadline) await sleep(50);
     assert.equal(p.proc.exitCode, null, p.output());
     assert.doesNotMatch(p.output(), /Debugger listening/);
     assert.match(p.output(), /SIGUSR1: \d+ clients connected/);
