@@ -94,8 +94,10 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 // local process) and end the process (SIGUSR2). A listener replaces both. Mosquitto uses them to
 // save its database and to print its subscriptions: culex has nothing to save (every message is
 // committed as it is acknowledged), so both log what the broker holds.
+/** the broker being started: a signal during the start is answered once it runs */
+let starting: Promise<Awaited<ReturnType<typeof startBroker>>> | undefined;
 const report = (signal: string) => {
-  broker?.stats().then(
+  starting?.then((b) => b.stats()).then(
     (s) => process.stderr.write(`culex: ${signal}: ${s.clientsConnected ?? 0} clients connected, ${s.sessions ?? 0} sessions, ` +
       `${s.subscriptions ?? 0} subscriptions, ${s.retainedMessages ?? 0} retained messages\n`),
     () => {},
@@ -105,7 +107,8 @@ process.on('SIGUSR1', () => report('SIGUSR1'));
 process.on('SIGUSR2', () => report('SIGUSR2'));
 
 try {
-  broker = await startBroker(config, { verbose });
+  starting = startBroker(config, { verbose });
+  broker = await starting;
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = !config.persistence || config.persistenceDurability === 'off'
     ? 'off (memory only)'
