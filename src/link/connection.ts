@@ -62,9 +62,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   readonly aliases = new TopicAliases();
   private problemInformation = true;
   private readonly framer: Framer;
-  /** the frame being handled (Connected), for adoptReceivedFrame */
-  private frame: Buffer | undefined = undefined;
-  private frameBodyOffset = 0;
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
   private backlog: Buffer[] | undefined = undefined;
   private backlogOffsets: number[] | undefined = undefined;
@@ -145,10 +142,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     switch (this.state) {
       case State.Connected:
         counters.messagesReceived++;
-        this.frame = frame;
-        this.frameBodyOffset = bodyOffset;
         // PUBLISH straight to its handler: no dispatch on the decoded packet's shape
-        if (frame[0]! >> 4 === 3) this.onPublish(decodePublish(frame, bodyOffset, this.version));
+        if (frame[0]! >> 4 === 3) this.onPublish(decodePublish(frame, bodyOffset, this.version), frame, bodyOffset);
         else this.onPacket(decodePacket(frame, bodyOffset, this.version));
         return;
       case State.AwaitConnect:
@@ -168,10 +163,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
   };
 
+  /** Every packet but PUBLISH (onFrame hands those to onPublish). */
   private onPacket(packet: Packet): void {
     switch (packet.cmd) {
-      case 'publish':
-        return this.onPublish(packet);
       case 'puback':
         this.session!.puback(packet.messageId!, Date.now());
         return;
@@ -347,10 +341,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   // ---- PUBLISH ----------------------------------------------------------------------------
 
-  private onPublish(p: IPublishPacket): void {
+  /** `frame`: the bytes `p` was decoded from (routePublish may forward them as they came). */
+  private onPublish(p: IPublishPacket, frame: Buffer, bodyOffset: number): void {
     // 3.1.1 cannot be told Receive Maximum: past it, its PUBLISHes wait for the window (heldPublishes.ts)
     if (this.held !== undefined && this.held.offer(p)) return;
-    routePublish(this, this.broker, p, this.frame, this.frameBodyOffset);
+    routePublish(this, this.broker, p, frame, bodyOffset);
   }
 
   /**
