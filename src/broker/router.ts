@@ -22,7 +22,7 @@ export class Router implements MatchVisitor<Session> {
   /**
    * Per-route scratch, cleared at the end of route(): valid only during one call. The first
    * matching session is kept in fields (most messages match one session: no Map, no object);
-   * a second distinct session moves the matches into `matches`.
+   * any other session goes into `matches`.
    */
   private first: Session | undefined = undefined;
   private readonly firstMatch: Match = { qos: 0, retainAsPublished: false, subscriptionIds: undefined };

@@ -122,26 +122,31 @@ export abstract class StoreCommits {
 
   /**
    * Still short of the reserve: writes the oldest deferred writes, in order, up to about
-   * `maxBytes`, into the current batch, and forgets them (writes.ts). Returns false when none waits.
+   * `maxBytes`, into the current batch, and forgets them (writes.ts).
    */
-  protected abstract replaySome(maxBytes: number): boolean;
+  protected abstract replaySome(maxBytes: number): void;
 
   /**
-   * What an unhealthy store does once nothing is in flight: with room for the reserve, a probe
-   * write (its success replays everything: recover()); short of it but with half the reserve
-   * free on the file system, the next deferred writes in a bounded transaction. Deletes among
-   * them (a queue draining) free pages inside the data file, which count as room: the store
-   * gets out of "full" by itself, though the file never shrinks. Returns true when it wrote.
+   * What an unhealthy store does once nothing is in flight: with room for the reserve, replay
+   * everything (`committed`: a write just succeeded) or first prove writes work with a probe
+   * write (whose success comes back here); short of it but with half the reserve free on the
+   * file system, the next deferred writes in a bounded transaction. Deletes among them (a queue
+   * draining) free pages inside the data file, which count as room: the store gets out of
+   * "full" by itself, though the file never shrinks.
    */
-  private tryToRecover(): boolean {
+  private tryToRecover(committed: boolean): void {
     const room = this.room();
     if (room === undefined || room >= this.reserveBytes) {
+      if (committed) {
+        this.recover();
+        return;
+      }
       this.probes++;
       this.track(this.dbs.meta.put('probe', encodeMetaRecord({ at: Date.now(), pid: process.pid })));
-      return true;
+      return;
     }
     const free = freeBytes(this.path);
-    return free !== undefined && free >= this.reserveBytes / 2 && this.replaySome(this.reserveBytes / 4);
+    if (free !== undefined && free >= this.reserveBytes / 2) this.replaySome(this.reserveBytes / 4);
   }
 
   /**
@@ -256,9 +261,7 @@ export abstract class StoreCommits {
     // writes work again; replay what waited, once nothing older is still in flight (keeps the order),
     // when there is room for the reserve; short of it, the next deferred writes (tryToRecover)
     if (this.deferred === undefined || this.oldestUnsettled() !== undefined || this.closed) return;
-    const room = this.room();
-    if (room === undefined || room >= this.reserveBytes) this.recover();
-    else this.tryToRecover();
+    this.tryToRecover(true);
   }
 
   /** Counts the failure at once (settlement order), then waits briefly for lmdb-js's cause to classify it. */
@@ -301,7 +304,7 @@ export abstract class StoreCommits {
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       if (this.closed || this.deferred === undefined) return;
-      if (this.oldestUnsettled() === undefined) this.tryToRecover();
+      if (this.oldestUnsettled() === undefined) this.tryToRecover(false);
       this.scheduleProbe();
     }, Math.min(this.probeIntervalMs * 2 ** Math.min(this.probes, 16), Math.max(this.probeIntervalMs, MAX_PROBE_INTERVAL_MS)));
     this.probeTimer.unref();

@@ -150,7 +150,7 @@ export abstract class StoreWrites extends StoreCommits {
     }
   }
 
-  protected override replaySome(maxBytes: number): boolean {
+  protected override replaySome(maxBytes: number): void {
     const list = this.deferred!;
     const dbs = this.open_();
     let n = 0;
@@ -166,7 +166,6 @@ export abstract class StoreWrites extends StoreCommits {
       }
     }
     list.splice(0, n);
-    return n > 0;
   }
 
   /** Healthy again: writes the deferred ones, in order, into the current batch. */
