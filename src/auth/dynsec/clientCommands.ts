@@ -15,6 +15,7 @@ import {
   page,
   reply,
   replyData,
+  existingEntry,
   requiredName,
   roleListOf,
   type CommandContext,
@@ -44,11 +45,7 @@ function optionalTexts(ctx: CommandContext, cmd: JsonObject, command: string, co
 
 /** The client named by the command's `username` (checked for UTF-8), or undefined after replying. */
 function existingClient(ctx: CommandContext, cmd: JsonObject, command: string, corr: string | undefined): Client | undefined {
-  const username = requiredName(ctx, cmd, 'username', command, corr);
-  if (username === undefined) return undefined;
-  const client = ctx.state.clients.get(username);
-  if (client === undefined) reply(ctx, command, 'Client not found', corr);
-  return client;
+  return existingEntry(ctx, cmd, 'username', ctx.state.clients, 'Client not found', command, corr);
 }
 
 const createClient: Handler = (ctx, cmd, corr) => {

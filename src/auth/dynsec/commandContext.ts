@@ -87,6 +87,26 @@ export function requiredName(
   return value;
 }
 
+/**
+ * The entry of `table` named by the command's `member` (checked as requiredName does), or
+ * undefined after replying (`notFound` when there is no such entry).
+ */
+export function existingEntry<T>(
+  ctx: CommandContext,
+  cmd: JsonObject,
+  member: keyof typeof NAME_LABELS,
+  table: ReadonlyMap<string, T>,
+  notFound: string,
+  command: string,
+  correlationData: string | undefined,
+): T | undefined {
+  const name = requiredName(ctx, cmd, member, command, correlationData);
+  if (name === undefined) return undefined;
+  const entry = table.get(name);
+  if (entry === undefined) reply(ctx, command, notFound, correlationData);
+  return entry;
+}
+
 /** Records that every connection of `username` must be closed. */
 export function kickUser(ctx: CommandContext, username: string): void {
   ctx.kick.usernames.add(username);

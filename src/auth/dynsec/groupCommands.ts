@@ -16,6 +16,7 @@ import {
   page,
   reply,
   replyData,
+  existingEntry,
   requiredName,
   roleListOf,
   type CommandContext,
@@ -26,11 +27,7 @@ import { groupView } from './views.ts';
 
 /** The group named by the command's `groupname` (checked for UTF-8), or undefined after replying. */
 function existingGroup(ctx: CommandContext, cmd: JsonObject, command: string, corr: string | undefined): Group | undefined {
-  const groupname = requiredName(ctx, cmd, 'groupname', command, corr);
-  if (groupname === undefined) return undefined;
-  const group = ctx.state.groups.get(groupname);
-  if (group === undefined) reply(ctx, command, 'Group not found', corr);
-  return group;
+  return existingEntry(ctx, cmd, 'groupname', ctx.state.groups, 'Group not found', command, corr);
 }
 
 const createGroup: Handler = (ctx, cmd, corr) => {

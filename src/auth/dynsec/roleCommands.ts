@@ -14,6 +14,7 @@ import {
   page,
   reply,
   replyData,
+  existingEntry,
   requiredName,
   type CommandContext,
   type Handler,
@@ -24,11 +25,7 @@ import { roleView } from './views.ts';
 
 /** The role named by the command's `rolename` (checked for UTF-8), or undefined after replying `notFound`. */
 function existingRole(ctx: CommandContext, cmd: JsonObject, command: string, corr: string | undefined, notFound = 'Role not found'): Role | undefined {
-  const rolename = requiredName(ctx, cmd, 'rolename', command, corr);
-  if (rolename === undefined) return undefined;
-  const role = ctx.state.roles.get(rolename);
-  if (role === undefined) reply(ctx, command, notFound, corr);
-  return role;
+  return existingEntry(ctx, cmd, 'rolename', ctx.state.roles, notFound, command, corr);
 }
 
 const createRole: Handler = (ctx, cmd, corr) => {
