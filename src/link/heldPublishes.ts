@@ -39,11 +39,11 @@ export class HeldPublishes {
 
   /** Takes `p` when it must wait (something is held, or a QoS 2 PUBLISH past the window); false = route it now. */
   offer(p: IPublishPacket): boolean {
-    if (this.queue === undefined && this.fits(p)) return false;
+    if (this.queue === undefined && (p.qos !== 2 || this.fits(p))) return false;
     if (this.queue === undefined) {
       this.owner.log(`Client ${this.owner.clientId} has more than max_inflight_messages (${this.window}) QoS 2 messages in flight: holding its PUBLISHes until PUBRELs free the window`);
     }
-    // its own copy of the payload: the decoded one is a view of the read buffer
+    // its own copy of the payload: a view would keep the whole read buffer alive while it waits
     p.payload = Buffer.from(p.payload as Buffer);
     (this.queue ??= []).push(p);
     this.bytes += p.payload.length + p.topic.length;
