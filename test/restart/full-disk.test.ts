@@ -4,7 +4,7 @@
  * acknowledging what it cannot store, keeps serving QoS 0, and accepts QoS 1/2 again once
  * there is room. Nothing it acknowledged is lost. Needs a tmpfs (root); skipped otherwise.
  */
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -25,6 +25,28 @@ after(() => {
 });
 
 
+/** A broker whose data directory is a 6 MB tmpfs; undefined (test skipped) where no tmpfs can be mounted. */
+async function brokerOnTmpfs(t: TestContext, extra: readonly string[]): Promise<{ dir: string; port: number; conf: string } | undefined> {
+  const b = await brokerDir(extra);
+  const mnt = path.join(b.dir, 'data');
+  if (!mountTmpfs(mnt, '6m')) {
+    t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    return undefined;
+  }
+  mounts.push(mnt);
+  return b;
+}
+
+/** An offline persistent v5 subscriber on full/#: every QoS 1 message is stored for it. Returns its CONNECT fields. */
+async function offlineSubscriber(port: number, clientId: string): Promise<pk.ConnectFields> {
+  const fields = { version: 5 as const, clientId, clean: false, properties: [{ id: pk.Prop.SessionExpiryInterval, value: 3600 }] };
+  const sub = (await RawClient.connected(port, fields)).client;
+  sub.send(pk.subscribe(1, [{ filter: 'full/#', qos: 1 }], 5));
+  await sub.expect(PacketType.SUBACK);
+  sub.socket.destroy();
+  return fields;
+}
+
 /** QoS 1 PUBLISH from a raw client; resolves with the PUBACK reason code, or 'closed'. */
 async function publishQos1(c: RawClient, packetId: number, payload: Buffer, version: 4 | 5): Promise<number | 'closed'> {
   c.send(pk.publish({ version, topic: 'full/x', payload, qos: 1, packetId }));
@@ -39,20 +61,12 @@ async function publishQos1(c: RawClient, packetId: number, payload: Buffer, vers
 }
 
 test('on a full disk QoS 1 publishes are refused with 0x97 (3.1.1: closed), QoS 0 still flows, and after space is freed they are accepted; nothing acknowledged is lost', { skip: culexOnly, timeout: 120000 }, async (t) => {
-  const { dir, port, conf } = await brokerDir(['max_queued_messages 0']);
+  const where = await brokerOnTmpfs(t, ['max_queued_messages 0']);
+  if (where === undefined) return;
+  const { dir, port, conf } = where;
   const mnt = path.join(dir, 'data');
-  if (!mountTmpfs(mnt, '6m')) {
-    t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
-    return;
-  }
-  mounts.push(mnt);
   const broker = await startBrokerProcess(conf, dir, port);
-  // an offline persistent subscriber: every message is stored for it
-  const sessionFields = { version: 5 as const, clientId: `full-sub-${process.pid}`, clean: false, properties: [{ id: pk.Prop.SessionExpiryInterval, value: 3600 }] };
-  const sub = (await RawClient.connected(port, sessionFields)).client;
-  sub.send(pk.subscribe(1, [{ filter: 'full/#', qos: 1 }], 5));
-  await sub.expect(PacketType.SUBACK);
-  sub.socket.destroy();
+  const sessionFields = await offlineSubscriber(port, `full-sub-${process.pid}`);
 
   const pub = (await RawClient.connected(port, { version: 5, clientId: `full-pub-${process.pid}` })).client;
   const payload = Buffer.alloc(2000, 7);
@@ -134,19 +148,11 @@ test('a full disk at start is a clear error naming the location, not a crash', {
 });
 
 test('a store that filled the disk gets out of "full" by itself once its queue drains (the data file does not shrink), and starts again on that directory', { skip: culexOnly, timeout: 180000 }, async (t) => {
-  const { dir, port, conf } = await brokerDir(['max_queued_messages 0', 'workers 1']);
-  const mnt = path.join(dir, 'data');
-  if (!mountTmpfs(mnt, '6m')) {
-    t.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
-    return;
-  }
-  mounts.push(mnt);
+  const where = await brokerOnTmpfs(t, ['max_queued_messages 0', 'workers 1']);
+  if (where === undefined) return;
+  const { dir, port, conf } = where;
   let broker = await startBrokerProcess(conf, dir, port);
-  const sessionFields = { version: 5 as const, clientId: `drain-sub-${process.pid}`, clean: false, properties: [{ id: pk.Prop.SessionExpiryInterval, value: 3600 }] };
-  const sub = (await RawClient.connected(port, sessionFields)).client;
-  sub.send(pk.subscribe(1, [{ filter: 'full/#', qos: 1 }], 5));
-  await sub.expect(PacketType.SUBACK);
-  sub.socket.destroy();
+  const sessionFields = await offlineSubscriber(port, `drain-sub-${process.pid}`);
 
   // the queue fills the file system: the data file grows until the store refuses
   const pub = (await RawClient.connected(port, { version: 5, clientId: `drain-pub-${process.pid}` })).client;
