@@ -214,6 +214,16 @@ export async function publish(
   await client.publishAsync(topic, payload, opts);
 }
 
+/** Publishes at QoS 1 and returns the PUBACK reason code: 0, or the refusal MQTT.js reports (-1 without one). */
+export async function pubackCode(client: MqttClient, topic: string, payload: string | Buffer = 'x'): Promise<number> {
+  try {
+    await client.publishAsync(topic, payload, { qos: 1 });
+    return 0;
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1;
+  }
+}
+
 /**
  * Publishes `count` messages (payload = their index, or `payload(i)`) keeping at most `window`
  * QoS 1/2 flows open, so the publisher never exceeds the broker's Receive Maximum whatever

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Harness, Inbox, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { Harness, Inbox, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, tempDir, type TestBroker } from '../helpers/broker.ts';
 
 const INIT = fileURLToPath(new URL('../fixtures/dynsec/init.json', import.meta.url));
@@ -30,15 +30,6 @@ describe('dynamic security', { skip: culexOnly }, () => {
     await admin.publishAsync(REQUEST, JSON.stringify({ commands }), { qos: 1 });
     const all = await responses.waitFor(seen + 1);
     return (JSON.parse(all[seen]!.payload.toString()) as { responses: { command: string; error?: string }[] }).responses;
-  }
-
-  async function pubackCode(c: MqttClient, topic: string): Promise<number> {
-    try {
-      await c.publishAsync(topic, 'x', { qos: 1 });
-      return 0;
-    } catch (err) {
-      return (err as { code?: number }).code ?? -1;
-    }
   }
 
   before(async () => {

@@ -15,7 +15,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDisconnectPacket } from 'mqtt';
-import { Harness, Inbox, once, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { Harness, Inbox, once, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, freePort, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
 
 const installed = spawnSync('mosquitto_ctrl', ['--help']).error === undefined;
@@ -80,14 +80,6 @@ function suite(workers: 1 | 4): void {
       let reason = -1;
       c.on('disconnect', (p: IDisconnectPacket) => (reason = p.reasonCode ?? 0));
       return once(c, 'close').then(() => reason);
-    };
-    const pubackCode = async (c: MqttClient, topic: string): Promise<number> => {
-      try {
-        await c.publishAsync(topic, 'x', { qos: 1 });
-        return 0;
-      } catch (err) {
-        return (err as { code?: number }).code ?? -1;
-      }
     };
 
     before(async () => {

@@ -15,6 +15,7 @@ import { Authenticator } from '../../../src/auth/authenticator.ts';
 import { hashPassword } from '../../../src/auth/passwordFile.ts';
 import { ACL_CASES, ACL_TEXT, USERS } from './aclTable.ts';
 import { freePort } from '../../helpers/broker.ts';
+import { pubackCode } from '../../helpers/clients.ts';
 
 const installed =
   spawnSync('mosquitto', ['-h']).error === undefined && spawnSync('mosquitto_passwd', ['-h']).error === undefined;
@@ -29,10 +30,7 @@ async function publishReason(port: number, username: string | undefined, clientI
     ...(username === undefined ? {} : { username, password: USERS[username] }),
   });
   try {
-    await client.publishAsync(topic, 'x', { qos: 1 });
-    return 0;
-  } catch (err) {
-    return (err as { code?: number }).code ?? -1;
+    return await pubackCode(client, topic);
   } finally {
     await client.endAsync();
   }
