@@ -15,6 +15,7 @@ import {
   page,
   reply,
   replyData,
+  entryAndRole,
   existingEntry,
   requiredName,
   roleListOf,
@@ -197,14 +198,8 @@ const listClients: Handler = (ctx, cmd, corr) => {
 
 /** addClientRole / removeClientRole: the user name, then the role name, both checked. */
 function clientAndRole(ctx: CommandContext, cmd: JsonObject, command: string, corr: string | undefined): { client: Client; rolename: string } | undefined {
-  const username = requiredName(ctx, cmd, 'username', command, corr);
-  if (username === undefined) return undefined;
-  const rolename = requiredName(ctx, cmd, 'rolename', command, corr);
-  if (rolename === undefined) return undefined;
-  const client = ctx.state.clients.get(username);
-  if (client === undefined) return void reply(ctx, command, 'Client not found', corr);
-  if (!ctx.state.roles.has(rolename)) return void reply(ctx, command, 'Role not found', corr);
-  return { client, rolename };
+  const found = entryAndRole(ctx, cmd, 'username', ctx.state.clients, 'Client not found', command, corr);
+  return found === undefined ? undefined : { client: found.entry, rolename: found.rolename };
 }
 
 const addClientRole: Handler = (ctx, cmd, corr) => {

@@ -107,6 +107,29 @@ export function existingEntry<T>(
   return entry;
 }
 
+/**
+ * add*Role / remove*Role: the entry's name, then the role name, both checked before either is
+ * looked up (Mosquitto's order of answers); undefined after replying.
+ */
+export function entryAndRole<T>(
+  ctx: CommandContext,
+  cmd: JsonObject,
+  member: keyof typeof NAME_LABELS,
+  table: ReadonlyMap<string, T>,
+  notFound: string,
+  command: string,
+  correlationData: string | undefined,
+): { entry: T; rolename: string } | undefined {
+  const name = requiredName(ctx, cmd, member, command, correlationData);
+  if (name === undefined) return undefined;
+  const rolename = requiredName(ctx, cmd, 'rolename', command, correlationData);
+  if (rolename === undefined) return undefined;
+  const entry = table.get(name);
+  if (entry === undefined) return void reply(ctx, command, notFound, correlationData);
+  if (!ctx.state.roles.has(rolename)) return void reply(ctx, command, 'Role not found', correlationData);
+  return { entry, rolename };
+}
+
 /** Records that every connection of `username` must be closed. */
 export function kickUser(ctx: CommandContext, username: string): void {
   ctx.kick.usernames.add(username);

@@ -16,6 +16,7 @@ import {
   page,
   reply,
   replyData,
+  entryAndRole,
   existingEntry,
   requiredName,
   roleListOf,
@@ -113,14 +114,8 @@ const removeGroupClientCommand: Handler = (ctx, cmd, corr) => {
 
 /** addGroupRole / removeGroupRole: the group name, then the role name; both must exist. */
 function groupAndRole(ctx: CommandContext, cmd: JsonObject, command: string, corr: string | undefined): { group: Group; rolename: string } | undefined {
-  const groupname = requiredName(ctx, cmd, 'groupname', command, corr);
-  if (groupname === undefined) return undefined;
-  const rolename = requiredName(ctx, cmd, 'rolename', command, corr);
-  if (rolename === undefined) return undefined;
-  const group = ctx.state.groups.get(groupname);
-  if (group === undefined) return void reply(ctx, command, 'Group not found', corr);
-  if (!ctx.state.roles.has(rolename)) return void reply(ctx, command, 'Role not found', corr);
-  return { group, rolename };
+  const found = entryAndRole(ctx, cmd, 'groupname', ctx.state.groups, 'Group not found', command, corr);
+  return found === undefined ? undefined : { group: found.entry, rolename: found.rolename };
 }
 
 const addGroupRole: Handler = (ctx, cmd, corr) => {
