@@ -30,8 +30,8 @@ export interface QueueLimits {
   readonly queueQos0Messages: boolean;
   readonly dropOldest: boolean;
   /**
-   * The authorizer's read check, made again as a queued message leaves the queue: rights may
-   * have changed since it was routed (ACL reload, dynamic security). Undefined without an ACL.
+   * The authorizer's read check, made again for what was queued while the client was away
+   * (rights may have changed: ACL reload, dynamic security). Undefined without an ACL.
    */
   readonly mayRead?: ((session: Session, topic: string) => boolean) | undefined;
 }
@@ -196,12 +196,6 @@ export class Session implements JournalSession {
         this.journal?.done(this, d);
         continue;
       }
-      const mayRead = this.limits.mayRead;
-      if (mayRead !== undefined && !mayRead(this, d.message.topic)) {
-        counters.aclDenied++;
-        this.journal?.done(this, d);
-        continue;
-      }
       this.send(link, d, now);
     }
   }
@@ -214,11 +208,32 @@ export class Session implements JournalSession {
   attach(link: SessionLink, now: number): void {
     this.link = link;
     this.expiresAt = 0;
+    this.recheckQueued();
     for (const e of this.outbound.values()) {
       if (e.state === 3 /* AwaitPubcomp */) link.sendPubrel(e.packetId);
       else if (!link.sendPublish(e.delivery, e.packetId, true)) this.complete(e.packetId);
     }
     this.pump(now);
+  }
+
+  /**
+   * What was queued while the client was away passes the reader's ACL again before it is sent:
+   * rights may have changed meanwhile (ACL reload, dynamic security). Once per attach, keeping
+   * the queue's order; messages queued while connected were checked when routed moments ago.
+   */
+  private recheckQueued(): void {
+    const mayRead = this.limits.mayRead;
+    if (mayRead === undefined) return;
+    for (let n = this.pending.length; n > 0; n--) {
+      const d = this.pending.shift()!;
+      if (mayRead(this, d.message.topic)) {
+        this.pending.push(d);
+        continue;
+      }
+      counters.aclDenied++;
+      this.pendingBytes -= messageSize(d.message);
+      this.journal?.done(this, d);
+    }
   }
 
   detach(now: number): void {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Harness, Inbox, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { Harness, Inbox, once, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, tempDir, type TestBroker } from '../helpers/broker.ts';
 
 const INIT = fileURLToPath(new URL('../fixtures/dynsec/init.json', import.meta.url));
@@ -60,6 +60,36 @@ describe('dynamic security', { skip: culexOnly }, () => {
   after(async () => {
     await h.teardown();
     tmp.cleanup();
+  });
+
+  test('messages queued for an offline client pass its ACL again when it comes back: a receive right taken away meanwhile drops them', async () => {
+    const answers = await request(
+      { command: 'createRole', rolename: 'feed-reader', acls: [
+        { acltype: 'subscribePattern', topic: 'feed/#', allow: true },
+        { acltype: 'publishClientReceive', topic: 'feed/#', allow: true },
+      ] },
+      { command: 'createClient', username: 'reader', password: 'pw', roles: [{ rolename: 'feed-reader' }] },
+      { command: 'createRole', rolename: 'feed-writer', acls: [{ acltype: 'publishClientSend', topic: 'feed/#', allow: true }] },
+      { command: 'createClient', username: 'writer', password: 'pw', roles: [{ rolename: 'feed-writer' }] },
+    );
+    assert.deepEqual(answers.map((a) => a.error), Array(4).fill(undefined));
+    const id = uniqueId('reader');
+    const session = { protocolVersion: 5 as const, username: 'reader', password: 'pw', clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } };
+    const reader = await h.connect(broker.url, session);
+    await reader.subscribeAsync('feed/#', { qos: 1 });
+    await reader.endAsync();
+    const writer = await h.connect(broker.url, { protocolVersion: 5, username: 'writer', password: 'pw' });
+    assert.equal(await pubackCode(writer, 'feed/a'), 0);
+    // the right to receive goes while the message waits
+    const changed = await request(
+      { command: 'removeRoleACL', rolename: 'feed-reader', acltype: 'publishClientReceive', topic: 'feed/#' },
+      { command: 'addRoleACL', rolename: 'feed-reader', acltype: 'publishClientReceive', topic: 'feed/#', allow: false },
+    );
+    assert.deepEqual(changed.map((a) => a.error), [undefined, undefined]);
+    const back = h.client(broker.url, session);
+    const inbox = new Inbox(back);
+    await once(back, 'connect');
+    await inbox.expectNone(500, 0);
   });
 
   test('a client bound to a client id logs in only with it (CONNACK 0x87 otherwise)', async () => {
