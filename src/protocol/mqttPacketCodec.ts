@@ -4,15 +4,14 @@
  * synchronous call, so it is safe for one thread; each worker thread has its own module instance.
  */
 import mqttPacket from 'mqtt-packet';
-import type { IConnectPacket, Packet, Parser } from 'mqtt-packet';
+import type { Packet, Parser } from 'mqtt-packet';
 import { malformed } from './errors.ts';
 
 /** MQTT protocol level: 3 = MQTT 3.1 ("MQIsdp"), 4 = 3.1.1, 5 = 5.0 */
 export type ProtocolVersion = 3 | 4 | 5;
 
-/** index = protocol version; index 0 parses CONNECT (mqtt-packet replaces its settings with each CONNECT) */
+/** index = protocol version */
 const parsers: (Parser | undefined)[] = [];
-const CONNECT_PARSER = 0;
 /** result slots written by the parser's synchronous 'packet' / 'error' events */
 let parsed: Packet | undefined;
 let parseError: Error | undefined;
@@ -25,7 +24,7 @@ function onError(error: Error): void {
 }
 
 function newParser(slot: number): Parser {
-  const parser = mqttPacket.parser({ protocolVersion: slot === CONNECT_PARSER ? 4 : slot });
+  const parser = mqttPacket.parser({ protocolVersion: slot });
   parser.on('packet', onPacket);
   parser.on('error', onError);
   parsers[slot] = parser;
@@ -55,11 +54,6 @@ function parseIn(slot: number, frame: Buffer): Packet {
  */
 export function parseWithMqttPacket(frame: Buffer, version: ProtocolVersion): Packet {
   return parseIn(version, frame);
-}
-
-/** Parses a whole CONNECT frame with mqtt-packet (any protocol level it knows). Throws MalformedPacket. */
-export function parseConnectWithMqttPacket(frame: Buffer): IConnectPacket {
-  return parseIn(CONNECT_PARSER, frame) as IConnectPacket;
 }
 
 /** Encodes with mqtt-packet's generate(). Throws a plain Error when the packet object is invalid

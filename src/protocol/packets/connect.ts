@@ -1,11 +1,10 @@
 /**
- * CONNECT decoding: a validating walk over the bytes, then mqtt-packet builds the packet object
- * (its parser tolerates what the spec forbids: trailing bytes, ill-formed UTF-8, repeated or misplaced
- * properties). Pure; called from: worker.
+ * CONNECT decoding: one validating walk over the bytes that builds mqtt-packet's IConnectPacket shape
+ * (mqtt-packet's own parser tolerates what the spec forbids — trailing bytes, ill-formed UTF-8, repeated
+ * or misplaced properties — and copies every field through a BufferList). Pure; called from: worker.
  */
 import type { IConnectPacket } from 'mqtt-packet';
 import { MqttProtocolError, ReasonCode, malformed, protocolError } from '../errors.ts';
-import { parseConnectWithMqttPacket } from '../mqttPacketCodec.ts';
 import type { ProtocolVersion } from '../mqttPacketCodec.ts';
 import { PropertyKind } from '../properties.ts';
 import type { Properties } from '../properties.ts';
@@ -29,8 +28,7 @@ const BRIDGE_BIT = 0x80;
  *  UTF-8 of client id / username / will topic, will topic valid (no wildcards), properties.
  *  Also: an empty client id with CleanSession 0 in 3.1.1 [MQTT-3.1.3-8] or any empty client id in 3.1
  *  is ClientIdentifierNotValid (0x85); client ids longer than 3.1's 23 bytes are accepted, as Mosquitto does.
- *  The bridge bit (0x80) of the level is accepted (Mosquitto bridges set it); mqtt-packet reports it as
- *  `bridgeMode: true`. Throws MqttProtocolError. A non-CONNECT first packet is the caller's business. */
+ *  The bridge bit (0x80) of the level is accepted (Mosquitto bridges set it). Throws MqttProtocolError. A non-CONNECT first packet is the caller's business. */
 export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket {
   if (frame[0] !== CONNECT_FIRST_BYTE) {
     throw malformed('MQTT_ERR_HEADER_FLAGS', 'CONNECT fixed-header flags must be 0', 'MQTT-2.2.2-2');
@@ -38,11 +36,7 @@ export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket
   const reader = new FieldReader(frame, bodyOffset);
   const version = readProtocolLevel(reader);
   try {
-    const checked = validateConnect(reader, version);
-    const packet = parseConnectWithMqttPacket(frame);
-    // Validated properties replace mqtt-packet's, which merge a user property repeated after an empty value.
-    if (checked.properties !== undefined) packet.properties = checked.properties;
-    if (checked.willProperties !== undefined && packet.will !== undefined) packet.will.properties = checked.willProperties;
+    const packet = readConnect(reader, version);
     return packet;
   } catch (error) {
     if (error instanceof MqttProtocolError) error.protocolVersion = version;
@@ -68,13 +62,12 @@ function readProtocolLevel(reader: FieldReader): ProtocolVersion {
   throw error;
 }
 
-interface CheckedProperties {
-  properties: Properties | undefined;
-  willProperties: Properties | undefined;
-}
-
-/** Walks the CONNECT after the protocol level, checking every rule mqtt-packet does not. */
-function validateConnect(reader: FieldReader, version: ProtocolVersion): CheckedProperties {
+/**
+ * Reads the CONNECT after the protocol level into the packet object. The will payload and the
+ * password are views of the frame: the will is copied by willFromConnect, the password is read
+ * before the frame's chunk can be reused.
+ */
+function readConnect(reader: FieldReader, version: ProtocolVersion): IConnectPacket {
   const flags = reader.u8('connect flags');
   if ((flags & FLAG_RESERVED) !== 0) throw malformed('MQTT_ERR_CONNECT_RESERVED', 'reserved connect flag set', 'MQTT-3.1.2-3');
   const will = (flags & FLAG_WILL) !== 0;
@@ -90,7 +83,7 @@ function validateConnect(reader: FieldReader, version: ProtocolVersion): Checked
   if (version !== 5 && hasPassword && !hasUsername) {
     throw protocolError('MQTT_ERR_PASSWORD_WITHOUT_USERNAME', 'password flag set without the user name flag', 'MQTT-3.1.2-22');
   }
-  reader.u16('keep alive');
+  const keepalive = reader.u16('keep alive');
   let properties: Properties | undefined;
   if (version === 5) {
     properties = reader.properties(PropertyKind.Connect);
@@ -104,18 +97,28 @@ function validateConnect(reader: FieldReader, version: ProtocolVersion): Checked
       version === 3 ? 'empty client identifier (MQTT 3.1)' : 'empty client identifier without a clean session',
       version === 3 ? undefined : 'MQTT-3.1.3-8');
   }
-  let willProperties: Properties | undefined;
+  const packet: IConnectPacket = {
+    cmd: 'connect',
+    protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
+    protocolVersion: version,
+    clean: (flags & FLAG_CLEAN) !== 0,
+    keepalive,
+    clientId,
+  };
+  if (properties !== undefined) packet.properties = properties;
   if (will) {
-    if (version === 5) willProperties = reader.properties(PropertyKind.Will);
-    const willTopic = reader.string('will topic', 'MQTT-3.1.3-10');
-    if (!isValidTopicName(willTopic)) {
+    const willProperties = version === 5 ? reader.properties(PropertyKind.Will) : undefined;
+    const topic = reader.string('will topic', 'MQTT-3.1.3-10');
+    if (!isValidTopicName(topic)) {
       throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
         'MQTT_ERR_WILL_TOPIC', 'will topic is not a valid topic name', 'MQTT-4.7.1-1');
     }
-    reader.binary('will payload');
+    const payload = reader.binary('will payload');
+    packet.will = { topic, payload, qos: willQos as 0 | 1 | 2, retain: (flags & FLAG_WILL_RETAIN) !== 0 };
+    if (willProperties !== undefined) packet.will.properties = willProperties;
   }
-  if (hasUsername) reader.string('user name', 'MQTT-3.1.3-11');
-  if (hasPassword) reader.binary('password');
+  if (hasUsername) packet.username = reader.string('user name', 'MQTT-3.1.3-11');
+  if (hasPassword) packet.password = reader.binary('password');
   reader.expectEnd('CONNECT payload');
-  return { properties, willProperties };
+  return packet;
 }
