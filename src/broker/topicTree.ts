@@ -142,8 +142,17 @@ export class TopicTree<K> {
     }
   }
 
+  /** Map.forEach with the visitor as `this`: no entry array and no closure per visited node. */
   private static visitNode<K>(node: TreeNode<K>, visitor: MatchVisitor<K>): void {
-    for (const [key, options] of node.subscribers) visitor.subscriber(key, options);
-    for (const [name, group] of node.groups) visitor.group(group, name);
+    if (node.subscribers.size > 0) node.subscribers.forEach(visitSubscriber<K>, visitor);
+    if (node.groups.size > 0) node.groups.forEach(visitGroup<K>, visitor);
   }
+}
+
+function visitSubscriber<K>(this: MatchVisitor<K>, options: SubscriptionOptions, key: K): void {
+  this.subscriber(key, options);
+}
+
+function visitGroup<K>(this: MatchVisitor<K>, group: ShareGroup<K>, name: string): void {
+  this.group(group, name);
 }

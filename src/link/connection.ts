@@ -103,7 +103,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.framer = new Framer(connectPacketLimit(broker.config));
     this.lastRxTick = outbox.tick;
     this.openedTick = outbox.tick;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
@@ -122,7 +121,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     return this.outBytes + this.socket.writableLength > OUTBOUND_BUDGET;
   }
 
-  private onData(chunk: Buffer): void {
+  /** Every chunk the socket reads, in order; the transport calls it ('data' or transport/directRead.ts). */
+  readonly onData = (chunk: Buffer): void => {
     if (this.state === State.Closed) return;
     counters.bytesReceived += chunk.length;
     this.lastRxTick = this.outbox.tick;
@@ -136,7 +136,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
     // a full ring to another worker: stop reading this publisher until it has room
     if (cluster !== undefined && cluster.congested) cluster.pauseReader(this.socket);
-  }
+  };
 
   private readonly onFrame = (frame: Buffer, bodyOffset: number): void => {
     switch (this.state) {

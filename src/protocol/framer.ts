@@ -84,7 +84,8 @@ export class Framer {
       if (length - pos >= total) {
         const start = pos;
         pos += total;
-        onPacket(chunk.subarray(start, pos), this.#bodyOffset);
+        // a read that is exactly one packet (a device's usual write) is the frame itself
+        onPacket(start === 0 && pos === length ? chunk : chunk.subarray(start, pos), this.#bodyOffset);
       } else {
         this.#startAssembly(length - pos);
         pos = this.#continueAssembly(chunk, pos);

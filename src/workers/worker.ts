@@ -19,6 +19,7 @@ import { messageFromRecord } from '../records/message.ts';
 import { createLogger } from '../log.ts';
 import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
+import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
@@ -195,11 +196,17 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
   const context: ListenerContext = listenerContext(config, index, listener);
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));
+      if (!admit(index, stream)) return;
+      const conn = new Connection(stream, broker, outbox, context, address, remotePort);
+      stream.on('data', conn.onData);
+      outbox.add(conn);
     }, maxFrame);
   }
   return listen(listener, port, config.setTcpNodelay, (socket) => {
-    if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
+    if (!admit(index, socket)) return;
+    const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
+    if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
+    outbox.add(conn);
   });
 }
 

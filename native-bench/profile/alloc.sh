@@ -1,0 +1,32 @@
+#!/bin/bash
+# Bytes a culex worker allocates per connection (conns) or per message (fan-in), by function.
+#   native-bench/profile/alloc.sh conns|fan-in-qos0|fan-in-qos1 [OUTDIR]
+# One worker, loopback port 18830, mqbench from native-bench/bin; the profile covers the whole
+# load (connects, messages, disconnects) and nothing before it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scenario=${1:?conns|fan-in-qos0|fan-in-qos1}; out=${2:-/tmp/culex-alloc}
+mkdir -p "$out"; rm -rf "$out"/start "$out"/stop "$out"/started-* "$out"/t*.heapprofile "$out/data"
+cat > "$out/culex.conf" <<CONF
+listener 18830 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $out/data/
+log_dest stderr
+log_type error
+connection_messages false
+workers 1
+CONF
+ALLOC_OUT=$out node_modules/.bin/node --import ./native-bench/profile/allocSampler.mjs src/cli/main.ts -c "$out/culex.conf" 2>"$out/broker.err" &
+broker=$!
+trap 'kill $broker 2>/dev/null || true' EXIT
+until grep -q listening "$out/broker.err" 2>/dev/null; do sleep 0.2; done
+touch "$out/start"; until ls "$out"/started-* >/dev/null 2>&1; do sleep 0.1; done
+case $scenario in
+  conns) units=5000; native-bench/bin/mqbench --scenario conns --port 18830 --conns $units --duration 2 --progress 0 >"$out/gen.json" ;;
+  fan-in-qos0|fan-in-qos1) units=100000; native-bench/bin/mqbench --scenario fan-in --port 18830 --pubs 250 --subs 1 --qos "${scenario: -1}" \
+      --window 1 --count 400 --warmup 0 --duration 120 --drain 2 --progress 0 >"$out/gen.json" ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+touch "$out/stop"; until [ -e "$out/t1.heapprofile" ]; do sleep 0.2; done; sleep 0.5
+node_modules/.bin/node native-bench/profile/allocSummary.ts "$out/t1.heapprofile" $units
