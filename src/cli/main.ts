@@ -29,8 +29,8 @@ Start the broker:
 Subcommands (\`culex SUBCOMMAND --help\` for each one's options):
   passwd                  manage a password file, as mosquitto_passwd does (-c create, -b batch,
                           -D delete, -U hash a plain-text file, -H hash type, -I PBKDF2 iterations)
-  check                   read the configuration as a start would, print the effective one;
-                          exit 1 naming FILE:LINE when it is wrong
+  check                   read the configuration (and the password, ACL and TLS files it names)
+                          as a start would, print the effective one; exit 1 naming FILE:LINE
   import-mosquitto        copy Mosquitto's persistence file (retained messages, persistent sessions,
                           their subscriptions and queued messages) into culex's store; culex stopped
 

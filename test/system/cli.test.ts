@@ -168,6 +168,21 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
     assert.match(r.stderr, /max_queued_messages/, 'the closest known option is suggested');
   });
 
+  test('check reads the password, ACL and TLS files the configuration names: each problem named, exit 1', () => {
+    const pw = path.join(tmp.dir, 'bad-passwd');
+    writeFileSync(pw, '# users\nbob:\n');
+    const acl = path.join(tmp.dir, 'bad-acl');
+    writeFileSync(acl, 'user alice\ntopic sideways sensors/#\n');
+    const conf = path.join(tmp.dir, 'files.conf');
+    writeFileSync(conf, `listener 1883\npassword_file ${pw}\nacl_file ${acl}\nlistener 8883\ncertfile ${tmp.dir}/missing.crt\nkeyfile ${tmp.dir}/missing.key\n`);
+    const r = culex(['check', '-c', conf]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`${pw}:2: .*bob`));
+    assert.match(r.stderr, new RegExp(`${acl}:2: `));
+    assert.match(r.stderr, /listener 8883: cannot read certfile '.*missing\.crt'/);
+  });
+
   test('the first lines say the version and the configuration file, as Mosquitto\'s do; SIGTERM to the launcher stops the broker, exit 0', async () => {
     const port = await freePort();
     const conf = path.join(tmp.dir, 'start.conf');
