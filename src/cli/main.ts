@@ -2,19 +2,43 @@
 /**
  * The `culex` command: `culex [-c FILE] [-p PORT] [-v]`. Loads the configuration, starts the
  * broker, stops it cleanly on SIGINT/SIGTERM; SIGUSR1/SIGUSR2 log a summary (never the inspector).
- * called from: main
+ * `culex SUBCOMMAND …` runs a subcommand instead (src/cli/subcommands.ts).
+ * called from: main (bin/culex.mjs, `npm start`, the Docker image)
  */
-import { defaultConfig } from '../config/defaults.ts';
-import { loadConfigFile, ConfigError } from '../config/load.ts';
+import { ConfigError } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
+import { createLogger } from '../log.ts';
 import { startBroker, VERSION as version } from '../server.ts';
+import { readConfig } from './configSource.ts';
+import { SUBCOMMANDS } from './subcommands.ts';
 
 const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
+       culex passwd [-H sha512-pbkdf2|sha512] [-I ITERATIONS] [-c | -D] PASSWORD_FILE USERNAME
+       culex passwd [-H …] [-I …] [-c] -b PASSWORD_FILE USERNAME PASSWORD
+       culex passwd [-H …] [-I …] -U PASSWORD_FILE
+       culex check [-c CONFIG_FILE]
+       culex import-mosquitto [-c CONFIG_FILE] [MOSQUITTO_DB]
+
+Start the broker:
   -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
   -p, --port PORT         listen on PORT (replaces the default listener; adds one to a config file's)
   -v, --verbose           log everything (log_type all)
   -h, --help              this help
-      --version           print the version`;
+      --version           print the version
+
+Subcommands (\`culex SUBCOMMAND --help\` for each one's options):
+  passwd                  manage a password file, as mosquitto_passwd does (-c create, -b batch,
+                          -D delete, -U hash a plain-text file, -H hash type, -I PBKDF2 iterations)
+  check                   read the configuration (and the password, ACL and TLS files it names)
+                          as a start would, print the effective one; exit 1 naming FILE:LINE
+  import-mosquitto        copy Mosquitto's persistence file (retained messages, persistent sessions,
+                          their subscriptions and queued messages) into culex's store; culex stopped
+
+Signals: SIGINT/SIGTERM stop cleanly; SIGUSR1/SIGUSR2 log a summary of what the broker holds.`;
+
+// `culex SUBCOMMAND …`: run it and exit, nothing of the broker starts
+const subcommand = SUBCOMMANDS.get(process.argv[2] ?? '');
+if (subcommand !== undefined) process.exit(await subcommand(process.argv.slice(3)));
 
 
 function fail(message: string): never {
@@ -57,18 +81,17 @@ for (let i = 0; i < args.length; i++) {
 }
 
 let config: BrokerConfig;
-if (configFile !== undefined) {
-  try {
-    const loaded = loadConfigFile(configFile);
-    for (const w of loaded.warnings) process.stderr.write(`culex: warning: ${w}\n`);
-    config = loaded.config;
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-} else {
-  // like Mosquitto 2 without a configuration file: loopback only
-  config = defaultConfig({ listeners: [{ port: 1883, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }] });
+try {
+  config = readConfig(configFile, (w) => process.stderr.write(`culex: warning: ${w}\n`));
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
+}
+{
+  // Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."
+  const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: false, verbose });
+  log.notice(`culex version ${version} starting`);
+  log.notice(configFile === undefined ? 'Using default config.' : `Config loaded from ${configFile}.`);
 }
 if (port !== undefined) {
   const extra: ListenerConfig = { port, host: configFile === undefined ? '127.0.0.1' : undefined, protocol: 'mqtt', maxConnections: -1 };

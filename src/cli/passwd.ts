@@ -1,29 +1,33 @@
-#!/usr/bin/env node
 /**
  * `culex passwd`: a mosquitto_passwd-compatible password file tool.
  *
- *   node src/cli/passwd.ts [-H sha512-pbkdf2|sha512] [-I ITERATIONS] [-c | -D] FILE USER
- *   node src/cli/passwd.ts [-H …] [-I …] [-c] -b FILE USER PASSWORD
+ *   culex passwd [-H sha512-pbkdf2|sha512] [-I ITERATIONS] [-c | -D] FILE USER
+ *   culex passwd [-H …] [-I …] [-c] -b FILE USER PASSWORD
+ *   culex passwd [-H …] [-I …] -U FILE
  *
  * -c creates (or overwrites) FILE with USER only; without it USER is added to or updated in
  * FILE, other lines kept as they are. -D deletes USER. -b takes the password from the command
  * line; otherwise it is asked twice on the terminal (echo off), or read as two lines from a
  * non-terminal stdin. Files are replaced atomically (write to a temporary file, rename); a
- * new file is readable by its owner only. `-U` (upgrade plain-text files) is not supported.
- * called from: command line
+ * new file is readable by its owner only. -U hashes the passwords of a plain-text `user:password`
+ * file in place; unlike mosquitto_passwd 2.0.11, which hashes an already hashed password again
+ * (and the file stops working), it refuses a file holding a hash, naming the line.
+ * called from: main (src/cli/main.ts dispatches `passwd`), tests
  */
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ITERATIONS, hashPassword, type PasswordEntry } from '../auth/passwordFile.ts';
 
-const USAGE = `Usage: culex-passwd [-H sha512-pbkdf2 | -H sha512] [-I iterations] [-c | -D] passwordfile username
-       culex-passwd [-H sha512-pbkdf2 | -H sha512] [-I iterations] [-c] -b passwordfile username password
+const USAGE = `Usage: culex passwd [-H sha512-pbkdf2 | -H sha512] [-I iterations] [-c | -D] passwordfile username
+       culex passwd [-H sha512-pbkdf2 | -H sha512] [-I iterations] [-c] -b passwordfile username password
+       culex passwd [-H sha512-pbkdf2 | -H sha512] [-I iterations] -U passwordfile
  -b : batch mode: the password is the last argument (visible in the process list and history).
  -c : create a new password file, overwriting an existing one.
  -D : delete the username.
  -H : hash: sha512-pbkdf2 (default) or sha512 (for Mosquitto 1.6 and earlier).
- -I : PBKDF2 iterations (default ${DEFAULT_ITERATIONS}).`;
+ -I : PBKDF2 iterations (default ${DEFAULT_ITERATIONS}).
+ -U : hash the passwords of a plain-text password file (user:password lines) in place.`;
 
 /** How the tool talks to the outside world; injectable for tests. */
 export interface PasswdIo {
@@ -36,13 +40,14 @@ interface Options {
   create: boolean;
   batch: boolean;
   remove: boolean;
+  update: boolean;
   kind: PasswordEntry['kind'];
   iterations: number;
   positional: string[];
 }
 
 function parseArgs(argv: readonly string[]): Options | string {
-  const o: Options = { create: false, batch: false, remove: false, kind: 'sha512-pbkdf2', iterations: DEFAULT_ITERATIONS, positional: [] };
+  const o: Options = { create: false, batch: false, remove: false, update: false, kind: 'sha512-pbkdf2', iterations: DEFAULT_ITERATIONS, positional: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,13 +62,15 @@ function parseArgs(argv: readonly string[]): Options | string {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1) return 'number of iterations must be > 0';
       o.iterations = n;
-    } else if (a === '-U') return '-U (upgrade a plain-text file) is not supported';
+    } else if (a === '-U') o.update = true;
     else if (a === '-h' || a === '--help') return '';
     else break;
   }
   o.positional = argv.slice(i) as string[];
   if (o.create && o.remove) return '-c and -D cannot be used together';
   if (o.batch && o.remove) return '-b and -D cannot be used together';
+  if (o.update && (o.create || o.remove || o.batch)) return '-U cannot be used with -c, -D or -b';
+  if (o.update) return o.positional.length === 1 ? o : '-U argument given but password file missing';
   const wanted = o.batch ? 3 : 2;
   if (o.positional.length !== wanted) return '';
   return o;
@@ -101,6 +108,7 @@ export async function runPasswd(argv: readonly string[], io: PasswdIo): Promise<
     io.stderr(`${USAGE}\n`);
     return 1;
   }
+  if (parsed.update) return upgradeFile(parsed.positional[0]!, parsed, io);
   const [file, username, batchPassword] = parsed.positional as [string, string, string | undefined];
   const problem = usernameProblem(username);
   if (problem !== undefined) {
@@ -145,6 +153,47 @@ export async function runPasswd(argv: readonly string[], io: PasswdIo): Promise<
   if (!found) out.push(entry);
   replaceFile(file, out.map((l) => `${l}\n`).join(''));
   return 0;
+}
+
+/**
+ * -U: every line is `user:password` (blanks around both trimmed, as mosquitto_passwd does); any
+ * other line, a comment or an empty one included, makes the file corrupt and nothing is written.
+ */
+function upgradeFile(file: string, o: Options, io: PasswdIo): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    io.stderr(`Error: unable to open password file ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const out: string[] = [];
+  for (const [i, raw] of lines.entries()) {
+    const colon = raw.indexOf(':');
+    const username = colon < 0 ? '' : raw.slice(0, colon).trim();
+    if (colon < 0 || usernameProblem(username) !== undefined) {
+      io.stderr(`Error: Corrupt password file at line ${i + 1}.\n`);
+      return 1;
+    }
+    const password = raw.slice(colon + 1).trim();
+    if (/^\$[67]\$/.test(password)) {
+      io.stderr(`Error: ${file}:${i + 1}: the password of ${username} is already hashed; -U would hash the hash. Nothing was changed.\n`);
+      return 1;
+    }
+    out.push(`${username}:${hashPassword(password, o.iterations, o.kind)}\n`);
+  }
+  replaceFile(file, out.join(''));
+  return 0;
+}
+
+/** `culex passwd ARGS` on the process's terminal and stdin; resolves to the exit code. */
+export function passwdCommand(args: readonly string[]): Promise<number> {
+  return runPasswd(args, { readPassword: readPasswordFromUser, stderr: (t) => process.stderr.write(t) }).catch((err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  });
 }
 
 /** Reads one line from the terminal without echo. */
@@ -200,17 +249,4 @@ async function readPasswordFromUser(confirm: boolean): Promise<string | undefine
   return !confirm || first === second ? first : undefined;
 }
 
-if (import.meta.main) {
-  runPasswd(process.argv.slice(2), {
-    readPassword: readPasswordFromUser,
-    stderr: (t) => process.stderr.write(t),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (import.meta.main) process.exitCode = await passwdCommand(process.argv.slice(2));

@@ -103,7 +103,8 @@ describe('culex passwd (mosquitto_passwd compatible)', () => {
     [['-b', '-D', 'F', 'a', 'p'], /-b and -D cannot be used together/],
     [['-H', 'md5', '-c', '-b', 'F', 'a', 'p'], /unknown hash type 'md5'/],
     [['-I', '0', '-c', '-b', 'F', 'a', 'p'], /iterations must be > 0/],
-    [['-U', 'F'], /not supported/],
+    [['-U', 'F', 'a'], /-U argument given but password file missing/],
+    [['-U', '-c', 'F'], /-U cannot be used with -c, -D or -b/],
     [['-b', 'F', 'a'], /Usage/],
     [['F'], /Usage/],
   ];
@@ -120,6 +121,38 @@ describe('culex passwd (mosquitto_passwd compatible)', () => {
     const out = io();
     assert.equal(await runPasswd(['-b', join(dir, 'missing'), 'a', 'p'], out), 1);
     assert.match(out.errors, /unable to open password file/);
+  });
+
+  test('-U hashes every user:password line as mosquitto_passwd -U does (blanks around both trimmed, split at the first colon)', async () => {
+    const file = fresh();
+    writeFileSync(file, 'alice:secret\n erin : spaced \r\ndave:pass:with:colons\n', { mode: 0o640 });
+    assert.equal(await runPasswd(['-U', file], io()), 0);
+    assert.ok(verifies(file, 'alice', 'secret'));
+    assert.ok(verifies(file, 'erin', 'spaced'));
+    assert.ok(verifies(file, 'dave', 'pass:with:colons'));
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+  });
+
+  for (const [content, line] of [['# comment\nalice:secret\n', 1], ['alice:secret\n\nbob:x\n', 2], ['alice:secret\ncarol\n', 2]] as const) {
+    test(`-U: a line that is not user:password is a corrupt file (mosquitto_passwd: line ${line}), nothing written`, async () => {
+      const file = fresh();
+      writeFileSync(file, content);
+      const out = io();
+      assert.equal(await runPasswd(['-U', file], out), 1);
+      assert.match(out.errors, new RegExp(`Corrupt password file at line ${line}\\.`));
+      assert.equal(readFileSync(file, 'utf8'), content);
+    });
+  }
+
+  test('-U refuses a file that already holds a hash, naming the line (mosquitto_passwd would hash the hash)', async () => {
+    const file = fresh();
+    await runPasswd(['-c', '-b', file, 'alice', 'a1'], io());
+    writeFileSync(file, `bob:plain\n${readFileSync(file, 'utf8')}`);
+    const before = readFileSync(file, 'utf8');
+    const out = io();
+    assert.equal(await runPasswd(['-U', file], out), 1);
+    assert.match(out.errors, new RegExp(`${file}:2: the password of alice is already hashed`));
+    assert.equal(readFileSync(file, 'utf8'), before);
   });
 
   test('runs as a command; without a terminal the password is read as two lines of stdin', () => {

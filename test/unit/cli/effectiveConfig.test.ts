@@ -1,0 +1,70 @@
+/**
+ * `culex check` prints the effective configuration: read back, the text gives the same
+ * BrokerConfig (every option, defaults included, include files folded in).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfigFile, parseConfig } from '../../../src/config/load.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
+import type { BrokerConfig } from '../../../src/config/types.ts';
+import { renderConfig } from '../../../src/cli/effectiveConfig.ts';
+
+const configDir = new URL('../../../config/', import.meta.url).pathname;
+
+/** JSON drops the difference between an absent field and one set to undefined. */
+function plain(c: BrokerConfig): unknown {
+  return JSON.parse(JSON.stringify(c));
+}
+
+function roundTrip(config: BrokerConfig): { back: BrokerConfig; warnings: readonly string[] } {
+  const loaded = parseConfig(renderConfig(config, 'test'), 'rendered.conf');
+  return { back: loaded.config, warnings: loaded.warnings };
+}
+
+describe('effective configuration (culex check)', () => {
+  const shipped = ['culex.conf', 'docker.conf', ...readdirSync(path.join(configDir, 'examples')).filter((f) => f.endsWith('.conf')).map((f) => `examples/${f}`)];
+  for (const name of shipped) {
+    test(`config/${name} read back from its effective configuration is the same configuration`, () => {
+      const config = loadConfigFile(path.join(configDir, name)).config;
+      const { back, warnings } = roundTrip(config);
+      assert.deepEqual(plain(back), plain(config));
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  const cases: [title: string, text: string][] = [
+    ['per_listener_settings: security options inside each listener', [
+      'per_listener_settings true',
+      'listener 1883', 'allow_anonymous true', 'auto_id_prefix a-',
+      'listener 1884 127.0.0.1', 'password_file /etc/pw', 'acl_file /etc/acl', 'allow_zero_length_clientid false',
+    ].join('\n')],
+    ['TLS, websockets, mount_point, socket_domain, max_qos and max_topic_alias', [
+      'listener 8883', 'certfile /c.pem', 'keyfile /k.pem', 'cafile /ca.pem', 'require_certificate true',
+      'use_subject_as_username true', 'crlfile /crl.pem', 'tls_version tlsv1.3', 'ciphers ECDHE-RSA-AES128-GCM-SHA256',
+      'ciphers_tls1.3 TLS_AES_128_GCM_SHA256', 'max_qos 1', 'max_topic_alias 3',
+      'listener 9001 ::1', 'protocol websockets', 'mount_point tenant/', 'socket_domain ipv6', 'max_connections 7', 'max_qos 1', 'max_topic_alias 3',
+    ].join('\n')],
+    ['dynamic security, durations, log settings, an IPv6 metrics listener', [
+      'listener 1883', 'plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so', 'plugin_opt_config_file /var/lib/dynsec.json',
+      'persistent_client_expiration 2d', 'log_type none', 'log_dest file /var/log/culex.log', 'metrics_listener [::1]:9234',
+    ].join('\n')],
+    ['log_type all and log_dest none', ['listener 1883', 'log_type all', 'log_dest none'].join('\n')],
+  ];
+  for (const [title, text] of cases) {
+    test(`${title}: read back, the same configuration`, () => {
+      const config = parseConfig(text + '\n', 'case.conf').config;
+      const { back } = roundTrip(config);
+      assert.deepEqual(plain(back), plain(config));
+    });
+  }
+
+  test('the embedded default (no -c) lists every option with its default', () => {
+    const text = renderConfig(defaultConfig(), 'default');
+    assert.match(text, /^max_queued_messages 1000$/m);
+    assert.match(text, /^#persistent_client_expiration {2}\(never\)$/m);
+    assert.match(text, /^#metrics_listener {2}\(off\)$/m);
+    assert.deepEqual(plain(roundTrip(defaultConfig()).back), plain(defaultConfig()));
+  });
+});
