@@ -9,6 +9,12 @@ import { loadConfigFile, ConfigError } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
 import { startBroker, VERSION as version } from '../server.ts';
 
+// `culex import-mosquitto …`: a command of its own (src/cli/importMosquitto.ts), not a broker start
+if (process.argv[2] === 'import-mosquitto') {
+  const { runImportMosquitto } = await import('./importMosquitto.ts');
+  process.exit(await runImportMosquitto(process.argv.slice(3)));
+}
+
 const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
   -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
   -p, --port PORT         listen on PORT (replaces the default listener; adds one to a config file's)
