@@ -12,8 +12,9 @@
  * read as little endian (every machine Mosquitto 2 ships for: x86-64, arm64).
  *
  * Invariant: readMosquittoDb() either returns every chunk of the file or throws a
- * MosquittoDbError naming the file and what is wrong with it; an unknown chunk type is skipped
- * and counted, as Mosquitto does.
+ * MosquittoDbError naming the file and what is wrong with it. As in Mosquitto, a known chunk is
+ * read field by field (its length only bounds the v5 property section), and an unknown chunk
+ * type is skipped by its length and counted.
  * Pure (apart from the values it returns); called from: main (culex import-mosquitto), tests
  */
 import { PropertyKind, readProperties } from '../protocol/properties.ts';
@@ -158,14 +159,18 @@ class ChunkReader {
   text(n: number): string { return this.bytes(n).toString('utf8'); }
   /** a u16 length, then that many bytes (versions 2–4) */
   lengthText(): string { return this.text(this.u16()); }
-  remaining(): number { return this.end - this.pos; }
-  /** a v5 property section (length varint + properties) filling the rest of the chunk, if any */
-  properties(): Properties | undefined {
-    if (this.remaining() === 0) return undefined;
+  /**
+   * The v5 property section (length varint + properties) that fills the rest of a chunk of
+   * `chunkLength` bytes starting at `chunkStart`, if any (persist_read_v5.c: what the fixed part
+   * and the strings leave of the chunk's length).
+   */
+  properties(chunkStart: number, chunkLength: number): Properties | undefined {
+    const left = chunkStart + chunkLength - this.pos;
+    if (left < 0) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${this.what()}: its length ${chunkLength} is shorter than its fields`);
+    if (left === 0) return undefined;
+    const at = this.need(left);
     try {
-      const p = readProperties(this.buf, this.pos, this.end, PropertyKind.Publish);
-      this.pos = this.end;
-      return p;
+      return readProperties(this.buf, at, at + left, PropertyKind.Publish);
     } catch (err) {
       throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${this.what()}: bad property section (${(err as Error).message})`);
     }
@@ -183,6 +188,7 @@ const qosOf = (q: number, what: () => string): 0 | 1 | 2 => {
  *   version this reader does not know), MOSQ_DB_CORRUPT (truncated or inconsistent)
  */
 export function readMosquittoDb(buf: Buffer, file: string): MosquittoDb {
+  if (buf.length === 0) throw new MosquittoDbError('MOSQ_DB_MAGIC', `${file} is empty (Mosquitto had nothing to save): nothing to import`);
   if (buf.length < 23 || !buf.subarray(0, 15).equals(MOSQUITTO_DB_MAGIC)) {
     throw new MosquittoDbError('MOSQ_DB_MAGIC', `${file} is not a Mosquitto persistence file (it does not start with Mosquitto's header "\\0\\xb5\\0mosquitto db")`);
   }
@@ -200,26 +206,26 @@ export function readMosquittoDb(buf: Buffer, file: string): MosquittoDb {
   const headerSize = v56 ? 8 : 6;
   while (pos < buf.length) {
     index++;
-    if (pos + headerSize > buf.length) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${file}: chunk ${index} at byte ${pos}: truncated chunk header`);
+    if (pos + headerSize > buf.length) break; // as Mosquitto: the chunks end where no whole header is left
     const type = v56 ? buf.readUInt32BE(pos) : buf.readUInt16BE(pos);
     const length = buf.readUInt32BE(pos + (v56 ? 4 : 2));
     const start = pos + headerSize;
-    const end = start + length;
     const at = pos;
     const what = () => `${file}: chunk ${index} (type ${type}) at byte ${at}`;
-    if (end > buf.length) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${what()}: its length ${length} runs past the end of the file`);
-    const r = new ChunkReader(buf, start, end, what);
+    // as Mosquitto: a known chunk is read field by field (its length decides only where v5
+    // properties end), an unknown one is skipped by its length
+    const r = new ChunkReader(buf, start, buf.length, what);
     switch (type) {
       case CHUNK.Cfg:
         db.shutdown = readCfg(r, v56);
         break;
       case CHUNK.MsgStore: {
-        const m = v56 ? readMsgStore56(r, what) : readMsgStore234(r, version, what);
+        const m = v56 ? readMsgStore56(r, what, start, length) : readMsgStore234(r, version, what);
         db.messages.set(m.storeId, m);
         break;
       }
       case CHUNK.ClientMsg:
-        db.clientMessages.push(v56 ? readClientMsg56(r, what) : readClientMsg234(r, what));
+        db.clientMessages.push(v56 ? readClientMsg56(r, what, start, length) : readClientMsg234(r, what));
         break;
       case CHUNK.Retain:
         db.retained.push(r.id64());
@@ -234,8 +240,10 @@ export function readMosquittoDb(buf: Buffer, file: string): MosquittoDb {
       }
       default:
         db.unknownChunks++; // Mosquitto: "Unsupported chunk ... Ignoring."
+        if (start + length > buf.length) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${what()}: its length ${length} runs past the end of the file`);
+        r.skip(length);
     }
-    pos = end;
+    pos = r.pos;
   }
   return db;
 }
@@ -248,6 +256,7 @@ function readCfg(r: ChunkReader, v56: boolean): boolean {
     r.id64();
     shutdown = r.u8();
     dbidSize = r.u8();
+    r.skip(6); // the struct's padding
   } else {
     shutdown = r.u8();
     dbidSize = r.u8();
@@ -258,7 +267,7 @@ function readCfg(r: ChunkReader, v56: boolean): boolean {
 }
 
 /** PF_msg_store (32 bytes), source id, source username, topic, payload, properties. */
-function readMsgStore56(r: ChunkReader, what: () => string): MosquittoMessage {
+function readMsgStore56(r: ChunkReader, what: () => string, start: number, length: number): MosquittoMessage {
   const storeId = r.id64();
   const expiryTime = r.time64();
   const payloadLen = r.u32();
@@ -273,7 +282,7 @@ function readMsgStore56(r: ChunkReader, what: () => string): MosquittoMessage {
   const sourceUsername = userLen > 0 ? r.text(userLen) : undefined;
   const topic = r.text(topicLen);
   const payload = r.bytes(payloadLen);
-  return { storeId, expiryTime, sourceId, sourceUsername, topic, payload, qos, retain, properties: r.properties() };
+  return { storeId, expiryTime, sourceId, sourceUsername, topic, payload, qos, retain, properties: r.properties(start, length) };
 }
 
 function readMsgStore234(r: ChunkReader, version: number, what: () => string): MosquittoMessage {
@@ -294,7 +303,7 @@ function readMsgStore234(r: ChunkReader, version: number, what: () => string): M
 }
 
 /** PF_client_msg (16 bytes), client id, properties. */
-function readClientMsg56(r: ChunkReader, what: () => string): MosquittoClientMessage {
+function readClientMsg56(r: ChunkReader, what: () => string, start: number, length: number): MosquittoClientMessage {
   const storeId = r.id64();
   const mid = r.u16();
   const idLen = r.u16();
@@ -303,7 +312,7 @@ function readClientMsg56(r: ChunkReader, what: () => string): MosquittoClientMes
   const retainDup = r.u8();
   const direction = r.u8();
   const clientId = r.text(idLen);
-  return { clientId, storeId, mid, qos, state, retain: (retainDup & 0xf0) !== 0, dup: (retainDup & 0x0f) !== 0, direction, properties: r.properties() };
+  return { clientId, storeId, mid, qos, state, retain: (retainDup & 0xf0) !== 0, dup: (retainDup & 0x0f) !== 0, direction, properties: r.properties(start, length) };
 }
 
 function readClientMsg234(r: ChunkReader, what: () => string): MosquittoClientMessage {
