@@ -244,7 +244,11 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
   return { retained: [...retainedByTopic.values()], sessions: planned, log, counts };
 }
 
-/** Writes a plan through the store's write methods (one batch; the caller flushes). */
+/**
+ * Writes a plan through the store's write methods, all in the current event turn: lmdb-js
+ * commits them as one transaction, so an import is stored whole or not at all (the caller
+ * awaits `flush()`).
+ */
 export function writeImport(store: ImportStore, plan: ImportPlan): void {
   for (const r of plan.retained) store.putRetained(r.t, r);
   for (const [seq, m] of plan.log) store.putMessage(seq, m);
