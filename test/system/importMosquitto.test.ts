@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Harness, Inbox, once, subscribe } from '../helpers/clients.ts';
 import { culexOnly, freePort, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
 import { RawClient, receivePublishes } from '../helpers/raw.ts';
@@ -25,6 +26,7 @@ import type { Logger } from '../../src/log.ts';
 
 const mosquittoMissing = spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined ? false : 'mosquitto not installed';
 const skip = culexOnly || mosquittoMissing;
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** runImportMosquitto with its output kept. */
 async function runImport(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -129,6 +131,12 @@ describe('culex import-mosquitto: a Mosquitto 2.0.11 persistence file brought in
     const got = await inbox.waitFor(6);
     assert.deepEqual(got.map((m) => `${m.topic}:${m.payload.toString()}`), ['queue/1:m1', 'queue/2:m2', 'queue/3:m3', 'queue/4:m4', 'queue/5:m5', 'queue/6:m6']);
     for (const m of got) assert.equal(m.packet.properties?.subscriptionIdentifier, 5);
+    // the subscription itself came over: a new publish reaches the session, with its identifier
+    const pub = await h.connect(broker.url, { protocolVersion: 5 });
+    await pub.publishAsync('queue/7', 'm7', { qos: 1 });
+    const seventh = (await inbox.waitFor(7))[6]!;
+    assert.equal(`${seventh.topic}:${seventh.payload.toString()}`, 'queue/7:m7');
+    assert.equal(seventh.packet.properties?.subscriptionIdentifier, 5);
   });
 
   test('[MQTT-4.4.0-1] the v3.1.1 session gets the unacknowledged message again first, with DUP and its packet id, then the rest', async () => {
@@ -172,9 +180,10 @@ describe('culex import-mosquitto: a Mosquitto 2.0.11 persistence file brought in
       const patched = Buffer.from(bytes);
       patched.writeUInt32BE(99, 19); // the version follows the 15-byte magic and the 4-byte CRC
       writeFileSync(path.join(other.dir, 'v99.db'), patched);
-      const r = await runImport(['-c', path.join(other.dir, 'culex.conf'), path.join(other.dir, 'v99.db')]);
-      assert.equal(r.code, 1);
-      assert.match(r.err, /v99\.db is a Mosquitto persistence file of version 99; culex reads versions 2, 3, 4, 5, 6/);
+      // through the command itself: `culex import-mosquitto …`
+      const r = spawnSync(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), 'import-mosquitto', '-c', path.join(other.dir, 'culex.conf'), path.join(other.dir, 'v99.db')], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /v99\.db is a Mosquitto persistence file of version 99; culex reads versions 2, 3, 4, 5, 6/);
 
       const wrong = Buffer.from(bytes);
       wrong[3] = 0x4e; // 'N' instead of 'm'
