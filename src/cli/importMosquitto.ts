@@ -39,7 +39,9 @@ const processOutput: ImportOutput = {
 
 /** Counts as the command prints them. */
 export function describeCounts(c: ImportCounts): string {
-  const left = c.expired + c.orphans > 0 ? `; left out: ${c.expired} expired or missing messages, ${c.orphans} records of clients without a session` : '';
+  const left = c.expired + c.expiredSessions + c.orphans > 0
+    ? `; left out: ${c.expiredSessions} expired sessions, ${c.expired} expired or missing messages, ${c.orphans} records of clients without a session`
+    : '';
   return `${c.retained} retained messages, ${c.sessions} persistent sessions with ${c.subscriptions} subscriptions and ` +
     `${c.queued} queued messages (${c.inflight} in flight), ${c.incoming} incoming QoS 2 messages delivered${left}`;
 }

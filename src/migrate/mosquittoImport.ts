@@ -16,8 +16,9 @@
  *   PUBREL, culex on receipt; so they are delivered now, to the imported sessions whose
  *   subscriptions match (and to the retained store when retained), and the packet id is kept as
  *   an inbound id so that the publisher's PUBREL is answered.
- * Messages past their expiry, and client messages whose message is missing (Mosquitto: "probably
- * expired"), are left out and counted.
+ * Messages past their expiry, client messages whose message is missing (Mosquitto: "probably
+ * expired"), and sessions past their expiry time (with their subscriptions and messages) are left
+ * out and counted.
  * called from: main (culex import-mosquitto), tests
  */
 import { topicMatchesFilter } from '../auth/acl.ts';
@@ -43,6 +44,8 @@ export interface ImportCounts {
   incoming: number;
   /** messages past their expiry, client messages whose message is gone */
   expired: number;
+  /** sessions whose expiry time had passed (left out with their subscriptions and messages) */
+  expiredSessions: number;
   /** subscriptions and client messages of clients without a session chunk */
   orphans: number;
 }
@@ -124,7 +127,7 @@ function parsedFilter(raw: string): SessionMeta['subs'][number]['f'] {
  * message seq is `seqBase` writes. `now`: ms since the epoch (expiry is judged against it).
  */
 export function planImport(db: MosquittoDb, now: number, stampBase: number, seqBase: number): ImportPlan {
-  const counts: ImportCounts = { retained: 0, sessions: 0, subscriptions: 0, queued: 0, inflight: 0, incoming: 0, expired: 0, orphans: 0 };
+  const counts: ImportCounts = { retained: 0, sessions: 0, subscriptions: 0, queued: 0, inflight: 0, incoming: 0, expired: 0, expiredSessions: 0, orphans: 0 };
   const live = (m: MosquittoMessage | undefined): m is MosquittoMessage => m !== undefined && (m.expiryTime === 0 || m.expiryTime * 1000 > now);
 
   const retainedByTopic = new Map<string, MessageRecord>();
@@ -137,8 +140,15 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
   }
 
   const sessions = new Map<string, { clientId: string; meta: SessionMeta; deliveries: { m: MosquittoMessage; e: Omit<QueueEntry, 'm' | 'x'> }[]; inbound: number[] }>();
+  /** sessions left out because they had expired: their records are not orphans */
+  const ended = new Set<string>();
   db.clients.forEach((c, i) => {
     const never = c.sessionExpiryInterval === NEVER_EXPIRES;
+    if (!never && c.sessionExpiryTime > 0 && c.sessionExpiryTime * 1000 <= now) {
+      ended.add(c.clientId);
+      counts.expiredSessions++;
+      return;
+    }
     const meta: SessionMeta = {
       owner: i, // spread over the workers (owner % workers)
       user: c.username,
@@ -155,7 +165,7 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
   for (const s of db.subscriptions) {
     const session = sessions.get(s.clientId);
     if (session === undefined) {
-      counts.orphans++;
+      if (!ended.has(s.clientId)) counts.orphans++;
       continue;
     }
     const f = parsedFilter(s.topic);
@@ -170,7 +180,7 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
   for (const cm of db.clientMessages) {
     const session = sessions.get(cm.clientId);
     if (session === undefined) {
-      counts.orphans++;
+      if (!ended.has(cm.clientId)) counts.orphans++;
       continue;
     }
     const m = db.messages.get(cm.storeId);

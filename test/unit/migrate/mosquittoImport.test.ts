@@ -108,6 +108,17 @@ test('an incoming QoS 2 message Mosquitto had not released is delivered to match
   assert.equal(plan.counts.orphans, 1);
 });
 
+test('a session whose expiry time has passed is left out with its subscriptions and messages (not counted as orphans)', () => {
+  const plan = planImport(db({
+    messages: messages(message(1, 't')),
+    clients: [client('old', { sessionExpiryInterval: 60, sessionExpiryTime: NOW / 1000 - 1 }), client('live')],
+    subscriptions: [{ clientId: 'old', topic: 't', qos: 1, identifier: 0, noLocal: false, retainAsPublished: false }],
+    clientMessages: [out('old', 1, MsgState.Queued)],
+  }), NOW, 0, 0);
+  assert.deepEqual(plan.sessions.map((s) => s.clientId), ['live']);
+  assert.deepEqual([plan.counts.expiredSessions, plan.counts.orphans, plan.counts.sessions], [1, 0, 1]);
+});
+
 test('session expiry: an interval with the time Mosquitto set keeps it (ms); never expiring keeps 0; subscriptions keep options and identifiers', () => {
   const plan = planImport(db({
     clients: [client('v5', { sessionExpiryInterval: 3600, sessionExpiryTime: 1_800_000_100, username: 'u' }), client('v3'), client('online', { sessionExpiryInterval: 60 })],
