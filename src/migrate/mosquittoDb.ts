@@ -129,7 +129,7 @@ export interface MosquittoDb {
 
 const NEVER = 0xffffffff;
 
-/** Bounded reads over one chunk's body; running past its end throws MOSQ_DB_CORRUPT. */
+/** Reads the fields of one chunk, from its start; running past `end` (the file's) throws MOSQ_DB_CORRUPT. */
 class ChunkReader {
   pos: number;
   private readonly buf: Buffer;
@@ -217,7 +217,7 @@ export function readMosquittoDb(buf: Buffer, file: string): MosquittoDb {
     const r = new ChunkReader(buf, start, buf.length, what);
     switch (type) {
       case CHUNK.Cfg:
-        db.shutdown = readCfg(r, v56);
+        db.shutdown = readCfg(r, v56, what);
         break;
       case CHUNK.MsgStore: {
         const m = v56 ? readMsgStore56(r, what, start, length) : readMsgStore234(r, version, what);
@@ -249,7 +249,7 @@ export function readMosquittoDb(buf: Buffer, file: string): MosquittoDb {
 }
 
 /** PF_cfg: u64 last_db_id, u8 shutdown, u8 dbid_size (+6 padding) — v2–4: shutdown, dbid_size, last_db_id. */
-function readCfg(r: ChunkReader, v56: boolean): boolean {
+function readCfg(r: ChunkReader, v56: boolean, what: () => string): boolean {
   let shutdown: number;
   let dbidSize: number;
   if (v56) {
@@ -262,7 +262,7 @@ function readCfg(r: ChunkReader, v56: boolean): boolean {
     dbidSize = r.u8();
     r.id64();
   }
-  if (dbidSize !== 8) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `incompatible database configuration (dbid size is ${dbidSize} bytes, expected 8)`);
+  if (dbidSize !== 8) throw new MosquittoDbError('MOSQ_DB_CORRUPT', `${what()}: incompatible database configuration (dbid size is ${dbidSize} bytes, expected 8)`);
   return shutdown !== 0;
 }
 
