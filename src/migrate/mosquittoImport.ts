@@ -29,7 +29,7 @@ import type { QueueEntry, QueueStateValue, SessionMeta } from '../records/stored
 import type { MessageProperties } from '../model/message.ts';
 import type { Properties } from '../protocol/properties.ts';
 import { Direction, MsgState } from './mosquittoDb.ts';
-import type { MosquittoClientMessage, MosquittoDb, MosquittoMessage } from './mosquittoDb.ts';
+import type { MosquittoClient, MosquittoClientMessage, MosquittoDb, MosquittoMessage, MosquittoSubscription } from './mosquittoDb.ts';
 
 /** What an import brought in, and what it left out. */
 export interface ImportCounts {
@@ -127,30 +127,61 @@ function parsedFilter(raw: string): SessionMeta['subs'][number]['f'] {
  * message seq is `seqBase` writes. `now`: ms since the epoch (expiry is judged against it).
  */
 export function planImport(db: MosquittoDb, now: number, stampBase: number, seqBase: number): ImportPlan {
-  const counts: ImportCounts = { retained: 0, sessions: 0, subscriptions: 0, queued: 0, inflight: 0, incoming: 0, expired: 0, expiredSessions: 0, orphans: 0 };
-  const live = (m: MosquittoMessage | undefined): m is MosquittoMessage => m !== undefined && (m.expiryTime === 0 || m.expiryTime * 1000 > now);
+  const planner = new Planner(db, now, stampBase);
+  for (const id of db.retained) planner.retainStored(id);
+  db.clients.forEach((c, i) => planner.addSession(c, i));
+  for (const s of db.subscriptions) planner.addSubscription(s);
+  for (const cm of db.clientMessages) planner.addClientMessage(cm);
+  planner.deliverIncoming();
+  return planner.plan(seqBase);
+}
 
-  const retainedByTopic = new Map<string, MessageRecord>();
-  let stamp = stampBase;
-  const retain = (m: MosquittoMessage) => retainedByTopic.set(m.topic, messageRecord(m, true, ++stamp));
-  for (const id of db.retained) {
-    const m = db.messages.get(id);
-    if (live(m)) retain(m);
-    else counts.expired++;
+type Delivery = { m: MosquittoMessage; e: Omit<QueueEntry, 'm' | 'x'> };
+type SessionDraft = { clientId: string; meta: SessionMeta; deliveries: Delivery[]; inbound: number[] };
+
+/** The state of one planImport(): sessions being built, retained messages by topic, counts. */
+class Planner {
+  readonly counts: ImportCounts = { retained: 0, sessions: 0, subscriptions: 0, queued: 0, inflight: 0, incoming: 0, expired: 0, expiredSessions: 0, orphans: 0 };
+  private readonly db: MosquittoDb;
+  private readonly now: number;
+  private stamp: number;
+  private readonly retained = new Map<string, MessageRecord>();
+  private readonly sessions = new Map<string, SessionDraft>();
+  /** sessions left out because they had expired: their records are not orphans */
+  private readonly ended = new Set<string>();
+  /** incoming QoS 2 messages not released yet, in file order */
+  private readonly incoming: MosquittoMessage[] = [];
+
+  constructor(db: MosquittoDb, now: number, stampBase: number) {
+    this.db = db;
+    this.now = now;
+    this.stamp = stampBase;
   }
 
-  const sessions = new Map<string, { clientId: string; meta: SessionMeta; deliveries: { m: MosquittoMessage; e: Omit<QueueEntry, 'm' | 'x'> }[]; inbound: number[] }>();
-  /** sessions left out because they had expired: their records are not orphans */
-  const ended = new Set<string>();
-  db.clients.forEach((c, i) => {
+  private live(m: MosquittoMessage | undefined): m is MosquittoMessage {
+    return m !== undefined && (m.expiryTime === 0 || m.expiryTime * 1000 > this.now);
+  }
+
+  private retain(m: MosquittoMessage): void {
+    if (m.payload.length === 0) this.retained.delete(m.topic); // [MQTT-3.3.1-6]
+    else this.retained.set(m.topic, messageRecord(m, true, ++this.stamp));
+  }
+
+  retainStored(id: bigint): void {
+    const m = this.db.messages.get(id);
+    if (this.live(m)) this.retain(m);
+    else this.counts.expired++;
+  }
+
+  addSession(c: MosquittoClient, index: number): void {
     const never = c.sessionExpiryInterval === NEVER_EXPIRES;
-    if (!never && c.sessionExpiryTime > 0 && c.sessionExpiryTime * 1000 <= now) {
-      ended.add(c.clientId);
-      counts.expiredSessions++;
+    if (!never && c.sessionExpiryTime > 0 && c.sessionExpiryTime * 1000 <= this.now) {
+      this.ended.add(c.clientId);
+      this.counts.expiredSessions++;
       return;
     }
     const meta: SessionMeta = {
-      owner: i, // spread over the workers (owner % workers)
+      owner: index, // spread over the workers (owner % workers)
       user: c.username,
       expiry: c.sessionExpiryInterval,
       // 0 (the client was online at shutdown): the broker starts the countdown when it loads the session
@@ -159,15 +190,19 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
       lastId: c.lastMid,
       will: undefined,
     };
-    sessions.set(c.clientId, { clientId: c.clientId, meta, deliveries: [], inbound: [] });
-  });
+    this.sessions.set(c.clientId, { clientId: c.clientId, meta, deliveries: [], inbound: [] });
+  }
 
-  for (const s of db.subscriptions) {
-    const session = sessions.get(s.clientId);
-    if (session === undefined) {
-      if (!ended.has(s.clientId)) counts.orphans++;
-      continue;
-    }
+  /** The session of a subscription or client message; undefined (counted when an orphan) without one. */
+  private sessionOf(clientId: string): SessionDraft | undefined {
+    const session = this.sessions.get(clientId);
+    if (session === undefined && !this.ended.has(clientId)) this.counts.orphans++;
+    return session;
+  }
+
+  addSubscription(s: MosquittoSubscription): void {
+    const session = this.sessionOf(s.clientId);
+    if (session === undefined) return;
     const f = parsedFilter(s.topic);
     const o = { qos: s.qos, noLocal: s.noLocal, retainAsPublished: s.retainAsPublished, retainHandling: 0 as const, subscriptionId: s.identifier };
     const subs = session.meta.subs;
@@ -176,82 +211,81 @@ export function planImport(db: MosquittoDb, now: number, stampBase: number, seqB
     else subs.push({ f, o });
   }
 
-  const incoming: MosquittoMessage[] = [];
-  for (const cm of db.clientMessages) {
-    const session = sessions.get(cm.clientId);
-    if (session === undefined) {
-      if (!ended.has(cm.clientId)) counts.orphans++;
-      continue;
-    }
-    const m = db.messages.get(cm.storeId);
-    if (!live(m)) {
-      counts.expired++;
-      continue;
+  addClientMessage(cm: MosquittoClientMessage): void {
+    const session = this.sessionOf(cm.clientId);
+    if (session === undefined) return;
+    const m = this.db.messages.get(cm.storeId);
+    if (!this.live(m)) {
+      this.counts.expired++;
+      return;
     }
     if (cm.direction === Direction.In) {
-      // QoS 2 from this client, not released yet: delivered now (below), its id awaits the PUBREL
+      // QoS 2 from this client, not released yet: delivered by deliverIncoming(), its id awaits the PUBREL
       if (cm.qos === 2 && !session.inbound.includes(cm.mid)) {
         session.inbound.push(cm.mid);
-        incoming.push(m);
+        this.incoming.push(m);
       }
-      continue;
+      return;
     }
     const [p, st] = outboundState(cm);
     session.deliveries.push({ m, e: { q: cm.qos, r: cm.retain, i: subscriptionIds(cm.properties), p, s: st } });
   }
 
-  for (const m of incoming) {
-    counts.incoming++;
-    if (m.retain) {
-      if (m.payload.length === 0) retainedByTopic.delete(m.topic);
-      else retain(m);
-    }
-    for (const session of sessions.values()) {
-      let qos = -1;
-      const ids: number[] = [];
-      let retainFlag = false;
-      for (const { f, o } of session.meta.subs) {
-        if (f.group !== undefined || !topicMatchesFilter(f.filter, m.topic)) continue;
-        if (o.noLocal && m.sourceId === session.clientId) continue; // [MQTT-3.8.3-3]
-        qos = Math.max(qos, Math.min(o.qos, m.qos));
-        if (o.subscriptionId > 0) ids.push(o.subscriptionId);
-        retainFlag ||= o.retainAsPublished && m.retain;
+  /** Routes the unreleased incoming QoS 2 messages as culex would have on receipt: one delivery per matching session. */
+  deliverIncoming(): void {
+    for (const m of this.incoming) {
+      this.counts.incoming++;
+      if (m.retain) this.retain(m);
+      for (const session of this.sessions.values()) {
+        let qos = -1;
+        const ids: number[] = [];
+        let retainFlag = false;
+        for (const { f, o } of session.meta.subs) {
+          if (f.group !== undefined || !topicMatchesFilter(f.filter, m.topic)) continue;
+          if (o.noLocal && m.sourceId === session.clientId) continue; // [MQTT-3.8.3-3]
+          qos = Math.max(qos, Math.min(o.qos, m.qos));
+          if (o.subscriptionId > 0) ids.push(o.subscriptionId);
+          retainFlag ||= o.retainAsPublished && m.retain; // [MQTT-3.3.1-12]
+        }
+        if (qos < 0) continue;
+        session.deliveries.push({ m, e: { q: qos as 0 | 1 | 2, r: retainFlag, i: ids.length > 0 ? ids : undefined, p: 0, s: QueueState.Queued } });
       }
-      if (qos < 0) continue;
-      session.deliveries.push({ m, e: { q: qos as 0 | 1 | 2, r: retainFlag, i: ids.length > 0 ? ids : undefined, p: 0, s: QueueState.Queued } });
     }
   }
 
-  // a message that several entries share goes to the log once; one entry carries it inline
-  const uses = new Map<MosquittoMessage, number>();
-  for (const s of sessions.values()) for (const { m } of s.deliveries) uses.set(m, (uses.get(m) ?? 0) + 1);
-  const log = new Map<number, MessageRecord>();
-  const seqOf = new Map<MosquittoMessage, number>();
-  let seq = seqBase;
-  const planned: PlannedSession[] = [];
-  for (const s of sessions.values()) {
-    const queue: QueueEntry[] = [];
-    for (const { m, e } of s.deliveries) {
-      counts.queued++;
-      if (e.s !== QueueState.Queued) counts.inflight++;
-      if (uses.get(m)! === 1) {
-        queue.push({ m: 0, x: messageRecord(m, m.retain, 0), ...e });
-        continue;
+  /** The queue entries: a message several entries share goes to the log once (seqs above `seqBase`), one entry carries it inline. */
+  plan(seqBase: number): ImportPlan {
+    const uses = new Map<MosquittoMessage, number>();
+    for (const s of this.sessions.values()) for (const { m } of s.deliveries) uses.set(m, (uses.get(m) ?? 0) + 1);
+    const log = new Map<number, MessageRecord>();
+    const seqOf = new Map<MosquittoMessage, number>();
+    let seq = seqBase;
+    const planned: PlannedSession[] = [];
+    const counts = this.counts;
+    for (const s of this.sessions.values()) {
+      const queue: QueueEntry[] = [];
+      for (const { m, e } of s.deliveries) {
+        counts.queued++;
+        if (e.s !== QueueState.Queued) counts.inflight++;
+        if (uses.get(m)! === 1) {
+          queue.push({ m: 0, x: messageRecord(m, m.retain, 0), ...e });
+          continue;
+        }
+        let ms = seqOf.get(m);
+        if (ms === undefined) {
+          ms = ++seq;
+          seqOf.set(m, ms);
+          log.set(ms, messageRecord(m, m.retain, 0));
+        }
+        queue.push({ m: ms, ...e });
       }
-      let ms = seqOf.get(m);
-      if (ms === undefined) {
-        ms = ++seq;
-        seqOf.set(m, ms);
-        log.set(ms, messageRecord(m, m.retain, 0));
-      }
-      queue.push({ m: ms, ...e });
+      counts.sessions++;
+      counts.subscriptions += s.meta.subs.length;
+      planned.push({ clientId: s.clientId, meta: s.meta, queue, inbound: s.inbound });
     }
-    counts.sessions++;
-    counts.subscriptions += s.meta.subs.length;
-    planned.push({ clientId: s.clientId, meta: s.meta, queue, inbound: s.inbound });
+    counts.retained = this.retained.size;
+    return { retained: [...this.retained.values()], sessions: planned, log, counts };
   }
-  counts.retained = retainedByTopic.size;
-  return { retained: [...retainedByTopic.values()], sessions: planned, log, counts };
 }
 
 /**
