@@ -5,12 +5,14 @@
  * only. Messages are read by the one worker whose entries refer to them (after the tidy below,
  * no two workers share one), which quarantines an unreadable one. When the message log is empty
  * (every entry carries its message inline) there is nothing to tidy: only the entries' keys are
- * read here, and each worker checks the values of its own sessions' entries.
+ * read here, and each worker checks the values of its own sessions' entries. A Mosquitto
+ * persistence file found in the location is reported (how to import it), never read.
  * called from: main
  */
 import type { BrokerConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { Store } from './store.ts';
+import { findMosquittoDbs, mosquittoDbNotice } from './mosquittoFile.ts';
 
 export interface StoreCheck {
   /** the greatest stamp of a stored retained message: new stamps continue above it */
@@ -30,6 +32,8 @@ export interface StoreCheck {
  * different workers will own is copied, so that each worker has its own.
  */
 export async function checkStore(config: BrokerConfig, log: Logger, workers: number): Promise<StoreCheck> {
+  // a Mosquitto persistence file left where Mosquitto ran is never read on its own: say how to import it
+  for (const file of findMosquittoDbs(config.persistenceLocation)) log.notice(mosquittoDbNotice(file));
   const store = Store.open({ path: config.persistenceLocation, durability: config.persistenceDurability, batchWindowMs: config.persistenceBatchWindowMs, log });
   try {
     const retained = store.loadRetained();
