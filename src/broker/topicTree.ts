@@ -48,9 +48,22 @@ export interface MatchVisitor<K> {
   group(group: ShareGroup<K>, name: string): void;
 }
 
+/**
+ * Topics whose matching nodes a tree remembers. Devices publish the same topic again and again:
+ * a remembered topic is one Map lookup instead of a split and a walk. Beyond this many, new
+ * topics are walked and not remembered (no eviction churn); about 100 bytes each.
+ */
+const REMEMBERED_TOPICS = 65536;
+
 export class TopicTree<K> {
   private readonly root = new TreeNode<K>();
   private count = 0;
+  /**
+   * topic → the nodes whose subscribers and groups match it, in walk order. Invariant: valid
+   * while no node is created or pruned (a subscriber added to or removed from an existing node
+   * is seen at visit time); cleared when one is.
+   */
+  private readonly remembered = new Map<string, TreeNode<K>[]>();
 
   /** number of (subscriber, filter) entries, shared ones included */
   get size(): number {
@@ -65,6 +78,7 @@ export class TopicTree<K> {
       if (next === undefined) {
         next = new TreeNode<K>();
         node.children.set(level, next);
+        this.remembered.clear();
       }
       node = next;
     }
@@ -100,6 +114,7 @@ export class TopicTree<K> {
     }
     if (!removed) return false;
     this.count--;
+    if (node.isEmpty()) this.remembered.clear(); // its path is pruned below
     prunePath(path, levels, (n) => n.isEmpty());
     return true;
   }
@@ -119,26 +134,32 @@ export class TopicTree<K> {
    * [MQTT-4.7.2-1] a topic starting with `$` is not matched by a filter starting with a wildcard.
    */
   match(topic: string, visitor: MatchVisitor<K>): void {
-    const levels = topic.split('/');
-    this.walk(this.root, levels, 0, visitor, topic.charCodeAt(0) === 36 /* $ */);
+    let nodes = this.remembered.get(topic);
+    if (nodes === undefined) {
+      nodes = [];
+      this.walk(this.root, topic.split('/'), 0, nodes, topic.charCodeAt(0) === 36 /* $ */);
+      if (this.remembered.size < REMEMBERED_TOPICS) this.remembered.set(topic, nodes);
+    }
+    for (let i = 0; i < nodes.length; i++) TopicTree.visitNode(nodes[i]!, visitor);
   }
 
-  private walk(node: TreeNode<K>, levels: string[], depth: number, visitor: MatchVisitor<K>, dollar: boolean): void {
+  /** Collects, in visit order, the nodes whose filters match the topic `levels`. */
+  private walk(node: TreeNode<K>, levels: string[], depth: number, out: TreeNode<K>[], dollar: boolean): void {
     const wildcardsAllowed = !(dollar && depth === 0);
     if (wildcardsAllowed) {
       // '#' matches the parent level too: "sport/#" matches "sport" [MQTT-4.7.1-2]
       const hash = node.children.get('#');
-      if (hash !== undefined) TopicTree.visitNode(hash, visitor);
+      if (hash !== undefined) out.push(hash);
     }
     if (depth === levels.length) {
-      TopicTree.visitNode(node, visitor);
+      out.push(node);
       return;
     }
     const exact = node.children.get(levels[depth]!);
-    if (exact !== undefined) this.walk(exact, levels, depth + 1, visitor, dollar);
+    if (exact !== undefined) this.walk(exact, levels, depth + 1, out, dollar);
     if (wildcardsAllowed) {
       const plus = node.children.get('+');
-      if (plus !== undefined) this.walk(plus, levels, depth + 1, visitor, dollar);
+      if (plus !== undefined) this.walk(plus, levels, depth + 1, out, dollar);
     }
   }
 

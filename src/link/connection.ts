@@ -66,7 +66,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private backlog: Buffer[] | undefined = undefined;
   private backlogOffsets: number[] | undefined = undefined;
   /** encoded packets waiting for the end of this event-loop turn (one write per turn) */
-  private out: Buffer[] = [];
+  private readonly out: (Buffer | undefined)[] = [];
+  /** packets in `out` (the array keeps its capacity between turns: its tail may hold undefined) */
+  private outCount = 0;
   private outBytes = 0;
   dirty = false;
   /** set when the close is a takeover or a normal DISCONNECT, so no Will is sent */
@@ -404,7 +406,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** Queues encoded bytes; the worker writes every dirty connection once at the end of the turn. */
   write(bytes: Buffer): void {
-    this.out.push(bytes);
+    this.out[this.outCount++] = bytes;
     this.outBytes += bytes.length;
     if (!this.dirty) this.outbox.markDirty(this);
   }
@@ -412,11 +414,22 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** Called by the broker once per turn for each dirty connection. */
   flush(): void {
     this.dirty = false;
-    const n = this.out.length;
+    const n = this.outCount;
     if (n === 0) return;
-    const bytes = n === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    const out = this.out;
+    let bytes: Buffer;
+    if (n === 1) {
+      bytes = out[0]!;
+      out[0] = undefined;
+    } else {
+      bytes = Buffer.allocUnsafe(this.outBytes);
+      for (let i = 0, pos = 0; i < n; i++) {
+        pos += out[i]!.copy(bytes, pos);
+        out[i] = undefined;
+      }
+    }
     counters.bytesSent += this.outBytes;
-    this.out = [];
+    this.outCount = 0;
     this.outBytes = 0;
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }

@@ -74,3 +74,36 @@ test('shared subscriptions are reported per group, apart from plain subscribers'
   tree.remove('city/#', 'ingest', 'w2');
   assert.deepEqual(matches(tree, 'city/lights/x'), ['$share:audit:a1', 'plain']);
 });
+
+test('a topic matched before sees subscriptions added and removed after, on new and on existing nodes (remembered matches stay right)', () => {
+  const tree = new TopicTree<string>();
+  tree.add('city/+/status', undefined, 'a', opts);
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['a']);
+  // a filter that creates nodes
+  tree.add('city/#', undefined, 'b', opts);
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['a', 'b']);
+  // a second subscriber on an existing node, and a share group there
+  tree.add('city/+/status', undefined, 'c', opts);
+  tree.add('city/+/status', 'g', 'd', opts);
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['$share:g:d', 'a', 'b', 'c']);
+  // removals: one that leaves the node in use, one that prunes it
+  tree.remove('city/+/status', undefined, 'a');
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['$share:g:d', 'b', 'c']);
+  tree.remove('city/#', undefined, 'b');
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['$share:g:d', 'c']);
+  tree.remove('city/+/status', undefined, 'c');
+  tree.remove('city/+/status', 'g', 'd');
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), []);
+  // the same filter again, on nodes made anew
+  tree.add('city/+/status', undefined, 'e', opts);
+  assert.deepEqual(matches(tree, 'city/lamp1/status'), ['e']);
+});
+
+test('more distinct topics than a tree remembers still match exactly', () => {
+  const tree = new TopicTree<string>();
+  tree.add('d/+', undefined, 'a', opts);
+  for (let i = 0; i < 70_000; i++) assert.equal(matches(tree, `d/${i}`).length, 1);
+  tree.add('d/69999', undefined, 'b', opts);
+  assert.deepEqual(matches(tree, 'd/69999'), ['a', 'b']);
+  assert.deepEqual(matches(tree, 'd/1'), ['a']);
+});
