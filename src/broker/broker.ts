@@ -534,6 +534,7 @@ export class Broker {
     const now = Date.now();
     for (const s of this.sessions.values()) {
       if (s.link === undefined && s.expiresAt !== 0 && s.expiresAt <= now && s.expiryInterval !== NEVER_EXPIRES) {
+        counters.sessionsExpired++;
         this.endSession(s);
       }
     }

@@ -68,6 +68,16 @@ export function createRing(capacity: number): SharedArrayBuffer {
 }
 
 /**
+ * Fraction of a ring's data area in use (0..1), read from its header by any thread (the main
+ * thread's /metrics). A snapshot: the indices move while it is read; never used for a decision.
+ */
+export function ringFill(sab: SharedArrayBuffer): number {
+  const header = new Int32Array(sab, 0, HEADER_BYTES / 4);
+  const used = (Atomics.load(header, WRITE) - Atomics.load(header, READ)) >>> 0;
+  return Math.min(1, used / capacityOf(sab));
+}
+
+/**
  * TEST ONLY: sets both indices of an unused ring to `index` (a multiple of 4 in 0..2^32-1), so
  * tests can run the ring across the 2^32 wrap of its indices. Call before any RingProducer or
  * RingConsumer is constructed on `sab`; never on a ring in use.
