@@ -1,7 +1,8 @@
 /**
  * Per-thread counters: plain numbers, incremented on the hot path with no calls. Each worker
- * thread has its own instance of this module; the main thread asks for a snapshot on scrape and
- * adds them up (STYLE pattern 5). called from: worker (increments), main (reads snapshots)
+ * thread has its own instance of this module; the main thread asks for a snapshot (in a
+ * WorkerReport, report.ts) on a scrape, a `$SYS` tick or stats() and folds them (STYLE pattern 5).
+ * called from: worker (increments), main (reads snapshots)
  */
 export const counters = {
   connectionsAccepted: 0,
@@ -58,13 +59,4 @@ export type Counters = typeof counters;
 /** A plain copy, for posting to the main thread. */
 export function snapshotCounters(): Record<string, number> {
   return { ...counters };
-}
-
-/** Adds snapshots from several threads. Gauges (clientsConnected, sessions, …) add up too. */
-export function sumCounters(snapshots: readonly Record<string, number>[]): Record<string, number> {
-  const total: Record<string, number> = {};
-  for (const s of snapshots) {
-    for (const [k, v] of Object.entries(s)) total[k] = (total[k] ?? 0) + v;
-  }
-  return total;
 }
