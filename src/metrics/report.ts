@@ -52,6 +52,8 @@ export type ReportDetail = 'counters' | 'gauges' | 'all';
 export interface WorkerReport {
   /** the thread's id: a replacement worker has another one (its counters start from 0) */
   readonly threadId: number;
+  /** the request's id: a worker takes its snapshots in request order, but answers with detail later than without */
+  readonly seq: number;
   /** the worker's counters (metrics/counters.ts) */
   readonly counters: Record<string, number>;
   /** its store's health; undefined without persistence */
@@ -115,6 +117,7 @@ export function emptyGauges(): WorkerGauges {
  */
 export class ReportFolder {
   private readonly threads: (number | undefined)[] = [];
+  private readonly seqs: number[] = [];
   private readonly last: (Record<string, number> | undefined)[] = [];
   private readonly base: Record<string, number>[] = [];
 
@@ -146,6 +149,9 @@ export class ReportFolder {
   }
 
   private remember(i: number, r: WorkerReport): void {
+    // an older snapshot of the same thread, answered after a newer one (detail takes longer): keep the newer
+    if (this.threads[i] === r.threadId && r.seq < (this.seqs[i] ?? 0)) return;
+    this.seqs[i] = r.seq;
     if (this.threads[i] !== undefined && this.threads[i] !== r.threadId) {
       // a replacement thread: what its predecessor counted joins the base
       const base = (this.base[i] ??= {});

@@ -66,20 +66,23 @@ export function workerGauges(broker: Broker, store: StoreHealth | undefined): Wo
 
 /**
  * The report for a 'stats' request. `listenerConnections`: this worker's open connections per
- * listener; `runtime`: the thread's default metrics, read only with detail 'all'.
+ * listener; `runtime`: the thread's default metrics, read only with detail 'all'; `seq`: the
+ * request's id.
  */
 export async function workerReport(
   broker: Broker,
   store: StoreHealth | undefined,
   listenerConnections: readonly number[],
   runtime: RuntimeMetrics | undefined,
+  seq: number,
   detail: ReportDetail,
 ): Promise<WorkerReport> {
   const counters = snapshotCounters();
   const storeHealthy = store?.healthy;
-  if (detail === 'counters') return { threadId, counters, storeHealthy };
+  if (detail === 'counters') return { threadId, seq, counters, storeHealthy };
   return {
     threadId,
+    seq,
     counters,
     storeHealthy,
     gauges: workerGauges(broker, store),

@@ -160,7 +160,7 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      workerReport(broker, store, listenerConnections, runtime, msg.detail).then(
+      workerReport(broker, store, listenerConnections, runtime, msg.id, msg.detail).then(
         (report) => post({ type: 'stats', id: msg.id, report }),
         (err: unknown) => log.error('stats', err),
       );
