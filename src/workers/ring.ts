@@ -31,7 +31,7 @@
  * true → ring the consumer's doorbell. Consumer: release() returning true → ring the producer's.
  *
  * called from: worker (RingProducer in the producing worker, RingConsumer in the consuming
- * worker); main (createRing, ringBufferBytes)
+ * worker); main (createRing, ringBufferBytes, ringFill)
  */
 
 const HEADER_BYTES = 192;
