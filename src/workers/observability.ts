@@ -68,8 +68,9 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
     const down = o.up.flatMap((u, i) => (u ? [] : [i]));
     if (down.length > 0) return `worker ${down.join(', ')} down`;
     const reports = await o.ask('counters', HEALTH_TIMEOUT_MS);
-    const silent = reports.flatMap((r, i) => (r === undefined && o.up[i] === true ? [i] : []));
-    if (silent.length > 0) return `worker ${silent.join(', ')} not answering`;
+    // no report: died while asked, or its event loop is stuck
+    const silent = reports.flatMap((r, i) => (r === undefined ? [i] : []));
+    if (silent.length > 0) return `worker ${silent.join(', ')} ${silent.every((i) => o.up[i] !== true) ? 'down' : 'not answering'}`;
     if (reports.some((r) => r?.storeHealthy === false)) return `persistent store ${config.persistenceLocation} refuses writes (disk full or I/O error)`;
     return undefined;
   };
