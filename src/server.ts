@@ -10,11 +10,11 @@ import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { needsPasswordCheck } from './config/listenerSecurity.ts';
 import { createLogger, type Logger } from './log.ts';
-import { sumCounters } from './metrics/counters.ts';
-import { startMetricsServer } from './metrics/prometheus.ts';
-import { sysTopics } from './metrics/sys.ts';
+import { startObservability } from './workers/observability.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
+import { ReportCollector } from './metrics/collect.ts';
+import type { ReportDetail } from './metrics/report.ts';
 
 export interface RunningBroker {
   readonly config: BrokerConfig;
@@ -98,9 +98,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const authenticator = authModule === undefined ? undefined : new authModule.Authenticator(authModule.authSettingsOf(config));
 
   let stopping = false;
-  const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>[]) => void }>();
-  let nextStatsId = 1;
   const workers: Worker[] = [];
+  /** by worker index: serving (false from its death until its replacement serves) */
+  const up: boolean[] = new Array<boolean>(n).fill(false);
+  let restarts = 0;
+  const reports = new ReportCollector((i: number, id: number, detail: ReportDetail) => workers[i]?.postMessage({ type: 'stats', id, detail } satisfies ToWorker));
   /**
    * Workers open their listeners only once all of them have loaded their state; a replacement
    * started later opens them as soon as it has.
@@ -143,16 +145,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
           case 'fatal':
             reject(new Error(msg.message));
             return;
-          case 'stats': {
-            const waiter = statsWaiters.get(msg.id);
-            if (waiter === undefined) return;
-            waiter.parts[index] = msg.counters;
-            if (--waiter.left === 0) {
-              statsWaiters.delete(msg.id);
-              waiter.resolve(waiter.parts);
-            }
+          case 'stats':
+            reports.answer(index, msg.id, msg.report);
             return;
-          }
           case 'auth': {
             const reply = (result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') =>
               w.postMessage({ type: 'authResult', id: msg.id, result } satisfies ToWorker);
@@ -188,6 +183,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       });
       w.on('exit', (code) => {
         if (stopping || !ready) return;
+        up[index] = false;
+        restarts++;
+        reports.gone(index);
         // a dead worker is replaced; its clients reconnect to the others or to the new one
         log.error(`worker ${index} exited with code ${code}; starting a replacement`);
         if (shared !== undefined) {
@@ -197,6 +195,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         spawn(index).then(
           (nw) => {
             workers[index] = nw;
+            up[index] = true;
             replaced.get(index)?.();
             replaced.delete(index);
           },
@@ -209,6 +208,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     // all at once: a worker accepts as soon as it listens, so starting them one after another
     // would crowd the first connections onto the first workers
     workers.push(...(await Promise.all(Array.from({ length: n }, (_, i) => spawn(i)))));
+    up.fill(true);
   } catch (err) {
     // one failed: the others may be waiting for a go-ahead that will not come
     stopping = true;
@@ -218,28 +218,17 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     throw err;
   }
 
-  /** every worker's counters, by worker index */
-  const workerStats = (): Promise<Record<string, number>[]> =>
-    new Promise((resolve) => {
-      const id = nextStatsId++;
-      statsWaiters.set(id, { left: workers.length, parts: [], resolve });
-      for (const w of workers) w.postMessage({ type: 'stats', id } satisfies ToWorker);
-    });
-  const stats = async (): Promise<Record<string, number>> => sumCounters(await workerStats());
-
-  const m = config.metricsListener;
-  const metrics = m === undefined ? undefined : await startMetricsServer(m.host, m.port, workerStats, () => !stopping && workers.length === n);
-
-  const startedAt = Date.now();
-  const lastSys = new Map<string, string>();
-  const publishSys = async () => {
-    const entries = sysTopics(await stats(), VERSION, Math.floor((Date.now() - startedAt) / 1000)).filter(([t, v]) => lastSys.get(t) !== v);
-    for (const [t, v] of entries) lastSys.set(t, v);
-    if (entries.length > 0 && !stopping) for (const w of workers) w.postMessage({ type: 'sys', entries } satisfies ToWorker);
-  };
-  const sysTimer = config.sysInterval > 0 ? setInterval(() => void publishSys(), config.sysInterval * 1000) : undefined;
-  sysTimer?.unref();
-  if (sysTimer !== undefined) await publishSys();
+  const observability = await startObservability({
+    config, version: VERSION, ports, shared, up,
+    restarts: () => restarts,
+    stopping: () => stopping,
+    ask: (detail, timeoutMs) => reports.request(up.flatMap((u, i) => (u ? [i] : [])), n, detail, timeoutMs),
+    publishSys: (entries) => {
+      for (const w of workers) w.postMessage({ type: 'sys', entries } satisfies ToWorker);
+    },
+  });
+  const stats = observability.stats;
+  const workerStats = async (): Promise<Record<string, number>[]> => (await observability.ask('counters')).map((r) => r?.counters ?? {});
 
   return {
     config,
@@ -257,8 +246,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     async stop() {
       if (stopping) return;
       stopping = true;
-      clearInterval(sysTimer);
-      metrics?.close();
+      observability.close();
       await Promise.all(
         workers.map(
           (w) =>

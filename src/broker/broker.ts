@@ -535,6 +535,7 @@ export class Broker {
     const now = Date.now();
     this.sessions.forEach((s) => {
       if (s.link === undefined && s.expiresAt !== 0 && s.expiresAt <= now && s.expiryInterval !== NEVER_EXPIRES) {
+        counters.sessionsExpired++;
         this.endSession(s);
       }
     });

@@ -14,9 +14,15 @@ class RetainedNode {
 export class RetainedStore {
   private readonly root = new RetainedNode();
   private count = 0;
+  private payloadBytes = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  /** payload bytes of the retained messages */
+  get bytes(): number {
+    return this.payloadBytes;
   }
 
   /** [MQTT-3.3.1-5] replaces the retained message of the topic; an empty payload clears it [MQTT-3.3.1-6/7]. */
@@ -38,6 +44,8 @@ export class RetainedStore {
       node = next;
     }
     if (node.message === undefined) this.count++;
+    else this.payloadBytes -= node.message.payload.length;
+    this.payloadBytes += message.payload.length;
     node.message = message;
   }
 
@@ -54,6 +62,7 @@ export class RetainedStore {
     const path = pathTo(this.root, levels);
     const node = path?.[levels.length];
     if (path === undefined || node === undefined || node.message === undefined) return;
+    this.payloadBytes -= node.message.payload.length;
     node.message = undefined;
     this.count--;
     prunePath(path, levels, (n) => n.message === undefined && n.children.size === 0);

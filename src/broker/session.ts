@@ -94,6 +94,11 @@ export class Session implements JournalSession {
     return this.pending.length;
   }
 
+  /** payload bytes of the queued messages (what max_queued_bytes limits) */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
   /**
    * Delivers or queues one message for this client. `mirrored`: a non-shared route, which a
    * worker this session is moving from also gets a copy of (and forwards, see handover.ts);

@@ -301,6 +301,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.state = State.Connected;
     this.framer.maxPacketSize = cfg.maxPacketSize;
     counters.clientsConnected++;
+    counters.connects++;
 
     const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
     if (v5) {
@@ -457,6 +458,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       return false;
     }
     counters.messagesSent++;
+    counters.publishBytesSent += bytes.length;
     this.writeAfter(after, bytes);
     return true;
   }

@@ -47,6 +47,7 @@ export function checkPublish(cfg: BrokerConfig, p: IPublishPacket): void {
   if (qos === 1) counters.publishReceivedQos1++;
   else if (qos === 2) counters.publishReceivedQos2++;
   else counters.publishReceivedQos0++;
+  counters.publishBytesReceived += p.payload.length;
   if (qos > cfg.maxQos) {
     // [MQTT-3.2.2-11] a QoS above Maximum QoS is a protocol error (0x9B)
     throw new MqttProtocolError(ReasonCode.QoSNotSupported, 'MQTT_ERR_QOS_NOT_SUPPORTED', 'QoS not supported', 'MQTT-3.2.2-11');

@@ -1,17 +1,26 @@
 /**
  * Per-thread counters: plain numbers, incremented on the hot path with no calls. Each worker
- * thread has its own instance of this module; the main thread asks for a snapshot on scrape and
- * adds them up (STYLE pattern 5). called from: worker (increments), main (reads snapshots)
+ * thread has its own instance of this module; the main thread asks for a snapshot (in a
+ * WorkerReport, report.ts) on a scrape, a `$SYS` tick or stats() and folds them (STYLE pattern 5).
+ * called from: worker (increments), main (reads snapshots)
  */
 export const counters = {
   connectionsAccepted: 0,
   connectionsRejected: 0,
   clientsConnected: 0,
+  /** CONNECTs accepted (CONNACK 0): Mosquitto's `load/connections` */
+  connects: 0,
   protocolErrors: 0,
+  /** MQTT control packets received, every type */
   messagesReceived: 0,
+  /** PUBLISH packets sent */
   messagesSent: 0,
   bytesReceived: 0,
   bytesSent: 0,
+  /** payload bytes of the PUBLISH packets received */
+  publishBytesReceived: 0,
+  /** bytes of the PUBLISH packets sent (headers included) */
+  publishBytesSent: 0,
   publishReceivedQos0: 0,
   publishReceivedQos1: 0,
   publishReceivedQos2: 0,
@@ -21,6 +30,7 @@ export const counters = {
   messagesDroppedQos0: 0,
   /** larger than the client's Maximum Packet Size [MQTT-3.1.2-25] */
   messagesDroppedTooLarge: 0,
+  /** queued messages whose Message Expiry Interval passed before they could be sent */
   messagesExpired: 0,
   /** a `$share` message whose group lost every member on the way between workers */
   messagesDroppedNoMember: 0,
@@ -37,6 +47,8 @@ export const counters = {
   retainedMessages: 0,
   subscriptions: 0,
   sessions: 0,
+  /** offline sessions ended by their expiry interval (persistent_client_expiration, v5 Session Expiry) */
+  sessionsExpired: 0,
   authFailures: 0,
   aclDenied: 0,
   keepaliveTimeouts: 0,
@@ -47,13 +59,4 @@ export type Counters = typeof counters;
 /** A plain copy, for posting to the main thread. */
 export function snapshotCounters(): Record<string, number> {
   return { ...counters };
-}
-
-/** Adds snapshots from several threads. Gauges (clientsConnected, sessions, …) add up too. */
-export function sumCounters(snapshots: readonly Record<string, number>[]): Record<string, number> {
-  const total: Record<string, number> = {};
-  for (const s of snapshots) {
-    for (const [k, v] of Object.entries(s)) total[k] = (total[k] ?? 0) + v;
-  }
-  return total;
 }

@@ -7,6 +7,7 @@ import type { BrokerConfig } from '../config/types.ts';
 import type { DynsecKick } from '../auth/dynsec/engine.ts';
 import type { DynsecSnapshot } from '../auth/dynsec/snapshot.ts';
 import type { ClusterShared } from './shared.ts';
+import type { ReportDetail, WorkerReport } from '../metrics/report.ts';
 
 /** What a worker is started with (worker_threads workerData). */
 export interface WorkerInit {
@@ -27,7 +28,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { readonly type: 'stop' }
-  | { readonly type: 'stats'; readonly id: number }
+  /** counters; with `detail` 'gauges' also the gauges, with 'all' also the thread's runtime metrics: answered by FromWorker 'stats' */
+  | { readonly type: 'stats'; readonly id: number; readonly detail: ReportDetail }
   /** `$SYS` topics whose value changed, to publish retained to this worker's subscribers */
   | { readonly type: 'sys'; readonly entries: readonly (readonly [string, string])[] }
   | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' }
@@ -46,7 +48,7 @@ export type FromWorker =
   /** listening */
   | { readonly type: 'ready' }
   | { readonly type: 'stopped' }
-  | { readonly type: 'stats'; readonly id: number; readonly counters: Record<string, number> }
+  | { readonly type: 'stats'; readonly id: number; readonly report: WorkerReport }
     /** a CONNECT to authenticate (broker/services.ts AuthRequest) */
   | {
       readonly type: 'auth';

@@ -31,7 +31,7 @@
  * true → ring the consumer's doorbell. Consumer: release() returning true → ring the producer's.
  *
  * called from: worker (RingProducer in the producing worker, RingConsumer in the consuming
- * worker); main (createRing, ringBufferBytes)
+ * worker); main (createRing, ringBufferBytes, ringFill)
  */
 
 const HEADER_BYTES = 192;
@@ -65,6 +65,16 @@ export function ringBufferBytes(capacity: number): number {
 /** Allocates a zeroed ring: header + data area. */
 export function createRing(capacity: number): SharedArrayBuffer {
   return new SharedArrayBuffer(ringBufferBytes(capacity));
+}
+
+/**
+ * Fraction of a ring's data area in use (0..1), read from its header by any thread (the main
+ * thread's /metrics). A snapshot: the indices move while it is read; never used for a decision.
+ */
+export function ringFill(sab: SharedArrayBuffer): number {
+  const header = new Int32Array(sab, 0, HEADER_BYTES / 4);
+  const used = (Atomics.load(header, WRITE) - Atomics.load(header, READ)) >>> 0;
+  return Math.min(1, used / capacityOf(sab));
 }
 
 /**

@@ -17,7 +17,6 @@ import { listenerContext, type ListenerContext } from '../link/listenerContext.t
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
 import { createLogger } from '../log.ts';
-import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
@@ -27,6 +26,7 @@ import type { ListenerConfig } from '../config/types.ts';
 import { anyAclFile } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
+import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
 
 const init = workerData as WorkerInit;
@@ -112,6 +112,10 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
   return s + ((index - (s % workers) + workers) % workers);
 }
 const servers: Server[] = [];
+/** this thread's runtime metrics (heap, event loop, GC), only when /metrics is served */
+const runtime = config.metricsListener === undefined ? undefined : new (await import('../metrics/runtime.ts')).RuntimeMetrics();
+/** connections this worker has open, by listener index (reported to the main thread) */
+const listenerConnections: number[] = config.listeners.map(() => 0);
 
 /**
  * max_connections of listener `l` for the whole broker: each worker counts its own connections
@@ -119,6 +123,14 @@ const servers: Server[] = [];
  */
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
 function admit(l: number, stream: Duplex): boolean {
+  if (!admitShared(l, stream)) return false;
+  listenerConnections[l]!++;
+  stream.once('close', () => listenerConnections[l]!--);
+  return true;
+}
+
+/** The broker-wide max_connections check, with several workers. */
+function admitShared(l: number, stream: Duplex): boolean {
   const max = config.listeners[l]!.maxConnections;
   const shared = init.cluster;
   if (max <= 0 || shared === undefined || openCounts === undefined) return true;
@@ -149,7 +161,10 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      post({ type: 'stats', id: msg.id, counters: snapshotCounters() });
+      workerReport(broker, store, listenerConnections, runtime, msg.id, msg.detail).then(
+        (report) => post({ type: 'stats', id: msg.id, report }),
+        (err: unknown) => log.error('stats', err),
+      );
       return;
     case 'sys': {
       const now = Date.now();
