@@ -72,3 +72,28 @@ function diffListeners(
     if (changed && !reloadable.includes(name)) reloadable.push(name);
   }
 }
+
+/**
+ * The configuration a running broker moves to on reload: `next`'s value for every reloadable
+ * option, `old`'s for the others (they take effect after a restart). Listeners stay as they
+ * were; their per_listener_settings security options come from `next` when the listeners are
+ * otherwise the same, by position (Mosquitto re-reads them onto its running listeners).
+ */
+export function applyReloadable(old: BrokerConfig, next: BrokerConfig): BrokerConfig {
+  const merged: Record<string, unknown> = { ...(old as unknown as Record<string, unknown>) };
+  for (const field of new Set([...Object.keys(old), ...Object.keys(next)])) {
+    if (field === 'listeners' || FIELD_INFO.get(field)?.reloadable !== true) continue;
+    const value = (next as unknown as Record<string, unknown>)[field];
+    if (value === undefined) delete merged[field];
+    else merged[field] = value;
+  }
+  const withoutSecurity = (ls: readonly ListenerConfig[]) => ls.map(({ security: _s, ...rest }) => rest);
+  if (sameValue(withoutSecurity(old.listeners), withoutSecurity(next.listeners))) {
+    merged.listeners = old.listeners.map((l, i) => {
+      const security = next.listeners[i]!.security;
+      const { security: _s, ...rest } = l;
+      return Object.freeze(security === undefined ? rest : { ...rest, security });
+    });
+  }
+  return Object.freeze(merged) as unknown as BrokerConfig;
+}
