@@ -149,7 +149,18 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   let stopping = false;
   const statsWaiters = new Map<number, { left: number; parts: Record<string, number>[]; resolve: (r: Record<string, number>[]) => void }>();
   let nextStatsId = 1;
-  const reloadWaiters = new Map<number, { left: number; disconnected: number; resolve: (disconnected: number) => void }>();
+  /** reloads waiting for workers' 'reloaded': the workers yet to answer (one that exits no longer counts) */
+  const reloadWaiters = new Map<number, { pending: Set<Worker>; disconnected: number; resolve: (disconnected: number) => void }>();
+  const reloadAnswered = (id: number, w: Worker, disconnected: number): void => {
+    const waiter = reloadWaiters.get(id);
+    if (waiter === undefined || !waiter.pending.delete(w)) return;
+    waiter.disconnected += disconnected;
+    if (waiter.pending.size > 0) return;
+    reloadWaiters.delete(id);
+    waiter.resolve(waiter.disconnected);
+  };
+  /** worker threads that have exited (a dead one is in `workers` until its replacement serves) */
+  const exited = new Set<Worker>();
   let nextReloadId = 1;
   const workers: Worker[] = [];
   /**
@@ -229,16 +240,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
               w.postMessage({ type: 'dynsecResponse', payload: r.response } satisfies ToWorker);
             }, (err: unknown) => log.error('dynamic security request failed', err));
             return;
-          case 'reloaded': {
-            const waiter = reloadWaiters.get(msg.id);
-            if (waiter === undefined) return;
-            waiter.disconnected += msg.disconnected;
-            if (--waiter.left === 0) {
-              reloadWaiters.delete(msg.id);
-              waiter.resolve(waiter.disconnected);
-            }
+          case 'reloaded':
+            reloadAnswered(msg.id, w, msg.disconnected);
             return;
-          }
           case 'stopped':
             return;
         }
@@ -248,6 +252,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         else log.error(`worker ${index} died`, err);
       });
       w.on('exit', (code) => {
+        exited.add(w);
+        for (const id of [...reloadWaiters.keys()]) reloadAnswered(id, w, 0);
         if (stopping || !ready) return;
         // a dead worker is replaced; its clients reconnect to the others or to the new one
         log.error(`worker ${index} exited with code ${code}; starting a replacement`);
@@ -346,8 +352,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       current = next;
       const disconnected = await new Promise<number>((resolve) => {
         const id = nextReloadId++;
-        reloadWaiters.set(id, { left: workers.length, disconnected: 0, resolve });
-        for (const w of workers) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck } satisfies ToWorker);
+        // every thread alive, a replacement still starting included (its port keeps the message until it listens)
+        const pending = new Set(created.filter((w) => !exited.has(w)));
+        if (pending.size === 0) return resolve(0);
+        reloadWaiters.set(id, { pending, disconnected: 0, resolve });
+        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck } satisfies ToWorker);
       });
       log.notice(`reload: done; options changed: ${diff.reloadable.length > 0 ? diff.reloadable.join(', ') : 'none'}; ` +
         `${disconnected} client${disconnected === 1 ? '' : 's'} no longer authorised, disconnected`);

@@ -158,6 +158,21 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
     await hup();
   });
 
+  test('a reloadable limit applies in every worker after SIGHUP (max_keepalive → v5 Server Keep Alive); logging options are logged as needing a restart', async () => {
+    const keepalive = async (): Promise<number | undefined> => {
+      const { client, connack } = await h.connectWithConnack(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, username: 'carol', password: 'new', keepalive: 600 });
+      client.end(true);
+      return connack.properties?.serverKeepAlive;
+    };
+    assert.equal(await keepalive(), undefined, 'the default max_keepalive (65535) lets 600 stand');
+    writeConf(false, ['max_keepalive 60', 'connection_messages false']);
+    assert.match(await hup(), /options changed: max_keepalive;/);
+    assert.match(broker.output(), /Warning: reload: connection_messages changed; takes effect after a restart/);
+    for (let i = 0; i < 2 * spreadWorkers; i++) assert.equal(await keepalive(), 60);
+    writeConf(false);
+    await hup();
+  });
+
   test('an ACL change applies after SIGHUP: a topic newly denied for reading stops reaching a connected subscriber, a newly denied write is refused', async () => {
     writeAcl(['user bob', 'topic readwrite #', 'user carol', 'topic readwrite #']);
     await hup();
