@@ -196,6 +196,9 @@ port.on('message', (msg: ToWorker) => {
 /** a WebSocket frame never needs to be larger than the largest MQTT packet we accept */
 const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_PACKET_SIZE;
 
+/** every listener's context, whose `security` a reload replaces (connections hold the context) */
+const contexts: ListenerContext[] = [];
+
 /**
  * Listens on `port` with the settings of `listener`; connections count against the
  * max_connections of listener `index`.
@@ -214,9 +217,6 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
     if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
   });
 }
-
-/** every listener's context, whose `security` a reload replaces (connections hold the context) */
-const contexts: ListenerContext[] = [];
 
 /**
  * Applies a configuration reload (ToWorker 'reload'): the options, the acl_file rules (the
