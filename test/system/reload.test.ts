@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDisconnectPacket } from 'mqtt';
-import { culexOnly, freePort, spreadWorkers, tempDir, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
+import { culexOnly, freePort, spreadWorkers, startCli, tempDir, waitForPort, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
 import { cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { Harness, Inbox, once, pubackCode, sleep, uniqueId, type MqttClient } from '../helpers/clients.ts';
 
@@ -193,5 +193,29 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
     assert.deepEqual(inbox.messages.map((m) => m.topic), ['acl/open', 'acl/secret', 'acl/open'], '…but carol no longer reads acl/secret');
     assert.equal(await pubackCode(sub, 'acl/open'), 0x87, 'carol lost the right to write acl/…');
     assert.equal(await pubackCode(sub, 'other/x'), 0);
+  });
+});
+
+describe('SIGHUP without a configuration file', { skip: culexOnly }, () => {
+  test('culex -p PORT: SIGHUP reloads nothing, says so, and the broker runs on (Mosquitto: config__read returns at once)', async () => {
+    const tmp = tempDir('culex-reload-noconf-');
+    const port = await freePort();
+    const p = startCli(['-p', String(port)], tmp.dir);
+    try {
+      await waitForPort(port, 30000);
+      p.proc.kill('SIGHUP');
+      const deadline = Date.now() + 15000;
+      while (!p.output().includes('nothing to reload')) {
+        if (Date.now() > deadline || p.proc.exitCode !== null || p.proc.signalCode !== null) assert.fail(`no reload line:\n${p.output()}`);
+        await sleep(20);
+      }
+      assert.match(p.output(), /Warning: reload: no configuration file; nothing to reload/);
+      await waitForPort(port, 5000);
+      assert.equal(p.proc.exitCode, null);
+    } finally {
+      p.kill();
+      await p.exit;
+      tmp.cleanup();
+    }
   });
 });
