@@ -69,6 +69,22 @@ export interface StartOptions {
   readonly loadConfig?: () => { readonly config: BrokerConfig; readonly warnings?: readonly string[] };
 }
 
+/**
+ * The configuration a reload moves to, the acl_file texts it names (read and parsed here, so that
+ * a bad line fails the whole reload before anything changes) and what changed.
+ * @throws ConfigError naming the file and line
+ */
+function prepareReload(current: BrokerConfig, loaded: BrokerConfig): {
+  next: BrokerConfig;
+  aclFiles: Record<string, string>;
+  diff: ReturnType<typeof diffReloadable>;
+} {
+  const next = applyReloadable(current, loaded);
+  const aclFiles = readAclFiles(next);
+  aclAuthorizerOf(next, (path) => aclFiles[path]!);
+  return { next, aclFiles, diff: diffReloadable(current, loaded) };
+}
+
 /** The text of every acl_file `config` names, by path. @throws ConfigError naming a file that cannot be read */
 function readAclFiles(config: BrokerConfig): Record<string, string> {
   const paths = new Set<string>();
@@ -324,15 +340,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       log.warning('reload: no configuration file; nothing to reload');
       return { ok: false, error: 'no configuration file', ...none };
     }
-    let next: BrokerConfig;
-    let aclFiles: Record<string, string>;
     let recheck = false;
     try {
       const loaded = opts.loadConfig();
       for (const w of loaded.warnings ?? []) log.warning(w);
-      next = applyReloadable(current, loaded.config);
-      aclFiles = readAclFiles(next);
-      aclAuthorizerOf(next, (path) => aclFiles[path]!); // parsed here so that a bad line fails the whole reload
+      const { next, aclFiles, diff } = prepareReload(current, loaded.config);
       const needed = needsPasswordCheck(next) || dynsec !== undefined;
       if (authenticator !== undefined || needed) {
         const auth = authModule ?? (await import('./auth/authenticator.ts'));
@@ -343,7 +355,6 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         }
       }
       remoteAuth = needed;
-      const diff = diffReloadable(current, loaded.config);
       for (const name of diff.notReloadable) log.warning(`reload: ${name} changed; takes effect after a restart`);
       if (next.sysInterval !== current.sysInterval) {
         clearInterval(sysTimer);
