@@ -260,7 +260,8 @@ async function stillAuthorised(c: Connection): Promise<boolean> {
     return 'ok' as const;
   });
   if (verdict === 'ok' || c.closed) return true;
-  if (config.connectionMessages) log.notice(`Client ${c.clientId} disconnected, not authorised.`);
+  // Mosquitto's line: the client is already "disconnecting" when do_disconnect logs it
+  if (config.connectionMessages) log.notice(`Client ${c.clientId} disconnected.`);
   c.will = undefined;
   c.disconnect(ReasonCode.NotAuthorized);
   return false;

@@ -106,7 +106,7 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
     assert.equal(await connackCode('alice', 'apw'), 0x86);
     await wills.expectNone(300, 0);
     assert.ok(watcher.connected, 'a client whose user is still in the file stays connected');
-    assert.match(broker.output(), /Client alice-\S+ disconnected, not authorised\./);
+    assert.match(broker.output(), /Client alice-\S+ disconnected\./, "Mosquitto 2.0.11's line");
     watcher.end(true);
   });
 
