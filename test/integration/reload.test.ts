@@ -91,3 +91,75 @@ describe(`RunningBroker.reload with clients on each of ${workers} workers`, { sk
     assert.equal(broker.running!.config.workers, workers);
   });
 });
+
+describe('RunningBroker.reload on a broker started without a password file', { skip: culexOnly }, () => {
+  const h = new Harness();
+  const tmp = tempDir('culex-reload-');
+  after(async () => {
+    await h.teardown();
+    tmp.cleanup();
+  });
+
+  test('password_file and allow_anonymous false added by a reload: the check starts on every worker, anonymous clients are closed', async () => {
+    let next: BrokerConfig = testConfig({ workers });
+    const broker = await h.broker(next, { placement: true, loadConfig: () => ({ config: next }) });
+    const url = (i: number) => `mqtt://127.0.0.1:${broker.running!.workerPorts[i % workers]!}`;
+    const anons = await Promise.all(Array.from({ length: workers }, (_, i) => h.connect(url(i), { protocolVersion: 5 })));
+    const reasons = Promise.all(anons.map((c) => {
+      let reason = -1;
+      c.on('disconnect', (p: IDisconnectPacket) => (reason = p.reasonCode ?? 0));
+      return once(c, 'close').then(() => reason);
+    }));
+    const passwordFile = writePasswordFile(tmp.dir, { alice: 'a' });
+    next = testConfig({ workers, passwordFile, allowAnonymous: false });
+    const result = await broker.running!.reload();
+    assert.deepEqual(result, { ok: true, applied: ['allow_anonymous', 'password_file'], restartNeeded: [], disconnected: workers });
+    assert.deepEqual(await reasons, anons.map(() => 0x87));
+    for (let i = 0; i < workers; i++) {
+      const alice = await h.connect(url(i), { protocolVersion: 5, username: 'alice', password: 'a' });
+      alice.end(true);
+      await assert.rejects(h.connect(url(i), { protocolVersion: 5, username: 'alice', password: 'b' }), { code: 0x86 });
+      await assert.rejects(h.connect(url(i), { protocolVersion: 5 }), { code: 0x87 });
+    }
+  });
+});
+
+describe('RunningBroker.reload with per_listener_settings', { skip: culexOnly }, () => {
+  const h = new Harness();
+  const tmp = tempDir('culex-reload-');
+  after(async () => {
+    await h.teardown();
+    tmp.cleanup();
+  });
+
+  test("each listener takes its own reloaded settings: A's allow_anonymous, B's acl_file; the other listener's clients are untouched", async () => {
+    const aclOld = join(tmp.dir, 'old.acl');
+    const aclNew = join(tmp.dir, 'new.acl');
+    writeFileSync(aclOld, 'topic readwrite #\n');
+    writeFileSync(aclNew, 'topic read #\n');
+    const text = (anonymousA: boolean, acl: string) => [
+      'per_listener_settings true',
+      'listener 0 127.0.0.1', `allow_anonymous ${anonymousA}`,
+      'listener 0 127.0.0.1', 'allow_anonymous true', `acl_file ${acl}`,
+    ].join('\n');
+    const at = (t: string) => {
+      const { config } = parseConfig(t, 'pl.conf');
+      return testConfig({ workers, listeners: config.listeners, perListenerSettings: true, allowAnonymous: config.allowAnonymous });
+    };
+    let next = at(text(true, aclOld));
+    const broker = await h.broker(next, { loadConfig: () => ({ config: next }) });
+    const [portA, portB] = broker.running!.ports as [number, number];
+    const onA = await h.connect(`mqtt://127.0.0.1:${portA}`, { protocolVersion: 5 });
+    const onB = await h.connect(`mqtt://127.0.0.1:${portB}`, { protocolVersion: 5 });
+    assert.equal(await pubackCode(onB, 'b/x'), 0);
+    const aClosed = once(onA, 'close');
+    next = at(text(false, aclNew));
+    const result = await broker.running!.reload();
+    assert.equal(result.ok, true, result.error);
+    assert.deepEqual([...result.applied].sort(), ['acl_file', 'allow_anonymous']);
+    await aClosed;
+    assert.ok(onB.connected, "listener B still lets anonymous clients in");
+    assert.equal(await pubackCode(onB, 'b/x'), 0x87, "B's new acl_file: read only");
+    await assert.rejects(h.connect(`mqtt://127.0.0.1:${portA}`, { protocolVersion: 5 }), { code: 0x87 });
+  });
+});
