@@ -1,6 +1,6 @@
 /**
  * The control plane: starts and supervises the worker threads, answers their password checks,
- * aggregates their counters. Never touches a client socket.
+ * aggregates their counters, applies configuration reloads. Never touches a client socket.
  * called from: main
  */
 import { readFileSync } from 'node:fs';
