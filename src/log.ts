@@ -15,6 +15,8 @@ export interface Logger {
   debug(message: string): void;
   /** "New client connected …" as Mosquitto prints it, when connection_messages is on */
   connection(conn: { clientId: string; remoteAddress: string | undefined; remotePort: number | undefined; version: number; keepalive: number }, packet: IConnectPacket): void;
+  /** reopens the log file(s) (SIGHUP, after log rotation) */
+  reopen?(): void;
 }
 
 export interface LogOptions {

@@ -1,6 +1,6 @@
 /**
  * The control plane: starts and supervises the worker threads, answers their password checks,
- * aggregates their counters. Never touches a client socket.
+ * aggregates their counters, applies configuration reloads. Never touches a client socket.
  * called from: main
  */
 import { readFileSync } from 'node:fs';
@@ -8,15 +8,33 @@ import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
-import { needsPasswordCheck } from './config/listenerSecurity.ts';
+import { listenerSecurity, needsPasswordCheck } from './config/listenerSecurity.ts';
+import { ConfigError } from './config/errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startObservability } from './workers/observability.ts';
+import { applyReloadable, diffReloadable } from './config/reload.ts';
+import { aclAuthorizerOf } from './auth/aclAuthorizer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
 import { ReportCollector } from './metrics/collect.ts';
 import type { ReportDetail } from './metrics/report.ts';
 
+/** What a configuration reload did (RunningBroker.reload). */
+export interface ReloadResult {
+  /** false: the configuration (or a password/acl file it names) is wrong, and nothing changed */
+  readonly ok: boolean;
+  /** when !ok: the error, naming file and line (ConfigError's message) */
+  readonly error?: string;
+  /** reloadable options that changed and now apply, by mosquitto.conf name */
+  readonly applied: readonly string[];
+  /** options that changed but take effect only after a restart */
+  readonly restartNeeded: readonly string[];
+  /** connected clients closed because the reloaded password rules no longer let them in */
+  readonly disconnected: number;
+}
+
 export interface RunningBroker {
+  /** the configuration in force (a reload replaces its reloadable options) */
   readonly config: BrokerConfig;
   /** actual listening ports, in listener order (port 0 in config → a free port) */
   readonly ports: readonly number[];
@@ -25,6 +43,13 @@ export interface RunningBroker {
   readonly workerPorts: readonly number[];
   /** Ends worker `index` abruptly (as a crash would) and resolves when its replacement serves. For tests. */
   killWorker(index: number): Promise<void>;
+  /**
+   * Reads the configuration again (StartOptions.loadConfig) and applies what may change while
+   * running, as Mosquitto does on SIGHUP: password and acl files, allow_anonymous, limits;
+   * connected clients the new password rules refuse are closed. A configuration that fails to
+   * load changes nothing. Reloads run one at a time.
+   */
+  reload(): Promise<ReloadResult>;
   /** graceful stop: listeners closed, clients told (v5 DISCONNECT 0x8B), resolves when done */
   stop(): Promise<void>;
   /** broker-wide counters summed over the workers */
@@ -40,6 +65,43 @@ export interface StartOptions {
   readonly placement?: boolean;
   /** bytes of each ring between two workers (tests use small rings to reach the full-ring paths) */
   readonly ringBytes?: number;
+  /** how reload() reads the configuration again (the culex command: the -c file, with its command line applied); without it reload() fails */
+  readonly loadConfig?: () => { readonly config: BrokerConfig; readonly warnings?: readonly string[] };
+}
+
+/**
+ * The configuration a reload moves to, the acl_file texts it names (read and parsed here, so that
+ * a bad line fails the whole reload before anything changes) and what changed.
+ * @throws ConfigError naming the file and line
+ */
+function prepareReload(current: BrokerConfig, loaded: BrokerConfig): {
+  next: BrokerConfig;
+  aclFiles: Record<string, string>;
+  diff: ReturnType<typeof diffReloadable>;
+} {
+  const next = applyReloadable(current, loaded);
+  const aclFiles = readAclFiles(next);
+  aclAuthorizerOf(next, (path) => aclFiles[path]!);
+  return { next, aclFiles, diff: diffReloadable(current, loaded) };
+}
+
+/** The text of every acl_file `config` names, by path. @throws ConfigError naming a file that cannot be read */
+function readAclFiles(config: BrokerConfig): Record<string, string> {
+  const paths = new Set<string>();
+  if (config.aclFile !== undefined) paths.add(config.aclFile);
+  if (config.perListenerSettings) for (let i = 0; i < config.listeners.length; i++) {
+    const p = listenerSecurity(config, i).aclFile;
+    if (p !== undefined) paths.add(p);
+  }
+  const texts: Record<string, string> = {};
+  for (const p of paths) {
+    try {
+      texts[p] = readFileSync(p, 'utf8');
+    } catch (err) {
+      throw new ConfigError(p, 0, `cannot read acl file: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return texts;
 }
 
 /** Finds a free TCP port on `host` (for listeners configured with port 0). */
@@ -66,6 +128,8 @@ const YOUNG_GENERATION_MB = 12;
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function startBroker(config: BrokerConfig, opts: StartOptions = {}): Promise<RunningBroker> {
+  /** the configuration in force; `config` stays the one the broker started with */
+  let current = config;
   const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
   const ports: number[] = [];
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
@@ -92,12 +156,26 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const dynsec = config.dynamicSecurity === undefined
     ? undefined
     : (await import('./auth/dynsec/engine.ts')).DynamicSecurity.open(config.dynamicSecurity.configFile, log);
-  const remoteAuth = needsPasswordCheck(config) || dynsec !== undefined;
+  let remoteAuth = needsPasswordCheck(config) || dynsec !== undefined;
   // loaded only when needed: it brings a piscina pool
   const authModule = remoteAuth ? await import('./auth/authenticator.ts') : undefined;
-  const authenticator = authModule === undefined ? undefined : new authModule.Authenticator(authModule.authSettingsOf(config));
+  /** created at start or by the first reload that needs it */
+  let authenticator = authModule === undefined ? undefined : new authModule.Authenticator(authModule.authSettingsOf(config));
 
   let stopping = false;
+  /** reloads waiting for workers' 'reloaded': the workers yet to answer (one that exits no longer counts) */
+  const reloadWaiters = new Map<number, { pending: Set<Worker>; disconnected: number; resolve: (disconnected: number) => void }>();
+  const reloadAnswered = (id: number, w: Worker, disconnected: number): void => {
+    const waiter = reloadWaiters.get(id);
+    if (waiter === undefined || !waiter.pending.delete(w)) return;
+    waiter.disconnected += disconnected;
+    if (waiter.pending.size > 0) return;
+    reloadWaiters.delete(id);
+    waiter.resolve(waiter.disconnected);
+  };
+  /** worker threads that have exited (a dead one is in `workers` until its replacement serves) */
+  const exited = new Set<Worker>();
+  let nextReloadId = 1;
   const workers: Worker[] = [];
   /** by worker index: serving (false from its death until its replacement serves) */
   const up: boolean[] = new Array<boolean>(n).fill(false);
@@ -127,7 +205,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
-        index, config, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
+        index, config: current, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
         dynsec: dynsec?.snapshot(),
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
@@ -155,7 +233,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
             const fallback = () => authenticator!.check(msg.username, password, msg.listener);
             const checked = dynsec === undefined
               ? fallback()
-              : dynsec.check(msg.clientId, msg.username, password, config.passwordFile !== undefined, fallback);
+              : dynsec.check(msg.clientId, msg.username, password, current.passwordFile !== undefined, fallback);
             checked.then(reply, (err: unknown) => {
               log.error('password check failed', err);
               reply('error');
@@ -173,6 +251,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
               w.postMessage({ type: 'dynsecResponse', payload: r.response } satisfies ToWorker);
             }, (err: unknown) => log.error('dynamic security request failed', err));
             return;
+          case 'reloaded':
+            reloadAnswered(msg.id, w, msg.disconnected);
+            return;
           case 'stopped':
             return;
         }
@@ -182,6 +263,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         else log.error(`worker ${index} died`, err);
       });
       w.on('exit', (code) => {
+        exited.add(w);
+        for (const id of [...reloadWaiters.keys()]) reloadAnswered(id, w, 0);
         if (stopping || !ready) return;
         up[index] = false;
         restarts++;
@@ -230,13 +313,69 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const stats = observability.stats;
   const workerStats = async (): Promise<Record<string, number>[]> => (await observability.ask('counters')).map((r) => r?.counters ?? {});
 
+  /**
+   * One reload, all or nothing up to the workers: the configuration and every password and acl
+   * file are read and checked before anything changes.
+   */
+  const reloadOnce = async (): Promise<ReloadResult> => {
+    const none = { applied: [], restartNeeded: [], disconnected: 0 };
+    log.info('Reloading config.');
+    log.reopen?.();
+    if (opts.loadConfig === undefined) {
+      log.warning('reload: no configuration file; nothing to reload');
+      return { ok: false, error: 'no configuration file', ...none };
+    }
+    let recheck = false;
+    try {
+      const loaded = opts.loadConfig();
+      for (const w of loaded.warnings ?? []) log.warning(w);
+      const { next, aclFiles, diff } = prepareReload(current, loaded.config);
+      const needed = needsPasswordCheck(next) || dynsec !== undefined;
+      if (authenticator !== undefined || needed) {
+        const auth = authModule ?? (await import('./auth/authenticator.ts'));
+        if (authenticator !== undefined) recheck = authenticator.reload(auth.authSettingsOf(next));
+        else {
+          authenticator = new auth.Authenticator(auth.authSettingsOf(next));
+          recheck = true;
+        }
+      }
+      remoteAuth = needed;
+      for (const name of diff.notReloadable) log.warning(`reload: ${name} changed; takes effect after a restart`);
+      if (next.sysInterval !== current.sysInterval) observability.setSysInterval(next.sysInterval);
+      current = next;
+      const disconnected = await new Promise<number>((resolve) => {
+        const id = nextReloadId++;
+        // every thread alive, a replacement still starting included (its port keeps the message until it listens)
+        const pending = new Set(created.filter((w) => !exited.has(w)));
+        if (pending.size === 0) return resolve(0);
+        reloadWaiters.set(id, { pending, disconnected: 0, resolve });
+        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck } satisfies ToWorker);
+      });
+      log.notice(`reload: done; options changed: ${diff.reloadable.length > 0 ? diff.reloadable.join(', ') : 'none'}; ` +
+        `${disconnected} client${disconnected === 1 ? '' : 's'} no longer authorised, disconnected`);
+      return { ok: true, applied: diff.reloadable, restartNeeded: diff.notReloadable, disconnected };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error(`reload failed, the running configuration stays: ${error}`);
+      return { ok: false, error, ...none };
+    }
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+
   return {
-    config,
+    get config() {
+      return current;
+    },
     ports,
     workers: n,
     workerPorts,
     stats,
     workerStats,
+    reload(): Promise<ReloadResult> {
+      const run = reloading.then(() => (stopping ? { ok: false, error: 'stopping', applied: [], restartNeeded: [], disconnected: 0 } : reloadOnce()));
+      reloading = run;
+      return run;
+    },
     killWorker(index: number): Promise<void> {
       return new Promise((resolve) => {
         replaced.set(index, resolve);

@@ -70,29 +70,37 @@ interface Rule {
   readonly users: Map<string, PasswordEntry> | undefined;
 }
 
-/** Reads every password file of `opts` once; the rule of each listener (or the one global rule). @throws ConfigError */
-function rulesOf(opts: AuthenticatorOptions): { global: Rule; perListener: Rule[] | undefined } {
-  const files = new Map<string, Map<string, PasswordEntry>>();
+/**
+ * Reads every password file of `opts` once; the rule of each listener (or the one global rule),
+ * and a fingerprint of everything they decide by (settings and file contents): two equal
+ * fingerprints give every client the same answer. @throws ConfigError
+ */
+function rulesOf(opts: AuthenticatorOptions): { global: Rule; perListener: Rule[] | undefined; fingerprint: string } {
+  const files = new Map<string, { users: Map<string, PasswordEntry>; text: string }>();
   const rule = (s: AuthSettings): Rule => {
     const path = s.passwordFile;
     if (path === undefined) return { allowAnonymous: s.allowAnonymous, users: undefined };
-    let users = files.get(path);
-    if (users === undefined) files.set(path, (users = readPasswordFile(path)));
-    return { allowAnonymous: s.allowAnonymous, users };
+    let file = files.get(path);
+    if (file === undefined) files.set(path, (file = readPasswordFile(path)));
+    return { allowAnonymous: s.allowAnonymous, users: file.users };
   };
-  if (opts.listeners !== undefined) return { global: { allowAnonymous: false, users: undefined }, perListener: opts.listeners.map(rule) };
-  return { global: rule(opts), perListener: undefined };
+  const settings = (s: AuthSettings) => ({ allowAnonymous: s.allowAnonymous, passwordFile: s.passwordFile ?? null });
+  const rules = opts.listeners !== undefined
+    ? { global: { allowAnonymous: false, users: undefined }, perListener: opts.listeners.map(rule) }
+    : { global: rule(opts), perListener: undefined };
+  const fingerprint = JSON.stringify([settings(opts), opts.listeners?.map(settings) ?? null, [...files].map(([path, f]) => [path, f.text])]);
+  return { ...rules, fingerprint };
 }
 
 /** Reads and parses a password file; any failure is a ConfigError naming the file. */
-function readPasswordFile(path: string): Map<string, PasswordEntry> {
+function readPasswordFile(path: string): { users: Map<string, PasswordEntry>; text: string } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, 0, `cannot read password file: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return parsePasswordFile(text, path);
+  return { users: parsePasswordFile(text, path), text };
 }
 
 /** Checks CONNECT credentials against allow_anonymous and the password file. */
@@ -102,6 +110,8 @@ export class Authenticator {
   private global: Rule;
   /** with per_listener_settings: the rule of each listener, by index */
   private perListener: Rule[] | undefined;
+  /** rulesOf().fingerprint of the rules in force */
+  private fingerprint: string;
   private pool: Piscina | undefined;
   private closed = false;
   private readonly threads: number;
@@ -119,7 +129,7 @@ export class Authenticator {
     this.settings = opts;
     this.threads = Math.max(1, Math.min(opts.threads ?? 2, 2));
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
-    ({ global: this.global, perListener: this.perListener } = rulesOf(opts));
+    ({ global: this.global, perListener: this.perListener, fingerprint: this.fingerprint } = rulesOf(opts));
   }
 
   /**
@@ -152,14 +162,19 @@ export class Authenticator {
 
   /**
    * Re-reads the password files, optionally with new settings (config reload). On error the
-   * previous users and settings stay in force. @throws ConfigError
+   * previous users and settings stay in force. Returns whether any answer may have changed
+   * (settings or a file's contents differ): only then must connected clients be checked again.
+   * @throws ConfigError
    */
-  reload(next?: AuthenticatorOptions): void {
+  reload(next?: AuthenticatorOptions): boolean {
     const settings = next ?? this.settings;
     const rules = rulesOf(settings);
+    const changed = rules.fingerprint !== this.fingerprint;
     this.global = rules.global;
     this.perListener = rules.perListener;
+    this.fingerprint = rules.fingerprint;
     this.settings = settings;
+    return changed;
   }
 
   /** Stops the verification threads; later checks throw. */

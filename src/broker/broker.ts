@@ -11,7 +11,7 @@ import { TopicTree } from './topicTree.ts';
 import { DelayedWills } from './delayedWills.ts';
 import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
-import type { AclClient, AuthRequest, BrokerServices, DurableStore } from './services.ts';
+import type { AclClient, AuthRequest, Authorizer, BrokerServices, DurableStore } from './services.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
@@ -32,15 +32,16 @@ const EXPIRY_SWEEP_MS = 1000;
  */
 export class Broker {
   readonly log: Logger;
-  /** advertised v5 Receive Maximum (Mosquitto: max_inflight_messages) */
-  readonly receiveMaximum: number;
+  /** advertised v5 Receive Maximum (Mosquitto: max_inflight_messages); a reload changes it for later connections */
+  receiveMaximum: number;
   readonly sessions = new Map<string, Session>();
   /** connected clients by client id */
   readonly clients = new Map<string, ClientLink>();
   readonly tree = new TopicTree<Session>();
   readonly retained = new RetainedStore();
   private readonly router: Router;
-  private readonly queueLimits: QueueLimits;
+  /** shared by every session (they read it on each queue decision), so a reload reaches them all */
+  private readonly queueLimits: { -readonly [K in keyof QueueLimits]: QueueLimits[K] };
   /** wills waiting for their delay (stored with the session) */
   private readonly wills = new DelayedWills((will) => {
     this.publishWill(will);
@@ -51,8 +52,11 @@ export class Broker {
   });
   private readonly expiryTimer: NodeJS.Timeout;
 
-  readonly config: BrokerConfig;
+  /** read where it is used, never copied: reconfigure() replaces it */
+  config: BrokerConfig;
   private readonly services: BrokerServices;
+  /** acl_file and/or dynamic security; replaced by reconfigure() */
+  private authorizer: Authorizer | undefined;
   readonly cluster: ClusterLink | undefined;
   readonly store: DurableStore | undefined;
   /** the stored queues of persistent sessions; undefined without a store */
@@ -64,6 +68,7 @@ export class Broker {
     this.config = config;
     this.services = services;
     this.log = services.log;
+    this.authorizer = services.authorizer;
     this.cluster = services.cluster;
     this.store = services.store;
     const seq = services.messageSeq ?? { first: 1, step: 1 };
@@ -75,13 +80,31 @@ export class Broker {
       maxQueuedBytes: config.maxQueuedBytes,
       queueQos0Messages: config.queueQos0Messages,
       dropOldest: config.queueDropPolicy === 'drop_oldest',
-      mayRead: services.authorizer === undefined ? undefined : (session, topic) => this.mayRead(session, topic),
+      mayRead: this.authorizer === undefined ? undefined : this.mayRead.bind(this),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
     this.expiryTimer = setInterval(() => {
       this.expireSessions();
       this.flushSoon();
     }, EXPIRY_SWEEP_MS);
+  }
+
+  /**
+   * A configuration reload (SIGHUP): the reloadable options of `config` and the authorizer
+   * built from its ACL files apply from now on, to every later check and queue decision;
+   * connections already open keep what their CONNACK announced.
+   */
+  reconfigure(config: BrokerConfig, authorizer: Authorizer | undefined): void {
+    this.config = config;
+    this.authorizer = authorizer;
+    this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
+    const q = this.queueLimits;
+    q.maxQueuedMessages = config.maxQueuedMessages;
+    q.maxQueuedBytes = config.maxQueuedBytes;
+    q.queueQos0Messages = config.queueQos0Messages;
+    q.dropOldest = config.queueDropPolicy === 'drop_oldest';
+    q.mayRead = authorizer === undefined ? undefined : this.mayRead.bind(this);
+    this.router.upgradeQos = config.upgradeOutgoingQos;
   }
 
   // ---- connections ------------------------------------------------------------------------
@@ -347,7 +370,7 @@ export class Broker {
   }
 
   private publishWill(will: Will): void {
-    const a = this.services.authorizer;
+    const a = this.authorizer;
     if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username, listenerIndex: will.listenerIndex }, will.topic, 'write')) return;
     this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
   }
@@ -500,7 +523,7 @@ export class Broker {
   // that it can cache their substituted %c/%u patterns.
 
   mayPublish(conn: AclClient, topic: string): boolean {
-    const a = this.services.authorizer;
+    const a = this.authorizer;
     // without an acl_file, Mosquitto still refuses client publishes to $SYS/… and $share/…
     if (a === undefined) return topic.charCodeAt(0) !== 36 /* $ */ || aclCheck(undefined, conn, topic, 'write');
     return a.allows(conn, topic, 'write');
@@ -508,18 +531,18 @@ export class Broker {
 
   /** `filter` as the client sent it, `$share/group/` included (Mosquitto checks the whole string). */
   maySubscribe(conn: AclClient, filter: string): boolean {
-    const a = this.services.authorizer;
+    const a = this.authorizer;
     return a === undefined || a.allows(conn, filter, 'subscribe');
   }
 
   /** UNSUBSCRIBE: only the dynamic security plugin ever refuses one (an acl_file allows every one, as in Mosquitto). */
   mayUnsubscribe(conn: AclClient, filter: string): boolean {
-    const a = this.services.authorizer;
+    const a = this.authorizer;
     return a === undefined || a.allows(conn, filter, 'unsubscribe');
   }
 
   private mayRead(session: Session, topic: string): boolean {
-    const a = this.services.authorizer;
+    const a = this.authorizer;
     return a === undefined || a.allows(session, topic, 'read');
   }
 

@@ -31,7 +31,8 @@ export class Router implements MatchVisitor<Session> {
   private origin = '';
 
   private readonly tree: TopicTree<Session>;
-  private readonly upgradeQos: boolean;
+  /** upgrade_outgoing_qos; a configuration reload changes it */
+  upgradeQos: boolean;
   private readonly mayRead: (session: Session, topic: string) => boolean;
 
   constructor(tree: TopicTree<Session>, upgradeQos: boolean, mayRead: (session: Session, topic: string) => boolean) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `culex` command: `culex [-c FILE] [-p PORT] [-v]`. Loads the configuration, starts the
- * broker, stops it cleanly on SIGINT/SIGTERM; SIGUSR1/SIGUSR2 log a summary (never the inspector).
+ * broker, stops it cleanly on SIGINT/SIGTERM; SIGHUP reloads the configuration file (as Mosquitto);
+ * SIGUSR1/SIGUSR2 log a summary (never the inspector).
  * `culex SUBCOMMAND …` runs a subcommand instead (src/cli/subcommands.ts).
  * called from: main (bin/culex.mjs, `npm start`, the Docker image)
  */
-import { ConfigError } from '../config/load.ts';
+import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
 import { createLogger } from '../log.ts';
 import { startBroker, VERSION as version } from '../server.ts';
@@ -128,9 +129,22 @@ const report = (signal: string) => {
 };
 process.on('SIGUSR1', () => report('SIGUSR1'));
 process.on('SIGUSR2', () => report('SIGUSR2'));
+// Mosquitto's reload signal: the configuration file is read again and what may change while
+// running applies (RunningBroker.reload logs what changed, what needs a restart, or the error).
+// Without a handler Node would end the process.
+process.on('SIGHUP', () => {
+  starting?.then((b) => b.reload()).catch(() => {});
+});
+/** The configuration file read again for a reload, with the command line's -p applied as at start. */
+const reloadConfig = configFile === undefined ? undefined : () => {
+  const loaded = loadConfigFile(configFile!);
+  if (port === undefined || loaded.config.listeners.some((l) => l.port === port)) return loaded;
+  const extra: ListenerConfig = { port, host: undefined, protocol: 'mqtt', maxConnections: -1 };
+  return { ...loaded, config: Object.freeze({ ...loaded.config, listeners: [...loaded.config.listeners, extra] }) };
+};
 
 try {
-  starting = startBroker(config, { verbose });
+  starting = startBroker(config, { verbose, loadConfig: reloadConfig });
   broker = await starting;
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = !config.persistence || config.persistenceDurability === 'off'

@@ -6,11 +6,20 @@ import type { BrokerConfig, ListenerConfig } from './types.ts';
 import { GLOBAL_OPTIONS, SPECIAL_FIELDS } from './schema.ts';
 import { LISTENER_SECURITY_OPTIONS } from './listenerSecurity.ts';
 
+/**
+ * Options Mosquitto reloads but a running culex cannot apply yet: every thread's Logger is made
+ * once at start (src/log.ts has no way to change its types or destination), so a change of these
+ * is reported as needing a restart rather than accepted and not applied.
+ */
+const NOT_YET_LIVE: ReadonlySet<string> = new Set(['logTypes', 'logDest', 'connectionMessages']);
+
 /** Option name and reloadability of every BrokerConfig field. */
-const FIELD_INFO: ReadonlyMap<string, { name: string; reloadable: boolean }> = new Map([
-  ...GLOBAL_OPTIONS.map((o) => [o.field as string, { name: o.name, reloadable: o.reloadable }] as const),
-  ...[...SPECIAL_FIELDS].map(([field, info]) => [field as string, info] as const),
-]);
+const FIELD_INFO: ReadonlyMap<string, { name: string; reloadable: boolean }> = new Map(
+  [
+    ...GLOBAL_OPTIONS.map((o) => [o.field as string, { name: o.name, reloadable: o.reloadable }] as const),
+    ...[...SPECIAL_FIELDS].map(([field, info]) => [field as string, info] as const),
+  ].map(([field, info]) => [field, NOT_YET_LIVE.has(field) ? { ...info, reloadable: false } : info] as const),
+);
 
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -71,4 +80,29 @@ function diffListeners(
     const changed = old.some((l, i) => !sameValue(l.security?.[field], next[i]!.security?.[field]));
     if (changed && !reloadable.includes(name)) reloadable.push(name);
   }
+}
+
+/**
+ * The configuration a running broker moves to on reload: `next`'s value for every reloadable
+ * option, `old`'s for the others (they take effect after a restart). Listeners stay as they
+ * were; their per_listener_settings security options come from `next` when the listeners are
+ * otherwise the same, by position (Mosquitto re-reads them onto its running listeners).
+ */
+export function applyReloadable(old: BrokerConfig, next: BrokerConfig): BrokerConfig {
+  const merged: Record<string, unknown> = { ...(old as unknown as Record<string, unknown>) };
+  for (const field of new Set([...Object.keys(old), ...Object.keys(next)])) {
+    if (field === 'listeners' || FIELD_INFO.get(field)?.reloadable !== true) continue;
+    const value = (next as unknown as Record<string, unknown>)[field];
+    if (value === undefined) delete merged[field];
+    else merged[field] = value;
+  }
+  const withoutSecurity = (ls: readonly ListenerConfig[]) => ls.map(({ security: _s, ...rest }) => rest);
+  if (sameValue(withoutSecurity(old.listeners), withoutSecurity(next.listeners))) {
+    merged.listeners = old.listeners.map((l, i) => {
+      const security = next.listeners[i]!.security;
+      const { security: _s, ...rest } = l;
+      return Object.freeze(security === undefined ? rest : { ...rest, security });
+    });
+  }
+  return Object.freeze(merged) as unknown as BrokerConfig;
 }

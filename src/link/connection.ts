@@ -47,6 +47,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   username: string | undefined = undefined;
   session: Session | undefined = undefined;
   will: Will | undefined = undefined;
+  /**
+   * The CONNECT's password (a copy), kept to check the client again when a configuration reload
+   * changes the password file or allow_anonymous, as Mosquitto keeps it (security_default.c
+   * mosquitto_security_apply_default); undefined for a client named by its certificate, which a
+   * reload does not check again.
+   */
+  credentials: { readonly password: Buffer | undefined } | undefined = undefined;
   /** worker tick of the last packet received (keep-alive) */
   lastRxTick: number;
   /** worker tick the connection was accepted at: CONNACK must follow within max_connect_time */
@@ -235,6 +242,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     const keepalive = packet.keepalive ?? 0;
     this.clientId = clientId;
     this.username = packet.username;
+    this.credentials = certified !== undefined ? undefined : { password: packet.password === undefined ? undefined : Buffer.from(packet.password) };
     const mount = this.mountPoint;
     this.will = willFromConnect(packet, clientId, this.listener.index, mount === undefined || !packet.will ? undefined : mountTopic(mount, packet.will.topic));
     this.keepalive = keepalive;

@@ -26,12 +26,17 @@ export class Outbox {
   private readonly beforeFlush: (() => void) | undefined;
 
   /** sweeps from accept to CONNACK (max_connect_time); counted from accept, not from the last byte */
-  private readonly connectTicks: number;
+  private connectTicks: number;
 
   constructor(beforeFlush: (() => void) | undefined, maxConnectTimeSeconds: number) {
     this.beforeFlush = beforeFlush;
     this.connectTicks = Math.ceil((maxConnectTimeSeconds * 1000) / SWEEP_MS);
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  /** max_connect_time changed by a configuration reload: applies to every connection not yet CONNACKed */
+  set maxConnectTime(seconds: number) {
+    this.connectTicks = Math.ceil((seconds * 1000) / SWEEP_MS);
   }
 
   add(conn: Connection): void {

@@ -40,7 +40,22 @@ export type ToWorker =
   /** dynamic security changed: the new rules (if they changed) and the connections to close */
   | { readonly type: 'dynsecUpdate'; readonly snapshot: DynsecSnapshot | undefined; readonly kick: DynsecKick | undefined }
   /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */
-  | { readonly type: 'dynsecResponse'; readonly payload: string };
+  | { readonly type: 'dynsecResponse'; readonly payload: string }
+  /**
+   * configuration reload (SIGHUP): `config` is the running configuration from now on (reloadable
+   * options changed, the others as before); `aclFiles` the text of each acl_file it names, as the
+   * main thread read and checked it (every worker applies the same rules); `remoteAuth` as in
+   * WorkerInit; `recheck`: the password rules changed, so every connected client is checked
+   * again. Answered by 'reloaded' with the same id.
+   */
+  | {
+      readonly type: 'reload';
+      readonly id: number;
+      readonly config: BrokerConfig;
+      readonly aclFiles: Readonly<Record<string, string>>;
+      readonly remoteAuth: boolean;
+      readonly recheck: boolean;
+    };
 
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */
@@ -65,4 +80,6 @@ export type FromWorker =
       readonly clientId: string;
       readonly username: string | undefined;
     }
-  | { readonly type: 'fatal'; readonly message: string };
+  | { readonly type: 'fatal'; readonly message: string }
+  /** a 'reload' is applied; `disconnected`: clients closed because they are no longer authorised */
+  | { readonly type: 'reloaded'; readonly id: number; readonly disconnected: number };

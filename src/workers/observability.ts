@@ -44,6 +44,8 @@ export interface Observability {
   stats(): Promise<Record<string, number>>;
   /** one round of reports, by worker index */
   ask(detail: ReportDetail): Promise<(WorkerReport | undefined)[]>;
+  /** sys_interval changed by a reload: the $SYS timer restarts with it (0 = off) */
+  setSysInterval(seconds: number): void;
   close(): void;
 }
 
@@ -94,13 +96,21 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
     const entries = sys.update(s, getHeapStatistics().used_heap_size + s.gauges.heapUsedBytes, Math.floor(now / 1000), Math.floor((now - startedAt) / 1000));
     if (entries.length > 0 && !o.stopping()) o.publishSys(entries);
   };
-  const sysTimer = config.sysInterval > 0 ? setInterval(() => void publishSys(), config.sysInterval * 1000) : undefined;
-  sysTimer?.unref();
+  const sysTimerOf = (seconds: number): NodeJS.Timeout | undefined => {
+    const t = seconds > 0 ? setInterval(() => void publishSys(), seconds * 1000) : undefined;
+    t?.unref();
+    return t;
+  };
+  let sysTimer = sysTimerOf(config.sysInterval);
   if (sysTimer !== undefined) await publishSys();
 
   return {
     stats: async () => (await snapshot('counters')).counters,
     ask: (detail) => o.ask(detail, REPORT_TIMEOUT_MS),
+    setSysInterval(seconds: number) {
+      clearInterval(sysTimer);
+      sysTimer = sysTimerOf(seconds);
+    },
     close() {
       clearInterval(sysTimer);
       server?.close();

@@ -22,8 +22,8 @@ import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
-import type { ListenerConfig } from '../config/types.ts';
-import { anyAclFile } from '../config/listenerSecurity.ts';
+import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
+import { anyAclFile, listenerSecurity } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
@@ -31,7 +31,8 @@ import { counters } from '../metrics/counters.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const { config } = init;
+/** the running configuration: replaced whole by a reload (ToWorker 'reload') */
+let config = init.config;
 const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: init.verbose });
 
 function post(msg: FromWorker): void {
@@ -42,17 +43,22 @@ function post(msg: FromWorker): void {
 const authWaiters = new Map<number, (r: 'ok' | 'bad_credentials' | 'not_authorized' | 'error') => void>();
 let nextAuthId = 1;
 
-const authenticate: Authenticate = init.remoteAuth
-  ? ({ listener, clientId, username, password }) =>
-      new Promise((resolve, reject) => {
-        const id = nextAuthId++;
-        authWaiters.set(id, (r) => (r === 'error' ? reject(new Error('password check failed')) : resolve(r)));
-        post({ type: 'auth', id, listener, clientId, username, password: password === undefined ? undefined : new Uint8Array(password) });
-      })
-  : () => true;
+/** CONNECTs go to the main thread's Authenticator (WorkerInit.remoteAuth; a reload may change it) */
+let remoteAuth = init.remoteAuth;
+const authenticate: Authenticate = ({ listener, clientId, username, password }) =>
+  !remoteAuth ||
+  new Promise((resolve, reject) => {
+    const id = nextAuthId++;
+    authWaiters.set(id, (r) => (r === 'error' ? reject(new Error('password check failed')) : resolve(r)));
+    post({ type: 'auth', id, listener, clientId, username, password: password === undefined ? undefined : new Uint8Array(password) });
+  });
 
-// acl_file(s): one ACL, or each listener's with per_listener_settings
-const aclFiles: Authorizer | undefined = anyAclFile(config) ? (await import('../auth/aclAuthorizer.ts')).aclAuthorizerOf(config) : undefined;
+/** acl_file(s): one ACL, or each listener's with per_listener_settings; `readFile` serves the texts a reload sent */
+async function aclFilesOf(config: BrokerConfig, readFile?: (path: string) => string): Promise<Authorizer | undefined> {
+  return anyAclFile(config) ? (await import('../auth/aclAuthorizer.ts')).aclAuthorizerOf(config, readFile) : undefined;
+}
+/** the acl_file rules in force (a failed reload keeps them) */
+let aclFiles = await aclFilesOf(config);
 // the dynamic security plugin decides first; the acl_file only where it has no opinion
 const dynsec = init.dynsec === undefined ? undefined : new (await import('../auth/dynsec/authorizer.ts')).DynsecAuthorizer(init.dynsec, aclFiles);
 const authorizer: Authorizer | undefined = dynsec ?? aclFiles;
@@ -192,6 +198,9 @@ port.on('message', (msg: ToWorker) => {
       if (msg.snapshot !== undefined) dynsec?.update(msg.snapshot);
       if (msg.kick !== undefined) kick(msg.kick);
       return;
+    case 'reload':
+      void reload(msg).then((disconnected) => post({ type: 'reloaded', id: msg.id, disconnected }));
+      return;
     case 'dynsecResponse':
       // as the plugin's mosquitto_broker_publish: QoS 0, not retained, to every subscriber the ACLs let read it
       broker.publish(createMessage(DYNSEC_RESPONSE_TOPIC, Buffer.from(msg.payload), 0, false, undefined, '', Date.now()));
@@ -203,12 +212,16 @@ port.on('message', (msg: ToWorker) => {
 /** a WebSocket frame never needs to be larger than the largest MQTT packet we accept */
 const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_PACKET_SIZE;
 
+/** every listener's context, whose `security` a reload replaces (connections hold the context) */
+const contexts: ListenerContext[] = [];
+
 /**
  * Listens on `port` with the settings of `listener`; connections count against the
  * max_connections of listener `index`.
  */
 function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
   const context: ListenerContext = listenerContext(config, index, listener);
+  contexts.push(context);
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
       if (!admit(index, stream)) return;
@@ -217,12 +230,63 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
       outbox.add(conn);
     }, maxFrame);
   }
-  return listen(listener, port, config.setTcpNodelay, (socket) => {
+  return listen(listener, port, init.config.setTcpNodelay, (socket) => {
     if (!admit(index, socket)) return;
+    // set_tcp_nodelay changed by a reload: the listener was created with the first value
+    if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
     const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
     if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
     outbox.add(conn);
   });
+}
+
+/**
+ * Applies a configuration reload (ToWorker 'reload'): the options, the acl_file rules (the
+ * dynamic security plugin keeps its own), each listener's security settings, then, when the
+ * password rules changed, checks every client again as Mosquitto's mosquitto_security_apply
+ * does: one no longer allowed in (user removed, password changed, anonymous when
+ * allow_anonymous became false) is closed, without its will (Mosquitto: state disconnecting), a
+ * v5 client told 0x87 Not authorized. Resolves to the number closed.
+ */
+async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<number> {
+  config = msg.config;
+  remoteAuth = msg.remoteAuth;
+  log.reopen?.();
+  const acl = await aclFilesOf(config, (path) => {
+    const text = msg.aclFiles[path];
+    if (text === undefined) throw new Error(`${path}: not read by the main thread`);
+    return text;
+  }).catch((err: unknown) => {
+    log.error('reload: acl_file not applied, keeping the running rules', err);
+    return aclFiles;
+  });
+  aclFiles = acl;
+  dynsec?.replaceAcl(acl);
+  broker.reconfigure(config, dynsec ?? acl);
+  outbox.maxConnectTime = config.maxConnectTime;
+  for (const c of contexts) (c as { security: ListenerSecurity }).security = listenerSecurity(config, c.index);
+  if (!msg.recheck) return 0;
+  const checks: Promise<boolean>[] = [];
+  for (const c of outbox.connections) if (c.credentials !== undefined && !c.closed) checks.push(stillAuthorised(c));
+  const verdicts = await Promise.all(checks);
+  outbox.flushSoon();
+  return verdicts.filter((ok) => !ok).length;
+}
+
+/** Checks `c`'s CONNECT credentials against the reloaded rules; closes it (false) when they fail. */
+async function stillAuthorised(c: Connection): Promise<boolean> {
+  const decided = authenticate({ listener: c.listenerIndex, clientId: c.clientId, username: c.username, password: c.credentials?.password });
+  // the check itself failing (not its answer) keeps the client: a broken verifier must not empty the broker
+  const verdict = typeof decided === 'boolean' ? (decided ? 'ok' : 'not_authorized') : await decided.catch((err: unknown) => {
+    log.error(`reload: client ${c.clientId} could not be checked again; it stays connected`, err);
+    return 'ok' as const;
+  });
+  if (verdict === 'ok' || c.closed) return true;
+  // Mosquitto's line: the client is already "disconnecting" when do_disconnect logs it
+  if (config.connectionMessages) log.notice(`Client ${c.clientId} disconnected.`);
+  c.will = undefined;
+  c.disconnect(ReasonCode.NotAuthorized);
+  return false;
 }
 
 /** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */

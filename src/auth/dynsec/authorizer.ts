@@ -14,8 +14,8 @@ import type { DynsecSnapshot } from './snapshot.ts';
 
 export class DynsecAuthorizer {
   private snapshot: DynsecSnapshot;
-  /** the acl_file authorizer (src/auth/aclAuthorizer.ts), if any */
-  private readonly acl: { allows(client: AclClient, topic: string, access: AclAccess): boolean } | undefined;
+  /** the acl_file authorizer (src/auth/aclAuthorizer.ts), if any; replaced by a configuration reload */
+  private acl: { allows(client: AclClient, topic: string, access: AclAccess): boolean } | undefined;
 
   constructor(snapshot: DynsecSnapshot, acl: { allows(client: AclClient, topic: string, access: AclAccess): boolean } | undefined) {
     this.snapshot = snapshot;
@@ -25,6 +25,11 @@ export class DynsecAuthorizer {
   /** Applies a new snapshot from the main thread. */
   update(snapshot: DynsecSnapshot): void {
     this.snapshot = snapshot;
+  }
+
+  /** Consults `acl` (the reloaded acl_file, or none) from now on where the plugin has no opinion. */
+  replaceAcl(acl: { allows(client: AclClient, topic: string, access: AclAccess): boolean } | undefined): void {
+    this.acl = acl;
   }
 
   allows(client: AclClient, topic: string, access: DynsecAccess): boolean {
