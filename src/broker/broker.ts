@@ -413,7 +413,8 @@ export class Broker {
     const now = Date.now();
     for (const m of this.retained.match(filter, now)) {
       if (!this.mayRead(session, m.topic)) continue;
-      const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
+      // [MQTT-3.8.4-8] the lower of the two QoS; upgrade_outgoing_qos: the subscription's (Mosquitto retain.c)
+      const qos = (this.config.upgradeOutgoingQos ? options.qos : Math.min(m.qos, options.qos)) as 0 | 1 | 2;
       session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now, false);
     }
   }

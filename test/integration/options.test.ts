@@ -1,0 +1,105 @@
+/**
+ * Mosquitto options whose effect is on deliveries, over real sockets: upgrade_outgoing_qos
+ * (live, retained, queued and shared-subscription deliveries) and max_inflight_bytes.
+ * test/unit/config/optionTable.test.ts points here for both.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness, publish, uniqueId, versions } from '../helpers/clients.ts';
+import { PacketType, pk, receivePublishes } from '../helpers/raw.ts';
+
+const h = new Harness();
+after(() => h.teardown());
+
+const name = (v: 4 | 5) => (v === 5 ? '5.0' : '3.1.1');
+
+describe('upgrade_outgoing_qos', () => {
+  for (const v of versions) {
+    test(`MQTT ${name(v)}: with upgrade_outgoing_qos true a live QoS 0 message reaches a QoS 2 subscription at QoS 2, and a QoS 1 subscription at QoS 1 (Mosquitto)`, async () => {
+      const b = await h.broker({ upgradeOutgoingQos: true });
+      const topic = `up/live/${uniqueId()}`;
+      const { client: sub2 } = await h.rawConnected(b.port, { version: v });
+      sub2.send(pk.subscribe(1, [{ filter: topic, qos: 2 }], v));
+      await sub2.expect(PacketType.SUBACK);
+      const { client: sub1 } = await h.rawConnected(b.port, { version: v });
+      sub1.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], v));
+      await sub1.expect(PacketType.SUBACK);
+      const pub = await h.connect(b.url, { protocolVersion: v });
+      await publish(pub, topic, 'zero', { qos: 0 });
+      const [at2] = await receivePublishes(sub2, 1);
+      const [at1] = await receivePublishes(sub1, 1);
+      assert.equal(at2!.payload!.toString(), 'zero');
+      assert.equal(at2!.qos, 2);
+      assert.equal(at1!.qos, 1);
+      await h.closeClients();
+    });
+
+    test(`MQTT ${name(v)}: with upgrade_outgoing_qos true a retained QoS 1 message reaches a QoS 2 subscription at QoS 2, and a retained QoS 0 one a QoS 1 subscription at QoS 1 (Mosquitto)`, async () => {
+      const b = await h.broker({ upgradeOutgoingQos: true });
+      const t1 = `up/ret/${uniqueId()}`;
+      const t0 = `up/ret/${uniqueId()}`;
+      const pub = await h.connect(b.url, { protocolVersion: v });
+      await publish(pub, t1, 'r1', { qos: 1, retain: true });
+      await publish(pub, t0, 'r0', { qos: 0, retain: true });
+      await publish(pub, 'up/sync', 'x', { qos: 1 }); // the QoS 0 one has been routed by now
+      const { client: sub } = await h.rawConnected(b.port, { version: v });
+      sub.send(pk.subscribe(1, [{ filter: t1, qos: 2 }], v));
+      await sub.expect(PacketType.SUBACK);
+      const [m1] = await receivePublishes(sub, 1);
+      assert.equal(m1!.payload!.toString(), 'r1');
+      assert.equal(m1!.retain, true);
+      assert.equal(m1!.qos, 2);
+      sub.send(pk.ack(PacketType.PUBCOMP, (await sub.expect(PacketType.PUBREL)).packetId!));
+      sub.send(pk.subscribe(2, [{ filter: t0, qos: 1 }], v));
+      await sub.expect(PacketType.SUBACK);
+      const [m0] = await receivePublishes(sub, 1);
+      assert.equal(m0!.payload!.toString(), 'r0');
+      assert.equal(m0!.qos, 1);
+      await h.closeClients();
+    });
+  }
+
+  test('[MQTT-3.8.4-8] without upgrade_outgoing_qos a retained QoS 1 message reaches a QoS 2 subscription at QoS 1, a live QoS 0 one at QoS 0', async () => {
+    const b = await h.broker({ upgradeOutgoingQos: false });
+    const topic = `noup/${uniqueId()}`;
+    const pub = await h.connect(b.url, { protocolVersion: 4 });
+    await publish(pub, topic, 'r1', { qos: 1, retain: true });
+    const { client: sub } = await h.rawConnected(b.port, { version: 4 });
+    sub.send(pk.subscribe(1, [{ filter: topic, qos: 2 }], 4));
+    await sub.expect(PacketType.SUBACK);
+    assert.equal((await receivePublishes(sub, 1))[0]!.qos, 1);
+    await publish(pub, topic, 'live', { qos: 0 });
+    assert.equal((await receivePublishes(sub, 1))[0]!.qos, 0);
+    await h.closeClients();
+  });
+
+  test('with upgrade_outgoing_qos true a QoS 0 message queued for an offline persistent session arrives at the subscription QoS', async () => {
+    const b = await h.broker({ upgradeOutgoingQos: true });
+    const topic = `up/queued/${uniqueId()}`;
+    const clientId = uniqueId();
+    const { client: first } = await h.rawConnected(b.port, { version: 4, clientId, clean: false });
+    first.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], 4));
+    await first.expect(PacketType.SUBACK);
+    await first.end();
+    const pub = await h.connect(b.url, { protocolVersion: 4 });
+    await publish(pub, topic, 'while-away', { qos: 0 });
+    await publish(pub, 'up/sync', 'x', { qos: 1 });
+    const { client: back } = await h.rawConnected(b.port, { version: 4, clientId, clean: false });
+    const [m] = await receivePublishes(back, 1);
+    assert.equal(m!.payload!.toString(), 'while-away');
+    assert.equal(m!.qos, 1);
+    await h.closeClients();
+  });
+
+  test('with upgrade_outgoing_qos true a shared subscription gets a QoS 0 message at its own QoS', async () => {
+    const b = await h.broker({ upgradeOutgoingQos: true });
+    const topic = `up/shared/${uniqueId()}`;
+    const { client: sub } = await h.rawConnected(b.port, { version: 5 });
+    sub.send(pk.subscribe(1, [{ filter: `$share/g/${topic}`, qos: 2 }], 5));
+    await sub.expect(PacketType.SUBACK);
+    const pub = await h.connect(b.url, { protocolVersion: 5 });
+    await publish(pub, topic, 'shared', { qos: 0 });
+    assert.equal((await receivePublishes(sub, 1))[0]!.qos, 2);
+    await h.closeClients();
+  });
+});
