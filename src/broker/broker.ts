@@ -75,6 +75,7 @@ export class Broker {
       maxQueuedBytes: config.maxQueuedBytes,
       queueQos0Messages: config.queueQos0Messages,
       dropOldest: config.queueDropPolicy === 'drop_oldest',
+      maxInflightBytes: config.maxInflightBytes,
       mayRead: services.authorizer === undefined ? undefined : (session, topic) => this.mayRead(session, topic),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));

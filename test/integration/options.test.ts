@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, publish, uniqueId, versions } from '../helpers/clients.ts';
 import { PacketType, pk, receivePublishes } from '../helpers/raw.ts';
+import { culexOnly } from '../helpers/broker.ts';
 
 const h = new Harness();
 after(() => h.teardown());
@@ -100,6 +101,61 @@ describe('upgrade_outgoing_qos', () => {
     const pub = await h.connect(b.url, { protocolVersion: 5 });
     await publish(pub, topic, 'shared', { qos: 0 });
     assert.equal((await receivePublishes(sub, 1))[0]!.qos, 2);
+    await h.closeClients();
+  });
+});
+
+describe('max_inflight_bytes', () => {
+  for (const v of versions) {
+    // mosquitto.conf(5): "allowed in flight until this byte limit is reached". Mosquitto 2.0.11
+    // itself sends five 60-byte messages under a limit of 100 (its count includes queued ones
+    // differently): culex follows the manual, so this test is culex's only.
+    test(`MQTT ${name(v)}: QoS 1 deliveries to one client wait while the payload bytes in flight reach max_inflight_bytes (mosquitto.conf(5))`, { skip: culexOnly }, async () => {
+      const b = await h.broker({ maxInflightBytes: 100, maxInflightMessages: 0 });
+      const topic = `ifb/${uniqueId()}`;
+      const { client: sub } = await h.rawConnected(b.port, { version: v });
+      sub.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], v));
+      await sub.expect(PacketType.SUBACK);
+      const pub = await h.connect(b.url, { protocolVersion: v });
+      for (let i = 0; i < 4; i++) await publish(pub, topic, String(i).repeat(60), { qos: 1 });
+      // 60 bytes in flight < 100: the second goes too; 120 >= 100: the rest wait
+      const first = await receivePublishes(sub, 2, false);
+      await sub.expectNoPacket(300);
+      sub.send(pk.ack(PacketType.PUBACK, first[0]!.packetId!));
+      sub.send(pk.ack(PacketType.PUBACK, first[1]!.packetId!));
+      const rest = await receivePublishes(sub, 2, false);
+      assert.deepEqual([...first, ...rest].map((m) => m.payload!.toString()[0]), ['0', '1', '2', '3']);
+      await h.closeClients();
+    });
+  }
+
+  test('a message larger than max_inflight_bytes is still delivered, alone (mosquitto.conf(5), Mosquitto)', async () => {
+    const b = await h.broker({ maxInflightBytes: 100, maxInflightMessages: 0 });
+    const topic = `ifb/big/${uniqueId()}`;
+    const { client: sub } = await h.rawConnected(b.port, { version: 4 });
+    sub.send(pk.subscribe(1, [{ filter: topic, qos: 2 }], 4));
+    await sub.expect(PacketType.SUBACK);
+    const pub = await h.connect(b.url, { protocolVersion: 4 });
+    await publish(pub, topic, Buffer.alloc(500, 0x61), { qos: 1 });
+    await publish(pub, topic, 'small', { qos: 1 });
+    const [big] = await receivePublishes(sub, 1, false);
+    assert.equal(big!.payload!.length, 500);
+    await sub.expectNoPacket(300);
+    sub.send(pk.ack(PacketType.PUBACK, big!.packetId!));
+    assert.equal((await receivePublishes(sub, 1))[0]!.payload!.toString(), 'small');
+    await h.closeClients();
+  });
+
+  test('max_inflight_bytes 0: no byte limit, max_inflight_messages alone bounds the window', async () => {
+    const b = await h.broker({ maxInflightBytes: 0, maxInflightMessages: 3 });
+    const topic = `ifb/none/${uniqueId()}`;
+    const { client: sub } = await h.rawConnected(b.port, { version: 4 });
+    sub.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], 4));
+    await sub.expect(PacketType.SUBACK);
+    const pub = await h.connect(b.url, { protocolVersion: 4 });
+    for (let i = 0; i < 4; i++) await publish(pub, topic, Buffer.alloc(10_000, 0x61 + i), { qos: 1 });
+    assert.equal((await receivePublishes(sub, 3, false)).length, 3);
+    await sub.expectNoPacket(300);
     await h.closeClients();
   });
 });
