@@ -8,6 +8,7 @@ import { defaultConfig } from '../config/defaults.ts';
 import { loadConfigFile, ConfigError } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
 import { startBroker, VERSION as version } from '../server.ts';
+import { dropPrivileges, writePidFile } from './processOptions.ts';
 
 const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
   -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
@@ -106,9 +107,28 @@ const report = (signal: string) => {
 process.on('SIGUSR1', () => report('SIGUSR1'));
 process.on('SIGUSR2', () => report('SIGUSR2'));
 
+// pid_file before the listeners open, removed whenever the process ends by itself (Mosquitto)
+if (config.pidFile !== undefined) {
+  try {
+    process.on('exit', writePidFile(config.pidFile));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
 try {
   starting = startBroker(config, { verbose });
   broker = await starting;
+  if (config.user !== undefined) {
+    // once every listener is open (Mosquitto's drop_privileges); a failure stops the broker
+    try {
+      const note = dropPrivileges(config.user);
+      if (note !== undefined) process.stderr.write(`culex: ${note}\n`);
+    } catch (err) {
+      await broker.stop().catch(() => {});
+      throw err;
+    }
+  }
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = !config.persistence || config.persistenceDurability === 'off'
     ? 'off (memory only)'

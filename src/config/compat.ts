@@ -44,15 +44,14 @@ export type CompatVerdict =
 const IGNORED: Readonly<Record<string, string>> = {
   autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
   autosave_on_changes: 'culex commits every acknowledged message to LMDB; there is no periodic save',
-  persistence_file: 'culex keeps its LMDB store in persistence_location',
+  persistence_file:
+    'the name is not used: culex keeps its LMDB store (data.mdb and lock.mdb) in persistence_location; ' +
+    'a file of that name there (a Mosquitto database) is neither read nor written',
   log_timestamp: 'culex always timestamps log lines',
   log_timestamp_format: 'culex uses ISO 8601 timestamps',
   log_facility: 'culex does not log to syslog',
-  user: 'culex does not switch user; run it as the user it should run as',
-  pid_file: 'culex does not write a pid file',
   allow_duplicate_messages: 'culex never sends a client the same message twice for overlapping subscriptions',
   retry_interval: 'removed in Mosquitto 2 as well',
-  memory_limit: 'culex bounds memory with max_queued_messages / max_queued_bytes',
   websockets_log_level: 'culex has no libwebsockets log',
   websockets_headers_size: 'culex accepts WebSocket handshakes of any usual size',
   http_dir: 'culex does not serve HTTP files on WebSocket listeners',

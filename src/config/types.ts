@@ -125,6 +125,19 @@ export interface BrokerConfig {
   /** `host:port` of the admin HTTP listener (/metrics, /healthz); undefined = off */
   readonly metricsListener?: { readonly host: string; readonly port: number };
 
+  /** mosquitto `pid_file`: the process id is written here at start and the file removed on a clean stop */
+  readonly pidFile?: string;
+  /**
+   * mosquitto `user`: started as root, the process switches to this user and its groups once the
+   * listeners are open (the whole process: workers are threads); absent or `root`: no switch
+   */
+  readonly user?: string;
+  /**
+   * mosquitto `memory_limit`: bytes of process memory (resident set) above which PUBLISHes are
+   * refused; 0 = no limit
+   */
+  readonly memoryLimit: number;
+
   /** mosquitto `log_type` values enabled (error, warning, notice, information, debug, subscribe, unsubscribe, all, none) */
   readonly logTypes: readonly string[];
   /** mosquitto `log_dest`: stdout | stderr | file PATH | none */

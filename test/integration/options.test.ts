@@ -159,3 +159,43 @@ describe('max_inflight_bytes', () => {
     await h.closeClients();
   });
 });
+
+describe('memory_limit', { skip: culexOnly }, () => {
+  test('MQTT 5.0: over memory_limit a QoS 1 PUBLISH is refused with PUBACK 0x97 (Quota exceeded) and not routed; QoS 0 is dropped', async () => {
+    const b = await h.broker({ memoryLimit: 1 }); // any process is over one byte
+    const topic = `mem/${uniqueId()}`;
+    const { client: sub } = await h.rawConnected(b.port, { version: 5 });
+    sub.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], 5));
+    await sub.expect(PacketType.SUBACK);
+    const { client: r } = await h.rawConnected(b.port, { version: 5 });
+    r.send(pk.publish({ version: 5, topic, qos: 1, packetId: 1, payload: 'refused' }));
+    const ack = await r.expect(PacketType.PUBACK);
+    assert.equal(ack.reasonCode, 0x97);
+    r.send(pk.publish({ version: 5, topic, qos: 0, payload: 'dropped' }));
+    await sub.expectNoPacket(300);
+    assert.equal(r.isClosed, false);
+    assert.ok((await b.stats()).messagesRejectedMemoryLimit! >= 2);
+    await h.closeClients();
+  });
+
+  test('MQTT 3.1.1: over memory_limit a PUBLISH closes the connection without an acknowledgement (Mosquitto)', async () => {
+    const b = await h.broker({ memoryLimit: 1 });
+    const { client: r } = await h.rawConnected(b.port, { version: 4 });
+    r.send(pk.publish({ version: 4, topic: `mem/${uniqueId()}`, qos: 1, packetId: 1, payload: 'refused' }));
+    const packets = await r.expectClosed();
+    assert.equal(packets.filter((p) => p.type === PacketType.PUBACK).length, 0);
+    await h.closeClients();
+  });
+
+  test('under memory_limit messages flow as usual', async () => {
+    const b = await h.broker({ memoryLimit: 2 ** 40 });
+    const topic = `mem/ok/${uniqueId()}`;
+    const { client: sub } = await h.rawConnected(b.port, { version: 4 });
+    sub.send(pk.subscribe(1, [{ filter: topic, qos: 1 }], 4));
+    await sub.expect(PacketType.SUBACK);
+    const pub = await h.connect(b.url, { protocolVersion: 5 });
+    await publish(pub, topic, 'fine', { qos: 1 });
+    assert.equal((await receivePublishes(sub, 1))[0]!.payload!.toString(), 'fine');
+    await h.closeClients();
+  });
+});
