@@ -55,7 +55,6 @@ const IGNORED: Readonly<Record<string, string>> = {
   websockets_log_level: 'culex has no libwebsockets log',
   websockets_headers_size: 'culex accepts WebSocket handshakes of any usual size',
   http_dir: 'culex does not serve HTTP files on WebSocket listeners',
-  dhparamfile: 'culex uses ECDHE key exchange',
   max_topic_alias_broker: 'culex does not send topic aliases to clients',
 };
 

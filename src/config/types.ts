@@ -11,6 +11,13 @@ export interface TlsConfig {
   readonly certfile: string;
   readonly keyfile: string;
   readonly cafile?: string;
+  /**
+   * mosquitto `capath`: a directory of CA certificates named by subject hash (`c_rehash`:
+   * `xxxxxxxx.0`); only files so named are read, as OpenSSL looks them up. With cafile: both.
+   */
+  readonly capath?: string;
+  /** mosquitto `dhparamfile`: PEM Diffie-Hellman parameters, enabling DHE key exchange (TLS 1.2) */
+  readonly dhparamfile?: string;
   /** mosquitto `require_certificate` */
   readonly requireCertificate: boolean;
   /** mosquitto `use_identity_as_username`: the client certificate's CN is the username */

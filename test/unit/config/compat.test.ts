@@ -24,7 +24,6 @@ describe('Mosquitto options culex does not implement', () => {
     'websockets_log_level 0',
     'websockets_headers_size 4096',
     'http_dir /var/www',
-    'dhparamfile /etc/dh.pem',
     'max_topic_alias_broker 10',
     'log_dest syslog',
     'log_dest topic',
