@@ -50,11 +50,8 @@ const IGNORED: Readonly<Record<string, string>> = {
   log_timestamp: 'culex always timestamps log lines',
   log_timestamp_format: 'culex uses ISO 8601 timestamps',
   log_facility: 'culex does not log to syslog',
-  allow_duplicate_messages: 'culex never sends a client the same message twice for overlapping subscriptions',
   retry_interval: 'removed in Mosquitto 2 as well',
   websockets_log_level: 'culex has no libwebsockets log',
-  websockets_headers_size: 'culex accepts WebSocket handshakes of any usual size',
-  http_dir: 'culex does not serve HTTP files on WebSocket listeners',
   max_topic_alias_broker: 'culex does not send topic aliases to clients',
 };
 
@@ -62,12 +59,23 @@ const REJECTED: Readonly<Record<string, string>> = {
   clientid_prefixes: 'culex cannot restrict client ids to prefixes (deprecated in Mosquitto)',
   bind_interface: 'culex cannot bind to a network interface; use `listener PORT ADDRESS`',
   websockets_origin: 'culex cannot restrict WebSocket origins',
+  http_dir: 'culex does not serve HTTP files on WebSocket listeners; serve them with a web server',
   psk_hint: 'culex does not support TLS-PSK listeners',
   psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',
   tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
   global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
   auth_plugin_deny_special_chars: 'culex does not load Mosquitto plugins',
+};
+
+/**
+ * Boolean options whose `true` culex does not implement but may ignore with a warning (what
+ * `false` asks for is what culex does).
+ */
+const WARN_IF_TRUE: Readonly<Record<string, string>> = {
+  allow_duplicate_messages:
+    'culex sends a client one copy of a message that matches several of its subscriptions, at the highest of ' +
+    'their QoS and with every matching subscription identifier (Mosquitto 2 sends one copy per subscription)',
 };
 
 /** Boolean options culex accepts only at the value it behaves as. */
@@ -97,6 +105,7 @@ export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(IGNORED),
   ...Object.keys(REJECTED),
   ...Object.keys(ONLY_FALSE),
+  ...Object.keys(WARN_IF_TRUE),
   ...BRIDGE_OPTIONS,
   'connection',
   'tls_keyform',
@@ -121,6 +130,11 @@ export function judgeCompatOption(key: string, rest: string, inBridge: boolean):
   if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
   const rejected = REJECTED[key];
   if (rejected !== undefined) return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: ${rejected}` };
+  const warnIfTrue = WARN_IF_TRUE[key];
+  if (warnIfTrue !== undefined) {
+    if (!parseBool(rest)) return { kind: 'accept' };
+    return { kind: 'ignore', warning: `'${key} true' ignored: ${warnIfTrue}` };
+  }
   const onlyFalse = ONLY_FALSE[key];
   if (onlyFalse !== undefined) {
     if (!parseBool(rest)) return { kind: 'accept' };

@@ -36,6 +36,7 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     sysInterval: 10,
     metricsListener: undefined,
     memoryLimit: 0,
+    websocketsHeadersSize: 0,
     logTypes: ['error', 'warning', 'notice', 'information'],
     logDest: ['stderr'],
     connectionMessages: true,

@@ -132,6 +132,11 @@ export interface BrokerConfig {
   /** `host:port` of the admin HTTP listener (/metrics, /healthz); undefined = off */
   readonly metricsListener?: { readonly host: string; readonly port: number };
 
+  /**
+   * mosquitto `websockets_headers_size`: bytes of HTTP headers a WebSocket handshake may carry;
+   * 0 = Node's default, 16 KiB (Mosquitto's is 1024)
+   */
+  readonly websocketsHeadersSize: number;
   /** mosquitto `pid_file`: the process id is written here at start and the file removed on a clean stop */
   readonly pidFile?: string;
   /**

@@ -20,9 +20,12 @@ export function listenWebSocket(
   port: number,
   onStream: (stream: Duplex, remoteAddress: string | undefined, remotePort: number | undefined) => void,
   maxPayload: number,
+  maxHeaderSize = 0,
 ): Promise<HttpServer> {
   const t = listener.tls;
-  const http = t !== undefined ? createHttpsServer(tlsServerOptions(listener.port, t)) : createHttpServer();
+  // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
+  const httpOptions = maxHeaderSize > 0 ? { maxHeaderSize } : {};
+  const http = t !== undefined ? createHttpsServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : createHttpServer(httpOptions);
   const wss = new WebSocketServer({
     server: http,
     perMessageDeflate: false,

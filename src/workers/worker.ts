@@ -196,7 +196,7 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
       if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));
-    }, maxFrame);
+    }, maxFrame, config.websocketsHeadersSize);
   }
   return listen(listener, port, config.setTcpNodelay, (socket) => {
     if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
