@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
-import { bindHost } from './tcp.ts';
+import { bindHost, ipv6Only } from './tcp.ts';
 import { tlsServerOptions } from './tlsServer.ts';
 
 /**
@@ -45,7 +45,7 @@ export function listenWebSocket(
   });
   return new Promise((resolve, reject) => {
     http.once('error', reject);
-    http.listen({ port, host: bindHost(listener), reusePort: true }, () => {
+    http.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true }, () => {
       http.off('error', reject);
       resolve(http);
     });

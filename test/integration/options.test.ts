@@ -199,3 +199,23 @@ describe('memory_limit', { skip: culexOnly }, () => {
     await h.closeClients();
   });
 });
+
+describe('persistent_client_expiration', () => {
+  test('a 3.1.1 persistent session offline longer than persistent_client_expiration is gone; one back in time is kept (Mosquitto)', { skip: culexOnly }, async () => {
+    const b = await h.broker({ persistentClientExpiration: 1 });
+    const kept = uniqueId();
+    const expired = uniqueId();
+    for (const clientId of [kept, expired]) {
+      const { client } = await h.rawConnected(b.port, { version: 4, clientId, clean: false });
+      client.send(pk.subscribe(1, [{ filter: 'pce/t', qos: 1 }], 4));
+      await client.expect(PacketType.SUBACK);
+      await client.end();
+    }
+    const back = await h.rawConnected(b.port, { version: 4, clientId: kept, clean: false });
+    assert.equal(back.connack.sessionPresent, true);
+    await new Promise((r) => setTimeout(r, 3000)); // 1 s of expiry, swept once a second
+    const late = await h.rawConnected(b.port, { version: 4, clientId: expired, clean: false });
+    assert.equal(late.connack.sessionPresent, false);
+    await h.closeClients();
+  });
+});

@@ -1,10 +1,11 @@
 /**
- * The process options of mosquitto.conf, with `culex -c FILE` as a process and real clients:
- * pid_file, user, persistence_file. test/unit/config/optionTable.test.ts points here.
+ * Options of mosquitto.conf seen from outside the process, with `culex -c FILE` and real clients:
+ * pid_file, user, persistence_file, and the default listener's port / bind_address. test/unit/config/optionTable.test.ts points here.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Harness, Inbox, publish, subscribe, uniqueId } from '../helpers/clients.ts';
 import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
@@ -138,5 +139,26 @@ describe('persistence_file', { skip: culexOnly }, () => {
     again.proc.kill('SIGTERM');
     assert.equal((await again.exit).code, 0);
     assert.deepEqual(readFileSync(mosquittoDb), foreign);
+  });
+});
+
+describe('port and bind_address (the default listener)', { skip: culexOnly }, () => {
+  test('`port N` with `bind_address 127.0.0.1` listens on 127.0.0.1:N only (Mosquitto)', async () => {
+    const port = await freePort();
+    const conf = path.join(tmp.dir, 'default-listener.conf');
+    writeFileSync(conf, ['allow_anonymous true', 'persistence false', `port ${port}`, 'bind_address 127.0.0.1'].join('\n') + '\n');
+    const p = startCli(['-c', conf], tmp.dir);
+    procs.push(p);
+    await running(p, port);
+    await roundTrip(port);
+    // another loopback address of the same host: nothing listens there
+    const other = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.2', port });
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    assert.equal(other, false);
+    p.proc.kill('SIGTERM');
+    assert.equal((await p.exit).code, 0);
   });
 });
