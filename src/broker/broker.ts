@@ -80,6 +80,7 @@ export class Broker {
       maxQueuedBytes: config.maxQueuedBytes,
       queueQos0Messages: config.queueQos0Messages,
       dropOldest: config.queueDropPolicy === 'drop_oldest',
+      maxInflightBytes: config.maxInflightBytes,
       mayRead: this.authorizer === undefined ? undefined : this.mayRead.bind(this),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
@@ -103,6 +104,7 @@ export class Broker {
     q.maxQueuedBytes = config.maxQueuedBytes;
     q.queueQos0Messages = config.queueQos0Messages;
     q.dropOldest = config.queueDropPolicy === 'drop_oldest';
+    q.maxInflightBytes = config.maxInflightBytes;
     q.mayRead = authorizer === undefined ? undefined : this.mayRead.bind(this);
     this.router.upgradeQos = config.upgradeOutgoingQos;
   }
@@ -436,7 +438,8 @@ export class Broker {
     const now = Date.now();
     for (const m of this.retained.match(filter, now)) {
       if (!this.mayRead(session, m.topic)) continue;
-      const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
+      // [MQTT-3.8.4-8] the lower of the two QoS; upgrade_outgoing_qos: the subscription's (Mosquitto retain.c)
+      const qos = (this.config.upgradeOutgoingQos ? options.qos : Math.min(m.qos, options.qos)) as 0 | 1 | 2;
       session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now, false);
     }
   }

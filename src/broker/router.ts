@@ -118,7 +118,7 @@ export class Router implements MatchVisitor<Session> {
     for (let i = 0; i < n; i++) {
       const candidate = members[(g.cursor + i) % n]!;
       const link = candidate.link;
-      if (link !== undefined && !link.congested && candidate.outbound.size < link.sendQuota) {
+      if (link !== undefined && !link.congested && candidate.mayFly(link)) {
         session = candidate;
         g.cursor = (g.cursor + i + 1) % n;
         break;

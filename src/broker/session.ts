@@ -30,6 +30,12 @@ export interface QueueLimits {
   readonly queueQos0Messages: boolean;
   readonly dropOldest: boolean;
   /**
+   * max_inflight_bytes: payload bytes of QoS 1/2 messages in flight to one client; 0 = no limit.
+   * As Mosquitto (db__ready_for_flight), a message is sent while the bytes in flight are below
+   * the limit, so one larger than the limit still goes when it would be alone. Absent = 0.
+   */
+  readonly maxInflightBytes?: number;
+  /**
    * The authorizer's read check, made again for what was queued while the client was away
    * (rights may have changed: ACL reload, dynamic security). Undefined without an ACL.
    */
@@ -122,7 +128,7 @@ export class Session implements JournalSession {
       return;
     }
     // QoS 1/2 keep their order: once anything waits, everything after it waits too.
-    const direct = link !== undefined && this.pending.length === 0 && this.outbound.size < link.sendQuota && !link.congested;
+    const direct = link !== undefined && this.pending.length === 0 && this.mayFly(link) && !link.congested;
     if (!direct && !this.makeRoom(d)) return;
     const journal = this.journal;
     if (journal !== undefined && journal.admit(this, d)) {
@@ -137,6 +143,13 @@ export class Session implements JournalSession {
     }
     journal?.write(this, d, 0, 0);
     this.push(d);
+  }
+
+  /** May one more QoS 1/2 PUBLISH go to the client: max_inflight_messages (send quota) and max_inflight_bytes. */
+  mayFly(link: SessionLink): boolean {
+    if (this.outbound.size >= link.sendQuota) return false;
+    const maxBytes = this.limits.maxInflightBytes;
+    return maxBytes === undefined || maxBytes === 0 || this.outbound.bytes < maxBytes;
   }
 
   /** false when the queue is full and the new delivery is dropped (drop_newest); otherwise there is room */
@@ -193,7 +206,7 @@ export class Session implements JournalSession {
     while (this.pending.length > 0 && !link.congested) {
       const d = this.pending.peek()!;
       if (d.hold !== undefined && !d.hold.done) return; // pumped again when it settles
-      if (d.qos > 0 && this.outbound.size >= link.sendQuota) return;
+      if (d.qos > 0 && !this.mayFly(link)) return;
       this.pending.shift();
       this.pendingBytes -= messageSize(d.message);
       if (isExpired(d.message, now)) {

@@ -12,6 +12,7 @@ import { createLogger } from '../log.ts';
 import { startBroker, VERSION as version } from '../server.ts';
 import { readConfig } from './configSource.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
+import { dropPrivileges, writePidFile } from './processOptions.ts';
 
 const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
        culex passwd [-H sha512-pbkdf2|sha512] [-I ITERATIONS] [-c | -D] PASSWORD_FILE USERNAME
@@ -143,9 +144,28 @@ const reloadConfig = configFile === undefined ? undefined : () => {
   return { ...loaded, config: Object.freeze({ ...loaded.config, listeners: [...loaded.config.listeners, extra] }) };
 };
 
+// pid_file before the listeners open, removed whenever the process ends by itself (Mosquitto)
+if (config.pidFile !== undefined) {
+  try {
+    process.on('exit', writePidFile(config.pidFile));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
 try {
   starting = startBroker(config, { verbose, loadConfig: reloadConfig });
   broker = await starting;
+  if (config.user !== undefined) {
+    // once every listener is open (Mosquitto's drop_privileges); a failure stops the broker
+    try {
+      const note = dropPrivileges(config.user);
+      if (note !== undefined) process.stderr.write(`culex: ${note}\n`);
+    } catch (err) {
+      await broker.stop().catch(() => {});
+      throw err;
+    }
+  }
   const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = !config.persistence || config.persistenceDurability === 'off'
     ? 'off (memory only)'

@@ -1,33 +1,39 @@
 /**
- * Mosquitto options culex does not implement, and what reading one does.
+ * Mosquitto options that are not culex's own settings, and what reading one does.
  *
- * The rule: accept the option with a warning when ignoring it changes nothing that protects
- * the broker (persistence timing, logging format, process user, bridges…), so that a
- * Mosquitto configuration still starts; refuse it with a ConfigError when ignoring it would
- * silently let in clients, topics or ciphers that the configuration meant to keep out.
+ * The rule: an option culex accepts has its effect (schema.ts, listenerOptions.ts,
+ * listenerSecurity.ts, plugins.ts, load.ts). Otherwise reading it either
+ * - warns, naming the line, when ignoring it is harmless: it lets in nothing the configuration
+ *   meant to keep out and loses nothing it meant to keep (IGNORED, WARN_IF_TRUE, bridges); or
+ * - refuses, with a ConfigError naming the line, when ignoring it would let in clients, topics
+ *   or ciphers the configuration meant to keep out, or lose something it asked for (REJECTED,
+ *   ONLY_FALSE at `true`, `tls_keyform engine`).
+ * test/unit/config/optionTable.test.ts holds every option name to one of these.
  *
- * Accepted with a warning (no effect in culex):
- *   autosave_interval, autosave_on_changes, persistence_file (culex commits every message to
- *   LMDB in persistence_location); log_timestamp, log_timestamp_format, log_facility;
- *   user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
- *   (removed in Mosquitto 2); memory_limit; websockets_log_level, websockets_headers_size;
- *   http_dir (no HTTP file serving); dhparamfile (ECDHE is used); max_topic_alias_broker;
- *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts); and every
- *   bridge option (`connection` blocks: the bridge is not started).
- * Accepted silently when set to the value culex behaves as:
+ * Warned (harmless):
+ *   autosave_interval, autosave_on_changes: culex commits every message; there is nothing to save.
+ *   persistence_file: the store is the LMDB environment in persistence_location (data.mdb,
+ *     lock.mdb): several files, so a single name cannot be honoured; a Mosquitto database of that
+ *     name there is neither read nor overwritten (opening it as LMDB would destroy it).
+ *   retry_interval: removed in Mosquitto 2 as well.
+ *   max_topic_alias_broker: culex sends no topic aliases (as with 0): topics go in full.
+ *   allow_duplicate_messages true: one copy per client for overlapping subscriptions, at their
+ *     highest QoS with every subscription identifier (false, what culex does, is silent).
+ *   websockets_log_level, log_timestamp, log_timestamp_format, log_facility, `log_dest
+ *     syslog|topic|dlt` (load.ts): logging (its options are the logging rewrite's).
+ *   `connection` blocks and every bridge option inside one: the bridge is not run (issue 15);
+ *     a bridge option outside a block is refused, as in Mosquitto.
+ * Accepted silently at the value culex behaves as, refused at the other:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
- * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
- *   `plugin` / `auth_plugin` lines are refused: culex loads plugins for all listeners only.
  * Refused:
- *   use_username_as_clientid true (identity rule); check_retain_source true;
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
- *   psk_hint, psk_file (a PSK listener would come up without TLS); tls_engine, tls_keyform
- *   engine, tls_engine_kpass_sha1; global_plugin, auth_plugin_deny_special_chars
- *   (authentication/authorisation plugins). `plugin`/`auth_plugin` and their options are read by
+ *   http_dir (the files would not be served); psk_hint, psk_file (a PSK listener would come up
+ *   without TLS); tls_engine, tls_engine_kpass_sha1; global_plugin,
+ *   auth_plugin_deny_special_chars. `plugin`/`auth_plugin` and their options are read by
  *   plugins.ts: the dynamic security plugin is built in, any other plugin is refused there.
- * The TLS listener options (certfile … crlfile, ciphers, ciphers_tls1.3, tls_version,
- * require_certificate, use_identity_as_username, use_subject_as_username) are implemented:
- * see listenerOptions.ts.
+ * Implemented elsewhere since they were once warned here: user, pid_file (src/cli/
+ *   processOptions.ts), memory_limit (src/link/memoryLimit.ts), websockets_headers_size,
+ *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes.
  * called from: main, tests
  */
 import { parseBool, parseEnum, parseText } from './lineSyntax.ts';
@@ -44,32 +50,38 @@ export type CompatVerdict =
 const IGNORED: Readonly<Record<string, string>> = {
   autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
   autosave_on_changes: 'culex commits every acknowledged message to LMDB; there is no periodic save',
-  persistence_file: 'culex keeps its LMDB store in persistence_location',
+  persistence_file:
+    'the name is not used: culex keeps its LMDB store (data.mdb and lock.mdb) in persistence_location; ' +
+    'a file of that name there (a Mosquitto database) is neither read nor written',
   log_timestamp: 'culex always timestamps log lines',
   log_timestamp_format: 'culex uses ISO 8601 timestamps',
   log_facility: 'culex does not log to syslog',
-  user: 'culex does not switch user; run it as the user it should run as',
-  pid_file: 'culex does not write a pid file',
-  allow_duplicate_messages: 'culex never sends a client the same message twice for overlapping subscriptions',
   retry_interval: 'removed in Mosquitto 2 as well',
-  memory_limit: 'culex bounds memory with max_queued_messages / max_queued_bytes',
   websockets_log_level: 'culex has no libwebsockets log',
-  websockets_headers_size: 'culex accepts WebSocket handshakes of any usual size',
-  http_dir: 'culex does not serve HTTP files on WebSocket listeners',
-  dhparamfile: 'culex uses ECDHE key exchange',
-  max_topic_alias_broker: 'culex does not send topic aliases to clients',
+  max_topic_alias_broker: 'culex sends no topic aliases to clients (as with 0): topics go in full',
 };
 
 const REJECTED: Readonly<Record<string, string>> = {
   clientid_prefixes: 'culex cannot restrict client ids to prefixes (deprecated in Mosquitto)',
   bind_interface: 'culex cannot bind to a network interface; use `listener PORT ADDRESS`',
   websockets_origin: 'culex cannot restrict WebSocket origins',
+  http_dir: 'culex does not serve HTTP files on WebSocket listeners; serve them with a web server',
   psk_hint: 'culex does not support TLS-PSK listeners',
   psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',
   tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
   global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
   auth_plugin_deny_special_chars: 'culex does not load Mosquitto plugins',
+};
+
+/**
+ * Boolean options whose `true` culex does not implement but may ignore with a warning (what
+ * `false` asks for is what culex does).
+ */
+const WARN_IF_TRUE: Readonly<Record<string, string>> = {
+  allow_duplicate_messages:
+    'culex sends a client one copy of a message that matches several of its subscriptions, at the highest of ' +
+    'their QoS and with every matching subscription identifier (Mosquitto 2 sends one copy per subscription)',
 };
 
 /** Boolean options culex accepts only at the value it behaves as. */
@@ -99,6 +111,7 @@ export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(IGNORED),
   ...Object.keys(REJECTED),
   ...Object.keys(ONLY_FALSE),
+  ...Object.keys(WARN_IF_TRUE),
   ...BRIDGE_OPTIONS,
   'connection',
   'tls_keyform',
@@ -123,6 +136,11 @@ export function judgeCompatOption(key: string, rest: string, inBridge: boolean):
   if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
   const rejected = REJECTED[key];
   if (rejected !== undefined) return { kind: 'reject', reason: `'${key}' ${NOT_IMPLEMENTED}: ${rejected}` };
+  const warnIfTrue = WARN_IF_TRUE[key];
+  if (warnIfTrue !== undefined) {
+    if (!parseBool(rest)) return { kind: 'accept' };
+    return { kind: 'ignore', warning: `'${key} true' ignored: ${warnIfTrue}` };
+  }
   const onlyFalse = ONLY_FALSE[key];
   if (onlyFalse !== undefined) {
     if (!parseBool(rest)) return { kind: 'accept' };

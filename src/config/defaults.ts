@@ -35,6 +35,8 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     persistenceBatchWindowMs: 50,
     sysInterval: 10,
     metricsListener: undefined,
+    memoryLimit: 0,
+    websocketsHeadersSize: 0,
     logTypes: ['error', 'warning', 'notice', 'information'],
     logDest: ['stderr'],
     connectionMessages: true,

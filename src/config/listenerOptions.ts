@@ -22,6 +22,7 @@ export interface ListenerDraft {
   keyfile: string | undefined;
   cafile: string | undefined;
   capath: string | undefined;
+  dhparamfile: string | undefined;
   requireCertificate: boolean;
   useIdentityAsUsername: boolean;
   useSubjectAsUsername: boolean;
@@ -50,6 +51,7 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     keyfile: undefined,
     cafile: undefined,
     capath: undefined,
+    dhparamfile: undefined,
     requireCertificate: false,
     useIdentityAsUsername: false,
     useSubjectAsUsername: false,
@@ -166,15 +168,10 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
   listenerOption('max_topic_alias', (d, rest) => (d.maxTopicAlias = parseInteger(rest, 0, 65535)), {
     createsDefaultListener: false,
   }),
-  // Accepted for compatibility: culex verifies client certificates against cafile only.
-  listenerOption(
-    'capath',
-    (d, rest, warn) => {
-      d.capath = parseText(rest);
-      warn("'capath' is not supported: put the CA certificates in one PEM file and use 'cafile'");
-    },
-    { repeat: 'error' },
-  ),
+  // a directory of CA certificates under OpenSSL's hashed names (c_rehash), as Mosquitto loads it
+  listenerOption('capath', (d, rest) => (d.capath = parseText(rest)), { repeat: 'error' }),
+  // Diffie-Hellman parameters: enables the DHE key exchanges of TLS 1.2 (ECDHE needs none)
+  listenerOption('dhparamfile', (d, rest) => (d.dhparamfile = parseText(rest)), { repeat: 'error' }),
 ];
 
 /** The implicit default listener before anything has opened it (load.ts gives it line 0 until then). */
@@ -196,21 +193,23 @@ export const LISTENER_OPTIONS_BY_NAME: ReadonlyMap<string, ListenerOption> = new
  */
 export function finishListener(d: ListenerDraft): { listener: ListenerConfig; problem?: string; note?: string } {
   const certificatesAsked =
-    d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.requireCertificate ||
-    d.crlfile !== undefined;
+    d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.capath !== undefined ||
+    d.requireCertificate || d.crlfile !== undefined;
   const isTls = d.certfile !== undefined && d.keyfile !== undefined;
   const certificateName = d.useIdentityAsUsername || d.useSubjectAsUsername;
   let problem: string | undefined;
   const notes: string[] = [];
   if (certificatesAsked && !isTls) {
     problem = `listener ${d.port}: TLS needs both certfile and keyfile`;
-  } else if (d.requireCertificate && d.cafile === undefined) {
-    problem = `listener ${d.port}: require_certificate true needs cafile (the CAs that sign client certificates)`;
+  } else if (d.requireCertificate && d.cafile === undefined && d.capath === undefined) {
+    // Mosquitto: "Either cafile or capath must be provided when require_certificate is true"
+    problem = `listener ${d.port}: require_certificate true needs cafile or capath (the CAs that sign client certificates)`;
   } else if (!isTls) {
     const tlsOnly = [
       d.ciphers !== undefined ? 'ciphers' : '',
       d.ciphersTls13 !== undefined ? 'ciphers_tls1.3' : '',
       d.tlsVersion !== undefined ? 'tls_version' : '',
+      d.dhparamfile !== undefined ? 'dhparamfile' : '',
       d.useIdentityAsUsername ? 'use_identity_as_username' : '',
       d.useSubjectAsUsername ? 'use_subject_as_username' : '',
     ].filter((o) => o !== '');
@@ -243,6 +242,8 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
       certfile: d.certfile,
       keyfile: d.keyfile,
       ...(d.cafile !== undefined ? { cafile: d.cafile } : {}),
+      ...(d.capath !== undefined ? { capath: d.capath } : {}),
+      ...(d.dhparamfile !== undefined ? { dhparamfile: d.dhparamfile } : {}),
       requireCertificate: d.requireCertificate,
       useIdentityAsUsername: d.useIdentityAsUsername,
       ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),

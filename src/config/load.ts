@@ -57,8 +57,8 @@ export type ListDir = (dir: string) => readonly string[];
 
 const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'per_listener_settings', ...PLUGIN_KEYS] as const;
 
-/** Every key culex recognises, for suggestions. */
-const KNOWN_KEYS: readonly string[] = [
+/** Every key culex recognises (for suggestions, and the option table test); plugin_opt_* / auth_opt_* are recognised by prefix. */
+export const KNOWN_KEYS: readonly string[] = [
   ...SPECIAL_KEYS,
   ...GLOBAL_OPTIONS.map((o) => o.name),
   ...LISTENER_OPTIONS.map((o) => o.name),

@@ -138,6 +138,13 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('persistence_location', 'persistenceLocation', nonEmptyText, { reloadable: false, repeat: 'error' }),
   option('sys_interval', 'sysInterval', (rest) => parseInteger(rest, 0, 65535), { reloadable: true }),
   option('connection_messages', 'connectionMessages', parseBool, { reloadable: true }),
+  // Mosquitto: a global option, read when the listeners open (libwebsockets' header buffer)
+  option('websockets_headers_size', 'websocketsHeadersSize', (rest) => parseSize(rest, 0, 1 << 20), { reloadable: false }),
+  // Process options: used once at start (src/cli/processOptions.ts).
+  option('pid_file', 'pidFile', nonEmptyText, { reloadable: false, repeat: 'error' }),
+  option('user', 'user', nonEmptyText, { reloadable: false, repeat: 'error' }),
+  // Mosquitto: ssize_t, negative is an error; checked at each PUBLISH admission (src/link/memoryLimit.ts)
+  option('memory_limit', 'memoryLimit', (rest) => parseSize(rest, 0, Number.MAX_SAFE_INTEGER), { reloadable: true }),
 
   // culex's own options.
   option('workers', 'workers', (rest) => parseInteger(rest, 0, 1024), { reloadable: false, culexOnly: true }),

@@ -11,6 +11,13 @@ export interface TlsConfig {
   readonly certfile: string;
   readonly keyfile: string;
   readonly cafile?: string;
+  /**
+   * mosquitto `capath`: a directory of CA certificates named by subject hash (`c_rehash`:
+   * `xxxxxxxx.0`); only files so named are read, as OpenSSL looks them up. With cafile: both.
+   */
+  readonly capath?: string;
+  /** mosquitto `dhparamfile`: PEM Diffie-Hellman parameters, enabling DHE key exchange (TLS 1.2) */
+  readonly dhparamfile?: string;
   /** mosquitto `require_certificate` */
   readonly requireCertificate: boolean;
   /** mosquitto `use_identity_as_username`: the client certificate's CN is the username */
@@ -124,6 +131,24 @@ export interface BrokerConfig {
   readonly sysInterval: number;
   /** `host:port` of the admin HTTP listener (/metrics, /healthz); undefined = off */
   readonly metricsListener?: { readonly host: string; readonly port: number };
+
+  /**
+   * mosquitto `websockets_headers_size`: bytes of HTTP headers a WebSocket handshake may carry;
+   * 0 = Node's default, 16 KiB (Mosquitto's is 1024)
+   */
+  readonly websocketsHeadersSize: number;
+  /** mosquitto `pid_file`: the process id is written here at start and the file removed on a clean stop */
+  readonly pidFile?: string;
+  /**
+   * mosquitto `user`: started as root, the process switches to this user and its groups once the
+   * listeners are open (the whole process: workers are threads); absent or `root`: no switch
+   */
+  readonly user?: string;
+  /**
+   * mosquitto `memory_limit`: bytes of process memory (resident set) above which PUBLISHes are
+   * refused; 0 = no limit
+   */
+  readonly memoryLimit: number;
 
   /** mosquitto `log_type` values enabled (error, warning, notice, information, debug, subscribe, unsubscribe, all, none) */
   readonly logTypes: readonly string[];

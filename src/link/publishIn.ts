@@ -18,6 +18,7 @@ import { encodeAck } from '../protocol/packets/ack.ts';
 import { createMessage, type MessageProperties } from '../model/message.ts';
 import { adoptReceivedFrame } from './publishEncoder.ts';
 import { mountTopic } from './mountPoint.ts';
+import { overMemoryLimit } from './memoryLimit.ts';
 import type { TopicAliases } from './topicAliases.ts';
 
 /** 0 to route; otherwise the reason the message is acknowledged but not routed. */
@@ -25,6 +26,12 @@ export function admitPublish(broker: Broker, client: AclClient, topic: string, p
   // a message that may have to be stored is refused while the disk cannot take it, rather than acknowledged
   if (p.qos > 0 && !broker.canStore) {
     counters.storeFailures++;
+    return ReasonCode.QuotaExceeded;
+  }
+  // memory_limit: refused as a full disk is (3.1.1: the connection is closed, as Mosquitto does)
+  const memoryLimit = broker.config.memoryLimit;
+  if (memoryLimit > 0 && overMemoryLimit(memoryLimit)) {
+    counters.messagesRejectedMemoryLimit++;
     return ReasonCode.QuotaExceeded;
   }
   const limit = broker.config.messageSizeLimit;
@@ -109,7 +116,7 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
   if (reason === ReasonCode.QuotaExceeded && conn.version !== 5) {
     // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
     if (qos === 2) session.inbound.release(id);
-    conn.disconnect(reason, 'message could not be stored');
+    conn.disconnect(reason, 'message could not be stored (store unhealthy or memory_limit)');
     return;
   }
   if (reason === 0) {

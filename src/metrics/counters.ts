@@ -44,6 +44,8 @@ export const counters = {
   storeCommits: 0,
   /** PUBLISH refused for message_size_limit */
   messagesRejectedTooLarge: 0,
+  /** PUBLISH refused while the process was over memory_limit */
+  messagesRejectedMemoryLimit: 0,
   retainedMessages: 0,
   subscriptions: 0,
   sessions: 0,

@@ -23,11 +23,19 @@ export function listen(
   if (listener.maxConnections > 0) server.maxConnections = listener.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host: bindHost(listener), reusePort: true, backlog: 4096 }, () => {
+    server.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
+}
+
+/**
+ * `socket_domain ipv6`: IPv6 only, as Mosquitto (IPV6_V6ONLY on its IPv6 sockets); without it a
+ * socket bound to `::` would take IPv4 clients too.
+ */
+export function ipv6Only(listener: ListenerConfig): boolean {
+  return listener.socketDomain === 'ipv6';
 }
 
 /** The address to bind: the configured one, or every address of the listener's socket_domain. */

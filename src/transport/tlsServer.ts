@@ -2,7 +2,8 @@
  * The Node.js TLS server options of a TLS listener (MQTT over TLS and WebSockets over TLS),
  * set up as Mosquitto 2.0 sets up its SSL_CTX (src/net.c net__tls_server_ctx,
  * net__load_certificates, net__load_crl_file):
- * - `require_certificate true`: the client must present a certificate that `cafile` signs
+ * - `require_certificate true`: the client must present a certificate that a CA of `cafile` or
+ *   `capath` signs
  *   (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT); false: none is asked for;
  * - `crlfile`: every CRL in the PEM file is loaded; a revoked client certificate fails the
  *   handshake. Node.js checks with X509_V_FLAG_CRL_CHECK_ALL where Mosquitto sets only
@@ -12,12 +13,15 @@
  *   below it); without it Node's minimum, TLS 1.2, applies (Mosquitto's is TLS 1.1, which
  *   OpenSSL 3 refuses at its default security level anyway, as it does for `tls_version tlsv1.1`);
  * - `ciphers`, `ciphers_tls1.3`: see config/tlsCiphers.ts; the server's order is preferred
- *   (SSL_OP_CIPHER_SERVER_PREFERENCE).
+ *   (SSL_OP_CIPHER_SERVER_PREFERENCE);
+ * - `dhparamfile`: Diffie-Hellman parameters for the DHE key exchanges of TLS 1.2 (without it
+ *   only ECDHE is offered, as in Mosquitto, whose DHE also needs the file).
  * Files are read when the listener opens; a file that cannot be read or that OpenSSL refuses
  * stops the start with an error naming the listener, the option and the file.
  * called from: worker
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
 import type { TlsConfig } from '../config/types.ts';
 import { nodeCiphers } from '../config/tlsCiphers.ts';
@@ -53,7 +57,11 @@ export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
     rejectUnauthorized: tls.requireCertificate,
     honorCipherOrder: true,
   };
-  if (tls.cafile !== undefined) options.ca = read('cafile', tls.cafile);
+  const ca: Buffer[] = [];
+  if (tls.cafile !== undefined) ca.push(read('cafile', tls.cafile));
+  if (tls.capath !== undefined) ca.push(...hashedCertificates(port, tls.capath, read));
+  if (ca.length > 0) options.ca = ca;
+  if (tls.dhparamfile !== undefined) options.dhparam = read('dhparamfile', tls.dhparamfile);
   if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
   const ciphers = nodeCiphers(tls);
   if (ciphers !== undefined) options.ciphers = ciphers;
@@ -64,10 +72,34 @@ export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
   } catch (err) {
     const files = [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
     if (tls.cafile !== undefined) files.push(`cafile '${tls.cafile}'`);
+    if (tls.capath !== undefined) files.push(`capath '${tls.capath}'`);
     if (tls.crlfile !== undefined) files.push(`crlfile '${tls.crlfile}'`);
+    if (tls.dhparamfile !== undefined) files.push(`dhparamfile '${tls.dhparamfile}'`);
     throw new Error(`listener ${port}: OpenSSL refused the TLS settings (${files.join(', ')}): ${message(err)}`);
   }
   return options;
+}
+
+/** OpenSSL's hashed certificate names in a CA directory: 8 hex digits of the subject hash, `.`, a counter. */
+const HASHED_NAME = /^[0-9a-f]{8}\.[0-9]+$/;
+
+/**
+ * The certificates of a `capath` directory: the files OpenSSL's lookup by subject hash would
+ * find (X509_LOOKUP_hash_dir, what Mosquitto's SSL_CTX_load_verify_locations uses), read once
+ * here instead of at each handshake. Other files (a PEM not linked by `c_rehash`) are not
+ * trusted, as in Mosquitto. A directory with none stops the start.
+ */
+function hashedCertificates(port: number, dir: string, read: (option: string, path: string) => Buffer): Buffer[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => HASHED_NAME.test(n)).sort();
+  } catch (err) {
+    throw new Error(`listener ${port}: cannot read capath '${dir}': ${message(err)}`);
+  }
+  if (names.length === 0) {
+    throw new Error(`listener ${port}: capath '${dir}' holds no certificate under a hashed name (run c_rehash or openssl rehash on it)`);
+  }
+  return names.map((n) => read('capath', join(dir, n)));
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
-import { bindHost } from './tcp.ts';
+import { bindHost, ipv6Only } from './tcp.ts';
 import { tlsServerOptions } from './tlsServer.ts';
 
 /**
@@ -20,9 +20,12 @@ export function listenWebSocket(
   port: number,
   onStream: (stream: Duplex, remoteAddress: string | undefined, remotePort: number | undefined) => void,
   maxPayload: number,
+  maxHeaderSize = 0,
 ): Promise<HttpServer> {
   const t = listener.tls;
-  const http = t !== undefined ? createHttpsServer(tlsServerOptions(listener.port, t)) : createHttpServer();
+  // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
+  const httpOptions = maxHeaderSize > 0 ? { maxHeaderSize } : {};
+  const http = t !== undefined ? createHttpsServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : createHttpServer(httpOptions);
   const wss = new WebSocketServer({
     server: http,
     perMessageDeflate: false,
@@ -42,7 +45,7 @@ export function listenWebSocket(
   });
   return new Promise((resolve, reject) => {
     http.once('error', reject);
-    http.listen({ port, host: bindHost(listener), reusePort: true }, () => {
+    http.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true }, () => {
       http.off('error', reject);
       resolve(http);
     });

@@ -228,7 +228,7 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
       const conn = new Connection(stream, broker, outbox, context, address, remotePort);
       stream.on('data', conn.onData);
       outbox.add(conn);
-    }, maxFrame);
+    }, maxFrame, config.websocketsHeadersSize);
   }
   return listen(listener, port, init.config.setTcpNodelay, (socket) => {
     if (!admit(index, socket)) return;

@@ -65,3 +65,26 @@ test('a WebSocket client that goes away without DISCONNECT is gone at once: its 
     await b.stop();
   }
 });
+
+test('websockets_headers_size: a handshake with more header bytes than the limit is refused (431), a usual one is served; without it the larger one is served too (Mosquitto)', async () => {
+  const open = (port: number, headerBytes: number) => new Promise<number>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt', { headers: { 'X-Cookie': 'a'.repeat(headerBytes) } });
+    ws.once('open', () => { ws.terminate(); resolve(101); });
+    ws.once('unexpected-response', (_req, res) => { ws.terminate(); resolve(res.statusCode ?? 0); });
+    ws.once('error', () => resolve(0));
+  });
+  const start = (websocketsHeadersSize: number) => startBroker(defaultConfig({
+    listeners: [{ port: 0, host: '127.0.0.1', protocol: 'websockets', maxConnections: -1 }],
+    workers: 1, persistence: false, sysInterval: 0, connectionMessages: false, logDest: ['none'], websocketsHeadersSize,
+  }));
+  const small = await start(2048);
+  const usual = await start(0);
+  try {
+    assert.equal(await open(small.ports[0]!, 4000), 431);
+    assert.equal(await open(small.ports[0]!, 100), 101);
+    assert.equal(await open(usual.ports[0]!, 4000), 101);
+  } finally {
+    await small.stop();
+    await usual.stop();
+  }
+});

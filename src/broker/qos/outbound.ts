@@ -29,6 +29,8 @@ export class OutboundTable {
     return this.map ?? NO_ENTRIES;
   }
   private lastId = 0;
+  /** payload bytes of the entries (max_inflight_bytes counts payloads, as Mosquitto's msg_bytes12) */
+  private payloadBytes = 0;
 
   /** the last packet id handed out (kept when a session moves, so ids keep cycling) */
   get lastAllocated(): number {
@@ -41,6 +43,11 @@ export class OutboundTable {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** payload bytes of the messages in the table (sent and not yet completely acknowledged) */
+  get bytes(): number {
+    return this.payloadBytes;
   }
 
   /** Allocates a packet id not in flight (1..65535). Caller guarantees size < 65535. */
@@ -60,12 +67,17 @@ export class OutboundTable {
       state: delivery.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec,
     };
     (this.map ??= new Map()).set(packetId, entry);
+    this.payloadBytes += delivery.message.payload.length;
     return entry;
   }
 
   /** Re-creates an entry in a given state (a session restored or moved), appended in send order. */
   restore(packetId: number, delivery: Delivery, state: OutStateValue): void {
-    (this.map ??= new Map()).set(packetId, { packetId, delivery, state });
+    const map = (this.map ??= new Map());
+    const old = map.get(packetId);
+    if (old !== undefined) this.payloadBytes -= old.delivery.message.payload.length;
+    map.set(packetId, { packetId, delivery, state });
+    this.payloadBytes += delivery.message.payload.length;
   }
 
   get(packetId: number): OutboundEntry | undefined {
@@ -76,7 +88,7 @@ export class OutboundTable {
   puback(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state !== OutState.AwaitPuback) return AckResult.Unknown;
-    this.map?.delete(packetId);
+    this.remove(e);
     return AckResult.Completed;
   }
 
@@ -88,7 +100,7 @@ export class OutboundTable {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state === OutState.AwaitPuback) return AckResult.Unknown;
     if (reasonCode >= 0x80) {
-      this.map?.delete(packetId);
+      this.remove(e);
       return AckResult.Completed;
     }
     e.state = OutState.AwaitPubcomp;
@@ -99,13 +111,19 @@ export class OutboundTable {
   pubcomp(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
     if (e === undefined || e.state !== OutState.AwaitPubcomp) return AckResult.Unknown;
-    this.map?.delete(packetId);
+    this.remove(e);
     return AckResult.Completed;
   }
 
   /** Drops an entry whatever its state (e.g. a message too large for the client). */
   delete(packetId: number): void {
-    this.map?.delete(packetId);
+    const e = this.entries.get(packetId);
+    if (e !== undefined) this.remove(e);
+  }
+
+  private remove(e: OutboundEntry): void {
+    this.map!.delete(e.packetId);
+    this.payloadBytes -= e.delivery.message.payload.length;
   }
 
   /** Entries in send order. */
@@ -115,5 +133,6 @@ export class OutboundTable {
 
   clear(): void {
     this.map?.clear();
+    this.payloadBytes = 0;
   }
 }

@@ -50,6 +50,27 @@ test('QoS 1 beyond the receive window waits and drains in order as acks arrive',
   assert.equal(new Set(link.sent.map((x) => x.id)).size, 5, 'packet ids are distinct');
 });
 
+test('max_inflight_bytes: QoS 1/2 messages go while the payload bytes in flight are below the limit (Mosquitto db__ready_for_flight); QoS 0 is not held', () => {
+  const s = new Session('c', limits({ maxInflightBytes: 10 }));
+  const link = new RecordingLink(100);
+  s.attach(link, 0);
+  s.deliver(delivery('aaaa', 1), 0, true); // 4 in flight
+  s.deliver(delivery('bbbbbbbbbbbb', 2), 0, true); // 4 < 10: goes, 16 in flight
+  s.deliver(delivery('cc', 1), 0, true); // 16 >= 10: waits
+  s.deliver(delivery('q0', 0), 0, true); // QoS 0 is not in flight: sent at once
+  assert.deepEqual(link.sent.map((x) => x.payload), ['aaaa', 'bbbbbbbbbbbb', 'q0']);
+  assert.equal(s.queuedCount, 1);
+  s.puback(link.sent[0]!.id, 0); // 12 in flight: still waits
+  assert.equal(s.queuedCount, 1);
+  s.pubrec(link.sent[1]!.id, 0, 0); // PUBREL due: the entry is still in flight
+  assert.equal(s.queuedCount, 1);
+  s.pubcomp(link.sent[1]!.id, 0); // 0 in flight
+  assert.deepEqual(link.sent.map((x) => x.payload), ['aaaa', 'bbbbbbbbbbbb', 'q0', 'cc']);
+  assert.equal(s.outbound.bytes, 2);
+  s.puback(link.sent[3]!.id, 0);
+  assert.equal(s.outbound.bytes, 0);
+});
+
 test('[MQTT-4.4.0-1] unacknowledged messages are resent with DUP on reconnect, before queued ones', () => {
   const s = new Session('c', limits());
   const first = new RecordingLink(1);

@@ -38,7 +38,7 @@ describe('the shipped configuration files', () => {
         .map((l) => /^#?([a-z_0-9.]+)(?: |$)/.exec(l)?.[1])
         .filter((k) => k !== undefined),
     );
-    const aliases = new Set(['maximum_qos', 'capath']);
+    const aliases = new Set(['maximum_qos']);
     const names = [...GLOBAL_OPTIONS.map((o) => o.name), ...LISTENER_OPTIONS.map((o) => o.name)];
     for (const name of [...names, 'listener', 'log_type', 'log_dest', 'include_dir']) {
       if (aliases.has(name)) continue;

@@ -115,9 +115,16 @@ describe('TLS settings are checked, never silently dropped', () => {
     assert.match(warnings.join('\n'), /use_identity_as_username has no certificate to read unless require_certificate is true: every client will be refused/);
   });
 
-  test('capath is accepted with a warning (cafile is what culex reads)', () => {
-    const { warnings } = load('listener 8883\ncertfile /c\nkeyfile /k\ncapath /etc/ssl/certs\n');
-    assert.match(warnings.join('\n'), /test\.conf:4: 'capath' is not supported/);
+  test('capath and dhparamfile go to the TLS settings; capath alone satisfies require_certificate (Mosquitto)', () => {
+    const { config, warnings } = load('listener 8883\ncertfile /c\nkeyfile /k\ncapath /etc/ssl/certs\nrequire_certificate true\ndhparamfile /dh.pem\n');
+    assert.deepEqual(warnings, []);
+    assert.equal(config.listeners[0]!.tls?.capath, '/etc/ssl/certs');
+    assert.equal(config.listeners[0]!.tls?.dhparamfile, '/dh.pem');
+  });
+
+  test('dhparamfile on a listener without certfile/keyfile is noted as having no effect; capath alone is an error', () => {
+    assert.match(load('listener 1883\ndhparamfile /dh.pem\n').warnings.join('\n'), /dhparamfile ignored: not a TLS listener/);
+    expectConfigError(() => load('listener 1883\ncapath /etc/ssl/certs\n'));
   });
 });
 

@@ -52,6 +52,10 @@ describe('every option parses into its BrokerConfig field', () => {
     ['persistence_location /var/lib/culex', 'persistenceLocation', '/var/lib/culex'],
     ['sys_interval 0', 'sysInterval', 0],
     ['connection_messages false', 'connectionMessages', false],
+    ['pid_file /run/culex.pid', 'pidFile', '/run/culex.pid'],
+    ['user culex', 'user', 'culex'],
+    ['memory_limit 512M', 'memoryLimit', 512 * 1024 ** 2],
+    ['memory_limit 0', 'memoryLimit', 0],
     ['workers 8', 'workers', 8],
     ['persistence_durability batch', 'persistenceDurability', 'batch'],
     ['persistence_durability off', 'persistenceDurability', 'off'],
@@ -232,9 +236,9 @@ describe('syntax', () => {
   });
 
   test('warnings carry file and line', () => {
-    const { warnings } = parseConfig('listener 1883\nautosave_interval 1800\nuser mosquitto\n', 'x.conf');
+    const { warnings } = parseConfig('listener 1883\nautosave_interval 1800\nretry_interval 20\n', 'x.conf');
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /^x\.conf:2: 'autosave_interval' ignored/);
-    assert.match(warnings[1]!, /^x\.conf:3: 'user' ignored/);
+    assert.match(warnings[1]!, /^x\.conf:3: 'retry_interval' ignored/);
   });
 });
