@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { needsPasswordCheck } from './config/listenerSecurity.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, logOptions, type Logger } from './log.ts';
 import { sumCounters } from './metrics/counters.ts';
 import { startMetricsServer } from './metrics/prometheus.ts';
 import { sysTopics } from './metrics/sys.ts';
@@ -25,6 +25,8 @@ export interface RunningBroker {
   readonly workerPorts: readonly number[];
   /** Ends worker `index` abruptly (as a crash would) and resolves when its replacement serves. For tests. */
   killWorker(index: number): Promise<void>;
+  /** The main thread's logger; its reopen() reopens the log file in every worker as well. */
+  readonly log: Logger;
   /** graceful stop: listeners closed, clients told (v5 DISCONNECT 0x8B), resolves when done */
   stop(): Promise<void>;
   /** broker-wide counters summed over the workers */
@@ -66,7 +68,15 @@ const YOUNG_GENERATION_MB = 12;
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function startBroker(config: BrokerConfig, opts: StartOptions = {}): Promise<RunningBroker> {
-  const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
+  const own = opts.log ?? createLogger(logOptions(config, opts.verbose));
+  // each worker holds its own descriptor of the log file: reopening it (SIGHUP, logrotate) reopens theirs too
+  const log: Logger = {
+    ...own,
+    reopen: () => {
+      own.reopen();
+      for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
+    },
+  };
   const ports: number[] = [];
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
@@ -243,6 +253,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
 
   return {
     config,
+    log,
     ports,
     workers: n,
     workerPorts,

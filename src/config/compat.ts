@@ -8,16 +8,16 @@
  *
  * Accepted with a warning (no effect in culex):
  *   autosave_interval, autosave_on_changes, persistence_file (culex commits every message to
- *   LMDB in persistence_location); log_timestamp, log_timestamp_format, log_facility;
- *   user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
+ *   LMDB in persistence_location); user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
  *   (removed in Mosquitto 2); memory_limit; websockets_log_level, websockets_headers_size;
  *   http_dir (no HTTP file serving); dhparamfile (ECDHE is used); max_topic_alias_broker;
- *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts); and every
- *   bridge option (`connection` blocks: the bridge is not started).
+ *   capath (see listenerOptions.ts); and every bridge option (`connection` blocks: the bridge is not started).
  * Accepted silently when set to the value culex behaves as:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
  * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
  *   `plugin` / `auth_plugin` lines are refused: culex loads plugins for all listeners only.
+ * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
+ *   load.ts and schema.ts: `log_dest syslog|topic|dlt` are refused there.
  * Refused:
  *   use_username_as_clientid true (identity rule); check_retain_source true;
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
@@ -45,9 +45,6 @@ const IGNORED: Readonly<Record<string, string>> = {
   autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
   autosave_on_changes: 'culex commits every acknowledged message to LMDB; there is no periodic save',
   persistence_file: 'culex keeps its LMDB store in persistence_location',
-  log_timestamp: 'culex always timestamps log lines',
-  log_timestamp_format: 'culex uses ISO 8601 timestamps',
-  log_facility: 'culex does not log to syslog',
   user: 'culex does not switch user; run it as the user it should run as',
   pid_file: 'culex does not write a pid file',
   allow_duplicate_messages: 'culex never sends a client the same message twice for overlapping subscriptions',

@@ -138,6 +138,8 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('persistence_location', 'persistenceLocation', nonEmptyText, { reloadable: false, repeat: 'error' }),
   option('sys_interval', 'sysInterval', (rest) => parseInteger(rest, 0, 65535), { reloadable: true }),
   option('connection_messages', 'connectionMessages', parseBool, { reloadable: true }),
+  option('log_timestamp', 'logTimestamp', parseBool, { reloadable: true }),
+  option('log_timestamp_format', 'logTimestampFormat', nonEmptyText, { reloadable: true, repeat: 'error' }),
 
   // culex's own options.
   option('workers', 'workers', (rest) => parseInteger(rest, 0, 1024), { reloadable: false, culexOnly: true }),

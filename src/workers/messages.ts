@@ -38,7 +38,9 @@ export type ToWorker =
   /** dynamic security changed: the new rules (if they changed) and the connections to close */
   | { readonly type: 'dynsecUpdate'; readonly snapshot: DynsecSnapshot | undefined; readonly kick: DynsecKick | undefined }
   /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */
-  | { readonly type: 'dynsecResponse'; readonly payload: string };
+  | { readonly type: 'dynsecResponse'; readonly payload: string }
+  /** the main thread's Logger.reopen(): close and reopen this worker's log file (logrotate) */
+  | { readonly type: 'logReopen' };
 
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */

@@ -16,7 +16,7 @@ import { Outbox } from '../link/outbox.ts';
 import { listenerContext, type ListenerContext } from '../link/listenerContext.ts';
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logOptions } from '../log.ts';
 import { snapshotCounters } from '../metrics/counters.ts';
 import { listen } from '../transport/tcp.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
@@ -31,7 +31,7 @@ import { counters } from '../metrics/counters.ts';
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const { config } = init;
-const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: init.verbose });
+const log = createLogger(logOptions(config, init.verbose));
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
@@ -159,6 +159,9 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'peerDown':
       cluster?.peerDown(msg.index);
+      return;
+    case 'logReopen':
+      log.reopen();
       return;
     case 'listen':
       openListeners().then(
