@@ -76,6 +76,8 @@ export class Broker {
       queueQos0Messages: config.queueQos0Messages,
       dropOldest: config.queueDropPolicy === 'drop_oldest',
       mayRead: services.authorizer === undefined ? undefined : (session, topic) => this.mayRead(session, topic),
+      // Mosquitto database.c: once per drop episode (until the client connects again)
+      dropping: (session) => this.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
     this.expiryTimer = setInterval(() => {

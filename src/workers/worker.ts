@@ -117,20 +117,27 @@ const servers: Server[] = [];
  * in shared memory and a new one is refused when the sum is at the limit.
  */
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
-function admit(l: number, stream: Duplex): boolean {
+function admit(l: number, stream: Duplex, address: string | undefined, remotePort: number | undefined, port: number): boolean {
   const max = config.listeners[l]!.maxConnections;
   const shared = init.cluster;
-  if (max <= 0 || shared === undefined || openCounts === undefined) return true;
+  if (max <= 0 || shared === undefined || openCounts === undefined) return accepted(address, remotePort, port);
   let open = 0;
   for (let w = 0; w < shared.workers; w++) open += Atomics.load(openCounts, openConnectionsSlot(shared, w, l));
   if (open >= max) {
     counters.connectionsRejected++;
+    if (log.connectionMessages) log.notice(`Client connection from ${address} denied: max_connections exceeded.`);
     stream.destroy();
     return false;
   }
   const slot = openConnectionsSlot(shared, init.index, l);
   Atomics.add(openCounts, slot, 1);
   stream.once('close', () => Atomics.sub(openCounts, slot, 1));
+  return accepted(address, remotePort, port);
+}
+
+/** Mosquitto net.c's line for every accepted connection (connection_messages). */
+function accepted(address: string | undefined, remotePort: number | undefined, port: number): true {
+  if (log.connectionMessages) log.notice(`New connection from ${address}:${remotePort} on port ${port}.`);
   return true;
 }
 
@@ -198,11 +205,11 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
   const context: ListenerContext = listenerContext(config, index, listener);
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (admit(index, stream)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));
+      if (admit(index, stream, address, remotePort, port)) outbox.add(new Connection(stream, broker, outbox, context, address, remotePort));
     }, maxFrame);
   }
   return listen(listener, port, config.setTcpNodelay, (socket) => {
-    if (admit(index, socket)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
+    if (admit(index, socket, socket.remoteAddress, socket.remotePort, port)) outbox.add(new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort));
   });
 }
 
