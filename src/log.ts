@@ -33,7 +33,27 @@ export interface Logger {
   connection(conn: { clientId: string; remoteAddress: string | undefined; remotePort: number | undefined; version: number; keepalive: number }, packet: IConnectPacket): void;
   /** Closes and reopens the log file (SIGHUP, logrotate); writes what is pending first. */
   reopen(): void;
+  /**
+   * With `log_dest topic`: where this thread's lines go as `$SYS/broker/log/…` messages, a batch
+   * once per event-loop turn (never from inside the call that logged, which may be routing).
+   * Lines logged before this is called are not published. No effect without `log_dest topic`.
+   */
+  attachTopic(publish: TopicPublisher): void;
 }
+
+/** Publishes log lines: [topic, line (time stamp included)] pairs, in order. */
+export type TopicPublisher = (entries: readonly (readonly [string, string])[]) => void;
+
+/** Mosquitto's `log_dest topic` topics by log type (logging.c); debug and internal lines are not published. */
+const LOG_TOPICS: Readonly<Partial<Record<LogType, string>>> = {
+  error: '$SYS/broker/log/E',
+  warning: '$SYS/broker/log/W',
+  notice: '$SYS/broker/log/N',
+  information: '$SYS/broker/log/I',
+  subscribe: '$SYS/broker/log/M/subscribe',
+  unsubscribe: '$SYS/broker/log/M/unsubscribe',
+  websockets: '$SYS/broker/log/WS',
+};
 
 /** Mosquitto's log types (log_type). */
 export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'debug' | 'subscribe' | 'unsubscribe' | 'websockets' | 'internal';
@@ -41,7 +61,7 @@ export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'debug' |
 export interface LogOptions {
   /** log_type values; `all` and `none` as in the configuration */
   readonly types: readonly string[];
-  /** log_dest values: stdout | stderr | `file PATH`; empty or `none` = nowhere */
+  /** log_dest values: stdout | stderr | `file PATH` | topic; empty or `none` = nowhere */
   readonly dest: readonly string[];
   readonly connectionMessages: boolean;
   /** -v on the command line: every log type */
@@ -89,19 +109,34 @@ export function createLogger(opts: LogOptions): Logger {
   const types = new Set(opts.types);
   const all = opts.verbose === true || types.has('all');
   const stamp = stamper(opts);
-  const sinks: LogSink[] = opts.dest.includes('none') ? [] : openSinks(opts.dest, (m) => stderrSink.write(`${stamp()}${m}\n`));
-  const on = (t: LogType) => sinks.length > 0 && !types.has('none') && (all || types.has(t));
+  const none = opts.dest.includes('none');
+  const sinks: LogSink[] = none ? [] : openSinks(opts.dest, (m) => stderrSink.write(`${stamp()}${m}\n`));
+  const toTopic = !none && opts.dest.includes('topic');
+  const on = (t: LogType) => (sinks.length > 0 || toTopic) && !types.has('none') && (all || types.has(t));
   let pending: string[] = [];
   let scheduled = false;
+  let publisher: TopicPublisher | undefined;
+  let published: (readonly [string, string])[] = [];
   const flush = () => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const text = pending.join('');
-    pending = [];
-    for (const s of sinks) s.write(text);
+    if (pending.length > 0) {
+      const text = pending.join('');
+      pending = [];
+      for (const s of sinks) s.write(text);
+    }
+    if (published.length > 0) {
+      const entries = published;
+      published = [];
+      publisher?.(entries);
+    }
   };
-  const put = (message: string) => {
-    pending.push(`${stamp()}${message}\n`);
+  const put = (type: LogType, message: string) => {
+    const line = `${stamp()}${message}`;
+    pending.push(`${line}\n`);
+    if (publisher !== undefined) {
+      const topic = LOG_TOPICS[type];
+      if (topic !== undefined) published.push([topic, line]);
+    }
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
@@ -125,22 +160,25 @@ export function createLogger(opts: LogOptions): Logger {
     unsubscribeEnabled: enabled.unsubscribe,
     connectionMessages: opts.connectionMessages,
     error: (m, err) => {
-      if (enabled.error) put(`Error: ${err === undefined ? m : `${m}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`}`);
+      if (enabled.error) put('error', `Error: ${err === undefined ? m : `${m}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`}`);
     },
-    warning: (m) => enabled.warning && put(`Warning: ${m}`),
-    notice: (m) => enabled.notice && put(m),
-    info: (m) => enabled.information && put(m),
-    debug: (m) => enabled.debug && put(m),
-    subscribe: (m) => enabled.subscribe && put(m),
-    unsubscribe: (m) => enabled.unsubscribe && put(m),
-    write: (t, m) => enabled[t] && put(m),
+    warning: (m) => enabled.warning && put('warning', `Warning: ${m}`),
+    notice: (m) => enabled.notice && put('notice', m),
+    info: (m) => enabled.information && put('information', m),
+    debug: (m) => enabled.debug && put('debug', m),
+    subscribe: (m) => enabled.subscribe && put('subscribe', m),
+    unsubscribe: (m) => enabled.unsubscribe && put('unsubscribe', m),
+    write: (t, m) => enabled[t] && put(t, m),
     connection: (c, p) => {
       if (!connOn) return;
-      put(`New client connected from ${c.remoteAddress}:${c.remotePort} as ${c.clientId} (p${MOSQUITTO_PROTOCOL[c.version] ?? c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${p.username !== undefined ? `, u'${p.username}'` : ''}).`);
+      put('notice', `New client connected from ${c.remoteAddress}:${c.remotePort} as ${c.clientId} (p${MOSQUITTO_PROTOCOL[c.version] ?? c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${p.username !== undefined ? `, u'${p.username}'` : ''}).`);
     },
     reopen: () => {
       flush();
       for (const s of sinks) s.reopen();
+    },
+    attachTopic: (p) => {
+      if (toTopic) publisher = p;
     },
   };
 }

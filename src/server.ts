@@ -228,6 +228,12 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     throw err;
   }
 
+  // log_dest topic: once every worker serves, the main thread's lines are published by the first one
+  // (a publish reaches the subscribers of every worker)
+  own.attachTopic((entries) => {
+    if (!stopping) workers[0]?.postMessage({ type: 'logPublish', entries } satisfies ToWorker);
+  });
+
   /** every worker's counters, by worker index */
   const workerStats = (): Promise<Record<string, number>[]> =>
     new Promise((resolve) => {

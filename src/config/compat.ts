@@ -17,7 +17,7 @@
  * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
  *   `plugin` / `auth_plugin` lines are refused: culex loads plugins for all listeners only.
  * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
- *   load.ts and schema.ts: `log_dest syslog|topic|dlt` are refused there.
+ *   load.ts and schema.ts: `log_dest syslog|dlt` are refused there.
  * Refused:
  *   use_username_as_clientid true (identity rule); check_retain_source true;
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;

@@ -282,7 +282,7 @@ class ConfigBuilder {
 
   /**
    * One `log_dest` line (Mosquitto reads its first word): `none` clears what earlier lines
-   * added; stdout, stderr and `file PATH` add to it. syslog, topic and dlt are refused: culex
+   * added; stdout, stderr, topic and `file PATH` add to it. syslog and dlt are refused: culex
    * cannot write to them, and a line that is accepted must take effect.
    */
   private addLogDest(at: Origin, rest: string): void {
@@ -296,6 +296,7 @@ class ConfigBuilder {
         return;
       case 'stdout':
       case 'stderr':
+      case 'topic':
         if (!this.logDest.includes(dest)) this.logDest.push(dest);
         return;
       case 'file': {
@@ -309,12 +310,10 @@ class ConfigBuilder {
       case 'syslog':
         // Node cannot send to /dev/log (a unix datagram socket) without native code
         throw new OptionValueError("'log_dest syslog' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
-      case 'topic':
-        throw new OptionValueError("'log_dest topic' ($SYS/broker/log/...) is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       case 'dlt':
         throw new OptionValueError("'log_dest dlt' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       default:
-        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | none)`);
+        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | topic | none)`);
     }
   }
 

@@ -40,7 +40,9 @@ export type ToWorker =
   /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */
   | { readonly type: 'dynsecResponse'; readonly payload: string }
   /** the main thread's Logger.reopen(): close and reopen this worker's log file (logrotate) */
-  | { readonly type: 'logReopen' };
+  | { readonly type: 'logReopen' }
+  /** `log_dest topic`: the main thread's log lines, to publish ([topic, line] pairs) */
+  | { readonly type: 'logPublish'; readonly entries: readonly (readonly [string, string])[] };
 
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */

@@ -85,6 +85,16 @@ const workers = init.cluster?.workers ?? 1;
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
 const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush(), config.maxConnectTime);
 const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq });
+
+let stopping = false;
+
+/** `log_dest topic`: log lines as Mosquitto publishes them (QoS 2, not retained, to every subscriber the ACLs let read them). */
+function publishLog(entries: readonly (readonly [string, string])[]): void {
+  if (stopping) return; // the lines of a stopping broker have no one left to reach
+  const now = Date.now();
+  for (const [topic, line] of entries) broker.publish(createMessage(topic, Buffer.from(line), 2, false, undefined, '', now));
+  broker.flushSoon();
+}
 if (store !== undefined) {
   const now = Date.now();
   for (const r of store.loadRetained()) {
@@ -144,6 +154,7 @@ function accepted(address: string | undefined, remotePort: number | undefined, p
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
+      stopping = true;
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
@@ -170,9 +181,16 @@ port.on('message', (msg: ToWorker) => {
     case 'logReopen':
       log.reopen();
       return;
+    case 'logPublish':
+      publishLog(msg.entries);
+      return;
     case 'listen':
       openListeners().then(
-        () => post({ type: 'ready' }),
+        () => {
+          // log_dest topic: from now on (the cluster is up), this worker's lines are published too
+          log.attachTopic(publishLog);
+          post({ type: 'ready' });
+        },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
       );
       return;

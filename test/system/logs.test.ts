@@ -210,3 +210,47 @@ test('Logger.reopen() of a running broker: after logrotate renamed the file, the
     cleanup();
   }
 });
+
+test('Mosquitto log_dest topic: each line is published, QoS 2, not retained, to $SYS/broker/log/N (notice), M/subscribe (subscribe)…; debug lines are not', { skip: culexOnly }, async () => {
+  const b = await startTestBroker({ workers: 2, logDest: ['topic'], logTypes: ['notice', 'subscribe', 'debug'], connectionMessages: true });
+  try {
+    const port = b.running!.ports[0]!;
+    const { client: watcher } = await RawClient.connected(port, { clientId: 'log-watcher' });
+    watcher.send(pk.subscribe(1, [{ filter: '$SYS/broker/log/#', qos: 2 }]));
+    await watcher.expect(PacketType.SUBACK);
+    // clients land on either worker: both workers' lines, and the main thread's, reach the watcher
+    const ids = ['log-topic-0', 'log-topic-1', 'log-topic-2', 'log-topic-3'];
+    for (const id of ids) {
+      const { client } = await RawClient.connected(port, { clientId: id });
+      client.send(pk.disconnect());
+      await client.expectClosed();
+    }
+    b.running!.log.notice('a main thread notice');
+    b.running!.log.debug('a main thread debug line');
+    const want = new Set([...ids.map((id) => `Client ${id} disconnected.`), 'a main thread notice']);
+    const seen: string[] = [];
+    const deadline = Date.now() + 10000;
+    while (want.size > 0) {
+      assert.ok(Date.now() < deadline, `still missing ${[...want].join(', ')}; got:\n${seen.join('\n')}`);
+      const p = await watcher.nextPacket();
+      if (p.type === PacketType.PUBREL) {
+        watcher.send(pk.ack(PacketType.PUBCOMP, p.packetId!));
+        continue;
+      }
+      assert.equal(p.type, PacketType.PUBLISH);
+      assert.equal(p.qos, 2);
+      assert.equal(p.retain, false);
+      watcher.send(pk.ack(PacketType.PUBREC, p.packetId!));
+      const text = p.payload!.toString();
+      const m = /^\d+: (.*)$/.exec(text);
+      assert.ok(m !== null, text);
+      seen.push(`${p.topic} ${m[1]}`);
+      assert.ok(!m[1]!.includes('debug line'), 'debug lines are not published');
+      if (p.topic === '$SYS/broker/log/N') want.delete(m[1]!);
+    }
+    assert.ok(seen.includes('$SYS/broker/log/M/subscribe log-watcher 2 $SYS/broker/log/#'), seen.join('\n'));
+    watcher.destroy();
+  } finally {
+    await b.stop();
+  }
+});

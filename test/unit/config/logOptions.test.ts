@@ -10,8 +10,8 @@ import { expectConfigError } from './expectConfigError.ts';
 
 const load = (lines: string) => parseConfig(`listener 1883\n${lines}\n`, 'm.conf');
 
-test('Mosquitto log_dest syslog / topic / dlt: refused naming the line', () => {
-  for (const dest of ['syslog', 'topic', 'dlt']) {
+test('Mosquitto log_dest syslog / dlt: refused naming the line', () => {
+  for (const dest of ['syslog', 'dlt']) {
     const message = expectConfigError(() => load(`log_dest stderr\nlog_dest ${dest}`)).message;
     assert.match(message, /^m\.conf:3: /, dest);
     assert.match(message, new RegExp(`'log_dest ${dest}'.* is not supported by culex`), dest);
@@ -22,6 +22,7 @@ test('Mosquitto log_dest: several destinations; none drops those before it; a se
   assert.deepEqual(load('log_dest stdout\nlog_dest file /tmp/x.log\nlog_dest stderr').config.logDest, ['stdout', 'file /tmp/x.log', 'stderr']);
   assert.deepEqual(load('log_dest stdout\nlog_dest none').config.logDest, []);
   assert.deepEqual(load('log_dest none\nlog_dest stdout').config.logDest, ['stdout']);
+  assert.deepEqual(load('log_dest topic\nlog_dest topic').config.logDest, ['topic']);
   assert.match(expectConfigError(() => load('log_dest file /a\nlog_dest file /b')).message, /^m\.conf:3: duplicate log_dest file/);
 });
 
