@@ -511,7 +511,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** Takeover by a new connection with the same client id [MQTT-3.1.4-3]. */
   takeOver(): void {
-    if (this.broker.log.connectionMessages) this.broker.log.write('error', `Client ${this.clientId} already connected, closing old connection.`);
+    // Mosquitto handle_connect.c logs this (an error line) only for a connection still open
+    if (this.state !== State.Closed && this.broker.log.connectionMessages) this.broker.log.write('error', `Client ${this.clientId} already connected, closing old connection.`);
     this.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
     this.release();
   }
