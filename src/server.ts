@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { listenerSecurity, needsPasswordCheck } from './config/listenerSecurity.ts';
 import { ConfigError } from './config/errors.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, logOptions, type Logger } from './log.ts';
 import { startObservability } from './workers/observability.ts';
 import { applyReloadable, diffReloadable } from './config/reload.ts';
 import { aclAuthorizerOf } from './auth/aclAuthorizer.ts';
@@ -50,6 +50,8 @@ export interface RunningBroker {
    * load changes nothing. Reloads run one at a time.
    */
   reload(): Promise<ReloadResult>;
+  /** The main thread's logger; its reopen() reopens the log file in every worker as well. */
+  readonly log: Logger;
   /** graceful stop: listeners closed, clients told (v5 DISCONNECT 0x8B), resolves when done */
   stop(): Promise<void>;
   /** broker-wide counters summed over the workers */
@@ -130,7 +132,14 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', impor
 export async function startBroker(config: BrokerConfig, opts: StartOptions = {}): Promise<RunningBroker> {
   /** the configuration in force; `config` stays the one the broker started with */
   let current = config;
-  const log = opts.log ?? createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: opts.verbose });
+  const own = opts.log ?? createLogger(logOptions(config, opts.verbose));
+  // each worker holds its own descriptor of the log file: reopening it (SIGHUP, logrotate) reopens theirs too
+  const log: Logger = Object.assign(Object.create(own) as Logger, {
+    reopen: () => {
+      own.reopen();
+      for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
+    },
+  });
   const ports: number[] = [];
   for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
@@ -301,6 +310,12 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     throw err;
   }
 
+  // log_dest topic: once every worker serves, the main thread's lines are published by the first one
+  // (a publish reaches the subscribers of every worker)
+  own.attachTopic((entries) => {
+    if (!stopping) workers[0]?.postMessage({ type: 'logPublish', entries } satisfies ToWorker);
+  });
+
   const observability = await startObservability({
     config, version: VERSION, ports, shared, up,
     restarts: () => restarts,
@@ -320,7 +335,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const reloadOnce = async (): Promise<ReloadResult> => {
     const none = { applied: [], restartNeeded: [], disconnected: 0 };
     log.info('Reloading config.');
-    log.reopen?.();
+    log.reopen();
     if (opts.loadConfig === undefined) {
       log.warning('reload: no configuration file; nothing to reload');
       return { ok: false, error: 'no configuration file', ...none };
@@ -343,6 +358,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       for (const name of diff.notReloadable) log.warning(`reload: ${name} changed; takes effect after a restart`);
       if (next.sysInterval !== current.sysInterval) observability.setSysInterval(next.sysInterval);
       current = next;
+      log.reconfigure(logOptions(next, opts.verbose)); // the workers' loggers: in their 'reload'
       const disconnected = await new Promise<number>((resolve) => {
         const id = nextReloadId++;
         // every thread alive, a replacement still starting included (its port keeps the message until it listens)
@@ -366,6 +382,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     get config() {
       return current;
     },
+    log,
     ports,
     workers: n,
     workerPorts,

@@ -82,6 +82,8 @@ export class Broker {
       dropOldest: config.queueDropPolicy === 'drop_oldest',
       maxInflightBytes: config.maxInflightBytes,
       mayRead: this.authorizer === undefined ? undefined : this.mayRead.bind(this),
+      // Mosquitto database.c: once per drop episode (until the client connects again)
+      dropping: (session) => this.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
     this.expiryTimer = setInterval(() => {

@@ -40,6 +40,8 @@ export interface QueueLimits {
    * (rights may have changed: ACL reload, dynamic security). Undefined without an ACL.
    */
   readonly mayRead?: ((session: Session, topic: string) => boolean) | undefined;
+  /** called at the first message dropped for this session since its client last connected */
+  readonly dropping?: ((session: Session) => void) | undefined;
 }
 
 export const NEVER_EXPIRES = 0xffffffff;
@@ -82,6 +84,8 @@ export class Session implements JournalSession {
   intercept: ((d: Delivery, now: number, mirrored: boolean) => void) | undefined = undefined;
   private readonly pending = new Deque<Delivery>();
   private pendingBytes = 0;
+  /** a message was dropped since the client last connected (Mosquitto's is_dropping): reported once */
+  private dropping = false;
 
   readonly clientId: string;
   private readonly limits: QueueLimits;
@@ -119,8 +123,11 @@ export class Session implements JournalSession {
   deliverNow(d: Delivery, now: number): void {
     const link = this.link;
     if (d.qos === 0 && link !== undefined) {
-      if (link.congested) counters.messagesDroppedQos0++;
-      else link.sendPublish(d, 0, false);
+      if (!link.congested) link.sendPublish(d, 0, false);
+      else {
+        counters.messagesDroppedQos0++;
+        this.dropped();
+      }
       return;
     }
     if (d.qos === 0 && !this.limits.queueQos0Messages) {
@@ -160,11 +167,18 @@ export class Session implements JournalSession {
       (this.limits.maxQueuedBytes > 0 && this.pendingBytes + size > this.limits.maxQueuedBytes);
     if (!full) return true;
     counters.messagesDroppedQueueFull++;
+    this.dropped();
     if (!this.limits.dropOldest || this.pending.length === 0) return false;
     const old = this.pending.shift()!;
     this.pendingBytes -= messageSize(old.message);
     this.journal?.done(this, old);
     return true;
+  }
+
+  private dropped(): void {
+    if (this.dropping) return;
+    this.dropping = true;
+    this.limits.dropping?.(this);
   }
 
   private push(d: Delivery): void {
@@ -226,6 +240,7 @@ export class Session implements JournalSession {
   attach(link: SessionLink, now: number): void {
     this.link = link;
     this.expiresAt = 0;
+    this.dropping = false;
     this.recheckQueued();
     for (const e of this.outbound.values()) {
       if (e.state === 3 /* AwaitPubcomp */) link.sendPubrel(e.packetId);

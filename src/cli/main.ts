@@ -8,7 +8,7 @@
  */
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logOptions } from '../log.ts';
 import { startBroker, VERSION as version } from '../server.ts';
 import { readConfig } from './configSource.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
@@ -91,7 +91,7 @@ try {
 }
 {
   // Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."
-  const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: false, verbose });
+  const log = createLogger(logOptions(config, verbose));
   log.notice(`culex version ${version} starting`);
   log.notice(configFile === undefined ? 'Using default config.' : `Config loaded from ${configFile}.`);
 }

@@ -19,12 +19,13 @@
  *   max_topic_alias_broker: culex sends no topic aliases (as with 0): topics go in full.
  *   allow_duplicate_messages true: one copy per client for overlapping subscriptions, at their
  *     highest QoS with every subscription identifier (false, what culex does, is silent).
- *   websockets_log_level, log_timestamp, log_timestamp_format, log_facility, `log_dest
- *     syslog|topic|dlt` (load.ts): logging (its options are the logging rewrite's).
+ *   websockets_log_level: culex has no libwebsockets log.
  *   `connection` blocks and every bridge option inside one: the bridge is not run (issue 15);
  *     a bridge option outside a block is refused, as in Mosquitto.
  * Accepted silently at the value culex behaves as, refused at the other:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
+ * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
+ *   load.ts and schema.ts: `log_dest syslog|dlt` are refused there.
  * Refused:
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
  *   http_dir (the files would not be served); psk_hint, psk_file (a PSK listener would come up
@@ -53,9 +54,6 @@ const IGNORED: Readonly<Record<string, string>> = {
   persistence_file:
     'the name is not used: culex keeps its LMDB store (data.mdb and lock.mdb) in persistence_location; ' +
     'a file of that name there (a Mosquitto database) is neither read nor written',
-  log_timestamp: 'culex always timestamps log lines',
-  log_timestamp_format: 'culex uses ISO 8601 timestamps',
-  log_facility: 'culex does not log to syslog',
   retry_interval: 'removed in Mosquitto 2 as well',
   websockets_log_level: 'culex has no libwebsockets log',
   max_topic_alias_broker: 'culex sends no topic aliases to clients (as with 0): topics go in full',

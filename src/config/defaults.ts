@@ -40,6 +40,8 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     logTypes: ['error', 'warning', 'notice', 'information'],
     logDest: ['stderr'],
     connectionMessages: true,
+    logTimestamp: true,
+    logTimestampFormat: undefined,
   };
   return Object.freeze({ ...base, ...overrides });
 }

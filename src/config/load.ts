@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import type { BrokerConfig, ListenerConfig } from './types.ts';
 import { defaultConfig } from './defaults.ts';
 import { ConfigError, OptionValueError } from './errors.ts';
-import { splitConfigLines, valueTokens, parseIntegerToken, parseText, type ConfigLine } from './lineSyntax.ts';
+import { splitConfigLines, valueTokens, parseInteger, parseIntegerToken, type ConfigLine } from './lineSyntax.ts';
 import { GLOBAL_OPTIONS, GLOBAL_OPTIONS_BY_NAME, type MutableConfig } from './schema.ts';
 import {
   LISTENER_OPTIONS,
@@ -55,7 +55,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'per_listener_settings', ...PLUGIN_KEYS] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises (for suggestions, and the option table test); plugin_opt_* / auth_opt_* are recognised by prefix. */
 export const KNOWN_KEYS: readonly string[] = [
@@ -153,7 +153,11 @@ class ConfigBuilder {
       case 'log_type':
         return this.addLogTypes(rest);
       case 'log_dest':
-        return this.addLogDest(at, rest, warn);
+        return this.addLogDest(at, rest);
+      case 'log_facility':
+        // Mosquitto reads it (0-7: local0-local7) and uses it for syslog only
+        parseInteger(rest, 0, 7);
+        return warn("log_facility applies to 'log_dest syslog' only, which culex does not support; it has no effect");
       case 'per_listener_settings':
         return this.security.setMode(rest);
     }
@@ -276,7 +280,12 @@ class ConfigBuilder {
     }
   }
 
-  private addLogDest(at: Origin, rest: string, warn: (m: string) => void): void {
+  /**
+   * One `log_dest` line (Mosquitto reads its first word): `none` clears what earlier lines
+   * added; stdout, stderr, topic and `file PATH` add to it. syslog and dlt are refused: culex
+   * cannot write to them, and a line that is accepted must take effect.
+   */
+  private addLogDest(at: Origin, rest: string): void {
     const tokens = valueTokens(rest);
     if (tokens.length === 0) throw new OptionValueError('missing value');
     this.logDest ??= [];
@@ -287,21 +296,24 @@ class ConfigBuilder {
         return;
       case 'stdout':
       case 'stderr':
+      case 'topic':
         if (!this.logDest.includes(dest)) this.logDest.push(dest);
         return;
       case 'file': {
+        // Mosquitto: "Duplicate \"log_dest file\" value."
         this.once(at, 'log_dest file', 'log_dest file');
-        const path = parseText(rest.slice(4).trim());
+        const path = rest.slice(4).trim();
+        if (path === '') throw new OptionValueError('missing value');
         this.logDest.push(`file ${path}`);
         return;
       }
       case 'syslog':
-      case 'topic':
+        // Node cannot send to /dev/log (a unix datagram socket) without native code
+        throw new OptionValueError("'log_dest syslog' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       case 'dlt':
-        warn(`'log_dest ${dest}' ignored: culex logs to stdout, stderr or a file`);
-        return;
+        throw new OptionValueError("'log_dest dlt' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       default:
-        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | none)`);
+        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | topic | none)`);
     }
   }
 

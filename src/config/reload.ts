@@ -6,19 +6,12 @@ import type { BrokerConfig, ListenerConfig } from './types.ts';
 import { GLOBAL_OPTIONS, SPECIAL_FIELDS } from './schema.ts';
 import { LISTENER_SECURITY_OPTIONS } from './listenerSecurity.ts';
 
-/**
- * Options Mosquitto reloads but a running culex cannot apply yet: every thread's Logger is made
- * once at start (src/log.ts has no way to change its types or destination), so a change of these
- * is reported as needing a restart rather than accepted and not applied.
- */
-const NOT_YET_LIVE: ReadonlySet<string> = new Set(['logTypes', 'logDest', 'connectionMessages']);
-
 /** Option name and reloadability of every BrokerConfig field. */
 const FIELD_INFO: ReadonlyMap<string, { name: string; reloadable: boolean }> = new Map(
   [
     ...GLOBAL_OPTIONS.map((o) => [o.field as string, { name: o.name, reloadable: o.reloadable }] as const),
     ...[...SPECIAL_FIELDS].map(([field, info]) => [field as string, info] as const),
-  ].map(([field, info]) => [field, NOT_YET_LIVE.has(field) ? { ...info, reloadable: false } : info] as const),
+  ],
 );
 
 function sameValue(a: unknown, b: unknown): boolean {

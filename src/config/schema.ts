@@ -145,6 +145,8 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('user', 'user', nonEmptyText, { reloadable: false, repeat: 'error' }),
   // Mosquitto: ssize_t, negative is an error; checked at each PUBLISH admission (src/link/memoryLimit.ts)
   option('memory_limit', 'memoryLimit', (rest) => parseSize(rest, 0, Number.MAX_SAFE_INTEGER), { reloadable: true }),
+  option('log_timestamp', 'logTimestamp', parseBool, { reloadable: true }),
+  option('log_timestamp_format', 'logTimestampFormat', nonEmptyText, { reloadable: true, repeat: 'error' }),
 
   // culex's own options.
   option('workers', 'workers', (rest) => parseInteger(rest, 0, 1024), { reloadable: false, culexOnly: true }),

@@ -152,7 +152,12 @@ export interface BrokerConfig {
 
   /** mosquitto `log_type` values enabled (error, warning, notice, information, debug, subscribe, unsubscribe, all, none) */
   readonly logTypes: readonly string[];
-  /** mosquitto `log_dest`: stdout | stderr | file PATH | none */
+  /** mosquitto `log_dest`: stdout | stderr | `file PATH`, several allowed; empty = none */
   readonly logDest: readonly string[];
+  /** connection_messages: the connect / disconnect lines (notice) */
   readonly connectionMessages: boolean;
+  /** log_timestamp: each line starts with a time stamp and ": " */
+  readonly logTimestamp: boolean;
+  /** log_timestamp_format (strftime, local time); undefined = epoch seconds, as Mosquitto */
+  readonly logTimestampFormat?: string | undefined;
 }

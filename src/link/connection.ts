@@ -28,6 +28,7 @@ import { AckResult } from '../broker/qos/outbound.ts';
 import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
 import { willFromConnect, type Will } from '../model/will.ts';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
+import { UNKNOWN_CLIENT, closeLine, socketErrorLine } from './closeLog.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
@@ -81,6 +82,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** set when the close is a takeover or a normal DISCONNECT, so no Will is sent */
   private discardWill = false;
   private released = false;
+  /**
+   * what is logged when the socket closes (closeLog.ts): set by the first close decision;
+   * undefined = the client closed it ("closed its connection"), '' = nothing
+   */
+  private closeLogLine: string | undefined = undefined;
   private sessionPending = false;
   /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
   private readonly acks = new AckQueue(this);
@@ -113,7 +119,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.lastRxTick = outbox.tick;
     this.openedTick = outbox.tick;
     socket.on('drain', () => this.onDrain());
-    socket.on('error', () => {});
+    socket.on('error', (err: NodeJS.ErrnoException) => this.noteClose(socketErrorLine(this.logId, err)));
     socket.on('close', () => this.onClose());
   }
 
@@ -346,6 +352,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
     this.write(refusalConnack(this.version, reasonCode, this.problemInformation ? why : undefined));
+    this.noteClose(closeLine(UNKNOWN_CLIENT, reasonCode, why));
     this.discardWill = true;
     this.closeAfterFlush();
   }
@@ -407,6 +414,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
     // [MQTT-3.14.4-3] a normal DISCONNECT discards the Will; 0x04 asks for it to be sent
     this.discardWill = packet.reasonCode !== ReasonCode.DisconnectWithWill;
+    this.noteClose(`Client ${this.clientId} disconnected.`);
     this.state = State.Closed;
     this.socket.end();
   }
@@ -505,6 +513,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         this.version = v;
         this.refuse(err.reasonCode, err.message);
       } else {
+        this.noteClose(closeLine(UNKNOWN_CLIENT, err.reasonCode, err.message));
         this.closeAfterFlush();
       }
       return;
@@ -515,6 +524,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** Server-initiated close: v5 gets a DISCONNECT with the reason [MQTT-4.13.2-1], v3 just the close. */
   disconnect(reasonCode: number, reasonString?: string): void {
     if (this.state === State.Closed) return;
+    this.noteClose(closeLine(this.logId, reasonCode, reasonString));
     if (this.version === 5 && this.state === State.Connected) {
       const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
       this.write(encodePacket({ cmd: 'disconnect', reasonCode, properties }, 5));
@@ -524,6 +534,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** Takeover by a new connection with the same client id [MQTT-3.1.4-3]. */
   takeOver(): void {
+    // Mosquitto handle_connect.c logs this (an error line) only for a connection still open
+    if (this.state !== State.Closed && this.broker.log.connectionMessages) this.broker.log.write('error', `Client ${this.clientId} already connected, closing old connection.`);
     this.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
     this.release();
   }
@@ -532,11 +544,26 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private release(): void {
     if (this.released) return;
     this.released = true;
+    const log = this.broker.log;
+    if (log.connectionMessages) {
+      const line = this.closeLogLine ?? `Client ${this.logId} closed its connection.`;
+      if (line !== '') log.notice(line);
+    }
     if (this.session !== undefined) counters.clientsConnected--;
     this.state = State.Closed;
     this.framer.discard(); // a half-read packet is not kept alive by this object
     this.outbox.remove(this);
     this.broker.onClosed(this, this.discardWill);
+  }
+
+  /** The client id in the close lines: `<unknown>` until CONNECT succeeded, as Mosquitto. */
+  private get logId(): string {
+    return this.session !== undefined ? this.clientId : UNKNOWN_CLIENT;
+  }
+
+  /** Records why the connection closes, for the line logged when it has (the first reason wins). */
+  private noteClose(line: string): void {
+    this.closeLogLine ??= line;
   }
 
   private closeAfterFlush(): void {

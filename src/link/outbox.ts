@@ -81,7 +81,8 @@ export class Outbox {
   private readonly sweepOne = (c: Connection): void => {
     if (c.isAwaitingConnect) {
       // a CONNECT trickled byte by byte does not push the deadline back
-      if (this.tick - c.openedTick > this.connectTicks) c.disconnect(0x87);
+      // (0xA0 Maximum Connect Time: no packet is sent before CONNACK; it names the close in the log)
+      if (this.tick - c.openedTick > this.connectTicks) c.disconnect(0xa0);
     } else if (c.connected && c.keepalive > 0) {
       // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
       if ((this.tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();

@@ -112,6 +112,7 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
     }
   }
   let reason = admitPublish(broker, conn, topic, p);
+  if (reason === ReasonCode.NotAuthorized && broker.log.debugEnabled) logDenied(broker, conn, p, topic);
   let commit: Promise<void> | undefined;
   if (reason === ReasonCode.QuotaExceeded && conn.version !== 5) {
     // 3.1.1 cannot refuse one message: closing is the only answer that does not acknowledge it
@@ -151,6 +152,11 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
     ack.reason = broker.storeFull ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
     return true;
   });
+}
+
+/** Mosquitto's debug line for a PUBLISH the ACL refused (handle_publish.c). */
+function logDenied(broker: Broker, conn: PublishingClient, p: IPublishPacket, topic: string): void {
+  broker.log.debug(`Denied PUBLISH from ${conn.clientId} (d${p.dup ? 1 : 0}, q${p.qos}, r${p.retain ? 1 : 0}, m${p.messageId ?? 0}, '${topic}', ... (${p.payload.length} bytes))`);
 }
 
 /** PUBACK (QoS 1) or PUBREC (QoS 2) for a received PUBLISH; a refused QoS 2 id is forgotten. */

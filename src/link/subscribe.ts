@@ -53,7 +53,8 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
     if (!broker.maySubscribe(conn, parsed.raw)) {
       // the ACL grants read on nothing this filter can match: say so now rather than deliver nothing
       counters.aclDenied++;
-      broker.log.notice(`Denied SUBSCRIBE from ${conn.clientId} to '${s.topic}' (ACL)`);
+      // Mosquitto 2.0.11 logs a refused subscription only in its debug lines
+      if (broker.log.debugEnabled) broker.log.debug(`Denied SUBSCRIBE from ${conn.clientId} to '${parsed.raw}'`);
       granted.push(v5 ? ReasonCode.NotAuthorized : 0x80);
       continue;
     }
@@ -67,6 +68,8 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
     };
     const existed = broker.subscribe(session, parsed, options);
     granted.push(qos);
+    // Mosquitto handle_subscribe.c: "<client id> <qos> <filter>" (the filter with the mount point)
+    if (broker.log.subscribeEnabled) broker.log.subscribe(`${conn.clientId} ${qos} ${parsed.raw}`);
     if (parsed.group === undefined) retainedFor.push({ filter: parsed, options, existed });
   }
   const suback: ISubackPacket = { cmd: 'suback', messageId: packet.messageId, granted };
@@ -100,6 +103,8 @@ export function handleUnsubscribe(conn: Connection, broker: Broker, packet: IUns
       continue;
     }
     codes.push(broker.unsubscribe(session, parsed) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+    // Mosquitto handle_unsubscribe.c: "<client id> <filter>"
+    if (broker.log.unsubscribeEnabled) broker.log.unsubscribe(`${conn.clientId} ${parsed.raw}`);
   }
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId, granted: v5 ? codes : [] };
   conn.afterCommit(scope.close(), () => conn.write(encodePacket(unsuback, conn.version)));

@@ -55,7 +55,11 @@ export type ToWorker =
       readonly aclFiles: Readonly<Record<string, string>>;
       readonly remoteAuth: boolean;
       readonly recheck: boolean;
-    };
+    }
+  /** the main thread's Logger.reopen(): close and reopen this worker's log file (logrotate) */
+  | { readonly type: 'logReopen' }
+  /** `log_dest topic`: the main thread's log lines, to publish ([topic, line] pairs) */
+  | { readonly type: 'logPublish'; readonly entries: readonly (readonly [string, string])[] };
 
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */

@@ -16,7 +16,7 @@ import { Outbox } from '../link/outbox.ts';
 import { listenerContext, type ListenerContext } from '../link/listenerContext.ts';
 import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
@@ -33,7 +33,7 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 /** the running configuration: replaced whole by a reload (ToWorker 'reload') */
 let config = init.config;
-const log = createLogger({ types: config.logTypes, dest: config.logDest, connectionMessages: config.connectionMessages, verbose: init.verbose });
+const log = createLogger(logOptions(config, init.verbose));
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
@@ -92,6 +92,16 @@ const workers = init.cluster?.workers ?? 1;
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
 const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush(), config.maxConnectTime);
 const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq });
+
+let stopping = false;
+
+/** `log_dest topic`: log lines as Mosquitto publishes them (QoS 2, not retained, to every subscriber the ACLs let read them). */
+function publishLog(entries: readonly (readonly [string, string])[]): void {
+  if (stopping) return; // the lines of a stopping broker have no one left to reach
+  const now = Date.now();
+  for (const [topic, line] of entries) broker.publish(createMessage(topic, Buffer.from(line), 2, false, undefined, '', now));
+  broker.flushSoon();
+}
 if (store !== undefined) {
   const now = Date.now();
   for (const r of store.loadRetained()) {
@@ -128,15 +138,15 @@ const listenerConnections: number[] = config.listeners.map(() => 0);
  * in shared memory and a new one is refused when the sum is at the limit.
  */
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
-function admit(l: number, stream: Duplex): boolean {
-  if (!admitShared(l, stream)) return false;
+function admit(l: number, stream: Duplex, address: string | undefined, remotePort: number | undefined, port: number): boolean {
+  if (!admitShared(l, stream, address)) return false;
   listenerConnections[l]!++;
   stream.once('close', () => listenerConnections[l]!--);
-  return true;
+  return accepted(address, remotePort, port);
 }
 
 /** The broker-wide max_connections check, with several workers. */
-function admitShared(l: number, stream: Duplex): boolean {
+function admitShared(l: number, stream: Duplex, address: string | undefined): boolean {
   const max = config.listeners[l]!.maxConnections;
   const shared = init.cluster;
   if (max <= 0 || shared === undefined || openCounts === undefined) return true;
@@ -144,6 +154,7 @@ function admitShared(l: number, stream: Duplex): boolean {
   for (let w = 0; w < shared.workers; w++) open += Atomics.load(openCounts, openConnectionsSlot(shared, w, l));
   if (open >= max) {
     counters.connectionsRejected++;
+    if (log.connectionMessages) log.notice(`Client connection from ${address} denied: max_connections exceeded.`);
     stream.destroy();
     return false;
   }
@@ -153,9 +164,16 @@ function admitShared(l: number, stream: Duplex): boolean {
   return true;
 }
 
+/** Mosquitto net.c's line for every accepted connection (connection_messages). */
+function accepted(address: string | undefined, remotePort: number | undefined, port: number): true {
+  if (log.connectionMessages) log.notice(`New connection from ${address}:${remotePort} on port ${port}.`);
+  return true;
+}
+
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
+      stopping = true;
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
@@ -182,9 +200,19 @@ port.on('message', (msg: ToWorker) => {
     case 'peerDown':
       cluster?.peerDown(msg.index);
       return;
+    case 'logReopen':
+      log.reopen();
+      return;
+    case 'logPublish':
+      publishLog(msg.entries);
+      return;
     case 'listen':
       openListeners().then(
-        () => post({ type: 'ready' }),
+        () => {
+          // log_dest topic: from now on (the cluster is up), this worker's lines are published too
+          log.attachTopic(publishLog);
+          post({ type: 'ready' });
+        },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
       );
       return;
@@ -224,14 +252,14 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
   contexts.push(context);
   if (listener.protocol === 'websockets') {
     return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (!admit(index, stream)) return;
+      if (!admit(index, stream, address, remotePort, port)) return;
       const conn = new Connection(stream, broker, outbox, context, address, remotePort);
       stream.on('data', conn.onData);
       outbox.add(conn);
     }, maxFrame, config.websocketsHeadersSize);
   }
   return listen(listener, port, init.config.setTcpNodelay, (socket) => {
-    if (!admit(index, socket)) return;
+    if (!admit(index, socket, socket.remoteAddress, socket.remotePort, port)) return;
     // set_tcp_nodelay changed by a reload: the listener was created with the first value
     if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
     const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
@@ -251,7 +279,7 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
 async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<number> {
   config = msg.config;
   remoteAuth = msg.remoteAuth;
-  log.reopen?.();
+  log.reconfigure(logOptions(config, init.verbose));
   const acl = await aclFilesOf(config, (path) => {
     const text = msg.aclFiles[path];
     if (text === undefined) throw new Error(`${path}: not read by the main thread`);

@@ -21,7 +21,7 @@ import { Rng } from '../helpers/fuzz/prng.ts';
 import { Sentinel } from '../helpers/fuzz/sentinel.ts';
 import { ValidGen, type Version } from '../helpers/fuzz/valid.ts';
 import type { Target } from '../helpers/fuzz/wire.ts';
-import type { Logger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 
 /** at least 10 s: the checks that each kind of answer was seen need a few thousand sessions */
 const SECONDS = Math.max(10, Number(process.env.CULEX_FUZZ_SECONDS ?? 45) || 45);
@@ -75,13 +75,11 @@ test('the fuzzer writes every packet type a client may send, at levels 3.1, 3.1.
 /** A main-thread logger that keeps errors: a worker that exits or dies is reported through it. */
 function errorCollector(): { log: Logger; errors: string[] } {
   const errors: string[] = [];
-  const nothing = () => {};
   return {
     errors,
     log: {
-      debugEnabled: false,
+      ...createLogger({ types: [], dest: [], connectionMessages: false }),
       error: (m, err) => errors.push(err === undefined ? m : `${m}: ${err instanceof Error ? err.stack : String(err)}`),
-      warning: nothing, notice: nothing, info: nothing, debug: nothing, connection: nothing,
     },
   };
 }

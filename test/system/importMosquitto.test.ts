@@ -22,7 +22,7 @@ import { RawClient, receivePublishes } from '../helpers/raw.ts';
 import * as pk from '../helpers/packets.ts';
 import { PacketType } from '../helpers/packets.ts';
 import { runImportMosquitto } from '../../src/cli/importMosquitto.ts';
-import type { Logger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 
 const mosquittoMissing = spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined ? false : 'mosquitto not installed';
 const skip = culexOnly || mosquittoMissing;
@@ -60,7 +60,7 @@ describe('culex import-mosquitto: a Mosquitto 2.0.11 persistence file brought in
   let broker: TestBroker;
   const notices: string[] = [];
   const log: Logger = {
-    debugEnabled: false, error: () => {}, warning: () => {}, info: () => {}, debug: () => {}, connection: () => {},
+    ...createLogger({ types: [], dest: [], connectionMessages: false }),
     notice: (m) => { notices.push(m); },
   };
 

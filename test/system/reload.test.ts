@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDisconnectPacket } from 'mqtt';
 import { culexOnly, freePort, spreadWorkers, startCli, tempDir, waitForPort, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
@@ -158,17 +158,36 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
     await hup();
   });
 
-  test('a reloadable limit applies in every worker after SIGHUP (max_keepalive → v5 Server Keep Alive); logging options are logged as needing a restart', async () => {
+  test('a reloadable limit applies in every worker after SIGHUP (max_keepalive → v5 Server Keep Alive)', async () => {
     const keepalive = async (): Promise<number | undefined> => {
       const { client, connack } = await h.connectWithConnack(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, username: 'carol', password: 'new', keepalive: 600 });
       client.end(true);
       return connack.properties?.serverKeepAlive;
     };
     assert.equal(await keepalive(), undefined, 'the default max_keepalive (65535) lets 600 stand');
-    writeConf(false, ['max_keepalive 60', 'connection_messages false']);
+    writeConf(false, ['max_keepalive 60']);
     assert.match(await hup(), /options changed: max_keepalive;/);
-    assert.match(broker.output(), /Warning: reload: connection_messages changed; takes effect after a restart/);
     for (let i = 0; i < 2 * spreadWorkers; i++) assert.equal(await keepalive(), 60);
+    writeConf(false);
+    await hup();
+  });
+
+  test('logging options reload in every thread (Mosquitto does): a log_dest file and connection_messages added at SIGHUP get the connect lines of every worker', async () => {
+    const logFile = join(tmp.dir, 'after-hup.log');
+    writeConf(false, ['log_dest stderr', `log_dest file ${logFile}`, 'connection_messages true']);
+    assert.match(await hup(), /options changed: .*log_dest/);
+    const clients = 2 * spreadWorkers;
+    for (let i = 0; i < clients; i++) (await connect('carol', 'new')).end(true);
+    const connected = (): number => {
+      try {
+        return (readFileSync(logFile, 'utf8').match(/New client connected from \S+ as carol-\S+ \(p5, c1, k60, u'carol'\)\./g) ?? []).length;
+      } catch {
+        return 0;
+      }
+    };
+    const deadline = Date.now() + 10000;
+    while (connected() < clients && Date.now() < deadline) await sleep(50);
+    assert.equal(connected(), clients);
     writeConf(false);
     await hup();
   });

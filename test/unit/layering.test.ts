@@ -18,7 +18,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Every layer: a folder of src/, or one of the files directly in src/. */
 const ALL = [
   'protocol', 'model', 'records', 'durability', 'broker', 'link', 'persistence', 'workers',
-  'transport', 'auth', 'metrics', 'config', 'log.ts', 'server.ts', 'cli', 'migrate',
+  'transport', 'auth', 'metrics', 'config', 'log.ts', 'log', 'server.ts', 'cli', 'migrate',
 ] as const;
 type Layer = (typeof ALL)[number];
 
@@ -41,6 +41,8 @@ const LAYERS: Record<Layer, readonly Layer[]> = {
   metrics: EDGE,
   config: EDGE,
   'log.ts': EDGE,
+  /** the logger's parts (time stamps, destinations): leaves */
+  log: [],
   'server.ts': ALL,
   cli: ALL,
   /** importers of other brokers' files (culex import-mosquitto): they write through the store */
