@@ -78,6 +78,18 @@ describe('persistent_subscription: a queue before its consumer', { skip: culexOn
     assert.equal(c.inbox.messages[0]!.packet.qos, 1);
   });
 
+  test('without persistence the declared queue is in memory and bounded by max_queued_messages (drop_newest, as Mosquitto)', { timeout: 30000 }, async () => {
+    const id = uniqueId('bounded');
+    const b = await h.broker({ maxQueuedMessages: 3, persistentSubscriptions: [{ clientId: id, filter: 'bounded/#', qos: 1 }] });
+    const pub = await h.connect(b.url, { protocolVersion: 5 });
+    await publishNumbered(pub, 'bounded/x', 'n', 6);
+    const c = await consumer(b.url, v311(id));
+    assert.equal(c.connack.sessionPresent, true);
+    await c.inbox.waitFor(3);
+    await sleep(200);
+    assert.deepEqual(c.inbox.payloads(), ['n0', 'n1', 'n2']);
+  });
+
   test('[MQTT-3.1.2-4] a clean start connect discards the declared session: no session present, nothing kept after it', { timeout: 30000 }, async () => {
     const id = uniqueId('discarded');
     const b = await h.broker({ persistentSubscriptions: [{ clientId: id, filter: 'gone/#', qos: 1 }] });
