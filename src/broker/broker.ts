@@ -166,7 +166,7 @@ export class Broker {
     // A session belongs to the user who made it: another user's CONNECT with the same client id
     // starts afresh, as Mosquitto 2.0 does; its queue is never handed over. (For a session on
     // another worker, the old owner made this check before handing it: see handover.ts.)
-    const otherUser = existing !== undefined && existing.username !== conn.username;
+    const otherUser = existing !== undefined && !existing.declared && existing.username !== conn.username;
     if (otherUser) {
       this.log.notice(`client id ${id} taken by user ${conn.username ?? '(anonymous)'}: the session of user ${existing.username ?? '(anonymous)'} is discarded`);
       cleanStart = true;
@@ -192,6 +192,7 @@ export class Broker {
       present = true; // [MQTT-3.2.2-3]
     }
     session.expiryInterval = expiryInterval;
+    session.declared = false; // taken: from now on it is this user's, with the expiry this CONNECT gave
     session.username = conn.username;
     session.listenerIndex = conn.listenerIndex;
     this.persistSession(session);
@@ -366,6 +367,35 @@ export class Broker {
     else session.expiresAt = meta.expiresAt;
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
     if (meta.will !== undefined) this.wills.schedule(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
+  }
+
+  /**
+   * A persistent session declared by configuration (`persistent_subscription`, see
+   * src/workers/declaredSessions.ts): created offline and never expiring when this worker has no
+   * session `clientId`, else kept as it is (expiry, queue, existing subscriptions' options) with
+   * the missing subscriptions added. A session no user has taken (username undefined) becomes
+   * `declared` again. Retained messages are not sent: no client subscribed. Returns how many
+   * subscriptions were added.
+   */
+  declareSession(clientId: string, subscriptions: readonly { filter: ParsedFilter; options: SubscriptionOptions }[]): number {
+    let session = this.sessions.get(clientId);
+    if (session === undefined) {
+      session = new Session(clientId, this.queueLimits);
+      session.expiryInterval = NEVER_EXPIRES;
+      this.sessions.set(clientId, session);
+      counters.sessions++;
+    }
+    if (session.username === undefined && session.link === undefined) session.declared = true;
+    let added = 0;
+    for (const { filter, options } of subscriptions) {
+      if (session.subscriptions.has(filter.raw)) continue;
+      session.subscriptions.set(filter.raw, { filter, options });
+      this.treeAdd(filter, session, options);
+      counters.subscriptions++;
+      added++;
+    }
+    if (added > 0 || !session.stored) this.persistSession(session);
+    return added;
   }
 
   /** queue limits for sessions rebuilt from a record (handover) */
@@ -548,7 +578,8 @@ export class Broker {
 
   private mayRead(session: Session, topic: string): boolean {
     const a = this.authorizer;
-    return a === undefined || a.allows(session, topic, 'read');
+    // a declared session nobody has taken keeps what it matches; its taker's rights apply on attach
+    return a === undefined || session.declared || a.allows(session, topic, 'read');
   }
 
   /** Schedules one flush of every connection written to (src/link/outbox.ts). */

@@ -59,6 +59,12 @@ export class Session implements JournalSession {
    * offline, as Mosquitto); undefined = unknown (a record written before culex stored it)
    */
   listenerIndex: number | undefined = undefined;
+  /**
+   * declared by `persistent_subscription` and not yet taken by a connection: any user's CONNECT
+   * (clean start 0) takes it, and until then it reads every topic its subscriptions match (the
+   * taker's ACL is applied to the queue when it attaches: recheckQueued)
+   */
+  declared = false;
   /** the connection, while the client is online */
   link: SessionLink | undefined = undefined;
   /**

@@ -78,6 +78,7 @@ export function renderConfig(config: BrokerConfig, source: string): string {
   if (config.dynamicSecurity !== undefined) {
     out.push(`plugin ${DYNSEC_PLUGIN_FILE}`, `plugin_opt_config_file ${config.dynamicSecurity.configFile}`);
   }
+  for (const s of config.persistentSubscriptions) out.push(`persistent_subscription ${s.clientId} ${s.filter} ${s.qos}`);
   for (const l of config.listeners) out.push('', ...listenerLines(l, config));
   return out.join('\n') + '\n';
 }

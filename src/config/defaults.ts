@@ -33,6 +33,7 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     persistenceLocation: './data',
     persistenceDurability: 'sync',
     persistenceBatchWindowMs: 50,
+    persistentSubscriptions: [],
     sysInterval: 10,
     metricsListener: undefined,
     memoryLimit: 0,

@@ -42,6 +42,7 @@ import { COMPAT_OPTION_NAMES, judgeCompatOption } from './compat.ts';
 import { SecurityScopes } from './listenerSecurity.ts';
 import { closestKey } from './suggest.ts';
 import { PLUGIN_KEYS, PluginLines, isPluginOption } from './plugins.ts';
+import { PersistentSubscriptionLines } from './persistentSubscription.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -55,7 +56,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', ...PLUGIN_KEYS] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', 'persistent_subscription', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises (for suggestions, and the option table test); plugin_opt_* / auth_opt_* are recognised by prefix. */
 export const KNOWN_KEYS: readonly string[] = [
@@ -105,6 +106,7 @@ class ConfigBuilder {
   /** per_listener_settings and the security options it moves into listeners */
   private readonly security = new SecurityScopes<ListenerDraft>();
   private readonly plugins = new PluginLines();
+  private readonly persistentSubscriptions = new PersistentSubscriptionLines();
   readonly warnings: string[] = [];
 
   constructor(mainFile: string) {
@@ -157,9 +159,11 @@ class ConfigBuilder {
       case 'log_facility':
         // Mosquitto reads it (0-7: local0-local7) and uses it for syslog only
         parseInteger(rest, 0, 7);
-        return warn("log_facility applies to 'log_dest syslog' only, which culex does not support; it has no effect");
+        return warn("'log_facility' ignored: it applies to 'log_dest syslog' only, which culex does not support");
       case 'per_listener_settings':
         return this.security.setMode(rest);
+      case 'persistent_subscription':
+        return this.persistentSubscriptions.add(at, rest);
     }
     // with per_listener_settings true, security options go to the listener (plugin lines are refused there)
     if (this.security.claims(at, key)) {
@@ -359,6 +363,7 @@ class ConfigBuilder {
     this.config.logTypes = Object.freeze(types === undefined ? [...this.config.logTypes] : LOG_TYPES.filter((t) => types.has(t)));
     this.config.logDest = Object.freeze([...(this.logDest ?? this.config.logDest)]);
     if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
+    this.config.persistentSubscriptions = this.persistentSubscriptions.finish(this.config.maxQos, this.warnings);
     const dynamicSecurity = this.plugins.finish(this.warnings);
     if (dynamicSecurity !== undefined) this.config.dynamicSecurity = dynamicSecurity;
     return Object.freeze(this.config);

@@ -203,4 +203,6 @@ export const SPECIAL_FIELDS: ReadonlyMap<keyof BrokerConfig, { name: string; rel
   ['logDest', { name: 'log_dest', reloadable: true }],
   // Mosquitto: "Auth plugin not currently valid for reloading".
   ['dynamicSecurity', { name: 'plugin', reloadable: false }],
+  // declared sessions are created at start (src/workers/declaredSessions.ts); not yet on reload
+  ['persistentSubscriptions', { name: 'persistent_subscription', reloadable: false }],
 ]);

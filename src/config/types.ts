@@ -72,6 +72,15 @@ export interface DynamicSecurityConfig {
   readonly configFile: string;
 }
 
+/** culex `persistent_subscription CLIENT_ID FILTER QOS`: one subscription of a declared persistent session */
+export interface PersistentSubscription {
+  readonly clientId: string;
+  /** a valid, non-shared topic filter, as the broker sees it (no mount_point applied) */
+  readonly filter: string;
+  /** the granted QoS (at most max_qos) */
+  readonly qos: 0 | 1 | 2;
+}
+
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   /** worker threads; 0 = number of available cores */
@@ -126,6 +135,11 @@ export interface BrokerConfig {
   readonly persistenceDurability: PersistenceDurability;
   /** ms: the bound on an unacknowledged commit in `batch` mode */
   readonly persistenceBatchWindowMs: number;
+  /**
+   * culex `persistent_subscription`: sessions that exist from start-up, before their client ever
+   * connected, and keep messages for it (src/workers/declaredSessions.ts); file order
+   */
+  readonly persistentSubscriptions: readonly PersistentSubscription[];
 
   /** seconds between $SYS updates; 0 = off */
   readonly sysInterval: number;

@@ -48,6 +48,14 @@ export class Loader {
     return [...sessions.values()];
   }
 
+  /** Store.sessionOwner */
+  sessionOwner(clientId: string): number | undefined {
+    const raw = this.dbs.sessions.getBinary(keyString(clientId));
+    if (raw === undefined) return undefined;
+    const d = decodeSession(raw);
+    return d.ok && d.value.clientId === clientId ? d.value.meta.owner : undefined;
+  }
+
   /** Store.countSessions */
   countSessions(): { sessions: number; queued: number } {
     const dbs = this.dbs;

@@ -82,6 +82,15 @@ export class Store extends StoreWrites {
   }
 
   /**
+   * The owning worker recorded in the session of `clientId` (a worker index, possibly of a run
+   * with more workers); undefined when there is no such session (or it cannot be read).
+   */
+  sessionOwner(clientId: string): number | undefined {
+    this.open_();
+    return this.loader.sessionOwner(clientId);
+  }
+
+  /**
    * How many sessions and queue entries there are, reading the sessions but only the keys of
    * their queues and inbound ids: a key that is not [client id, number], or has no session, is
    * quarantined; the values are checked by the worker that loads them (loadSessions(owned)).

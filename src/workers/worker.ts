@@ -25,6 +25,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
 import { anyAclFile, listenerSecurity } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
+import { DeclaredSessions } from './declaredSessions.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
@@ -111,6 +112,8 @@ if (store !== undefined) {
   counters.retainedMessages = broker.retained.size;
 }
 cluster?.start(broker);
+// persistent_subscription: which declared sessions are this worker's, read before its restore writes anything
+const declared = DeclaredSessions.plan(config.persistentSubscriptions, store, init.index, workers);
 if (store !== undefined) {
   // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
   const now = Date.now();
@@ -120,6 +123,11 @@ if (store !== undefined) {
     restored++;
   }
   if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages`);
+}
+if (declared.mine.length > 0) {
+  const { created, kept } = declared.create(broker, cluster?.registry, init.index);
+  log.info(`worker ${init.index}: persistent_subscription: ${created} sessions declared, ${kept} restored ones kept`);
+  broker.flushSoon();
 }
 
 /** The smallest seq above `max` that is ≡ index (mod workers). */

@@ -51,6 +51,9 @@ describe('effective configuration (culex check)', () => {
       'persistent_client_expiration 2d', 'log_type none', 'log_dest file /var/log/culex.log', 'metrics_listener [::1]:9234',
     ].join('\n')],
     ['log_type all and log_dest none', ['listener 1883', 'log_type all', 'log_dest none'].join('\n')],
+    ['persistent_subscription lines, several per client', [
+      'listener 1883', 'persistent_subscription dev-1 a/# 1', 'persistent_subscription dev-1 b/+/c 2', 'persistent_subscription dev-2 a/# 0',
+    ].join('\n')],
   ];
   for (const [title, text] of cases) {
     test(`${title}: read back, the same configuration`, () => {

@@ -39,6 +39,6 @@ test('Mosquitto log_timestamp / log_timestamp_format: read into the configuratio
 test('Mosquitto log_facility: 0-7 accepted with a warning that it needs syslog; anything else refused', () => {
   const { warnings } = load('log_facility 5');
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /^m\.conf:2: log_facility applies to 'log_dest syslog' only/);
+  assert.match(warnings[0]!, /^m\.conf:2: 'log_facility' ignored: it applies to 'log_dest syslog' only/);
   assert.match(expectConfigError(() => load('log_facility 8')).message, /^m\.conf:2: log_facility/);
 });
