@@ -2,6 +2,7 @@ import type { IConnectPacket } from 'mqtt-packet';
 import type { BrokerConfig } from './config/types.ts';
 import { openSinks, stderrSink, type LogSink } from './log/sinks.ts';
 import { compileStrftime } from './log/strftime.ts';
+import { SyslogSink } from './log/syslog.ts';
 
 /**
  * Logging with Mosquitto's log types, destinations and line format ("<time stamp>: <message>").
@@ -69,8 +70,10 @@ export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'debug' |
 export interface LogOptions {
   /** log_type values; `all` and `none` as in the configuration */
   readonly types: readonly string[];
-  /** log_dest values: stdout | stderr | `file PATH` | topic; empty or `none` = nowhere */
+  /** log_dest values: stdout | stderr | `file PATH` | topic | syslog; empty or `none` = nowhere */
   readonly dest: readonly string[];
+  /** log_facility (0-7: local0-local7) for `log_dest syslog`; undefined = daemon */
+  readonly facility?: number | undefined;
   readonly connectionMessages: boolean;
   /** -v on the command line: every log type */
   readonly verbose?: boolean | undefined;
@@ -85,6 +88,7 @@ export function logOptions(config: BrokerConfig, verbose?: boolean): LogOptions 
   return {
     types: config.logTypes,
     dest: config.logDest,
+    facility: config.logFacility,
     connectionMessages: config.connectionMessages,
     verbose,
     timestamp: config.logTimestamp,
@@ -157,7 +161,9 @@ function buildLogger(opts: LogOptions, publisher: () => TopicPublisher | undefin
   const none = opts.dest.includes('none');
   const sinks: LogSink[] = none ? [] : openSinks(opts.dest, (m) => stderrSink.write(`${stamp()}${m}\n`));
   const toTopic = !none && opts.dest.includes('topic');
-  const on = (t: LogType) => (sinks.length > 0 || toTopic) && !types.has('none') && (all || types.has(t));
+  // one logger child per thread, shared by this thread's syslog sinks (src/log/syslog.ts)
+  const syslog = !none && opts.dest.includes('syslog') ? new SyslogSink(opts.facility, opts.dest.includes('stderr')) : undefined;
+  const on = (t: LogType) => (sinks.length > 0 || toTopic || syslog !== undefined) && !types.has('none') && (all || types.has(t));
   let pending: string[] = [];
   let scheduled = false;
   let published: (readonly [string, string])[] = [];
@@ -168,6 +174,7 @@ function buildLogger(opts: LogOptions, publisher: () => TopicPublisher | undefin
       pending = [];
       for (const s of sinks) s.write(text);
     }
+    syslog?.flush();
     if (published.length > 0) {
       const entries = published;
       published = [];
@@ -177,6 +184,7 @@ function buildLogger(opts: LogOptions, publisher: () => TopicPublisher | undefin
   const put = (type: LogType, message: string) => {
     const line = `${stamp()}${message}`;
     pending.push(`${line}\n`);
+    syslog?.add(type, line);
     if (toTopic && publisher() !== undefined) {
       const topic = LOG_TOPICS[type];
       if (topic !== undefined) published.push([topic, line]);
@@ -224,6 +232,7 @@ function buildLogger(opts: LogOptions, publisher: () => TopicPublisher | undefin
     close: () => {
       flush();
       for (const s of sinks) s.close();
+      syslog?.close();
     },
   };
 }

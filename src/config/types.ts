@@ -166,8 +166,10 @@ export interface BrokerConfig {
 
   /** mosquitto `log_type` values enabled (error, warning, notice, information, debug, subscribe, unsubscribe, all, none) */
   readonly logTypes: readonly string[];
-  /** mosquitto `log_dest`: stdout | stderr | `file PATH`, several allowed; empty = none */
+  /** mosquitto `log_dest`: stdout | stderr | `file PATH` | topic | syslog, several allowed; empty = none */
   readonly logDest: readonly string[];
+  /** mosquitto `log_facility` 0-7: `log_dest syslog` lines go to facility localN; undefined = daemon */
+  readonly logFacility?: number | undefined;
   /** connection_messages: the connect / disconnect lines (notice) */
   readonly connectionMessages: boolean;
   /** log_timestamp: each line starts with a time stamp and ": " */
