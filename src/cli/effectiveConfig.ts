@@ -74,6 +74,7 @@ export function renderConfig(config: BrokerConfig, source: string): string {
     ...globalLines(config),
     ...(config.logTypes.length === 0 ? ['log_type none'] : config.logTypes.map((t) => `log_type ${t}`)),
     ...(config.logDest.length === 0 ? ['log_dest none'] : config.logDest.map((d) => `log_dest ${d}`)),
+    line('log_facility', config.logFacility, 'daemon'),
   ];
   if (config.dynamicSecurity !== undefined) {
     out.push(`plugin ${DYNSEC_PLUGIN_FILE}`, `plugin_opt_config_file ${config.dynamicSecurity.configFile}`);

@@ -89,12 +89,11 @@ try {
   if (err instanceof ConfigError) fail(err.message);
   fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
 }
-{
-  // Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."
-  const log = createLogger(logOptions(config, verbose));
-  log.notice(`culex version ${version} starting`);
-  log.notice(configFile === undefined ? 'Using default config.' : `Config loaded from ${configFile}.`);
-}
+// Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."
+// The broker goes on with this logger (the main thread's one: one syslog child per thread).
+const log = createLogger(logOptions(config, verbose));
+log.notice(`culex version ${version} starting`);
+log.notice(configFile === undefined ? 'Using default config.' : `Config loaded from ${configFile}.`);
 if (port !== undefined) {
   const extra: ListenerConfig = { port, host: configFile === undefined ? '127.0.0.1' : undefined, protocol: 'mqtt', maxConnections: -1 };
   const listeners = configFile === undefined ? [extra] : config.listeners.some((l) => l.port === port) ? config.listeners : [...config.listeners, extra];
@@ -154,7 +153,7 @@ if (config.pidFile !== undefined) {
 }
 
 try {
-  starting = startBroker(config, { verbose, loadConfig: reloadConfig });
+  starting = startBroker(config, { verbose, loadConfig: reloadConfig, log });
   broker = await starting;
   if (config.user !== undefined) {
     // once every listener is open (Mosquitto's drop_privileges); a failure stops the broker

@@ -25,7 +25,8 @@
  * Accepted silently at the value culex behaves as, refused at the other:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
  * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
- *   load.ts and schema.ts: `log_dest syslog|dlt` are refused there.
+ *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
+ *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
  * Refused:
  *   clientid_prefixes; bind_interface (would listen on every interface); websockets_origin;
  *   http_dir (the files would not be served); psk_hint, psk_file (a PSK listener would come up

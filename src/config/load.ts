@@ -103,6 +103,8 @@ class ConfigBuilder {
   private inBridge = false;
   private logTypes: Set<string> | undefined;
   private logDest: string[] | undefined;
+  /** the last log_facility line: used by `log_dest syslog`, warned as ignored without it (finish) */
+  private logFacility: { value: number; at: Origin } | undefined;
   /** per_listener_settings and the security options it moves into listeners */
   private readonly security = new SecurityScopes<ListenerDraft>();
   private readonly plugins = new PluginLines();
@@ -157,9 +159,9 @@ class ConfigBuilder {
       case 'log_dest':
         return this.addLogDest(at, rest);
       case 'log_facility':
-        // Mosquitto reads it (0-7: local0-local7) and uses it for syslog only
-        parseInteger(rest, 0, 7);
-        return warn("'log_facility' ignored: it applies to 'log_dest syslog' only, which culex does not support");
+        // Mosquitto: 0-7 = local0-local7 ("Invalid log_facility value"); the last line wins
+        this.logFacility = { value: parseInteger(rest, 0, 7), at };
+        return;
       case 'per_listener_settings':
         return this.security.setMode(rest);
       case 'persistent_subscription':
@@ -286,8 +288,8 @@ class ConfigBuilder {
 
   /**
    * One `log_dest` line (Mosquitto reads its first word): `none` clears what earlier lines
-   * added; stdout, stderr, topic and `file PATH` add to it. syslog and dlt are refused: culex
-   * cannot write to them, and a line that is accepted must take effect.
+   * added; stdout, stderr, topic, syslog and `file PATH` add to it. dlt is refused: culex
+   * cannot write to it, and a line that is accepted must take effect.
    */
   private addLogDest(at: Origin, rest: string): void {
     const tokens = valueTokens(rest);
@@ -301,6 +303,7 @@ class ConfigBuilder {
       case 'stdout':
       case 'stderr':
       case 'topic':
+      case 'syslog':
         if (!this.logDest.includes(dest)) this.logDest.push(dest);
         return;
       case 'file': {
@@ -311,13 +314,10 @@ class ConfigBuilder {
         this.logDest.push(`file ${path}`);
         return;
       }
-      case 'syslog':
-        // Node cannot send to /dev/log (a unix datagram socket) without native code
-        throw new OptionValueError("'log_dest syslog' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       case 'dlt':
         throw new OptionValueError("'log_dest dlt' is not supported by culex: use 'log_dest file PATH', stderr or stdout");
       default:
-        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | topic | none)`);
+        throw new OptionValueError(`invalid log destination '${dest}' (expected stdout | stderr | file PATH | topic | syslog | none)`);
     }
   }
 
@@ -362,6 +362,13 @@ class ConfigBuilder {
     const types = this.logTypes;
     this.config.logTypes = Object.freeze(types === undefined ? [...this.config.logTypes] : LOG_TYPES.filter((t) => types.has(t)));
     this.config.logDest = Object.freeze([...(this.logDest ?? this.config.logDest)]);
+    if (this.logFacility !== undefined) {
+      this.config.logFacility = this.logFacility.value;
+      const { at } = this.logFacility;
+      if (!this.config.logDest.includes('syslog')) {
+        this.warnings.push(`${at.file}:${at.line}: 'log_facility' ignored: it applies to 'log_dest syslog' only, which is not configured`);
+      }
+    }
     if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
     this.config.persistentSubscriptions = this.persistentSubscriptions.finish(this.config.maxQos, this.warnings);
     const dynamicSecurity = this.plugins.finish(this.warnings);

@@ -201,6 +201,7 @@ export const SPECIAL_FIELDS: ReadonlyMap<keyof BrokerConfig, { name: string; rel
   ['maxTopicAlias', { name: 'max_topic_alias', reloadable: false }],
   ['logTypes', { name: 'log_type', reloadable: true }],
   ['logDest', { name: 'log_dest', reloadable: true }],
+  ['logFacility', { name: 'log_facility', reloadable: true }],
   // Mosquitto: "Auth plugin not currently valid for reloading".
   ['dynamicSecurity', { name: 'plugin', reloadable: false }],
   // declared sessions are created at start (src/workers/declaredSessions.ts); not yet on reload

@@ -1,6 +1,6 @@
 /**
  * The logging options as Mosquitto 2.0.11 reads them (src/conf.c): log_dest, log_timestamp,
- * log_timestamp_format, log_facility. A destination culex cannot write to is refused naming the
+ * log_timestamp_format, log_facility. A destination culex cannot write to (dlt) is refused naming the
  * line, never accepted and ignored.
  */
 import { test } from 'node:test';
@@ -10,12 +10,14 @@ import { expectConfigError } from './expectConfigError.ts';
 
 const load = (lines: string) => parseConfig(`listener 1883\n${lines}\n`, 'm.conf');
 
-test('Mosquitto log_dest syslog / dlt: refused naming the line', () => {
-  for (const dest of ['syslog', 'dlt']) {
-    const message = expectConfigError(() => load(`log_dest stderr\nlog_dest ${dest}`)).message;
-    assert.match(message, /^m\.conf:3: /, dest);
-    assert.match(message, new RegExp(`'log_dest ${dest}'.* is not supported by culex`), dest);
-  }
+test('Mosquitto log_dest dlt: refused naming the line', () => {
+  const message = expectConfigError(() => load('log_dest stderr\nlog_dest dlt')).message;
+  assert.match(message, /^m\.conf:3: /);
+  assert.match(message, /'log_dest dlt'.* is not supported by culex/);
+});
+
+test('Mosquitto log_dest syslog: accepted with the others (src/log/syslog.ts)', () => {
+  assert.deepEqual(load('log_dest stderr\nlog_dest syslog\nlog_dest syslog').config.logDest, ['stderr', 'syslog']);
 });
 
 test('Mosquitto log_dest: several destinations; none drops those before it; a second file is a duplicate', () => {
@@ -36,7 +38,10 @@ test('Mosquitto log_timestamp / log_timestamp_format: read into the configuratio
   assert.match(expectConfigError(() => load('log_timestamp_format %s\nlog_timestamp_format %F')).message, /^m\.conf:3: /);
 });
 
-test('Mosquitto log_facility: 0-7 accepted with a warning that it needs syslog; anything else refused', () => {
+test('Mosquitto log_facility: 0-7 (local0-local7) sets the syslog facility; without log_dest syslog, a warning that it is ignored; anything else refused', () => {
+  const withSyslog = load('log_facility 5\nlog_dest syslog');
+  assert.equal(withSyslog.config.logFacility, 5);
+  assert.deepEqual(withSyslog.warnings, []);
   const { warnings } = load('log_facility 5');
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^m\.conf:2: 'log_facility' ignored: it applies to 'log_dest syslog' only/);

@@ -137,11 +137,12 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   websockets_log_level: { warned: '0' },
   // logging (src/log.ts): lines read back from a broker process's log file
   log_type: { effect: T.logs },
-  log_dest: { effect: T.logs, refused: 'syslog' },
+  log_dest: { effect: T.logs, refused: 'dlt' },
   log_timestamp: { effect: T.logs },
   log_timestamp_format: { effect: T.logs },
   connection_messages: { effect: T.logs, mentions: 'connectionMessages' },
-  log_facility: { warned: '5' },
+  // used by log_dest syslog (test/system/syslog.test.ts); without it, warned as ignored
+  log_facility: { effect: 'test/system/syslog.test.ts', warned: '5' },
   // a session declared before its client connects (issue 16)
   persistent_subscription: { effect: 'test/integration/persistentSubscription.test.ts' },
   // bridges (issue 15): `connection` starts a block that is not run; its options are checked below

@@ -73,6 +73,10 @@ describe('every option parses into its BrokerConfig field', () => {
     ['log_dest none', 'logDest', []],
     ['log_dest file /var/log/culex.log', 'logDest', ['file /var/log/culex.log']],
     ['log_dest stderr\nlog_dest file /tmp/a b.log', 'logDest', ['stderr', 'file /tmp/a b.log']],
+    ['log_dest syslog', 'logDest', ['syslog']],
+    ['log_dest syslog\nlog_facility 3', 'logFacility', 3],
+    ['log_facility 0\nlog_facility 7\nlog_dest syslog', 'logFacility', 7],
+    ['log_dest syslog', 'logFacility', undefined],
   ];
   for (const [line, field, expected] of cases) {
     test(`${line.replace('\n', ' / ')} sets ${field}`, () => {
@@ -143,6 +147,9 @@ describe('values: trailing comments, clamps and rejections', () => {
     ['log_type verbose', 2, /invalid log type 'verbose'/],
     ['log_dest printer', 2, /invalid log destination 'printer'/],
     ['log_dest file', 2, /log_dest: missing value/],
+    ['log_dest dlt', 2, /'log_dest dlt' is not supported/],
+    ['log_facility 8', 2, /log_facility: .*out of range/],
+    ['log_facility -1', 2, /log_facility: .*out of range/],
     ['protocol quic', 2, /invalid value 'quic'/],
     ['socket_domain ipv5', 2, /expected ipv4 \| ipv6/],
     ['mount_point a/#', 2, /must not contain \+ or #/],
@@ -233,6 +240,12 @@ describe('syntax', () => {
     assert.ok(Object.isFrozen(config.listeners[0]));
     assert.ok(Object.isFrozen(config.logTypes));
     assert.ok(Object.isFrozen(config.logDest));
+  });
+
+  test('log_facility is warned as ignored only without log_dest syslog (Mosquitto uses it for syslog only), naming its line', () => {
+    assert.deepEqual(parseConfig('listener 1883\nlog_facility 5\nlog_dest syslog\n', 'x.conf').warnings, []);
+    const { warnings } = parseConfig('listener 1883\nlog_facility 5\nlog_dest stderr\n', 'x.conf');
+    assert.deepEqual(warnings, ["x.conf:2: 'log_facility' ignored: it applies to 'log_dest syslog' only, which is not configured"]);
   });
 
   test('warnings carry file and line', () => {
