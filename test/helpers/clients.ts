@@ -224,6 +224,23 @@ export async function pubackCode(client: MqttClient, topic: string, payload: str
   }
 }
 
+/** The CONNACK refusal code of a connection attempt (0 when accepted: the client is then ended). */
+export async function connackCode(connecting: Promise<MqttClient>): Promise<number> {
+  try {
+    (await connecting).end(true);
+    return 0;
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1;
+  }
+}
+
+/** Resolves with the DISCONNECT reason code the server sent (-1 without one) once `c` closes. */
+export function closeReason(c: MqttClient, timeoutMs?: number): Promise<number> {
+  let reason = -1;
+  c.on('disconnect', (p) => (reason = p.reasonCode ?? 0));
+  return once(c, 'close', timeoutMs).then(() => reason);
+}
+
 /**
  * Publishes `count` messages (payload = their index, or `payload(i)`) keeping at most `window`
  * QoS 1/2 flows open, so the publisher never exceeds the broker's Receive Maximum whatever

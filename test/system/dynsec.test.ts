@@ -14,8 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IDisconnectPacket } from 'mqtt';
-import { Harness, Inbox, once, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { closeReason, connackCode as connackCodeOf, Harness, Inbox, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, freePort, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
 
 const installed = spawnSync('mosquitto_ctrl', ['--help']).error === undefined;
@@ -65,22 +64,8 @@ function suite(workers: 1 | 4): void {
     const clientUrl = (): string => `mqtt://127.0.0.1:${ports[ports.length === 1 ? 0 : 1 + (nextClientPort++ % (ports.length - 1))]!}`;
     const connect = (username: string, password: string, clientId = uniqueId(username)): Promise<MqttClient> =>
       h.connect(clientUrl(), { protocolVersion: 5, username, password, clientId });
-    /** The CONNACK refusal code (or 0 when accepted). */
-    const connackCode = async (username: string, password: string): Promise<number> => {
-      try {
-        const c = await connect(username, password);
-        c.end(true);
-        return 0;
-      } catch (err) {
-        return (err as { code?: number }).code ?? -1;
-      }
-    };
-    /** Resolves with the DISCONNECT reason code the server sent (or -1 without one) once the connection closes. */
-    const closed = (c: MqttClient): Promise<number> => {
-      let reason = -1;
-      c.on('disconnect', (p: IDisconnectPacket) => (reason = p.reasonCode ?? 0));
-      return once(c, 'close').then(() => reason);
-    };
+    const connackCode = (username: string, password: string): Promise<number> => connackCodeOf(connect(username, password));
+    const closed = (c: MqttClient): Promise<number> => closeReason(c);
 
     before(async () => {
       const init = spawnSync('mosquitto_ctrl', ['dynsec', 'init', file, 'admin', 'secret'], { encoding: 'utf8' });

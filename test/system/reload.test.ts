@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IDisconnectPacket } from 'mqtt';
 import { culexOnly, freePort, spreadWorkers, startCli, tempDir, waitForPort, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
 import { cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
-import { Harness, Inbox, once, pubackCode, sleep, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { closeReason, connackCode as connackCodeOf, Harness, Inbox, pubackCode, sleep, uniqueId, type MqttClient } from '../helpers/clients.ts';
 
 const mosquittoPasswd = spawnSync('mosquitto_passwd', ['-h']).error === undefined;
 
@@ -53,22 +52,8 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
   };
   const connect = (username: string | undefined, password?: string, opts: Parameters<Harness['connect']>[1] = {}): Promise<MqttClient> =>
     h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: uniqueId(username ?? 'anon'), username, password, ...opts });
-  /** The CONNACK refusal code, or 0 when accepted. */
-  const connackCode = async (username: string | undefined, password?: string): Promise<number> => {
-    try {
-      const c = await connect(username, password);
-      c.end(true);
-      return 0;
-    } catch (err) {
-      return (err as { code?: number }).code ?? -1;
-    }
-  };
-  /** Resolves with the DISCONNECT reason code the server sent (-1 without one) once the connection closes. */
-  const closed = (c: MqttClient): Promise<number> => {
-    let reason = -1;
-    c.on('disconnect', (p: IDisconnectPacket) => (reason = p.reasonCode ?? 0));
-    return once(c, 'close', 15000).then(() => reason);
-  };
+  const connackCode = (username: string | undefined, password?: string): Promise<number> => connackCodeOf(connect(username, password));
+  const closed = (c: MqttClient): Promise<number> => closeReason(c, 15000);
 
   before(async () => {
     port = await freePort();
