@@ -36,6 +36,10 @@ type StateValue = (typeof State)[keyof typeof State];
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
 
+/** The connection a stream belongs to, set by the constructor. */
+const CONNECTION = Symbol('culex.connection');
+type OwnedStream = Duplex & { [CONNECTION]: Connection };
+
 /**
  * One client connection: the MQTT protocol state machine over one byte stream. Owns its stream,
  * framer, topic aliases and the link to its session; everything runs on the worker's thread.
@@ -73,10 +77,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
   private backlog: Buffer[] | undefined = undefined;
   private backlogOffsets: number[] | undefined = undefined;
-  /** encoded packets waiting for the end of this event-loop turn (one write per turn) */
-  private readonly out: (Buffer | undefined)[] = [];
-  /** packets in `out` (the array keeps its capacity between turns: its tail may hold undefined) */
-  private outCount = 0;
+  /**
+   * encoded packets waiting for the end of this event-loop turn (one write per turn): the first
+   * alone (no array for the usual one packet, and none kept by an idle connection), the rest in
+   * `outMore`
+   */
+  private outFirst: Buffer | undefined = undefined;
+  private outMore: Buffer[] | undefined = undefined;
   private outBytes = 0;
   dirty = false;
   /** set when the close is a takeover or a normal DISCONNECT, so no Will is sent */
@@ -118,9 +125,25 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.framer = new Framer(connectPacketLimit(broker.config));
     this.lastRxTick = outbox.tick;
     this.openedTick = outbox.tick;
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', (err: NodeJS.ErrnoException) => this.noteClose(socketErrorLine(this.logId, err)));
-    socket.on('close', () => this.onClose());
+    (socket as OwnedStream)[CONNECTION] = this;
+    socket.on('drain', Connection.onSocketDrain);
+    socket.on('error', Connection.onSocketError);
+    socket.on('close', Connection.onSocketClose);
+  }
+
+  // The stream's listeners are three functions for all connections (`this` is the stream), not
+  // three closures per connection: they find their connection through CONNECTION.
+  private static onSocketDrain(this: Duplex): void {
+    (this as OwnedStream)[CONNECTION].onDrain();
+  }
+
+  private static onSocketError(this: Duplex, err: NodeJS.ErrnoException): void {
+    const conn = (this as OwnedStream)[CONNECTION];
+    conn.noteClose(socketErrorLine(conn.logId, err));
+  }
+
+  private static onSocketClose(this: Duplex): void {
+    (this as OwnedStream)[CONNECTION].onClose();
   }
 
   /** ClientLink: the index of the listener, for per_listener_settings ACLs */
@@ -423,7 +446,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** Queues encoded bytes; the worker writes every dirty connection once at the end of the turn. */
   write(bytes: Buffer): void {
-    this.out[this.outCount++] = bytes;
+    if (this.outFirst === undefined) this.outFirst = bytes;
+    else (this.outMore ??= []).push(bytes);
     this.outBytes += bytes.length;
     if (!this.dirty) this.outbox.markDirty(this);
   }
@@ -431,22 +455,18 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** Called by the broker once per turn for each dirty connection. */
   flush(): void {
     this.dirty = false;
-    const n = this.outCount;
-    if (n === 0) return;
-    const out = this.out;
-    let bytes: Buffer;
-    if (n === 1) {
-      bytes = out[0]!;
-      out[0] = undefined;
-    } else {
+    const first = this.outFirst;
+    if (first === undefined) return;
+    let bytes = first;
+    const more = this.outMore;
+    if (more !== undefined) {
       bytes = Buffer.allocUnsafe(this.outBytes);
-      for (let i = 0, pos = 0; i < n; i++) {
-        pos += out[i]!.copy(bytes, pos);
-        out[i] = undefined;
-      }
+      let pos = first.copy(bytes, 0);
+      for (let i = 0; i < more.length; i++) pos += more[i]!.copy(bytes, pos);
+      this.outMore = undefined;
     }
     counters.bytesSent += this.outBytes;
-    this.outCount = 0;
+    this.outFirst = undefined;
     this.outBytes = 0;
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }

@@ -19,6 +19,8 @@ export class Outbox {
   tick = 0;
   /** every open connection, CONNECTed or not */
   readonly connections = new Set<Connection>();
+  /** connections open, by listener index (reported as culex_listener_connections) */
+  readonly openByListener: number[] = [];
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -41,11 +43,14 @@ export class Outbox {
 
   add(conn: Connection): void {
     this.connections.add(conn);
+    const l = conn.listenerIndex;
+    this.openByListener[l] = (this.openByListener[l] ?? 0) + 1;
     counters.connectionsAccepted++;
   }
 
+  /** Once per added connection, when it is released (closed, or taken over and closing). */
   remove(conn: Connection): void {
-    this.connections.delete(conn);
+    if (this.connections.delete(conn)) this.openByListener[conn.listenerIndex]!--;
   }
 
   /** A connection has bytes to write: it is written once when this turn's I/O is done. */

@@ -16,6 +16,17 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** one per thread: a read's bytes are copied out before the next read can start */
 let readBuffer: Buffer | undefined;
 
+/** where a switched socket's chunks go */
+const SINK = Symbol('culex.readSink');
+type SwitchedSocket = Socket & { [SINK]: (chunk: Buffer) => void };
+
+/** Node calls it as a method of the socket (`this`): one function for every socket, no closure each. */
+function onRead(this: SwitchedSocket, bytes: number, from: Buffer): void {
+  const chunk = Buffer.allocUnsafe(bytes);
+  from.copy(chunk, 0, 0, bytes);
+  this[SINK](chunk);
+}
+
 interface OnreadSlots {
   readonly buffer: symbol;
   readonly callback: symbol;
@@ -44,11 +55,8 @@ export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   const buffer = (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES));
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[slots.buffer] = buffer;
-  fields[slots.callback] = (bytes: number, from: Buffer): void => {
-    const chunk = Buffer.allocUnsafe(bytes);
-    from.copy(chunk, 0, 0, bytes);
-    onChunk(chunk);
-  };
+  fields[slots.callback] = onRead;
+  (socket as SwitchedSocket)[SINK] = onChunk;
   handle.useUserBuffer(buffer);
   // flowing without a 'data' listener, so that the end of input is still emitted as 'end'
   socket.resume();

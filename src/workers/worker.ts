@@ -138,8 +138,6 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
 const servers: Server[] = [];
 /** this thread's runtime metrics (heap, event loop, GC), only when /metrics is served */
 const runtime = config.metricsListener === undefined ? undefined : new (await import('../metrics/runtime.ts')).RuntimeMetrics();
-/** connections this worker has open, by listener index (reported to the main thread) */
-const listenerConnections: number[] = config.listeners.map(() => 0);
 
 /**
  * max_connections of listener `l` for the whole broker: each worker counts its own connections
@@ -148,8 +146,6 @@ const listenerConnections: number[] = config.listeners.map(() => 0);
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
 function admit(l: number, stream: Duplex, address: string | undefined, remotePort: number | undefined, port: number): boolean {
   if (!admitShared(l, stream, address)) return false;
-  listenerConnections[l]!++;
-  stream.once('close', () => listenerConnections[l]!--);
   return accepted(address, remotePort, port);
 }
 
@@ -193,7 +189,7 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      workerReport(broker, store, listenerConnections, runtime, msg.id, msg.detail).then(
+      workerReport(broker, store, config.listeners.map((_, l) => outbox.openByListener[l] ?? 0), runtime, msg.id, msg.detail).then(
         (report) => post({ type: 'stats', id: msg.id, report }),
         (err: unknown) => log.error('stats', err),
       );
