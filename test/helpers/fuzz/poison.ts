@@ -117,6 +117,8 @@ export function sessionPoison(rng: Rng, version: Version, maxTopicAlias: number)
     [1, () => ({ name: 'PUBLISH topic with a wildcard [MQTT-3.3.2-2]', bytes: pk.publish({ version: v, topic: wildcardTopic(rng), qos: rng.int(3), packetId: id, payload: 'x' }) })],
     [1, () => ({ name: 'PUBLISH topic not UTF-8 or with U+0000 [MQTT-1.5.4-1/2]', bytes: pk.publish({ version: v, topic: withBad(topic, rng), qos: rng.int(3), packetId: id }) })],
     [1, () => ({ name: 'PUBLISH QoS > 0 with packet id 0 [MQTT-2.3.1-1]', bytes: pk.publish({ version: v, topic, qos: rng.range(1, 2), packetId: 0 }) })],
+    [1, () => ({ name: 'PUBLISH topic deeper than 201 levels (Mosquitto TOPIC_HIERARCHY_LIMIT)', bytes: pk.publish({ version: v, topic: 'fz/'.repeat(201 + rng.int(50)), qos: rng.int(3), packetId: id }) })],
+    [1, () => ({ name: 'SUBSCRIBE filter deeper than 201 levels (Mosquitto TOPIC_HIERARCHY_LIMIT)', bytes: pk.subscribe(id, [{ filter: '+/'.repeat(201 + rng.int(50)) + '#' }], v) })],
     [1, () => ({ name: 'SUBSCRIBE packet id 0 [MQTT-2.3.1-1]', bytes: pk.subscribe(0, [{ filter: 'fz/#', qos: rng.int(3) }], v) })],
     [1, () => ({ name: 'UNSUBSCRIBE packet id 0 [MQTT-2.3.1-1]', bytes: pk.unsubscribe(0, ['fz/#'], v) })],
     [1, () => ({ name: 'SUBSCRIBE without filters [MQTT-3.8.3-3]', bytes: pk.subscribe(id, [], v) })],
