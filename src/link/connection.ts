@@ -8,6 +8,7 @@ import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/d
 import { decodePublish } from '../protocol/packets/publish.ts';
 import { encodePacket } from '../protocol/encode.ts';
 import { encodeAck } from '../protocol/packets/ack.ts';
+import { encodeDisconnect } from '../protocol/packets/disconnect.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
@@ -24,13 +25,22 @@ import { certificateUsername } from './certificateIdentity.ts';
 import { encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
 import { mountTopic, unmountTopic } from './mountPoint.ts';
 import type { Delivery } from '../model/delivery.ts';
-import { AckResult } from '../broker/qos/outbound.ts';
+import { AckResult, type AckResultValue } from '../broker/qos/outbound.ts';
 import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
 import { willFromConnect, type Will } from '../model/will.ts';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
+
+/** An acknowledgement that does not fit the QoS or state of the message it names (PUBACK for QoS 2,
+ *  PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC) is a Protocol Error: v5 DISCONNECT 0x82, then
+ *  close, as Mosquitto 2.0.11 does. An ack for an id not in flight is not (AckResult.Unknown). */
+function wrongType(r: AckResultValue, cmd: string): void {
+  if (r === AckResult.WrongType) {
+    throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_ACK_TYPE', `${cmd.toUpperCase()} does not fit the QoS or state of the message it acknowledges`);
+  }
+}
 
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
@@ -167,13 +177,12 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private onPacket(packet: Packet): void {
     switch (packet.cmd) {
       case 'puback':
-        this.session!.puback(packet.messageId!, Date.now());
-        return;
+        return wrongType(this.session!.puback(packet.messageId!, Date.now()), packet.cmd);
       case 'pubrec': {
         const r = this.session!.pubrec(packet.messageId!, packet.reasonCode ?? 0, Date.now());
         // v5: PUBREC for an id not in flight → PUBREL 0x92 [MQTT-4.3.3]
         if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version, ReasonCode.PacketIdentifierNotFound));
-        return;
+        return wrongType(r, packet.cmd);
       }
       case 'pubrel': {
         const id = packet.messageId!;
@@ -186,8 +195,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         return;
       }
       case 'pubcomp':
-        this.session!.pubcomp(packet.messageId!, Date.now());
-        return;
+        return wrongType(this.session!.pubcomp(packet.messageId!, Date.now()), packet.cmd);
       case 'subscribe':
         return handleSubscribe(this, this.broker, packet as ISubscribePacket);
       case 'unsubscribe':
@@ -214,18 +222,20 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     const cfg = this.broker.config;
     this.version = (packet.protocolVersion ?? 4) as ProtocolVersion;
     const v5 = this.version === 5;
+    // [MQTT-3.1.2-29] read before any refusal: with 0, no reason string even on a refusing CONNACK
+    if (v5) this.problemInformation = packet.properties?.requestProblemInformation !== false;
     let clientId = packet.clientId;
     let assigned: string | undefined;
     if (clientId.length === 0) {
       // [MQTT-3.1.3-8] 3.1.1: a zero-length id needs clean session; 3.1 has no zero-length ids
       if (!this.listener.security.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
-        return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
+        return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed', true);
       }
       clientId = assigned = this.broker.assignClientId(this.listener.security.autoIdPrefix);
       this.idAssigned = true;
     }
     const refusal = connectRefusal(cfg, packet, this.version);
-    if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why);
+    if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why, refusal.explain);
     // use_identity_as_username / use_subject_as_username: the certificate names the client, whatever the CONNECT says
     const certified = certificateUsername(this.listener.config.tls, this.socket);
     if (certified === null) return this.refuse(ReasonCode.BadUserNameOrPassword, 'no username in the client certificate');
@@ -241,15 +251,17 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {
-      this.refuse(packet.username === undefined ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, 'not authorized');
+      // a refused password is "not authorised" (3.1.1 code 5, v5 0x87) as in Mosquitto 2.0.11 (handle_connect.c)
+      this.refuse(ReasonCode.NotAuthorized, 'not authorized');
     } else {
       this.socket.pause();
       decided.then(
         (ok) => {
           if (this.state !== State.Authenticating) return;
           this.socket.resume();
+          // bad credentials or none: "not authorised" either way, as Mosquitto 2.0.11 answers (src/auth/authenticator.ts)
           if (ok === 'ok') this.accept(packet, assigned);
-          else this.refuse(ok === 'bad_credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, 'not authorized');
+          else this.refuse(ReasonCode.NotAuthorized, 'not authorized');
           this.outbox.flushSoon();
         },
         () => {
@@ -274,7 +286,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
       this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
       this.aliases.outboundMax = props?.topicAliasMaximum ?? 0;
-      this.problemInformation = props?.requestProblemInformation !== false;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
       this.held = new HeldPublishes(this, this.broker.receiveMaximum);
@@ -300,18 +311,16 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.framer.maxPacketSize = cfg.maxPacketSize;
     counters.clientsConnected++;
 
-    const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
     if (v5) {
-      const p = connackProperties(cfg, this.broker.receiveMaximum, assigned);
+      let serverKeepAlive: number | undefined;
       if (cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0)) {
         // [MQTT-3.2.2-21] the client must use the Server Keep Alive
-        this.keepalive = cfg.maxKeepalive;
-        p.serverKeepAlive = cfg.maxKeepalive;
+        this.keepalive = serverKeepAlive = cfg.maxKeepalive;
       }
-      connack.properties = p;
-      this.write(encodePacket(connack, this.version));
+      const properties = connackProperties(cfg, this.broker.receiveMaximum, serverKeepAlive, assigned);
+      this.write(encodePacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties }, 5));
     } else {
-      this.write(v3Connack(present));
+      this.write(v3Connack(this.version, present));
     }
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
@@ -330,11 +339,12 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
   }
 
-  /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. */
-  private refuse(reasonCode: number, why: string): void {
+  /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. `why` is sent as the v5 Reason String only
+   *  when `explain` says it adds to the code, and the client allows problem information [MQTT-3.1.2-29]. */
+  private refuse(reasonCode: number, why: string, explain = false): void {
     counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
-    this.write(refusalConnack(this.version, reasonCode, this.problemInformation ? why : undefined));
+    this.write(refusalConnack(this.version, reasonCode, explain && this.problemInformation ? why : undefined));
     this.discardWill = true;
     this.closeAfterFlush();
   }
@@ -475,10 +485,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     counters.protocolErrors++;
     this.broker.log.debug(`client ${this.clientId || this.remoteAddress}: ${err.code} ${err.message}`);
     if (this.state === State.AwaitConnect) {
-      // v5 explains a refused CONNECT in its CONNACK [MQTT-3.2.2-6]; 3.1/3.1.1 have return codes only
-      // for a bad protocol level, a bad client id and authentication: anything else is just closed
+      // A CONNECT that cannot be decoded is closed without CONNACK in every version, as Mosquitto 2.0.11
+      // does (the spec lets the server choose, 4.13.1); only the errors a return code names (a bad
+      // protocol level, a 3.1/3.1.1 client id refused) are answered
       const v = err.protocolVersion;
-      if (v === 5 || (v !== undefined && hasV3ReturnCode(err.reasonCode))) {
+      if (v !== undefined && hasV3ReturnCode(err.reasonCode)) {
         this.version = v;
         this.refuse(err.reasonCode, err.message);
       } else {
@@ -493,15 +504,21 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   disconnect(reasonCode: number, reasonString?: string): void {
     if (this.state === State.Closed) return;
     if (this.version === 5 && this.state === State.Connected) {
-      const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
-      this.write(encodePacket({ cmd: 'disconnect', reasonCode, properties }, 5));
+      this.write(encodeDisconnect(5, reasonCode, this.problemInformation ? reasonString : undefined));
     }
     this.closeAfterFlush();
   }
 
-  /** Takeover by a new connection with the same client id [MQTT-3.1.4-3]. */
-  takeOver(): void {
-    this.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+  /**
+   * Takeover by a new connection with the same client id [MQTT-3.1.4-3]; `cleanStart`: the new one's.
+   * A 3.1/3.1.1 connection replaced by one that resumes its persistent session loses its will, as in
+   * Mosquitto 2.0.11 (handle_connect.c: the will is sent only when either side is a clean session): a
+   * device replacing its own stale connection is not reported gone. v5 keeps the will, and its Will
+   * Delay Interval, as the spec says.
+   */
+  takeOver(cleanStart: boolean): void {
+    if (this.version !== 5 && this.connectSessionExpiry !== 0 && !cleanStart) this.discardWill = true;
+    this.disconnect(ReasonCode.SessionTakenOver);
     this.release();
   }
 
@@ -531,7 +548,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** Keep-alive expiry [MQTT-3.1.2-24]. */
   keepaliveExpired(): void {
     counters.keepaliveTimeouts++;
-    this.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+    this.disconnect(ReasonCode.KeepAliveTimeout);
   }
 
   /** no CONNACK yet: CONNECT not received or being authenticated (the CONNECT deadline applies) */

@@ -228,7 +228,7 @@ for (const v of versions) {
   });
 }
 
-describe('bad CONNECT, MQTT 5.0 properties', () => {
+describe('bad CONNECT, MQTT 5.0 properties: closed without CONNACK, as Mosquitto 2.0.11 (spec 4.13.1 lets the server choose)', () => {
   for (const [name, props, codes] of [
     ['Session Expiry Interval twice', [{ id: pk.Prop.SessionExpiryInterval, value: 1 }, { id: pk.Prop.SessionExpiryInterval, value: 2 }], [PROTOCOL_ERROR]],
     ['Receive Maximum 0', [{ id: pk.Prop.ReceiveMaximum, value: 0 }], [PROTOCOL_ERROR]],
@@ -236,13 +236,11 @@ describe('bad CONNECT, MQTT 5.0 properties', () => {
     ['a Topic Alias property (not allowed in CONNECT)', [{ id: pk.Prop.TopicAlias, value: 1 }], [MALFORMED, PROTOCOL_ERROR]],
     ['Request Problem Information 2', [{ id: pk.Prop.RequestProblemInformation, value: 2 }], [PROTOCOL_ERROR]],
   ] as const) {
-    test(`CONNECT with ${name}: CONNACK ${codes.map((c) => `0x${c.toString(16)}`).join('/')} and close`, async () => {
+    test(`CONNECT with ${name} (${codes.map((c) => `0x${c.toString(16)}`).join('/')}): closed without CONNACK`, async () => {
       const r = await h.raw(broker.port, 5);
       r.send(pk.connect({ version: 5, clientId: uniqueId(), properties: props }));
       const got = await r.expectClosed();
-      assert.equal(got.length, 1, `one CONNACK, got ${got.map((p) => typeName(p.type))}`);
-      assert.equal(got[0]!.type, PacketType.CONNACK);
-      assert.ok((codes as readonly number[]).includes(got[0]!.reasonCode!), `got 0x${got[0]!.reasonCode!.toString(16)}`);
+      assert.equal(got.length, 0, `nothing before the close, got ${got.map((p) => typeName(p.type))}`);
       await witnessStillWorks();
     });
   }
