@@ -34,8 +34,9 @@ const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as
 type StateValue = (typeof State)[keyof typeof State];
 
 /** An acknowledgement that does not fit the QoS or state of the message it names (PUBACK for QoS 2,
- *  PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC) is a Protocol Error: v5 DISCONNECT 0x82, then
- *  close, as Mosquitto 2.0.11 does. An ack for an id not in flight is not (AckResult.Unknown). */
+ *  PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC) is a Protocol Error: the connection is closed, as
+ *  Mosquitto 2.0.11 closes it (a v5 client is told DISCONNECT 0x82 first, which Mosquitto leaves out
+ *  for acks). An ack for an id not in flight is not an error (AckResult.Unknown). */
 function wrongType(r: AckResultValue, cmd: string): void {
   if (r === AckResult.WrongType) {
     throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_ACK_TYPE', `${cmd.toUpperCase()} does not fit the QoS or state of the message it acknowledges`);
