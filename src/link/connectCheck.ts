@@ -9,9 +9,8 @@ import type { BrokerConfig } from '../config/types.ts';
 import { ReasonCode } from '../protocol/errors.ts';
 import type { ProtocolVersion } from '../protocol/decode.ts';
 
-/** The CONNACK reason refusing `packet`, or undefined to go on. `why` says it in words; `explain`: the words
- *  add to the reason code, so a v5 client that allows it is sent them as the Reason String. */
-export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, version: ProtocolVersion): { reason: number; why: string; explain?: boolean } | undefined {
+/** The CONNACK reason (and its log text) refusing `packet`, or undefined to go on. */
+export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, version: ProtocolVersion): { reason: number; why: string } | undefined {
   if (packet.properties?.authenticationMethod !== undefined) {
     // [MQTT-4.12.0-1] no extended authentication method is supported
     return { reason: ReasonCode.BadAuthenticationMethod, why: 'authentication method not supported' };
@@ -28,7 +27,7 @@ export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, versio
     const limit = cfg.messageSizeLimit;
     if (limit > 0 && will.payload !== undefined && will.payload.length > limit) {
       // Mosquitto 2.0.11 handle_connect.c will__read: v5 0x95 Packet Too Large, 3.1/3.1.1 code 5 (v3ConnackReturnCode)
-      return { reason: ReasonCode.PacketTooLarge, why: 'will payload larger than message_size_limit', explain: true };
+      return { reason: ReasonCode.PacketTooLarge, why: 'will payload larger than message_size_limit' };
     }
   }
   return undefined;

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
 } from 'mqtt-packet';
-import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
+import { MqttProtocolError, ReasonCode, reasonStringAdds } from '../protocol/errors.ts';
 import { Framer } from '../protocol/framer.ts';
 import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/decode.ts';
 import { decodePublish } from '../protocol/packets/publish.ts';
@@ -230,13 +230,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (clientId.length === 0) {
       // [MQTT-3.1.3-8] 3.1.1: a zero-length id needs clean session; 3.1 has no zero-length ids
       if (!this.listener.security.allowZeroLengthClientId || (!v5 && (packet.clean === false || this.version === 3))) {
-        return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed', true);
+        return this.refuse(ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
       }
       clientId = assigned = this.broker.assignClientId(this.listener.security.autoIdPrefix);
       this.idAssigned = true;
     }
     const refusal = connectRefusal(cfg, packet, this.version);
-    if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why, refusal.explain);
+    if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why);
     // use_identity_as_username / use_subject_as_username: the certificate names the client, whatever the CONNECT says
     const certified = certificateUsername(this.listener.config.tls, this.socket);
     if (certified === null) return this.refuse(ReasonCode.BadUserNameOrPassword, 'no username in the client certificate');
@@ -340,12 +340,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
   }
 
-  /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. `why` is sent as the v5 Reason String only
-   *  when `explain` says it adds to the code, and the client allows problem information [MQTT-3.1.2-29]. */
-  private refuse(reasonCode: number, why: string, explain = false): void {
+  /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. */
+  private refuse(reasonCode: number, why: string): void {
     counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
-    this.write(refusalConnack(this.version, reasonCode, explain && this.problemInformation ? why : undefined));
+    this.write(refusalConnack(this.version, reasonCode, this.reasonString(reasonCode, why)));
     this.discardWill = true;
     this.closeAfterFlush();
   }
@@ -505,9 +504,15 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   disconnect(reasonCode: number, reasonString?: string): void {
     if (this.state === State.Closed) return;
     if (this.version === 5 && this.state === State.Connected) {
-      this.write(encodeDisconnect(5, reasonCode, this.problemInformation ? reasonString : undefined));
+      this.write(encodeDisconnect(5, reasonCode, reasonString === undefined ? undefined : this.reasonString(reasonCode, reasonString)));
     }
     this.closeAfterFlush();
+  }
+
+  /** `text` as the Reason String of a CONNACK or DISCONNECT with `reasonCode`, where it adds to the code and
+   *  the client allows it [MQTT-3.1.2-29]; else undefined. */
+  private reasonString(reasonCode: number, text: string): string | undefined {
+    return this.problemInformation && reasonStringAdds(reasonCode) ? text : undefined;
   }
 
   /**

@@ -67,3 +67,14 @@ export function v3ConnackReturnCode(reasonCode: number): number {
     default: return 3;
   }
 }
+
+/**
+ * Whether the server adds a Reason String to a CONNACK or DISCONNECT with `reasonCode`: only for 0x80
+ * Unspecified error and 0x83 Implementation specific error, whose code does not say what went wrong.
+ * Every other code names the cause, and Mosquitto 2.0.11 never sends a Reason String, so clients and
+ * tests comparing packets byte for byte see Mosquitto's bytes; the broker's log has the detail. The caller
+ * also leaves it out when the client set Request Problem Information 0 [MQTT-3.1.2-29].
+ */
+export function reasonStringAdds(reasonCode: number): boolean {
+  return reasonCode === ReasonCode.UnspecifiedError || reasonCode === ReasonCode.ImplementationSpecificError;
+}

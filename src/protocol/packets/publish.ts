@@ -115,8 +115,8 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
 /**
  * Reads the topic name in one pass over its bytes: U+0000, wildcards and level separators are found on
  * the bytes (UTF-8 never uses bytes below 0x80 inside a multi-byte sequence), and the full UTF-8 check
- * runs only when a non-ASCII byte is present. A topic deeper than MAX_TOPIC_SEPARATORS is refused like a
- * wildcard: the server does not accept it (v5 0x90; Mosquitto closes the connection too).
+ * runs only when a non-ASCII byte is present. A topic deeper than MAX_TOPIC_SEPARATORS is a Protocol Error
+ * (0x82), as Mosquitto 2.0.11 answers it (handle_publish.c, test/broker/03-publish-long-topic.py).
  */
 function readTopic(frame: Buffer, start: number, end: number, version: ProtocolVersion): string {
   let seen = 0;
@@ -137,8 +137,7 @@ function readTopic(frame: Buffer, start: number, end: number, version: ProtocolV
       'MQTT_ERR_TOPIC_WILDCARD', 'wildcard in a topic name', 'MQTT-3.3.2-2');
   }
   if (separators > MAX_TOPIC_SEPARATORS) {
-    throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
-      'MQTT_ERR_TOPIC_DEPTH', `topic name with more than ${MAX_TOPIC_SEPARATORS + 1} levels`);
+    throw protocolError('MQTT_ERR_TOPIC_DEPTH', `topic name with more than ${MAX_TOPIC_SEPARATORS + 1} levels`);
   }
   return topic;
 }
