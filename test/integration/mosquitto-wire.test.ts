@@ -349,6 +349,37 @@ describe('the will of a connection taken over', () => {
   });
 });
 
+describe('MQTT 3.1 sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE (Mosquitto 2.0.11 accepts it)', () => {
+  test('PUBREL 6a 02 (DUP) completes the QoS 2 flow: PUBCOMP', async () => {
+    const topic = `v31/${uniqueId()}`;
+    const inbox = await listen(topic);
+    const { client } = await h.rawConnected(broker.port, { version: 3 });
+    client.send(pk.publish({ version: 3, topic, qos: 2, packetId: 5, payload: 'q2' }));
+    await client.expect(PacketType.PUBREC);
+    client.send('6a 02 00 05');
+    assert.equal(hex((await client.expect(PacketType.PUBCOMP)).body), '0005');
+    assert.equal((await inbox.next()).payload.toString(), 'q2');
+  });
+
+  test('SUBSCRIBE and UNSUBSCRIBE with DUP are answered', async () => {
+    const { client } = await h.rawConnected(broker.port, { version: 3 });
+    const subscribe = pk.subscribe(1, [{ filter: 'v31/a', qos: 1 }], 3);
+    subscribe[0] = 0x8a;
+    client.send(subscribe);
+    assert.deepEqual((await client.expect(PacketType.SUBACK)).reasonCodes, [1]);
+    const unsubscribe = pk.unsubscribe(2, ['v31/a'], 3);
+    unsubscribe[0] = 0xaa;
+    client.send(unsubscribe);
+    await client.expect(PacketType.UNSUBACK);
+  });
+
+  test('[MQTT-2.2.2-2] 3.1.1 PUBREL with DUP is a Malformed Packet: closed', async () => {
+    const { client } = await h.rawConnected(broker.port, { version: 4 });
+    client.send('6a 02 00 05');
+    await expectViolation(client, 4, 0x81);
+  });
+});
+
 describe('SUBSCRIBE and UNSUBSCRIBE with packet id 0 [MQTT-2.3.1-1]: a Malformed Packet, as Mosquitto 2.0.11', () => {
   for (const v of versions) {
     test(`MQTT ${v === 5 ? '5.0: DISCONNECT 0x81, then' : '3.1.1:'} closed`, async () => {
