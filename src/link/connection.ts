@@ -406,8 +406,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     }
     // [MQTT-3.14.4-3] a normal DISCONNECT discards the Will; 0x04 asks for it to be sent
     this.discardWill = packet.reasonCode !== ReasonCode.DisconnectWithWill;
-    this.state = State.Closed;
-    this.socket.end();
+    this.closeAfterFlush();
+    // the session and the will are settled now, not when the peer closes its side: a client that keeps
+    // its socket open after DISCONNECT 0x04 still has its will published at once, as Mosquitto does
+    this.release();
   }
 
   // ---- output -----------------------------------------------------------------------------
@@ -498,6 +500,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       return;
     }
     this.disconnect(err.reasonCode, err.message);
+    this.release(); // the will goes now, not when a peer that lingers closes its side
   }
 
   /** Server-initiated close: v5 gets a DISCONNECT with the reason [MQTT-4.13.2-1], v3 just the close. */
@@ -555,6 +558,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   keepaliveExpired(): void {
     counters.keepaliveTimeouts++;
     this.disconnect(ReasonCode.KeepAliveTimeout);
+    this.release(); // a dead peer never closes its side: the will goes now
   }
 
   /** no CONNACK yet: CONNECT not received or being authenticated (the CONNECT deadline applies) */

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Harness, Inbox, subscribe, uniqueId, versions } from '../helpers/clients.ts';
 import { PacketType, pk, type RawClient } from '../helpers/raw.ts';
 import { tempDir, writePasswordFile, type TestBroker } from '../helpers/broker.ts';
@@ -64,6 +65,24 @@ describe('[MQTT-3.14.2-1] [MQTT-3.4.2-1] v5 packets that end before their Proper
     client.send('e0 01 04');
     await client.expectClosed();
     assert.equal((await inbox.next()).payload.toString(), 'with-will');
+  });
+
+  test('DISCONNECT e0 01 04 from a client that keeps its socket open: the will is published at once, as Mosquitto does', async () => {
+    // Mosquitto's own test (07-will-disconnect-with-will.py) sends the DISCONNECT and waits for the will
+    // before it closes the socket: the will must not wait for the peer's side of the close
+    const topic = `short/${uniqueId()}`;
+    const inbox = await listen(topic);
+    const socket = net.connect({ port: broker.port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    let closed = false;
+    socket.on('close', () => { closed = true; });
+    const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(pk.connect({ version: 5, clientId: uniqueId(), will: { topic, payload: 'lingering', qos: 2 } }));
+    await connack;
+    socket.write(Buffer.from('e00104', 'hex'));
+    assert.equal((await inbox.next()).payload.toString(), 'lingering');
+    assert.equal(closed, false, 'published before the broker gave up on the socket');
+    socket.destroy();
   });
 
   test('DISCONNECT e0 01 00 (reason 0, no Property Length) discards the will [MQTT-3.14.4-3]', async () => {
