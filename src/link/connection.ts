@@ -181,8 +181,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         return wrongType(this.session!.puback(packet.messageId!, Date.now()), packet.cmd);
       case 'pubrec': {
         const r = this.session!.pubrec(packet.messageId!, packet.reasonCode ?? 0, Date.now());
-        // v5: PUBREC for an id not in flight → PUBREL 0x92 [MQTT-4.3.3]
-        if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version, ReasonCode.PacketIdentifierNotFound));
+        // PUBREC for an id not in flight: PUBREL all the same, Success, as Mosquitto 2.0.11 (handle_pubrec.c)
+        // answers it (the spec also allows 0x92): it may be a PUBREC repeated after a reconnect
+        if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version));
         return wrongType(r, packet.cmd);
       }
       case 'pubrel': {
@@ -191,7 +192,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         const known = this.session!.inbound.release(id);
         if (known) this.broker.releaseInbound(this.session!, id);
         // the id is free on disk before PUBCOMP tells the client it may reuse it
-        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
+        // an unknown id (a PUBREL repeated after a reconnect) is completed with Success, as Mosquitto 2.0.11
+        // does (handle_pubrel.c; its 03-publish-c2b-disconnect-qos2.py expects 70 02); the spec also allows 0x92
+        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version)));
         if (known) this.held?.release((p) => routePublish(this, this.broker, p, undefined, 0));
         return;
       }
