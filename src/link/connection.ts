@@ -39,7 +39,8 @@ type StateValue = (typeof State)[keyof typeof State];
  *  for acks). An ack for an id not in flight is not an error (AckResult.Unknown). */
 function wrongType(r: AckResultValue, cmd: string): void {
   if (r === AckResult.WrongType) {
-    throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_ACK_TYPE', `${cmd.toUpperCase()} does not fit the QoS or state of the message it acknowledges`);
+    throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_ACK_TYPE',
+      `${cmd.toUpperCase()} does not fit the QoS or state of the message it acknowledges`);
   }
 }
 

@@ -39,7 +39,8 @@ const TYPE_AUTH = 15;
  *  only by a bridge) go through mqtt-packet with its own checks.
  *  The PUBLISH payload is a view of `frame` (no copy). Validates: fixed-header flags per type
  *  [MQTT-2.2.2-1/2] (MQTT 3.1 may add DUP to PUBREL/SUBSCRIBE/UNSUBSCRIBE: see DUP), PUBLISH QoS 3
- *  [MQTT-3.3.1-4], DUP with QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], topic names [MQTT-1.5.4-1/2] [MQTT-3.3.2-1/2], empty SUBSCRIBE [MQTT-3.8.3-3] /
+ *  [MQTT-3.3.1-4], DUP with QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], topic names [MQTT-1.5.4-1/2]
+ *  [MQTT-3.3.2-1/2], empty SUBSCRIBE [MQTT-3.8.3-3] /
  *  UNSUBSCRIBE [MQTT-3.10.3-2], subscription options [MQTT-3.8.3-5], retain handling 3, truncated fields
  *  and trailing bytes, v5 properties (repeated, unknown, not allowed in the packet, out of range).
  *  A second CONNECT is a Protocol Error [MQTT-3.1.0-2]. Malformed → 0x81, protocol violations → 0x82. */

@@ -64,8 +64,8 @@ export function encodePublish(topic: string, payload: Buffer, qos: 0 | 1 | 2, re
 /**
  * Decodes a PUBLISH frame (fixed header included); the payload is a view of `frame`.
  * Validates QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], the topic
- * name's UTF-8 [MQTT-1.5.4-1/2], wildcards [MQTT-3.3.2-2], its depth (MAX_TOPIC_SEPARATORS), an empty topic without a topic alias
- * [MQTT-3.3.2-1], truncated fields and the v5 properties.
+ * name's UTF-8 [MQTT-1.5.4-1/2], wildcards [MQTT-3.3.2-2], its depth (MAX_TOPIC_SEPARATORS), an empty topic
+ * without a topic alias [MQTT-3.3.2-1], truncated fields and the v5 properties.
  */
 export function decodePublish(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IPublishPacket {
   const header = frame[0]!;
