@@ -161,12 +161,12 @@ export class Broker {
     const old = this.clients.get(id);
     // the new connection is registered first, so the old one's close does not give up the id
     this.clients.set(id, conn);
-    if (old !== undefined && old !== conn) old.takeOver();
     const existing = moved?.session ?? this.sessions.get(id);
     // A session belongs to the user who made it: another user's CONNECT with the same client id
     // starts afresh, as Mosquitto 2.0 does; its queue is never handed over. (For a session on
     // another worker, the old owner made this check before handing it: see handover.ts.)
     const otherUser = existing !== undefined && !existing.declared && existing.username !== conn.username;
+    if (old !== undefined && old !== conn) old.takeOver(cleanStart || otherUser);
     if (otherUser) {
       this.log.notice(`client id ${id} taken by user ${conn.username ?? '(anonymous)'}: the session of user ${existing.username ?? '(anonymous)'} is discarded`);
       cleanStart = true;

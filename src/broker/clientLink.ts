@@ -19,6 +19,7 @@ export interface ClientLink {
   readonly session: Session | undefined;
   /** the Will of the connection; the broker takes it (sets undefined) when the connection ends */
   will: Will | undefined;
-  /** Another connection took the client id over [MQTT-3.1.4-3]: close with 0x8E. */
-  takeOver(): void;
+  /** Another connection took the client id over [MQTT-3.1.4-3]: close with 0x8E. `cleanStart`: whether the
+   *  new connection starts a clean session (a 3.1/3.1.1 will is kept only then; src/link/connection.ts). */
+  takeOver(cleanStart: boolean): void;
 }

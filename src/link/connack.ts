@@ -1,7 +1,7 @@
 /**
  * CONNACK packets: the properties of a successful v5 CONNACK (what this broker offers every
- * client: Receive Maximum, Maximum QoS, Retain Available, Maximum Packet Size, …), the constant
- * 3.1/3.1.1 acceptances, and refusals in either version.
+ * client where it differs from the spec's default: Receive Maximum, Maximum QoS, Retain Available,
+ * Maximum Packet Size, …), the constant 3.1/3.1.1 acceptances, and refusals in either version.
  * called from: worker
  */
 import type { IConnackPacket } from 'mqtt-packet';
@@ -20,8 +20,10 @@ const V3_CONNACK_REASONS = new Set<number>([
 const CONNACK_V3_NEW = Buffer.from([0x20, 2, 0, 0]);
 const CONNACK_V3_PRESENT = Buffer.from([0x20, 2, 1, 0]);
 
-export function v3Connack(sessionPresent: boolean): Buffer {
-  return sessionPresent ? CONNACK_V3_PRESENT : CONNACK_V3_NEW;
+/** The accepting CONNACK of a 3.1 or 3.1.1 client. MQTT 3.1 has no Session Present flag: its first
+ *  byte is reserved, 0 (Mosquitto 2.0.11 sets the flag for 3.1.1 and 5.0 only). */
+export function v3Connack(version: ProtocolVersion, sessionPresent: boolean): Buffer {
+  return sessionPresent && version === 4 ? CONNACK_V3_PRESENT : CONNACK_V3_NEW;
 }
 
 /** Whether a 3.1/3.1.1 client can be told `reasonCode` in a CONNACK (otherwise it is just closed). */
@@ -38,18 +40,23 @@ export function refusalConnack(version: ProtocolVersion, reasonCode: number, rea
 
 export type ConnackProperties = NonNullable<IConnackPacket['properties']>;
 
-/** `assigned`: the client id the broker made up for a zero-length one [MQTT-3.2.2-16]. */
-export function connackProperties(cfg: BrokerConfig, receiveMaximum: number, assigned: string | undefined): ConnackProperties {
-  const p: ConnackProperties = {
-    receiveMaximum,
-    retainAvailable: cfg.retainAvailable,
-    wildcardSubscriptionAvailable: true,
-    subscriptionIdentifiersAvailable: true,
-    sharedSubscriptionAvailable: true,
-    topicAliasMaximum: cfg.maxTopicAlias,
-  };
-  if (cfg.maxQos < 2) p.maximumQoS = cfg.maxQos;
-  if (cfg.maxPacketSize > 0) p.maximumPacketSize = cfg.maxPacketSize;
+/**
+ * The properties of an accepting v5 CONNACK. A property at the spec's default value is left out
+ * (Retain Available 1, Wildcard / Subscription Identifier / Shared Subscription Available 1, Topic Alias
+ * Maximum 0, Receive Maximum 65535, Maximum QoS 2), as Mosquitto 2.0.11 does, and the rest come in
+ * Mosquitto's order (handle_connect.c then send_connack.c), so the bytes are Mosquitto's.
+ * `serverKeepAlive`: set when the client must use it [MQTT-3.2.2-21]; `assigned`: the client id the
+ * broker made up for a zero-length one [MQTT-3.2.2-16].
+ */
+export function connackProperties(cfg: BrokerConfig, receiveMaximum: number, serverKeepAlive: number | undefined,
+    assigned: string | undefined): ConnackProperties {
+  const p: ConnackProperties = {};
+  if (cfg.maxTopicAlias > 0) p.topicAliasMaximum = cfg.maxTopicAlias;
+  if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
   if (assigned !== undefined) p.assignedClientIdentifier = assigned;
+  if (!cfg.retainAvailable) p.retainAvailable = false;
+  if (cfg.maxPacketSize > 0) p.maximumPacketSize = cfg.maxPacketSize;
+  if (receiveMaximum < 65535) p.receiveMaximum = receiveMaximum;
+  if (cfg.maxQos < 2) p.maximumQoS = cfg.maxQos;
   return p;
 }

@@ -1,6 +1,7 @@
 /**
  * CONNECT requests this broker refuses whatever the credentials: an extended authentication
- * method, a 3.1/3.1.1 keep-alive outside max_keepalive, a will it cannot honour.
+ * method, a 3.1/3.1.1 keep-alive outside max_keepalive, a will it cannot honour (QoS, retain, or a
+ * payload larger than message_size_limit).
  * called from: worker
  */
 import type { IConnectPacket } from 'mqtt-packet';
@@ -23,6 +24,11 @@ export function connectRefusal(cfg: BrokerConfig, packet: IConnectPacket, versio
   if (will !== undefined && will !== null) {
     if ((will.qos ?? 0) > cfg.maxQos) return { reason: ReasonCode.QoSNotSupported, why: 'will QoS not supported' };
     if (will.retain === true && !cfg.retainAvailable) return { reason: ReasonCode.RetainNotSupported, why: 'retain not supported' };
+    const limit = cfg.messageSizeLimit;
+    if (limit > 0 && will.payload !== undefined && will.payload.length > limit) {
+      // Mosquitto 2.0.11 handle_connect.c will__read: v5 0x95 Packet Too Large, 3.1/3.1.1 code 5 (v3ConnackReturnCode)
+      return { reason: ReasonCode.PacketTooLarge, why: 'will payload larger than message_size_limit' };
+    }
   }
   return undefined;
 }

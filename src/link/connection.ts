@@ -2,12 +2,13 @@ import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet,
 } from 'mqtt-packet';
-import { MqttProtocolError, ReasonCode } from '../protocol/errors.ts';
+import { MqttProtocolError, ReasonCode, reasonStringAdds } from '../protocol/errors.ts';
 import { Framer } from '../protocol/framer.ts';
 import { decodeConnect, decodePacket, type ProtocolVersion } from '../protocol/decode.ts';
 import { decodePublish } from '../protocol/packets/publish.ts';
 import { encodePacket } from '../protocol/encode.ts';
 import { encodeAck } from '../protocol/packets/ack.ts';
+import { encodeDisconnect } from '../protocol/packets/disconnect.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
@@ -24,7 +25,7 @@ import { certificateUsername } from './certificateIdentity.ts';
 import { encodeDelivery, encodeDeliveryAs } from './publishEncoder.ts';
 import { mountTopic, unmountTopic } from './mountPoint.ts';
 import type { Delivery } from '../model/delivery.ts';
-import { AckResult } from '../broker/qos/outbound.ts';
+import { AckResult, type AckResultValue } from '../broker/qos/outbound.ts';
 import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
 import { willFromConnect, type Will } from '../model/will.ts';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
@@ -32,6 +33,17 @@ import { UNKNOWN_CLIENT, closeLine, socketErrorLine } from './closeLog.ts';
 
 const State = { AwaitConnect: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
+
+/** An acknowledgement that does not fit the QoS or state of the message it names (PUBACK for QoS 2,
+ *  PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC) is a Protocol Error: the connection is closed, as
+ *  Mosquitto 2.0.11 closes it (a v5 client is told DISCONNECT 0x82 first, which Mosquitto leaves out
+ *  for acks). An ack for an id not in flight is not an error (AckResult.Unknown). */
+function wrongType(r: AckResultValue, cmd: string): void {
+  if (r === AckResult.WrongType) {
+    throw new MqttProtocolError(ReasonCode.ProtocolError, 'MQTT_ERR_ACK_TYPE',
+      `${cmd.toUpperCase()} does not fit the QoS or state of the message it acknowledges`);
+  }
+}
 
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
@@ -205,13 +217,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private onPacket(packet: Packet): void {
     switch (packet.cmd) {
       case 'puback':
-        this.session!.puback(packet.messageId!, Date.now());
-        return;
+        return wrongType(this.session!.puback(packet.messageId!, Date.now()), packet.cmd);
       case 'pubrec': {
         const r = this.session!.pubrec(packet.messageId!, packet.reasonCode ?? 0, Date.now());
-        // v5: PUBREC for an id not in flight → PUBREL 0x92 [MQTT-4.3.3]
-        if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version, ReasonCode.PacketIdentifierNotFound));
-        return;
+        // PUBREC for an id not in flight: PUBREL all the same, Success, as Mosquitto 2.0.11 (handle_pubrec.c)
+        // answers it (the spec also allows 0x92): it may be a PUBREC repeated after a reconnect
+        if (r === AckResult.Unknown) this.write(encodeAck('pubrel', packet.messageId!, this.version));
+        return wrongType(r, packet.cmd);
       }
       case 'pubrel': {
         const id = packet.messageId!;
@@ -219,13 +231,14 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         const known = this.session!.inbound.release(id);
         if (known) this.broker.releaseInbound(this.session!, id);
         // the id is free on disk before PUBCOMP tells the client it may reuse it
-        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version, known ? 0 : ReasonCode.PacketIdentifierNotFound)));
+        // an unknown id (a PUBREL repeated after a reconnect) is completed with Success, as Mosquitto 2.0.11
+        // does (handle_pubrel.c; its 03-publish-c2b-disconnect-qos2.py expects 70 02); the spec also allows 0x92
+        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version)));
         if (known) this.held?.release((p) => routePublish(this, this.broker, p, undefined, 0));
         return;
       }
       case 'pubcomp':
-        this.session!.pubcomp(packet.messageId!, Date.now());
-        return;
+        return wrongType(this.session!.pubcomp(packet.messageId!, Date.now()), packet.cmd);
       case 'subscribe':
         return handleSubscribe(this, this.broker, packet as ISubscribePacket);
       case 'unsubscribe':
@@ -252,6 +265,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     const cfg = this.broker.config;
     this.version = (packet.protocolVersion ?? 4) as ProtocolVersion;
     const v5 = this.version === 5;
+    // [MQTT-3.1.2-29] read before any refusal: with 0, no reason string even on a refusing CONNACK
+    if (v5) this.problemInformation = packet.properties?.requestProblemInformation !== false;
     let clientId = packet.clientId;
     let assigned: string | undefined;
     if (clientId.length === 0) {
@@ -280,15 +295,17 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {
-      this.refuse(packet.username === undefined ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, 'not authorized');
+      // a refused password is "not authorised" (3.1.1 code 5, v5 0x87) as in Mosquitto 2.0.11 (handle_connect.c)
+      this.refuse(ReasonCode.NotAuthorized, 'not authorized');
     } else {
       this.socket.pause();
       decided.then(
         (ok) => {
           if (this.state !== State.Authenticating) return;
           this.socket.resume();
+          // bad credentials or none: "not authorised" either way, as Mosquitto 2.0.11 answers (src/auth/authenticator.ts)
           if (ok === 'ok') this.accept(packet, assigned);
-          else this.refuse(ok === 'bad_credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, 'not authorized');
+          else this.refuse(ReasonCode.NotAuthorized, 'not authorized');
           this.outbox.flushSoon();
         },
         () => {
@@ -313,7 +330,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
       this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
       this.aliases.outboundMax = props?.topicAliasMaximum ?? 0;
-      this.problemInformation = props?.requestProblemInformation !== false;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
       this.held = new HeldPublishes(this, this.broker.receiveMaximum);
@@ -340,18 +356,16 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     counters.clientsConnected++;
     counters.connects++;
 
-    const connack: Packet = { cmd: 'connack', sessionPresent: present, returnCode: 0, reasonCode: 0 };
     if (v5) {
-      const p = connackProperties(cfg, this.broker.receiveMaximum, assigned);
+      let serverKeepAlive: number | undefined;
       if (cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0)) {
         // [MQTT-3.2.2-21] the client must use the Server Keep Alive
-        this.keepalive = cfg.maxKeepalive;
-        p.serverKeepAlive = cfg.maxKeepalive;
+        this.keepalive = serverKeepAlive = cfg.maxKeepalive;
       }
-      connack.properties = p;
-      this.write(encodePacket(connack, this.version));
+      const properties = connackProperties(cfg, this.broker.receiveMaximum, serverKeepAlive, assigned);
+      this.write(encodePacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties }, 5));
     } else {
-      this.write(v3Connack(present));
+      this.write(v3Connack(this.version, present));
     }
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
@@ -374,7 +388,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private refuse(reasonCode: number, why: string): void {
     counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
-    this.write(refusalConnack(this.version, reasonCode, this.problemInformation ? why : undefined));
+    this.write(refusalConnack(this.version, reasonCode, this.reasonString(reasonCode, why)));
     this.noteClose(closeLine(UNKNOWN_CLIENT, reasonCode, why));
     this.discardWill = true;
     this.closeAfterFlush();
@@ -438,8 +452,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     // [MQTT-3.14.4-3] a normal DISCONNECT discards the Will; 0x04 asks for it to be sent
     this.discardWill = packet.reasonCode !== ReasonCode.DisconnectWithWill;
     this.noteClose(`Client ${this.clientId} disconnected.`);
-    this.state = State.Closed;
-    this.socket.end();
+    this.closeAfterFlush();
+    // the session and the will are settled now, not when the peer closes its side: a client that keeps
+    // its socket open after DISCONNECT 0x04 still has its will published at once, as Mosquitto does
+    this.release();
   }
 
   // ---- output -----------------------------------------------------------------------------
@@ -526,10 +542,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     counters.protocolErrors++;
     this.broker.log.debug(`client ${this.clientId || this.remoteAddress}: ${err.code} ${err.message}`);
     if (this.state === State.AwaitConnect) {
-      // v5 explains a refused CONNECT in its CONNACK [MQTT-3.2.2-6]; 3.1/3.1.1 have return codes only
-      // for a bad protocol level, a bad client id and authentication: anything else is just closed
+      // A CONNECT that cannot be decoded is closed without CONNACK in every version, as Mosquitto 2.0.11
+      // does (the spec lets the server choose, 4.13.1); only the errors a return code names (a bad
+      // protocol level, a 3.1/3.1.1 client id refused) are answered
       const v = err.protocolVersion;
-      if (v === 5 || (v !== undefined && hasV3ReturnCode(err.reasonCode))) {
+      if (v !== undefined && hasV3ReturnCode(err.reasonCode)) {
         this.version = v;
         this.refuse(err.reasonCode, err.message);
       } else {
@@ -539,6 +556,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       return;
     }
     this.disconnect(err.reasonCode, err.message);
+    this.release(); // the will goes now, not when a peer that lingers closes its side
   }
 
   /** Server-initiated close: v5 gets a DISCONNECT with the reason [MQTT-4.13.2-1], v3 just the close. */
@@ -546,17 +564,29 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (this.state === State.Closed) return;
     this.noteClose(closeLine(this.logId, reasonCode, reasonString));
     if (this.version === 5 && this.state === State.Connected) {
-      const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
-      this.write(encodePacket({ cmd: 'disconnect', reasonCode, properties }, 5));
+      this.write(encodeDisconnect(5, reasonCode, reasonString === undefined ? undefined : this.reasonString(reasonCode, reasonString)));
     }
     this.closeAfterFlush();
   }
 
-  /** Takeover by a new connection with the same client id [MQTT-3.1.4-3]. */
-  takeOver(): void {
+  /** `text` as the Reason String of a CONNACK or DISCONNECT with `reasonCode`, where it adds to the code and
+   *  the client allows it [MQTT-3.1.2-29]; else undefined. */
+  private reasonString(reasonCode: number, text: string): string | undefined {
+    return this.problemInformation && reasonStringAdds(reasonCode) ? text : undefined;
+  }
+
+  /**
+   * Takeover by a new connection with the same client id [MQTT-3.1.4-3]; `cleanStart`: the new one's.
+   * A 3.1/3.1.1 connection replaced by one that resumes its persistent session loses its will, as in
+   * Mosquitto 2.0.11 (handle_connect.c: the will is sent only when either side is a clean session): a
+   * device replacing its own stale connection is not reported gone. v5 keeps the will, and its Will
+   * Delay Interval, as the spec says.
+   */
+  takeOver(cleanStart: boolean): void {
     // Mosquitto handle_connect.c logs this (an error line) only for a connection still open
     if (this.state !== State.Closed && this.broker.log.connectionMessages) this.broker.log.write('error', `Client ${this.clientId} already connected, closing old connection.`);
-    this.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    if (this.version !== 5 && this.connectSessionExpiry !== 0 && !cleanStart) this.discardWill = true;
+    this.disconnect(ReasonCode.SessionTakenOver);
     this.release();
   }
 
@@ -601,7 +631,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** Keep-alive expiry [MQTT-3.1.2-24]. */
   keepaliveExpired(): void {
     counters.keepaliveTimeouts++;
-    this.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+    this.disconnect(ReasonCode.KeepAliveTimeout);
+    this.release(); // a dead peer never closes its side: the will goes now
   }
 
   /** no CONNACK yet: CONNECT not received or being authenticated (the CONNECT deadline applies) */

@@ -135,7 +135,8 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
     const scope = broker.scope.open();
     const reached = broker.publish(message, false, session, qos === 2 ? id : 0);
     if (qos === 0) return;
-    if (reached === 0 && conn.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+    // v5 PUBACK says 0x10 when nobody received it; PUBREC does not, as in Mosquitto 2.0.11 (handle_publish.c)
+    if (reached === 0 && qos === 1 && conn.version === 5) reason = ReasonCode.NoMatchingSubscribers;
     // acknowledged only once what it wrote is on disk (persistence_durability)
     commit = scope.close();
   }

@@ -18,6 +18,10 @@ export { decodeConnect } from './packets/connect.ts';
 /** Required fixed-header flags per packet type [MQTT-2.2.2-1]; -1 = PUBLISH (flags carry DUP/QoS/RETAIN). */
 const REQUIRED_FLAGS = [0, 0, 0, -1, 0, 0, 0b0010, 0, 0b0010, 0, 0b0010, 0, 0, 0, 0, 0];
 
+/** MQTT 3.1 sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE (3.1 spec 2.1; Mosquitto 2.0.11 does not
+ *  check these flags for 3.1 at all): accepted on top of their 0010, and cleared in the frame (the broker has
+ *  no use for it, and mqtt-packet, which builds SUBSCRIBE, refuses it) */
+const DUP = 0b1000;
 const TYPE_RESERVED = 0;
 const TYPE_CONNECT = 1;
 const TYPE_PUBLISH = 3;
@@ -34,8 +38,9 @@ const TYPE_AUTH = 15;
  *  by mqtt-packet; DISCONNECT/AUTH/PINGREQ are hand-written; CONNACK/SUBACK/UNSUBACK/PINGRESP (received
  *  only by a bridge) go through mqtt-packet with its own checks.
  *  The PUBLISH payload is a view of `frame` (no copy). Validates: fixed-header flags per type
- *  [MQTT-2.2.2-1/2], PUBLISH QoS 3 [MQTT-3.3.1-4], DUP with QoS 0 [MQTT-3.3.1-2], packet id 0
- *  [MQTT-2.3.1-1], topic names [MQTT-1.5.4-1/2] [MQTT-3.3.2-1/2], empty SUBSCRIBE [MQTT-3.8.3-3] /
+ *  [MQTT-2.2.2-1/2] (MQTT 3.1 may add DUP to PUBREL/SUBSCRIBE/UNSUBSCRIBE: see DUP), PUBLISH QoS 3
+ *  [MQTT-3.3.1-4], DUP with QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], topic names [MQTT-1.5.4-1/2]
+ *  [MQTT-3.3.2-1/2], empty SUBSCRIBE [MQTT-3.8.3-3] /
  *  UNSUBSCRIBE [MQTT-3.10.3-2], subscription options [MQTT-3.8.3-5], retain handling 3, truncated fields
  *  and trailing bytes, v5 properties (repeated, unknown, not allowed in the packet, out of range).
  *  A second CONNECT is a Protocol Error [MQTT-3.1.0-2]. Malformed → 0x81, protocol violations → 0x82. */
@@ -43,7 +48,10 @@ export function decodePacket(frame: Buffer, bodyOffset: number, version: Protoco
   const first = frame[0]!;
   const type = first >> 4;
   if (type === TYPE_PUBLISH) return decodePublish(frame, bodyOffset, version);
-  if ((first & 0x0f) !== REQUIRED_FLAGS[type]) {
+  const flags = first & 0x0f;
+  if (version === 3 && flags === (0b0010 | DUP) && REQUIRED_FLAGS[type] === 0b0010) {
+    frame[0] = first & ~DUP;
+  } else if (flags !== REQUIRED_FLAGS[type]) {
     throw malformed('MQTT_ERR_HEADER_FLAGS', `invalid fixed-header flags 0x${(first & 0x0f).toString(16)} for packet type ${type}`, 'MQTT-2.2.2-2');
   }
   if (type > TYPE_PUBLISH && type <= TYPE_PUBCOMP) return decodeAck(frame, bodyOffset, version);

@@ -52,7 +52,9 @@ export function protocolError(code: string, message: string, spec?: string): Mqt
   return new MqttProtocolError(ReasonCode.ProtocolError, code, message, spec);
 }
 
-/** v3.1/3.1.1 CONNACK return code (0..5) for a v5 reason code: 0x84→1, 0x85→2, 0x88/0x89/others→3, 0x86→4, 0x87/0x8a→5 */
+/** v3.1/3.1.1 CONNACK return code (0..5) for a v5 reason code: 0x84→1, 0x85→2, 0x88/0x89/others→3, 0x86→4,
+ *  0x87/0x8a→5, and 0x95 (a will larger than message_size_limit)→5 as Mosquitto 2.0.11 answers it
+ *  (handle_connect.c will__read) */
 export function v3ConnackReturnCode(reasonCode: number): number {
   switch (reasonCode) {
     case ReasonCode.Success: return 0;
@@ -60,7 +62,19 @@ export function v3ConnackReturnCode(reasonCode: number): number {
     case ReasonCode.ClientIdentifierNotValid: return 2;
     case ReasonCode.BadUserNameOrPassword: return 4;
     case ReasonCode.NotAuthorized:
+    case ReasonCode.PacketTooLarge:
     case ReasonCode.Banned: return 5;
     default: return 3;
   }
+}
+
+/**
+ * Whether the server adds a Reason String to a CONNACK or DISCONNECT with `reasonCode`: only for 0x80
+ * Unspecified error and 0x83 Implementation specific error, whose code does not say what went wrong.
+ * Every other code names the cause, and Mosquitto 2.0.11 never sends a Reason String, so clients and
+ * tests comparing packets byte for byte see Mosquitto's bytes; the broker's log has the detail. The caller
+ * also leaves it out when the client set Request Problem Information 0 [MQTT-3.1.2-29].
+ */
+export function reasonStringAdds(reasonCode: number): boolean {
+  return reasonCode === ReasonCode.UnspecifiedError || reasonCode === ReasonCode.ImplementationSpecificError;
 }

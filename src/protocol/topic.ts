@@ -10,21 +10,35 @@ const SLASH = 0x2f;
 const NUL = 0x00;
 const SHARE_PREFIX = '$share/';
 
-/** [MQTT-4.7.3-1] non-empty; [MQTT-4.7.1-1] no + or # in a topic name; no U+0000; at most 65535 UTF-8 bytes */
+/**
+ * The most '/' separators a topic name or filter may hold: 200, i.e. 201 levels. Mosquitto 2.0.11's
+ * TOPIC_HIERARCHY_LIMIT (lib/util_topic.c counts the '/' of the whole string, `$share/group/` included),
+ * so the topic tree cannot be made arbitrarily deep. A PUBLISH or will topic past it is refused at
+ * decoding, as is a SUBSCRIBE or UNSUBSCRIBE filter; together with the 65535-byte string limit
+ * ({@link MAX_STRING_BYTES}) this bounds every key of the tree.
+ */
+export const MAX_TOPIC_SEPARATORS = 200;
+
+/** [MQTT-4.7.3-1] non-empty; [MQTT-4.7.1-1] no + or # in a topic name; no U+0000; at most 65535 UTF-8 bytes
+ *  and {@link MAX_TOPIC_SEPARATORS} separators */
 export function isValidTopicName(topic: string): boolean {
   const length = topic.length;
   if (length === 0) return false; // [MQTT-4.7.3-1]
+  let separators = 0;
   for (let i = 0; i < length; i++) {
     const c = topic.charCodeAt(i);
     if (c === PLUS || c === HASH || c === NUL) return false; // [MQTT-4.7.1-1] [MQTT-4.7.3-2]
+    if (c === SLASH) separators++;
   }
-  return !utf8LengthExceeds(topic, MAX_STRING_BYTES);
+  return separators <= MAX_TOPIC_SEPARATORS && !utf8LengthExceeds(topic, MAX_STRING_BYTES);
 }
 
-/** '#' only last and alone in its level [MQTT-4.7.1-2]; '+' alone in its level [MQTT-4.7.1-3]; non-empty; no U+0000 */
+/** '#' only last and alone in its level [MQTT-4.7.1-2]; '+' alone in its level [MQTT-4.7.1-3]; non-empty; no U+0000;
+ *  at most 65535 UTF-8 bytes and {@link MAX_TOPIC_SEPARATORS} separators */
 export function isValidTopicFilter(filter: string): boolean {
   const length = filter.length;
   if (length === 0) return false; // [MQTT-4.7.3-1]
+  if (tooDeep(filter)) return false;
   for (let i = 0; i < length; i++) {
     const c = filter.charCodeAt(i);
     if (c === NUL) return false; // [MQTT-4.7.3-2]
@@ -37,6 +51,16 @@ export function isValidTopicFilter(filter: string): boolean {
     }
   }
   return !utf8LengthExceeds(filter, MAX_STRING_BYTES);
+}
+
+/** More than {@link MAX_TOPIC_SEPARATORS} '/' in `topic` (counted without allocating). */
+export function tooDeep(topic: string): boolean {
+  if (topic.length <= MAX_TOPIC_SEPARATORS) return false;
+  let separators = 0;
+  for (let i = 0; i < topic.length; i++) {
+    if (topic.charCodeAt(i) === SLASH && ++separators > MAX_TOPIC_SEPARATORS) return true;
+  }
+  return false;
 }
 
 /**

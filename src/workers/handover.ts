@@ -190,10 +190,10 @@ export class Handover {
     }
     // the registry moves first, so that closing the old connection does not give the id up
     this.cluster.registry.transfer(id, self, to);
-    this.broker.clients.get(id)?.takeOver();
     const session = this.broker.sessions.get(id);
     // a declared session nobody has taken is the first user's (Broker.attachSession)
     if (session?.declared === true && !clean) session.username = username;
+    this.broker.clients.get(id)?.takeOver(clean || session?.username !== username);
     // a session belongs to its user: another user's CONNECT with the same id starts afresh (as Mosquitto)
     if (session === undefined || clean || session.username !== username) {
       if (session !== undefined) this.broker.endSession(session, false);

@@ -163,12 +163,11 @@ for (const v of versions) {
   });
 
   describe(`acks for unknown packet ids, MQTT ${v === 5 ? '5.0' : '3.1.1'}`, () => {
-    test(`PUBREL for an unknown packet id is answered with PUBCOMP${v === 5 ? ' 0x92 (Packet Identifier not found)' : ''}`, async () => {
+    test('PUBREL for an unknown packet id is answered with PUBCOMP 70 02 (Success), as Mosquitto 2.0.11', async () => {
       const { client: r } = await h.rawConnected(broker.port, { version: v });
       r.send(pk.ack(PacketType.PUBREL, 4321));
       const pubcomp = await r.expect(PacketType.PUBCOMP);
-      assert.equal(pubcomp.packetId, 4321);
-      if (v === 5) assert.equal(pubcomp.reasonCode, 0x92);
+      assert.equal(pubcomp.body.toString('hex'), '10e1');
       await r.end();
       await witnessStillWorks();
     });
@@ -182,18 +181,11 @@ for (const v of versions) {
       await r.end();
     });
 
-    test(v === 5 ? 'PUBREC for an unknown packet id is answered with PUBREL 0x92' : 'PUBREC for an unknown packet id does not break the connection', async () => {
+    test('PUBREC for an unknown packet id is answered with PUBREL 62 02 (Success), as Mosquitto 2.0.11', async () => {
       const { client: r } = await h.rawConnected(broker.port, { version: v });
       r.send(pk.ack(PacketType.PUBREC, 997));
-      if (v === 5) {
-        const pubrel = await r.expect(PacketType.PUBREL);
-        assert.equal(pubrel.packetId, 997);
-        assert.equal(pubrel.reasonCode, 0x92);
-      } else {
-        let p = await r.nextPacket().catch(() => undefined);
-        if (p?.type === PacketType.PUBREL) p = undefined;
-        assert.equal(p, undefined);
-      }
+      const pubrel = await r.expect(PacketType.PUBREL);
+      assert.equal(pubrel.body.toString('hex'), '03e5');
       await witnessStillWorks();
       r.destroy();
     });
@@ -228,7 +220,7 @@ for (const v of versions) {
   });
 }
 
-describe('bad CONNECT, MQTT 5.0 properties', () => {
+describe('bad CONNECT, MQTT 5.0 properties: closed without CONNACK, as Mosquitto 2.0.11 (spec 4.13.1 lets the server choose)', () => {
   for (const [name, props, codes] of [
     ['Session Expiry Interval twice', [{ id: pk.Prop.SessionExpiryInterval, value: 1 }, { id: pk.Prop.SessionExpiryInterval, value: 2 }], [PROTOCOL_ERROR]],
     ['Receive Maximum 0', [{ id: pk.Prop.ReceiveMaximum, value: 0 }], [PROTOCOL_ERROR]],
@@ -236,13 +228,11 @@ describe('bad CONNECT, MQTT 5.0 properties', () => {
     ['a Topic Alias property (not allowed in CONNECT)', [{ id: pk.Prop.TopicAlias, value: 1 }], [MALFORMED, PROTOCOL_ERROR]],
     ['Request Problem Information 2', [{ id: pk.Prop.RequestProblemInformation, value: 2 }], [PROTOCOL_ERROR]],
   ] as const) {
-    test(`CONNECT with ${name}: CONNACK ${codes.map((c) => `0x${c.toString(16)}`).join('/')} and close`, async () => {
+    test(`CONNECT with ${name} (${codes.map((c) => `0x${c.toString(16)}`).join('/')}): closed without CONNACK`, async () => {
       const r = await h.raw(broker.port, 5);
       r.send(pk.connect({ version: 5, clientId: uniqueId(), properties: props }));
       const got = await r.expectClosed();
-      assert.equal(got.length, 1, `one CONNACK, got ${got.map((p) => typeName(p.type))}`);
-      assert.equal(got[0]!.type, PacketType.CONNACK);
-      assert.ok((codes as readonly number[]).includes(got[0]!.reasonCode!), `got 0x${got[0]!.reasonCode!.toString(16)}`);
+      assert.equal(got.length, 0, `nothing before the close, got ${got.map((p) => typeName(p.type))}`);
       await witnessStillWorks();
     });
   }

@@ -142,8 +142,8 @@ describe('dynamic security', { skip: culexOnly }, () => {
     c.end(true);
   });
 
-  test('an unknown user name is refused even with allow_anonymous true (the plugin is loaded)', async () => {
-    await assert.rejects(h.connect(broker.url, { protocolVersion: 5, username: 'nobody', password: 'x' }), (e: { code?: number }) => e.code === 0x86);
+  test('an unknown user name is refused even with allow_anonymous true (the plugin is loaded): 0x87, as Mosquitto 2.0.11', async () => {
+    await assert.rejects(h.connect(broker.url, { protocolVersion: 5, username: 'nobody', password: 'x' }), (e: { code?: number }) => e.code === 0x87);
   });
 
   test('responses reach only subscribers allowed to read them; a request publish is never routed', async () => {

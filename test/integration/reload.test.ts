@@ -118,7 +118,7 @@ describe('RunningBroker.reload on a broker started without a password file', { s
     for (let i = 0; i < workers; i++) {
       const alice = await h.connect(url(i), { protocolVersion: 5, username: 'alice', password: 'a' });
       alice.end(true);
-      await assert.rejects(h.connect(url(i), { protocolVersion: 5, username: 'alice', password: 'b' }), { code: 0x86 });
+      await assert.rejects(h.connect(url(i), { protocolVersion: 5, username: 'alice', password: 'b' }), { code: 0x87 });
       await assert.rejects(h.connect(url(i), { protocolVersion: 5 }), { code: 0x87 });
     }
   });

@@ -81,8 +81,8 @@ function suite(workers: 1 | 4): void {
       const r = await admin('createClient', 'sensor1', '-p', 'pw1');
       assert.deepEqual(r, { code: 0, output: '' });
       assert.equal(await connackCode('sensor1', 'pw1'), 0);
-      assert.equal(await connackCode('sensor1', 'wrong'), 0x86);
-      assert.equal(await connackCode('nobody', 'pw1'), 0x86);
+      assert.equal(await connackCode('sensor1', 'wrong'), 0x87);
+      assert.equal(await connackCode('nobody', 'pw1'), 0x87);
     });
 
     test('mosquitto_ctrl sees Mosquitto\'s error strings', async () => {
@@ -131,7 +131,7 @@ function suite(workers: 1 | 4): void {
       assert.equal(await pubackCode(c, '$CONTROL/dynamic-security/v1'), 0x87);
       await c.publishAsync('$CONTROL/dynamic-security/v1', request, { qos: 0 });
       assert.equal((await admin('getClient', 'intruder')).output, 'getClient: Error: Client not found');
-      assert.equal(await connackCode('intruder', 'x'), 0x86);
+      assert.equal(await connackCode('intruder', 'x'), 0x87);
     });
 
     test('setClientPassword: the connected client is kicked, the old password stops working, the new one works', async () => {
@@ -139,7 +139,7 @@ function suite(workers: 1 | 4): void {
       const kicked = closed(c);
       assert.deepEqual(await admin('setClientPassword', 'sensor1', 'pw2'), { code: 0, output: '' });
       assert.equal(await kicked, 0x98);
-      assert.equal(await connackCode('sensor1', 'pw1'), 0x86);
+      assert.equal(await connackCode('sensor1', 'pw1'), 0x87);
       assert.equal(await connackCode('sensor1', 'pw2'), 0);
     });
 
@@ -179,7 +179,7 @@ function suite(workers: 1 | 4): void {
       const kicked = closed(c);
       assert.deepEqual(await admin('deleteClient', 'temp'), { code: 0, output: '' });
       assert.equal(await kicked, 0x98);
-      assert.equal(await connackCode('temp', 'tpw'), 0x86);
+      assert.equal(await connackCode('temp', 'tpw'), 0x87);
     });
 
     test('the file on disk holds every change, and a restarted broker loads it', async () => {
@@ -190,7 +190,7 @@ function suite(workers: 1 | 4): void {
       await broker.stop();
       await start();
       assert.equal(await connackCode('sensor1', 'pw2'), 0);
-      assert.equal(await connackCode('sensor1', 'pw1'), 0x86);
+      assert.equal(await connackCode('sensor1', 'pw1'), 0x87);
       const c = await connect('sensor1', 'pw2');
       assert.equal(await pubackCode(c, 'sensors/secret'), 0x87);
       assert.equal(await pubackCode(c, 'sensors/ok'), 0);

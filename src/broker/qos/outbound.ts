@@ -15,8 +15,11 @@ export interface OutboundEntry {
   state: OutStateValue;
 }
 
-/** Result of applying an acknowledgement to the table. */
-export const AckResult = { Completed: 0, SendPubrel: 1, Unknown: 2 } as const;
+/** Result of applying an acknowledgement to the table. Unknown: no entry has the id (not an error, as in
+ *  Mosquitto 2.0.11: e.g. an ack repeated after a reconnect). WrongType: the id is in flight but the ack
+ *  does not fit its QoS or state (PUBACK for QoS 2, PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC):
+ *  a Protocol Error, as Mosquitto's db__message_delete_outgoing / db__message_update_outgoing treat it. */
+export const AckResult = { Completed: 0, SendPubrel: 1, Unknown: 2, WrongType: 3 } as const;
 export type AckResultValue = (typeof AckResult)[keyof typeof AckResult];
 
 /** read-only stand-in while a table has never held an entry; never written */
@@ -87,7 +90,8 @@ export class OutboundTable {
   /** PUBACK: completes a QoS 1 entry. */
   puback(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
-    if (e === undefined || e.state !== OutState.AwaitPuback) return AckResult.Unknown;
+    if (e === undefined) return AckResult.Unknown;
+    if (e.state !== OutState.AwaitPuback) return AckResult.WrongType;
     this.remove(e);
     return AckResult.Completed;
   }
@@ -98,7 +102,8 @@ export class OutboundTable {
    */
   pubrec(packetId: number, reasonCode: number): AckResultValue {
     const e = this.entries.get(packetId);
-    if (e === undefined || e.state === OutState.AwaitPuback) return AckResult.Unknown;
+    if (e === undefined) return AckResult.Unknown;
+    if (e.state === OutState.AwaitPuback) return AckResult.WrongType;
     if (reasonCode >= 0x80) {
       this.remove(e);
       return AckResult.Completed;
@@ -110,7 +115,8 @@ export class OutboundTable {
   /** PUBCOMP: completes a QoS 2 entry. */
   pubcomp(packetId: number): AckResultValue {
     const e = this.entries.get(packetId);
-    if (e === undefined || e.state !== OutState.AwaitPubcomp) return AckResult.Unknown;
+    if (e === undefined) return AckResult.Unknown;
+    if (e.state !== OutState.AwaitPubcomp) return AckResult.WrongType;
     this.remove(e);
     return AckResult.Completed;
   }

@@ -21,11 +21,12 @@ const CMD_BY_TYPE: readonly (AckCmd | undefined)[] = [undefined, undefined, unde
 const PUBACK_REASONS = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
 const PUBREL_REASONS = new Set([0x00, 0x92]);
 
-/** Encodes an acknowledgement. On v5 the reason code and the reason string are written when present; the
- *  short form (remaining length 2) is used when the reason is 0 and there is no reason string [MQTT-3.4.2-1];
- *  a non-zero reason without properties omits the Property Length (remaining length 3). */
-export function encodeAck(cmd: AckCmd, packetId: number, version: ProtocolVersion, reasonCode?: number, reasonString?: string): Buffer {
-  return encodeAckPacket(cmd, packetId, version, reasonCode ?? 0, reasonString === undefined ? undefined : { reasonString });
+/** Encodes an acknowledgement as the broker sends it: no properties, so never a Reason String (widely used
+ *  v5 clients reject acks that carry properties; Mosquitto sends none). On v5 the short form (remaining
+ *  length 2) is used for reason 0 [MQTT-3.4.2-1], else the reason code without a Property Length
+ *  (remaining length 3). */
+export function encodeAck(cmd: AckCmd, packetId: number, version: ProtocolVersion, reasonCode?: number): Buffer {
+  return encodeAckPacket(cmd, packetId, version, reasonCode ?? 0, undefined);
 }
 
 /** encodeAck with any v5 ack properties (reasonString, userProperties); ignored before v5. */

@@ -1,12 +1,31 @@
 /**
- * DISCONNECT and AUTH decoding (hand-written: mqtt-packet rejects the valid zero-length AUTH).
- * Pure; called from: worker.
+ * DISCONNECT and AUTH decoding (hand-written: mqtt-packet rejects the valid zero-length AUTH), and the
+ * DISCONNECT the server sends. Pure; called from: worker.
  */
 import type { IAuthPacket, IDisconnectPacket } from 'mqtt-packet';
 import { malformed, protocolError } from '../errors.ts';
 import type { ProtocolVersion } from '../mqttPacketCodec.ts';
-import { PropertyKind } from '../properties.ts';
+import { PropertyKind, propertiesLength, writeProperties } from '../properties.ts';
 import { FieldReader } from '../reader.ts';
+import { varintSize, writeVarint } from '../varint.ts';
+
+const DISCONNECT_FIRST_BYTE = 0xe0;
+
+/** Encodes a server DISCONNECT in Mosquitto's shape (send_disconnect.c): 3.1/3.1.1 `e0 00`; v5 with reason 0
+ *  and no Reason String `e0 00`, with a reason code only `e0 01 RC` (the Property Length left out, as
+ *  [MQTT-3.14.2-1] allows), with a Reason String the code and the properties. */
+export function encodeDisconnect(version: ProtocolVersion, reasonCode: number, reasonString?: string): Buffer {
+  if (version !== 5 || (reasonCode === 0 && reasonString === undefined)) return Buffer.from([DISCONNECT_FIRST_BYTE, 0]);
+  const properties = reasonString === undefined ? undefined : { reasonString };
+  const propsLength = propertiesLength(properties);
+  const remaining = properties === undefined ? 1 : 1 + varintSize(propsLength) + propsLength;
+  const bytes = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  bytes[0] = DISCONNECT_FIRST_BYTE;
+  const pos = writeVarint(bytes, 1, remaining);
+  bytes[pos] = reasonCode;
+  if (properties !== undefined) writeProperties(bytes, pos + 1, properties, propsLength);
+  return bytes;
+}
 
 /** Reason codes a DISCONNECT may carry (spec 3.14.2.1). */
 const DISCONNECT_REASONS = new Set([

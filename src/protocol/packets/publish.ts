@@ -11,6 +11,7 @@ import { MqttProtocolError, ReasonCode, malformed, protocolError } from '../erro
 import { PropertyKind, propertiesEnd, propertiesLength, readProperties, writeProperties } from '../properties.ts';
 import type { ProtocolVersion } from '../mqttPacketCodec.ts';
 import { MAX_STRING_BYTES, readMqttString } from '../utf8.ts';
+import { MAX_TOPIC_SEPARATORS } from '../topic.ts';
 import { varintSize, writeVarint } from '../varint.ts';
 
 const PUBLISH = 0x30;
@@ -19,6 +20,7 @@ const RETAIN = 0x01;
 const PLUS = 0x2b;
 const HASH = 0x23;
 const NUL = 0x00;
+const SLASH = 0x2f;
 
 /** One encoded PUBLISH shared by every subscriber with the same layout. */
 export interface EncodedPublish {
@@ -62,8 +64,8 @@ export function encodePublish(topic: string, payload: Buffer, qos: 0 | 1 | 2, re
 /**
  * Decodes a PUBLISH frame (fixed header included); the payload is a view of `frame`.
  * Validates QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], packet id 0 [MQTT-2.3.1-1], the topic
- * name's UTF-8 [MQTT-1.5.4-1/2], wildcards [MQTT-3.3.2-2], an empty topic without a topic alias
- * [MQTT-3.3.2-1], truncated fields and the v5 properties.
+ * name's UTF-8 [MQTT-1.5.4-1/2], wildcards [MQTT-3.3.2-2], its depth (MAX_TOPIC_SEPARATORS), an empty topic
+ * without a topic alias [MQTT-3.3.2-1], truncated fields and the v5 properties.
  */
 export function decodePublish(frame: Buffer, bodyOffset: number, version: ProtocolVersion): IPublishPacket {
   const header = frame[0]!;
@@ -111,15 +113,18 @@ export function decodePublish(frame: Buffer, bodyOffset: number, version: Protoc
 }
 
 /**
- * Reads the topic name in one pass over its bytes: U+0000 and wildcards are found on the bytes
- * (UTF-8 never uses bytes below 0x80 inside a multi-byte sequence), and the full UTF-8 check runs only
- * when a non-ASCII byte is present.
+ * Reads the topic name in one pass over its bytes: U+0000, wildcards and level separators are found on
+ * the bytes (UTF-8 never uses bytes below 0x80 inside a multi-byte sequence), and the full UTF-8 check
+ * runs only when a non-ASCII byte is present. A topic deeper than MAX_TOPIC_SEPARATORS is a Protocol Error
+ * (0x82), as Mosquitto 2.0.11 answers it (handle_publish.c, test/broker/03-publish-long-topic.py).
  */
 function readTopic(frame: Buffer, start: number, end: number, version: ProtocolVersion): string {
   let seen = 0;
+  let separators = 0;
   for (let i = start; i < end; i++) {
     const byte = frame[i]!;
     if (byte >= 0x80) seen |= 1;
+    else if (byte === SLASH) separators++;
     else if (byte === PLUS || byte === HASH) seen |= 2;
     else if (byte === NUL) seen |= 4;
   }
@@ -130,6 +135,9 @@ function readTopic(frame: Buffer, start: number, end: number, version: ProtocolV
   if ((seen & 2) !== 0) {
     throw new MqttProtocolError(version === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
       'MQTT_ERR_TOPIC_WILDCARD', 'wildcard in a topic name', 'MQTT-3.3.2-2');
+  }
+  if (separators > MAX_TOPIC_SEPARATORS) {
+    throw protocolError('MQTT_ERR_TOPIC_DEPTH', `topic name with more than ${MAX_TOPIC_SEPARATORS + 1} levels`);
   }
   return topic;
 }

@@ -174,14 +174,17 @@ test('outbound packet ids skip ids still in flight and wrap at 65535', () => {
   assert.equal(t.allocateId(), 300);
 });
 
-test('acks for unknown or wrong-state packet ids are reported, not applied; a failing PUBREC ends the flow [MQTT-4.3.3-4]', () => {
+test('acks for unknown ids (Unknown) or of the wrong type (WrongType, as Mosquitto 2.0.11) are reported, not applied; a failing PUBREC ends the flow [MQTT-4.3.3-4]', () => {
   const t = new OutboundTable();
   t.add(7, delivery('x', 1));
   t.add(8, delivery('y', 2));
-  assert.equal(t.pubcomp(7), AckResult.Unknown);
-  assert.equal(t.pubrec(7, 0), AckResult.Unknown);
-  assert.equal(t.puback(8), AckResult.Unknown);
+  assert.equal(t.pubcomp(7), AckResult.WrongType, 'PUBCOMP for QoS 1');
+  assert.equal(t.pubrec(7, 0), AckResult.WrongType, 'PUBREC for QoS 1');
+  assert.equal(t.puback(8), AckResult.WrongType, 'PUBACK for QoS 2');
+  assert.equal(t.pubcomp(8), AckResult.WrongType, 'PUBCOMP before PUBREC');
   assert.equal(t.puback(9), AckResult.Unknown);
+  assert.equal(t.pubcomp(9), AckResult.Unknown);
+  assert.equal(t.pubrec(9, 0), AckResult.Unknown);
   assert.equal(t.size, 2);
   assert.equal(t.pubrec(8, 0x80), AckResult.Completed, 'a failing PUBREC ends the flow');
   assert.equal(t.size, 1);

@@ -4,7 +4,8 @@ import mqttPacket from 'mqtt-packet';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { decodePacket } from '../../../src/protocol/decode.ts';
 import type { ProtocolVersion } from '../../../src/protocol/decode.ts';
-import { encodeAck } from '../../../src/protocol/packets/ack.ts';
+import { encodeAck, encodeAckPacket } from '../../../src/protocol/packets/ack.ts';
+import { encodeDisconnect } from '../../../src/protocol/packets/disconnect.ts';
 import { encodePublish } from '../../../src/protocol/packets/publish.ts';
 import { parseWithMqttPacket } from '../../../src/protocol/mqttPacketCodec.ts';
 import { fixtureBytes, packetFixtures } from '../../fixtures/packets.ts';
@@ -90,13 +91,15 @@ describe('fast path agrees with mqtt-packet', () => {
     });
   }
 
-  test('encodeAck matches mqtt-packet for 3.1.1 and for the 5.0 short form and reason string', () => {
+  test('encodeAck matches mqtt-packet for 3.1.1 and for the 5.0 short form; encodeAckPacket for a reason string', () => {
     for (const cmd of ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const) {
       for (const id of [1, 255, 256, 65535]) {
         assert.ok(encodeAck(cmd, id, 4).equals(mqttPacket.generate({ cmd, messageId: id }, { protocolVersion: 4 })), `${cmd} ${id} v4`);
         assert.ok(encodeAck(cmd, id, 5).equals(mqttPacket.generate({ cmd, messageId: id, reasonCode: 0 }, { protocolVersion: 5 })), `${cmd} ${id} v5`);
         const withString = mqttPacket.generate({ cmd, messageId: id, reasonCode: 0x80, properties: { reasonString: 'no' } }, { protocolVersion: 5 });
-        assert.ok(encodeAck(cmd, id, 5, 0x80, 'no').equals(withString), `${cmd} ${id} v5 reason string`);
+        assert.ok(encodeAckPacket(cmd, id, 5, 0x80, { reasonString: 'no' }).equals(withString), `${cmd} ${id} v5 reason string`);
+        // what the broker sends: the reason code without a Property Length, never a Reason String
+        assert.deepStrictEqual([...encodeAck(cmd, id, 5, 0x80).subarray(1)], [3, id >> 8, id & 0xff, 0x80], `${cmd} ${id} v5 reason code only`);
       }
     }
   });
@@ -144,5 +147,24 @@ describe('encodeAck', () => {
 
   test('[MQTT-3.6.1-1] [MQTT-2.2.2-1] PUBREL carries fixed-header flags 0010; the reason code is dropped before v5', () => {
     assert.deepStrictEqual([...encodeAck('pubrel', 1, 4, 0x92)], [0x62, 0x02, 0x00, 0x01]);
+  });
+});
+
+describe('encodeDisconnect: Mosquitto 2.0.11\'s shapes (send_disconnect.c)', () => {
+  test('3.1.1 and v5 reason 0: e0 00', () => {
+    assert.deepStrictEqual([...encodeDisconnect(4, 0x82)], [0xe0, 0x00]);
+    assert.deepStrictEqual([...encodeDisconnect(5, 0)], [0xe0, 0x00]);
+  });
+
+  test('[MQTT-3.14.2-1] v5 reason code without properties: e0 01 RC, and it decodes back', () => {
+    const bytes = encodeDisconnect(5, 0x8e);
+    assert.deepStrictEqual([...bytes], [0xe0, 0x01, 0x8e]);
+    const decoded = decodePacket(bytes, 2, 5);
+    assert.equal(decoded.cmd === 'disconnect' ? decoded.reasonCode : -1, 0x8e);
+  });
+
+  test('v5 with a Reason String matches mqtt-packet', () => {
+    const reference = mqttPacket.generate({ cmd: 'disconnect', reasonCode: 0x82, properties: { reasonString: 'why' } }, { protocolVersion: 5 });
+    assert.ok(encodeDisconnect(5, 0x82, 'why').equals(reference));
   });
 });
