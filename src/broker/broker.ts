@@ -50,6 +50,8 @@ export class Broker {
     this.flushSoon();
   });
   private readonly expiryTimer: NodeJS.Timeout;
+  /** the local client ids of the configured bridges (src/bridge/), on every worker */
+  private readonly bridgeIds: ReadonlySet<string>;
 
   readonly config: BrokerConfig;
   private readonly services: BrokerServices;
@@ -69,6 +71,7 @@ export class Broker {
     const seq = services.messageSeq ?? { first: 1, step: 1 };
     this.journal = services.store === undefined ? undefined : new Journal(services.store, seq.first, seq.step, () => this.flushSoon());
     this.scope = this.journal?.scope ?? new AckScope(undefined);
+    this.bridgeIds = new Set((config.bridges ?? []).map((b) => b.localClientId));
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -520,7 +523,8 @@ export class Broker {
 
   private mayRead(session: Session, topic: string): boolean {
     const a = this.services.authorizer;
-    return a === undefined || a.allows(session, topic, 'read');
+    // a bridge's local session passes no ACL check (Mosquitto security.c: `if(context->bridge)`)
+    return a === undefined || this.bridgeIds.has(session.clientId) || a.allows(session, topic, 'read');
   }
 
   /** Schedules one flush of every connection written to (src/link/outbox.ts). */

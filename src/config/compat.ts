@@ -12,8 +12,9 @@
  *   user, pid_file; allow_duplicate_messages (culex never sends duplicates), retry_interval
  *   (removed in Mosquitto 2); memory_limit; websockets_log_level, websockets_headers_size;
  *   http_dir (no HTTP file serving); dhparamfile (ECDHE is used); max_topic_alias_broker;
- *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts); and every
- *   bridge option (`connection` blocks: the bridge is not started).
+ *   capath (see listenerOptions.ts); `log_dest syslog|topic|dlt` (see load.ts).
+ * Bridges (`connection` blocks and their options) are implemented: see bridgeOptions.ts, which
+ * refuses the few bridge options culex does not implement.
  * Accepted silently when set to the value culex behaves as:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
  * per_listener_settings is implemented (src/config/listenerSecurity.ts), except that with it
@@ -30,16 +31,14 @@
  * see listenerOptions.ts.
  * called from: main, tests
  */
-import { parseBool, parseEnum, parseText } from './lineSyntax.ts';
+import { parseBool, parseEnum } from './lineSyntax.ts';
 
 /** What to do with an option that is not one of culex's own. */
 export type CompatVerdict =
   | { readonly kind: 'unknown' }
   | { readonly kind: 'accept' }
   | { readonly kind: 'ignore'; readonly warning: string }
-  | { readonly kind: 'reject'; readonly reason: string }
-  /** a bridge option outside a `connection` block (Mosquitto: "Invalid bridge configuration") */
-  | { readonly kind: 'needs-bridge' };
+  | { readonly kind: 'reject'; readonly reason: string };
 
 const IGNORED: Readonly<Record<string, string>> = {
   autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
@@ -78,47 +77,21 @@ const ONLY_FALSE: Readonly<Record<string, string>> = {
   check_retain_source: 'culex does not re-check the publisher of a retained message',
 };
 
-/** Options valid only inside a `connection` (bridge) block. */
-export const BRIDGE_OPTIONS: readonly string[] = [
-  'address', 'addresses', 'bridge_attempt_unsubscribe', 'bridge_bind_address', 'bridge_cafile',
-  'bridge_alpn', 'bridge_capath', 'bridge_certfile', 'bridge_ciphers', 'bridge_ciphers_tls1.3',
-  'bridge_identity', 'bridge_insecure', 'bridge_keyfile', 'bridge_max_packet_size',
-  'bridge_max_topic_alias', 'bridge_outgoing_retain', 'bridge_protocol_version', 'bridge_psk',
-  'bridge_receive_maximum', 'bridge_reload_type', 'bridge_require_ocsp',
-  'bridge_session_expiry_interval', 'bridge_tcp_keepalive', 'bridge_tcp_user_timeout',
-  'bridge_tls_version', 'cleansession', 'clientid', 'idle_timeout', 'keepalive_interval',
-  'local_cleansession', 'local_clientid', 'local_password', 'local_username', 'notification_topic',
-  'notifications', 'notifications_local_only', 'password', 'remote_clientid', 'remote_password',
-  'remote_username', 'restart_timeout', 'round_robin', 'start_type', 'threshold', 'topic',
-  'try_private', 'username',
-];
-const BRIDGE_SET: ReadonlySet<string> = new Set(BRIDGE_OPTIONS);
-
 /** Every key this module knows, for "did you mean" suggestions. */
 export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(IGNORED),
   ...Object.keys(REJECTED),
   ...Object.keys(ONLY_FALSE),
-  ...BRIDGE_OPTIONS,
-  'connection',
   'tls_keyform',
 ];
 
 const NOT_IMPLEMENTED = 'is not implemented by culex';
 
 /**
- * Decides what to do with `key rest`. `inBridge` is true after a `connection` line.
+ * Decides what to do with `key rest` (bridge options never come here: see bridgeOptions.ts).
  * May throw OptionValueError for a malformed value of an option it accepts.
  */
-export function judgeCompatOption(key: string, rest: string, inBridge: boolean): CompatVerdict {
-  if (key === 'connection') {
-    parseText(rest);
-    return { kind: 'ignore', warning: "bridge 'connection' blocks are not implemented by culex; this bridge will not run" };
-  }
-  if (BRIDGE_SET.has(key)) {
-    if (!inBridge) return { kind: 'needs-bridge' };
-    return { kind: 'ignore', warning: `bridge option '${key}' ignored: bridges are not implemented by culex` };
-  }
+export function judgeCompatOption(key: string, rest: string): CompatVerdict {
   const ignored = IGNORED[key];
   if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
   const rejected = REJECTED[key];

@@ -35,6 +35,11 @@ export const counters = {
   /** PUBLISH refused for message_size_limit */
   messagesRejectedTooLarge: 0,
   retainedMessages: 0,
+  /** bridges (src/bridge/): messages written to remote brokers, taken from them, connections made and lost */
+  bridgeMessagesOut: 0,
+  bridgeMessagesIn: 0,
+  bridgeConnects: 0,
+  bridgeDisconnects: 0,
   subscriptions: 0,
   sessions: 0,
   authFailures: 0,

@@ -28,6 +28,7 @@ import { anyAclFile } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { counters } from '../metrics/counters.ts';
+import { Bridge } from '../bridge/bridge.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -112,6 +113,8 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
   return s + ((index - (s % workers) + workers) % workers);
 }
 const servers: Server[] = [];
+/** the bridges (Mosquitto `connection` blocks): all owned by worker 0, started once the listeners are open */
+const bridges: Bridge[] = [];
 
 /**
  * max_connections of listener `l` for the whole broker: each worker counts its own connections
@@ -138,6 +141,7 @@ function admit(l: number, stream: Duplex): boolean {
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
+      for (const b of bridges) b.stop();
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
@@ -163,7 +167,10 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'listen':
       openListeners().then(
-        () => post({ type: 'ready' }),
+        () => {
+          post({ type: 'ready' });
+          if (init.index === 0) startBridges();
+        },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
       );
       return;
@@ -208,6 +215,14 @@ function serve(listener: ListenerConfig, index: number, port: number): Promise<S
     if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
     outbox.add(conn);
   });
+}
+
+function startBridges(): void {
+  for (const c of config.bridges ?? []) {
+    const bridge = new Bridge(c, broker, log);
+    bridges.push(bridge);
+    bridge.start();
+  }
 }
 
 /** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */
