@@ -41,8 +41,11 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   readonly config: BridgeConfig;
   readonly clientId: string;
   readonly username: string | undefined = undefined;
-  /** no listener: bridges pass no ACL check (Mosquitto security.c) */
-  readonly listenerIndex = -1;
+  /**
+   * a bridge comes in through no listener; 0 keeps the session record valid (a listener index),
+   * and matters to nothing: bridges pass no ACL check (Mosquitto security.c, Broker.mayRead)
+   */
+  readonly listenerIndex = 0;
   readonly idAssigned = false;
   awaitingSession = false;
   session: Session | undefined = undefined;
@@ -148,11 +151,14 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     });
   }
 
-  /** The broker stops: a DISCONNECT to the remote (its will is not sent), no restart. */
+  /**
+   * The broker stops: the connection closes without DISCONNECT, so the remote publishes the
+   * bridge's will (state 0), as when Mosquitto stops; no restart.
+   */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.remote?.close('the broker stops', true);
+    this.remote?.close('the broker stops');
   }
 
   /** The session's subscriptions are the `out` lines', nothing else (Mosquitto: sub__clean_session, then sub__add). */

@@ -24,6 +24,8 @@ const skip = hasMosquitto ? false : 'mosquitto not installed';
 interface Mosquitto {
   readonly port: number;
   readonly url: string;
+  /** SIGSTOP / SIGCONT: a remote that stops answering without closing its sockets */
+  pause(paused: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -49,7 +51,9 @@ async function startMosquitto(lines: readonly string[] = ['allow_anonymous true'
   const m: Mosquitto = {
     port: p,
     url: `mqtt://127.0.0.1:${p}`,
+    pause: (paused) => { proc.kill(paused ? 'SIGSTOP' : 'SIGCONT'); },
     stop: async () => {
+      proc.kill('SIGCONT');
       mosquittos.delete(m);
       if (proc.exitCode === null) proc.kill('SIGTERM');
       await exited;
@@ -170,19 +174,21 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await waitState(local.url, `$SYS/broker/connection/${id}/state`, '1');
   });
 
-  test('$SYS/broker/connection/<remote_clientid>/state is 1 while connected and 0 (the will on the remote) once the bridge is gone', async () => {
+  test('$SYS/broker/connection/<remote_clientid>/state: 1 on both brokers while connected; 0 locally when the remote goes, 0 on the remote (the will) when culex stops', async () => {
     const remote = await startMosquitto();
     const id = uniqueId('bridge');
+    const topic = `$SYS/broker/connection/${id}/state`;
     const local = await h.broker({ bridges: bridgesOf(['connection n', `address 127.0.0.1:${remote.port}`, `remote_clientid ${id}`, 'restart_timeout 1', 'topic a/# out 0']) });
-    await waitState(remote.url, `$SYS/broker/connection/${id}/state`, '1');
-    await waitState(local.url, `$SYS/broker/connection/${id}/state`, '1');
+    await waitState(remote.url, topic, '1');
+    await waitState(local.url, topic, '1');
     await local.stop();
-    // a clean stop sends DISCONNECT: Mosquitto does not publish the will; kill the remote side's view instead
-    const watcher = await h.connect(remote.url);
-    const inbox = new Inbox(watcher);
-    await watcher.subscribeAsync(`$SYS/broker/connection/${id}/state`);
-    await inbox.waitFor(1);
-    assert.equal(inbox.messages.at(-1)!.packet.retain, true);
+    await waitState(remote.url, topic, '0');
+
+    const other = await startMosquitto();
+    const local2 = await h.broker({ bridges: bridgesOf(['connection n', `address 127.0.0.1:${other.port}`, `remote_clientid ${id}`, 'restart_timeout 1', 'topic a/# out 0']) });
+    await waitState(local2.url, topic, '1');
+    await other.stop();
+    await waitState(local2.url, topic, '0');
   });
 
   test('the remote goes away: QoS 1 messages queue in culex and all arrive once it is back (persistent remote session)', async () => {
@@ -262,42 +268,53 @@ describe('culex ↔ culex', () => {
 });
 
 describe('durability', { skip }, () => {
-  test('kill -9 of culex while QoS 1 messages flow out: every message culex acknowledged reaches the remote after the restart', async () => {
-    const tmp = tempDir('culex-bridge-kill-');
-    cleanups.push(tmp.cleanup);
-    const remote = await startMosquitto(['allow_anonymous true'], undefined, tmp.dir);
-    const subId = uniqueId('sub');
-    const remoteSub = await h.connect(remote.url, { clientId: subId, clean: false });
-    const received = new Inbox(remoteSub);
-    await remoteSub.subscribeAsync('k/#', { qos: 1 });
-    const { dir, port, conf } = await brokerDir([
-      'connection k', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1',
-      'cleansession false', 'topic k/# out 1',
-    ]);
-    let broker = await startBrokerProcess(conf, dir, port);
-    const pub = await h.connect(`mqtt://127.0.0.1:${port}`);
-    await settled(remoteSub, pub, 'k/probe');
-    const acked: string[] = [];
-    // an unanswered publish never settles once the connection is gone: the close ends the flow
-    const gone = new Promise<'gone'>((resolve) => pub.once('close', () => resolve('gone')));
-    const flowing = (async () => {
-      for (let i = 0; ; i++) {
-        const r = await Promise.race([pub.publishAsync('k/x', `${i}`, { qos: 1 }).then(() => 'acked' as const, () => 'gone' as const), gone]);
-        if (r === 'gone') return;
-        acked.push(`${i}`);
+  for (const qos of [1, 2] as const) {
+    test(`kill -9 of culex while QoS ${qos} messages flow out: every message culex acknowledged reaches the remote after the restart${qos === 2 ? ', once' : ''}`, async () => {
+      const tmp = tempDir('culex-bridge-kill-');
+      cleanups.push(tmp.cleanup);
+      const remote = await startMosquitto(['allow_anonymous true'], undefined, tmp.dir);
+      const subId = uniqueId('sub');
+      const remoteSub = await h.connect(remote.url, { clientId: subId, clean: false });
+      const received = new Inbox(remoteSub);
+      await remoteSub.subscribeAsync('k/#', { qos });
+      const { dir, port, conf } = await brokerDir([
+        'connection k', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1',
+        'cleansession false', `topic k/# out ${qos}`,
+      ]);
+      let broker = await startBrokerProcess(conf, dir, port);
+      const pub = await h.connect(`mqtt://127.0.0.1:${port}`);
+      await settled(remoteSub, pub, 'k/probe');
+      const acked: string[] = [];
+      // an unanswered publish never settles once the connection is gone: the close ends the flow
+      const gone = new Promise<'gone'>((resolve) => pub.once('close', () => resolve('gone')));
+      const flowing = (async () => {
+        for (let i = 0; ; i++) {
+          const r = await Promise.race([pub.publishAsync('k/x', `${i}`, { qos }).then(() => 'acked' as const, () => 'gone' as const), gone]);
+          if (r === 'gone') return;
+          acked.push(`${i}`);
+        }
+      })();
+      await sleep(300);
+      // the remote stops answering: messages wait in culex, some sent and unacknowledged
+      remote.pause(true);
+      await sleep(500);
+      broker.proc.kill('SIGKILL');
+      await broker.exit;
+      await flowing;
+      remote.pause(false);
+      assert.ok(acked.length > 10, `only ${acked.length} messages were acknowledged before the kill`);
+      broker = await startBrokerProcess(conf, dir, port);
+      const deadline = Date.now() + 30000;
+      const arrived = (): string[] => received.messages.filter((m) => m.topic === 'k/x').map((m) => m.payload.toString());
+      while (acked.some((x) => !arrived().includes(x)) && Date.now() < deadline) await sleep(100);
+      const missing = acked.filter((x) => !arrived().includes(x));
+      assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages never arrived`);
+      if (qos === 2) {
+        await sleep(500);
+        const seen = arrived();
+        assert.equal(new Set(seen).size, seen.length, 'a QoS 2 message arrived twice');
       }
-    })();
-    await sleep(700);
-    broker.proc.kill('SIGKILL');
-    await broker.exit;
-    await flowing;
-    assert.ok(acked.length > 10, `only ${acked.length} messages were acknowledged before the kill`);
-    broker = await startBrokerProcess(conf, dir, port);
-    const deadline = Date.now() + 30000;
-    const got = (): Set<string> => new Set(received.messages.filter((m) => m.topic === 'k/x').map((m) => m.payload.toString()));
-    while (acked.some((x) => !got().has(x)) && Date.now() < deadline) await sleep(100);
-    const missing = acked.filter((x) => !got().has(x));
-    assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages never arrived`);
-    broker.kill();
-  });
+      broker.kill();
+    });
+  }
 });
