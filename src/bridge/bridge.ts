@@ -135,19 +135,35 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
-  /** Opens the local session (its `out` subscriptions queue messages from now on), then connects. */
+  /**
+   * Starts the bridge. With local_cleansession false the local session opens now (its `out`
+   * subscriptions queue messages while the remote is away, on disk with persistence); with true
+   * it exists only while the remote is connected, and nothing is kept for the remote while it is
+   * away (Mosquitto db__message_insert: `clean_start_local` drops them).
+   */
   start(): void {
-    this.awaitingSession = true;
-    this.broker.openSession(this, this.config.localCleanSession, NEVER_EXPIRES, (session) => {
-      this.awaitingSession = false;
-      if (this.stopped) return;
-      this.session = session;
+    this.notifyLocal('0');
+    if (this.config.localCleanSession) return this.begin();
+    this.openLocal((session) => {
       session.detach(Date.now()); // offline until the remote answers
+      this.begin();
+    });
+  }
+
+  private begin(): void {
+    if (this.config.startType === 'lazy') this.schedule(1);
+    else this.connect();
+    this.broker.flushSoon();
+  }
+
+  private openLocal(done: (session: Session) => void): void {
+    const clean = this.config.localCleanSession;
+    this.awaitingSession = true;
+    this.broker.openSession(this, clean, clean ? 0 : NEVER_EXPIRES, (session) => {
+      this.awaitingSession = false;
+      this.session = session;
       this.subscribeLocal(session);
-      this.notifyLocal('0');
-      if (this.config.startType === 'lazy') this.schedule(1);
-      else this.connect();
-      this.broker.flushSoon();
+      if (!this.stopped) done(session);
     });
   }
 
@@ -233,12 +249,18 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   // ---- RemoteEvents -------------------------------------------------------------------------------
 
   connected(connack: IConnackPacket): void {
-    const session = this.session!;
-    const cfg = this.config;
     const p = connack.properties;
     this.remoteReceiveMaximum = p?.receiveMaximum ?? 65535;
     this.remoteMaxPacketSize = p?.maximumPacketSize ?? 0;
     this.remoteMaxQos = (p?.maximumQoS ?? 2) as 0 | 1 | 2;
+    if (this.session === undefined) this.openLocal((session) => this.online(session, connack));
+    else this.online(this.session, connack);
+  }
+
+  /** The remote accepted the connection and the local session is there: state, subscriptions, then the queue. */
+  private online(session: Session, connack: IConnackPacket): void {
+    const cfg = this.config;
+    const p = connack.properties;
     this.policy.connected();
     this.lastActivity = Date.now();
     counters.bridgeConnects++;
@@ -281,7 +303,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   }
 
   publish(p: IPublishPacket): void {
-    const session = this.session!;
+    const session = this.session;
+    if (session === undefined) return this.remote?.close('a message arrived before the local session was ready');
     const id = p.messageId ?? 0;
     this.lastActivity = Date.now();
     if (p.qos === 2 && !session.inbound.receive(id)) {
@@ -309,7 +332,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   }
 
   pubrel(packetId: number): void {
-    const session = this.session!;
+    const session = this.session;
+    if (session === undefined) return this.remote?.close('a release arrived before the local session was ready');
     const scope = this.broker.scope.open();
     if (session.inbound.release(packetId)) this.broker.releaseInbound(session, packetId);
     const remote = this.remote!;
@@ -352,7 +376,13 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     if (wasOpen) {
       counters.bridgeDisconnects++;
       const session = this.session;
-      if (session !== undefined && session.link === this) session.detach(Date.now());
+      if (session !== undefined && this.config.localCleanSession) {
+        // the clean local session ends with the connection, and what it held with it
+        this.broker.onClosed(this, true);
+        this.session = undefined;
+      } else if (session !== undefined && session.link === this) {
+        session.detach(Date.now());
+      }
       this.notifyLocal('0');
       this.broker.flushSoon();
     }

@@ -213,6 +213,69 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     for (let i = 0; i < 50; i++) assert.ok(got.has(`${i}`), `message ${i} arrived`);
   });
 
+  test('local_cleansession true: nothing is kept for the remote while it is away (Mosquitto drops it)', async () => {
+    const port = await freePort();
+    const tmp = tempDir('culex-bridge-clean-');
+    cleanups.push(tmp.cleanup);
+    const conf = ['allow_anonymous true', 'persistence true', `persistence_location ${tmp.dir}/`];
+    let remote = await startMosquitto(conf, port, tmp.dir);
+    const local = await h.broker({ bridges: bridgesOf(bridgeBlock(port, ['local_cleansession true', 'topic q/# out 1'])) });
+    const subId = uniqueId('sub');
+    const remoteSub = await h.connect(remote.url, { clientId: subId, clean: false });
+    await remoteSub.subscribeAsync('q/#', { qos: 1 });
+    const pub = await h.connect(local.url);
+    await settled(remoteSub, pub, 'q/probe');
+    remoteSub.end(true);
+    await remote.stop();
+    await waitState(local.url, `$SYS/broker/connection/${local.config.bridges![0]!.remoteClientId}/state`, '0');
+    for (let i = 0; i < 5; i++) await pub.publishAsync('q/x', `away${i}`, { qos: 1 });
+    remote = await startMosquitto(conf, port, tmp.dir);
+    const back = await h.connect(remote.url, { clientId: subId, clean: false });
+    const inbox = new Inbox(back);
+    await settled(back, pub, 'q/probe');
+    await pub.publishAsync('q/x', 'after', { qos: 1 });
+    await sleep(300);
+    const got = inbox.messages.filter((m) => m.topic === 'q/x').map((m) => m.payload.toString());
+    assert.deepEqual(got, ['after']);
+  });
+
+  test('max_queued_messages bounds what waits for an absent remote; the drops are counted', async () => {
+    const port = await freePort();
+    const tmp = tempDir('culex-bridge-limit-');
+    cleanups.push(tmp.cleanup);
+    const conf = ['allow_anonymous true', 'persistence true', `persistence_location ${tmp.dir}/`];
+    let remote = await startMosquitto(conf, port, tmp.dir);
+    const local = await h.broker({ maxQueuedMessages: 10, bridges: bridgesOf(bridgeBlock(port, ['topic q/# out 1'])) });
+    const subId = uniqueId('sub');
+    const remoteSub = await h.connect(remote.url, { clientId: subId, clean: false });
+    await remoteSub.subscribeAsync('q/#', { qos: 1 });
+    const pub = await h.connect(local.url);
+    await settled(remoteSub, pub, 'q/probe');
+    remoteSub.end(true);
+    await remote.stop();
+    await waitState(local.url, `$SYS/broker/connection/${local.config.bridges![0]!.remoteClientId}/state`, '0');
+    const before = (await local.stats()).messagesDroppedQueueFull ?? 0;
+    for (let i = 0; i < 30; i++) await pub.publishAsync('q/x', `${i}`, { qos: 1 });
+    assert.equal(((await local.stats()).messagesDroppedQueueFull ?? 0) - before, 20);
+    remote = await startMosquitto(conf, port, tmp.dir);
+    const back = await h.connect(remote.url, { clientId: subId, clean: false });
+    const inbox = new Inbox(back);
+    await inbox.waitFor(10, 15000);
+    await sleep(300);
+    assert.deepEqual(inbox.messages.filter((m) => m.topic === 'q/x').map((m) => m.payload.toString()), Array.from({ length: 10 }, (_, i) => `${i}`));
+  });
+
+  test('address A B: an unreachable first address fails over to the next one', async () => {
+    const dead = await freePort();
+    const remote = await startMosquitto();
+    const id = uniqueId('bridge');
+    const local = await h.broker({
+      bridges: bridgesOf(['connection f', `address 127.0.0.1:${dead} 127.0.0.1:${remote.port}`, `remote_clientid ${id}`, 'restart_timeout 1', 'topic a/# out 1']),
+    });
+    await waitState(local.url, `$SYS/broker/connection/${id}/state`, '1');
+    await waitState(remote.url, `$SYS/broker/connection/${id}/state`, '1');
+  });
+
   test('TLS to the remote with a client certificate (bridge_cafile / bridge_certfile / bridge_keyfile)', async () => {
     const tmp = tempDir('culex-bridge-tls-');
     cleanups.push(tmp.cleanup);
