@@ -276,6 +276,32 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await waitState(remote.url, `$SYS/broker/connection/${id}/state`, '1');
   });
 
+  test('start_type lazy: connects once `threshold` messages wait, and leaves after `idle_timeout` without traffic', async () => {
+    const remote = await startMosquitto();
+    const id = uniqueId('bridge');
+    const state = `$SYS/broker/connection/${id}/state`;
+    const local = await h.broker({
+      bridges: bridgesOf(['connection lazy', `address 127.0.0.1:${remote.port}`, `remote_clientid ${id}`, 'start_type lazy', 'threshold 3', 'idle_timeout 2', 'topic z/# out 1']),
+    });
+    const remoteSub = await h.connect(remote.url);
+    const inbox = new Inbox(remoteSub);
+    await remoteSub.subscribeAsync('z/#', { qos: 1 });
+    const pub = await h.connect(local.url);
+    for (let i = 0; i < 2; i++) await pub.publishAsync('z/x', `${i}`, { qos: 1 });
+    await sleep(1500);
+    assert.equal(inbox.messages.length, 0, 'below the threshold the bridge stays down');
+    await pub.publishAsync('z/x', '2', { qos: 1 });
+    await inbox.waitFor(3);
+    assert.deepEqual(inbox.messages.map((m) => m.payload.toString()), ['0', '1', '2']);
+    await waitState(local.url, state, '1');
+    await sleep(3500);
+    const watcher = await h.connect(local.url);
+    const seen = new Inbox(watcher);
+    await watcher.subscribeAsync(state);
+    const [last] = await seen.waitFor(1);
+    assert.equal(last!.payload.toString(), '0', 'idle for idle_timeout: disconnected');
+  });
+
   test('TLS to the remote with a client certificate (bridge_cafile / bridge_certfile / bridge_keyfile)', async () => {
     const tmp = tempDir('culex-bridge-tls-');
     cleanups.push(tmp.cleanup);
