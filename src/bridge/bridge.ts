@@ -25,7 +25,7 @@ import type { BridgeConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Delivery } from '../model/delivery.ts';
-import { createMessage, remainingExpiry, type MessageProperties } from '../model/message.ts';
+import { createMessage, type MessageProperties } from '../model/message.ts';
 import type { SubscriptionOptions } from '../model/subscription.ts';
 import { bridgeTlsOptions, RemoteClient, type RemoteEvents } from './remoteClient.ts';
 import { RestartPolicy } from './restartPolicy.ts';
@@ -130,7 +130,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 
   private outProperties(p: MessageProperties, expiresAt: number): NonNullable<PublishPacket['properties']> {
     if (expiresAt === 0) return p;
-    return { ...p, messageExpiryInterval: Math.max(1, remainingExpiry({ expiresAt } as never, Date.now())) };
+    // [MQTT-3.3.2-6] the expiry interval sent on is what is left of it
+    return { ...p, messageExpiryInterval: Math.max(1, Math.ceil((expiresAt - Date.now()) / 1000)) };
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------

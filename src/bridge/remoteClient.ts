@@ -64,7 +64,10 @@ export class RemoteClient {
   private readonly version: 3 | 4 | 5;
   private readonly events: RemoteEvents;
   private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  /** the CONNECT timeout until CONNACK, then the keep-alive interval */
   private timer: NodeJS.Timeout | undefined;
+  /** seconds between PINGREQs (the Server Keep Alive of a v5 CONNACK wins) */
+  private readonly keepalive: number;
   private pingOutstanding = false;
   private closed = false;
   private refusedCode: number | undefined = undefined;
@@ -96,8 +99,6 @@ export class RemoteClient {
     this.timer = setTimeout(() => this.close('no CONNACK from the remote broker'), opts.connectTimeoutMs);
     this.keepalive = opts.connect.keepalive ?? 0;
   }
-
-  private readonly keepalive: number;
 
   get writableLength(): number {
     return this.socket.writableLength;

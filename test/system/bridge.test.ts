@@ -107,7 +107,7 @@ async function settled(client: MqttClient, probe: MqttClient, probeTopic: string
 }
 
 describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
-  for (const version of ['mqttv311', 'mqttv50'] as const) {
+  for (const version of ['mqttv31', 'mqttv311', 'mqttv50'] as const) {
     test(`${version}: \`topic # out 1\` carries culex's messages to Mosquitto, \`in\` carries Mosquitto's to culex`, async () => {
       const remote = await startMosquitto();
       const local = await h.broker({
