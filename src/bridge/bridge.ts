@@ -91,7 +91,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   }
 
   get congested(): boolean {
-    return (this.remote?.writableLength ?? 0) > OUTBOUND_BUDGET;
+    return (this.remote?.backlog ?? 0) > OUTBOUND_BUDGET;
   }
 
   /** A client took the bridge's local client id: the bridge stops, as its session is gone. */

@@ -100,18 +100,39 @@ export class RemoteClient {
     this.keepalive = opts.connect.keepalive ?? 0;
   }
 
-  get writableLength(): number {
-    return this.socket.writableLength;
+  /** bytes the socket could not hand to the kernel before this turn (this turn's corked writes not counted) */
+  get backlog(): number {
+    return Math.max(0, this.socket.writableLength - this.turnBytes);
   }
 
   get isOpen(): boolean {
     return !this.closed && this.connack !== undefined;
   }
 
+  /**
+   * Writes one packet. Writes of one turn go out together: the socket is corked at the first and
+   * uncorked once the turn's synchronous work is done (one writev, STYLE pattern 7).
+   */
   send(packet: Packet): void {
     if (this.closed) return;
-    this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const bytes = mqttPacket.generate(packet, { protocolVersion: this.version });
+    this.turnBytes += bytes.length;
+    this.socket.write(bytes);
   }
+
+  private corked = false;
+  /** bytes written while corked in this turn */
+  private turnBytes = 0;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.turnBytes = 0;
+    this.socket.uncork();
+  };
 
   /** Ends the connection (a DISCONNECT first when it was open). Idempotent. */
   close(reason: string, disconnect = false): void {
