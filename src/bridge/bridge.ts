@@ -51,6 +51,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   session: Session | undefined = undefined;
   will = undefined;
 
+  /** this bridge's own counts (per-bridge counters on /metrics: bridgeCounters) */
+  readonly stats = { messagesOut: 0, messagesIn: 0, connects: 0, disconnects: 0 };
   private readonly broker: Broker;
   private readonly log: Logger;
   private readonly policy: RestartPolicy;
@@ -117,6 +119,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       return false;
     }
     counters.bridgeMessagesOut++;
+    this.stats.messagesOut++;
     this.lastActivity = Date.now();
     this.outOrder.run(after, () => remote.send(packet), () => remote.close('a message could not be stored'));
     return true;
@@ -265,6 +268,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.policy.connected();
     this.lastActivity = Date.now();
     counters.bridgeConnects++;
+    this.stats.connects++;
     const address = cfg.addresses[this.policy.address]!;
     this.log.notice(`bridge ${cfg.name}: connected to ${address.host}:${address.port}`);
     if (cfg.notifications && !cfg.notificationsLocalOnly) this.sendOwn({ cmd: 'publish', topic: cfg.notificationTopic, payload: Buffer.from('1'), qos: this.remoteMaxQos === 0 ? 0 : 1, retain: p?.retainAvailable !== false, dup: false });
@@ -314,6 +318,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       return;
     }
     counters.bridgeMessagesIn++;
+    this.stats.messagesIn++;
     let props = p.properties as MessageProperties | undefined;
     if (props !== undefined && (p.properties!.topicAlias !== undefined || p.properties!.subscriptionIdentifier !== undefined)) {
       const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = p.properties!;
@@ -376,6 +381,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.log.notice(`bridge ${this.config.name}: ${wasOpen ? 'disconnected' : 'connection failed'}: ${reason}`);
     if (wasOpen) {
       counters.bridgeDisconnects++;
+      this.stats.disconnects++;
       const session = this.session;
       if (session !== undefined && this.config.localCleanSession) {
         // the clean local session ends with the connection, and what it held with it
@@ -446,4 +452,17 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     });
     probe.on('error', () => this.schedule(PRIMARY_RETRY_S));
   }
+}
+
+/**
+ * Per-bridge counters for the worker's stats snapshot: `bridge_<name>_messagesOut` … (on /metrics
+ * `culex_bridge_<name>_messages_out_total`); the name is reduced to [a-z0-9_].
+ */
+export function bridgeCounters(bridges: readonly Bridge[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of bridges) {
+    const name = `bridge_${b.config.name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_`;
+    for (const [key, value] of Object.entries(b.stats)) out[name + key] = value;
+  }
+  return out;
 }

@@ -28,7 +28,7 @@ import { anyAclFile } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { counters } from '../metrics/counters.ts';
-import { Bridge } from '../bridge/bridge.ts';
+import { Bridge, bridgeCounters } from '../bridge/bridge.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -153,7 +153,7 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      post({ type: 'stats', id: msg.id, counters: snapshotCounters() });
+      post({ type: 'stats', id: msg.id, counters: bridges.length === 0 ? snapshotCounters() : { ...snapshotCounters(), ...bridgeCounters(bridges) } });
       return;
     case 'sys': {
       const now = Date.now();

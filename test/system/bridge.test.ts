@@ -130,6 +130,9 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
       for (let i = 0; i < 20; i++) await remotePub.publishAsync('down/y', `n${i}`, { qos: 1 });
       const gotDown = await down.waitFor(20);
       assert.deepEqual(gotDown.filter((m) => m.topic === 'down/y').map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => `n${i}`));
+      // per-bridge counters (on /metrics as culex_bridge_b1_messages_out_total …)
+      const stats = await local.stats();
+      assert.ok(stats.bridge_b1_messagesOut! >= 20 && stats.bridge_b1_messagesIn! >= 20 && stats.bridge_b1_connects === 1, JSON.stringify(stats));
     });
   }
 
