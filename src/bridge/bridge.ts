@@ -317,6 +317,14 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       this.acks.run(undefined, () => this.remote?.send({ cmd: 'pubrec', messageId: id }));
       return;
     }
+    const max = this.config.maxPacketSize;
+    if (max > 0 && p.payload.length + Buffer.byteLength(p.topic) > max) {
+      // bridge_max_packet_size (also announced to a v5 remote): acknowledged, not routed, counted
+      counters.messagesRejectedTooLarge++;
+      if (p.qos === 2) session.inbound.release(id);
+      if (p.qos > 0) this.acks.run(undefined, () => this.remote?.send(p.qos === 1 ? { cmd: 'puback', messageId: id } : { cmd: 'pubrec', messageId: id }));
+      return;
+    }
     counters.bridgeMessagesIn++;
     this.stats.messagesIn++;
     let props = p.properties as MessageProperties | undefined;

@@ -305,6 +305,21 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     assert.equal(last!.payload.toString(), '0', 'idle for idle_timeout: disconnected');
   });
 
+  test('bridge_max_packet_size: a larger message from the remote is acknowledged and not routed', async () => {
+    const remote = await startMosquitto();
+    const local = await h.broker({ bridges: bridgesOf(bridgeBlock(remote.port, ['bridge_max_packet_size 200', 'topic big/# in 1'])) });
+    const localSub = await h.connect(local.url);
+    await localSub.subscribeAsync('big/#', { qos: 1 });
+    const remotePub = await h.connect(remote.url);
+    await settled(localSub, remotePub, 'big/probe');
+    const inbox = new Inbox(localSub);
+    await remotePub.publishAsync('big/x', Buffer.alloc(500), { qos: 1 });
+    await remotePub.publishAsync('big/x', 'small', { qos: 1 });
+    await inbox.waitFor(1);
+    await sleep(200);
+    assert.deepEqual(inbox.messages.filter((m) => m.topic === 'big/x').map((m) => m.payload.toString()), ['small']);
+  });
+
   test('TLS to the remote with a client certificate (bridge_cafile / bridge_certfile / bridge_keyfile)', async () => {
     const tmp = tempDir('culex-bridge-tls-');
     cleanups.push(tmp.cleanup);
