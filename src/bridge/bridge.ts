@@ -263,6 +263,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 
   /** The remote accepted the connection and the local session is there: state, subscriptions, then the queue. */
   private online(session: Session, connack: IConnackPacket): void {
+    if (this.remote === undefined) return; // gone while the session was on its way: the next connection attaches it
     const cfg = this.config;
     const p = connack.properties;
     this.policy.connected();

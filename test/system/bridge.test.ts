@@ -320,6 +320,19 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     assert.deepEqual(inbox.messages.filter((m) => m.topic === 'big/x').map((m) => m.payload.toString()), ['small']);
   });
 
+  test('round_robin false: connected to a backup address, the bridge returns to the primary once it answers', async () => {
+    const primaryPort = await freePort();
+    const backup = await startMosquitto();
+    const id = uniqueId('bridge');
+    const state = `$SYS/broker/connection/${id}/state`;
+    await h.broker({
+      bridges: bridgesOf(['connection rr', `address 127.0.0.1:${primaryPort} 127.0.0.1:${backup.port}`, `remote_clientid ${id}`, 'restart_timeout 1', 'topic a/# out 1']),
+    });
+    await waitState(backup.url, state, '1');
+    const primary = await startMosquitto(['allow_anonymous true'], primaryPort);
+    await waitState(primary.url, state, '1', 20000);
+  });
+
   test('TLS to the remote with a client certificate (bridge_cafile / bridge_certfile / bridge_keyfile)', async () => {
     const tmp = tempDir('culex-bridge-tls-');
     cleanups.push(tmp.cleanup);
@@ -328,7 +341,6 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
       'allow_anonymous true', `cafile ${pki.cafile}`, `certfile ${pki.server.certfile}`, `keyfile ${pki.server.keyfile}`,
       'require_certificate true', 'use_identity_as_username true',
     ], undefined, tmp.dir);
-    const plain = await startMosquitto();
     const id = uniqueId('bridge');
     const local = await h.broker({
       bridges: bridgesOf([
@@ -336,7 +348,6 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
         `bridge_cafile ${pki.cafile}`, `bridge_certfile ${pki.clients.bridge!.certfile}`, `bridge_keyfile ${pki.clients.bridge!.keyfile}`,
       ]),
     });
-    void plain;
     const sub = mqtt.connect(`mqtts://127.0.0.1:${remote.port}`, { ca: pki.ca, cert: pki.clients.bridge!.cert, key: pki.clients.bridge!.key, reconnectPeriod: 0, clientId: uniqueId() });
     try {
       await new Promise<void>((resolve, reject) => { sub.once('connect', () => resolve()); sub.once('error', reject); });
