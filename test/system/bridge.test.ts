@@ -209,7 +209,7 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await remote.stop();
     for (let i = 0; i < 50; i++) await pub.publishAsync('q/x', `${i}`, { qos: 1 });
     remote = await startMosquitto(['allow_anonymous true', 'persistence true', `persistence_location ${tmp.dir}/`], port, tmp.dir);
-    const back = await h.connect(remote.url, { clientId: subId, clean: false });
+    const back = h.client(remote.url, { clientId: subId, clean: false }); // listening before CONNACK: stored messages may share its read
     const inbox = new Inbox(back);
     await inbox.waitFor(50, 20000);
     const got = new Set(inbox.messages.filter((m) => m.topic === 'q/x').map((m) => m.payload.toString()));
@@ -233,7 +233,7 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await waitState(local.url, `$SYS/broker/connection/${local.config.bridges![0]!.remoteClientId}/state`, '0');
     for (let i = 0; i < 5; i++) await pub.publishAsync('q/x', `away${i}`, { qos: 1 });
     remote = await startMosquitto(conf, port, tmp.dir);
-    const back = await h.connect(remote.url, { clientId: subId, clean: false });
+    const back = h.client(remote.url, { clientId: subId, clean: false }); // listening before CONNACK: stored messages may share its read
     const inbox = new Inbox(back);
     await settled(back, pub, 'q/probe');
     await pub.publishAsync('q/x', 'after', { qos: 1 });
@@ -261,7 +261,7 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     for (let i = 0; i < 30; i++) await pub.publishAsync('q/x', `${i}`, { qos: 1 });
     assert.equal(((await local.stats()).messagesDroppedQueueFull ?? 0) - before, 20);
     remote = await startMosquitto(conf, port, tmp.dir);
-    const back = await h.connect(remote.url, { clientId: subId, clean: false });
+    const back = h.client(remote.url, { clientId: subId, clean: false }); // listening before CONNACK: stored messages may share its read
     const inbox = new Inbox(back);
     await inbox.waitFor(10, 15000);
     await sleep(300);
@@ -435,4 +435,43 @@ describe('durability', { skip }, () => {
       broker.kill();
     });
   }
+
+  test('kill -9 of culex while QoS 1 messages flow in: every message Mosquitto published reaches a persistent subscriber on culex after the restart', async () => {
+    const tmp = tempDir('culex-bridge-kill-in-');
+    cleanups.push(tmp.cleanup);
+    const remote = await startMosquitto(['allow_anonymous true'], undefined, tmp.dir);
+    const { dir, port, conf } = await brokerDir([
+      'connection k', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1',
+      'cleansession false', 'topic in/# in 1',
+    ]);
+    let broker = await startBrokerProcess(conf, dir, port);
+    const subId = uniqueId('sub');
+    const localSub = await h.connect(`mqtt://127.0.0.1:${port}`, { clientId: subId, clean: false });
+    await localSub.subscribeAsync('in/#', { qos: 1 });
+    const remotePub = await h.connect(remote.url);
+    await settled(localSub, remotePub, 'in/probe');
+    localSub.end(true);
+    const sent: string[] = [];
+    const flowing = (async () => {
+      for (let i = 0; i < 400; i++) {
+        await remotePub.publishAsync('in/x', `${i}`, { qos: 1 });
+        sent.push(`${i}`);
+        if (i % 20 === 0) await sleep(5);
+      }
+    })();
+    await sleep(300);
+    broker.proc.kill('SIGKILL');
+    await broker.exit;
+    await flowing;
+    broker = await startBrokerProcess(conf, dir, port);
+    // the inbox listens before CONNACK: the stored messages may come in the same read
+    const back = h.client(`mqtt://127.0.0.1:${port}`, { clientId: subId, clean: false });
+    const inbox = new Inbox(back);
+    const deadline = Date.now() + 30000;
+    const arrived = (): Set<string> => new Set(inbox.messages.filter((m) => m.topic === 'in/x').map((m) => m.payload.toString()));
+    while (sent.some((x) => !arrived().has(x)) && Date.now() < deadline) await sleep(100);
+    const missing = sent.filter((x) => !arrived().has(x));
+    assert.deepEqual(missing, [], `${missing.length} of ${sent.length} messages never arrived: ${missing.join(',')} / got ${inbox.messages.length}`);
+    broker.kill();
+  });
 });
