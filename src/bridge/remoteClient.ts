@@ -14,6 +14,7 @@ import mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import type { BridgeTls } from '../config/types.ts';
 
+/** What the remote connection reports to its Bridge. */
 export interface RemoteEvents {
   /** CONNACK accepted */
   connected(connack: IConnackPacket): void;
@@ -27,6 +28,7 @@ export interface RemoteEvents {
   closed(reason: string, refusedCode: number | undefined): void;
 }
 
+/** How to reach and greet the remote broker. */
 export interface RemoteOptions {
   readonly host: string;
   readonly port: number;
@@ -59,6 +61,7 @@ export function bridgeTlsOptions(t: BridgeTls, host: string): ConnectionOptions 
   };
 }
 
+/** One connection to the remote broker; `events` hears what it receives and when it closes. */
 export class RemoteClient {
   private readonly socket: Socket;
   private readonly version: 3 | 4 | 5;

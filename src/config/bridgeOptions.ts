@@ -112,6 +112,7 @@ export const BRIDGE_OPTION_NAMES: readonly string[] = [
 ];
 const NAMES: ReadonlySet<string> = new Set(BRIDGE_OPTION_NAMES);
 
+/** true for an option that belongs in a `connection` block */
 export function isBridgeOption(key: string): boolean {
   return NAMES.has(key);
 }

@@ -297,7 +297,7 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await inbox.waitFor(3);
     assert.deepEqual(inbox.messages.map((m) => m.payload.toString()), ['0', '1', '2']);
     await waitState(local.url, state, '1');
-    await sleep(3500);
+    await sleep(4500);
     const watcher = await h.connect(local.url);
     const seen = new Inbox(watcher);
     await watcher.subscribeAsync(state);
