@@ -9,6 +9,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { parseConfig } from '../../src/config/load.ts';
@@ -357,6 +358,29 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     } finally {
       sub.end(true);
     }
+  });
+});
+
+describe('try_private', () => {
+  test('a remote that refuses the bridge bit (CONNACK 1) is tried again without it, as Mosquitto', async () => {
+    const levels: number[] = [];
+    const server = net.createServer((socket) => {
+      socket.once('data', (connect: Buffer) => {
+        // fixed header (1 byte + 1-byte length here), protocol name "MQTT" (2 + 4), then the level
+        const level = connect[8]!;
+        levels.push(level);
+        socket.write(Buffer.from([0x20, 2, 0, (level & 0x80) !== 0 ? 1 : 0]));
+        if ((level & 0x80) !== 0) socket.end();
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => server.close());
+    const port = (server.address() as net.AddressInfo).port;
+    await h.broker({ bridges: bridgesOf(bridgeBlock(port, ['topic a/# out 0'])) });
+    const deadline = Date.now() + 10000;
+    while (levels.length < 2 && Date.now() < deadline) await sleep(50);
+    assert.deepEqual(levels.slice(0, 2), [0x84, 0x04]);
   });
 });
 
