@@ -460,25 +460,25 @@ describe('durability', { skip }, () => {
     });
   }
 
-  test('kill -9 of culex while QoS 1 messages flow in: every message Mosquitto published reaches a persistent subscriber on culex after the restart', async () => {
+  for (const qos of [1, 2] as const) test(`kill -9 of culex while QoS ${qos} messages flow in: every message Mosquitto published reaches a persistent subscriber on culex after the restart${qos === 2 ? ', once' : ''}`, async () => {
     const tmp = tempDir('culex-bridge-kill-in-');
     cleanups.push(tmp.cleanup);
     const remote = await startMosquitto(['allow_anonymous true'], undefined, tmp.dir);
     const { dir, port, conf } = await brokerDir([
       'connection k', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1',
-      'cleansession false', 'topic in/# in 1',
+      'cleansession false', `topic in/# in ${qos}`,
     ]);
     let broker = await startBrokerProcess(conf, dir, port);
     const subId = uniqueId('sub');
     const localSub = await h.connect(`mqtt://127.0.0.1:${port}`, { clientId: subId, clean: false });
-    await localSub.subscribeAsync('in/#', { qos: 1 });
+    await localSub.subscribeAsync('in/#', { qos });
     const remotePub = await h.connect(remote.url);
     await settled(localSub, remotePub, 'in/probe');
     localSub.end(true);
     const sent: string[] = [];
     const flowing = (async () => {
       for (let i = 0; i < 400; i++) {
-        await remotePub.publishAsync('in/x', `${i}`, { qos: 1 });
+        await remotePub.publishAsync('in/x', `${i}`, { qos });
         sent.push(`${i}`);
         if (i % 20 === 0) await sleep(5);
       }
@@ -496,6 +496,11 @@ describe('durability', { skip }, () => {
     while (sent.some((x) => !arrived().has(x)) && Date.now() < deadline) await sleep(100);
     const missing = sent.filter((x) => !arrived().has(x));
     assert.deepEqual(missing, [], `${missing.length} of ${sent.length} messages never arrived: ${missing.join(',')} / got ${inbox.messages.length}`);
+    if (qos === 2) {
+      await sleep(500);
+      const seen = inbox.messages.filter((m) => m.topic === 'in/x').map((m) => m.payload.toString());
+      assert.equal(new Set(seen).size, seen.length, 'a QoS 2 message arrived twice');
+    }
     broker.kill();
   });
 });
