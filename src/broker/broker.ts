@@ -51,6 +51,8 @@ export class Broker {
     this.flushSoon();
   });
   private readonly expiryTimer: NodeJS.Timeout;
+  /** the local client ids of the configured bridges (src/bridge/), on every worker */
+  private readonly bridgeIds: ReadonlySet<string>;
 
   /** read where it is used, never copied: reconfigure() replaces it */
   config: BrokerConfig;
@@ -74,6 +76,7 @@ export class Broker {
     const seq = services.messageSeq ?? { first: 1, step: 1 };
     this.journal = services.store === undefined ? undefined : new Journal(services.store, seq.first, seq.step, () => this.flushSoon());
     this.scope = this.journal?.scope ?? new AckScope(undefined);
+    this.bridgeIds = new Set((config.bridges ?? []).map((b) => b.localClientId));
     this.receiveMaximum = config.maxInflightMessages > 0 ? Math.min(config.maxInflightMessages, 65535) : 65535;
     this.queueLimits = {
       maxQueuedMessages: config.maxQueuedMessages,
@@ -578,8 +581,9 @@ export class Broker {
 
   private mayRead(session: Session, topic: string): boolean {
     const a = this.authorizer;
-    // a declared session nobody has taken keeps what it matches; its taker's rights apply on attach
-    return a === undefined || session.declared || a.allows(session, topic, 'read');
+    // a declared session nobody has taken keeps what it matches; its taker's rights apply on attach;
+    // a bridge's local session passes no ACL check (Mosquitto security.c: `if(context->bridge)`)
+    return a === undefined || session.declared || this.bridgeIds.has(session.clientId) || a.allows(session, topic, 'read');
   }
 
   /** Schedules one flush of every connection written to (src/link/outbox.ts). */

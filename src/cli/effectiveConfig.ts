@@ -6,7 +6,7 @@
  */
 import { GLOBAL_OPTIONS } from '../config/schema.ts';
 import { DYNSEC_PLUGIN_FILE } from '../config/plugins.ts';
-import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
+import type { BridgeConfig, BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
 
 /** The options per_listener_settings moves into each listener, by BrokerConfig field. */
 const SECURITY_OPTIONS: readonly (readonly [keyof ListenerSecurity, string])[] = [
@@ -67,6 +67,50 @@ function listenerLines(l: ListenerConfig, config: BrokerConfig): string[] {
 }
 
 /** The configuration as mosquitto.conf text; `source` names where it came from in the heading. */
+/** A `connection` block with every value the bridge runs with (the password is not shown). */
+function bridgeLines(b: BridgeConfig): string[] {
+  const r = b.restart;
+  const out = [
+    `connection ${b.name}`,
+    `address ${b.addresses.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)).join(' ')}`,
+    `round_robin ${b.roundRobin}`,
+    `bridge_protocol_version ${({ 3: 'mqttv31', 4: 'mqttv311', 5: 'mqttv50' } as const)[b.protocolVersion]}`,
+    `cleansession ${b.cleanSession}`,
+    `local_cleansession ${b.localCleanSession}`,
+    `remote_clientid ${b.remoteClientId}`,
+    `local_clientid ${b.localClientId}`,
+    line('remote_username', b.remoteUsername, 'not set'),
+    b.remotePassword === undefined ? '#remote_password  (not set)' : '#remote_password  (set)',
+    `keepalive_interval ${b.keepalive}`,
+    r.kind === 'constant' ? `restart_timeout ${r.seconds}` : `restart_timeout ${r.base} ${r.cap}`,
+    `start_type ${b.startType}`,
+    `idle_timeout ${b.idleTimeout}`,
+    `threshold ${b.threshold}`,
+    `notifications ${b.notifications}`,
+    `notification_topic ${b.notificationTopic}`,
+    `notifications_local_only ${b.notificationsLocalOnly}`,
+    `try_private ${b.tryPrivate}`,
+    `bridge_max_packet_size ${b.maxPacketSize}`,
+    `bridge_outgoing_retain ${b.outgoingRetain}`,
+    `bridge_attempt_unsubscribe ${b.attemptUnsubscribe}`,
+  ];
+  const t = b.tls;
+  if (t !== undefined) {
+    if (t.cafile !== undefined) out.push(`bridge_cafile ${t.cafile}`);
+    if (t.capath !== undefined) out.push(`bridge_capath ${t.capath}`);
+    if (t.certfile !== undefined) out.push(`bridge_certfile ${t.certfile}`);
+    if (t.keyfile !== undefined) out.push(`bridge_keyfile ${t.keyfile}`);
+    out.push(`bridge_insecure ${t.insecure}`);
+    if (t.alpn !== undefined) out.push(`bridge_alpn ${t.alpn}`);
+    if (t.tlsVersion !== undefined) out.push(`bridge_tls_version ${t.tlsVersion}`);
+  }
+  for (const topic of b.topics) {
+    const pattern = topic.localPrefix === undefined ? topic.localTopic : topic.localTopic.slice(topic.localPrefix.length);
+    out.push(`topic ${pattern === '' ? '""' : pattern} ${topic.direction} ${topic.qos} ${topic.localPrefix ?? '""'} ${topic.remotePrefix ?? '""'}`);
+  }
+  return out;
+}
+
 export function renderConfig(config: BrokerConfig, source: string): string {
   const out = [
     `# effective configuration from ${source}: every option with the value culex runs with`,
@@ -81,5 +125,6 @@ export function renderConfig(config: BrokerConfig, source: string): string {
   }
   for (const s of config.persistentSubscriptions) out.push(`persistent_subscription ${s.clientId} ${s.filter} ${s.qos}`);
   for (const l of config.listeners) out.push('', ...listenerLines(l, config));
+  for (const b of config.bridges ?? []) out.push('', ...bridgeLines(b));
   return out.join('\n') + '\n';
 }

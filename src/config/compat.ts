@@ -20,8 +20,8 @@
  *   allow_duplicate_messages true: one copy per client for overlapping subscriptions, at their
  *     highest QoS with every subscription identifier (false, what culex does, is silent).
  *   websockets_log_level: culex has no libwebsockets log.
- *   `connection` blocks and every bridge option inside one: the bridge is not run (issue 15);
- *     a bridge option outside a block is refused, as in Mosquitto.
+ * Bridges (`connection` blocks and their options) are implemented: see bridgeOptions.ts, which
+ * refuses the few bridge options culex does not implement.
  * Accepted silently at the value culex behaves as, refused at the other:
  *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
  * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
@@ -38,16 +38,14 @@
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes.
  * called from: main, tests
  */
-import { parseBool, parseEnum, parseText } from './lineSyntax.ts';
+import { parseBool, parseEnum } from './lineSyntax.ts';
 
 /** What to do with an option that is not one of culex's own. */
 export type CompatVerdict =
   | { readonly kind: 'unknown' }
   | { readonly kind: 'accept' }
   | { readonly kind: 'ignore'; readonly warning: string }
-  | { readonly kind: 'reject'; readonly reason: string }
-  /** a bridge option outside a `connection` block (Mosquitto: "Invalid bridge configuration") */
-  | { readonly kind: 'needs-bridge' };
+  | { readonly kind: 'reject'; readonly reason: string };
 
 const IGNORED: Readonly<Record<string, string>> = {
   autosave_interval: 'culex commits every acknowledged message to LMDB; there is no periodic save',
@@ -89,48 +87,22 @@ const ONLY_FALSE: Readonly<Record<string, string>> = {
   check_retain_source: 'culex does not re-check the publisher of a retained message',
 };
 
-/** Options valid only inside a `connection` (bridge) block. */
-export const BRIDGE_OPTIONS: readonly string[] = [
-  'address', 'addresses', 'bridge_attempt_unsubscribe', 'bridge_bind_address', 'bridge_cafile',
-  'bridge_alpn', 'bridge_capath', 'bridge_certfile', 'bridge_ciphers', 'bridge_ciphers_tls1.3',
-  'bridge_identity', 'bridge_insecure', 'bridge_keyfile', 'bridge_max_packet_size',
-  'bridge_max_topic_alias', 'bridge_outgoing_retain', 'bridge_protocol_version', 'bridge_psk',
-  'bridge_receive_maximum', 'bridge_reload_type', 'bridge_require_ocsp',
-  'bridge_session_expiry_interval', 'bridge_tcp_keepalive', 'bridge_tcp_user_timeout',
-  'bridge_tls_version', 'cleansession', 'clientid', 'idle_timeout', 'keepalive_interval',
-  'local_cleansession', 'local_clientid', 'local_password', 'local_username', 'notification_topic',
-  'notifications', 'notifications_local_only', 'password', 'remote_clientid', 'remote_password',
-  'remote_username', 'restart_timeout', 'round_robin', 'start_type', 'threshold', 'topic',
-  'try_private', 'username',
-];
-const BRIDGE_SET: ReadonlySet<string> = new Set(BRIDGE_OPTIONS);
-
 /** Every key this module knows, for "did you mean" suggestions. */
 export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(IGNORED),
   ...Object.keys(REJECTED),
   ...Object.keys(ONLY_FALSE),
   ...Object.keys(WARN_IF_TRUE),
-  ...BRIDGE_OPTIONS,
-  'connection',
   'tls_keyform',
 ];
 
 const NOT_IMPLEMENTED = 'is not implemented by culex';
 
 /**
- * Decides what to do with `key rest`. `inBridge` is true after a `connection` line.
+ * Decides what to do with `key rest` (bridge options never come here: see bridgeOptions.ts).
  * May throw OptionValueError for a malformed value of an option it accepts.
  */
-export function judgeCompatOption(key: string, rest: string, inBridge: boolean): CompatVerdict {
-  if (key === 'connection') {
-    parseText(rest);
-    return { kind: 'ignore', warning: "bridge 'connection' blocks are not implemented by culex; this bridge will not run" };
-  }
-  if (BRIDGE_SET.has(key)) {
-    if (!inBridge) return { kind: 'needs-bridge' };
-    return { kind: 'ignore', warning: `bridge option '${key}' ignored: bridges are not implemented by culex` };
-  }
+export function judgeCompatOption(key: string, rest: string): CompatVerdict {
   const ignored = IGNORED[key];
   if (ignored !== undefined) return { kind: 'ignore', warning: `'${key}' ignored: ${ignored}` };
   const rejected = REJECTED[key];

@@ -24,7 +24,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { BrokerConfig, ListenerConfig } from './types.ts';
+import type { BridgeConfig, BrokerConfig, ListenerConfig } from './types.ts';
 import { defaultConfig } from './defaults.ts';
 import { ConfigError, OptionValueError } from './errors.ts';
 import { splitConfigLines, valueTokens, parseInteger, parseIntegerToken, type ConfigLine } from './lineSyntax.ts';
@@ -39,6 +39,7 @@ import {
   type ListenerDraft,
 } from './listenerOptions.ts';
 import { COMPAT_OPTION_NAMES, judgeCompatOption } from './compat.ts';
+import { applyBridgeOption, BRIDGE_OPTION_NAMES, finishBridge, isBridgeOption, newBridgeDraft, type BridgeDraft } from './bridgeOptions.ts';
 import { SecurityScopes } from './listenerSecurity.ts';
 import { closestKey } from './suggest.ts';
 import { PLUGIN_KEYS, PluginLines, isPluginOption } from './plugins.ts';
@@ -64,6 +65,8 @@ export const KNOWN_KEYS: readonly string[] = [
   ...GLOBAL_OPTIONS.map((o) => o.name),
   ...LISTENER_OPTIONS.map((o) => o.name),
   ...COMPAT_OPTION_NAMES,
+  ...BRIDGE_OPTION_NAMES,
+  'connection',
 ];
 
 /** Mosquitto's log_type words; `all` enables every one of them. */
@@ -100,7 +103,9 @@ class ConfigBuilder {
   private defaultPortSet = false;
   private defaultListenerWarned = false;
   private current: ListenerDraft;
-  private inBridge = false;
+  /** the `connection` block options apply to (local to each file, as the listener) */
+  private bridge: BridgeDraft | undefined = undefined;
+  private readonly bridges: BridgeDraft[] = [];
   private logTypes: Set<string> | undefined;
   private logDest: string[] | undefined;
   /** the last log_facility line: used by `log_dest syslog`, warned as ignored without it (finish) */
@@ -122,14 +127,14 @@ class ConfigBuilder {
    * bridge, and the including file continues where it was.
    */
   inFile(read: () => void): void {
-    const saved = { current: this.current, inBridge: this.inBridge };
+    const saved = { current: this.current, bridge: this.bridge };
     this.current = this.defaultListener;
-    this.inBridge = false;
+    this.bridge = undefined;
     try {
       read();
     } finally {
       this.current = saved.current;
-      this.inBridge = saved.inBridge;
+      this.bridge = saved.bridge;
     }
   }
 
@@ -195,21 +200,28 @@ class ConfigBuilder {
       if (isDefault && listenerOption.createsDefaultListener) this.useDefaultListener(at, warn, key);
       return;
     }
+    if (key === 'connection') {
+      this.bridge = newBridgeDraft(rest, at.file, at.line);
+      this.bridges.push(this.bridge);
+      return;
+    }
+    if (isBridgeOption(key)) {
+      // Mosquitto: "Invalid bridge configuration"
+      if (this.bridge === undefined) throw new ConfigError(at.file, at.line, `'${key}' is only valid inside a bridge 'connection' block`);
+      return applyBridgeOption(this.bridge, key, rest, warn);
+    }
     this.applyCompat(at, key, rest, warn);
   }
 
   private applyCompat(at: Origin, key: string, rest: string, warn: (m: string) => void): void {
-    const verdict = judgeCompatOption(key, rest, this.inBridge);
+    const verdict = judgeCompatOption(key, rest);
     switch (verdict.kind) {
       case 'accept':
         return;
       case 'ignore':
-        if (key === 'connection') this.inBridge = true;
         return warn(verdict.warning);
       case 'reject':
         throw new ConfigError(at.file, at.line, verdict.reason);
-      case 'needs-bridge':
-        throw new ConfigError(at.file, at.line, `'${key}' is only valid inside a bridge 'connection' block`);
       case 'unknown': {
         const guess = closestKey(key, KNOWN_KEYS);
         const hint = guess === undefined ? '' : ` (did you mean '${guess}'?)`;
@@ -373,7 +385,30 @@ class ConfigBuilder {
     this.config.persistentSubscriptions = this.persistentSubscriptions.finish(this.config.maxQos, this.warnings);
     const dynamicSecurity = this.plugins.finish(this.warnings);
     if (dynamicSecurity !== undefined) this.config.dynamicSecurity = dynamicSecurity;
+    if (this.bridges.length > 0) this.config.bridges = this.finishBridges();
     return Object.freeze(this.config);
+  }
+
+  /** Every bridge complete, their local client ids distinct (Mosquitto's config__check). */
+  private finishBridges(): readonly BridgeConfig[] {
+    const seen = new Map<string, BridgeDraft>();
+    const out: BridgeConfig[] = [];
+    for (const draft of this.bridges) {
+      let bridge: BridgeConfig;
+      try {
+        bridge = finishBridge(draft);
+      } catch (err) {
+        if (err instanceof OptionValueError) throw new ConfigError(draft.file, draft.line, err.message);
+        throw err;
+      }
+      const other = seen.get(bridge.localClientId);
+      if (other !== undefined) {
+        throw new ConfigError(draft.file, draft.line, `bridge local_clientid '${bridge.localClientId}' is also used by bridge '${other.name}' (${other.file}:${other.line})`);
+      }
+      seen.set(bridge.localClientId, draft);
+      out.push(bridge);
+    }
+    return Object.freeze(out);
   }
 
   /**

@@ -176,4 +176,77 @@ export interface BrokerConfig {
   readonly logTimestamp: boolean;
   /** log_timestamp_format (strftime, local time); undefined = epoch seconds, as Mosquitto */
   readonly logTimestampFormat?: string | undefined;
+  /** Mosquitto `connection` blocks (src/config/bridgeOptions.ts); absent = none */
+  readonly bridges?: readonly BridgeConfig[];
+}
+
+/** One `topic PATTERN [in|out|both] [qos] [local-prefix] [remote-prefix]` line of a bridge. */
+export interface BridgeTopic {
+  readonly direction: 'in' | 'out' | 'both';
+  readonly qos: 0 | 1 | 2;
+  /** prefix + pattern: the filter subscribed to locally (out) */
+  readonly localTopic: string;
+  /** prefix + pattern: the filter subscribed to on the remote broker (in) */
+  readonly remoteTopic: string;
+  readonly localPrefix?: string;
+  readonly remotePrefix?: string;
+}
+
+/** TLS towards the remote broker (bridge_cafile, bridge_capath, bridge_certfile, …). */
+export interface BridgeTls {
+  readonly cafile?: string;
+  readonly capath?: string;
+  readonly certfile?: string;
+  readonly keyfile?: string;
+  /** bridge_insecure: the remote's certificate host name is not checked */
+  readonly insecure: boolean;
+  readonly alpn?: string;
+  readonly tlsVersion?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3';
+}
+
+/** A Mosquitto bridge: an outbound MQTT connection from this broker to a remote one. */
+export interface BridgeConfig {
+  /** the `connection` name */
+  readonly name: string;
+  /** where the `connection` line is, for messages */
+  readonly file: string;
+  readonly line: number;
+  readonly addresses: readonly { readonly host: string; readonly port: number }[];
+  /** round_robin: false = the first address is the primary one, returned to when it comes back */
+  readonly roundRobin: boolean;
+  readonly topics: readonly BridgeTopic[];
+  /** bridge_protocol_version: 3 (mqttv31), 4 (mqttv311), 5 (mqttv50) */
+  readonly protocolVersion: 3 | 4 | 5;
+  /** cleansession: the remote session's clean start */
+  readonly cleanSession: boolean;
+  /** local_cleansession: the local session's (default: cleansession) */
+  readonly localCleanSession: boolean;
+  /** remote_clientid (default `<hostname>.<name>`) */
+  readonly remoteClientId: string;
+  /** local_clientid (default `local.<remote_clientid>`) */
+  readonly localClientId: string;
+  readonly remoteUsername?: string;
+  readonly remotePassword?: string;
+  readonly tls?: BridgeTls;
+  /** keepalive_interval, seconds (0 = none) */
+  readonly keepalive: number;
+  /** restart_timeout: a constant delay, or Mosquitto's backoff with jitter between base and cap (seconds) */
+  readonly restart: { readonly kind: 'constant'; readonly seconds: number } | { readonly kind: 'backoff'; readonly base: number; readonly cap: number };
+  readonly startType: 'automatic' | 'lazy' | 'once';
+  /** idle_timeout, seconds: a lazy bridge disconnects after this long without traffic */
+  readonly idleTimeout: number;
+  /** threshold: a lazy bridge connects once this many messages wait for it */
+  readonly threshold: number;
+  readonly notifications: boolean;
+  /** notification_topic (default `$SYS/broker/connection/<remote_clientid>/state`) */
+  readonly notificationTopic: string;
+  readonly notificationsLocalOnly: boolean;
+  /** try_private: the bridge bit in the CONNECT protocol level (3.1/3.1.1) */
+  readonly tryPrivate: boolean;
+  /** bridge_max_packet_size: the largest packet accepted from the remote (v5); 0 = no limit */
+  readonly maxPacketSize: number;
+  /** bridge_outgoing_retain: the retain flag of outgoing messages is kept (false = cleared) */
+  readonly outgoingRetain: boolean;
+  /** bridge_attempt_unsubscribe: `out` topics are unsubscribed on the remote at connect */
+  readonly attemptUnsubscribe: boolean;
 }

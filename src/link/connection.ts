@@ -113,6 +113,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private held: HeldPublishes | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
+  /** the CONNECT had the bridge bit (a Mosquitto bridge's try_private): its 3.1/3.1.1 subscriptions are No Local + Retain As Published */
+  isBridge = false;
 
   /** a TCP/TLS socket or a WebSocket wrapped as a byte stream */
   readonly socket: Duplex;
@@ -264,6 +266,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private onConnect(packet: IConnectPacket): void {
     const cfg = this.broker.config;
     this.version = (packet.protocolVersion ?? 4) as ProtocolVersion;
+    this.isBridge = (packet as IConnectPacket & { bridgeMode?: boolean }).bridgeMode === true;
     const v5 = this.version === 5;
     // [MQTT-3.1.2-29] read before any refusal: with 0, no reason string even on a refusing CONNACK
     if (v5) this.problemInformation = packet.properties?.requestProblemInformation !== false;

@@ -35,6 +35,8 @@ function splitFilter(raw: string): ParsedFilter | number {
 
 export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubscribePacket): void {
   const v5 = conn.version === 5;
+  // Mosquitto handle_subscribe.c: a 3.1/3.1.1 bridge's subscriptions never send its own messages back
+  const bridge = !v5 && conn.isBridge;
   const session = conn.session!;
   const subId = packet.properties?.subscriptionIdentifier ?? 0;
   const scope = broker.scope.open();
@@ -61,8 +63,8 @@ export function handleSubscribe(conn: Connection, broker: Broker, packet: ISubsc
     const qos = Math.min(s.qos, broker.config.maxQos) as 0 | 1 | 2;
     const options: SubscriptionOptions = {
       qos,
-      noLocal: s.nl === true,
-      retainAsPublished: s.rap === true,
+      noLocal: s.nl === true || bridge,
+      retainAsPublished: s.rap === true || bridge,
       retainHandling: (s.rh ?? 0) as 0 | 1 | 2,
       subscriptionId: subId,
     };

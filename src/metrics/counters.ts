@@ -47,6 +47,11 @@ export const counters = {
   /** PUBLISH refused while the process was over memory_limit */
   messagesRejectedMemoryLimit: 0,
   retainedMessages: 0,
+  /** bridges (src/bridge/): messages written to remote brokers, taken from them, connections made and lost */
+  bridgeMessagesOut: 0,
+  bridgeMessagesIn: 0,
+  bridgeConnects: 0,
+  bridgeDisconnects: 0,
   subscriptions: 0,
   sessions: 0,
   /** offline sessions ended by their expiry interval (persistent_client_expiration, v5 Session Expiry) */

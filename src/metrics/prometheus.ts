@@ -56,7 +56,20 @@ const COUNTERS: readonly (readonly [string, string, Labels, string])[] = [
   ['ringBacklogRecords', 'culex_ring_backlog_records_total', {}, 'Records that waited behind a full ring to another worker (their publishers were paused meanwhile).'],
   ['storeWrites', 'culex_store_writes_total', {}, 'Records written to or deleted from the persistent store.'],
   ['storeCommits', 'culex_store_commits_total', {}, 'Persistent store transactions committed.'],
+  ['bridgeMessagesOut', 'culex_bridge_messages_out_total', {}, 'Messages written to remote brokers by all bridges (per bridge: culex_bridge_messages_total).'],
+  ['bridgeMessagesIn', 'culex_bridge_messages_in_total', {}, 'Messages taken from remote brokers by all bridges.'],
+  ['bridgeConnects', 'culex_bridge_connects_total', {}, 'Connections of bridges to their remote brokers made.'],
+  ['bridgeDisconnects', 'culex_bridge_disconnects_total', {}, 'Connections of bridges to their remote brokers lost or closed.'],
 ];
+
+/** A bridge's own counters in a report (src/bridge/bridge.ts bridgeCounters): `bridge_<name>_<stat>`. */
+const BRIDGE_COUNTER = /^bridge_(.+)_(messagesOut|messagesIn|connects|disconnects)$/;
+const BRIDGE_STATS: Readonly<Record<string, readonly [string, Labels, string]>> = {
+  messagesOut: ['culex_bridge_messages_total', { direction: 'out' }, 'Messages a bridge wrote to its remote broker (out) or took from it (in), by bridge (its connection name, reduced to [a-z0-9_]).'],
+  messagesIn: ['culex_bridge_messages_total', { direction: 'in' }, ''],
+  connects: ['culex_bridge_connections_total', { event: 'connect' }, 'Connections a bridge made to its remote broker (connect) and lost or closed (disconnect), by bridge.'],
+  disconnects: ['culex_bridge_connections_total', { event: 'disconnect' }, ''],
+};
 
 /** Builds the metric list of one scrape, prom-client JSON, in the order it is rendered. */
 class MetricList {
@@ -105,6 +118,12 @@ export function brokerMetrics(s: BrokerSnapshot, main: MainView): MetricJSON[] {
   l.gauge('culex_inflight_messages', 'QoS 1/2 PUBLISHes sent to clients and not yet acknowledged.', g.inflightMessages);
   l.gauge('culex_inbound_qos2_messages', 'QoS 2 PUBLISHes received whose PUBREL has not come yet.', g.inboundQos2);
   for (const [key, name, labels, help] of COUNTERS) l.add(name, 'counter', help, s.counters[key] ?? 0, labels);
+  for (const [key, value] of Object.entries(s.counters)) {
+    const m = BRIDGE_COUNTER.exec(key);
+    if (m === null) continue;
+    const [name, labels, help] = BRIDGE_STATS[m[2]!]!;
+    l.add(name, 'counter', help, value, { bridge: m[1]!, ...labels });
+  }
   l.gauge('culex_workers', 'Worker threads configured.', main.workersUp.length);
   for (const [i, up] of main.workersUp.entries()) l.gauge('culex_worker_up', '1 while the worker thread runs and serves; 0 from its death until its replacement serves.', up ? 1 : 0, { worker: String(i) });
   l.add('culex_worker_restarts_total', 'counter', 'Worker threads that died and were replaced.', main.workerRestarts);

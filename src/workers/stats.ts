@@ -67,7 +67,7 @@ export function workerGauges(broker: Broker, store: StoreHealth | undefined): Wo
 /**
  * The report for a 'stats' request. `listenerConnections`: this worker's open connections per
  * listener; `runtime`: the thread's default metrics, read only with detail 'all'; `seq`: the
- * request's id.
+ * request's id; `more`: counters kept outside metrics/counters.ts (the bridges', by name).
  */
 export async function workerReport(
   broker: Broker,
@@ -76,8 +76,9 @@ export async function workerReport(
   runtime: RuntimeMetrics | undefined,
   seq: number,
   detail: ReportDetail,
+  more?: Readonly<Record<string, number>>,
 ): Promise<WorkerReport> {
-  const counters = snapshotCounters();
+  const counters = more === undefined ? snapshotCounters() : { ...snapshotCounters(), ...more };
   const storeHealthy = store?.healthy;
   if (detail === 'counters') return { threadId, seq, counters, storeHealthy };
   return {

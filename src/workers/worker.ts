@@ -29,6 +29,7 @@ import { DeclaredSessions } from './declaredSessions.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
+import { Bridge, bridgeCounters } from '../bridge/bridge.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -138,6 +139,8 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
 const servers: Server[] = [];
 /** this thread's runtime metrics (heap, event loop, GC), only when /metrics is served */
 const runtime = config.metricsListener === undefined ? undefined : new (await import('../metrics/runtime.ts')).RuntimeMetrics();
+/** the bridges (Mosquitto `connection` blocks): all owned by worker 0, started once the listeners are open */
+const bridges: Bridge[] = [];
 
 /**
  * max_connections of listener `l` for the whole broker: each worker counts its own connections
@@ -178,6 +181,7 @@ port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
       stopping = true;
+      for (const b of bridges) b.stop();
       for (const s of servers) s.close();
       cluster?.stop();
       broker.shutdown();
@@ -189,7 +193,7 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      workerReport(broker, store, config.listeners.map((_, l) => outbox.openByListener[l] ?? 0), runtime, msg.id, msg.detail).then(
+      workerReport(broker, store, config.listeners.map((_, l) => outbox.openByListener[l] ?? 0), runtime, msg.id, msg.detail, bridges.length === 0 ? undefined : bridgeCounters(bridges)).then(
         (report) => post({ type: 'stats', id: msg.id, report }),
         (err: unknown) => log.error('stats', err),
       );
@@ -216,6 +220,7 @@ port.on('message', (msg: ToWorker) => {
           // log_dest topic: from now on (the cluster is up), this worker's lines are published too
           log.attachTopic(publishLog);
           post({ type: 'ready' });
+          if (init.index === 0) startBridges();
         },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
       );
@@ -319,6 +324,14 @@ async function stillAuthorised(c: Connection): Promise<boolean> {
   c.will = undefined;
   c.disconnect(ReasonCode.NotAuthorized);
   return false;
+}
+
+function startBridges(): void {
+  for (const c of config.bridges ?? []) {
+    const bridge = new Bridge(c, broker, log);
+    bridges.push(bridge);
+    bridge.start();
+  }
 }
 
 /** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */

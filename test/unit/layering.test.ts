@@ -18,13 +18,13 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Every layer: a folder of src/, or one of the files directly in src/. */
 const ALL = [
   'protocol', 'model', 'records', 'durability', 'broker', 'link', 'persistence', 'workers',
-  'transport', 'auth', 'metrics', 'config', 'log.ts', 'log', 'server.ts', 'cli', 'migrate',
+  'transport', 'auth', 'metrics', 'config', 'log.ts', 'log', 'server.ts', 'cli', 'migrate', 'bridge',
 ] as const;
 type Layer = (typeof ALL)[number];
 
 const except = (...denied: Layer[]): Layer[] => ALL.filter((layer) => !denied.includes(layer));
 /** The edge layers (transport, auth, metrics, config, log.ts) use no part of the broker's core. */
-const EDGE = except('broker', 'link', 'durability', 'workers', 'persistence', 'server.ts', 'cli', 'migrate');
+const EDGE = except('broker', 'link', 'durability', 'workers', 'persistence', 'server.ts', 'cli', 'migrate', 'bridge');
 
 /** What each layer may import besides itself (and npm packages, node: built-ins). */
 const LAYERS: Record<Layer, readonly Layer[]> = {
@@ -47,6 +47,8 @@ const LAYERS: Record<Layer, readonly Layer[]> = {
   cli: ALL,
   /** importers of other brokers' files (culex import-mosquitto): they write through the store */
   migrate: ['protocol', 'model', 'records', 'persistence', 'config', 'auth', 'log.ts'],
+  /** bridges (Mosquitto `connection` blocks): a local session and an outbound client connection; started by workers */
+  bridge: ['protocol', 'model', 'records', 'durability', 'broker', 'link', 'metrics', 'config', 'log.ts'],
 };
 
 interface Edge {

@@ -35,8 +35,11 @@ export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket
   }
   const reader = new FieldReader(frame, bodyOffset);
   const version = readProtocolLevel(reader);
+  const bridge = (frame[reader.pos - 1]! & BRIDGE_BIT) !== 0;
   try {
     const packet = readConnect(reader, version);
+    // a Mosquitto bridge (try_private): mqtt-packet's own parser names it the same way
+    if (bridge) (packet as IConnectPacket & { bridgeMode?: boolean }).bridgeMode = true;
     return packet;
   } catch (error) {
     if (error instanceof MqttProtocolError) error.protocolVersion = version;

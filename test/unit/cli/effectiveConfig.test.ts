@@ -63,6 +63,22 @@ describe('effective configuration (culex check)', () => {
     });
   }
 
+  test('bridges: each connection block read back is the same bridge (the remote password is not printed)', () => {
+    const text = [
+      'listener 1883', 'connection cloud', 'address a.example:8883 [::1]:1884', 'bridge_protocol_version mqttv50', 'cleansession true',
+      'local_cleansession false', 'remote_username edge', 'bridge_cafile /ca.pem', 'bridge_certfile /c.pem', 'bridge_keyfile /k.pem',
+      'bridge_insecure true', 'bridge_alpn x-mqtt', 'restart_timeout 7', 'start_type lazy', 'threshold 3', 'idle_timeout 9',
+      'notification_topic s/cloud', 'notifications_local_only true', 'try_private false', 'bridge_max_packet_size 1000',
+      'bridge_outgoing_retain false', 'bridge_attempt_unsubscribe false', 'topic # both 2 "" remote/', 'topic "" in 0 l/x r/y', 'topic a/+ out',
+      'connection second', 'address h', 'topic x',
+    ].join('\n');
+    const config = parseConfig(text + '\n', 'case.conf').config;
+    const rendered = renderConfig(config, 'test');
+    const back = parseConfig(rendered, 'rendered.conf').config;
+    const place = ({ file: _f, line: _l, ...rest }: NonNullable<BrokerConfig['bridges']>[number]) => rest;
+    assert.deepEqual(back.bridges!.map(place), config.bridges!.map(place));
+  });
+
   test('the embedded default (no -c) lists every option with its default', () => {
     const text = renderConfig(defaultConfig(), 'default');
     assert.match(text, /^max_queued_messages 1000$/m);

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KNOWN_KEYS, parseConfig } from '../../../src/config/load.ts';
-import { BRIDGE_OPTIONS } from '../../../src/config/compat.ts';
+import { BRIDGE_OPTION_NAMES } from '../../../src/config/bridgeOptions.ts';
 import { expectConfigError } from './expectConfigError.ts';
 
 interface Verdict {
@@ -145,11 +145,11 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   log_facility: { effect: 'test/system/syslog.test.ts', warned: '5' },
   // a session declared before its client connects (issue 16)
   persistent_subscription: { effect: 'test/integration/persistentSubscription.test.ts' },
-  // bridges (issue 15): `connection` starts a block that is not run; its options are checked below
-  connection: { warned: 'bridge1' },
+  // bridges: `connection` starts a Mosquitto bridge block; its options are checked below
+  connection: { effect: 'test/system/bridge.test.ts' },
 };
 
-const BRIDGE = new Set(BRIDGE_OPTIONS);
+const BRIDGE = new Set(BRIDGE_OPTION_NAMES);
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 function parse(lines: readonly string[]) {
@@ -189,18 +189,26 @@ describe('the option table: every option has its effect, a refusal or a harmless
         const err = expectConfigError(() => parse([`${name} ${v.refused}`]));
         assert.match(err.message, /^m\.conf:2: /, `${name}: the refusal names the line`);
       }
-      // a `connection` block's warning says the bridge will not run (its wording is issue 15's)
-      if (v.warned !== undefined) ignoredWarning(parse([`${name} ${v.warned}`]).warnings, 2, name, name === 'connection' ? /will not run/ : undefined);
+      if (v.warned !== undefined) ignoredWarning(parse([`${name} ${v.warned}`]).warnings, 2, name);
       if (v.silent !== undefined) assert.deepEqual(parse([`${name} ${v.silent}`]).warnings, [], `${name} ${v.silent}`);
     });
   }
 
-  test('bridge options (issue 15): inside a `connection` block each is warned as not run, naming its line; outside one each is refused', () => {
-    for (const name of BRIDGE_OPTIONS) {
-      const { warnings } = parse(['connection b1', `${name} x`]);
-      assert.match(ignoredWarning(warnings, 3, name), /bridge/);
-      const err = expectConfigError(() => parse([`${name} x`]));
-      assert.match(err.message, /^m\.conf:2: .*connection/);
+  test('bridge options: inside a `connection` block each is implemented (named by a bridge test), warned or refused naming its line; outside one each is refused', () => {
+    const tests = ['test/system/bridge.test.ts', 'test/unit/config/bridgeOptions.test.ts'].map((f) => readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
+    for (const name of BRIDGE_OPTION_NAMES) {
+      const outside = expectConfigError(() => parse([`${name} x`]));
+      assert.match(outside.message, /^m\.conf:2: /, `${name} outside a block`);
+      if (new RegExp(`\\b${name}\\b`).test(tests)) continue;
+      let refused: Error | undefined;
+      let warnings: readonly string[] = [];
+      try {
+        warnings = parse(['connection b1', 'address 127.0.0.1', 'topic # out', `${name} x`]).warnings;
+      } catch (err) {
+        refused = err as Error;
+      }
+      if (refused !== undefined) assert.match(refused.message, /^m\.conf:5: /, `${name}: the refusal names the line`);
+      else ignoredWarning(warnings, 5, name, /./);
     }
   });
 
