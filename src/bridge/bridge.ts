@@ -464,14 +464,19 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 }
 
 /**
- * Per-bridge counters for the worker's stats snapshot: `bridge_<name>_messagesOut` … (on /metrics
- * `culex_bridge_<name>_messages_out_total`); the name is reduced to [a-z0-9_].
+ * Per-bridge numbers for the worker's stats snapshot, `bridge_<name>_<stat>` (the name reduced to
+ * [a-z0-9_]): its counters, and `up` (1 while connected to the remote with its session attached)
+ * and `queued` (messages its local session holds for the remote). On /metrics as
+ * culex_bridge_messages_total, culex_bridge_connections_total, culex_bridge_up and
+ * culex_bridge_queued_messages, labelled by bridge (src/metrics/prometheus.ts).
  */
 export function bridgeCounters(bridges: readonly Bridge[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const b of bridges) {
     const name = `bridge_${b.config.name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_`;
     for (const [key, value] of Object.entries(b.stats)) out[name + key] = value;
+    out[name + 'up'] = b.session !== undefined && b.session.link === b ? 1 : 0;
+    out[name + 'queued'] = b.session?.queuedCount ?? 0;
   }
   return out;
 }

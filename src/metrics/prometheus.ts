@@ -63,12 +63,14 @@ const COUNTERS: readonly (readonly [string, string, Labels, string])[] = [
 ];
 
 /** A bridge's own counters in a report (src/bridge/bridge.ts bridgeCounters): `bridge_<name>_<stat>`. */
-const BRIDGE_COUNTER = /^bridge_(.+)_(messagesOut|messagesIn|connects|disconnects)$/;
-const BRIDGE_STATS: Readonly<Record<string, readonly [string, Labels, string]>> = {
+const BRIDGE_COUNTER = /^bridge_(.+)_(messagesOut|messagesIn|connects|disconnects|up|queued)$/;
+const BRIDGE_STATS: Readonly<Record<string, readonly [string, Labels, string, ('counter' | 'gauge')?]>> = {
   messagesOut: ['culex_bridge_messages_total', { direction: 'out' }, 'Messages a bridge wrote to its remote broker (out) or took from it (in), by bridge (its connection name, reduced to [a-z0-9_]).'],
   messagesIn: ['culex_bridge_messages_total', { direction: 'in' }, ''],
   connects: ['culex_bridge_connections_total', { event: 'connect' }, 'Connections a bridge made to its remote broker (connect) and lost or closed (disconnect), by bridge.'],
   disconnects: ['culex_bridge_connections_total', { event: 'disconnect' }, ''],
+  up: ['culex_bridge_up', {}, '1 while a bridge is connected to its remote broker, 0 otherwise ($SYS/broker/connection/<id>/state), by bridge.', 'gauge'],
+  queued: ['culex_bridge_queued_messages', {}, 'Messages a bridge\'s local session holds for its remote broker (not yet acknowledged by it), by bridge.', 'gauge'],
 };
 
 /** Builds the metric list of one scrape, prom-client JSON, in the order it is rendered. */
@@ -121,8 +123,8 @@ export function brokerMetrics(s: BrokerSnapshot, main: MainView): MetricJSON[] {
   for (const [key, value] of Object.entries(s.counters)) {
     const m = BRIDGE_COUNTER.exec(key);
     if (m === null) continue;
-    const [name, labels, help] = BRIDGE_STATS[m[2]!]!;
-    l.add(name, 'counter', help, value, { bridge: m[1]!, ...labels });
+    const [name, labels, help, type] = BRIDGE_STATS[m[2]!]!;
+    l.add(name, type ?? 'counter', help, value, { bridge: m[1]!, ...labels });
   }
   l.gauge('culex_workers', 'Worker threads configured.', main.workersUp.length);
   for (const [i, up] of main.workersUp.entries()) l.gauge('culex_worker_up', '1 while the worker thread runs and serves; 0 from its death until its replacement serves.', up ? 1 : 0, { worker: String(i) });

@@ -87,7 +87,13 @@ const GAUGE_FOLD: Record<keyof WorkerGauges, 'sum' | 'max'> = {
 };
 
 /** Counters that are point-in-time values (they go down): summed as they are, never made monotonic. */
-export const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['clientsConnected', 'sessions', 'subscriptions', 'retainedMessages']);
+const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['clientsConnected', 'sessions', 'subscriptions', 'retainedMessages']);
+/** the bridges' point-in-time numbers (src/bridge/bridge.ts bridgeCounters) */
+const BRIDGE_GAUGE = /^bridge_.+_(up|queued)$/;
+
+function isGaugeCounter(key: string): boolean {
+  return GAUGE_COUNTERS.has(key) || BRIDGE_GAUGE.test(key);
+}
 
 /** The broker-wide view built from one round of worker reports. */
 export interface BrokerSnapshot {
@@ -133,7 +139,7 @@ export class ReportFolder {
       const cur = this.last[i] ?? {};
       for (const k of new Set([...Object.keys(base), ...Object.keys(cur)])) {
         // a gauge-like counter of a worker that did not answer is not counted: its clients are gone
-        const v = GAUGE_COUNTERS.has(k) ? (r === undefined ? 0 : cur[k] ?? 0) : (base[k] ?? 0) + (cur[k] ?? 0);
+        const v = isGaugeCounter(k) ? (r === undefined ? 0 : cur[k] ?? 0) : (base[k] ?? 0) + (cur[k] ?? 0);
         counters[k] = (counters[k] ?? 0) + v;
       }
       if (r === undefined) continue;
@@ -155,7 +161,7 @@ export class ReportFolder {
     if (this.threads[i] !== undefined && this.threads[i] !== r.threadId) {
       // a replacement thread: what its predecessor counted joins the base
       const base = (this.base[i] ??= {});
-      for (const [k, v] of Object.entries(this.last[i] ?? {})) if (!GAUGE_COUNTERS.has(k)) base[k] = (base[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(this.last[i] ?? {})) if (!isGaugeCounter(k)) base[k] = (base[k] ?? 0) + v;
     }
     this.threads[i] = r.threadId;
     this.last[i] = r.counters;

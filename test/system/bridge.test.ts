@@ -134,6 +134,8 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
       // per-bridge counters (on /metrics as culex_bridge_b1_messages_out_total …)
       const stats = await local.stats();
       assert.ok(stats.bridge_b1_messagesOut! >= 20 && stats.bridge_b1_messagesIn! >= 20 && stats.bridge_b1_connects === 1, JSON.stringify(stats));
+      assert.equal(stats.bridge_b1_up, 1, 'connected');
+      assert.equal(stats.bridge_b1_queued, 0, 'the remote acknowledged everything');
     });
   }
 
