@@ -29,6 +29,17 @@ export class Deque<T> {
     return item;
   }
 
+  /** Takes the newest item. */
+  pop(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    return this.items.pop();
+  }
+
+  /** The newest item. */
+  peekLast(): T | undefined {
+    return this.head >= this.items.length ? undefined : this.items[this.items.length - 1];
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;

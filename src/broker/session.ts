@@ -308,6 +308,7 @@ export class Session implements JournalSession {
 
   detach(now: number): void {
     this.link = undefined;
+    this.pending.evictHead(this);
     this.expiresAt = this.expiryInterval === NEVER_EXPIRES ? 0 : now + this.expiryInterval * 1000;
   }
 

@@ -52,6 +52,8 @@ export class SessionQueue {
   private diskAfter = 0;
   private diskLast = 0;
   private round: { gate: DeliveryGate; n: number } | undefined;
+  /** set by evictHead() until the commit it waits for settles */
+  private evicting: DeliveryGate | undefined;
   /** a round failed (the store is unhealthy): no new one until the next delivery comes */
   private stalled = false;
   private readonly owner: QueueOwner;
@@ -157,6 +159,10 @@ export class SessionQueue {
    * again when a round's gate settles.
    */
   spill(window: number, pumped: { pump(now: number): void }): void {
+    if (this.evicting !== undefined && this.evicting.done) {
+      if (window === 0) this.evicted();
+      else this.evicting = undefined; // the client came back first
+    }
     this.fromTail(window);
     const journal = this.owner.journal;
     if (journal === undefined) return;
@@ -188,6 +194,37 @@ export class SessionQueue {
     }
     this.round = { gate, n };
     gate.wait(pumped);
+  }
+
+  /**
+   * The client went away: the head goes back to disk too (an offline session keeps nothing
+   * queued in memory), once everything written so far is committed. Deliveries that come after
+   * this join the tail (the window is 0), so the head only shrinks meanwhile.
+   */
+  evictHead(pumped: { pump(now: number): void }): void {
+    const journal = this.owner.journal;
+    if (journal === undefined || this.head.length === 0 || !journal.healthy) return;
+    const gate = journal.flushedGate();
+    this.evicting = gate;
+    if (gate.done) this.evicted();
+    else gate.wait(pumped);
+  }
+
+  /** evictHead()'s gate settled: the head's committed end moves to the front of the disk segment. */
+  private evicted(): void {
+    const gate = this.evicting!;
+    this.evicting = undefined;
+    if (gate.failed) return;
+    for (let d = this.head.peekLast(); d !== undefined; d = this.head.peekLast()) {
+      if (d.qseq === 0 || (d.hold !== undefined && (!d.hold.done || d.hold.failed))) return;
+      this.head.pop();
+      const size = messageSize(d.message);
+      this.headBytes -= size;
+      if (this.diskCount === 0) this.diskLast = d.qseq;
+      this.diskAfter = d.qseq - 1;
+      this.diskCount++;
+      this.diskBytes += size;
+    }
   }
 
   /** The tail's first `n` deliveries are committed: they join the disk segment and leave memory. */
@@ -290,6 +327,6 @@ export class SessionQueue {
     this.head.clear();
     this.tail.clear();
     this.headBytes = this.tailBytes = this.diskCount = this.diskBytes = 0;
-    this.round = undefined;
+    this.round = this.evicting = undefined;
   }
 }

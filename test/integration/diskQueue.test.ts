@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { BrokerConfig } from '../../src/config/types.ts';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { culexOnly, tempDir } from '../helpers/broker.ts';
+import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
 const h = new Harness();
 const dirs: (() => void)[] = [];
@@ -55,6 +56,35 @@ describe('a persistent session\'s queue held on disk', { skip: culexOnly }, () =
       assert.equal((await inbox.waitFor(LONG + 1)).at(-1)!.payload.toString(), 'after');
     });
   }
+
+  test('[MQTT-4.4.0-1] a client that leaves half way through a long queue gets the rest in order when it returns; what was in flight comes again with DUP', { timeout: 120000 }, async () => {
+    const b = await persistentBroker({ maxInflightMessages: 20 });
+    const id = uniqueId('dqhalf');
+    const fields = { version: 4 as const, clientId: id, clean: false };
+    const first = (await RawClient.connected(b.port, fields)).client;
+    first.send(pk.subscribe(1, [{ filter: `dqhalf/${id}/#`, qos: 1 }], 4));
+    await first.expect(PacketType.SUBACK);
+    first.socket.destroy();
+    const pub = await h.connect(b.url, { protocolVersion: 5 });
+    await publishMany(pub, `dqhalf/${id}/x`, LONG, 1, 20);
+    const again = (await RawClient.connected(b.port, fields)).client;
+    const part = await receivePublishes(again, LONG / 2, true, 60000);
+    // the next ones are sent but never acknowledged: in flight when the client goes
+    const unacked = await receivePublishes(again, 5, false, 60000);
+    again.socket.destroy();
+    await sleep(300); // the session is offline: its window goes back to disk
+    const last = (await RawClient.connected(b.port, fields)).client;
+    const rest = await receivePublishes(last, LONG - LONG / 2, true, 60000);
+    await last.expectNoPacket(300);
+    last.socket.destroy();
+    const n = (p: { payload?: Buffer }) => Number(p.payload!.toString());
+    assert.deepEqual(part.map(n), Array.from({ length: LONG / 2 }, (_, i) => i));
+    assert.deepEqual(unacked.map(n), [0, 1, 2, 3, 4].map((i) => LONG / 2 + i));
+    assert.deepEqual(rest.map(n), Array.from({ length: LONG / 2 }, (_, i) => LONG / 2 + i));
+    // every PUBLISH sent before and not acknowledged comes again with DUP (at least the 5 held back), then new ones without
+    const dups = rest.filter((p) => p.dup).length;
+    assert.ok(dups >= 5 && rest.slice(0, dups).every((p) => p.dup) && rest.slice(dups).every((p) => !p.dup), `${dups} with DUP`);
+  });
 
   test('[MQTT-3.3.2-5] a message that expired while its queue entry was on disk is not sent when read back; the others are', { timeout: 120000 }, async () => {
     const b = await persistentBroker();
