@@ -11,10 +11,11 @@
  *   4. with `--restart`, SIGTERM and start again on the same store (everything queued again
  *      first): seconds until it accepts connections.
  * RSS is the process's RssAnon (main thread and workers; the mapped data file's pages, RssFile,
- * are page cache and not counted), the least of 6 samples over 3 s after the step; "above idle"
+ * are page cache and not counted), the least of the samples over --settle seconds after the step; "above idle"
  * is against the broker before any session existed.
  *   node native-bench/queues.ts [--sessions 10000] [--per 100] [--long 200000] [--workers 1]
- *     [--payload 64] [--restart] [--root DIR (a culex checkout to run, default this one)] [--label S]
+ *     [--payload 64] [--restart] [--settle 3 (seconds of RSS samples per step)]
+ *     [--root DIR (a culex checkout to run, default this one)] [--label S]
  * Quick: --sessions 2000 --per 50 --long 50000 (about a minute on 2 shared cores).
  * called from: main (a command-line script)
  */
@@ -35,6 +36,8 @@ const LONG = Number(arg('long', '200000'));
 const WORKERS = Number(arg('workers', '1'));
 const PAYLOAD = Buffer.alloc(Number(arg('payload', '64')), 0x61);
 const RESTART = process.argv.includes('--restart');
+/** seconds of RSS samples after each step (the least is taken): V8 gives heap back after a while idle */
+const SETTLE_S = Number(arg('settle', '3'));
 const ROOT = path.resolve(arg('root', path.resolve(new URL('..', import.meta.url).pathname)));
 const LABEL = arg('label', path.basename(ROOT));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -199,10 +202,10 @@ function rssBytes(pid: number): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
-/** RSS once it stops falling (GC after a burst): the least of a few samples 500 ms apart. */
+/** RSS once it stops falling (GC after a burst): the least of the samples 500 ms apart over --settle seconds. */
 async function settledRss(pid: number): Promise<number> {
   let least = Infinity;
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < SETTLE_S * 2; i++) {
     await sleep(500);
     least = Math.min(least, rssBytes(pid));
   }
@@ -222,9 +225,24 @@ const mb = (n: number): string => (n / 1048576).toFixed(1);
 const dir = mkdtempSync(path.join(tmpdir(), 'culex-queues-'));
 const data = path.join(dir, 'data');
 const port = await freePort();
+const metricsPort = await freePort();
 const conf = path.join(dir, 'culex.conf');
 writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${data}`,
-  `workers ${WORKERS}`, 'max_queued_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning'].join('\n') + '\n');
+  `workers ${WORKERS}`, 'max_queued_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning',
+  `metrics_listener 127.0.0.1:${metricsPort}`].join('\n') + '\n');
+
+/** From /metrics: V8 heap in use summed over the threads, and the queued messages held in memory and on disk (culex only; absent before the gauges existed). */
+async function heapAndHeld(): Promise<string> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    let heap = 0;
+    for (const m of text.matchAll(/^nodejs_heap_size_used_bytes\{[^}]*\} (\S+)$/gm)) heap += Number(m[1]);
+    const held = (where: string): string => /^culex_queued_messages_held\{where="(\w+)"\} (\S+)$/m.test(text) ? (new RegExp(`^culex_queued_messages_held\\{where="${where}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? '?') : '?';
+    return `V8 heap used ${mb(heap)} MB; queued in memory ${held('memory')}, on disk ${held('disk')}`;
+  } catch {
+    return 'no /metrics';
+  }
+}
 const fileSize = (): number => statSync(path.join(data, 'data.mdb')).size;
 const result: Record<string, number | string> = { label: LABEL, workers: WORKERS, payload: PAYLOAD.length };
 let broker = await startCulex(conf, dir, port);
@@ -232,7 +250,7 @@ try {
   const pid = broker.proc.pid!;
   const idle = await settledRss(pid);
   result.idleRssMB = Number(mb(idle));
-  process.stdout.write(`${LABEL}: idle broker RSS ${mb(idle)} MB\n`);
+  process.stdout.write(`${LABEL}: idle broker RSS ${mb(idle)} MB (${await heapAndHeld()})\n`);
 
   if (SESSIONS > 0 && PER > 0) {
     let t = performance.now();
@@ -248,7 +266,7 @@ try {
     result.fanBytesPerSession = Math.round((filled - idle) / SESSIONS);
     result.fanBytesPerQueued = Math.round((filled - idle) / queued);
     process.stdout.write(`${PER} messages to each (${queued} queued) in ${((performance.now() - t) / 1000).toFixed(1)} s: RSS above idle ${mb(filled - idle)} MB = ` +
-      `${result.fanBytesPerSession} B per offline session, ${result.fanBytesPerQueued} B per queued message\n`);
+      `${result.fanBytesPerSession} B per offline session, ${result.fanBytesPerQueued} B per queued message (${await heapAndHeld()})\n`);
   }
 
   if (LONG > 0) {
@@ -259,7 +277,7 @@ try {
     const size1 = fileSize();
     result.longQueued = LONG;
     result.longBytesPerQueued = Math.round((filled - before) / LONG);
-    process.stdout.write(`one session, ${LONG} queued (published at ${(LONG / fillMs * 1000).toFixed(0)} msg/s): RSS +${mb(filled - before)} MB = ${result.longBytesPerQueued} B per queued message; data file ${mb(size1)} MB\n`);
+    process.stdout.write(`one session, ${LONG} queued (published at ${(LONG / fillMs * 1000).toFixed(0)} msg/s): RSS +${mb(filled - before)} MB = ${result.longBytesPerQueued} B per queued message; data file ${mb(size1)} MB (${await heapAndHeld()})\n`);
     const drainMs = await drain(port, 'qb-long', LONG);
     result.drainMsgPerSec = Math.round(LONG / drainMs * 1000);
     await sleep(1000);
