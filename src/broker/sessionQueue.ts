@@ -265,11 +265,15 @@ export class SessionQueue {
       if (keep(d)) this.head.push(d);
       else this.headBytes -= messageSize(d.message);
     }
-    if (this.round !== undefined) return; // the first round.n tail entries are counted: left as they are
-    for (let n = this.tail.length; n > 0; n--) {
+    const round = this.round;
+    const counted = round?.n ?? 0;
+    for (let i = 0, n = this.tail.length; i < n; i++) {
       const d = this.tail.shift()!;
       if (keep(d)) this.tail.push(d);
-      else this.tailBytes -= messageSize(d.message);
+      else {
+        this.tailBytes -= messageSize(d.message);
+        if (round !== undefined && i < counted) round.n--; // the round covers the tail's first entries
+      }
     }
   }
 
