@@ -17,7 +17,7 @@ import type { QueueEntry } from '../../../src/records/stored.ts';
 class ModelStore implements JournalStore {
   batch: unknown = {};
   healthy = true;
-  private readonly committed = new Map<number, QueueEntry>();
+  private readonly committed = new Map<string, Map<number, QueueEntry>>();
   private readonly messages = new Map<number, MessageRecord>();
   private pending: (() => void)[] = [];
   private waiting: (() => void)[] = [];
@@ -27,16 +27,21 @@ class ModelStore implements JournalStore {
   deleteMessage(seq: number): void {
     this.pending.push(() => this.messages.delete(seq));
   }
-  putQueued(_c: string, qseq: number, e: QueueEntry): void {
-    this.pending.push(() => this.committed.set(qseq, e));
+  private queue(c: string): Map<number, QueueEntry> {
+    let q = this.committed.get(c);
+    if (q === undefined) this.committed.set(c, (q = new Map()));
+    return q;
   }
-  deleteQueued(_c: string, qseq: number): void {
-    this.pending.push(() => this.committed.delete(qseq));
+  putQueued(c: string, qseq: number, e: QueueEntry): void {
+    this.pending.push(() => this.queue(c).set(qseq, e));
+  }
+  deleteQueued(c: string, qseq: number): void {
+    this.pending.push(() => this.queue(c).delete(qseq));
   }
   putInbound(): void {}
   deleteInbound(): void {}
-  readQueued(_c: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
-    return [...this.committed.entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([qseq, entry]) => ({ qseq, entry }));
+  readQueued(c: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+    return [...this.queue(c).entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([qseq, entry]) => ({ qseq, entry }));
   }
   getMessage(seq: number): MessageRecord | undefined {
     return this.messages.get(seq);
@@ -54,8 +59,8 @@ class ModelStore implements JournalStore {
     for (const r of this.waiting.splice(0)) r();
     await new Promise((r) => setImmediate(r));
   }
-  get entries(): number {
-    return this.committed.size;
+  entries(c: string): number {
+    return this.queue(c).size;
   }
 }
 
@@ -92,7 +97,9 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     let link: RecordingLink | undefined;
     const links: RecordingLink[] = [];
     let next = 0;
-    const shared = createMessage('t', Buffer.from('shared'), 1, false, undefined, 'p', 0);
+    // another stored session, offline for good, takes every tenth message first: this one's entry then refers to the log copy
+    const other = new Session('other', limits);
+    other.journal = journal;
     let mostOnDisk = 0;
     for (let step = 0; step < 3000; step++) {
       mostOnDisk = Math.max(mostOnDisk, s.queuedOnDisk);
@@ -100,7 +107,8 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       if (r < 0.45) {
         // a message for this session; every tenth one shared with another (stored) session, so it goes to the log
         const n = next++;
-        const m = n % 10 === 0 ? { ...shared, payload: Buffer.from(String(n)), seq: 0 } : createMessage('t', Buffer.from(String(n)), 1, false, undefined, 'p', 0);
+        const m = createMessage('t', Buffer.from(String(n)), 1, false, undefined, 'p', 0);
+        if (n % 10 === 0) other.deliver(createDelivery(m, 1, false, undefined), 0, false);
         s.deliver(createDelivery(m, 1, false, undefined), 0, false);
       } else if (r < 0.65) await store.commitAll();
       else if (r < 0.7) {
@@ -132,11 +140,13 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       if (e !== undefined) s.puback(e.packetId, 0);
       else await store.commitAll();
     }
+    assert.ok(other.queuedOnDisk > 0);
+    other.clearMessages(); // its session ends: its entries (on disk) let go of the log copies
     await store.commitAll();
     assert.ok(mostOnDisk > 0, 'part of the queue was on disk');
     const firsts = links.flatMap((l) => l.sent.filter((x) => !x.dup).map((x) => x.n));
     assert.deepEqual(firsts, Array.from({ length: next }, (_, i) => i), 'each message is first sent once, in delivery order');
-    assert.equal(store.entries, 0, 'every acknowledged entry is deleted');
+    assert.equal(store.entries('c'), 0, 'every acknowledged entry is deleted');
     assert.equal(journal.messages, 0, 'the log copies are let go of');
     assert.equal(s.queuedBytes, 0);
   });
