@@ -35,9 +35,9 @@ export class Deque<T> {
     return this.items.pop();
   }
 
-  /** The newest item. */
-  peekLast(): T | undefined {
-    return this.head >= this.items.length ? undefined : this.items[this.items.length - 1];
+  /** The item `i` places from the oldest (0 = the oldest). */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.length ? undefined : this.items[this.head + i];
   }
 
   clear(): void {

@@ -53,7 +53,7 @@ export class SessionQueue {
   private diskLast = 0;
   private round: { gate: DeliveryGate; n: number } | undefined;
   /** set by evictHead() until the commit it waits for settles */
-  private evicting: DeliveryGate | undefined;
+  private evicting: { gate: DeliveryGate; n: number } | undefined;
   /** a round failed (the store is unhealthy): no new one until the next delivery comes */
   private stalled = false;
   private readonly owner: QueueOwner;
@@ -159,7 +159,7 @@ export class SessionQueue {
    * again when a round's gate settles.
    */
   spill(window: number, pumped: { pump(now: number): void }): void {
-    if (this.evicting !== undefined && this.evicting.done) {
+    if (this.evicting !== undefined && this.evicting.gate.done) {
       if (window === 0) this.evicted();
       else this.evicting = undefined; // the client came back first
     }
@@ -204,20 +204,31 @@ export class SessionQueue {
   evictHead(pumped: { pump(now: number): void }): void {
     const journal = this.owner.journal;
     if (journal === undefined || this.head.length === 0 || !journal.healthy) return;
+    // from the back, the deliveries whose entries are written by now (a Hold settling later may cover a later write)
+    let n = 0;
+    for (let i = this.head.length - 1; i >= 0; i--) {
+      const d = this.head.at(i)!;
+      if (d.qseq === 0 || (d.hold !== undefined && (!d.hold.done || d.hold.failed))) break;
+      n++;
+    }
+    if (n === 0) return;
     const gate = journal.flushedGate();
-    this.evicting = gate;
+    this.evicting = { gate, n };
     if (gate.done) this.evicted();
     else gate.wait(pumped);
   }
 
-  /** evictHead()'s gate settled: the head's committed end moves to the front of the disk segment. */
+  /**
+   * evictHead()'s gate settled: the head's last `n` deliveries (fewer if it shrank from the
+   * front; nothing joins its back while offline but entries read from disk) move to the front
+   * of the disk segment.
+   */
   private evicted(): void {
-    const gate = this.evicting!;
+    const { gate, n } = this.evicting!;
     this.evicting = undefined;
     if (gate.failed) return;
-    for (let d = this.head.peekLast(); d !== undefined; d = this.head.peekLast()) {
-      if (d.qseq === 0 || (d.hold !== undefined && (!d.hold.done || d.hold.failed))) return;
-      this.head.pop();
+    for (let i = Math.min(n, this.head.length); i > 0; i--) {
+      const d = this.head.pop()!;
       const size = messageSize(d.message);
       this.headBytes -= size;
       if (this.diskCount === 0) this.diskLast = d.qseq;
