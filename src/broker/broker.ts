@@ -87,6 +87,7 @@ export class Broker {
       mayRead: this.authorizer === undefined ? undefined : this.mayRead.bind(this),
       // Mosquitto database.c: once per drop episode (until the client connects again)
       dropping: (session) => this.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`),
+      warn: (text) => this.log.warning(text),
     };
     this.router = new Router(this.tree, config.upgradeOutgoingQos, (session, topic) => this.mayRead(session, topic));
     this.expiryTimer = setInterval(() => {
@@ -361,6 +362,12 @@ export class Broker {
       if (entry.p !== 0 && entry.s !== 0) session.outbound.restore(entry.p, d, entry.s);
       else if (isExpired(m, now)) journal.done(session, d);
       else session.restoreQueued(d);
+    }
+    const disk = loaded.disk;
+    if (disk !== undefined) {
+      // queued entries stay in the store, read back in order once the client is there (sessionQueue.ts)
+      for (const seq of disk.refs) journal.countRef(seq);
+      session.restoreQueuedOnDisk(disk.after, disk.last, disk.count, disk.bytes);
     }
     for (const id of loaded.inbound) session.inbound.receive(id);
     this.cluster?.adopt(clientId);

@@ -29,6 +29,17 @@ export class Deque<T> {
     return item;
   }
 
+  /** Takes the newest item. */
+  pop(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    return this.items.pop();
+  }
+
+  /** The item `i` places from the oldest (0 = the oldest). */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.length ? undefined : this.items[this.head + i];
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;

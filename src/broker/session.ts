@@ -1,5 +1,5 @@
 import { counters } from '../metrics/counters.ts';
-import { Deque } from './deque.ts';
+import { SessionQueue, WINDOW_MAX, WINDOW_MIN } from './sessionQueue.ts';
 import { isExpired, messageSize } from '../model/message.ts';
 import type { Journal, JournalSession } from '../durability/journal.ts';
 import { AckResult, OutboundTable, type AckResultValue, type OutboundEntry } from './qos/outbound.ts';
@@ -42,6 +42,8 @@ export interface QueueLimits {
   readonly mayRead?: ((session: Session, topic: string) => boolean) | undefined;
   /** called at the first message dropped for this session since its client last connected */
   readonly dropping?: ((session: Session) => void) | undefined;
+  /** warnings about the stored queue (an entry whose message is missing) */
+  readonly warn?: ((text: string) => void) | undefined;
 }
 
 export const NEVER_EXPIRES = 0xffffffff;
@@ -88,8 +90,11 @@ export class Session implements JournalSession {
    * owner, held or skipped: see src/workers/handover.ts); undefined otherwise.
    */
   intercept: ((d: Delivery, now: number, mirrored: boolean) => void) | undefined = undefined;
-  private readonly pending = new Deque<Delivery>();
-  private pendingBytes = 0;
+  /**
+   * The messages not yet sent: all in memory, or, for a stored session, a window in memory and
+   * the rest in the store (sessionQueue.ts)
+   */
+  private readonly pending: SessionQueue;
   /** a message was dropped since the client last connected (Mosquitto's is_dropping): reported once */
   private dropping = false;
 
@@ -99,6 +104,18 @@ export class Session implements JournalSession {
   constructor(clientId: string, limits: QueueLimits) {
     this.clientId = clientId;
     this.limits = limits;
+    this.pending = new SessionQueue(this, limits.warn ?? (() => {}));
+  }
+
+  /**
+   * How many queued messages a stored session keeps in memory ahead of sending them: none while
+   * offline; twice the send quota online (WINDOW_MIN…WINDOW_MAX). Everything without a store.
+   */
+  private window(): number {
+    if (this.journal === undefined) return Infinity;
+    const link = this.link;
+    if (link === undefined) return 0;
+    return Math.min(WINDOW_MAX, Math.max(WINDOW_MIN, 2 * link.sendQuota));
   }
 
   /** true while the session has a record in the store */
@@ -112,7 +129,17 @@ export class Session implements JournalSession {
 
   /** payload bytes of the queued messages (what max_queued_bytes limits) */
   get queuedBytes(): number {
-    return this.pendingBytes;
+    return this.pending.bytes;
+  }
+
+  /** queued messages held only in the store */
+  get queuedOnDisk(): number {
+    return this.pending.diskCount;
+  }
+
+  /** payload bytes of the queued messages held only in the store */
+  get queuedBytesOnDisk(): number {
+    return this.pending.diskBytes;
   }
 
   /**
@@ -170,14 +197,13 @@ export class Session implements JournalSession {
     const size = messageSize(d.message);
     const full =
       (this.limits.maxQueuedMessages > 0 && this.pending.length >= this.limits.maxQueuedMessages) ||
-      (this.limits.maxQueuedBytes > 0 && this.pendingBytes + size > this.limits.maxQueuedBytes);
+      (this.limits.maxQueuedBytes > 0 && this.pending.bytes + size > this.limits.maxQueuedBytes);
     if (!full) return true;
     counters.messagesDroppedQueueFull++;
     this.dropped();
     if (!this.limits.dropOldest || this.pending.length === 0) return false;
-    const old = this.pending.shift()!;
-    this.pendingBytes -= messageSize(old.message);
-    this.journal?.done(this, old);
+    const old = this.pending.dropOldest();
+    if (old !== undefined) this.journal?.done(this, old);
     return true;
   }
 
@@ -188,8 +214,8 @@ export class Session implements JournalSession {
   }
 
   private push(d: Delivery): void {
-    this.pending.push(d);
-    this.pendingBytes += messageSize(d.message);
+    this.pending.push(d, this.window());
+    if (this.journal !== undefined) this.pending.spill(this.window(), this);
   }
 
   private send(link: SessionLink, d: Delivery, _now: number): void {
@@ -222,13 +248,16 @@ export class Session implements JournalSession {
   /** Sends queued messages while the client's quota allows; drops expired ones [MQTT-3.3.2-5]. */
   pump(now: number): void {
     const link = this.link;
+    const window = this.window();
+    if (this.journal !== undefined) this.pending.spill(window, this);
     if (link === undefined) return;
     while (this.pending.length > 0 && !link.congested) {
-      const d = this.pending.peek()!;
+      this.pending.fill(window, this.readFilter);
+      const d = this.pending.peek();
+      if (d === undefined) return; // the tail waits for its commit (pumped again then)
       if (d.hold !== undefined && !d.hold.done) return; // pumped again when it settles
       if (d.qos > 0 && !this.mayFly(link)) return;
       this.pending.shift();
-      this.pendingBytes -= messageSize(d.message);
       if (isExpired(d.message, now)) {
         counters.messagesExpired++;
         this.journal?.done(this, d);
@@ -261,22 +290,25 @@ export class Session implements JournalSession {
    * the queue's order; messages queued while connected were checked when routed moments ago.
    */
   private recheckQueued(): void {
-    const mayRead = this.limits.mayRead;
-    if (mayRead === undefined) return;
-    for (let n = this.pending.length; n > 0; n--) {
-      const d = this.pending.shift()!;
-      if (mayRead(this, d.message.topic)) {
-        this.pending.push(d);
-        continue;
-      }
-      counters.aclDenied++;
-      this.pendingBytes -= messageSize(d.message);
-      this.journal?.done(this, d);
-    }
+    if (this.limits.mayRead === undefined) return;
+    this.pending.retain(this.readFilter);
   }
+
+  /**
+   * The reader's ACL for a queued delivery; a denied one is finished (its entry goes). Applied
+   * on attach to what is in memory, and to every delivery read back from the store.
+   */
+  private readonly readFilter = (d: Delivery): boolean => {
+    const mayRead = this.limits.mayRead;
+    if (mayRead === undefined || mayRead(this, d.message.topic)) return true;
+    counters.aclDenied++;
+    this.journal?.done(this, d);
+    return false;
+  };
 
   detach(now: number): void {
     this.link = undefined;
+    this.pending.evictHead(this);
     this.expiresAt = this.expiryInterval === NEVER_EXPIRES ? 0 : now + this.expiryInterval * 1000;
   }
 
@@ -312,30 +344,51 @@ export class Session implements JournalSession {
     this.pump(now);
   }
 
-  /** Queued deliveries, oldest first. */
+  /** Queued deliveries, oldest first (those in the store read back, a batch at a time). */
   queued(): Iterable<Delivery> {
-    return this.pending;
+    return this.pending.all();
+  }
+
+  /** Queued deliveries held in memory (what may wait on a Hold). */
+  queuedInMemory(): Iterable<Delivery> {
+    return this.pending.inMemoryDeliveries();
   }
 
   /** Appends a delivery to the queue as is (restoring a session), bypassing the limits. */
   restoreQueued(d: Delivery): void {
-    this.pending.push(d);
-    this.pendingBytes += messageSize(d.message);
+    this.pending.push(d, this.window());
   }
 
-  /** The session record is being deleted (its entries with it): its deliveries let go of their stored messages. */
+  /**
+   * A restored session's queued entries that stay in the store (start-up reads only the first
+   * ones): `count` entries, `bytes` of payload, with `after` < qseq ≤ `last`.
+   */
+  restoreQueuedOnDisk(after: number, last: number, count: number, bytes: number): void {
+    this.pending.restoreDisk(after, last, count, bytes);
+    this.lastQseq = Math.max(this.lastQseq, last);
+  }
+
+  /**
+   * The session record is being deleted (its entries with it): its deliveries let go of their
+   * stored messages. The session keeps its queue (read into memory from the store).
+   */
   forgetStored(): void {
+    this.pending.load();
+    this.forgetAll();
+  }
+
+  private forgetAll(): void {
     const journal = this.journal;
     if (journal === undefined) return;
-    for (const d of this.pending) journal.forget(this, d);
+    this.pending.forgetDisk();
+    for (const d of this.pending.inMemoryDeliveries()) journal.forget(this, d);
     for (const e of this.outbound.values()) journal.forget(this, e.delivery);
   }
 
   /** Forgets queued and inflight messages (clean start, expiry); their stored entries go with the session record. */
   clearMessages(): void {
-    this.forgetStored();
+    this.forgetAll();
     this.pending.clear();
-    this.pendingBytes = 0;
     this.outbound.clear();
     this.inbound.clear();
   }

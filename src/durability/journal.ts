@@ -29,12 +29,13 @@
  * called from: worker
  */
 import type { Message } from '../model/message.ts';
-import { messageToRecord, type MessageRecord } from '../records/message.ts';
-import type { Delivery, OutStateValue } from '../model/delivery.ts';
+import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
+import { createDelivery, type Delivery, type OutStateValue } from '../model/delivery.ts';
 import { Commit, Hold, LateWrites, type LateDone } from './hold.ts';
 import { AckScope } from './ackScope.ts';
 import { Ticket, type ReleaseSender, type RemoteEntry, type RemoteItem } from './ticket.ts';
 import type { QueueEntry } from '../records/stored.ts';
+import type { DeliveryGate } from '../model/delivery.ts';
 
 /** What the journal writes (src/persistence/store.ts). */
 export interface JournalStore {
@@ -51,6 +52,25 @@ export interface JournalStore {
   /** the transaction the latest write joined (a new one each event turn) */
   readonly batch: unknown;
   readonly healthy: boolean;
+  /**
+   * Up to `limit` committed queue entries of `clientId` with qseq > `after`, in qseq order (a
+   * disk-backed queue reading its next batch; sees every transaction committed before the call).
+   */
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[];
+  /** one stored message of the log (undefined: absent or unreadable) */
+  getMessage(seq: number): MessageRecord | undefined;
+}
+
+/** Entries read back from a disk-backed queue (Journal.readBack). */
+export interface ReadBack {
+  /** the deliveries, in qseq order (their stored state is unchanged: the journal's counts already include them) */
+  readonly deliveries: Delivery[];
+  /** the qseq of the last entry looked at (read on from there) */
+  readonly last: number;
+  /** entries dropped: their message is not stored (a warning each; their entries are deleted) */
+  readonly dropped: number;
+  /** no entry is left after `last` up to `to` */
+  readonly end: boolean;
 }
 
 /** What the journal needs of a session (Session implements it). */
@@ -65,7 +85,8 @@ export interface JournalSession {
 const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
 
 interface Ref {
-  readonly message: Message;
+  /** undefined while only entries on disk refer to it (read when one of them is read back) */
+  message: Message | undefined;
   count: number;
 }
 
@@ -75,6 +96,8 @@ export class Journal {
   private nextSeq: number;
   private readonly step: number;
   private turn: Commit | undefined;
+  /** settles once the writes of the turn it was made in are committed, whatever the durability mode */
+  private flushed: Commit | undefined;
   /** the local publish being routed (beginPublish … endPublish), its publisher's QoS 2 id, and its ticket once one is needed */
   private routing: Message | undefined;
   private routingInbound: Ticket['inbound'];
@@ -103,7 +126,12 @@ export class Journal {
     this.scope = new AckScope(() => this.commit());
   }
 
-  /** messages this worker holds for its stored entries */
+  /** false while the store refuses writes (they wait in memory) */
+  get healthy(): boolean {
+    return this.store.healthy;
+  }
+
+  /** messages this worker holds for its stored entries (those read from the store so far) */
   get messages(): number {
     return this.refs.size;
   }
@@ -180,6 +208,7 @@ export class Journal {
     d.message.seq = seq;
     const ref = this.refs.get(seq);
     if (ref === undefined) this.track(d.message, seq);
+    else if (ref.message === undefined) ref.message = d.message;
     this.refs.get(seq)!.count++;
   }
 
@@ -204,9 +233,104 @@ export class Journal {
     }
   }
 
-  /** The stored message `seq` for entries of this worker, if it has it in memory already. */
+  /**
+   * The stored message `seq` that this worker's entries refer to, read from the store when only
+   * entries on disk referred to it so far; undefined when no entry of this worker counts it.
+   */
   message(seq: number): Message | undefined {
-    return this.refs.get(seq)?.message;
+    const ref = this.refs.get(seq);
+    if (ref === undefined) return undefined;
+    if (ref.message === undefined) {
+      const r = this.store.getMessage(seq);
+      if (r === undefined) return undefined;
+      ref.message = messageFromRecord(r, -1);
+      ref.message.seq = seq;
+    }
+    return ref.message;
+  }
+
+  // ---- disk-backed queues (src/broker/sessionQueue.ts)
+
+  /** An entry read at start-up that stays on disk refers to message `seq`: counted, not read. */
+  countRef(seq: number): void {
+    const ref = this.refs.get(seq);
+    if (ref === undefined) this.refs.set(seq, { message: undefined, count: 1 });
+    else ref.count++;
+  }
+
+  /**
+   * Reads back up to `limit` queued entries of `session` with `after` < qseq ≤ `to`, in order, as
+   * deliveries that keep their qseq and message seq. Entries already sent (packet id ≠ 0: held
+   * in the outbound table) are skipped. An entry whose message is not stored is deleted and
+   * counted in `dropped`. Nothing about the entries' counts changes: they were counted when
+   * written (or at start-up).
+   */
+  readBack(session: JournalSession, after: number, to: number, limit: number, warn: (text: string) => void): ReadBack {
+    const deliveries: Delivery[] = [];
+    let last = after;
+    let dropped = 0;
+    let end = false;
+    while (deliveries.length + dropped < limit && !end) {
+      const rows = this.store.readQueued(session.clientId, last, limit - deliveries.length - dropped);
+      if (rows.length < limit - deliveries.length - dropped) end = true;
+      for (const { qseq, entry } of rows) {
+        if (qseq > to) {
+          end = true;
+          break;
+        }
+        last = qseq;
+        if (entry.p !== 0 && entry.s !== 0) continue;
+        const m = entry.x !== undefined ? messageFromRecord(entry.x, -1) : this.message(entry.m);
+        if (m === undefined) {
+          warn(`persistence: queue entry ${qseq} of ${session.clientId} refers to message ${entry.m}, which is not stored; dropped`);
+          this.store.deleteQueued(session.clientId, qseq);
+          const ref = this.refs.get(entry.m);
+          if (ref !== undefined && --ref.count === 0) this.refs.delete(entry.m);
+          dropped++;
+          continue;
+        }
+        const d = createDelivery(m, entry.q, entry.r, entry.i);
+        d.qseq = qseq;
+        d.mseq = entry.x !== undefined ? 0 : entry.m;
+        deliveries.push(d);
+      }
+      if (last >= to) end = true;
+    }
+    return { deliveries, last, dropped, end };
+  }
+
+  /**
+   * The entries of `session` with `after` < qseq ≤ `to` go with the session (deleteSession): the
+   * messages they refer to are counted one reference less, read a batch at a time.
+   */
+  forgetRange(session: JournalSession, after: number, to: number): void {
+    for (let last = after; last < to; ) {
+      const rows = this.store.readQueued(session.clientId, last, 4096);
+      if (rows.length === 0) return;
+      for (const { qseq, entry } of rows) {
+        if (qseq > to) return;
+        last = qseq;
+        if (entry.x === undefined && entry.m !== 0) {
+          const ref = this.refs.get(entry.m);
+          if (ref !== undefined) this.unref(ref.message, entry.m);
+        }
+      }
+    }
+  }
+
+  /**
+   * What an entry written so far waits for before a read of the store sees it: the commit of
+   * this turn's transaction, whatever the durability mode (at `batch` commit() may resolve
+   * before it is written). Failed when the store is unhealthy.
+   */
+  flushedGate(): DeliveryGate {
+    const batch = this.store.batch;
+    if (this.flushed === undefined || this.flushed.batch !== batch || !this.store.healthy) {
+      const p = this.store.flush();
+      p.catch(() => {});
+      this.flushed = new Commit(batch, p, this.onSettled);
+    }
+    return this.flushed;
   }
 
   // ---- inbound QoS 2 ids
@@ -436,13 +560,13 @@ export class Journal {
   }
 
   /** One entry less refers to `m` (stored under `seq`); the last one deletes it. */
-  private unref(m: Message, seq: number): void {
+  private unref(m: Message | undefined, seq: number): void {
     const ref = this.refs.get(seq);
     if (ref === undefined || --ref.count > 0) return;
     this.refs.delete(seq);
     this.store.deleteMessage(seq);
-    if (ref.message.seq === seq) ref.message.seq = 0;
-    if (m.seq === seq) m.seq = 0;
+    if (ref.message !== undefined && ref.message.seq === seq) ref.message.seq = 0;
+    if (m !== undefined && m.seq === seq) m.seq = 0;
   }
 
   /** The Hold of the transaction this turn's writes joined (call after a write). */

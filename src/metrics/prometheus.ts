@@ -115,6 +115,10 @@ export function brokerMetrics(s: BrokerSnapshot, main: MainView): MetricJSON[] {
   l.gauge('culex_retained_bytes', 'Payload bytes of every retained message ($SYS included).', g.retainedBytes);
   l.gauge('culex_queued_messages', 'Messages waiting in session queues, not yet sent.', g.queuedMessages);
   l.gauge('culex_queued_bytes', 'Payload bytes of the messages waiting in session queues.', g.queuedBytes);
+  l.gauge('culex_queued_messages_held', 'Messages waiting in session queues by where they are held: in memory, or only in the persistent store (a persistent session\'s queue beyond its window).', g.queuedMessages - g.queuedDiskMessages, { where: 'memory' });
+  l.gauge('culex_queued_messages_held', '', g.queuedDiskMessages, { where: 'disk' });
+  l.gauge('culex_queued_bytes_held', 'Payload bytes of the messages waiting in session queues, by where they are held (memory, disk).', g.queuedBytes - g.queuedDiskBytes, { where: 'memory' });
+  l.gauge('culex_queued_bytes_held', '', g.queuedDiskBytes, { where: 'disk' });
   l.gauge('culex_session_queue_max_messages', 'The longest session queue, messages.', g.largestQueueMessages);
   l.gauge('culex_session_queue_max_bytes', 'The largest session queue, payload bytes.', g.largestQueueBytes);
   l.gauge('culex_inflight_messages', 'QoS 1/2 PUBLISHes sent to clients and not yet acknowledged.', g.inflightMessages);

@@ -18,6 +18,10 @@ export interface WorkerGauges {
   queuedMessages: number;
   /** payload bytes of those messages (what max_queued_bytes limits) */
   queuedBytes: number;
+  /** of the queued messages, those held only in the store (a persistent session's queue beyond its window) */
+  queuedDiskMessages: number;
+  /** their payload bytes */
+  queuedDiskBytes: number;
   /** the longest session queue of this worker, messages */
   largestQueueMessages: number;
   /** the largest session queue of this worker, bytes */
@@ -72,6 +76,8 @@ const GAUGE_FOLD: Record<keyof WorkerGauges, 'sum' | 'max'> = {
   sessionsOffline: 'sum',
   queuedMessages: 'sum',
   queuedBytes: 'sum',
+  queuedDiskMessages: 'sum',
+  queuedDiskBytes: 'sum',
   largestQueueMessages: 'max',
   largestQueueBytes: 'max',
   inflightMessages: 'sum',

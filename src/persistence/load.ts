@@ -10,7 +10,7 @@
  */
 import type { Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { LoadedSession, SessionMeta } from '../records/stored.ts';
+import type { LoadedSession, QueueEntry, SessionMeta } from '../records/stored.ts';
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
 import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
 import { moveToQuarantine } from './quarantine.ts';
@@ -23,6 +23,8 @@ export class Loader {
   private readonly dbs: Keyspaces;
   private readonly path: string;
   private readonly log: StoreLog;
+  /** payload sizes of log messages, kept during one loadSessions() */
+  private sizes = new Map<number, number>();
 
   constructor(root: RootDatabase<Buffer, Key>, dbs: Keyspaces, dir: string, log: StoreLog) {
     this.root = root;
@@ -41,9 +43,10 @@ export class Loader {
     } else {
       for (const key of sessions.keys()) {
         const range = clientRange(key);
-        this.readQueues(dbs.queue.getRange(range), dbs.inbound.getRange(range), sessions, bad);
+        this.readQueues(dbs.queue.getRange(range), dbs.inbound.getRange(range), sessions, bad, true);
       }
     }
+    this.sizes = new Map();
     this.quarantine(bad);
     return [...sessions.values()];
   }
@@ -90,14 +93,30 @@ export class Loader {
     return sessions;
   }
 
-  private readQueues(queue: Iterable<{ key: Key; value: Buffer }>, inbound: Iterable<{ key: Key; value: Buffer }>, sessions: Map<string, LoadedSession>, bad: BadRecord[]): void {
+  /**
+   * `windowed` (a worker's load): entries already sent (packet id and state set) are read in
+   * full; queued ones stay on disk, summed up in LoadedSession.disk (the session reads them back
+   * in order as its client takes them).
+   */
+  private readQueues(queue: Iterable<{ key: Key; value: Buffer }>, inbound: Iterable<{ key: Key; value: Buffer }>, sessions: Map<string, LoadedSession>, bad: BadRecord[], windowed = false): void {
     for (const { key, value } of queue) {
       const owner = clientNumberKey(key) ? sessions.get(key[0]) : undefined;
       const d = decodeQueueEntry(value);
       if (!clientNumberKey(key)) bad.push({ ks: 'queue', key, raw: value, reason: 'key is not [client id, qseq]' });
       else if (!d.ok) bad.push({ ks: 'queue', key, raw: value, reason: d.reason });
       else if (owner === undefined) bad.push({ ks: 'queue', key, raw: value, reason: 'orphan: no session with this client id' });
-      else owner.queue.push({ qseq: key[1], entry: d.value });
+      else if (!windowed || (d.value.p !== 0 && d.value.s !== 0)) owner.queue.push({ qseq: key[1], entry: d.value });
+      else {
+        const disk = (owner.disk ??= { after: key[1] - 1, last: 0, count: 0, bytes: 0, refs: [] });
+        disk.last = key[1];
+        disk.count++;
+        const e = d.value;
+        if (e.x !== undefined) disk.bytes += e.x.p.length;
+        else {
+          disk.refs.push(e.m);
+          disk.bytes += this.messageBytes(e.m);
+        }
+      }
     }
     for (const { key, value } of inbound) {
       const problem = checkInbound(value);
@@ -107,6 +126,33 @@ export class Loader {
       else if (owner === undefined) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
       else owner.inbound.push(key[1]);
     }
+  }
+
+  /** Store.readQueued */
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+    const idKey = keyString(clientId);
+    const out: { qseq: number; entry: QueueEntry }[] = [];
+    const bad: BadRecord[] = [];
+    // a fresh snapshot: entries committed by this turn's commits (or another thread's) must be seen
+    this.root.resetReadTxn();
+    for (const { key, value } of this.dbs.queue.getRange({ start: [idKey, after + 1], end: [idKey, '\uffff'], limit })) {
+      const d = decodeQueueEntry(value);
+      if (!clientNumberKey(key)) bad.push({ ks: 'queue', key, raw: value, reason: 'key is not [client id, qseq]' });
+      else if (!d.ok) bad.push({ ks: 'queue', key, raw: value, reason: d.reason });
+      else out.push({ qseq: key[1], entry: d.value });
+    }
+    if (bad.length > 0) this.quarantine(bad);
+    return out;
+  }
+
+  /** payload bytes of log message `seq` (read once per load: sizes, by seq) */
+  private messageBytes(seq: number): number {
+    let n = this.sizes.get(seq);
+    if (n === undefined) {
+      n = this.getMessage(seq)?.p.length ?? 0;
+      this.sizes.set(seq, n);
+    }
+    return n;
   }
 
   /** Store.getMessage */

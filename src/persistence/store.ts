@@ -23,7 +23,7 @@
  */
 import type { Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { SessionMeta } from '../records/stored.ts';
+import type { QueueEntry, SessionMeta } from '../records/stored.ts';
 import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
@@ -68,6 +68,16 @@ export class Store extends StoreWrites {
   getMessage(seq: number): MessageRecord | undefined {
     this.open_();
     return this.loader.getMessage(seq);
+  }
+
+  /**
+   * Up to `limit` entries of `clientId`'s queue with qseq > `after`, in qseq order, from a fresh
+   * read snapshot (a disk-backed queue reading its next batch while the broker runs). An
+   * undecodable entry is quarantined and skipped.
+   */
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+    this.open_();
+    return this.loader.readQueued(clientId, after, limit);
   }
 
   /**

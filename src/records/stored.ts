@@ -58,8 +58,13 @@ export interface SessionMeta {
 export interface LoadedSession {
   clientId: string;
   meta: SessionMeta;
-  /** queued and inflight messages in qseq order */
+  /**
+   * queued and inflight messages in qseq order: all of them, or (a worker's load) the inflight
+   * ones only, the queued ones being summed up in `disk`
+   */
   queue: { qseq: number; entry: QueueEntry }[];
+  /** the queued (not sent) entries left in the store: count, payload bytes, qseq range (after, last], and the log seqs they refer to */
+  disk?: { after: number; last: number; count: number; bytes: number; refs: number[] } | undefined;
   /** inbound QoS 2 packet ids awaiting PUBREL, ascending */
   inbound: number[];
 }

@@ -203,7 +203,7 @@ export class Handover {
     const will = this.broker.releaseSession(session);
     const record = sessionToRecord(session, will);
     const journal = session.journal;
-    const holds = journal === undefined ? [] : [...session.queued()].flatMap((d) => (d.hold !== undefined && !d.hold.done ? [d.hold] : []));
+    const holds = journal === undefined ? [] : [...session.queuedInMemory()].flatMap((d) => (d.hold !== undefined && !d.hold.done ? [d.hold] : []));
     // the stored entries now belong to the new owner, which rewrites them and then sends Unref for our messages
     session.journal = undefined;
     session.clearMessages();

@@ -24,6 +24,8 @@ export function workerGauges(broker: Broker, store: StoreHealth | undefined): Wo
   let offline = 0;
   let queued = 0;
   let queuedBytes = 0;
+  let diskMessages = 0;
+  let diskBytes = 0;
   let largest = 0;
   let largestBytes = 0;
   let inflight = 0;
@@ -37,6 +39,8 @@ export function workerGauges(broker: Broker, store: StoreHealth | undefined): Wo
     const b = s.queuedBytes;
     queued += n;
     queuedBytes += b;
+    diskMessages += s.queuedOnDisk;
+    diskBytes += s.queuedBytesOnDisk;
     if (n > largest) largest = n;
     if (b > largestBytes) largestBytes = b;
     inflight += s.outbound.size;
@@ -50,6 +54,8 @@ export function workerGauges(broker: Broker, store: StoreHealth | undefined): Wo
     sessionsOffline: offline,
     queuedMessages: queued,
     queuedBytes,
+    queuedDiskMessages: diskMessages,
+    queuedDiskBytes: diskBytes,
     largestQueueMessages: largest,
     largestQueueBytes: largestBytes,
     inflightMessages: inflight,

@@ -149,7 +149,10 @@ test('/metrics follows real clients: connections against max_connections, sessio
     await pub.publishAsync('r/2', 'two', { qos: 1, retain: true });
     for (let i = 0; i < 8; i++) await pub.publishAsync('q/x', `m${i}`, { qos: 1 });
 
-    const s = await scrapeUntil(b.metrics, (x) => x.get('culex_queued_messages') === 3 && (x.get('culex_messages_dropped_total{reason="queue_full"}') ?? 0) >= 5);
+    // the offline persistent session's queue is held in the store only, once committed
+    const s = await scrapeUntil(b.metrics, (x) => x.get('culex_queued_messages') === 3 && (x.get('culex_messages_dropped_total{reason="queue_full"}') ?? 0) >= 5 && x.get('culex_queued_messages_held{where="disk"}') === 3);
+    assert.equal(s.get('culex_queued_messages_held{where="memory"}'), 0);
+    assert.equal(s.get('culex_queued_bytes_held{where="disk"}'), 6);
     assert.equal(s.get('culex_clients_connected'), 3);
     assert.equal(s.get(`culex_listener_connections{listener="0",port="${b.broker.ports[0]}"}`), 3);
     assert.equal(s.get(`culex_listener_max_connections{listener="0",port="${b.broker.ports[0]}"}`), 50);
@@ -181,6 +184,7 @@ test('/metrics follows real clients: connections against max_connections, sessio
     clients.push(back);
     const drained = await scrapeUntil(b.metrics, (x) => x.get('culex_queued_messages') === 0 && x.get('culex_sessions{state="offline"}') === 0);
     assert.equal(drained.get('culex_queued_messages'), 0);
+    assert.equal(drained.get('culex_queued_messages_held{where="disk"}'), 0);
     assert.equal(drained.get('culex_sessions{state="online"}'), 4);
   } finally {
     for (const c of clients) await c.endAsync();

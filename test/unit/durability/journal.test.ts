@@ -44,6 +44,12 @@ class RecordingStore implements JournalStore {
   deleteInbound(clientId: string, id: number): void {
     this.ops.push(`deleteInbound ${clientId} ${id}`);
   }
+  readQueued(): { qseq: number; entry: QueueEntry }[] {
+    return [];
+  }
+  getMessage(): MessageRecord | undefined {
+    return undefined;
+  }
   commit(): Promise<void> {
     return this.batchMode ? Promise.resolve() : this.flush();
   }

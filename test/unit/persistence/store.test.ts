@@ -129,7 +129,7 @@ describe('Store round-trips', () => {
 });
 
 describe('start-up reads', () => {
-  test('loadSessions(owned) gives a worker its sessions only, each with its whole queue and inbound ids (a client id that is a prefix of another, and a hashed long one, included)', async () => {
+  test('loadSessions(owned) gives a worker its sessions only, each with its queue on disk (counted, read back by readQueued) and inbound ids (a client id that is a prefix of another, and a hashed long one, included)', async () => {
     await withStore(async (s) => {
       const long = 'x'.repeat(600);
       const ids = ['c', 'c1', 'c10', long, 'd'];
@@ -143,7 +143,15 @@ describe('start-up reads', () => {
       for (const w of [0, 1]) {
         const mine = s.loadSessions((meta) => meta.owner === w);
         assert.deepEqual(mine.map((x) => x.clientId), ids.filter((_, i) => i % 2 === w).sort());
-        for (const x of mine) assert.deepEqual(x, all.find((y) => y.clientId === x.clientId), x.clientId.slice(0, 10));
+        for (const x of mine) {
+          const full = all.find((y) => y.clientId === x.clientId)!;
+          // the worker's load leaves the queued entries on disk: their count and range, and readQueued gives them back in order
+          assert.deepEqual({ ...x, queue: undefined, disk: undefined }, { ...full, queue: undefined, disk: undefined }, x.clientId.slice(0, 10));
+          assert.deepEqual(x.queue, []);
+          assert.deepEqual(x.disk, { after: 0, last: 3, count: 3, bytes: 0, refs: full.queue.map((q) => q.entry.m) });
+          assert.deepEqual(s.readQueued(x.clientId, 0, 10), full.queue);
+          assert.deepEqual(s.readQueued(x.clientId, 1, 1), full.queue.slice(1, 2));
+        }
       }
     });
   });
@@ -191,7 +199,10 @@ describe('start-up reads', () => {
         assert.deepEqual(b.countSessions(), { sessions: 1, queued: 3 });
         assert.deepEqual(b.loadQuarantine().map((q) => q.key).sort(), ['"flat"', '["gone",1]']);
         const [c] = b.loadSessions((meta) => meta.owner === 1);
-        assert.deepEqual(c!.queue.map((q) => q.qseq), [1, 2]);
+        // a worker's load leaves queued entries on disk, summed up (read back as the client takes them)
+        assert.deepEqual(c!.queue, []);
+        assert.deepEqual({ ...c!.disk, refs: undefined }, { after: 0, last: 2, count: 2, bytes: 0, refs: undefined });
+        assert.deepEqual(b.readQueued('c', 0, 10).map((q) => q.qseq), [1, 2]);
         assert.deepEqual(c!.inbound, [7]);
         assert.equal(b.loadQuarantine().length, 3);
         assert.match(log.warnings.join('\n'), /queue record \["c",3\] moved to quarantine/);

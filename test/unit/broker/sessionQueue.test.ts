@@ -1,0 +1,153 @@
+/**
+ * A stored session's disk-backed queue (src/broker/sessionQueue.ts) against a model store whose
+ * reads see only committed writes: whatever the interleaving of deliveries, commits, attaches,
+ * detaches and acknowledgements, every message is sent, first sends come in delivery order, and
+ * memory holds no queued message of an offline session once its writes are committed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Session, type QueueLimits, type SessionLink } from '../../../src/broker/session.ts';
+import { createMessage } from '../../../src/model/message.ts';
+import { createDelivery, type Delivery } from '../../../src/model/delivery.ts';
+import { Journal, type JournalStore } from '../../../src/durability/journal.ts';
+import type { MessageRecord } from '../../../src/records/message.ts';
+import type { QueueEntry } from '../../../src/records/stored.ts';
+
+/** Writes wait in a batch until commitAll(); reads see committed writes only, as LMDB's. */
+class ModelStore implements JournalStore {
+  batch: unknown = {};
+  healthy = true;
+  private readonly committed = new Map<string, Map<number, QueueEntry>>();
+  private readonly messages = new Map<number, MessageRecord>();
+  private pending: (() => void)[] = [];
+  private waiting: (() => void)[] = [];
+  putMessage(seq: number, m: MessageRecord): void {
+    this.pending.push(() => this.messages.set(seq, m));
+  }
+  deleteMessage(seq: number): void {
+    this.pending.push(() => this.messages.delete(seq));
+  }
+  private queue(c: string): Map<number, QueueEntry> {
+    let q = this.committed.get(c);
+    if (q === undefined) this.committed.set(c, (q = new Map()));
+    return q;
+  }
+  putQueued(c: string, qseq: number, e: QueueEntry): void {
+    this.pending.push(() => this.queue(c).set(qseq, e));
+  }
+  deleteQueued(c: string, qseq: number): void {
+    this.pending.push(() => this.queue(c).delete(qseq));
+  }
+  putInbound(): void {}
+  deleteInbound(): void {}
+  readQueued(c: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+    return [...this.queue(c).entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([qseq, entry]) => ({ qseq, entry }));
+  }
+  getMessage(seq: number): MessageRecord | undefined {
+    return this.messages.get(seq);
+  }
+  commit(): Promise<void> {
+    return this.flush();
+  }
+  flush(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  /** the batch commits: its writes become visible, its commit()/flush() promises resolve */
+  async commitAll(): Promise<void> {
+    for (const w of this.pending.splice(0)) w();
+    this.batch = {};
+    for (const r of this.waiting.splice(0)) r();
+    await new Promise((r) => setImmediate(r));
+  }
+  entries(c: string): number {
+    return this.queue(c).size;
+  }
+}
+
+class RecordingLink implements SessionLink {
+  sent: { n: number; id: number; dup: boolean }[] = [];
+  readonly sendQuota = 4;
+  congested = false;
+  sendPublish(d: Delivery, packetId: number, dup: boolean): boolean {
+    this.sent.push({ n: Number(d.message.payload.toString()), id: packetId, dup });
+    return true;
+  }
+  sendPubrel(): void {}
+}
+
+const limits: QueueLimits = { maxQueuedMessages: 0, maxQueuedBytes: 0, queueQos0Messages: false, dropOldest: false };
+
+/** A small deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const seed of [1, 2, 3, 4, 5, 6]) {
+  test(`[MQTT-4.6.0-6] a disk-backed queue sends every message, first sends in order, through random commits, attaches and acks (seed ${seed})`, async () => {
+    const rnd = random(seed);
+    const store = new ModelStore();
+    const journal = new Journal(store, 1, 1, () => {});
+    const s = new Session('c', limits);
+    s.journal = journal;
+    let link: RecordingLink | undefined;
+    const links: RecordingLink[] = [];
+    let next = 0;
+    // another stored session, offline for good, takes every tenth message first: this one's entry then refers to the log copy
+    const other = new Session('other', limits);
+    other.journal = journal;
+    let mostOnDisk = 0;
+    for (let step = 0; step < 3000; step++) {
+      mostOnDisk = Math.max(mostOnDisk, s.queuedOnDisk);
+      const r = rnd();
+      if (r < 0.45) {
+        // a message for this session; every tenth one shared with another (stored) session, so it goes to the log
+        const n = next++;
+        const m = createMessage('t', Buffer.from(String(n)), 1, false, undefined, 'p', 0);
+        if (n % 10 === 0) other.deliver(createDelivery(m, 1, false, undefined), 0, false);
+        s.deliver(createDelivery(m, 1, false, undefined), 0, false);
+      } else if (r < 0.65) await store.commitAll();
+      else if (r < 0.7) {
+        if (link === undefined) {
+          link = new RecordingLink();
+          links.push(link);
+          s.attach(link, 0);
+        } else {
+          s.detach(0);
+          link = undefined;
+        }
+      } else if (link !== undefined) {
+        const e = [...s.outbound.values()][Math.floor(rnd() * s.outbound.size)];
+        if (e !== undefined) s.puback(e.packetId, 0);
+      }
+    }
+    // a spill round waits for the commit after the one that settled its predecessor
+    for (let i = 0; i < 3; i++) await store.commitAll();
+    if (link === undefined) {
+      // offline, everything committed: nothing queued stays in memory
+      assert.equal(s.queuedOnDisk, s.queuedCount, `an offline session keeps its queue on disk only (${s.queuedOnDisk} of ${s.queuedCount})`);
+      link = new RecordingLink();
+      links.push(link);
+      s.attach(link, 0);
+    }
+    for (let guard = 0; s.outbound.size > 0 || s.queuedCount > 0; guard++) {
+      assert.ok(guard < 100000, 'drains');
+      const e = s.outbound.values().next().value;
+      if (e !== undefined) s.puback(e.packetId, 0);
+      else await store.commitAll();
+    }
+    assert.ok(other.queuedOnDisk > 0);
+    other.clearMessages(); // its session ends: its entries (on disk) let go of the log copies
+    await store.commitAll();
+    assert.ok(mostOnDisk > 0, 'part of the queue was on disk');
+    const firsts = links.flatMap((l) => l.sent.filter((x) => !x.dup).map((x) => x.n));
+    assert.deepEqual(firsts, Array.from({ length: next }, (_, i) => i), 'each message is first sent once, in delivery order');
+    assert.equal(store.entries('c'), 0, 'every acknowledged entry is deleted');
+    assert.equal(journal.messages, 0, 'the log copies are let go of');
+    assert.equal(s.queuedBytes, 0);
+  });
+}
