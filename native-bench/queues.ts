@@ -25,6 +25,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from './runner/processes.ts';
+import mqttPacket from 'mqtt-packet';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,28 +43,13 @@ const ROOT = path.resolve(arg('root', path.resolve(new URL('..', import.meta.url
 const LABEL = arg('label', path.basename(ROOT));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// ---- MQTT 3.1.1, just what this needs
+// ---- MQTT 3.1.1, just what this needs (mqtt-packet encodes; acks are four bytes)
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const str = (s: string): Buffer => {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
-const packet = (first: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([first]), varint(body.length), body]);
 const connect = (clientId: string, clean: boolean): Buffer =>
-  packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, clean ? 0x02 : 0x00, 0, 60]), str(clientId)]));
-const subscribe = (filter: string): Buffer => packet(0x82, Buffer.concat([u16(1), str(filter), Buffer.from([1])]));
-const publish1 = (topic: string, id: number, payload: Buffer): Buffer => packet(0x32, Buffer.concat([str(topic), u16(id), payload]));
+  mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, keepalive: 60, clientId });
+const subscribe = (filter: string): Buffer => mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
+const publish1 = (topic: string, id: number, payload: Buffer): Buffer =>
+  mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId: id, retain: false, dup: false });
 const puback = (id: number): Buffer => Buffer.from([0x40, 2, id >> 8, id & 0xff]);
 const DISCONNECT = Buffer.from([0xe0, 0]);
 
