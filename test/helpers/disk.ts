@@ -30,3 +30,12 @@ export function mountTmpfs(dir: string, size: string): boolean {
     return false;
   }
 }
+
+/** Unmounts (lazily) the tmpfs mounts a test made; one already gone is skipped. For after() hooks. */
+export function unmountAll(mounts: readonly string[]): void {
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch { /* already gone */ }
+  }
+}

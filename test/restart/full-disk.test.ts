@@ -6,21 +6,16 @@
  */
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { culexOnly, startCli } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
-import { fillUp, mountTmpfs } from '../helpers/disk.ts';
+import { fillUp, mountTmpfs, unmountAll } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
 const mounts: string[] = [];
 after(() => {
-  for (const m of mounts) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch { /* already gone */ }
-  }
+  unmountAll(mounts);
   cleanupBrokerProcesses();
 });
 

@@ -15,7 +15,7 @@ import mqtt from 'mqtt';
 import { startBroker, type RunningBroker } from '../../src/server.ts';
 import { defaultConfig } from '../../src/config/defaults.ts';
 import type { BrokerConfig } from '../../src/config/types.ts';
-import { fillUp, mountTmpfs } from '../helpers/disk.ts';
+import { fillUp, mountTmpfs, unmountAll } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient } from '../helpers/raw.ts';
 import { culexOnly } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
@@ -27,11 +27,7 @@ const DASHBOARD = path.join(ROOT, 'config/grafana/culex-dashboard.json');
 const dirs: string[] = [];
 const mounts: string[] = [];
 after(() => {
-  for (const m of mounts) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch { /* already gone */ }
-  }
+  unmountAll(mounts);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   cleanupBrokerProcesses();
 });
