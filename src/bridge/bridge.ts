@@ -53,6 +53,9 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 
   /** this bridge's own counts (per-bridge counters on /metrics: bridgeCounters) */
   readonly stats = { messagesOut: 0, messagesIn: 0, connects: 0, disconnects: 0 };
+  /** drops of the local sessions this bridge had before its current one (droppedTotal) */
+  private droppedBefore = 0;
+  private droppedFrom: Session | undefined = undefined;
   private readonly broker: Broker;
   private readonly log: Logger;
   private readonly policy: RestartPolicy;
@@ -377,6 +380,16 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.broker.flushSoon();
   }
 
+  /** Messages its local sessions dropped, the current one and those before it (a monotonic count). */
+  droppedTotal(): number {
+    const s = this.session;
+    if (s !== this.droppedFrom) {
+      this.droppedBefore += this.droppedFrom?.droppedCount ?? 0;
+      this.droppedFrom = s;
+    }
+    return this.droppedBefore + (s?.droppedCount ?? 0);
+  }
+
   closed(reason: string, refusedCode: number | undefined): void {
     const wasOpen = this.remote?.connack !== undefined;
     this.remote = undefined;
@@ -477,6 +490,7 @@ export function bridgeCounters(bridges: readonly Bridge[]): Record<string, numbe
     for (const [key, value] of Object.entries(b.stats)) out[name + key] = value;
     out[name + 'up'] = b.session !== undefined && b.session.link === b ? 1 : 0;
     out[name + 'queued'] = b.session?.queuedCount ?? 0;
+    out[name + 'dropped'] = b.droppedTotal();
   }
   return out;
 }

@@ -97,6 +97,8 @@ export class Session implements JournalSession {
   private readonly pending: SessionQueue;
   /** a message was dropped since the client last connected (Mosquitto's is_dropping): reported once */
   private dropping = false;
+  /** messages this session did not get: queue full, or QoS 0 while congested or away (per-bridge metrics) */
+  droppedCount = 0;
 
   readonly clientId: string;
   private readonly limits: QueueLimits;
@@ -165,6 +167,7 @@ export class Session implements JournalSession {
     }
     if (d.qos === 0 && !this.limits.queueQos0Messages) {
       counters.messagesDroppedQos0++;
+      this.droppedCount++;
       return;
     }
     // QoS 1/2 keep their order: once anything waits, everything after it waits too.
@@ -208,6 +211,7 @@ export class Session implements JournalSession {
   }
 
   private dropped(): void {
+    this.droppedCount++;
     if (this.dropping) return;
     this.dropping = true;
     this.limits.dropping?.(this);

@@ -63,12 +63,13 @@ const COUNTERS: readonly (readonly [string, string, Labels, string])[] = [
 ];
 
 /** A bridge's own counters in a report (src/bridge/bridge.ts bridgeCounters): `bridge_<name>_<stat>`. */
-const BRIDGE_COUNTER = /^bridge_(.+)_(messagesOut|messagesIn|connects|disconnects|up|queued)$/;
+const BRIDGE_COUNTER = /^bridge_(.+)_(messagesOut|messagesIn|connects|disconnects|up|queued|dropped)$/;
 const BRIDGE_STATS: Readonly<Record<string, readonly [string, Labels, string, ('counter' | 'gauge')?]>> = {
   messagesOut: ['culex_bridge_messages_total', { direction: 'out' }, 'Messages a bridge wrote to its remote broker (out) or took from it (in), by bridge (its connection name, reduced to [a-z0-9_]).'],
   messagesIn: ['culex_bridge_messages_total', { direction: 'in' }, ''],
   connects: ['culex_bridge_connections_total', { event: 'connect' }, 'Connections a bridge made to its remote broker (connect) and lost or closed (disconnect), by bridge.'],
   disconnects: ['culex_bridge_connections_total', { event: 'disconnect' }, ''],
+  dropped: ['culex_bridge_dropped_messages_total', {}, 'Messages a bridge\'s local session did not keep for its remote broker (queue full, QoS 0 while away), by bridge.'],
   up: ['culex_bridge_up', {}, '1 while a bridge is connected to its remote broker, 0 otherwise ($SYS/broker/connection/<id>/state), by bridge.', 'gauge'],
   queued: ['culex_bridge_queued_messages', {}, 'Messages a bridge\'s local session holds for its remote broker (not yet acknowledged by it), by bridge.', 'gauge'],
 };

@@ -262,7 +262,10 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     await waitState(local.url, `$SYS/broker/connection/${local.config.bridges![0]!.remoteClientId}/state`, '0');
     const before = (await local.stats()).messagesDroppedQueueFull ?? 0;
     for (let i = 0; i < 30; i++) await pub.publishAsync('q/x', `${i}`, { qos: 1 });
-    assert.equal(((await local.stats()).messagesDroppedQueueFull ?? 0) - before, 20);
+    const stats = await local.stats();
+    assert.equal((stats.messagesDroppedQueueFull ?? 0) - before, 20);
+    assert.equal(stats.bridge_b1_dropped, 20, 'counted for the bridge too');
+    assert.equal(stats.bridge_b1_queued, 10);
     remote = await startMosquitto(conf, port, tmp.dir);
     const back = h.client(remote.url, { clientId: subId, clean: false }); // listening before CONNACK: stored messages may share its read
     const inbox = new Inbox(back);

@@ -205,10 +205,15 @@ export class ValidGen {
     return { bytes: encode(p, v), type: PacketType.PUBLISH, owed };
   }
 
-  /** PUBACK / PUBREC / PUBCOMP for a packet id the broker may or may not have used (it ignores unknown ones). */
+  /**
+   * PUBACK / PUBREC / PUBCOMP for a packet id the broker has not used: an ack of the wrong type for
+   * an id the broker has in flight closes the connection (a protocol error, as in Mosquitto), and
+   * this generator does not track the broker's ids. The broker numbers a session's deliveries from
+   * 1, so ids from 49152 are not in flight within a fuzz session's life.
+   */
   ack(type: 4 | 5 | 7): Gen {
     const cmd = type === PacketType.PUBACK ? 'puback' : type === PacketType.PUBREC ? 'pubrec' : 'pubcomp';
-    const p = { cmd, messageId: this.rng.range(1, 65535) } as Extract<Packet, { cmd: 'puback' }>;
+    const p = { cmd, messageId: this.rng.range(49152, 65535) } as Extract<Packet, { cmd: 'puback' }>;
     if (this.version === 5 && this.rng.chance(0.6)) {
       p.reasonCode = this.rng.pick(type === PacketType.PUBCOMP ? V5_PUBREL_CODES : V5_PUBACK_CODES);
       if (this.rng.chance(0.5)) p.properties = { reasonString: this.rng.chance(0.5) ? this.text() : undefined, userProperties: this.userProperties() };
