@@ -12,6 +12,7 @@ import { createDelivery, type Delivery } from '../../../src/model/delivery.ts';
 import { Journal, type JournalStore } from '../../../src/durability/journal.ts';
 import type { MessageRecord } from '../../../src/records/message.ts';
 import type { QueueEntry } from '../../../src/records/stored.ts';
+import { Rng } from '../../helpers/fuzz/prng.ts';
 
 /** Writes wait in a batch until commitAll(); reads see committed writes only, as LMDB's. */
 class ModelStore implements JournalStore {
@@ -77,19 +78,11 @@ class RecordingLink implements SessionLink {
 
 const limits: QueueLimits = { maxQueuedMessages: 0, maxQueuedBytes: 0, queueQos0Messages: false, dropOldest: false };
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 for (const seed of [1, 2, 3, 4, 5, 6]) {
   test(`[MQTT-4.6.0-6] a disk-backed queue sends every message, first sends in order, through random commits, attaches and acks (seed ${seed})`, async () => {
-    const rnd = random(seed);
+    const rng = new Rng(seed);
+    const rnd = (): number => rng.u32() / 0x1_0000_0000;
     const store = new ModelStore();
     const journal = new Journal(store, 1, 1, () => {});
     const s = new Session('c', limits);
