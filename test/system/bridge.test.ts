@@ -107,6 +107,19 @@ async function settled(client: MqttClient, probe: MqttClient, probeTopic: string
   throw new Error('the bridge never carried the probe');
 }
 
+/**
+ * `sub` subscribes to `prefix/#`; once a probe from `pub` crosses the bridge, `pub` sends 20 QoS 1
+ * messages `<tag><i>` on `prefix/x`: the payloads `sub` got on that topic, in arrival order.
+ */
+async function twentyAcross(sub: MqttClient, pub: MqttClient, prefix: string, tag: string): Promise<string[]> {
+  await sub.subscribeAsync(`${prefix}/#`, { qos: 1 });
+  await settled(sub, pub, `${prefix}/probe`);
+  const inbox = new Inbox(sub);
+  for (let i = 0; i < 20; i++) await pub.publishAsync(`${prefix}/x`, `${tag}${i}`, { qos: 1 });
+  const got = await inbox.waitFor(20);
+  return got.filter((m) => m.topic === `${prefix}/x`).map((m) => m.payload.toString());
+}
+
 describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
   for (const version of ['mqttv31', 'mqttv311', 'mqttv50'] as const) {
     test(`${version}: \`topic # out 1\` carries culex's messages to Mosquitto, \`in\` carries Mosquitto's to culex`, async () => {
@@ -114,23 +127,10 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
       const local = await h.broker({
         bridges: bridgesOf(bridgeBlock(remote.port, [`bridge_protocol_version ${version}`, 'topic up/# out 1', 'topic down/# in 1'])),
       });
-      const remoteSub = await h.connect(remote.url);
-      await remoteSub.subscribeAsync('up/#', { qos: 1 });
-      const localPub = await h.connect(local.url);
-      await settled(remoteSub, localPub, 'up/probe');
-      const up = new Inbox(remoteSub);
-      for (let i = 0; i < 20; i++) await localPub.publishAsync('up/x', `m${i}`, { qos: 1 });
-      const got = await up.waitFor(20);
-      assert.deepEqual(got.filter((m) => m.topic === 'up/x').map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => `m${i}`));
-
-      const localSub = await h.connect(local.url);
-      await localSub.subscribeAsync('down/#', { qos: 1 });
-      const remotePub = await h.connect(remote.url);
-      await settled(localSub, remotePub, 'down/probe');
-      const down = new Inbox(localSub);
-      for (let i = 0; i < 20; i++) await remotePub.publishAsync('down/y', `n${i}`, { qos: 1 });
-      const gotDown = await down.waitFor(20);
-      assert.deepEqual(gotDown.filter((m) => m.topic === 'down/y').map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => `n${i}`));
+      const up = await twentyAcross(await h.connect(remote.url), await h.connect(local.url), 'up', 'm');
+      assert.deepEqual(up, Array.from({ length: 20 }, (_, i) => `m${i}`));
+      const down = await twentyAcross(await h.connect(local.url), await h.connect(remote.url), 'down', 'n');
+      assert.deepEqual(down, Array.from({ length: 20 }, (_, i) => `n${i}`));
       // per-bridge counters (on /metrics as culex_bridge_b1_messages_out_total …)
       const stats = await local.stats();
       assert.ok(stats.bridge_b1_messagesOut! >= 20 && stats.bridge_b1_messagesIn! >= 20 && stats.bridge_b1_connects === 1, JSON.stringify(stats));
