@@ -5,23 +5,7 @@
  * called from: worker, tests
  */
 import type { BridgeTopic } from '../config/types.ts';
-
-/**
- * Mosquitto's mosquitto_topic_matches_sub: `+` one level, `#` the rest (the parent included);
- * a topic starting with `$` is matched by no wildcard in its first level.
- */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 36 /* $ */ && (filter.charCodeAt(0) === 43 /* + */ || filter.charCodeAt(0) === 35 /* # */)) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i]!;
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+import { topicMatchesFilter as topicMatches } from '../auth/acl.ts';
 
 /** The remote topic of a local message going out, or undefined when no `out`/`both` line matches it. */
 export function remoteTopicOf(topics: readonly BridgeTopic[], local: string): string | undefined {

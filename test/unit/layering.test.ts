@@ -48,7 +48,7 @@ const LAYERS: Record<Layer, readonly Layer[]> = {
   /** importers of other brokers' files (culex import-mosquitto): they write through the store */
   migrate: ['protocol', 'model', 'records', 'persistence', 'config', 'auth', 'log.ts'],
   /** bridges (Mosquitto `connection` blocks): a local session and an outbound client connection; started by workers */
-  bridge: ['protocol', 'model', 'records', 'durability', 'broker', 'link', 'metrics', 'config', 'log.ts'],
+  bridge: ['protocol', 'model', 'records', 'durability', 'broker', 'link', 'metrics', 'config', 'auth', 'log.ts'],
 };
 
 interface Edge {

@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTopicLine } from '../../../src/config/bridgeOptions.ts';
-import { localTopicOf, remoteTopicOf, topicMatches } from '../../../src/bridge/topicMap.ts';
+import { localTopicOf, remoteTopicOf } from '../../../src/bridge/topicMap.ts';
+import { topicMatchesFilter as topicMatches } from '../../../src/auth/acl.ts';
 import { RestartPolicy } from '../../../src/bridge/restartPolicy.ts';
 
 describe('bridge topic remapping', () => {
