@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createServer } from 'node:net';
+import { checkPortFree } from './transport/portCheck.ts';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { listenerSecurity, needsPasswordCheck } from './config/listenerSecurity.ts';
@@ -106,18 +106,6 @@ function readAclFiles(config: BrokerConfig): Record<string, string> {
   return texts;
 }
 
-/** Finds a free TCP port on `host` (for listeners configured with port 0). */
-function freePort(host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ port: 0, host }, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const WORKER_URL = new URL('./workers/worker.ts', import.meta.url);
 /**
  * A worker's young generation (V8 semi-spaces). Node's default lets a scavenge pause the event
@@ -140,8 +128,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
     },
   });
-  const ports: number[] = [];
-  for (const l of config.listeners) ports.push(l.port === 0 ? await freePort(l.host) : l.port);
+  for (const l of config.listeners) await checkPortFree(l);
+  /** listener ports: as configured, a 0 replaced by the port the first worker to listen was given */
+  const ports = config.listeners.map((l) => l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
   const shared = n > 1 ? createClusterShared(n, config.listeners.length, opts.ringBytes) : undefined;
   const persistent = config.persistence && config.persistenceDurability !== 'off';
@@ -159,8 +148,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms`,
     );
   }
-  const workerPorts: number[] = [];
-  if (opts.placement === true) for (let i = 0; i < n; i++) workerPorts.push(await freePort('127.0.0.1'));
+  /** test placement: each worker's private port (0 until it listens on a free one) */
+  const workerPorts: number[] = opts.placement === true ? new Array<number>(n).fill(0) : [];
   // the dynamic security plugin: its file is read before any worker starts (a bad one stops the start)
   const dynsec = config.dynamicSecurity === undefined
     ? undefined
@@ -194,19 +183,30 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
    * Workers open their listeners only once all of them have loaded their state; a replacement
    * started later opens them as soon as it has.
    */
-  const waitingToListen: Worker[] = [];
+  const waitingToListen: (readonly [Worker, number])[] = [];
   /** every worker thread started, for the clean-up of a failed start */
   const created: Worker[] = [];
   let allLoaded = false;
-  const onLoaded = (w: Worker): void => {
-    if (allLoaded) {
-      w.postMessage({ type: 'listen' } satisfies ToWorker);
-      return;
-    }
-    waitingToListen.push(w);
+  const listen = (w: Worker, index: number): void => {
+    w.postMessage({ type: 'listen', ports, privatePort: workerPorts[index] } satisfies ToWorker);
+  };
+  /** the workers that wait for the first one to bind a port 0 */
+  let listenRest: (() => void) | undefined;
+  const onLoaded = (w: Worker, index: number): void => {
+    if (allLoaded) return listen(w, index);
+    waitingToListen.push([w, index]);
     if (waitingToListen.length < n) return;
     allLoaded = true;
-    for (const x of waitingToListen.splice(0)) x.postMessage({ type: 'listen' } satisfies ToWorker);
+    const rest = waitingToListen.splice(0);
+    // a port 0 becomes the port the first worker's bind got (never one in use, here or elsewhere);
+    // the others then join it. Otherwise all at once: the first to listen would get the first clients
+    if (ports.includes(0)) {
+      const [w0, i0] = rest.shift()!;
+      listenRest = () => rest.forEach(([x, i]) => listen(x, i));
+      listen(w0, i0);
+    } else {
+      for (const [x, i] of rest) listen(x, i);
+    }
   };
   /** resolvers of killWorker(), by worker index */
   const replaced = new Map<number, () => void>();
@@ -214,7 +214,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
-        index, config: current, ports, verbose: opts.verbose === true, remoteAuth, cluster: shared, privatePort: workerPorts[index],
+        index, config: current, verbose: opts.verbose === true, remoteAuth, cluster: shared,
         dynsec: dynsec?.snapshot(),
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
@@ -223,12 +223,18 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       w.on('message', (msg: FromWorker) => {
         switch (msg.type) {
           case 'loaded':
-            onLoaded(w);
+            onLoaded(w, index);
             return;
-          case 'ready':
+          case 'ready': {
             ready = true;
+            msg.ports.forEach((port, i) => (ports[i] = port));
+            if (msg.privatePort !== undefined) workerPorts[index] = msg.privatePort;
             resolve(w);
+            const rest = listenRest;
+            listenRest = undefined;
+            rest?.();
             return;
+          }
           case 'fatal':
             reject(new Error(msg.message));
             return;

@@ -13,15 +13,11 @@ import type { ReportDetail, WorkerReport } from '../metrics/report.ts';
 export interface WorkerInit {
   readonly index: number;
   readonly config: BrokerConfig;
-  /** resolved listener ports, in listener order */
-  readonly ports: readonly number[];
   readonly verbose: boolean;
   /** true when CONNECTs must be checked by the main thread's Authenticator */
   readonly remoteAuth: boolean;
   /** shared memory with the other workers; undefined with one worker */
   readonly cluster: ClusterShared | undefined;
-  /** test placement: a loopback port only this worker listens on (like listener 0), so a test can pick the worker */
-  readonly privatePort: number | undefined;
   /** the dynamic security rules as they are now; undefined when the plugin is not loaded */
   readonly dynsec: DynsecSnapshot | undefined;
 }
@@ -35,8 +31,12 @@ export type ToWorker =
   | { readonly type: 'authResult'; readonly id: number; readonly result: 'ok' | 'bad_credentials' | 'not_authorized' | 'error' }
   /** worker `index` died: route nothing more to it */
   | { readonly type: 'peerDown'; readonly index: number }
-  /** every worker has loaded its state: open the listeners */
-  | { readonly type: 'listen' }
+  /**
+   * every worker has loaded its state: open the listeners on `ports` (listener order; 0: a free
+   * one), and with test placement a loopback port only this worker listens on (like listener 0,
+   * so that a test can pick the worker; 0: a free one). Answered by 'ready'.
+   */
+  | { readonly type: 'listen'; readonly ports: readonly number[]; readonly privatePort: number | undefined }
   /** dynamic security changed: the new rules (if they changed) and the connections to close */
   | { readonly type: 'dynsecUpdate'; readonly snapshot: DynsecSnapshot | undefined; readonly kick: DynsecKick | undefined }
   /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */
@@ -64,8 +64,8 @@ export type ToWorker =
 export type FromWorker =
   /** state loaded (sessions restored): waiting for 'listen' */
   | { readonly type: 'loaded' }
-  /** listening */
-  | { readonly type: 'ready' }
+  /** listening, on these ports (as in 'listen', every 0 replaced by the port the kernel chose) */
+  | { readonly type: 'ready'; readonly ports: readonly number[]; readonly privatePort: number | undefined }
   | { readonly type: 'stopped' }
   | { readonly type: 'stats'; readonly id: number; readonly report: WorkerReport }
     /** a CONNECT to authenticate (broker/services.ts AuthRequest) */

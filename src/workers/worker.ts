@@ -3,7 +3,7 @@
  * routing state. Talks to the main thread only through messages.ts.
  * called from: worker
  */
-import type { Server } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker } from '../broker/broker.ts';
@@ -215,11 +215,11 @@ port.on('message', (msg: ToWorker) => {
       publishLog(msg.entries);
       return;
     case 'listen':
-      openListeners().then(
-        () => {
+      openListeners(msg.ports, msg.privatePort).then(
+        (bound) => {
           // log_dest topic: from now on (the cluster is up), this worker's lines are published too
           log.attachTopic(publishLog);
-          post({ type: 'ready' });
+          post({ type: 'ready', ...bound });
           if (init.index === 0) startBridges();
         },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
@@ -256,25 +256,29 @@ const contexts: ListenerContext[] = [];
  * Listens on `port` with the settings of `listener`; connections count against the
  * max_connections of listener `index`.
  */
-function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
+/** Listens on `port` (0: a free one, chosen by the kernel); resolves once listening. */
+async function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
   const context: ListenerContext = listenerContext(config, index, listener);
   contexts.push(context);
-  if (listener.protocol === 'websockets') {
-    return listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (!admit(index, stream, address, remotePort, port)) return;
+  /** the port bound: known before any connection arrives */
+  let local = port;
+  const server = await (listener.protocol === 'websockets'
+    ? listenWebSocket(listener, port, (stream, address, remotePort) => {
+      if (!admit(index, stream, address, remotePort, local)) return;
       const conn = new Connection(stream, broker, outbox, context, address, remotePort);
       stream.on('data', conn.onData);
       outbox.add(conn);
-    }, maxFrame, config.websocketsHeadersSize);
-  }
-  return listen(listener, port, init.config.setTcpNodelay, (socket) => {
-    if (!admit(index, socket, socket.remoteAddress, socket.remotePort, port)) return;
-    // set_tcp_nodelay changed by a reload: the listener was created with the first value
-    if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
-    const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
-    if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
-    outbox.add(conn);
-  });
+    }, maxFrame, config.websocketsHeadersSize)
+    : listen(listener, port, init.config.setTcpNodelay, (socket) => {
+      if (!admit(index, socket, socket.remoteAddress, socket.remotePort, local)) return;
+      // set_tcp_nodelay changed by a reload: the listener was created with the first value
+      if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
+      const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
+      if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
+      outbox.add(conn);
+    }));
+  local = (server.address() as AddressInfo).port;
+  return server;
 }
 
 /**
@@ -334,11 +338,22 @@ function startBridges(): void {
   }
 }
 
-/** Opens the listeners once the main thread says every worker has its state (ToWorker 'listen'). */
-async function openListeners(): Promise<void> {
-  for (let i = 0; i < config.listeners.length; i++) servers.push(await serve(config.listeners[i]!, i, init.ports[i]!));
+/**
+ * Opens the listeners once the main thread says every worker has its state (ToWorker 'listen');
+ * returns the ports bound (a 0 asked for a free one).
+ */
+async function openListeners(ports: readonly number[], privatePort: number | undefined): Promise<{ ports: number[]; privatePort: number | undefined }> {
+  const bound: number[] = [];
+  for (let i = 0; i < config.listeners.length; i++) {
+    const server = await serve(config.listeners[i]!, i, ports[i]!);
+    servers.push(server);
+    bound.push((server.address() as AddressInfo).port);
+  }
+  if (privatePort === undefined) return { ports: bound, privatePort };
   // test placement: a second door into listener 0, counted against its max_connections
-  if (init.privatePort !== undefined) servers.push(await serve({ ...config.listeners[0]!, host: '127.0.0.1' }, 0, init.privatePort));
+  const door = await serve({ ...config.listeners[0]!, host: '127.0.0.1' }, 0, privatePort);
+  servers.push(door);
+  return { ports: bound, privatePort: (door.address() as AddressInfo).port };
 }
 
 // state first (sessions restored and registered), listeners after the main thread's go-ahead:

@@ -83,21 +83,28 @@ export async function startTestBroker(overrides: Partial<BrokerConfig> = {}, opt
   };
 }
 
+/**
+ * Ports below Linux's ephemeral range (32768-60999), so that no port-0 bind in any process takes
+ * them; each test process draws from its own block of 100 (by pid), so that two test files running
+ * at once do not pick the same port between one's probe and its server's bind.
+ */
+const PORT_BLOCKS = { first: 10_000, count: 220, size: 100 } as const;
+let nextInBlock = 0;
+
 /** A port that was free a moment ago (for processes that need a port number up front). */
 export async function freePort(): Promise<number> {
-  for (;;) {
+  const base = PORT_BLOCKS.first + (process.pid % PORT_BLOCKS.count) * PORT_BLOCKS.size;
+  for (let tries = 0; tries < PORT_BLOCKS.size; tries++) {
+    const port = base + (nextInBlock++ % PORT_BLOCKS.size);
     const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    // the kernel often hands the same port out again at once: never give one twice in a test process
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    const free = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
   }
+  throw new Error(`no free port in ${base}..${base + PORT_BLOCKS.size - 1}`);
 }
-const handedOut = new Set<number>();
 
 /** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs = 15000): Promise<void> {
