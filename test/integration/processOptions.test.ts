@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Harness, Inbox, publish, subscribe, uniqueId } from '../helpers/clients.ts';
+import { Harness, Inbox, publish, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
 
 const h = new Harness();
@@ -78,6 +78,10 @@ describe('user', { skip: culexOnly }, () => {
   test('started as root with `user nobody`, every thread of the process runs as nobody once the listener is open (Mosquitto drop_privileges)', { skip: asRoot ? false : 'needs root' }, async () => {
     const { p, port } = await start('user', ['persistence false', 'user nobody']);
     await running(p, port);
+    // the workers serve as soon as they listen; the main thread switches once the start is complete
+    for (const deadline = Date.now() + 20_000; !/switched to user nobody/.test(p.output()); await sleep(50)) {
+      assert.ok(Date.now() < deadline, `no "switched to user nobody" line:\n${p.output()}`);
+    }
     await roundTrip(port);
     const tasks = readdirSync(`/proc/${p.proc.pid}/task`);
     assert.ok(tasks.length > 2, 'main thread and workers');
