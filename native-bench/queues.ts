@@ -16,11 +16,13 @@
  *   node native-bench/queues.ts [--sessions 10000] [--per 100] [--long 200000] [--workers 1]
  *     [--payload 64] [--restart] [--settle 3 (seconds of RSS samples per step)]
  *     [--root DIR (a culex checkout to run, default this one)] [--label S]
+ *     [--profile DIR --phase sessions|fill: sample what the worker keeps alive during that step
+ *      (profile/allocSampler.mjs, ALLOC_LIVE=1); read with profile/allocSummary.ts DIR/t*.heapprofile UNITS]
  * Quick: --sessions 2000 --per 50 --long 50000 (about a minute on 2 shared cores).
  * called from: main (a command-line script)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +43,8 @@ const RESTART = process.argv.includes('--restart');
 const SETTLE_S = Number(arg('settle', '3'));
 const ROOT = path.resolve(arg('root', path.resolve(new URL('..', import.meta.url).pathname)));
 const LABEL = arg('label', path.basename(ROOT));
+const PROFILE = arg('profile', '');
+const PHASE = arg('phase', 'fill');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- MQTT 3.1.1, just what this needs (mqtt-packet encodes; acks are four bytes)
@@ -200,13 +204,31 @@ async function settledRss(pid: number): Promise<number> {
 
 async function startCulex(conf: string, dir: string, port: number): Promise<{ proc: ChildProcess; exited: Promise<unknown>; ms: number }> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [path.join(ROOT, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  const sampler = PROFILE === '' ? [] : ['--import', path.join(ROOT, 'native-bench/profile/allocSampler.mjs')];
+  if (PROFILE !== '') {
+    // empty before the worker polls it: an old start/stop file would start and stop its sampling at once
+    rmSync(PROFILE, { recursive: true, force: true });
+    mkdirSync(PROFILE, { recursive: true });
+  }
+  const env = PROFILE === '' ? process.env : { ...process.env, ALLOC_OUT: PROFILE, ALLOC_LIVE: '1' };
+  const proc = spawn(process.execPath, [...sampler, path.join(ROOT, 'src/cli/main.ts'), '-c', conf], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   await waitForPort(port, 600_000, exited);
   return { proc, exited, ms: performance.now() - t0 };
 }
 
 const mb = (n: number): string => (n / 1048576).toFixed(1);
+
+/** --profile: starts sampling before `phase` (once the worker says it samples) and stops after it. */
+async function profiled<T>(phase: string, step: () => Promise<T>): Promise<T> {
+  if (PROFILE === '' || phase !== PHASE) return step();
+  writeFileSync(path.join(PROFILE, 'start'), '');
+  while (!readdirSync(PROFILE).some((f) => f.startsWith('started-'))) await sleep(100);
+  const r = await step();
+  writeFileSync(path.join(PROFILE, 'stop'), '');
+  while (!readdirSync(PROFILE).some((f) => f.endsWith('.heapprofile'))) await sleep(200);
+  return r;
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'culex-queues-'));
 const data = path.join(dir, 'data');
@@ -221,10 +243,16 @@ writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'pers
 async function heapAndHeld(): Promise<string> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    let heap = 0;
-    for (const m of text.matchAll(/^nodejs_heap_size_used_bytes\{[^}]*\} (\S+)$/gm)) heap += Number(m[1]);
+    const sum = (metric: string): number => {
+      let n = 0;
+      for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1]);
+      return n;
+    };
+    const heap = sum('nodejs_heap_size_used_bytes');
+    const committed = sum('nodejs_heap_size_total_bytes');
+    const external = sum('nodejs_external_memory_bytes');
     const held = (where: string): string => /^culex_queued_messages_held\{where="(\w+)"\} (\S+)$/m.test(text) ? (new RegExp(`^culex_queued_messages_held\\{where="${where}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? '?') : '?';
-    return `V8 heap used ${mb(heap)} MB; queued in memory ${held('memory')}, on disk ${held('disk')}`;
+    return `V8 heap used ${mb(heap)} MB of ${mb(committed)} MB, external ${mb(external)} MB; queued in memory ${held('memory')}, on disk ${held('disk')}`;
   } catch {
     return 'no /metrics';
   }
@@ -240,11 +268,11 @@ try {
 
   if (SESSIONS > 0 && PER > 0) {
     let t = performance.now();
-    await offlineSessions(port, SESSIONS, 'qb-s', 'qb/all');
+    await profiled('sessions', () => offlineSessions(port, SESSIONS, 'qb-s', 'qb/all'));
     const sessionsRss = await settledRss(pid);
     process.stdout.write(`${SESSIONS} offline sessions in ${((performance.now() - t) / 1000).toFixed(1)} s: RSS +${mb(sessionsRss - idle)} MB (${((sessionsRss - idle) / SESSIONS).toFixed(0)} B/session, empty queues)\n`);
     t = performance.now();
-    await publishMany(port, 'qb/all', PER, 16);
+    await profiled('fill', () => publishMany(port, 'qb/all', PER, 16));
     const filled = await settledRss(pid);
     const queued = SESSIONS * PER;
     result.fanSessions = SESSIONS;
