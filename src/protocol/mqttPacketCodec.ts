@@ -7,6 +7,11 @@ import mqttPacket from 'mqtt-packet';
 import type { Packet, Parser } from 'mqtt-packet';
 import { malformed } from './errors.ts';
 
+// mqtt-packet's writer otherwise builds, on its first packet, a 2-byte Buffer for each of the 65,536
+// numbers (about 7 MB of heap per thread, measured with native-bench/queues.ts --profile): the packets
+// it still writes here (CONNACK, SUBACK, UNSUBACK, PINGRESP, DISCONNECT) are not the hot path
+(mqttPacket.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+
 /** MQTT protocol level: 3 = MQTT 3.1 ("MQIsdp"), 4 = 3.1.1, 5 = 5.0 */
 export type ProtocolVersion = 3 | 4 | 5;
 
