@@ -14,7 +14,7 @@
  * are page cache and not counted), the least of the samples over --settle seconds after the step; "above idle"
  * is against the broker before any session existed.
  *   node native-bench/queues.ts [--sessions 10000] [--per 100] [--long 200000] [--workers 1]
- *     [--payload 64] [--restart] [--settle 3 (seconds of RSS samples per step)]
+ *     [--payload 64] [--restart] [--no-cycle (skip step 3)] [--settle 3 (seconds of RSS samples per step)]
  *     [--root DIR (a culex checkout to run, default this one)] [--label S]
  *     [--profile DIR --phase sessions|fill: sample what the worker keeps alive during that step
  *      (profile/allocSampler.mjs, ALLOC_LIVE=1); read with profile/allocSummary.ts DIR/t*.heapprofile UNITS]
@@ -39,6 +39,8 @@ const LONG = Number(arg('long', '200000'));
 const WORKERS = Number(arg('workers', '1'));
 const PAYLOAD = Buffer.alloc(Number(arg('payload', '64')), 0x61);
 const RESTART = process.argv.includes('--restart');
+/** --no-cycle: the long queue is filled and drained once (no fill-drain-fill file-size cycle) */
+const CYCLE = !process.argv.includes('--no-cycle');
 /** seconds of RSS samples after each step (the least is taken): V8 gives heap back after a while idle */
 const SETTLE_S = Number(arg('settle', '3'));
 const ROOT = path.resolve(arg('root', path.resolve(new URL('..', import.meta.url).pathname)));
@@ -283,20 +285,25 @@ try {
       `${result.fanBytesPerSession} B per offline session, ${result.fanBytesPerQueued} B per queued message (${await heapAndHeld()})\n`);
   }
 
+  /** the data file after the long queue's fill, then after its drain */
+  let size1 = 0;
+  let size2 = 0;
   if (LONG > 0) {
     await offlineSession(port, 'qb-long', 'qb/long');
     const before = await settledRss(pid);
     const fillMs = await publishMany(port, 'qb/long', LONG, 32);
     const filled = await settledRss(pid);
-    const size1 = fileSize();
+    size1 = fileSize();
     result.longQueued = LONG;
     result.longBytesPerQueued = Math.round((filled - before) / LONG);
     process.stdout.write(`one session, ${LONG} queued (published at ${(LONG / fillMs * 1000).toFixed(0)} msg/s): RSS +${mb(filled - before)} MB = ${result.longBytesPerQueued} B per queued message; data file ${mb(size1)} MB (${await heapAndHeld()})\n`);
     const drainMs = await drain(port, 'qb-long', LONG);
     result.drainMsgPerSec = Math.round(LONG / drainMs * 1000);
     await sleep(1000);
-    const size2 = fileSize();
+    size2 = fileSize();
     process.stdout.write(`drained at ${result.drainMsgPerSec} msg/s; data file ${mb(size2)} MB\n`);
+  }
+  if (LONG > 0 && CYCLE) {
     await publishMany(port, 'qb/long', LONG, 32);
     await sleep(1000);
     const size3 = fileSize();
