@@ -52,6 +52,9 @@ export const counters = {
   bridgeMessagesIn: 0,
   bridgeConnects: 0,
   bridgeDisconnects: 0,
+  /** other culex nodes (src/nats/): messages sent to NATS, and taken from it and delivered here */
+  clusterMessagesOut: 0,
+  clusterMessagesIn: 0,
   subscriptions: 0,
   sessions: 0,
   /** offline sessions ended by their expiry interval (persistent_client_expiration, v5 Session Expiry) */

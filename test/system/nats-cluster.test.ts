@@ -1,0 +1,149 @@
+/**
+ * Three culex nodes joined through one nats-server (issue 17; options cluster_nats_url and
+ * cluster_node_name), each with 2 workers, all processes started here on loopback: messages
+ * cross nodes in order at QoS 0, 1 and 2; wildcards; a `$share` group spread over two nodes
+ * gets each message once; no echo on the publisher's node; mosquitto_pub/mosquitto_sub.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
+import { natsMissing, startNats, startNode, stopCluster, type Node } from '../helpers/natsCluster.ts';
+
+const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
+
+describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
+  const h = new Harness();
+  let n1: Node;
+  let n2: Node;
+  let n3: Node;
+
+  before(async () => {
+    const nats = await startNats();
+    [n1, n2, n3] = await Promise.all([startNode(nats, 'n1'), startNode(nats, 'n2'), startNode(nats, 'n3')]);
+  });
+  after(async () => {
+    await h.teardown();
+    stopCluster();
+  });
+
+  for (const qos of [0, 1, 2] as const) {
+    test(`[MQTT-4.6.0-5] 200 messages at QoS ${qos} from node 1 reach a subscriber on node 3 in order`, async () => {
+      const topic = `order/${qos}/${uniqueId()}`;
+      const sub = await h.connect(n3.url, { protocolVersion: 5 });
+      const inbox = new Inbox(sub);
+      await subscribe(sub, topic, { qos });
+      const pub = await h.connect(n1.url, { protocolVersion: 5 });
+      await publishMany(pub, topic, 200, qos);
+      const got = await inbox.waitFor(200, 20000);
+      assert.deepEqual(got.map((m) => m.payload.toString()), Array.from({ length: 200 }, (_, i) => String(i)));
+      assert.ok(got.every((m) => m.packet.qos === qos));
+      await inbox.expectNone(300);
+    });
+  }
+
+  test('v5 properties and the RETAIN flag of Retain As Published cross nodes', async () => {
+    const topic = `props/${uniqueId()}`;
+    const sub = await h.connect(n2.url, { protocolVersion: 5 });
+    const inbox = new Inbox(sub);
+    await subscribe(sub, topic, { qos: 1, rap: true });
+    const pub = await h.connect(n1.url, { protocolVersion: 5 });
+    await pub.publishAsync(topic, 'p', {
+      qos: 1,
+      properties: {
+        userProperties: { a: '1', b: ['x', 'y'] }, contentType: 'text/plain', responseTopic: 'r/t',
+        correlationData: Buffer.from([0, 1, 255]), payloadFormatIndicator: true, messageExpiryInterval: 100,
+      },
+    });
+    const m = await inbox.next();
+    const p = m.packet.properties!;
+    assert.deepEqual({ ...p.userProperties }, { a: '1', b: ['x', 'y'] });
+    assert.equal(p.contentType, 'text/plain');
+    assert.equal(p.responseTopic, 'r/t');
+    assert.deepEqual(p.correlationData, Buffer.from([0, 1, 255]));
+    assert.equal(p.payloadFormatIndicator, true);
+    assert.ok(p.messageExpiryInterval! > 90 && p.messageExpiryInterval! <= 100);
+    await pub.publishAsync(topic, 'r', { qos: 0, retain: true });
+    assert.equal((await inbox.next()).packet.retain, true);
+    await pub.publishAsync(topic, '', { qos: 0, retain: true });
+  });
+
+  test('[MQTT-4.7.1-2] + and # filters match across nodes; # never matches a $ topic', async () => {
+    const base = uniqueId('w');
+    const sub = await h.connect(n3.url);
+    const plus = new Inbox(sub);
+    await subscribe(sub, [`${base}/+/x`, `${base}/#`], { qos: 1 });
+    const all = await h.connect(n2.url);
+    const hash = new Inbox(all);
+    await subscribe(all, '#', { qos: 0 });
+    const pub = await h.connect(n1.url);
+    for (const t of [`${base}`, `${base}/a/x`, `${base}/a/y`, `${base}/a/x/z`]) await pub.publishAsync(t, t, { qos: 1 });
+    // one delivery per message however many of the session's filters match [MQTT-3.3.4-2]
+    const got = await plus.waitFor(4);
+    assert.deepEqual(got.map((m) => m.topic), [`${base}`, `${base}/a/x`, `${base}/a/y`, `${base}/a/x/z`]);
+    await plus.expectNone(300);
+    await hash.waitFor(4);
+    assert.ok(hash.messages.every((m) => !m.topic.startsWith('$')));
+  });
+
+  test('a $share group with members on nodes 2 and 3 gets each message exactly once', async () => {
+    const topic = `share/${uniqueId()}`;
+    const inboxes: Inbox[] = [];
+    for (const n of [n2, n2, n3, n3]) {
+      const c = await h.connect(n.url, { protocolVersion: 5 });
+      inboxes.push(new Inbox(c));
+      await subscribe(c, `$share/g/${topic}`, { qos: 1 });
+    }
+    const pub = await h.connect(n1.url, { protocolVersion: 5 });
+    await publishMany(pub, topic, 100, 1);
+    const deadline = Date.now() + 15000;
+    const count = () => inboxes.reduce((s, i) => s + i.messages.length, 0);
+    while (count() < 100 && Date.now() < deadline) await sleep(50);
+    await sleep(300);
+    const all = inboxes.flatMap((i) => i.payloads()).sort((a, b) => Number(a) - Number(b));
+    assert.deepEqual(all, Array.from({ length: 100 }, (_, i) => String(i)));
+    // NATS spreads the group over both nodes
+    assert.ok(inboxes.slice(0, 2).some((i) => i.messages.length > 0) && inboxes.slice(2).some((i) => i.messages.length > 0));
+  });
+
+  test('a subscriber on the publisher\'s node gets each message once (no echo through NATS)', async () => {
+    const base = uniqueId('e');
+    const subs: Inbox[] = [];
+    // one client on each worker, with overlapping filters, and a subscriber on another node
+    for (const n of [n1, n1, n1, n2]) {
+      const c = await h.connect(n.url);
+      subs.push(new Inbox(c));
+      await subscribe(c, [`${base}/#`, `${base}/+`, `${base}/t`], { qos: 1 });
+    }
+    const pub = await h.connect(n1.url);
+    await publishMany(pub, `${base}/t`, 50, 1);
+    for (const s of subs) {
+      await s.waitFor(50);
+      await s.expectNone(300);
+      assert.deepEqual(s.payloads(), Array.from({ length: 50 }, (_, i) => String(i)));
+    }
+  });
+
+  test('mosquitto_pub to node 1, mosquitto_sub on node 2', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
+    const topic = `mosq/${uniqueId()}`;
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(n2.port), '-t', topic, '-q', '1', '-C', '5', '-v', '-W', '20']);
+    let out = '';
+    sub.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const ended = new Promise<number | null>((resolve) => sub.once('exit', resolve));
+    // mosquitto_sub has subscribed once a message published by node 2's own client reaches it
+    const probe = await h.connect(n2.url);
+    const ready = Date.now() + 10000;
+    while (!out.includes('ready') && Date.now() < ready) {
+      await probe.publishAsync(topic, 'ready', { qos: 0 });
+      await sleep(100);
+    }
+    const seen = out.split('\n').filter((l) => l !== '').length;
+    for (let i = 0; i < 5 - seen; i++) {
+      const r = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(n1.port), '-t', topic, '-q', '1', '-m', `m${i}`]);
+      assert.equal(r.status, 0, r.stderr.toString());
+    }
+    assert.equal(await ended, 0, out);
+    const lines = out.trim().split('\n').filter((l) => !l.endsWith(' ready'));
+    assert.deepEqual(lines, Array.from({ length: 5 - seen }, (_, i) => `${topic} m${i}`));
+  });
+});
