@@ -584,6 +584,15 @@ export class Broker {
     if (route) this.router.route(message, Date.now(), false);
   }
 
+  /**
+   * The cluster's retained message of `topic` changed (src/nats/retainedBucket.ts): this
+   * worker's store follows; undefined = cleared. Never stored here: the bucket keeps it.
+   */
+  retainedFromNode(topic: string, message: Message | undefined): void {
+    this.retained.set(message ?? createMessage(topic, Buffer.alloc(0), 0, true, undefined, '', 0));
+    counters.retainedMessages = this.retained.size;
+  }
+
   /** Delivers to one member of this worker's `$share/group/filter`; false when it has none. */
   deliverToGroup(group: string, filter: string, message: Message): boolean {
     const g = this.tree.group(filter, group);

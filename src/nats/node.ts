@@ -12,6 +12,7 @@
  * - in: a message from NATS is delivered to this worker's sessions only (every worker holds its
  *   own interest), never published again (no loops); a plain subscription ignores messages of
  *   this node (already delivered here) and repeats (overlapping filters of this connection).
+ * - retained messages: the shared bucket (retainedBucket.ts).
  * Across nodes delivery is core NATS: at most once (README "Cluster").
  * called from: worker
  */
@@ -24,6 +25,7 @@ import type { ParsedFilter } from '../model/subscription.ts';
 import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
 import { readMessage, writeHeaders } from './envelope.ts';
+import { RetainedBucket } from './retainedBucket.ts';
 import { filterSubjects, subjectTopic, topicSubject } from './subjects.ts';
 
 /** One filter (or `$share` group and filter) held by this worker. */
@@ -38,6 +40,7 @@ export class NatsNode implements NodeLink {
   private readonly nc: NatsConnection;
   private readonly log: Logger;
   private broker: Broker | undefined;
+  private retained: RetainedBucket | undefined;
   /** this connection's id in Culex-Conn, and the number of its last message */
   private readonly connId: string;
   private seq = 0;
@@ -69,9 +72,10 @@ export class NatsNode implements NodeLink {
     return node;
   }
 
-  /** Starts delivering what arrives to `broker`. */
-  start(broker: Broker): void {
+  /** Starts delivering what arrives to `broker`; resolves once the retained bucket is applied to its store. */
+  async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    this.retained = await RetainedBucket.open(this.nc, this.name, this.log, (topic, message) => broker.retainedFromNode(topic, message));
   }
 
   /** Closes the connection after sending what is buffered. */
@@ -90,7 +94,9 @@ export class NatsNode implements NodeLink {
       this.log.warning(`cluster: message on ${message.topic} not sent to the other nodes: ${(err as Error).message}`);
       return undefined;
     }
-    return message.qos === 0 ? undefined : this.confirmed();
+    const stored = message.retain ? this.retained?.put(message, now) : undefined;
+    if (message.qos === 0) return undefined;
+    return stored === undefined ? this.confirmed() : Promise.all([this.confirmed(), stored]).then(() => undefined);
   }
 
   interestChanged(filter: ParsedFilter, delta: 1 | -1): Promise<void> | undefined {

@@ -98,7 +98,6 @@ const nodes = config.clusterNatsUrls.length === 0
   ? undefined
   : await (await import('../nats/node.ts')).NatsNode.connect(config.clusterNatsUrls, config.clusterNodeName!, init.index, log);
 const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq, nodes });
-nodes?.start(broker);
 
 let stopping = false;
 
@@ -117,6 +116,8 @@ if (store !== undefined) {
   }
   counters.retainedMessages = broker.retained.size;
 }
+// the cluster's retained messages replace this node's stored ones
+await nodes?.start(broker);
 cluster?.start(broker);
 // persistent_subscription: which declared sessions are this worker's, read before its restore writes anything
 const declared = DeclaredSessions.plan(config.persistentSubscriptions, store, init.index, workers);

@@ -2,13 +2,14 @@
  * Three culex nodes joined through one nats-server (issue 17; options cluster_nats_url and
  * cluster_node_name), each with 2 workers, all processes started here on loopback: messages
  * cross nodes in order at QoS 0, 1 and 2; wildcards; a `$share` group spread over two nodes
- * gets each message once; no echo on the publisher's node; mosquitto_pub/mosquitto_sub.
+ * gets each message once; no echo on the publisher's node; mosquitto_pub/mosquitto_sub;
+ * retained messages shared through the JetStream bucket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
-import { natsMissing, startNats, startNode, stopCluster, type Node } from '../helpers/natsCluster.ts';
+import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
 
@@ -17,9 +18,10 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
   let n1: Node;
   let n2: Node;
   let n3: Node;
+  let nats: Nats;
 
   before(async () => {
-    const nats = await startNats();
+    nats = await startNats();
     [n1, n2, n3] = await Promise.all([startNode(nats, 'n1'), startNode(nats, 'n2'), startNode(nats, 'n3')]);
   });
   after(async () => {
@@ -122,6 +124,44 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
       await s.expectNone(300);
       assert.deepEqual(s.payloads(), Array.from({ length: 50 }, (_, i) => String(i)));
     }
+  });
+
+  /** The retained messages a new subscription to `filter` on `node` gets (waits 300 ms for them). */
+  async function retainedOn(node: Node, filter: string): Promise<string[]> {
+    const c = await h.connect(node.url);
+    const inbox = new Inbox(c);
+    await subscribe(c, filter, { qos: 1 });
+    await sleep(300);
+    c.end(true);
+    return inbox.messages.filter((m) => m.packet.retain).map((m) => `${m.topic}=${m.payload.toString()}`);
+  }
+
+  /** Polls `retainedOn` until it gives `expected` (the bucket's watchers apply changes shortly after the PUBACK). */
+  async function eventually(node: Node, filter: string, expected: string[]): Promise<void> {
+    const deadline = Date.now() + 10000;
+    let got = await retainedOn(node, filter);
+    while (JSON.stringify(got) !== JSON.stringify(expected) && Date.now() < deadline) got = await retainedOn(node, filter);
+    assert.deepEqual(got, expected, `node ${node.name}`);
+  }
+
+  test('[MQTT-3.3.1-6] a retained message set on node 1 is served by nodes 2 and 3; cleared on node 2, it is gone everywhere', async () => {
+    const topic = `keep/${uniqueId()}`;
+    const pub = await h.connect(n1.url, { protocolVersion: 5 });
+    await pub.publishAsync(topic, 'kept', { qos: 1, retain: true, properties: { contentType: 'x/y' } });
+    for (const n of [n1, n2, n3]) await eventually(n, topic, [`${topic}=kept`]);
+    const other = await h.connect(n2.url);
+    await other.publishAsync(topic, '', { qos: 1, retain: true });
+    for (const n of [n1, n2, n3]) await eventually(n, topic, []);
+  });
+
+  test('a node started later loads the retained messages of the bucket', async () => {
+    const topic = `late/${uniqueId()}`;
+    const pub = await h.connect(n3.url);
+    await pub.publishAsync(topic, 'before', { qos: 1, retain: true });
+    const n4 = await startNode(nats, 'n4');
+    assert.deepEqual(await retainedOn(n4, topic), [`${topic}=before`]);
+    await pub.publishAsync(topic, '', { qos: 1, retain: true });
+    n4.proc.kill();
   });
 
   test('mosquitto_pub to node 1, mosquitto_sub on node 2', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
