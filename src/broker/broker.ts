@@ -137,6 +137,23 @@ export class Broker {
    * [MQTT-3.1.3-9]. `done` is called at once, or once the session has arrived from another worker.
    */
   openSession(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
+    const nodes = this.nodes;
+    // another node first (it may hold the session), then this node's workers
+    if (nodes === undefined || conn.idAssigned) this.openOnNode(conn, cleanStart, expiryInterval, done);
+    else {
+      nodes.acquire(conn.clientId, cleanStart, conn.username, (moved) => {
+        if (moved === undefined) {
+          if (conn.awaitingSession) this.openOnNode(conn, cleanStart, expiryInterval, done);
+        } else {
+          this.cluster?.adopt(conn.clientId);
+          this.sessionArrived(conn, cleanStart, expiryInterval, moved, done);
+        }
+      });
+    }
+  }
+
+  /** openSession within this node: the session may be on another worker. */
+  private openOnNode(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
     const cluster = this.cluster;
     const id = conn.clientId;
     // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)

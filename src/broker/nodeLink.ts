@@ -6,6 +6,7 @@
  */
 import type { Message } from '../model/message.ts';
 import type { ParsedFilter } from '../model/subscription.ts';
+import type { MovedSession } from './clusterLink.ts';
 
 export interface NodeLink {
   /**
@@ -20,4 +21,10 @@ export interface NodeLink {
    * interest, so that a message published elsewhere after the SUBACK arrives), or undefined.
    */
   interestChanged(filter: ParsedFilter, delta: 1 | -1): Promise<void> | undefined;
+  /**
+   * Makes this node the holder of `clientId` cluster-wide: a node that held it closes its
+   * connection (0x8E) and hands its session over. `done` is called later, with that session, or
+   * undefined (none came: the id was free, on clean start, another user's, or the node is gone).
+   */
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void;
 }

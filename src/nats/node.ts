@@ -12,7 +12,8 @@
  * - in: a message from NATS is delivered to this worker's sessions only (every worker holds its
  *   own interest), never published again (no loops); a plain subscription ignores messages of
  *   this node (already delivered here) and repeats (overlapping filters of this connection).
- * - retained messages: the shared bucket (retainedBucket.ts).
+ * - retained messages: the shared bucket (retainedBucket.ts);
+ * - client ids: the registry bucket and the takeover of a session from another node (takeover.ts).
  * Across nodes delivery is core NATS: at most once (README "Cluster").
  * called from: worker
  */
@@ -26,6 +27,8 @@ import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
 import { readMessage, writeHeaders } from './envelope.ts';
 import { RetainedBucket } from './retainedBucket.ts';
+import { Takeover } from './takeover.ts';
+import type { MovedSession } from '../broker/clusterLink.ts';
 import { filterSubjects, subjectTopic, topicSubject } from './subjects.ts';
 
 /** One filter (or `$share` group and filter) held by this worker. */
@@ -41,6 +44,9 @@ export class NatsNode implements NodeLink {
   private readonly log: Logger;
   private broker: Broker | undefined;
   private retained: RetainedBucket | undefined;
+  private takeover: Takeover | undefined;
+  /** this node's worker count (each worker answers the takeover requests of other nodes) */
+  private readonly workers: number;
   /** this connection's id in Culex-Conn, and the number of its last message */
   private readonly connId: string;
   private seq = 0;
@@ -51,15 +57,16 @@ export class NatsNode implements NodeLink {
   /** the confirmation this turn's publishes and subscriptions wait for (one PING at the end of the turn) */
   private turn: Promise<void> | undefined;
 
-  private constructor(nc: NatsConnection, name: string, worker: number, log: Logger) {
+  private constructor(nc: NatsConnection, name: string, worker: number, workers: number, log: Logger) {
     this.nc = nc;
+    this.workers = workers;
     this.name = name;
     this.log = log;
     this.connId = `${name}-${worker}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   }
 
-  /** Connects worker `worker` of node `name`; rejects when no server in `urls` answers. */
-  static async connect(urls: readonly string[], name: string, worker: number, log: Logger): Promise<NatsNode> {
+  /** Connects worker `worker` (of `workers`) of node `name`; rejects when no server in `urls` answers. */
+  static async connect(urls: readonly string[], name: string, worker: number, workers: number, log: Logger): Promise<NatsNode> {
     const nc = await connect({
       servers: [...urls],
       name: `culex ${name} worker ${worker}`,
@@ -67,7 +74,7 @@ export class NatsNode implements NodeLink {
       reconnectTimeWait: 250,
       pingInterval: 10_000,
     });
-    const node = new NatsNode(nc, name, worker, log);
+    const node = new NatsNode(nc, name, worker, workers, log);
     void node.watchStatus();
     return node;
   }
@@ -76,10 +83,19 @@ export class NatsNode implements NodeLink {
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
     this.retained = await RetainedBucket.open(this.nc, this.name, this.log, (topic, message) => broker.retainedFromNode(topic, message));
+    this.takeover = await Takeover.open(this.nc, this.name, this.workers, this.log);
+    this.takeover.serve(broker);
+  }
+
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void {
+    const t = this.takeover;
+    if (t === undefined || this.broker === undefined) done(undefined);
+    else t.acquire(this.broker, clientId, cleanStart, username, done);
   }
 
   /** Closes the connection after sending what is buffered. */
   async stop(): Promise<void> {
+    this.takeover?.stop();
     await this.nc.drain().catch(() => this.nc.close());
   }
 

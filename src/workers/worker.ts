@@ -96,7 +96,7 @@ const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flus
 // the other culex nodes (cluster_nats_url): NATS code is loaded only then
 const nodes = config.clusterNatsUrls.length === 0
   ? undefined
-  : await (await import('../nats/node.ts')).NatsNode.connect(config.clusterNatsUrls, config.clusterNodeName!, init.index, log);
+  : await (await import('../nats/node.ts')).NatsNode.connect(config.clusterNatsUrls, config.clusterNodeName!, init.index, workers, log);
 const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq, nodes });
 
 let stopping = false;

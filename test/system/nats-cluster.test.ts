@@ -3,12 +3,14 @@
  * cluster_node_name), each with 2 workers, all processes started here on loopback: messages
  * cross nodes in order at QoS 0, 1 and 2; wildcards; a `$share` group spread over two nodes
  * gets each message once; no echo on the publisher's node; mosquitto_pub/mosquitto_sub;
- * retained messages shared through the JetStream bucket.
+ * retained messages shared through the JetStream bucket; a client id taken over from another
+ * node with its session.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
+import type { IConnackPacket } from 'mqtt';
+import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
@@ -162,6 +164,37 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     assert.deepEqual(await retainedOn(n4, topic), [`${topic}=before`]);
     await pub.publishAsync(topic, '', { qos: 1, retain: true });
     n4.proc.kill();
+  });
+
+  test('[MQTT-3.1.4-3] a persistent session moves from node 1 to node 2 with its queue, in order', async () => {
+    const clientId = uniqueId('mover');
+    const topic = `move/${clientId}`;
+    const opts = { protocolVersion: 5 as const, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const first = await h.connect(n1.url, opts);
+    await subscribe(first, topic, { qos: 1 });
+    first.end(true);
+    await sleep(200);
+    const pub = await h.connect(n3.url);
+    await publishMany(pub, topic, 20, 1);
+    await sleep(500); // node 1 queues them for the offline session as they arrive through NATS
+    const second = h.client(n2.url, opts);
+    const inbox = new Inbox(second); // before the CONNACK: the queue follows it in the same read
+    const connack = await once<IConnackPacket>(second, 'connect');
+    assert.equal(connack.sessionPresent, true);
+    const got = await inbox.waitFor(20);
+    assert.deepEqual(got.map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => String(i)));
+    // the subscription came along: a later message reaches node 2, and node 1 no longer has it
+    await pub.publishAsync(topic, 'after', { qos: 1 });
+    assert.equal((await inbox.waitFor(21))[20]!.payload.toString(), 'after');
+    await inbox.expectNone(300);
+  });
+
+  test('a client connected on node 1 is closed with 0x8E when its id connects on node 2', async () => {
+    const clientId = uniqueId('taken');
+    const old = await h.connect(n1.url, { protocolVersion: 5, clientId });
+    const closed = closeReason(old);
+    await h.connect(n2.url, { protocolVersion: 5, clientId });
+    assert.equal(await closed, 0x8e);
   });
 
   test('mosquitto_pub to node 1, mosquitto_sub on node 2', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
