@@ -28,6 +28,7 @@ import { counters } from '../metrics/counters.ts';
 import { readMessage, writeHeaders } from './envelope.ts';
 import { RetainedBucket } from './retainedBucket.ts';
 import { Takeover } from './takeover.ts';
+import { Heartbeat } from './heartbeat.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
 import { filterSubjects, subjectTopic, topicSubject } from './subjects.ts';
 
@@ -45,6 +46,9 @@ export class NatsNode implements NodeLink {
   private broker: Broker | undefined;
   private retained: RetainedBucket | undefined;
   private takeover: Takeover | undefined;
+  /** worker 0 only */
+  private heartbeat: Heartbeat | undefined;
+  private readonly worker: number;
   /** this node's worker count (each worker answers the takeover requests of other nodes) */
   private readonly workers: number;
   /** this connection's id in Culex-Conn, and the number of its last message */
@@ -60,6 +64,7 @@ export class NatsNode implements NodeLink {
   private constructor(nc: NatsConnection, name: string, worker: number, workers: number, log: Logger) {
     this.nc = nc;
     this.workers = workers;
+    this.worker = worker;
     this.name = name;
     this.log = log;
     this.connId = `${name}-${worker}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -85,6 +90,7 @@ export class NatsNode implements NodeLink {
     this.retained = await RetainedBucket.open(this.nc, this.name, this.log, (topic, message) => broker.retainedFromNode(topic, message));
     this.takeover = await Takeover.open(this.nc, this.name, this.workers, this.log);
     this.takeover.serve(broker);
+    if (this.worker === 0) this.heartbeat = new Heartbeat(this.nc, this.name);
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void {
@@ -96,6 +102,7 @@ export class NatsNode implements NodeLink {
   /** Closes the connection after sending what is buffered. */
   async stop(): Promise<void> {
     this.takeover?.stop();
+    this.heartbeat?.stop();
     await this.nc.drain().catch(() => this.nc.close());
   }
 

@@ -9,8 +9,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { IConnackPacket } from 'mqtt';
 import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
+import { freePort } from '../helpers/broker.ts';
 import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
@@ -21,10 +23,16 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
   let n2: Node;
   let n3: Node;
   let nats: Nats;
+  let metricsPort: number;
 
   before(async () => {
     nats = await startNats();
-    [n1, n2, n3] = await Promise.all([startNode(nats, 'n1'), startNode(nats, 'n2'), startNode(nats, 'n3')]);
+    metricsPort = await freePort();
+    [n1, n2, n3] = await Promise.all([
+      startNode(nats, 'n1', [`metrics_listener 127.0.0.1:${metricsPort}`, 'sys_interval 1']),
+      startNode(nats, 'n2'),
+      startNode(nats, 'n3'),
+    ]);
   });
   after(async () => {
     await h.teardown();
@@ -195,6 +203,31 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     const closed = closeReason(old);
     await h.connect(n2.url, { protocolVersion: 5, clientId });
     assert.equal(await closed, 0x8e);
+  });
+
+  test('/metrics and $SYS show the cluster: 3 nodes alive, messages in and out, takeovers; the alert rule\'s metrics exist', async () => {
+    const samples = async (): Promise<Map<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const out = new Map<string, number>();
+      for (const m of text.matchAll(/^(culex_cluster_\S+) (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+      return out;
+    };
+    const deadline = Date.now() + 10000;
+    let s = await samples();
+    while (s.get('culex_cluster_nodes_alive') !== 3 && Date.now() < deadline) {
+      await sleep(200);
+      s = await samples();
+    }
+    assert.equal(s.get('culex_cluster_nodes_alive'), 3);
+    assert.ok(s.get('culex_cluster_messages_total{direction="out"}')! > 0);
+    assert.ok(s.get('culex_cluster_messages_total{direction="in"}')! > 0);
+    assert.ok(s.has('culex_cluster_registry_takeovers_total'));
+    const rules = readFileSync(new URL('../../config/prometheus/culex-alerts.yml', import.meta.url), 'utf8');
+    for (const m of rules.matchAll(/\b(culex_cluster_[a-z_]+)\b/g)) assert.ok([...s.keys()].some((k) => k.startsWith(m[1]!)), m[1]);
+    const c = await h.connect(n1.url);
+    const inbox = new Inbox(c);
+    await subscribe(c, '$SYS/broker/cluster/nodes', { qos: 0 });
+    assert.equal((await inbox.next(5000)).payload.toString(), '3');
   });
 
   test('mosquitto_pub to node 1, mosquitto_sub on node 2', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
