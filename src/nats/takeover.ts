@@ -10,7 +10,9 @@
  * store, then puts itself in the bucket.
  * The registry is a hint, not a lock: an entry of a node that no longer holds the id costs one
  * round trip; a node that is down answers nothing (no responders, or the wait runs out) and the
- * CONNECT goes on with what B has. Two CONNECTs racing on two nodes may both win (README).
+ * CONNECT goes on with what B has. Two CONNECTs racing on two nodes may both win (README). A
+ * session whose record is larger than one NATS message (max_payload, 1 MiB by default) is not
+ * moved: it stays on A, offline, and the client starts afresh on B.
  * called from: worker
  */
 import { Packr } from 'msgpackr';
@@ -131,7 +133,7 @@ export class Takeover {
     } catch {
       return;
     }
-    const answer: Answer = broker.sessions.has(ask.id) ? { s: handOff(broker, ask.id, ask.clean, ask.u ?? undefined) } : {};
+    const answer: Answer = broker.sessions.has(ask.id) ? { s: handOff(broker, ask.id, ask.clean, ask.u ?? undefined, this.maxPayload(), this.log) } : {};
     msg.respond(packr.pack(answer));
     broker.flushSoon();
   }
@@ -144,6 +146,11 @@ export class Takeover {
     return { session, will };
   }
 
+  /** the largest message the NATS server takes (its max_payload), less room for the answer's framing */
+  private maxPayload(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - 1024;
+  }
+
   stop(): void {
     this.sub?.unsubscribe();
   }
@@ -154,7 +161,7 @@ export class Takeover {
  * its record, or null when nothing is handed (clean start, another user's session, or a
  * session that ended with its connection).
  */
-function handOff(broker: Broker, id: string, clean: boolean, username: string | undefined): SessionRecord | null {
+function handOff(broker: Broker, id: string, clean: boolean, username: string | undefined, maxBytes: number, log: Logger): SessionRecord | null {
   const first = broker.sessions.get(id)!;
   // a declared session nobody has taken is the first user's (Broker.attachSession)
   if (first.declared && !clean) first.username = username;
@@ -164,6 +171,12 @@ function handOff(broker: Broker, id: string, clean: boolean, username: string | 
   if (session === undefined) return null;
   if (clean || otherUser) {
     broker.endSession(session);
+    return null;
+  }
+  // one NATS message carries the whole session: one too large for it stays here, offline, and expires as usual
+  const size = packr.pack(sessionToRecord(session, undefined)).length;
+  if (size > maxBytes) {
+    log.warning(`cluster: session ${id} (${size} bytes with its queue) is larger than a NATS message; it stays on this node and its client starts afresh on the other`);
     return null;
   }
   const will = broker.releaseSession(session);
