@@ -138,8 +138,9 @@ export class Broker {
    */
   openSession(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
     const nodes = this.nodes;
-    // another node first (it may hold the session), then this node's workers
-    if (nodes === undefined || conn.idAssigned) this.openOnNode(conn, cleanStart, expiryInterval, done);
+    // another node first (it may hold the session), then this node's workers; a bridge's local
+    // session is each node's own (every node may run the same bridge configuration)
+    if (nodes === undefined || conn.idAssigned || this.bridgeIds.has(conn.clientId)) this.openOnNode(conn, cleanStart, expiryInterval, done);
     else {
       nodes.acquire(conn.clientId, cleanStart, conn.username, (moved) => {
         if (moved === undefined) {
