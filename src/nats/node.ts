@@ -78,6 +78,8 @@ export class NatsNode implements NodeLink {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 10_000,
+    }).catch((err: unknown) => {
+      throw new Error(`cluster_nats_url: no NATS server answered at ${urls.join(', ')} (${(err as Error).message})`);
     });
     const node = new NatsNode(nc, name, worker, workers, log);
     void node.watchStatus();

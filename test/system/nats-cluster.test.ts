@@ -12,7 +12,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { IConnackPacket } from 'mqtt';
 import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
-import { freePort } from '../helpers/broker.ts';
+import { freePort, startCli } from '../helpers/broker.ts';
+import { brokerDir } from '../helpers/brokerProcess.ts';
 import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
@@ -260,6 +261,14 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     await subscribe(back, topic, { qos: 1 });
     await pub.publishAsync(topic, 'after', { qos: 1 });
     assert.equal((await backInbox.next()).payload.toString(), 'after');
+  });
+
+  test('a node whose NATS server does not answer refuses to start, naming the URL', async () => {
+    const { dir, conf } = await brokerDir([`cluster_nats_url nats://127.0.0.1:${await freePort()}`, 'cluster_node_name lonely']);
+    const p = startCli(['-c', conf], dir);
+    const exit = await p.exit;
+    assert.notEqual(exit.code, 0);
+    assert.match(p.output(), /cluster_nats_url: no NATS server answered at nats:\/\/127\.0\.0\.1:\d+/);
   });
 
   test('mosquitto_pub to node 1, mosquitto_sub on node 2', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
