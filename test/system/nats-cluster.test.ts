@@ -263,6 +263,38 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     assert.equal((await backInbox.next()).payload.toString(), 'after');
   });
 
+  test('[MQTT-3.1.2-8] the will of a client of node 1 reaches a subscriber on node 2', async () => {
+    const topic = `will/${uniqueId()}`;
+    const sub = await h.connect(n2.url);
+    const inbox = new Inbox(sub);
+    await subscribe(sub, topic, { qos: 1 });
+    const doomed = await h.connect(n1.url, { will: { topic, payload: Buffer.from('gone'), qos: 1, retain: false } });
+    doomed.stream.destroy(); // no DISCONNECT: the will goes
+    assert.equal((await inbox.next()).payload.toString(), 'gone');
+  });
+
+  test('[MQTT-3.1.2-4] a clean start on node 2 ends the offline session of node 1: nothing more is queued for it there', async () => {
+    const clientId = uniqueId('fresh');
+    const topic = `fresh/${clientId}`;
+    const opts = { protocolVersion: 5 as const, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const first = await h.connect(n1.url, opts);
+    await subscribe(first, topic, { qos: 1 });
+    first.end(true);
+    await sleep(200);
+    const { client: second, connack } = await h.connectWithConnack(n2.url, { protocolVersion: 5, clientId, clean: true, properties: { sessionExpiryInterval: 3600 } });
+    assert.equal(connack.sessionPresent, false);
+    second.end(true);
+    await sleep(200);
+    // back on node 1 without clean start: node 2 held the id last, and its session has no subscription
+    const pub = await h.connect(n3.url);
+    await pub.publishAsync(topic, 'x', { qos: 1 });
+    const third = h.client(n1.url, opts);
+    const inbox = new Inbox(third);
+    const back = await once<IConnackPacket>(third, 'connect');
+    assert.equal(back.sessionPresent, true);
+    await inbox.expectNone(500, 0);
+  });
+
   test('a node whose NATS server does not answer refuses to start, naming the URL', async () => {
     const { dir, conf } = await brokerDir([`cluster_nats_url nats://127.0.0.1:${await freePort()}`, 'cluster_node_name lonely']);
     const p = startCli(['-c', conf], dir);
