@@ -571,7 +571,8 @@ export class Broker {
    */
   fromNode(message: Message, share: { group: string; filter: string } | undefined): void {
     if (share === undefined) this.router.route(message, Date.now(), false);
-    else this.deliverToGroup(share.group, share.filter, message);
+    // the last member here left while NATS still had this worker in the queue group
+    else if (!this.deliverToGroup(share.group, share.filter, message)) counters.messagesDroppedNoMember++;
     this.flushSoon();
   }
 
