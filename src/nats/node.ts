@@ -58,6 +58,11 @@ export class NatsNode implements NodeLink {
   private readonly lastSeq = new Map<string, number>();
   /** filter (or `group\0filter`) → its NATS subscriptions */
   private readonly interests = new Map<string, Interest>();
+  /**
+   * false while the NATS connection is lost (reconnecting): the buckets are not asked (a JetStream
+   * request would wait for its timeout); core NATS publishes wait in the client's reconnect buffer
+   */
+  private connected = true;
   /** the confirmation this turn's publishes and subscriptions wait for (one PING at the end of the turn) */
   private turn: Promise<void> | undefined;
 
@@ -97,7 +102,8 @@ export class NatsNode implements NodeLink {
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void {
     const t = this.takeover;
-    if (t === undefined || this.broker === undefined) done(undefined);
+    // without NATS the registry cannot be read: the CONNECT goes on with this node's sessions
+    if (t === undefined || this.broker === undefined || !this.connected) done(undefined);
     else t.acquire(this.broker, clientId, cleanStart, username, done);
   }
 
@@ -119,7 +125,8 @@ export class NatsNode implements NodeLink {
       this.log.warning(`cluster: message on ${message.topic} not sent to the other nodes: ${(err as Error).message}`);
       return undefined;
     }
-    const stored = message.retain ? this.retained?.put(message, now) : undefined;
+    const stored = message.retain && this.connected ? this.retained?.put(message, now) : undefined;
+    if (message.retain && !this.connected) this.log.warning(`cluster: NATS unreachable: the retained message on ${message.topic} stays on this node`);
     if (message.qos === 0) return undefined;
     return stored === undefined ? this.confirmed() : Promise.all([this.confirmed(), stored]).then(() => undefined);
   }
@@ -186,8 +193,13 @@ export class NatsNode implements NodeLink {
   /** Logs the connection's losses and recoveries. */
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect') this.log.warning(`cluster: NATS connection lost (${this.name})`);
-      else if (s.type === 'reconnect') this.log.notice(`cluster: NATS connection back (${this.name})`);
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.log.warning(`cluster: NATS connection lost (${this.name})`);
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.log.notice(`cluster: NATS connection back (${this.name})`);
+      }
     }
   }
 }

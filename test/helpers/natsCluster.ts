@@ -15,6 +15,8 @@ export interface Nats {
   readonly port: number;
   readonly url: string;
   readonly proc: ChildProcess;
+  /** its JetStream store is in `<dir>/js` */
+  readonly dir: string;
 }
 
 export interface Node {
@@ -29,15 +31,29 @@ export interface Node {
 const natsProcs: ChildProcess[] = [];
 const natsDirs: (() => void)[] = [];
 
-/** Starts `nats-server -js` on a free port with its store in a temporary directory. */
-export async function startNats(): Promise<Nats> {
-  const port = await freePort();
-  const { dir, cleanup } = tempDir('culex-nats-');
-  natsDirs.push(cleanup);
+/**
+ * Starts `nats-server -js` on a free port with its store in a temporary directory; or, given
+ * `again`, a new server on the same port and store (a NATS restart).
+ */
+export async function startNats(again?: Nats): Promise<Nats> {
+  const port = again?.port ?? (await freePort());
+  let dir = again?.dir;
+  if (dir === undefined) {
+    const tmp = tempDir('culex-nats-');
+    natsDirs.push(tmp.cleanup);
+    dir = tmp.dir;
+  }
   const proc = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(dir, 'js')], { stdio: 'ignore' });
   natsProcs.push(proc);
   await waitForPort(port);
-  return { port, url: `nats://127.0.0.1:${port}`, proc };
+  return { port, url: `nats://127.0.0.1:${port}`, proc, dir };
+}
+
+/** SIGKILL of a nats-server started here; resolves once it has exited. */
+export async function killNats(nats: Nats): Promise<void> {
+  const exited = new Promise((resolve) => nats.proc.once('exit', resolve));
+  nats.proc.kill('SIGKILL');
+  await exited;
 }
 
 /** Starts culex node `name` (2 workers, persistence in its own directory) joined through `nats`. */

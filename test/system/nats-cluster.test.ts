@@ -14,7 +14,7 @@ import type { IConnackPacket } from 'mqtt';
 import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { freePort, startCli } from '../helpers/broker.ts';
 import { brokerDir } from '../helpers/brokerProcess.ts';
-import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
+import { killNats, natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
 
@@ -324,5 +324,50 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     assert.equal(await ended, 0, out);
     const lines = out.trim().split('\n').filter((l) => !l.endsWith(' ready'));
     assert.deepEqual(lines, Array.from({ length: 5 - seen }, (_, i) => `${topic} m${i}`));
+  });
+});
+
+describe('a NATS restart under culex nodes', { skip: natsMissing }, () => {
+  const h = new Harness();
+  after(async () => {
+    await h.teardown();
+    stopCluster();
+  });
+
+  test('each node serves its own clients while NATS is down; cross-node messages resume and the buckets survive when it is back', async () => {
+    let nats = await startNats();
+    const [a, b] = await Promise.all([startNode(nats, 'ra'), startNode(nats, 'rb')]);
+    const topic = `restart/${uniqueId()}`;
+    const pub = await h.connect(a.url, { protocolVersion: 5 });
+    await pub.publishAsync(`${topic}/kept`, 'retained', { qos: 1, retain: true });
+    const far = await h.connect(b.url);
+    const farInbox = new Inbox(far);
+    await subscribe(far, `${topic}/live`, { qos: 1 });
+    await pub.publishAsync(`${topic}/live`, 'before', { qos: 1 });
+    assert.equal((await farInbox.next()).payload.toString(), 'before');
+
+    await killNats(nats);
+    // node a alone: a new client connects (the registry is not waited for) and gets a's messages
+    const near = await h.connect(a.url, { protocolVersion: 5 });
+    const nearInbox = new Inbox(near);
+    await subscribe(near, `${topic}/local`, { qos: 1 });
+    await pub.publishAsync(`${topic}/local`, 'alone', { qos: 1 });
+    assert.equal((await nearInbox.next()).payload.toString(), 'alone');
+
+    nats = await startNats(nats);
+    // the clients reconnect and renew their subscriptions: messages cross again
+    const deadline = Date.now() + 15000;
+    let i = 0;
+    while (!farInbox.payloads().some((p) => p.startsWith('after')) && Date.now() < deadline) {
+      await pub.publishAsync(`${topic}/live`, `after${i++}`, { qos: 1 });
+      await sleep(200);
+    }
+    assert.ok(farInbox.payloads().some((p) => p.startsWith('after')), `nothing crossed after the restart: ${farInbox.payloads().join(',')}`);
+    // JetStream kept the retained bucket on disk: a node started now loads the message set before
+    const c = await startNode(nats, 'rc');
+    const late = await h.connect(c.url);
+    const lateInbox = new Inbox(late);
+    await subscribe(late, `${topic}/kept`, { qos: 1 });
+    assert.equal((await lateInbox.next()).payload.toString(), 'retained');
   });
 });
