@@ -182,7 +182,8 @@ export class NatsNode implements NodeLink {
       setImmediate(() => {
         this.turn = undefined;
         this.nc.flush().then(resolve, (err: unknown) => {
-          this.log.warning(`cluster: NATS did not confirm: ${(err as Error).message}`);
+          // while reconnecting this is expected (the loss of the connection is logged once)
+          if (this.connected) this.log.warning(`cluster: NATS did not confirm: ${(err as Error).message}`);
           resolve();
         });
       });
