@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { IConnackPacket } from 'mqtt';
 import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { freePort, startCli } from '../helpers/broker.ts';
+import { RawClient, rawSubscriber, receivePublishes } from '../helpers/raw.ts';
 import { brokerDir } from '../helpers/brokerProcess.ts';
 import { killNats, natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
@@ -196,6 +197,26 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     await pub.publishAsync(topic, 'after', { qos: 1 });
     assert.equal((await inbox.waitFor(21))[20]!.payload.toString(), 'after');
     await inbox.expectNone(300);
+  });
+
+  test('[MQTT-4.4.0-1] a QoS 1 message in flight on node 1 is sent again, DUP set, once the session moved to node 2', async () => {
+    const clientId = uniqueId('inflight');
+    const topic = `inflight/${clientId}`;
+    // 3.1.1, persistent session; the first PUBLISH is read and never acknowledged
+    const { client: first } = await rawSubscriber(n1.port, [{ filter: topic, qos: 1 }], { clientId, clean: false });
+    const pub = await h.connect(n3.url);
+    await pub.publishAsync(topic, 'one', { qos: 1 });
+    const [unacked] = await receivePublishes(first, 1, false);
+    assert.equal(unacked!.payload!.toString(), 'one');
+    first.destroy();
+    await first.closed;
+    await pub.publishAsync(topic, 'two', { qos: 1 });
+    await sleep(300);
+    const { client: second, connack } = await RawClient.connected(n2.port, { clientId, clean: false });
+    assert.equal(connack.sessionPresent, true);
+    const again = await receivePublishes(second, 2);
+    assert.deepEqual(again.map((p) => [p.payload!.toString(), p.dup === true]), [['one', true], ['two', false]]);
+    second.destroy();
   });
 
   test('a client connected on node 1 is closed with 0x8E when its id connects on node 2', async () => {
