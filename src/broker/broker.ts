@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { AclClient, AuthRequest, Authorizer, BrokerServices, DurableStore } from './services.ts';
 import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
+import type { NodeLink } from './nodeLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
 import type { LoadedSession } from '../records/stored.ts';
 import { Journal } from '../durability/journal.ts';
@@ -60,6 +61,8 @@ export class Broker {
   /** acl_file and/or dynamic security; replaced by reconfigure() */
   private authorizer: Authorizer | undefined;
   readonly cluster: ClusterLink | undefined;
+  /** the other culex nodes: while set, `$share` groups are served only through it (one member cluster-wide) */
+  readonly nodes: NodeLink | undefined;
   readonly store: DurableStore | undefined;
   /** the stored queues of persistent sessions; undefined without a store */
   readonly journal: Journal | undefined;
@@ -72,6 +75,7 @@ export class Broker {
     this.log = services.log;
     this.authorizer = services.authorizer;
     this.cluster = services.cluster;
+    this.nodes = services.nodes;
     this.store = services.store;
     const seq = services.messageSeq ?? { first: 1, step: 1 };
     this.journal = services.store === undefined ? undefined : new Journal(services.store, seq.first, seq.step, () => this.flushSoon());
@@ -133,6 +137,24 @@ export class Broker {
    * [MQTT-3.1.3-9]. `done` is called at once, or once the session has arrived from another worker.
    */
   openSession(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
+    const nodes = this.nodes;
+    // another node first (it may hold the session), then this node's workers; a bridge's local
+    // session is each node's own (every node may run the same bridge configuration)
+    if (nodes === undefined || conn.idAssigned || this.bridgeIds.has(conn.clientId)) this.openOnNode(conn, cleanStart, expiryInterval, done);
+    else {
+      nodes.acquire(conn.clientId, cleanStart, conn.username, (moved) => {
+        if (moved === undefined) {
+          if (conn.awaitingSession) this.openOnNode(conn, cleanStart, expiryInterval, done);
+        } else {
+          this.cluster?.adopt(conn.clientId);
+          this.sessionArrived(conn, cleanStart, expiryInterval, moved, done);
+        }
+      });
+    }
+  }
+
+  /** openSession within this node: the session may be on another worker. */
+  private openOnNode(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
     const cluster = this.cluster;
     const id = conn.clientId;
     // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
@@ -466,13 +488,18 @@ export class Broker {
     return true;
   }
 
-  /** Topic tree updates, mirrored to the other workers' interest trees. */
+  /** Topic tree updates, mirrored to the other workers' interest trees and to the other nodes. */
   private treeAdd(filter: ParsedFilter, session: Session, options: SubscriptionOptions): void {
-    if (this.tree.add(filter.filter, filter.group, session, options)) this.cluster?.interestChanged(filter, 1);
+    if (!this.tree.add(filter.filter, filter.group, session, options)) return;
+    this.cluster?.interestChanged(filter, 1);
+    const known = this.nodes?.interestChanged(filter, 1);
+    if (known !== undefined) this.scope.waitAlso(known);
   }
 
   private treeRemove(filter: ParsedFilter, session: Session): void {
-    if (this.tree.remove(filter.filter, filter.group, session)) this.cluster?.interestChanged(filter, -1);
+    if (!this.tree.remove(filter.filter, filter.group, session)) return;
+    this.cluster?.interestChanged(filter, -1);
+    this.nodes?.interestChanged(filter, -1);
   }
 
   /** Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-9]. */
@@ -501,6 +528,7 @@ export class Broker {
       return 1;
     }
     const cluster = localOnly ? undefined : this.cluster;
+    const nodes = localOnly ? undefined : this.nodes;
     if (message.retain) {
       if (cluster !== undefined) message.stamp = cluster.retainStamp();
       this.retained.set(message); // an empty payload clears [MQTT-3.3.1-6]
@@ -517,16 +545,35 @@ export class Broker {
     // a durable publish: the journal collects what it stores (publisher's QoS 2 id included) until endPublish()
     const journal = message.qos > 0 ? this.journal : undefined;
     journal?.beginPublish(message, publisher?.stored === true && packetId !== 0 ? { clientId: publisher.clientId, packetId } : undefined);
-    let n: number;
+    let n = 0;
+    // with other nodes, `$share` groups get the message through NATS only: it picks one member cluster-wide
+    if (nodes !== undefined) {
+      const accepted = nodes.publish(message, now);
+      if (accepted !== undefined) this.scope.waitAlso(accepted);
+      n++; // whether another node has a subscriber is not known here
+    }
     if (cluster === undefined) {
-      n = this.router.route(message, now, true);
+      n += this.router.route(message, now, nodes === undefined);
     } else {
       message.originWorker = cluster.self;
       // the other workers first: the ticket then knows whether this worker's entries wait for their answers
-      n = cluster.route(message, now, journal) + this.router.route(message, now, false);
+      n += cluster.route(message, now, journal, nodes === undefined) + this.router.route(message, now, false);
     }
     if (journal !== undefined) this.scope.waitFor(journal.endPublish());
     return n;
+  }
+
+  /**
+   * A message published on another node (src/nats/): delivered to this worker's sessions as if
+   * published here, never sent on to the other workers or nodes (each holds its own NATS
+   * interest). `share`: one member of this `$share` group only. The retained store is not
+   * touched: retained updates reach every node through the retained bucket.
+   */
+  fromNode(message: Message, share: { group: string; filter: string } | undefined): void {
+    if (share === undefined) this.router.route(message, Date.now(), false);
+    // the last member here left while NATS still had this worker in the queue group
+    else if (!this.deliverToGroup(share.group, share.filter, message)) counters.messagesDroppedNoMember++;
+    this.flushSoon();
   }
 
   /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for the scope's close()). */
@@ -554,6 +601,15 @@ export class Broker {
       counters.retainedMessages = this.retained.size;
     }
     if (route) this.router.route(message, Date.now(), false);
+  }
+
+  /**
+   * The cluster's retained message of `topic` changed (src/nats/retainedBucket.ts): this
+   * worker's store follows; undefined = cleared. Never stored here: the bucket keeps it.
+   */
+  retainedFromNode(topic: string, message: Message | undefined): void {
+    this.retained.set(message ?? createMessage(topic, Buffer.alloc(0), 0, true, undefined, '', 0));
+    counters.retainedMessages = this.retained.size;
   }
 
   /** Delivers to one member of this worker's `$share/group/filter`; false when it has none. */

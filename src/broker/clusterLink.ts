@@ -30,9 +30,10 @@ export interface ClusterLink {
    * retained, to every worker), and delivers it to one member of each matching `$share` group,
    * wherever it is. Returns the number of workers and groups reached. With the `journal` (a
    * durable publish, between journal.begin and end), each worker reached that has stored
-   * sessions answers with the queue entries it needs stored (journal.ts).
+   * sessions answers with the queue entries it needs stored (journal.ts). `groups` false: no
+   * `$share` group is served here (the other nodes' NATS queue groups pick the member).
    */
-  route(message: Message, now: number, journal: Journal | undefined): number;
+  route(message: Message, now: number, journal: Journal | undefined, groups: boolean): number;
   /** This worker gained (+1) or lost (-1) a stored session with a subscription (durable routing, see journal.ts). */
   storedSubscribers(delta: 1 | -1): void;
   /** broker-wide order for a retained update (the newest wins on every worker) */

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { JournalStore } from '../durability/journal.ts';
 import type { MessageRecord } from '../records/message.ts';
 import type { SessionMeta } from '../records/stored.ts';
+import type { NodeLink } from './nodeLink.ts';
 import type { ClusterLink } from './clusterLink.ts';
 
 /** A CONNECT to authenticate. */
@@ -55,6 +56,8 @@ export interface BrokerServices {
   readonly output: { flushSoon(): void };
   /** the other workers; undefined with one worker */
   readonly cluster?: ClusterLink | undefined;
+  /** the other culex nodes (src/nats/); undefined for a broker alone */
+  readonly nodes?: NodeLink | undefined;
   /** durable storage; undefined when persistence is off */
   readonly store?: DurableStore | undefined;
   /** the first seq this worker gives a stored message, and the step to the next (workers never share one) */

@@ -124,6 +124,7 @@ export function renderConfig(config: BrokerConfig, source: string): string {
     out.push(`plugin ${DYNSEC_PLUGIN_FILE}`, `plugin_opt_config_file ${config.dynamicSecurity.configFile}`);
   }
   for (const s of config.persistentSubscriptions) out.push(`persistent_subscription ${s.clientId} ${s.filter} ${s.qos}`);
+  if (config.clusterNatsUrls.length > 0) out.push(`cluster_nats_url ${config.clusterNatsUrls.join(' ')}`, `cluster_node_name ${config.clusterNodeName}`);
   for (const l of config.listeners) out.push('', ...listenerLines(l, config));
   for (const b of config.bridges ?? []) out.push('', ...bridgeLines(b));
   return out.join('\n') + '\n';

@@ -34,6 +34,7 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     persistenceDurability: 'sync',
     persistenceBatchWindowMs: 50,
     persistentSubscriptions: [],
+    clusterNatsUrls: [],
     sysInterval: 10,
     metricsListener: undefined,
     memoryLimit: 0,

@@ -44,6 +44,7 @@ import { SecurityScopes } from './listenerSecurity.ts';
 import { closestKey } from './suggest.ts';
 import { PLUGIN_KEYS, PluginLines, isPluginOption } from './plugins.ts';
 import { PersistentSubscriptionLines } from './persistentSubscription.ts';
+import { ClusterLines } from './clusterOptions.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -57,7 +58,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', 'persistent_subscription', ...PLUGIN_KEYS] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', 'persistent_subscription', 'cluster_nats_url', 'cluster_node_name', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises (for suggestions, and the option table test); plugin_opt_* / auth_opt_* are recognised by prefix. */
 export const KNOWN_KEYS: readonly string[] = [
@@ -114,6 +115,7 @@ class ConfigBuilder {
   private readonly security = new SecurityScopes<ListenerDraft>();
   private readonly plugins = new PluginLines();
   private readonly persistentSubscriptions = new PersistentSubscriptionLines();
+  private readonly cluster = new ClusterLines();
   readonly warnings: string[] = [];
 
   constructor(mainFile: string) {
@@ -171,6 +173,10 @@ class ConfigBuilder {
         return this.security.setMode(rest);
       case 'persistent_subscription':
         return this.persistentSubscriptions.add(at, rest);
+      case 'cluster_nats_url':
+        return this.cluster.addUrls(at, rest);
+      case 'cluster_node_name':
+        return this.cluster.setName(at, rest);
     }
     // with per_listener_settings true, security options go to the listener (plugin lines are refused there)
     if (this.security.claims(at, key)) {
@@ -383,6 +389,9 @@ class ConfigBuilder {
     }
     if (this.config.metricsListener !== undefined) this.config.metricsListener = Object.freeze(this.config.metricsListener);
     this.config.persistentSubscriptions = this.persistentSubscriptions.finish(this.config.maxQos, this.warnings);
+    const cluster = this.cluster.finish();
+    this.config.clusterNatsUrls = cluster.urls;
+    if (cluster.nodeName !== undefined) this.config.clusterNodeName = cluster.nodeName;
     const dynamicSecurity = this.plugins.finish(this.warnings);
     if (dynamicSecurity !== undefined) this.config.dynamicSecurity = dynamicSecurity;
     if (this.bridges.length > 0) this.config.bridges = this.finishBridges();

@@ -206,4 +206,7 @@ export const SPECIAL_FIELDS: ReadonlyMap<keyof BrokerConfig, { name: string; rel
   ['dynamicSecurity', { name: 'plugin', reloadable: false }],
   // declared sessions are created at start (src/workers/declaredSessions.ts); not yet on reload
   ['persistentSubscriptions', { name: 'persistent_subscription', reloadable: false }],
+  // the NATS connections are opened at start (src/nats/); a node cannot change cluster or name while it runs
+  ['clusterNatsUrls', { name: 'cluster_nats_url', reloadable: false }],
+  ['clusterNodeName', { name: 'cluster_node_name', reloadable: false }],
 ]);

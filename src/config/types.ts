@@ -141,6 +141,14 @@ export interface BrokerConfig {
    */
   readonly persistentSubscriptions: readonly PersistentSubscription[];
 
+  /**
+   * culex `cluster_nats_url`: the NATS servers that join this node to the others (src/nats/);
+   * empty = a broker alone, with no NATS code loaded
+   */
+  readonly clusterNatsUrls: readonly string[];
+  /** culex `cluster_node_name`: this node's name in the cluster; set whenever clusterNatsUrls is not empty */
+  readonly clusterNodeName?: string;
+
   /** seconds between $SYS updates; 0 = off */
   readonly sysInterval: number;
   /** `host:port` of the admin HTTP listener (/metrics, /healthz); undefined = off */

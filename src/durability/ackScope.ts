@@ -19,6 +19,8 @@ import type { Ticket } from './ticket.ts';
 export class AckScope {
   private wrote = false;
   private ticket: Ticket | undefined = undefined;
+  /** what another party must confirm first (the other culex nodes' NATS server); never rejects */
+  private peer: Promise<void> | undefined = undefined;
   /** this turn's commit; undefined without a store (nothing ever waits) */
   private readonly commit: (() => Promise<void>) | undefined;
 
@@ -28,6 +30,7 @@ export class AckScope {
 
   open(): this {
     this.ticket = undefined;
+    this.peer = undefined;
     return this;
   }
 
@@ -41,8 +44,22 @@ export class AckScope {
     this.ticket = ticket;
   }
 
-  /** What the acknowledgement waits for: the Ticket, this turn's commit, or nothing. */
+  /** The acknowledgement also waits for `p`, which must never reject (src/broker/nodeLink.ts). */
+  waitAlso(p: Promise<void>): void {
+    const before = this.peer;
+    this.peer = before === undefined || before === p ? p : Promise.all([before, p]).then(() => undefined);
+  }
+
+  /** What the acknowledgement waits for: the Ticket or this turn's commit, and what waitAlso() added; or nothing. */
   close(): Promise<void> | undefined {
+    const peer = this.peer;
+    this.peer = undefined;
+    const own = this.closeOwn();
+    if (peer === undefined) return own;
+    return own === undefined ? peer : Promise.all([own, peer]).then(() => undefined);
+  }
+
+  private closeOwn(): Promise<void> | undefined {
     const commit = this.commit;
     if (commit === undefined) return undefined;
     const ticket = this.ticket;

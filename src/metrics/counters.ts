@@ -52,6 +52,13 @@ export const counters = {
   bridgeMessagesIn: 0,
   bridgeConnects: 0,
   bridgeDisconnects: 0,
+  /** other culex nodes (src/nats/): messages sent to NATS, and taken from it and delivered here */
+  clusterMessagesOut: 0,
+  clusterMessagesIn: 0,
+  /** CONNECTs here for a client id another node held, which that node was asked to hand over */
+  clusterTakeovers: 0,
+  /** nodes of the cluster heard from lately (src/nats/heartbeat.ts); set by worker 0 only, a gauge */
+  clusterNodesAlive: 0,
   subscriptions: 0,
   sessions: 0,
   /** offline sessions ended by their expiry interval (persistent_client_expiration, v5 Session Expiry) */

@@ -21,6 +21,8 @@ export interface MainView {
   readonly listeners: readonly { readonly port: number; readonly maxConnections: number }[];
   /** fill of each ring between two workers (0..1); empty with one worker */
   readonly rings: readonly { readonly from: number; readonly to: number; readonly fill: number }[];
+  /** joined to other culex nodes (cluster_nats_url): the culex_cluster_* metrics are reported */
+  readonly clustered?: boolean;
   /** undefined without persistence */
   readonly store?: { readonly fileBytes: number | undefined; readonly freeDiskBytes: number | undefined };
 }
@@ -74,6 +76,14 @@ const BRIDGE_STATS: Readonly<Record<string, readonly [string, Labels, string, ('
   queued: ['culex_bridge_queued_messages', {}, 'Messages a bridge\'s local session holds for its remote broker (not yet acknowledged by it), by bridge.', 'gauge'],
 };
 
+/** The culex_cluster_* metrics of a node joined to others through NATS (src/nats/). */
+function clusterMetrics(l: MetricList, c: Record<string, number>): void {
+  l.gauge('culex_cluster_nodes_alive', 'Nodes of the cluster (this one included) whose heartbeat came through NATS within the last 3.5 s, as this node sees it.', c.clusterNodesAlive ?? 0);
+  l.add('culex_cluster_messages_total', 'counter', 'Messages this node sent to the other nodes through NATS (out), and took from NATS and delivered here (in).', c.clusterMessagesOut ?? 0, { direction: 'out' });
+  l.add('culex_cluster_messages_total', 'counter', '', c.clusterMessagesIn ?? 0, { direction: 'in' });
+  l.add('culex_cluster_registry_takeovers_total', 'counter', 'CONNECTs on this node for a client id another node held, which that node was asked to hand over.', c.clusterTakeovers ?? 0);
+}
+
 /** Builds the metric list of one scrape, prom-client JSON, in the order it is rendered. */
 class MetricList {
   readonly out: MetricJSON[] = [];
@@ -125,6 +135,7 @@ export function brokerMetrics(s: BrokerSnapshot, main: MainView): MetricJSON[] {
   l.gauge('culex_inflight_messages', 'QoS 1/2 PUBLISHes sent to clients and not yet acknowledged.', g.inflightMessages);
   l.gauge('culex_inbound_qos2_messages', 'QoS 2 PUBLISHes received whose PUBREL has not come yet.', g.inboundQos2);
   for (const [key, name, labels, help] of COUNTERS) l.add(name, 'counter', help, s.counters[key] ?? 0, labels);
+  if (main.clustered === true) clusterMetrics(l, s.counters);
   for (const [key, value] of Object.entries(s.counters)) {
     const m = BRIDGE_COUNTER.exec(key);
     if (m === null) continue;

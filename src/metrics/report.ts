@@ -93,7 +93,7 @@ const GAUGE_FOLD: Record<keyof WorkerGauges, 'sum' | 'max'> = {
 };
 
 /** Counters that are point-in-time values (they go down): summed as they are, never made monotonic. */
-const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['clientsConnected', 'sessions', 'subscriptions', 'retainedMessages']);
+const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['clientsConnected', 'sessions', 'subscriptions', 'retainedMessages', 'clusterNodesAlive']);
 /** the bridges' point-in-time numbers (src/bridge/bridge.ts bridgeCounters) */
 const BRIDGE_GAUGE = /^bridge_.+_(up|queued)$/;
 

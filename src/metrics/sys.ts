@@ -48,8 +48,12 @@ export class SysTree {
   private clientsMax = 0;
   private heapMax = 0;
 
-  constructor(version: string) {
+  /** joined to other nodes (cluster_nats_url): `$SYS/broker/cluster/nodes` is published */
+  private readonly clustered: boolean;
+
+  constructor(version: string, clustered = false) {
     this.version = version;
+    this.clustered = clustered;
   }
 
   /**
@@ -107,6 +111,8 @@ export class SysTree {
       ['$SYS/broker/publish/bytes/received', n('publishBytesReceived')],
       ['$SYS/broker/publish/bytes/sent', n('publishBytesSent')],
     ];
+    // culex: nodes joined through NATS (src/nats/heartbeat.ts); absent for a broker alone
+    if (this.clustered) entries.push(['$SYS/broker/cluster/nodes', n('clusterNodesAlive')]);
     entries.push(...this.loadValues(c, now));
     return entries;
   }

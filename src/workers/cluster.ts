@@ -126,7 +126,7 @@ export class Cluster implements ClusterLink {
 
   // ---- ClusterLink ----------------------------------------------------------------------
 
-  route(message: Message, _now: number, journal: Journal | undefined): number {
+  route(message: Message, _now: number, journal: Journal | undefined, groups: boolean): number {
     const match = this.interest.match(message.topic);
     let reached = 0;
     let parts: PublishParts | undefined;
@@ -147,6 +147,7 @@ export class Cluster implements ClusterLink {
         reached++;
       }
     }
+    if (!groups) return reached;
     for (const g of match.groups) {
       let w = g.pick();
       if (w === this.self) {

@@ -61,6 +61,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
     workerRestarts: o.restarts(),
     listeners: config.listeners.map((l, i) => ({ port: o.ports[i] ?? l.port, maxConnections: l.maxConnections })),
     rings: ringFills(o.shared),
+    clustered: config.clusterNatsUrls.length > 0,
     store: persistent ? { fileBytes: fileSize(join(config.persistenceLocation, 'data.mdb')), freeDiskBytes: freeBytes(config.persistenceLocation) } : undefined,
   });
 
@@ -88,7 +89,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
     });
   }
 
-  const sys = new SysTree(o.version);
+  const sys = new SysTree(o.version, config.clusterNatsUrls.length > 0);
   const startedAt = Date.now();
   const publishSys = async (): Promise<void> => {
     const s = await snapshot('gauges');

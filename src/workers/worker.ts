@@ -93,7 +93,11 @@ const workers = init.cluster?.workers ?? 1;
 /** this worker's message seqs: above every stored one, and ≡ its index (mod workers) so that no two workers share one */
 const messageSeq = store === undefined ? undefined : { first: firstSeqAbove(store.maxMessageSeq(), init.index, workers), step: workers };
 const outbox = new Outbox(cluster === undefined ? undefined : () => cluster.flush(), config.maxConnectTime);
-const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq });
+// the other culex nodes (cluster_nats_url): NATS code is loaded only then
+const nodes = config.clusterNatsUrls.length === 0
+  ? undefined
+  : await (await import('../nats/node.ts')).NatsNode.connect(config.clusterNatsUrls, config.clusterNodeName!, init.index, workers, log);
+const broker = new Broker(config, { log, authenticate, authorizer, control, output: outbox, cluster, store, messageSeq, nodes });
 
 let stopping = false;
 
@@ -112,6 +116,8 @@ if (store !== undefined) {
   }
   counters.retainedMessages = broker.retained.size;
 }
+// the cluster's retained messages replace this node's stored ones
+await nodes?.start(broker);
 cluster?.start(broker);
 // persistent_subscription: which declared sessions are this worker's, read before its restore writes anything
 const declared = DeclaredSessions.plan(config.persistentSubscriptions, store, init.index, workers);
@@ -188,7 +194,8 @@ port.on('message', (msg: ToWorker) => {
       outbox.shutdown();
       // let the DISCONNECTs reach the sockets, and the last writes the disk, before the thread ends
       setTimeout(() => {
-        const closed = store === undefined ? Promise.resolve() : store.flush().then(() => store.close());
+        const stored = store === undefined ? Promise.resolve() : store.flush().then(() => store.close());
+        const closed = nodes === undefined ? stored : Promise.all([stored, nodes.stop()]);
         closed.catch((err: unknown) => log.error('closing the store', err)).finally(() => post({ type: 'stopped' }));
       }, 50);
       return;

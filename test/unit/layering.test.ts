@@ -18,13 +18,13 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Every layer: a folder of src/, or one of the files directly in src/. */
 const ALL = [
   'protocol', 'model', 'records', 'durability', 'broker', 'link', 'persistence', 'workers',
-  'transport', 'auth', 'metrics', 'config', 'log.ts', 'log', 'server.ts', 'cli', 'migrate', 'bridge',
+  'transport', 'auth', 'metrics', 'config', 'log.ts', 'log', 'server.ts', 'cli', 'migrate', 'bridge', 'nats',
 ] as const;
 type Layer = (typeof ALL)[number];
 
 const except = (...denied: Layer[]): Layer[] => ALL.filter((layer) => !denied.includes(layer));
 /** The edge layers (transport, auth, metrics, config, log.ts) use no part of the broker's core. */
-const EDGE = except('broker', 'link', 'durability', 'workers', 'persistence', 'server.ts', 'cli', 'migrate', 'bridge');
+const EDGE = except('broker', 'link', 'durability', 'workers', 'persistence', 'server.ts', 'cli', 'migrate', 'bridge', 'nats');
 
 /** What each layer may import besides itself (and npm packages, node: built-ins). */
 const LAYERS: Record<Layer, readonly Layer[]> = {
@@ -49,6 +49,8 @@ const LAYERS: Record<Layer, readonly Layer[]> = {
   migrate: ['protocol', 'model', 'records', 'persistence', 'config', 'auth', 'log.ts'],
   /** bridges (Mosquitto `connection` blocks): a local session and an outbound client connection; started by workers */
   bridge: ['protocol', 'model', 'records', 'durability', 'broker', 'link', 'metrics', 'config', 'auth', 'log.ts'],
+  /** nodes joined through NATS (issue 17): each worker's NATS connection, loaded by workers only when configured */
+  nats: ['protocol', 'model', 'records', 'durability', 'broker', 'metrics', 'config', 'log.ts'],
 };
 
 interface Edge {

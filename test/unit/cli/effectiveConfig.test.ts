@@ -51,6 +51,9 @@ describe('effective configuration (culex check)', () => {
       'persistent_client_expiration 2d', 'log_type none', 'log_dest file /var/log/culex.log', 'metrics_listener [::1]:9234',
     ].join('\n')],
     ['log_type all and log_dest none', ['listener 1883', 'log_type all', 'log_dest none'].join('\n')],
+    ['a node of a cluster: NATS URLs over two lines, its name', [
+      'listener 1883', 'cluster_nats_url nats://127.0.0.1:4222', 'cluster_nats_url nats://n2:4222,nats://n3:4222', 'cluster_node_name node-1',
+    ].join('\n')],
     ['persistent_subscription lines, several per client', [
       'listener 1883', 'persistent_subscription dev-1 a/# 1', 'persistent_subscription dev-1 b/+/c 2', 'persistent_subscription dev-2 a/# 0',
     ].join('\n')],

@@ -145,6 +145,8 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   log_facility: { effect: 'test/system/syslog.test.ts', warned: '5' },
   // a session declared before its client connects (issue 16)
   persistent_subscription: { effect: 'test/integration/persistentSubscription.test.ts' },
+  cluster_nats_url: { effect: 'test/system/nats-cluster.test.ts' },
+  cluster_node_name: { effect: 'test/system/nats-cluster.test.ts' },
   // bridges: `connection` starts a Mosquitto bridge block; its options are checked below
   connection: { effect: 'test/system/bridge.test.ts' },
 };
