@@ -43,7 +43,7 @@ async function startBroker(dir: string): Promise<{ port: number; stop(): Promise
   return { port, stop: async () => { cli.proc.kill('SIGTERM'); await cli.done; } };
 }
 
-/** Runs a command, collecting its output; `done` resolves on exit. */
+/** Runs a command, collecting its output; `done` resolves once it exited and its output is read. */
 function run(cmd: string, args: readonly string[], cwd?: string) {
   const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -51,7 +51,7 @@ function run(cmd: string, args: readonly string[], cwd?: string) {
   proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    proc.once('exit', (code) => resolve({ code, out, err })));
+    proc.once('close', (code) => resolve({ code, out, err })));
   return { proc, done };
 }
 

@@ -43,7 +43,8 @@ function mosquittoSub(args: readonly string[]): Sub {
   });
   proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const done = new Promise<{ code: number | null; messages: string[][]; output: string }>((resolve) => {
-    proc.once('exit', (code) => {
+    // 'close', not 'exit': the last lines of stdout may still be unread when the process has exited
+    proc.once('close', (code) => {
       onSuback();
       const messages = out.split('\n').filter((l) => l.startsWith('MSG|')).map((l) => l.split('|').slice(1));
       resolve({ code, messages, output: out });

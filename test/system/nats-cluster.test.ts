@@ -329,7 +329,7 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(n2.port), '-t', topic, '-q', '1', '-C', '5', '-v', '-W', '20']);
     let out = '';
     sub.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    const ended = new Promise<number | null>((resolve) => sub.once('exit', resolve));
+    const ended = new Promise<number | null>((resolve) => sub.once('close', resolve));
     // mosquitto_sub has subscribed once a message published by node 2's own client reaches it
     const probe = await h.connect(n2.url);
     const ready = Date.now() + 10000;
