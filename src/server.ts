@@ -128,7 +128,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
     },
   });
-  for (const l of config.listeners) await checkPortFree(l);
+  for (const l of config.listeners) checkPortFree(l);
   /** listener ports: as configured, a 0 replaced by the port the first worker to listen was given */
   const ports = config.listeners.map((l) => l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());

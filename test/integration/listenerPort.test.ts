@@ -52,6 +52,20 @@ describe('a listener port in use', { skip: culexOnly }, () => {
     }
   });
 
+  test('a program listening on the same port at another address (127.0.0.2) does not stop the start on 127.0.0.1', async () => {
+    const other = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => other.listen({ port, host: '127.0.0.2' }, resolve));
+    try {
+      const b = await h.broker(listenerOn(port));
+      const c = await h.connect(`mqtt://127.0.0.1:${port}`);
+      assert.ok(c.connected);
+      await b.stop();
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   test('brokers started together on port 0 never share a port', async () => {
     const brokers = await Promise.all(Array.from({ length: 6 }, () => h.broker({ workers: 2 })));
     const ports = brokers.flatMap((b) => [...b.running!.ports, ...b.running!.workerPorts]);
