@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { culexOnly, freePort, tempDir } from '../helpers/broker.ts';
+import { culexOnly, freePort, tempDir, waitForPort } from '../helpers/broker.ts';
 import { cleanupBrokerProcesses, connectTo, startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { PacketType, pk, RawClient, receivePublishes } from '../helpers/raw.ts';
 
@@ -31,7 +31,9 @@ test("after kill -9, an offline persistent session is still judged by its listen
     'persistence true', `persistence_location ${path.join(tmp.dir, 'data')}`, 'workers 2',
   ].join('\n') + '\n');
   const clientId = `durable-${process.pid}`;
+  // each worker opens its listeners in order: the second may not be open when the first is
   let broker = await startBrokerProcess(conf, tmp.dir, open);
+  await waitForPort(guarded);
   const first = await RawClient.connected(guarded, { version: 4, clientId, clean: false });
   first.client.send(pk.subscribe(1, [{ filter: '+/run', qos: 1 }], 4));
   await first.client.expect(PacketType.SUBACK); // the session record is on disk
@@ -40,6 +42,7 @@ test("after kill -9, an offline persistent session is still judged by its listen
   first.client.destroy();
 
   broker = await startBrokerProcess(conf, tmp.dir, open);
+  await waitForPort(guarded);
   const pub = await connectTo(open);
   await pub.client.publishAsync('x/run', 'refused by b.acl', { qos: 1 });
   await pub.client.publishAsync('b/run', 'queued', { qos: 1 });

@@ -218,7 +218,9 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     const { client: second, connack } = await RawClient.connected(n2.port, { clientId, clean: false });
     assert.equal(connack.sessionPresent, true);
     const again = await receivePublishes(second, 2);
-    assert.deepEqual(again.map((p) => [p.payload!.toString(), p.dup === true]), [['one', true], ['two', false]]);
+    // 'two' too carries DUP when node 1 sent it before it saw the first connection close: either is right
+    assert.deepEqual(again.map((p) => p.payload!.toString()), ['one', 'two']);
+    assert.equal(again[0]!.dup, true);
     second.destroy();
   });
 
