@@ -42,6 +42,8 @@ export interface JournalStore {
   putMessage(seq: number, message: MessageRecord): void;
   deleteMessage(seq: number): void;
   putQueued(clientId: string, qseq: number, entry: QueueEntry): void;
+  /** `raw` (an entry read back, not sent) rewritten as sent with `packetId` in `state`; false: not such an entry, nothing written */
+  putQueuedSent(clientId: string, qseq: number, raw: Uint8Array, packetId: number, state: number): boolean;
   deleteQueued(clientId: string, qseq: number): void;
   putInbound(clientId: string, packetId: number): void;
   deleteInbound(clientId: string, packetId: number): void;
@@ -56,7 +58,7 @@ export interface JournalStore {
    * Up to `limit` committed queue entries of `clientId` with qseq > `after`, in qseq order (a
    * disk-backed queue reading its next batch; sees every transaction committed before the call).
    */
-  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[];
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[];
   /** one stored message of the log (undefined: absent or unreadable) */
   getMessage(seq: number): MessageRecord | undefined;
 }
@@ -169,8 +171,14 @@ export class Journal {
     return true;
   }
 
-  /** Writes (or rewrites, with its packet id and state) a delivery's queue entry. */
+  /**
+   * Writes (or rewrites, with its packet id and state) a delivery's queue entry. An entry read
+   * back from a disk-backed queue is sent without encoding its message again (d.stored).
+   */
   write(session: JournalSession, d: Delivery, packetId: number, state: 0 | OutStateValue): void {
+    const stored = d.stored;
+    d.stored = undefined;
+    if (stored !== undefined && packetId !== 0 && this.store.putQueuedSent(session.clientId, d.qseq, stored, packetId, state)) return;
     const entry: QueueEntry = d.mseq === 0
       ? { m: 0, x: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state }
       : { m: d.mseq, q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state };
@@ -273,7 +281,7 @@ export class Journal {
     while (deliveries.length + dropped < limit && !end) {
       const rows = this.store.readQueued(session.clientId, last, limit - deliveries.length - dropped);
       if (rows.length < limit - deliveries.length - dropped) end = true;
-      for (const { qseq, entry } of rows) {
+      for (const { qseq, entry, raw } of rows) {
         if (qseq > to) {
           end = true;
           break;
@@ -292,6 +300,7 @@ export class Journal {
         const d = createDelivery(m, entry.q, entry.r, entry.i);
         d.qseq = qseq;
         d.mseq = entry.x !== undefined ? 0 : entry.m;
+        d.stored = raw;
         deliveries.push(d);
       }
       if (last >= to) end = true;
@@ -546,6 +555,7 @@ export class Journal {
    */
   private place(d: Delivery): void {
     const m = d.message;
+    d.stored = undefined; // the entry is written anew
     if (m.seq === 0) {
       m.seq = -1;
       d.mseq = 0;

@@ -34,8 +34,10 @@ export interface Delivery {
   mseq: number;
   /** what this delivery waits for before it may be sent (see journal.ts); undefined = nothing */
   hold: DeliveryGate | undefined;
+  /** its entry's stored bytes as read back from a disk-backed queue, while they still describe it (journal.ts) */
+  stored: Uint8Array | undefined;
 }
 
 export function createDelivery(message: Message, qos: 0 | 1 | 2, retain: boolean, subscriptionIds: readonly number[] | undefined): Delivery {
-  return { message, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined };
+  return { message, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined, stored: undefined };
 }

@@ -189,6 +189,31 @@ export function decodeRetained(raw: Uint8Array): Decoded<MessageRecord> {
 export function encodeQueueEntry(e: QueueEntry): Buffer {
   return encode(VERSION.queue, e);
 }
+/** msgpack of `p: 0, s: 0`, the end of every entry written before it is sent (encodeQueueEntry keeps key order) */
+const UNSENT_TAIL = [0xa1, 0x70, 0x00, 0xa1, 0x73, 0x00];
+
+/**
+ * The stored entry `raw` (current version, not sent yet: ending in `p: 0, s: 0`) with packet id
+ * `packetId` and state `state` instead: the bytes before the tail are kept as they are, so a
+ * read-back entry is not encoded again with its message when it is sent. Undefined when `raw`
+ * does not end that way (then encode the entry).
+ */
+export function queueEntrySent(raw: Uint8Array, packetId: number, state: number): Buffer | undefined {
+  const cut = raw.length - UNSENT_TAIL.length;
+  if (cut < 2 || raw[0] !== VERSION.queue || packetId < 1 || packetId > 0xffff || state < 0 || state > 0x7f) return undefined;
+  for (let i = 0; i < UNSENT_TAIL.length; i++) if (raw[cut + i] !== UNSENT_TAIL[i]) return undefined;
+  const id = packetId < 0x80 ? [packetId] : packetId <= 0xff ? [0xcc, packetId] : [0xcd, packetId >> 8, packetId & 0xff];
+  const out = Buffer.allocUnsafe(cut + 5 + id.length);
+  out.set(raw.subarray(0, cut), 0);
+  let at = cut;
+  out[at++] = 0xa1;
+  out[at++] = 0x70;
+  for (const b of id) out[at++] = b;
+  out[at++] = 0xa1;
+  out[at++] = 0x73;
+  out[at] = state;
+  return out;
+}
 export function decodeQueueEntry(raw: Uint8Array): Decoded<QueueEntry> {
   if (raw.length > 0 && raw[0] === 1) return decode<QueueEntry>(raw, 1, checkQueueEntryV1);
   return decode<QueueEntry>(raw, VERSION.queue, checkQueueEntry);

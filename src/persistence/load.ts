@@ -129,9 +129,9 @@ export class Loader {
   }
 
   /** Store.readQueued */
-  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
     const idKey = keyString(clientId);
-    const out: { qseq: number; entry: QueueEntry }[] = [];
+    const out: { qseq: number; entry: QueueEntry; raw: Uint8Array }[] = [];
     const bad: BadRecord[] = [];
     // a fresh snapshot: entries committed by this turn's commits (or another thread's) must be seen
     this.root.resetReadTxn();
@@ -139,7 +139,7 @@ export class Loader {
       const d = decodeQueueEntry(value);
       if (!clientNumberKey(key)) bad.push({ ks: 'queue', key, raw: value, reason: 'key is not [client id, qseq]' });
       else if (!d.ok) bad.push({ ks: 'queue', key, raw: value, reason: d.reason });
-      else out.push({ qseq: key[1], entry: d.value });
+      else out.push({ qseq: key[1], entry: d.value, raw: value });
     }
     if (bad.length > 0) this.quarantine(bad);
     return out;

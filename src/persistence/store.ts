@@ -72,10 +72,10 @@ export class Store extends StoreWrites {
 
   /**
    * Up to `limit` entries of `clientId`'s queue with qseq > `after`, in qseq order, from a fresh
-   * read snapshot (a disk-backed queue reading its next batch while the broker runs). An
-   * undecodable entry is quarantined and skipped.
+   * read snapshot (a disk-backed queue reading its next batch while the broker runs), each with
+   * its stored bytes (`raw`, for putQueuedSent). An undecodable entry is quarantined and skipped.
    */
-  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
+  readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
     this.open_();
     return this.loader.readQueued(clientId, after, limit);
   }

@@ -20,7 +20,7 @@ import type { QueueEntry, SessionMeta } from '../records/stored.ts';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, freeBytes } from './errors.ts';
 import { clientRange, keyString } from './keys.ts';
-import { encodeInbound, encodeMessage, encodeQueueEntry, encodeRetained, encodeSession } from './format.ts';
+import { encodeInbound, encodeMessage, encodeQueueEntry, encodeRetained, encodeSession, queueEntrySent } from './format.ts';
 import { StoreCommits } from './commits.ts';
 import type { DeferredWrite } from './commits.ts';
 import type { Keyspaces } from './open.ts';
@@ -46,6 +46,17 @@ export abstract class StoreWrites extends StoreCommits {
   /** Adds or replaces (new packet id or state) one entry of a session's queue. */
   putQueued(clientId: string, qseq: number, entry: QueueEntry): void {
     this.put(this.open_().queue, [keyString(clientId), qseq], encodeQueueEntry(entry));
+  }
+
+  /**
+   * The entry `raw` (as read back, not sent yet) now sent with `packetId` in `state`, written
+   * without encoding it again. False, having written nothing, when `raw` is not such an entry.
+   */
+  putQueuedSent(clientId: string, qseq: number, raw: Uint8Array, packetId: number, state: number): boolean {
+    const value = queueEntrySent(raw, packetId, state);
+    if (value === undefined) return false;
+    this.put(this.open_().queue, [keyString(clientId), qseq], value);
+    return true;
   }
 
   deleteQueued(clientId: string, qseq: number): void {

@@ -33,6 +33,7 @@ const delivery = (payload: string, qos: 0 | 1 | 2, expiry?: number): Delivery =>
   qseq: 0,
   mseq: 0,
   hold: undefined,
+  stored: undefined,
 });
 
 test('QoS 1 beyond the receive window waits and drains in order as acks arrive', () => {

@@ -12,6 +12,7 @@ import { createDelivery, type Delivery } from '../../../src/model/delivery.ts';
 import { Journal, type JournalStore } from '../../../src/durability/journal.ts';
 import type { MessageRecord } from '../../../src/records/message.ts';
 import type { QueueEntry } from '../../../src/records/stored.ts';
+import { decodeQueueEntry, encodeQueueEntry, queueEntrySent } from '../../../src/persistence/format.ts';
 import { Rng } from '../../helpers/fuzz/prng.ts';
 
 /** Writes wait in a batch until commitAll(); reads see committed writes only, as LMDB's. */
@@ -41,9 +42,22 @@ class ModelStore implements JournalStore {
   }
   putInbound(): void {}
   deleteInbound(): void {}
-  readQueued(c: string, after: number, limit: number): { qseq: number; entry: QueueEntry }[] {
-    return [...this.queue(c).entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([qseq, entry]) => ({ qseq, entry }));
+  /** entries are read back as the store does: with their encoded bytes, which a send patches (format.ts queueEntrySent) */
+  readQueued(c: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
+    return [...this.queue(c).entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit)
+      .map(([qseq, entry]) => ({ qseq, entry, raw: encodeQueueEntry(entry) }));
   }
+  putQueuedSent(c: string, qseq: number, raw: Uint8Array, packetId: number, state: number): boolean {
+    const value = queueEntrySent(raw, packetId, state);
+    if (value === undefined) return false;
+    const d = decodeQueueEntry(value);
+    assert.ok(d.ok && d.value.p === packetId && d.value.s === state, 'a patched entry decodes with its packet id and state');
+    this.pending.push(() => this.queue(c).set(qseq, d.value));
+    this.patched++;
+    return true;
+  }
+  /** entries sent through putQueuedSent */
+  patched = 0;
   getMessage(seq: number): MessageRecord | undefined {
     return this.messages.get(seq);
   }
@@ -137,6 +151,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     other.clearMessages(); // its session ends: its entries (on disk) let go of the log copies
     await store.commitAll();
     assert.ok(mostOnDisk > 0, 'part of the queue was on disk');
+    assert.ok(store.patched > 0, 'entries read back were sent without encoding them again');
     const firsts = links.flatMap((l) => l.sent.filter((x) => !x.dup).map((x) => x.n));
     assert.deepEqual(firsts, Array.from({ length: next }, (_, i) => i), 'each message is first sent once, in delivery order');
     assert.equal(store.entries('c'), 0, 'every acknowledged entry is deleted');

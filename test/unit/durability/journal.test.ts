@@ -44,8 +44,11 @@ class RecordingStore implements JournalStore {
   deleteInbound(clientId: string, id: number): void {
     this.ops.push(`deleteInbound ${clientId} ${id}`);
   }
-  readQueued(): { qseq: number; entry: QueueEntry }[] {
+  readQueued(): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
     return [];
+  }
+  putQueuedSent(): boolean {
+    return false;
   }
   getMessage(): MessageRecord | undefined {
     return undefined;

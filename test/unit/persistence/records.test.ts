@@ -15,6 +15,7 @@ import {
   encodeQueueEntry,
   encodeRetained,
   encodeSession,
+  queueEntrySent,
 } from '../../../src/persistence/format.ts';
 import { DIRECT_KEY_BYTES, HASHED_KEY_BYTES, keyString, utf8Prefix } from '../../../src/persistence/keys.ts';
 import { checkDataFile } from '../../../src/persistence/dataFile.ts';
@@ -58,6 +59,26 @@ describe('record formats', () => {
       assert.ok(d.ok);
       assert.deepEqual(d.value, e);
     }
+  });
+
+  test('an unsent entry read back is rewritten as sent by patching its end (queueEntrySent): it decodes as the whole entry encoded anew', () => {
+    // key order as journal.ts writes entries: p and s last
+    for (const unsent of [queueEntry(7, { p: 0, s: 0 }), { m: 0, x: fullMessage('inline'), q: 2 as const, r: true, i: [5], p: 0, s: 0 as const }]) {
+      const raw = encodeQueueEntry(unsent);
+      for (const packetId of [1, 127, 128, 255, 256, 65535]) {
+        for (const state of [1, 2, 3] as const) {
+          const patched = queueEntrySent(raw, packetId, state);
+          assert.ok(patched !== undefined);
+          assert.deepEqual(patched, encodeQueueEntry({ ...unsent, p: packetId, s: state }), `p ${packetId} s ${state}`);
+        }
+      }
+    }
+    // already sent, p and s not last, an older version, or no valid packet id: not patched (the caller encodes the entry)
+    assert.equal(queueEntrySent(encodeQueueEntry({ ...queueEntry(0, { p: 0, s: 0 }), x: fullMessage('x last') }), 5, 1), undefined);
+    assert.equal(queueEntrySent(encodeQueueEntry(queueEntry(7, { p: 4, s: 1 })), 5, 1), undefined);
+    assert.equal(queueEntrySent(Buffer.concat([Buffer.from([1]), packr.pack(queueEntry(9, { p: 0, s: 0 }))]), 5, 1), undefined);
+    assert.equal(queueEntrySent(encodeQueueEntry(queueEntry(7, { p: 0, s: 0 })), 0, 1), undefined);
+    assert.equal(queueEntrySent(encodeQueueEntry(queueEntry(7, { p: 0, s: 0 })), 65536, 1), undefined);
   });
 
   test('a queue entry with its message inline (version 2) round-trips; version 1 entries are still read; m and x go together exactly one way', () => {

@@ -42,7 +42,7 @@ function message(topic: string, payload: Buffer, qos: 0 | 1 | 2, properties: Mes
 }
 
 function delivery(m: Message, qos: 0 | 1 | 2, retain = false, subscriptionIds: readonly number[] | undefined = undefined): Delivery {
-  return { message: m, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined };
+  return { message: m, qos, retain, subscriptionIds, qseq: 0, mseq: 0, hold: undefined, stored: undefined };
 }
 
 
