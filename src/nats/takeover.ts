@@ -1,18 +1,30 @@
 /**
  * A client id is connected once in the whole cluster (issue 17) [MQTT-3.1.4-3]: the JetStream
  * key-value bucket `culex_clients` maps each client id (key: its UTF-8 in base64url) to the node
- * that last took it, as `<node> <workers>`. A CONNECT on node B looks the id up; held by node A,
- * B asks A on `culex.takeover.<A>` (every worker of A answers: the one holding the session with
- * it, the others with none). A's worker closes the old connection (v5 DISCONNECT 0x8E) and hands
- * the session over as a SessionRecord (the worker handover's shape, src/broker/sessionTransfer.ts,
+ * that holds it, as `<node> <workers>`, and is a lock: every CONNECT writes the entry by
+ * compare-and-set on the key's revision (`kv.create` for a new id, `kv.update(key, value, rev)`
+ * otherwise, even when this node already holds it), so the entry's revisions put the CONNECTs for
+ * one id in one order. Of two racing CONNECTs the one whose write comes second loses the set,
+ * reads again and writes over the winner's entry: it is the newer one, and it takes over from the
+ * winner as from any holder [MQTT-3.1.4-3] (the newest connection wins; none is refused).
+ *
+ * Takeover: the CONNECT on B that replaced node A's entry asks A on `culex.takeover.<A>`, naming
+ * the revision it replaced (every worker of A answers: the one holding the session with it, the
+ * others with none). A's worker closes the old connection (v5 DISCONNECT 0x8E) and hands the
+ * session over as a SessionRecord (the worker handover's shape, src/broker/sessionTransfer.ts,
  * msgpack-encoded): subscriptions, inflight and queued messages, QoS 2 ids, delayed will. The
- * session leaves A whole (tree, stored record and entries); B rewrites a stored queue into its own
- * store, then puts itself in the bucket.
- * The registry is a hint, not a lock: an entry of a node that no longer holds the id costs one
- * round trip; a node that is down answers nothing (no responders, or the wait runs out) and the
- * CONNECT goes on with what B has. Two CONNECTs racing on two nodes may both win (README). A
- * session whose record is larger than one NATS message (max_payload, 1 MiB by default) is not
- * moved: it stays on A, offline, and the client starts afresh on B.
+ * session leaves A whole (tree, stored record and entries); B rewrites a stored queue into its
+ * own store.
+ *
+ * A claim (this worker's CONNECT that is writing the entry or attaching its session) that wrote
+ * the revision the asker replaced, or an earlier one, is older than the asker: the answer waits
+ * until the claim's connection is attached here (its own takeover may still be on its way), then
+ * closes it with 0x8E and hands its session on. Any other claim is newer than the asker (it will
+ * ask the asker in turn) and is not waited for. A wait thus only ever goes from a later revision
+ * to an earlier one: no cycle.
+ *
+ * A node that is down answers nothing (no responders, or the wait runs out) and the CONNECT goes
+ * on with what B has. A session record larger than one NATS message is not moved (README).
  * called from: worker
  */
 import { Packr } from 'msgpackr';
@@ -27,8 +39,12 @@ import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
 
 export const CLIENTS_BUCKET = 'culex_clients';
-/** how long B waits for the old node's workers */
-const ASK_TIMEOUT_MS = 3000;
+/** how long B waits for the old node's workers (one of them may wait for its own claim first) */
+const ASK_TIMEOUT_MS = 5000;
+/** how long an answer waits for a claim of this worker to be attached (see the file comment) */
+const CLAIM_WAIT_MS = 4000;
+/** compare-and-set attempts of one CONNECT before it gives up the registry (each lost one means another CONNECT wrote) */
+const MAX_ATTEMPTS = 20;
 
 const packr = new Packr({ useRecords: false });
 
@@ -37,6 +53,8 @@ interface Ask {
   id: string;
   clean: boolean;
   u: string | null;
+  /** the registry revision naming A that B's compare-and-set replaced */
+  r: number;
 }
 
 /** One worker's answer, A → B: `s` absent = not here; null = here, nothing to hand (clean start, other user, ended) */
@@ -44,8 +62,29 @@ interface Answer {
   s?: SessionRecord | null;
 }
 
+/** The registry entry a CONNECT replaced. */
+interface Replaced {
+  readonly node: string;
+  readonly workers: number;
+  readonly rev: number;
+}
+
+/** This worker's CONNECT for an id, from its first registry read until its session is attached (or its client is gone). */
+interface Claim {
+  /** the revision this claim wrote; 0 until its compare-and-set succeeded */
+  rev: number;
+  readonly settled: Promise<void>;
+  settle(): void;
+}
+
 export function takeoverSubject(node: string): string {
   return `culex.takeover.${node}`;
+}
+
+/** true for JetStream's "wrong last sequence": the key's revision moved since it was read */
+function isConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 10071 || code === 10164;
 }
 
 export class Takeover {
@@ -55,6 +94,8 @@ export class Takeover {
   private readonly workers: number;
   private readonly log: Logger;
   private sub: Subscription | undefined;
+  /** client id → the newest claim of this worker for it */
+  private readonly claims = new Map<string, Claim>();
 
   private constructor(nc: NatsConnection, kv: KV, node: string, workers: number, log: Logger) {
     this.nc = nc;
@@ -80,29 +121,52 @@ export class Takeover {
   }
 
   /**
-   * B: makes this node the holder of `id`, bringing its session from the node that held it.
-   * `done` gets the session (undefined: none came).
+   * B: makes this node the holder of `id` (compare-and-set), bringing its session from the node
+   * that held it. `done` gets the session (undefined: none came) and `settled`, which the broker
+   * calls once the CONNECT is attached or its client gone (until then an older CONNECT's takeover
+   * request waits for it).
    */
-  acquire(broker: Broker, id: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void {
+  acquire(broker: Broker, id: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
     const key = Buffer.from(id).toString('base64url');
-    const mine = `${this.node} ${this.workers}`;
+    const claim = newClaim();
+    this.claims.set(id, claim);
+    const settled = (): void => {
+      claim.settle();
+      if (this.claims.get(id) === claim) this.claims.delete(id);
+    };
     void (async () => {
-      const entry = await this.kv.get(key);
-      const [holder, count] = entry === null || entry.operation !== 'PUT' ? [] : entry.string().split(' ');
-      let moved: MovedSession | undefined;
-      if (holder !== undefined && holder !== this.node) {
-        const record = await this.ask(holder, Number(count) || 1, { id, clean: cleanStart, u: username ?? null });
-        if (record !== undefined) {
-          counters.clusterTakeovers++;
-          if (record !== null) moved = this.arrive(broker, record);
-        }
-      }
-      if (holder !== this.node) await this.kv.put(key, mine);
-      return moved;
-    })().then(done, (err: unknown) => {
+      const replaced = await this.claim(key, claim);
+      if (replaced === undefined || replaced.node === this.node) return undefined;
+      const record = await this.ask(replaced.node, replaced.workers, { id, clean: cleanStart, u: username ?? null, r: replaced.rev });
+      if (record === undefined) return undefined;
+      counters.clusterTakeovers++;
+      return record === null ? undefined : this.arrive(broker, record);
+    })().then((moved) => done(moved, settled), (err: unknown) => {
       this.log.warning(`cluster: client id ${id}: the registry could not be used (${(err as Error).message}); connecting here without it`);
-      done(undefined);
+      done(undefined, settled);
     });
+  }
+
+  /** Writes this node into `key` by compare-and-set, reading again after each lost one; the entry it replaced. */
+  private async claim(key: string, claim: Claim): Promise<Replaced | undefined> {
+    const mine = `${this.node} ${this.workers}`;
+    for (let attempt = 1; ; attempt++) {
+      const entry = await this.kv.get(key);
+      try {
+        if (entry === null || entry.operation !== 'PUT') {
+          // create() also takes the place of a deleted entry
+          claim.rev = await this.kv.create(key, mine);
+          return undefined;
+        }
+        claim.rev = await this.kv.update(key, mine, entry.revision);
+        const [node, count] = entry.string().split(' ');
+        return { node: node!, workers: Number(count) || 1, rev: entry.revision };
+      } catch (err) {
+        // another CONNECT for this id wrote first: it is older than this one, which takes over from it
+        if (!isConflict(err) || attempt >= MAX_ATTEMPTS) throw err;
+        counters.clusterRegistryConflicts++;
+      }
+    }
   }
 
   /** Asks `holder`'s workers; the record (or null) of the one that held the session, undefined when none did. */
@@ -125,7 +189,7 @@ export class Takeover {
     return found;
   }
 
-  /** A: the session `ask` names, if this worker holds it, taken from here. */
+  /** A: the session `ask` names, if this worker holds it, taken from here (after an older claim of this worker is attached). */
   private answer(broker: Broker, msg: Msg): void {
     let ask: Ask;
     try {
@@ -133,6 +197,23 @@ export class Takeover {
     } catch {
       return;
     }
+    const claim = this.claims.get(ask.id);
+    if (claim === undefined || claim.rev === 0 || claim.rev > (ask.r ?? 0)) {
+      this.respond(broker, msg, ask);
+      return;
+    }
+    // this worker's CONNECT came first: the asker's replaces it once it is attached
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLAIM_WAIT_MS);
+    });
+    void Promise.race([claim.settled, waited]).then(() => {
+      clearTimeout(timer);
+      this.respond(broker, msg, ask);
+    });
+  }
+
+  private respond(broker: Broker, msg: Msg, ask: Ask): void {
     const answer: Answer = broker.sessions.has(ask.id) ? { s: handOff(broker, ask.id, ask.clean, ask.u ?? undefined, this.maxPayload(), this.log) } : {};
     msg.respond(packr.pack(answer));
     broker.flushSoon();
@@ -190,4 +271,12 @@ function handOff(broker: Broker, id: string, clean: boolean, username: string | 
   session.clearMessages();
   broker.cluster?.released(id);
   return record;
+}
+
+function newClaim(): Claim {
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { rev: 0, settled, settle };
 }

@@ -10,7 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { IConnackPacket } from 'mqtt';
+import type { IConnackPacket, MqttClient } from 'mqtt';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { CLIENTS_BUCKET } from '../../src/nats/takeover.ts';
 import { Harness, Inbox, closeReason, once, publishMany, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { freePort, startCli } from '../helpers/broker.ts';
 import { RawClient, rawSubscriber, receivePublishes } from '../helpers/raw.ts';
@@ -230,6 +234,50 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     assert.equal(await closed, 0x8e);
   });
 
+  test('[MQTT-3.1.4-3] one client id CONNECTing on nodes 1 and 2 at the same moment, 20 rounds: one connection stays open cluster-wide, and the registry names its node', async () => {
+    const nc = await connectNats({ servers: nats.url });
+    try {
+      const kv = await new Kvm(jetstream(nc)).open(CLIENTS_BUCKET);
+      const clientId = uniqueId('race');
+      const key = Buffer.from(clientId).toString('base64url');
+      let open: { client: MqttClient; node: Node }[] = [];
+      for (let round = 0; round < 20; round++) {
+        // the same id every round: the first races for a free id, the others also against the last round's survivor
+        const pair = [n1, n2].map((node) => ({ client: h.client(node.url, { protocolVersion: 5, clientId, clean: round % 2 === 0 }), node }));
+        open.push(...pair);
+        // each either gets its CONNACK or is closed (taken over) before it
+        await Promise.all(pair.map(({ client }) => new Promise<void>((resolve) => {
+          if (client.connected) resolve();
+          client.once('connect', () => resolve());
+          client.once('close', () => resolve());
+        })));
+        // the older connections are closed with 0x8E: wait until one is left, then for nothing more to change
+        const deadline = Date.now() + 15000;
+        for (;;) {
+          open = open.filter(({ client }) => client.connected);
+          if (open.length <= 1 || Date.now() > deadline) {
+            await sleep(300);
+            open = open.filter(({ client }) => client.connected);
+            break;
+          }
+          await sleep(50);
+        }
+        assert.equal(open.length, 1, `round ${round}: ${open.length} connections open for ${clientId}`);
+        const entry = await kv.get(key);
+        assert.equal(entry?.string().split(' ')[0], open[0]!.node.name, `round ${round}: the registry names the node of the open connection`);
+      }
+      // the survivor works: a message to it arrives
+      const survivor = open[0]!.client;
+      const inbox = new Inbox(survivor);
+      await subscribe(survivor, `race/${clientId}`, { qos: 1 });
+      const pub = await h.connect(n3.url);
+      await pub.publishAsync(`race/${clientId}`, 'hello', { qos: 1 });
+      assert.equal((await inbox.next()).payload.toString(), 'hello');
+    } finally {
+      await nc.close();
+    }
+  });
+
   test('/metrics and $SYS show the cluster: 3 nodes alive, messages in and out, takeovers; the alert rule\'s metrics exist', async () => {
     const samples = async (): Promise<Map<string, number>> => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -247,6 +295,7 @@ describe('culex nodes joined through NATS', { skip: natsMissing }, () => {
     assert.ok(s.get('culex_cluster_messages_total{direction="out"}')! > 0);
     assert.ok(s.get('culex_cluster_messages_total{direction="in"}')! > 0);
     assert.ok(s.has('culex_cluster_registry_takeovers_total'));
+    assert.ok(s.has('culex_cluster_registry_conflicts_total'));
     const rules = readFileSync(new URL('../../config/prometheus/culex-alerts.yml', import.meta.url), 'utf8');
     for (const m of rules.matchAll(/\b(culex_cluster_[a-z_]+)\b/g)) assert.ok([...s.keys()].some((k) => k.startsWith(m[1]!)), m[1]);
     const c = await h.connect(n1.url);
