@@ -24,7 +24,8 @@
  * to an earlier one: no cycle.
  *
  * A node that is down answers nothing (no responders, or the wait runs out) and the CONNECT goes
- * on with what B has. A session record larger than one NATS message is not moved (README).
+ * on with what B has. An answer larger than one NATS message (a long queue) goes in chunks
+ * (chunks.ts).
  * called from: worker
  */
 import { Packr } from 'msgpackr';
@@ -37,6 +38,7 @@ import { sessionFromRecord, sessionToRecord } from '../broker/sessionTransfer.ts
 import type { SessionRecord } from '../records/session.ts';
 import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
+import { fetchChunks, offerChunks, type ChunkedRef } from './chunks.ts';
 
 export const CLIENTS_BUCKET = 'culex_clients';
 /** how long B waits for the old node's workers (one of them may wait for its own claim first) */
@@ -57,9 +59,13 @@ interface Ask {
   r: number;
 }
 
-/** One worker's answer, A → B: `s` absent = not here; null = here, nothing to hand (clean start, other user, ended) */
+/**
+ * One worker's answer, A → B: `s` absent = not here; null = here, nothing to hand (clean start,
+ * other user, ended). `x`: the answer (with `s`) is larger than one NATS message; fetch it in chunks.
+ */
 interface Answer {
   s?: SessionRecord | null;
+  x?: ChunkedRef;
 }
 
 /** The registry entry a CONNECT replaced. */
@@ -178,15 +184,23 @@ export class Takeover {
       return undefined; // no responders: the node is gone
     }
     let found: SessionRecord | null | undefined;
+    let chunked: ChunkedRef | undefined;
     try {
       for await (const m of replies) {
         const a = packr.unpack(m.data) as Answer;
-        if (a.s !== undefined) found = a.s;
+        if (a.x !== undefined) chunked = a.x;
+        else if (a.s !== undefined) found = a.s;
       }
     } catch {
       // the wait ran out or the node went away: what came is what there is
     }
-    return found;
+    if (chunked === undefined) return found;
+    try {
+      return (packr.unpack(await fetchChunks(this.nc, chunked)) as Answer).s;
+    } catch (err) {
+      this.log.warning(`cluster: the session of ${ask.id} from node ${holder} did not arrive whole (${(err as Error).message}): it is lost, the client starts afresh`);
+      return found;
+    }
   }
 
   /** A: the session `ask` names, if this worker holds it, taken from here (after an older claim of this worker is attached). */
@@ -204,18 +218,29 @@ export class Takeover {
     }
     // this worker's CONNECT came first: the asker's replaces it once it is attached
     let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLAIM_WAIT_MS);
+    const waited = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CLAIM_WAIT_MS);
     });
-    void Promise.race([claim.settled, waited]).then(() => {
+    void Promise.race([claim.settled, waited]).then((late) => {
       clearTimeout(timer);
+      if (late === 'late') this.log.warning(`cluster: client id ${ask.id}: this node's CONNECT was not attached within ${CLAIM_WAIT_MS} ms; the newer one on another node goes on without waiting for it`);
       this.respond(broker, msg, ask);
     });
   }
 
   private respond(broker: Broker, msg: Msg, ask: Ask): void {
-    const answer: Answer = broker.sessions.has(ask.id) ? { s: handOff(broker, ask.id, ask.clean, ask.u ?? undefined, this.maxPayload(), this.log) } : {};
-    msg.respond(packr.pack(answer));
+    const answer: Answer = broker.sessions.has(ask.id) ? { s: handOff(broker, ask.id, ask.clean, ask.u ?? undefined) } : {};
+    let data = packr.pack(answer);
+    const max = this.maxPayload();
+    if (data.length > max) {
+      const size = data.length;
+      // a copy: packr's buffer is reused by the next pack
+      const ref = offerChunks(this.nc, Buffer.from(data), max, () => {
+        this.log.warning(`cluster: the session of ${ask.id} (${size} bytes) was not fetched by the node that took it over: it is lost`);
+      });
+      data = packr.pack({ x: ref } satisfies Answer);
+    }
+    msg.respond(data);
     broker.flushSoon();
   }
 
@@ -227,7 +252,7 @@ export class Takeover {
     return { session, will };
   }
 
-  /** the largest message the NATS server takes (its max_payload), less room for the answer's framing */
+  /** the largest message the NATS server takes (its max_payload), less room for headers and framing: the chunk size */
   private maxPayload(): number {
     return (this.nc.info?.max_payload ?? 1024 * 1024) - 1024;
   }
@@ -242,7 +267,7 @@ export class Takeover {
  * its record, or null when nothing is handed (clean start, another user's session, or a
  * session that ended with its connection).
  */
-function handOff(broker: Broker, id: string, clean: boolean, username: string | undefined, maxBytes: number, log: Logger): SessionRecord | null {
+function handOff(broker: Broker, id: string, clean: boolean, username: string | undefined): SessionRecord | null {
   const first = broker.sessions.get(id)!;
   // a declared session nobody has taken is the first user's (Broker.attachSession)
   if (first.declared && !clean) first.username = username;
@@ -252,12 +277,6 @@ function handOff(broker: Broker, id: string, clean: boolean, username: string | 
   if (session === undefined) return null;
   if (clean || otherUser) {
     broker.endSession(session);
-    return null;
-  }
-  // one NATS message carries the whole session: one too large for it stays here, offline, and expires as usual
-  const size = packr.pack(sessionToRecord(session, undefined)).length;
-  if (size > maxBytes) {
-    log.warning(`cluster: session ${id} (${size} bytes with its queue) is larger than a NATS message; it stays on this node and its client starts afresh on the other`);
     return null;
   }
   const will = broker.releaseSession(session);
