@@ -19,9 +19,10 @@
  * A claim (this worker's CONNECT that is writing the entry or attaching its session) that wrote
  * the revision the asker replaced, or an earlier one, is older than the asker: the answer waits
  * until the claim's connection is attached here (its own takeover may still be on its way), then
- * closes it with 0x8E and hands its session on. Any other claim is newer than the asker (it will
- * ask the asker in turn) and is not waited for. A wait thus only ever goes from a later revision
- * to an earlier one: no cycle.
+ * closes it with 0x8E and hands its session on, even when the asker has stopped waiting (then
+ * the session is lost, but the older connection still goes). Any other claim is newer than the
+ * asker (it will ask the asker in turn) and is not waited for. A wait thus only ever goes from a
+ * later revision to an earlier one: no cycle.
  *
  * A node that is down answers nothing (no responders, or the wait runs out) and the CONNECT goes
  * on with what B has. An answer larger than one NATS message (a long queue) goes in chunks
@@ -43,8 +44,12 @@ import { fetchChunks, offerChunks, type ChunkedRef } from './chunks.ts';
 export const CLIENTS_BUCKET = 'culex_clients';
 /** how long B waits for the old node's workers (one of them may wait for its own claim first) */
 const ASK_TIMEOUT_MS = 5000;
-/** how long an answer waits for a claim of this worker to be attached (see the file comment) */
-const CLAIM_WAIT_MS = 4000;
+/**
+ * how long an answer waits for an older claim of this worker to be attached (see the file
+ * comment): a bound against a claim never settled, far above any attach; the asker may have gone
+ * on meanwhile (ASK_TIMEOUT_MS), the older connection is closed all the same
+ */
+const CLAIM_WAIT_MS = 60_000;
 /** compare-and-set attempts of one CONNECT before it gives up the registry (each lost one means another CONNECT wrote) */
 const MAX_ATTEMPTS = 20;
 
@@ -223,7 +228,7 @@ export class Takeover {
     });
     void Promise.race([claim.settled, waited]).then((late) => {
       clearTimeout(timer);
-      if (late === 'late') this.log.warning(`cluster: client id ${ask.id}: this node's CONNECT was not attached within ${CLAIM_WAIT_MS} ms; the newer one on another node goes on without waiting for it`);
+      if (late === 'late') this.log.warning(`cluster: client id ${ask.id}: this node's CONNECT was not attached within ${CLAIM_WAIT_MS} ms; answering the newer one on another node without it`);
       this.respond(broker, msg, ask);
     });
   }
