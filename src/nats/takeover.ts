@@ -16,13 +16,15 @@
  * session leaves A whole (tree, stored record and entries); B rewrites a stored queue into its
  * own store.
  *
- * A claim (this worker's CONNECT that is writing the entry or attaching its session) that wrote
- * the revision the asker replaced, or an earlier one, is older than the asker: the answer waits
- * until the claim's connection is attached here (its own takeover may still be on its way), then
- * closes it with 0x8E and hands its session on, even when the asker has stopped waiting (then
- * the session is lost, but the older connection still goes). Any other claim is newer than the
- * asker (it will ask the asker in turn) and is not waited for. A wait thus only ever goes from a
- * later revision to an earlier one: no cycle.
+ * A claim (this worker's CONNECT that is writing the entry or attaching its session) whose
+ * compare-and-set is on its way is first waited for until it is decided: the asker may have read
+ * its write before this worker has the server's reply. A claim that wrote the revision the asker
+ * replaced, or an earlier one, is older than the asker: the answer waits until the claim's
+ * connection is attached here (its own takeover may still be on its way), then closes it with
+ * 0x8E and hands its session on, even when the asker has stopped waiting (then the session is
+ * lost, but the older connection still goes). Any other claim is newer than the asker (it will
+ * ask the asker in turn) and is not waited for. A wait thus goes only to JetStream's reply or
+ * from a later revision to an earlier one: no cycle.
  *
  * A node that is down answers nothing (no responders, or the wait runs out) and the CONNECT goes
  * on with what B has. An answer larger than one NATS message (a long queue) goes in chunks
@@ -84,6 +86,9 @@ interface Replaced {
 interface Claim {
   /** the revision this claim wrote; 0 until its compare-and-set succeeded */
   rev: number;
+  /** resolved once `rev` is set, or the claim failed (rev stays 0) */
+  readonly decided: Promise<void>;
+  decide(): void;
   readonly settled: Promise<void>;
   settle(): void;
 }
@@ -154,6 +159,7 @@ export class Takeover {
       return record === null ? undefined : this.arrive(broker, record);
     })().then((moved) => done(moved, settled), (err: unknown) => {
       this.log.warning(`cluster: client id ${id}: the registry could not be used (${(err as Error).message}); connecting here without it`);
+      claim.decide();
       done(undefined, settled);
     });
   }
@@ -167,9 +173,11 @@ export class Takeover {
         if (entry === null || entry.operation !== 'PUT') {
           // create() also takes the place of a deleted entry
           claim.rev = await this.kv.create(key, mine);
+          claim.decide();
           return undefined;
         }
         claim.rev = await this.kv.update(key, mine, entry.revision);
+        claim.decide();
         const [node, count] = entry.string().split(' ');
         return { node: node!, workers: Number(count) || 1, rev: entry.revision };
       } catch (err) {
@@ -217,7 +225,16 @@ export class Takeover {
       return;
     }
     const claim = this.claims.get(ask.id);
-    if (claim === undefined || claim.rev === 0 || claim.rev > (ask.r ?? 0)) {
+    if (claim === undefined) this.respond(broker, msg, ask);
+    // a compare-and-set on its way may be the very revision the asker replaced (its answer can
+    // come after the ask): whether the claim is older is known once it is decided
+    else if (claim.rev === 0) void claim.decided.then(() => this.answerAfter(broker, msg, ask, claim));
+    else this.answerAfter(broker, msg, ask, claim);
+  }
+
+  /** `answer` once `claim` is decided: waits for it to be attached when it is older than the asker. */
+  private answerAfter(broker: Broker, msg: Msg, ask: Ask, claim: Claim): void {
+    if (claim.rev === 0 || claim.rev > (ask.r ?? 0)) {
       this.respond(broker, msg, ask);
       return;
     }
@@ -302,5 +319,9 @@ function newClaim(): Claim {
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
   });
-  return { rev: 0, settled, settle };
+  let decide!: () => void;
+  const decided = new Promise<void>((resolve) => {
+    decide = resolve;
+  });
+  return { rev: 0, decided, decide, settled, settle };
 }

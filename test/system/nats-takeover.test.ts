@@ -150,7 +150,7 @@ describe('a client id taken over between culex nodes', { skip: natsMissing }, ()
           }
           await sleep(50);
         }
-        const logs = (): string => [n1, n2].map((n) => `${n.name}:\n${n.proc.output().split('\n').filter((l) => l.includes(clientId)).slice(-10).join('\n')}`).join('\n');
+        const logs = (): string => [n1, n2].map((n) => `${n.name}:\n${n.proc.output().split('\n').filter((l) => l.includes(clientId)).slice(-30).join('\n')}`).join('\n');
         assert.equal(open.length, 1, `round ${round}: ${open.length} connections open for ${clientId} (${open.map((o) => o.node.name).join(', ')}); the nodes' log lines for it:\n${logs()}`);
         const entry = await kv.get(key);
         assert.equal(entry?.string().split(' ')[0], open[0]!.node.name, `round ${round}: the registry names the node of the open connection`);
