@@ -13,7 +13,8 @@
  *   own interest), never published again (no loops); a plain subscription ignores messages of
  *   this node (already delivered here) and repeats (overlapping filters of this connection).
  * - retained messages: the shared bucket (retainedBucket.ts);
- * - client ids: the registry bucket and the takeover of a session from another node (takeover.ts).
+ * - client ids: the registry bucket (a lock) and the takeover of a session from another node
+ *   (takeover.ts; a large session in chunks, chunks.ts).
  * Across nodes delivery is core NATS: at most once (README "Cluster").
  * called from: worker
  */
