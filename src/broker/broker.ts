@@ -140,27 +140,30 @@ export class Broker {
     const nodes = this.nodes;
     // another node first (it may hold the session), then this node's workers; a bridge's local
     // session is each node's own (every node may run the same bridge configuration)
-    if (nodes === undefined || conn.idAssigned || this.bridgeIds.has(conn.clientId)) this.openOnNode(conn, cleanStart, expiryInterval, done);
+    if (nodes === undefined || conn.idAssigned || this.bridgeIds.has(conn.clientId)) this.openOnNode(conn, cleanStart, expiryInterval, done, undefined);
     else {
-      nodes.acquire(conn.clientId, cleanStart, conn.username, (moved) => {
+      // `settled` is called once on every path: attached, or the client gone meanwhile
+      nodes.acquire(conn.clientId, cleanStart, conn.username, (moved, settled) => {
         if (moved === undefined) {
-          if (conn.awaitingSession) this.openOnNode(conn, cleanStart, expiryInterval, done);
+          if (conn.awaitingSession) this.openOnNode(conn, cleanStart, expiryInterval, done, settled);
+          else settled();
         } else {
           this.cluster?.adopt(conn.clientId);
-          this.sessionArrived(conn, cleanStart, expiryInterval, moved, done);
+          this.sessionArrived(conn, cleanStart, expiryInterval, moved, done, settled);
         }
       });
     }
   }
 
-  /** openSession within this node: the session may be on another worker. */
-  private openOnNode(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void): void {
+  /** openSession within this node: the session may be on another worker. `settled`: see NodeLink.acquire. */
+  private openOnNode(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void, settled: (() => void) | undefined): void {
     const cluster = this.cluster;
     const id = conn.clientId;
     // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
-    if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, conn.username, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done))) {
+    if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, conn.username, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done, settled))) {
       const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, undefined);
       done(session, present);
+      settled?.();
     }
   }
 
@@ -170,15 +173,18 @@ export class Broker {
     expiryInterval: number,
     moved: MovedSession | undefined,
     done: (session: Session, present: boolean) => void,
+    settled: (() => void) | undefined,
   ): void {
     if (!conn.awaitingSession) {
       // the client went away while its session was on its way: keep the session, offline
       if (moved !== undefined) this.adoptSession(moved.session, moved.will, Date.now());
       else this.cluster?.released(conn.clientId);
+      settled?.();
       return;
     }
     const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, moved);
     done(session, present);
+    settled?.();
     this.flushSoon();
   }
 

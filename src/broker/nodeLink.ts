@@ -24,7 +24,9 @@ export interface NodeLink {
   /**
    * Makes this node the holder of `clientId` cluster-wide: a node that held it closes its
    * connection (0x8E) and hands its session over. `done` is called later, with that session, or
-   * undefined (none came: the id was free, on clean start, another user's, or the node is gone).
+   * undefined (none came: the id was free, on clean start, another user's, or the node is gone),
+   * and `settled`, which the caller must call once the CONNECT is attached to its session here
+   * or its client has gone: until then a newer CONNECT on another node waits to take over.
    */
-  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void;
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void;
 }

@@ -57,6 +57,8 @@ export const counters = {
   clusterMessagesIn: 0,
   /** CONNECTs here for a client id another node held, which that node was asked to hand over */
   clusterTakeovers: 0,
+  /** registry writes (compare-and-set) lost to another CONNECT for the same client id, then made again */
+  clusterRegistryConflicts: 0,
   /** nodes of the cluster heard from lately (src/nats/heartbeat.ts); set by worker 0 only, a gauge */
   clusterNodesAlive: 0,
   subscriptions: 0,

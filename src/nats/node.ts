@@ -13,7 +13,8 @@
  *   own interest), never published again (no loops); a plain subscription ignores messages of
  *   this node (already delivered here) and repeats (overlapping filters of this connection).
  * - retained messages: the shared bucket (retainedBucket.ts);
- * - client ids: the registry bucket and the takeover of a session from another node (takeover.ts).
+ * - client ids: the registry bucket (a lock) and the takeover of a session from another node
+ *   (takeover.ts; a large session in chunks, chunks.ts).
  * Across nodes delivery is core NATS: at most once (README "Cluster").
  * called from: worker
  */
@@ -100,10 +101,10 @@ export class NatsNode implements NodeLink {
     if (this.worker === 0) this.heartbeat = new Heartbeat(this.nc, this.name);
   }
 
-  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined) => void): void {
+  acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
     const t = this.takeover;
     // without NATS the registry cannot be read: the CONNECT goes on with this node's sessions
-    if (t === undefined || this.broker === undefined || !this.connected) done(undefined);
+    if (t === undefined || this.broker === undefined || !this.connected) done(undefined, noop);
     else t.acquire(this.broker, clientId, cleanStart, username, done);
   }
 
@@ -209,3 +210,5 @@ export class NatsNode implements NodeLink {
 export function queueName(group: string, filter: string): string {
   return 'culex-share-' + createHash('sha256').update(group).update('\0').update(filter).digest('hex').slice(0, 32);
 }
+
+function noop(): void {}
