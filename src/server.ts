@@ -129,6 +129,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     },
   });
   for (const l of config.listeners) checkPortFree(l);
+  // a node whose NATS does not answer stops here, before its workers open the store
+  if (config.clusterNatsUrls.length > 0) await (await import('./nats/reachable.ts')).checkNatsReachable(config.clusterNatsUrls);
   /** listener ports: as configured, a 0 replaced by the port the first worker to listen was given */
   const ports = config.listeners.map((l) => l.port);
   const n = Math.max(1, config.workers > 0 ? config.workers : availableParallelism());
