@@ -28,11 +28,16 @@ export async function brokerDir(extra: readonly string[] = []): Promise<{ dir: s
   return { dir, port, conf };
 }
 
+/** Waits until `p` listens on `port`; fails with the process's output if it exits first. */
+export async function untilListening(p: CliProcess, port: number): Promise<void> {
+  await Promise.race([waitForPort(port, 30000), p.exit.then((e) => { throw new Error(`culex exited ${JSON.stringify(e)} before listening:\n${p.output()}`); })]);
+}
+
 /** Starts `culex -c conf` in `cwd` and waits until it listens on `port`. */
 export async function startBrokerProcess(conf: string, cwd: string, port: number): Promise<CliProcess> {
   const p = startCli(['-c', conf], cwd);
   started.push(p);
-  await Promise.race([waitForPort(port, 30000), p.exit.then((e) => { throw new Error(`broker exited ${JSON.stringify(e)}: ${p.output()}`); })]);
+  await untilListening(p, port);
   return p;
 }
 

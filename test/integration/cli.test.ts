@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Harness, Inbox, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { PacketType } from '../helpers/raw.ts';
-import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
+import { culexOnly, freePort, startCli, tempDir, type CliProcess } from '../helpers/broker.ts';
+import { untilListening } from '../helpers/brokerProcess.ts';
 
 const h = new Harness();
 const tmp = tempDir('culex-cli-');
@@ -26,19 +27,11 @@ function cli(args: readonly string[]): CliProcess {
   return p;
 }
 
-/** Waits for the port, or fails with the process output if it exits first. */
-async function running(p: CliProcess, port: number): Promise<void> {
-  await Promise.race([
-    waitForPort(port, 30000),
-    p.exit.then(({ code }) => { throw new Error(`culex exited (${code}) before listening:\n${p.output()}`); }),
-  ]);
-}
-
 describe('culex command', { skip: culexOnly }, () => {
   test('-p PORT listens on that port; clients publish and subscribe; SIGTERM exits 0', async () => {
     const port = await freePort();
     const p = cli(['-p', String(port)]);
-    await running(p, port);
+    await untilListening(p, port);
     const url = `mqtt://127.0.0.1:${port}`;
     const sub = await h.connect(url, { protocolVersion: 5 });
     const inbox = new Inbox(sub);
@@ -55,7 +48,7 @@ describe('culex command', { skip: culexOnly }, () => {
   test('SIGUSR1 and SIGUSR2 neither open the Node inspector nor end the broker', async () => {
     const port = await freePort();
     const p = cli(['-p', String(port)]);
-    await running(p, port);
+    await untilListening(p, port);
     p.proc.kill('SIGUSR1');
     p.proc.kill('SIGUSR2');
     // the summary needs every worker's counters: wait for both lines (or the process to end)
@@ -77,7 +70,7 @@ describe('culex command', { skip: culexOnly }, () => {
     const conf = path.join(tmp.dir, 'ok.conf');
     writeFileSync(conf, `# test configuration\nlistener ${port} 127.0.0.1\npersistence false\nallow_anonymous true\n`);
     const p = cli(['-c', conf]);
-    await running(p, port);
+    await untilListening(p, port);
     const { client: r } = await h.rawConnected(port, { version: 5 });
     p.proc.kill('SIGTERM');
     const got = await r.expectClosed(15000);

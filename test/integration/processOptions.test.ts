@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import net from 'node:net';
 import path from 'node:path';
 import { Harness, Inbox, publish, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
-import { culexOnly, freePort, startCli, tempDir, waitForPort, type CliProcess } from '../helpers/broker.ts';
+import { culexOnly, freePort, startCli, tempDir, type CliProcess } from '../helpers/broker.ts';
+import { untilListening } from '../helpers/brokerProcess.ts';
 
 const h = new Harness();
 const tmp = tempDir('culex-process-options-');
@@ -31,13 +32,6 @@ async function start(name: string, lines: readonly string[]): Promise<{ p: CliPr
   return { p, port, conf };
 }
 
-async function running(p: CliProcess, port: number): Promise<void> {
-  await Promise.race([
-    waitForPort(port, 30000),
-    p.exit.then(({ code }) => { throw new Error(`culex exited (${code}) before listening:\n${p.output()}`); }),
-  ]);
-}
-
 /** A message goes through the broker on `port` (QoS 1, subscriber and publisher on their own connections). */
 async function roundTrip(port: number): Promise<void> {
   const url = `mqtt://127.0.0.1:${port}`;
@@ -55,7 +49,7 @@ describe('pid_file', { skip: culexOnly }, () => {
   test('the pid is written at start and the file removed on a clean stop (Mosquitto)', async () => {
     const pidFile = path.join(tmp.dir, 'culex.pid');
     const { p, port } = await start('pid', ['persistence false', `pid_file ${pidFile}`]);
-    await running(p, port);
+    await untilListening(p, port);
     assert.equal(readFileSync(pidFile, 'utf8'), `${p.proc.pid}\n`);
     await roundTrip(port);
     p.proc.kill('SIGTERM');
@@ -77,7 +71,7 @@ const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 describe('user', { skip: culexOnly }, () => {
   test('started as root with `user nobody`, every thread of the process runs as nobody once the listener is open (Mosquitto drop_privileges)', { skip: asRoot ? false : 'needs root' }, async () => {
     const { p, port } = await start('user', ['persistence false', 'user nobody']);
-    await running(p, port);
+    await untilListening(p, port);
     // the workers serve as soon as they listen; the main thread switches once the start is complete
     for (const deadline = Date.now() + 20_000; !/switched to user nobody/.test(p.output()); await sleep(50)) {
       assert.ok(Date.now() < deadline, `no "switched to user nobody" line:\n${p.output()}`);
@@ -105,7 +99,7 @@ describe('user', { skip: culexOnly }, () => {
 
   test('`user root` keeps the process as it is', { skip: asRoot ? false : 'needs root' }, async () => {
     const { p, port } = await start('user-root', ['persistence false', 'user root']);
-    await running(p, port);
+    await untilListening(p, port);
     assert.match(readFileSync(`/proc/${p.proc.pid}/status`, 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m);
     p.proc.kill('SIGTERM');
     assert.deepEqual(await p.exit, { code: 0, signal: null });
@@ -121,7 +115,7 @@ describe('persistence_file', { skip: culexOnly }, () => {
     writeFileSync(mosquittoDb, foreign);
     const lines = ['persistence true', `persistence_location ${data}`, 'persistence_file mosquitto.db'];
     const first = await start('pf', lines);
-    await running(first.p, first.port);
+    await untilListening(first.p, first.port);
     assert.match(first.p.output(), /persistence_file' ignored: .*not used/);
     const topic = `pf/${uniqueId()}`;
     const pub = await h.connect(`mqtt://127.0.0.1:${first.port}`, { protocolVersion: 4 });
@@ -134,7 +128,7 @@ describe('persistence_file', { skip: culexOnly }, () => {
     const conf = first.conf;
     const again = startCli(['-c', conf], tmp.dir);
     procs.push(again);
-    await running(again, port);
+    await untilListening(again, port);
     const sub = await h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4 });
     const inbox = new Inbox(sub);
     await subscribe(sub, topic, { qos: 1 });
@@ -153,7 +147,7 @@ describe('port and bind_address (the default listener)', { skip: culexOnly }, ()
     writeFileSync(conf, ['allow_anonymous true', 'persistence false', `port ${port}`, 'bind_address 127.0.0.1'].join('\n') + '\n');
     const p = startCli(['-c', conf], tmp.dir);
     procs.push(p);
-    await running(p, port);
+    await untilListening(p, port);
     await roundTrip(port);
     // another loopback address of the same host: nothing listens there
     const other = await new Promise<boolean>((resolve) => {
