@@ -202,13 +202,18 @@ export function queueEntrySent(raw: Uint8Array, packetId: number, state: number)
   const cut = raw.length - UNSENT_TAIL.length;
   if (cut < 2 || raw[0] !== VERSION.queue || packetId < 1 || packetId > 0xffff || state < 0 || state > 0x7f) return undefined;
   for (let i = 0; i < UNSENT_TAIL.length; i++) if (raw[cut + i] !== UNSENT_TAIL[i]) return undefined;
-  const id = packetId < 0x80 ? [packetId] : packetId <= 0xff ? [0xcc, packetId] : [0xcd, packetId >> 8, packetId & 0xff];
-  const out = Buffer.allocUnsafe(cut + 5 + id.length);
+  // msgpack uint: positive fixint below 0x80, else uint8 (0xcc) or uint16 (0xcd)
+  const idBytes = packetId < 0x80 ? 1 : packetId <= 0xff ? 2 : 3;
+  const out = Buffer.allocUnsafe(cut + 5 + idBytes);
   out.set(raw.subarray(0, cut), 0);
   let at = cut;
   out[at++] = 0xa1;
   out[at++] = 0x70;
-  for (const b of id) out[at++] = b;
+  if (idBytes === 3) {
+    out[at++] = 0xcd;
+    out[at++] = packetId >> 8;
+  } else if (idBytes === 2) out[at++] = 0xcc;
+  out[at++] = packetId & 0xff;
   out[at++] = 0xa1;
   out[at++] = 0x73;
   out[at] = state;
