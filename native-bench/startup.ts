@@ -2,7 +2,10 @@
  * Start-up time with many queued messages: writes a store holding `sessions` persistent
  * sessions with `perSession` queued QoS 1 messages each (64-byte payloads, written straight
  * through the store as the broker would have), then starts culex on it and measures the time
- * until it accepts connections, and until one session has received its whole queue.
+ * until it accepts connections (reading every entry: the store has no clean-stop marks, as after
+ * a crash), stops it with SIGTERM (timed), starts it again (after a clean stop: the queues come
+ * from the tallies, src/persistence/cleanStop.ts), and measures until it accepts connections and
+ * until one session has received its whole queue.
  *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1] [log | inline]
  * `log` (default): every entry refers to a message in the shared log (a message with several
  * persistent recipients); `inline`: every entry carries its message (one persistent recipient).
@@ -58,13 +61,25 @@ try {
   const conf = path.join(dir, 'culex.conf');
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${data}`,
     `workers ${workers}`, 'max_queued_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information'].join('\n') + '\n');
-  const started = performance.now();
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  await waitForPort(port, 600_000, exited);
-  const listening = performance.now() - started;
+  /** Starts culex on the store; resolves once it accepts connections. */
+  const start = async (): Promise<{ proc: ReturnType<typeof spawn>; ms: number; log: () => string; exited: Promise<unknown> }> => {
+    const started = performance.now();
+    const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    await waitForPort(port, 600_000, exited);
+    return { proc, ms: performance.now() - started, log: () => log, exited };
+  };
+  const summary = (log: string): string => log.match(/persistence: .*/)?.[0] ?? '';
+  // 1: the store as written above, with no clean-stop marks: every queued entry is read (as after a crash)
+  const first = await start();
+  const stopping = performance.now();
+  first.proc.kill('SIGTERM');
+  await first.exited;
+  const stopMs = performance.now() - stopping;
+  // 2: after that clean stop: the queues come from the tallies
+  const second = await start();
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'device-0', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
   let got = 0;
   const drained = new Promise<void>((resolve) => client.on('message', () => (++got === perSession ? resolve() : undefined)));
@@ -72,11 +87,11 @@ try {
   await drained;
   const drainMs = performance.now() - connected;
   client.end(true);
-  const summary = log.match(/persistence: .*/)?.[0] ?? '';
-  proc.kill('SIGTERM');
-  await exited;
-  process.stdout.write(`culex, ${workers} worker(s): accepting connections ${(listening / 1000).toFixed(1)} s after start with ${total} queued messages; ` +
-    `one session's ${perSession} messages delivered in ${drainMs.toFixed(0)} ms\n${summary}\n`);
+  second.proc.kill('SIGTERM');
+  await second.exited;
+  process.stdout.write(`culex, ${workers} worker(s), ${total} queued messages: accepting connections ${(first.ms / 1000).toFixed(1)} s after start reading every entry (no clean stop); ` +
+    `clean stop in ${(stopMs / 1000).toFixed(1)} s; then accepting connections ${(second.ms / 1000).toFixed(1)} s after start; ` +
+    `one session's ${perSession} messages delivered in ${drainMs.toFixed(0)} ms\n${summary(first.log())}\n${summary(second.log())}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

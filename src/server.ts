@@ -4,6 +4,7 @@
  * called from: main
  */
 import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { checkPortFree } from './transport/portCheck.ts';
 import { Worker } from 'node:worker_threads';
@@ -138,6 +139,9 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const persistent = config.persistence && config.persistenceDurability !== 'off';
   // one broker per persistence_location: a second one refuses to start, naming the first one's pid
   const lock = persistent ? (await import('./persistence/lock.ts')).lockDirectory(config.persistenceLocation) : undefined;
+  /** this run's id in what its clean stop writes, and the last run's whose clean stop holds (src/persistence/cleanStop.ts) */
+  const run = randomInt(1, 2 ** 47);
+  let cleanRun: number | undefined;
   if (persistent) {
     const started = performance.now();
     const check = await (await import('./persistence/startup.ts')).checkStore(config, log, n).catch((err: unknown) => {
@@ -145,9 +149,11 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       throw err;
     });
     if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
+    cleanRun = check.cleanRun;
     log.info(
       `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
-        `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms`,
+        `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms` +
+        (cleanRun !== undefined ? ' (clean stop: queued entries left unread)' : check.queued === 0 || check.unclean === undefined ? '' : ` (every queued entry read: ${check.unclean})`),
     );
   }
   /** test placement: each worker's private port (0 until it listens on a free one) */
@@ -217,7 +223,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
         index, config: current, verbose: opts.verbose === true, remoteAuth, cluster: shared,
-        dynsec: dynsec?.snapshot(),
+        dynsec: dynsec?.snapshot(), run, cleanRun: allLoaded ? undefined : cleanRun,
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       created.push(w);

@@ -16,7 +16,7 @@ import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import type { NodeLink } from './nodeLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
-import type { LoadedSession } from '../records/stored.ts';
+import type { LoadedSession, SessionMeta } from '../records/stored.ts';
 import { Journal } from '../durability/journal.ts';
 import { AckScope } from '../durability/ackScope.ts';
 import { createDelivery } from '../model/delivery.ts';
@@ -326,8 +326,15 @@ export class Broker {
       this.countStored(session, false);
       return;
     }
+    store.putSession(session.clientId, this.sessionMeta(session));
+    session.journal = this.journal;
+    this.countStored(session, session.subscriptions.size > 0);
+  }
+
+  /** A persistent session's record as the store keeps it. */
+  private sessionMeta(session: Session): SessionMeta {
     const pendingWill = this.wills.pending(session.clientId);
-    store.putSession(session.clientId, {
+    return {
       owner: this.cluster?.self ?? 0,
       user: session.username,
       l: session.listenerIndex,
@@ -336,9 +343,39 @@ export class Broker {
       subs: [...session.subscriptions.values()].map((x) => ({ f: x.filter, o: x.options })),
       lastId: 0,
       will: pendingWill === undefined ? undefined : willToRecord(pendingWill.will, pendingWill.due),
-    });
-    session.journal = this.journal;
-    this.countStored(session, session.subscriptions.size > 0);
+    };
+  }
+
+  /**
+   * A clean stop of run `run`, once every write is committed (src/persistence/cleanStop.ts):
+   * every stored session's record is written again with its queue tally. Returns what this
+   * worker's mark counts and the reference counts of its log messages left to the queued
+   * entries (the sent ones are read at start-up and counted then); undefined, writing nothing,
+   * while the store is unhealthy (the next start reads every entry).
+   */
+  writeQueueTallies(run: number): { sessions: number; entries: number; messages: number; refs: Map<number, number> } | undefined {
+    const store = this.store;
+    const journal = this.journal;
+    if (store === undefined || journal === undefined || !store.healthy) return undefined;
+    const refs = journal.refCounts();
+    const messages = refs.size;
+    let sessions = 0;
+    let entries = 0;
+    for (const session of this.sessions.values()) {
+      if (!session.stored) continue;
+      const q = session.queueTally(run);
+      for (const e of session.outbound.values()) {
+        const seq = e.delivery.mseq;
+        if (e.delivery.qseq === 0 || seq === 0) continue;
+        const n = (refs.get(seq) ?? 0) - 1;
+        if (n > 0) refs.set(seq, n);
+        else refs.delete(seq);
+      }
+      store.putSession(session.clientId, { ...this.sessionMeta(session), q });
+      sessions++;
+      entries += q.c + q.s.length;
+    }
+    return { sessions, entries, messages, refs };
   }
 
   /**
@@ -360,6 +397,9 @@ export class Broker {
   restoreSession(loaded: LoadedSession, message: (seq: number) => MessageRecord | undefined, now: number): void {
     const { clientId, meta } = loaded;
     if (meta.expiresAt !== 0 && meta.expiresAt <= now && meta.expiry !== NEVER_EXPIRES) {
+      // a tally counted the references of its queued entries (Journal.countRefs): they go with it
+      const disk = loaded.disk;
+      if (disk?.tallied === true) this.journal?.forgetRange({ clientId, lastQseq: disk.last, pump: () => {} }, disk.after, disk.last);
       this.store?.deleteSession(clientId);
       // the session ended while the broker was down: its will goes now [MQTT-3.1.3-9]
       const will = meta.will;

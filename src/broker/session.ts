@@ -6,6 +6,7 @@ import { AckResult, OutboundTable, type AckResultValue, type OutboundEntry } fro
 import { type Delivery } from '../model/delivery.ts';
 import { InboundTable } from './qos/inbound.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
+import type { QueueTally } from '../records/stored.ts';
 
 /** What a session needs from the connection it is attached to. Implemented by Connection. */
 export interface SessionLink {
@@ -370,6 +371,14 @@ export class Session implements JournalSession {
   restoreQueuedOnDisk(after: number, last: number, count: number, bytes: number): void {
     this.pending.restoreDisk(after, last, count, bytes);
     this.lastQseq = Math.max(this.lastQseq, last);
+  }
+
+  /** What a clean stop of run `run` writes of this stored session's queue (src/persistence/cleanStop.ts). */
+  queueTally(run: number): QueueTally {
+    const t = this.pending.tally();
+    const sent: number[] = [];
+    for (const e of this.outbound.values()) if (e.delivery.qseq !== 0) sent.push(e.delivery.qseq);
+    return { r: run, a: t.after, l: t.last, c: t.count, b: t.bytes, s: sent };
   }
 
   /**

@@ -330,6 +330,27 @@ export class SessionQueue {
     this.diskCount = this.diskBytes = 0;
   }
 
+  /**
+   * The stored (qseq ≠ 0) queued deliveries, in memory or not: their count, payload bytes and a
+   * qseq range (after, last] holding them all (a clean stop's QueueTally).
+   */
+  tally(): { after: number; last: number; count: number; bytes: number } {
+    let count = this.diskCount;
+    let bytes = this.diskBytes;
+    let first = count > 0 ? this.diskAfter + 1 : 0;
+    let last = count > 0 ? this.diskLast : 0;
+    for (const part of [this.head, this.tail]) {
+      for (const d of part) {
+        if (d.qseq === 0) continue;
+        count++;
+        bytes += messageSize(d.message);
+        if (first === 0 || d.qseq < first) first = d.qseq;
+        if (d.qseq > last) last = d.qseq;
+      }
+    }
+    return { after: count === 0 ? 0 : first - 1, last, count, bytes };
+  }
+
   /** A session restored at start-up: its entries after the ones read, `count` of them, `bytes` of payload, up to qseq `last`. */
   restoreDisk(after: number, last: number, count: number, bytes: number): void {
     this.diskAfter = after;

@@ -109,6 +109,8 @@ export async function runImportMosquitto(args: string[], output: ImportOutput = 
         'import into a persistence_location without sessions or retained messages');
       return 1;
     }
+    // an earlier clean stop's marks would not count what is imported: the next start reads every entry
+    store.takeCleanStop(0);
     const plan = planImport(db, Date.now(), 0, store.maxMessageSeq());
     writeImport(store, plan);
     await store.flush();

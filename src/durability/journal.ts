@@ -266,6 +266,22 @@ export class Journal {
     else ref.count++;
   }
 
+  /** Counts from a clean stop's tally (Store.loadOwnSessions): `count` stored entries refer to log message `seq`. */
+  countRefs(refs: ReadonlyMap<number, number>): void {
+    for (const [seq, count] of refs) {
+      const ref = this.refs.get(seq);
+      if (ref === undefined) this.refs.set(seq, { message: undefined, count });
+      else ref.count += count;
+    }
+  }
+
+  /** How many stored entries refer to each log message this worker owns (a clean stop's tally; a copy). */
+  refCounts(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [seq, ref] of this.refs) out.set(seq, ref.count);
+    return out;
+  }
+
   /**
    * Reads back up to `limit` queued entries of `session` with `after` < qseq ≤ `to`, in order, as
    * deliveries that keep their qseq and message seq. Entries already sent (packet id ≠ 0: held

@@ -9,7 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { MessageRecord } from '../records/message.ts';
-import type { QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { CleanStopMark, QueueEntry, SessionMeta } from '../records/stored.ts';
 
 /** Current version byte of each keyspace's values. A value with another first byte is quarantined at load. */
 export const VERSION = {
@@ -159,6 +159,10 @@ function checkSession(v: Record<string, unknown>): string | undefined {
     if (problem !== undefined) return problem;
   }
   if (!isUint(v.lastId) || (v.lastId as number) > 0xffff) return 'lastId is not a packet id';
+  if (v.q !== undefined && v.q !== null) {
+    const q = v.q as Record<string, unknown>;
+    if (typeof q !== 'object' || !isUint(q.r) || !isUint(q.a) || !isUint(q.l) || !isUint(q.c) || !isUint(q.b) || !Array.isArray(q.s) || !q.s.every(isUint)) return 'q is not a queue tally';
+  }
   return checkWill(v.will);
 }
 
@@ -257,6 +261,41 @@ export function decodeQuarantine(raw: Uint8Array): Decoded<QuarantineRecord> {
 /** Any other `meta` value ('opened', 'probe'): version byte + a small map. */
 export function encodeMetaRecord(body: Record<string, string | number>): Buffer {
   return encode(VERSION.meta, body);
+}
+
+/** meta `['clean', worker]`: version byte + CleanStopMark. */
+export function encodeCleanStopMark(mark: CleanStopMark): Buffer {
+  return encode(VERSION.meta, mark);
+}
+export function decodeCleanStopMark(raw: Uint8Array): Decoded<CleanStopMark> {
+  return decode<CleanStopMark>(raw, VERSION.meta, (v) =>
+    isUint(v.run) && isUint(v.workers) && isUint(v.sessions) && isUint(v.entries) && isUint(v.messages) ? undefined : 'malformed clean-stop mark');
+}
+
+/**
+ * meta `['refs', worker]`: version byte, the run (float64), then per log message its seq and
+ * the number of queued entries referring to it (float64 pairs, little-endian): a worker with
+ * millions of log messages reads them back without decoding a map.
+ */
+export function encodeRefTally(run: number, refs: ReadonlyMap<number, number>): Buffer {
+  const out = Buffer.allocUnsafe(9 + refs.size * 16);
+  out[0] = VERSION.meta;
+  out.writeDoubleLE(run, 1);
+  let at = 9;
+  for (const [seq, count] of refs) {
+    out.writeDoubleLE(seq, at);
+    out.writeDoubleLE(count, at + 8);
+    at += 16;
+  }
+  return out;
+}
+export function decodeRefTally(raw: Uint8Array): Decoded<{ run: number; refs: Map<number, number> }> {
+  if (raw.length < 9 || (raw.length - 9) % 16 !== 0) return { ok: false, reason: `reference tally of ${raw.length} bytes` };
+  if (raw[0] !== VERSION.meta) return { ok: false, reason: `unknown version byte ${raw[0]} (expected ${VERSION.meta})` };
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const refs = new Map<number, number>();
+  for (let at = 9; at < raw.length; at += 16) refs.set(view.getFloat64(at, true), view.getFloat64(at + 8, true));
+  return { ok: true, value: { run: view.getFloat64(1, true), refs } };
 }
 
 export function encodeFormat(f: FormatRecord): Buffer {

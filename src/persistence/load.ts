@@ -14,6 +14,7 @@ import type { LoadedSession, QueueEntry, SessionMeta } from '../records/stored.t
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
 import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
 import { moveToQuarantine } from './quarantine.ts';
+import { readRefTally } from './cleanStop.ts';
 import type { BadRecord } from './quarantine.ts';
 import type { Keyspaces, StoreLog } from './open.ts';
 
@@ -49,6 +50,39 @@ export class Loader {
     this.sizes = new Map();
     this.quarantine(bad);
     return [...sessions.values()];
+  }
+
+  /**
+   * Store.loadOwnSessions after a clean stop of `run`: the sessions `owned`, their inbound ids
+   * and the entries their tallies list as sent, read by key; the queued entries stay unread.
+   * Undefined (read the entries instead) when a session has no tally of that run, a sent entry
+   * is not where its tally says, or this worker's reference counts are missing.
+   */
+  loadTallied(owned: (meta: SessionMeta) => boolean, worker: number, run: number): { sessions: LoadedSession[]; refs: Map<number, number> } | undefined {
+    const dbs = this.dbs;
+    const refs = readRefTally(dbs.meta, worker, run);
+    if (refs === undefined) return undefined;
+    const bad: BadRecord[] = [];
+    const sessions = this.readSessions(owned, bad);
+    if (bad.length > 0) {
+      this.quarantine(bad);
+      return undefined;
+    }
+    for (const [key, s] of sessions) {
+      const q = s.meta.q;
+      if (q === undefined || q === null || q.r !== run) return undefined;
+      for (const qseq of q.s) {
+        const raw = dbs.queue.getBinary([key, qseq]);
+        const d = raw === undefined ? undefined : decodeQueueEntry(raw);
+        if (d === undefined || !d.ok || d.value.p === 0 || d.value.s === 0) return undefined;
+        s.queue.push({ qseq, entry: d.value });
+      }
+      s.queue.sort((x, y) => x.qseq - y.qseq);
+      if (q.c > 0) s.disk = { after: q.a, last: q.l, count: q.c, bytes: q.b, refs: [], tallied: true };
+      this.readQueues([], dbs.inbound.getRange(clientRange(key)), sessions, bad, true);
+    }
+    this.quarantine(bad);
+    return { sessions: [...sessions.values()], refs };
   }
 
   /** Store.sessionOwner */

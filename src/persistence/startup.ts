@@ -6,7 +6,9 @@
  * no two workers share one), which quarantines an unreadable one. When the message log is empty
  * (every entry carries its message inline) there is nothing to tidy: only the entries' keys are
  * read here, and each worker checks the values of its own sessions' entries. A Mosquitto
- * persistence file found in the location is reported (how to import it), never read.
+ * persistence file found in the location is reported (how to import it), never read. After a
+ * clean stop with as many workers (cleanStop.ts) none of this is needed: the marks are taken out
+ * and the counts come from them, no queued entry is read here or in the workers.
  * called from: main
  */
 import type { BrokerConfig } from '../config/types.ts';
@@ -23,6 +25,10 @@ export interface StoreCheck {
   readonly queued: number;
   /** messages in the log after tidying (entries may also carry their message inline) */
   readonly messages: number;
+  /** the last run stopped cleanly: its workers' queue tallies hold, and nothing was tidied (cleanStop.ts) */
+  readonly cleanRun?: number | undefined;
+  /** why the tallies could not be used (or that the last run left none) */
+  readonly unclean?: string | undefined;
 }
 
 /**
@@ -36,15 +42,20 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
   for (const file of findMosquittoDbs(config.persistenceLocation)) log.notice(mosquittoDbNotice(file));
   const store = Store.open({ path: config.persistenceLocation, durability: config.persistenceDurability, batchWindowMs: config.persistenceBatchWindowMs, log });
   try {
+    // before anything here writes: a clean stop's marks are taken out, so that a crash from now on never looks clean
+    const clean = store.takeCleanStop(workers);
     const retained = store.loadRetained();
     const retainStamp = retained.reduce((m, r) => Math.max(m, r.s ?? 0), 0);
+    // nothing to tidy after a clean stop with as many workers: no crash left orphans, no session changed owner
+    if ('run' in clean) return { retainStamp, retained: retained.length, sessions: clean.sessions, queued: clean.entries, messages: clean.messages, cleanRun: clean.run };
+    const unclean = clean.reason;
     // the log's seqs only: a message is read (and decoded) when it is copied, or to check an orphan before it goes;
     // each worker reads its own sessions' messages (an unreadable one is quarantined there)
     const messages = new Set(store.messageSeqs());
     if (messages.size === 0) {
       // every entry carries its message inline: nothing to tidy, and the entries' values are left to the workers
       const counted = store.countSessions();
-      return { retainStamp, retained: retained.length, sessions: counted.sessions, queued: counted.queued, messages: 0 };
+      return { retainStamp, retained: retained.length, sessions: counted.sessions, queued: counted.queued, messages: 0, unclean };
     }
     const sessions = store.loadSessions();
     /** seq → the worker that will own it */
@@ -89,6 +100,7 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
       sessions: sessions.length,
       queued,
       messages: messages.size - orphans + [...copies.values()].reduce((n, c) => n + c.size, 0),
+      unclean,
     };
   } finally {
     await store.close();

@@ -30,6 +30,7 @@ import { StoreWrites } from './writes.ts';
 import { Loader } from './load.ts';
 import type { LoadedSession } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
+import { takeCleanStop, type CleanStopCheck } from './cleanStop.ts';
 import type { QuarantinedRecord } from './quarantine.ts';
 
 export { KEYSPACES } from './open.ts';
@@ -37,6 +38,7 @@ export type { Durability, Keyspace, StoreLog, StoreOptions } from './open.ts';
 export type { StoreStats } from './commits.ts';
 export type { LoadedSession } from '../records/stored.ts';
 export type { QuarantinedRecord } from './quarantine.ts';
+export type { CleanStopCheck } from './cleanStop.ts';
 
 /** The LMDB store of one thread. See the module comment. */
 export class Store extends StoreWrites {
@@ -89,6 +91,29 @@ export class Store extends StoreWrites {
   loadSessions(owned?: (meta: SessionMeta) => boolean): LoadedSession[] {
     this.open_();
     return this.loader.loadSessions(owned);
+  }
+
+  /**
+   * Worker `worker`'s share of the persistent sessions (`owned`), as loadSessions(owned) reads
+   * them, or, when `cleanRun` is the run whose clean stop takeCleanStop() accepted, from the
+   * queue tallies that run left (no queued entry read; `refs`: the reference counts of this
+   * worker's log messages, which the sessions' `disk` then leaves out). Falls back to reading
+   * the entries when a session has no tally of that run.
+   */
+  loadOwnSessions(owned: (meta: SessionMeta) => boolean, worker: number, cleanRun: number | undefined): { sessions: LoadedSession[]; refs: Map<number, number> | undefined } {
+    this.open_();
+    const tallied = cleanRun === undefined ? undefined : this.loader.loadTallied(owned, worker, cleanRun);
+    return tallied ?? { sessions: this.loader.loadSessions(owned), refs: undefined };
+  }
+
+  /**
+   * Takes the marks of the last run's clean stop out of the store (cleanStop.ts) and says whether
+   * a start with `workers` workers may use its tallies (the run), or why not. Main thread, before
+   * the workers open the store.
+   */
+  takeCleanStop(workers: number): CleanStopCheck {
+    const dbs = this.open_();
+    return takeCleanStop(this.root, dbs, workers);
   }
 
   /**

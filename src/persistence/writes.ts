@@ -16,11 +16,12 @@
  */
 import type { Database, Key } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { CleanStopMark, QueueEntry, SessionMeta } from '../records/stored.ts';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, freeBytes } from './errors.ts';
 import { clientRange, keyString } from './keys.ts';
-import { encodeInbound, encodeMessage, encodeQueueEntry, encodeRetained, encodeSession, queueEntrySent } from './format.ts';
+import { encodeCleanStopMark, encodeInbound, encodeMessage, encodeQueueEntry, encodeRefTally, encodeRetained, encodeSession, queueEntrySent } from './format.ts';
+import { cleanStopKey, refTallyKey } from './cleanStop.ts';
 import { StoreCommits } from './commits.ts';
 import type { DeferredWrite } from './commits.ts';
 import type { Keyspaces } from './open.ts';
@@ -116,6 +117,16 @@ export abstract class StoreWrites extends StoreCommits {
 
   deleteRetained(topic: string): void {
     this.put(this.open_().retained, keyString(topic), undefined);
+  }
+
+  /**
+   * The last writes of worker `worker` at a clean stop (cleanStop.ts), after its sessions'
+   * tallies: the reference counts of its log messages, then its mark.
+   */
+  putCleanStop(worker: number, mark: CleanStopMark, refs: ReadonlyMap<number, number>): void {
+    const meta = this.open_().meta;
+    this.put(meta, refTallyKey(worker), encodeRefTally(mark.run, refs));
+    this.put(meta, cleanStopKey(worker), encodeCleanStopMark(mark));
   }
 
   /** A put (value) or delete (undefined) into the current batch, or into the deferred list while unhealthy. */

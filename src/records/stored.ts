@@ -51,6 +51,45 @@ export interface SessionMeta {
   lastId: number;
   /** a will waiting for its Will Delay Interval */
   will: StoredWill | undefined;
+  /** the queue as the session's worker left it at a clean stop; trusted only with that stop's mark (CleanStopMark) */
+  q?: QueueTally | undefined;
+}
+
+/**
+ * A persistent session's stored queue summed up by its worker at a clean stop, so that the next
+ * start reads neither the queued entries nor their messages. Written in the session's record
+ * (SessionMeta.q); valid only when run `r` left a CleanStopMark on every worker and the store's
+ * entry counts add up (src/persistence/cleanStop.ts): any write since would have made it stale.
+ */
+export interface QueueTally {
+  /** the run that wrote it (CleanStopMark.run) */
+  r: number;
+  /** the queued (not sent) entries have a < qseq ≤ l (sent ones may sit between them) */
+  a: number;
+  l: number;
+  /** how many queued entries, and their payload bytes */
+  c: number;
+  b: number;
+  /** qseqs of the entries sent and not yet acknowledged (packet id and state set: read at start-up) */
+  s: number[];
+}
+
+/**
+ * What each worker writes last at a clean stop (meta `['clean', worker]`), beside the reference
+ * counts of its log messages (meta `['refs', worker]`). The next start trusts the queue tallies
+ * of run `run` only if every worker of that run left one and the sums match the store's entry
+ * counts; it deletes the marks before anything else writes.
+ */
+export interface CleanStopMark {
+  run: number;
+  /** the run's worker count (a start with another count reads every entry: sessions change owner) */
+  workers: number;
+  /** this worker's stored sessions */
+  sessions: number;
+  /** their queue entries, queued and sent */
+  entries: number;
+  /** log messages this worker owns (distinct seqs its entries refer to) */
+  messages: number;
 }
 
 
@@ -63,8 +102,12 @@ export interface LoadedSession {
    * ones only, the queued ones being summed up in `disk`
    */
   queue: { qseq: number; entry: QueueEntry }[];
-  /** the queued (not sent) entries left in the store: count, payload bytes, qseq range (after, last], and the log seqs they refer to */
-  disk?: { after: number; last: number; count: number; bytes: number; refs: number[] } | undefined;
+  /**
+   * the queued (not sent) entries left in the store: count, payload bytes, qseq range (after,
+   * last], and the log seqs they refer to (empty when `tallied`: the worker's reference counts
+   * come whole from the clean stop, LoadedSessions.refs)
+   */
+  disk?: { after: number; last: number; count: number; bytes: number; refs: number[]; tallied?: boolean } | undefined;
   /** inbound QoS 2 packet ids awaiting PUBREL, ascending */
   inbound: number[];
 }

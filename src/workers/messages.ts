@@ -20,6 +20,10 @@ export interface WorkerInit {
   readonly cluster: ClusterShared | undefined;
   /** the dynamic security rules as they are now; undefined when the plugin is not loaded */
   readonly dynsec: DynsecSnapshot | undefined;
+  /** this run's id, in what a clean stop writes (src/persistence/cleanStop.ts) */
+  readonly run: number;
+  /** the run whose clean-stop tallies this worker may load its sessions from; undefined: read every entry (a replacement worker always does) */
+  readonly cleanRun: number | undefined;
 }
 
 export type ToWorker =

@@ -30,6 +30,7 @@ import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
 import { Bridge, bridgeCounters } from '../bridge/bridge.ts';
+import type { Store } from '../persistence/store.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -125,16 +126,30 @@ if (store !== undefined) {
   // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
   const now = Date.now();
   let restored = 0;
-  for (const s of store.loadSessions((meta) => meta.owner % workers === init.index)) {
+  const loaded = store.loadOwnSessions((meta) => meta.owner % workers === init.index, init.index, init.cleanRun);
+  // a clean stop's reference counts first: a session expired meanwhile lets go of its entries' references
+  if (loaded.refs !== undefined) broker.journal?.countRefs(loaded.refs);
+  for (const s of loaded.sessions) {
     broker.restoreSession(s, (seq) => store.getMessage(seq), now);
     restored++;
   }
-  if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages`);
+  if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages${loaded.refs === undefined ? '' : ' (from the clean stop\'s tallies)'}`);
 }
 if (declared.mine.length > 0) {
   const { created, kept } = declared.create(broker, cluster?.registry, init.index);
   log.info(`worker ${init.index}: persistent_subscription: ${created} sessions declared, ${kept} restored ones kept`);
   broker.flushSoon();
+}
+
+/**
+ * A clean stop, once every write is committed: the queue tallies and this worker's mark
+ * (src/persistence/cleanStop.ts), so that the next start need not read the queued entries.
+ */
+async function cleanStop(store: Store): Promise<void> {
+  const t = broker.writeQueueTallies(init.run);
+  if (t === undefined) return;
+  store.putCleanStop(init.index, { run: init.run, workers, sessions: t.sessions, entries: t.entries, messages: t.messages }, t.refs);
+  await store.flush();
 }
 
 /** The smallest seq above `max` that is ≡ index (mod workers). */
@@ -194,8 +209,9 @@ port.on('message', (msg: ToWorker) => {
       outbox.shutdown();
       // let the DISCONNECTs reach the sockets, and the last writes the disk, before the thread ends
       setTimeout(() => {
-        const stored = store === undefined ? Promise.resolve() : store.flush().then(() => store.close());
-        const closed = nodes === undefined ? stored : Promise.all([stored, nodes.stop()]);
+        // the other nodes first: nothing arrives from them once the queues are tallied
+        const linked = nodes === undefined ? Promise.resolve() : nodes.stop();
+        const closed = store === undefined ? linked : linked.then(() => store.flush()).then(() => cleanStop(store)).then(() => store.close());
         closed.catch((err: unknown) => log.error('closing the store', err)).finally(() => post({ type: 'stopped' }));
       }, 50);
       return;
