@@ -6,9 +6,11 @@
  * a crash), stops it with SIGTERM (timed), starts it again (after a clean stop: the queues come
  * from the tallies, src/persistence/cleanStop.ts), and measures until it accepts connections and
  * until one session has received its whole queue.
- *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1] [log | inline]
- * `log` (default): every entry refers to a message in the shared log (a message with several
- * persistent recipients); `inline`: every entry carries its message (one persistent recipient).
+ *   node native-bench/startup.ts [sessions, default 1000] [per session, default 1000] [workers, default 1] [log | inline | shared]
+ * `log` (default): every entry refers to a message of its own in the shared log (the worst case:
+ * as many log messages as entries); `inline`: every entry carries its message (one persistent
+ * recipient); `shared`: the n-th entry of every session refers to the same log message (one
+ * message fanned out to every session, stored once per worker: the fan-out case).
  * called from: main (a command-line script)
  */
 import { spawn } from 'node:child_process';
@@ -22,7 +24,10 @@ import { freePort, waitForPort } from './runner/processes.ts';
 const sessions = Number(process.argv[2] ?? 1000);
 const perSession = Number(process.argv[3] ?? 1000);
 const workers = Number(process.argv[4] ?? 1);
-const inline = process.argv[5] === 'inline';
+const mode = process.argv[5] ?? 'log';
+const inline = mode === 'inline';
+const shared = mode === 'shared';
+if (!['log', 'inline', 'shared'].includes(mode)) throw new Error(`mode ${mode}: log, inline or shared`);
 const repoRoot = path.resolve(new URL('..', import.meta.url).pathname);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'culex-startup-'));
@@ -45,9 +50,9 @@ try {
         store.putQueued(clientId, q, { m: 0, x: m, q: 1, r: false, i: undefined, p: 0, s: 0 });
         continue;
       }
-      // messages are per worker (seq ≡ owner mod workers)
-      const mseq = seq * workers + (s % workers);
-      store.putMessage(mseq, m);
+      // messages are per worker (seq ≡ owner mod workers); `shared`: the q-th message of every session is one message
+      const mseq = (shared ? q : seq) * workers + (s % workers);
+      if (!shared || s < workers) store.putMessage(mseq, m);
       store.putQueued(clientId, q, { m: mseq, q: 1, r: false, i: undefined, p: 0, s: 0 });
     }
     if (s % 50 === 49) await store.commit();

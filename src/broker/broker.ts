@@ -16,7 +16,7 @@ import { aclCheck } from '../auth/acl.ts';
 import type { ClusterLink, MovedSession } from './clusterLink.ts';
 import type { NodeLink } from './nodeLink.ts';
 import { messageFromRecord, messageToRecord, type MessageRecord } from '../records/message.ts';
-import type { LoadedSession, SessionMeta } from '../records/stored.ts';
+import type { LoadedSession, RefTally, SessionMeta } from '../records/stored.ts';
 import { Journal } from '../durability/journal.ts';
 import { AckScope } from '../durability/ackScope.ts';
 import { createDelivery } from '../model/delivery.ts';
@@ -353,12 +353,12 @@ export class Broker {
    * entries (the sent ones are read at start-up and counted then); undefined, writing nothing,
    * while the store is unhealthy (the next start reads every entry).
    */
-  writeQueueTallies(run: number): { sessions: number; entries: number; messages: number; refs: Map<number, number> } | undefined {
+  writeQueueTallies(run: number): { sessions: number; entries: number; messages: number; refs: RefTally } | undefined {
     const store = this.store;
     const journal = this.journal;
     if (store === undefined || journal === undefined || !store.healthy) return undefined;
-    const refs = journal.refCounts();
-    const messages = refs.size;
+    /** references of sent entries, by log seq */
+    const sent = new Map<number, number>();
     let sessions = 0;
     let entries = 0;
     for (const session of this.sessions.values()) {
@@ -366,16 +366,15 @@ export class Broker {
       const q = session.queueTally(run);
       for (const e of session.outbound.values()) {
         const seq = e.delivery.mseq;
-        if (e.delivery.qseq === 0 || seq === 0) continue;
-        const n = (refs.get(seq) ?? 0) - 1;
-        if (n > 0) refs.set(seq, n);
-        else refs.delete(seq);
+        if (e.delivery.qseq !== 0 && seq !== 0) sent.set(seq, (sent.get(seq) ?? 0) + 1);
       }
       store.putSession(session.clientId, { ...this.sessionMeta(session), q });
       sessions++;
       entries += q.c + q.s.length;
     }
-    return { sessions, entries, messages, refs };
+    const refs = journal.refTally();
+    if (sent.size > 0) for (let i = 0; i < refs.seqs.length; i++) refs.counts[i]! -= sent.get(refs.seqs[i]!) ?? 0;
+    return { sessions, entries, messages: refs.seqs.length, refs };
   }
 
   /**
@@ -397,7 +396,7 @@ export class Broker {
   restoreSession(loaded: LoadedSession, message: (seq: number) => MessageRecord | undefined, now: number): void {
     const { clientId, meta } = loaded;
     if (meta.expiresAt !== 0 && meta.expiresAt <= now && meta.expiry !== NEVER_EXPIRES) {
-      // a tally counted the references of its queued entries (Journal.countRefs): they go with it
+      // a tally counted the references of its queued entries (Journal.adoptRefTally): they go with it
       const disk = loaded.disk;
       if (disk?.tallied === true) this.journal?.forgetRange({ clientId, lastQseq: disk.last, pump: () => {} }, disk.after, disk.last);
       this.store?.deleteSession(clientId);

@@ -34,7 +34,8 @@ import { createDelivery, type Delivery, type OutStateValue } from '../model/deli
 import { Commit, Hold, LateWrites, type LateDone } from './hold.ts';
 import { AckScope } from './ackScope.ts';
 import { Ticket, type ReleaseSender, type RemoteEntry, type RemoteItem } from './ticket.ts';
-import type { QueueEntry } from '../records/stored.ts';
+import type { QueueEntry, RefTally } from '../records/stored.ts';
+import { ColdRefs } from './coldRefs.ts';
 import type { DeliveryGate } from '../model/delivery.ts';
 
 /** What the journal writes (src/persistence/store.ts). */
@@ -95,6 +96,8 @@ interface Ref {
 export class Journal {
   private readonly store: JournalStore;
   private readonly refs = new Map<number, Ref>();
+  /** counts a clean stop left, for messages no entry in memory has needed since (coldRefs.ts) */
+  private cold: ColdRefs | undefined;
   private nextSeq: number;
   private readonly step: number;
   private turn: Commit | undefined;
@@ -135,7 +138,7 @@ export class Journal {
 
   /** messages this worker holds for its stored entries (those read from the store so far) */
   get messages(): number {
-    return this.refs.size;
+    return this.refs.size + (this.cold?.size ?? 0);
   }
 
   // ---- deliveries to persistent sessions
@@ -214,7 +217,7 @@ export class Journal {
     d.mseq = seq;
     if (seq === 0) return;
     d.message.seq = seq;
-    const ref = this.refs.get(seq);
+    const ref = this.ref(seq);
     if (ref === undefined) this.track(d.message, seq);
     else if (ref.message === undefined) ref.message = d.message;
     this.refs.get(seq)!.count++;
@@ -236,7 +239,7 @@ export class Journal {
   /** Entries of a session that moved away now refer to the new owner's copies: one reference less each. */
   unrefSeqs(seqs: readonly number[]): void {
     for (const seq of seqs) {
-      const ref = this.refs.get(seq);
+      const ref = this.ref(seq);
       if (ref !== undefined) this.unref(ref.message, seq);
     }
   }
@@ -246,7 +249,7 @@ export class Journal {
    * entries on disk referred to it so far; undefined when no entry of this worker counts it.
    */
   message(seq: number): Message | undefined {
-    const ref = this.refs.get(seq);
+    const ref = this.ref(seq);
     if (ref === undefined) return undefined;
     if (ref.message === undefined) {
       const r = this.store.getMessage(seq);
@@ -261,25 +264,37 @@ export class Journal {
 
   /** An entry read at start-up that stays on disk refers to message `seq`: counted, not read. */
   countRef(seq: number): void {
-    const ref = this.refs.get(seq);
+    const ref = this.ref(seq);
     if (ref === undefined) this.refs.set(seq, { message: undefined, count: 1 });
     else ref.count++;
   }
 
-  /** Counts from a clean stop's tally (Store.loadOwnSessions): `count` stored entries refer to log message `seq`. */
-  countRefs(refs: ReadonlyMap<number, number>): void {
-    for (const [seq, count] of refs) {
-      const ref = this.refs.get(seq);
-      if (ref === undefined) this.refs.set(seq, { message: undefined, count });
-      else ref.count += count;
-    }
+  /** A clean stop's counts (Store.loadOwnSessions), before any entry of this worker is restored: kept as they are until needed. */
+  adoptRefTally(tally: RefTally): void {
+    this.cold = new ColdRefs(tally);
   }
 
-  /** How many stored entries refer to each log message this worker owns (a clean stop's tally; a copy). */
-  refCounts(): Map<number, number> {
-    const out = new Map<number, number>();
-    for (const [seq, ref] of this.refs) out.set(seq, ref.count);
-    return out;
+  /**
+   * How many stored entries refer to each log message this worker owns, seqs ascending (what a
+   * clean stop writes; the caller takes out what it does not want counted).
+   */
+  refTally(): RefTally {
+    const hot = Float64Array.from(this.refs.keys()).sort();
+    const cold = this.cold?.tally() ?? { seqs: new Float64Array(0), counts: new Float64Array(0) };
+    const n = hot.length + cold.seqs.length;
+    const seqs = new Float64Array(n);
+    const counts = new Float64Array(n);
+    // merge: both ascend, and no seq is in both (a taken cold count is in the map only)
+    for (let i = 0, h = 0, c = 0; i < n; i++) {
+      if (c >= cold.seqs.length || (h < hot.length && hot[h]! < cold.seqs[c]!)) {
+        seqs[i] = hot[h]!;
+        counts[i] = this.refs.get(hot[h++]!)!.count;
+      } else {
+        seqs[i] = cold.seqs[c]!;
+        counts[i] = cold.counts[c++]!;
+      }
+    }
+    return { seqs, counts };
   }
 
   /**
@@ -308,7 +323,7 @@ export class Journal {
         if (m === undefined) {
           warn(`persistence: queue entry ${qseq} of ${session.clientId} refers to message ${entry.m}, which is not stored; dropped`);
           this.store.deleteQueued(session.clientId, qseq);
-          const ref = this.refs.get(entry.m);
+          const ref = this.ref(entry.m);
           if (ref !== undefined && --ref.count === 0) this.refs.delete(entry.m);
           dropped++;
           continue;
@@ -336,7 +351,7 @@ export class Journal {
         if (qseq > to) return;
         last = qseq;
         if (entry.x === undefined && entry.m !== 0) {
-          const ref = this.refs.get(entry.m);
+          const ref = this.ref(entry.m);
           if (ref !== undefined) this.unref(ref.message, entry.m);
         }
       }
@@ -560,6 +575,17 @@ export class Journal {
     return s;
   }
 
+  /** The count of log message `seq`, moved from the clean stop's table into the map when it is still there. */
+  private ref(seq: number): Ref | undefined {
+    const ref = this.refs.get(seq);
+    if (ref !== undefined || this.cold === undefined) return ref;
+    const count = this.cold.take(seq);
+    if (count === undefined) return undefined;
+    const taken: Ref = { message: undefined, count };
+    this.refs.set(seq, taken);
+    return taken;
+  }
+
   private track(m: Message, seq: number): void {
     m.seq = seq;
     this.refs.set(seq, { message: m, count: 0 });
@@ -587,7 +613,7 @@ export class Journal {
 
   /** One entry less refers to `m` (stored under `seq`); the last one deletes it. */
   private unref(m: Message | undefined, seq: number): void {
-    const ref = this.refs.get(seq);
+    const ref = this.ref(seq);
     if (ref === undefined || --ref.count > 0) return;
     this.refs.delete(seq);
     this.store.deleteMessage(seq);

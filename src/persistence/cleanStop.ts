@@ -14,7 +14,7 @@
  * called from: main (takeCleanStop) | worker (readRefTally; Store writes the records)
  */
 import type { Database, Key, RootDatabase } from 'lmdb';
-import type { CleanStopMark } from '../records/stored.ts';
+import type { CleanStopMark, RefTally } from '../records/stored.ts';
 import { decodeCleanStopMark, decodeRefTally } from './format.ts';
 import type { Keyspaces } from './open.ts';
 
@@ -66,11 +66,11 @@ export function takeCleanStop(root: RootDatabase<Buffer, Key>, dbs: Keyspaces, w
 }
 
 /** The reference counts worker `w` wrote at the clean stop of `run`; undefined when absent, unreadable or of another run. */
-export function readRefTally(meta: Database<Buffer, Key>, w: number, run: number): Map<number, number> | undefined {
+export function readRefTally(meta: Database<Buffer, Key>, w: number, run: number): RefTally | undefined {
   const raw = meta.getBinary(refTallyKey(w));
   if (raw === undefined) return undefined;
   const d = decodeRefTally(raw);
-  return d.ok && d.value.run === run ? d.value.refs : undefined;
+  return d.ok && d.value.run === run ? d.value.tally : undefined;
 }
 
 /** Entries in one keyspace, as LMDB counts them (no read of the entries). */

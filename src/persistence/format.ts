@@ -9,7 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { MessageRecord } from '../records/message.ts';
-import type { CleanStopMark, QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { CleanStopMark, QueueEntry, RefTally, SessionMeta } from '../records/stored.ts';
 
 /** Current version byte of each keyspace's values. A value with another first byte is quarantined at load. */
 export const VERSION = {
@@ -273,29 +273,41 @@ export function decodeCleanStopMark(raw: Uint8Array): Decoded<CleanStopMark> {
 }
 
 /**
- * meta `['refs', worker]`: version byte, the run (float64), then per log message its seq and
- * the number of queued entries referring to it (float64 pairs, little-endian): a worker with
- * millions of log messages reads them back without decoding a map.
+ * meta `['refs', worker]`: version byte, the run (float64), then per log message its seq and the
+ * number of queued entries referring to it (float64 pairs, little-endian, seqs ascending; counts
+ * of 0 left out): read back into two typed arrays, with no object per message.
  */
-export function encodeRefTally(run: number, refs: ReadonlyMap<number, number>): Buffer {
-  const out = Buffer.allocUnsafe(9 + refs.size * 16);
+export function encodeRefTally(run: number, tally: RefTally): Buffer {
+  const { seqs, counts } = tally;
+  let n = 0;
+  for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) n++;
+  const out = Buffer.allocUnsafe(9 + n * 16);
   out[0] = VERSION.meta;
   out.writeDoubleLE(run, 1);
   let at = 9;
-  for (const [seq, count] of refs) {
-    out.writeDoubleLE(seq, at);
-    out.writeDoubleLE(count, at + 8);
+  for (let i = 0; i < seqs.length; i++) {
+    if (counts[i]! <= 0) continue;
+    out.writeDoubleLE(seqs[i]!, at);
+    out.writeDoubleLE(counts[i]!, at + 8);
     at += 16;
   }
   return out;
 }
-export function decodeRefTally(raw: Uint8Array): Decoded<{ run: number; refs: Map<number, number> }> {
+export function decodeRefTally(raw: Uint8Array): Decoded<{ run: number; tally: RefTally }> {
   if (raw.length < 9 || (raw.length - 9) % 16 !== 0) return { ok: false, reason: `reference tally of ${raw.length} bytes` };
   if (raw[0] !== VERSION.meta) return { ok: false, reason: `unknown version byte ${raw[0]} (expected ${VERSION.meta})` };
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const refs = new Map<number, number>();
-  for (let at = 9; at < raw.length; at += 16) refs.set(view.getFloat64(at, true), view.getFloat64(at + 8, true));
-  return { ok: true, value: { run: view.getFloat64(1, true), refs } };
+  const n = (raw.length - 9) / 16;
+  const seqs = new Float64Array(n);
+  const counts = new Float64Array(n);
+  for (let i = 0, at = 9; i < n; i++, at += 16) {
+    seqs[i] = view.getFloat64(at, true);
+    counts[i] = view.getFloat64(at + 8, true);
+    if (!Number.isSafeInteger(seqs[i]) || seqs[i]! <= (i > 0 ? seqs[i - 1]! : 0) || !Number.isSafeInteger(counts[i]) || counts[i]! < 1) {
+      return { ok: false, reason: `reference tally: bad pair ${i}` };
+    }
+  }
+  return { ok: true, value: { run: view.getFloat64(1, true), tally: { seqs, counts } } };
 }
 
 export function encodeFormat(f: FormatRecord): Buffer {

@@ -10,7 +10,7 @@
  */
 import type { Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { LoadedSession, QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { LoadedSession, QueueEntry, RefTally, SessionMeta } from '../records/stored.ts';
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
 import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
 import { moveToQuarantine } from './quarantine.ts';
@@ -58,7 +58,7 @@ export class Loader {
    * Undefined (read the entries instead) when a session has no tally of that run, a sent entry
    * is not where its tally says, or this worker's reference counts are missing.
    */
-  loadTallied(owned: (meta: SessionMeta) => boolean, worker: number, run: number): { sessions: LoadedSession[]; refs: Map<number, number> } | undefined {
+  loadTallied(owned: (meta: SessionMeta) => boolean, worker: number, run: number): { sessions: LoadedSession[]; refs: RefTally } | undefined {
     const dbs = this.dbs;
     const refs = readRefTally(dbs.meta, worker, run);
     if (refs === undefined) return undefined;

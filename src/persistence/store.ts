@@ -28,7 +28,7 @@ import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
 import { Loader } from './load.ts';
-import type { LoadedSession } from '../records/stored.ts';
+import type { LoadedSession, RefTally } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
 import { takeCleanStop, type CleanStopCheck } from './cleanStop.ts';
 import type { QuarantinedRecord } from './quarantine.ts';
@@ -100,7 +100,7 @@ export class Store extends StoreWrites {
    * worker's log messages, which the sessions' `disk` then leaves out). Falls back to reading
    * the entries when a session has no tally of that run.
    */
-  loadOwnSessions(owned: (meta: SessionMeta) => boolean, worker: number, cleanRun: number | undefined): { sessions: LoadedSession[]; refs: Map<number, number> | undefined } {
+  loadOwnSessions(owned: (meta: SessionMeta) => boolean, worker: number, cleanRun: number | undefined): { sessions: LoadedSession[]; refs: RefTally | undefined } {
     this.open_();
     const tallied = cleanRun === undefined ? undefined : this.loader.loadTallied(owned, worker, cleanRun);
     return tallied ?? { sessions: this.loader.loadSessions(owned), refs: undefined };

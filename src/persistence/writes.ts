@@ -16,7 +16,7 @@
  */
 import type { Database, Key } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
-import type { CleanStopMark, QueueEntry, SessionMeta } from '../records/stored.ts';
+import type { CleanStopMark, QueueEntry, RefTally, SessionMeta } from '../records/stored.ts';
 import { counters } from '../metrics/counters.ts';
 import { StoreError, freeBytes } from './errors.ts';
 import { clientRange, keyString } from './keys.ts';
@@ -123,7 +123,7 @@ export abstract class StoreWrites extends StoreCommits {
    * The last writes of worker `worker` at a clean stop (cleanStop.ts), after its sessions'
    * tallies: the reference counts of its log messages, then its mark.
    */
-  putCleanStop(worker: number, mark: CleanStopMark, refs: ReadonlyMap<number, number>): void {
+  putCleanStop(worker: number, mark: CleanStopMark, refs: RefTally): void {
     const meta = this.open_().meta;
     this.put(meta, refTallyKey(worker), encodeRefTally(mark.run, refs));
     this.put(meta, cleanStopKey(worker), encodeCleanStopMark(mark));

@@ -75,6 +75,15 @@ export interface QueueTally {
 }
 
 /**
+ * How many stored entries refer to each log message one worker owns: seqs ascending, counts at
+ * the same index (a clean stop's meta `['refs', worker]`).
+ */
+export interface RefTally {
+  seqs: Float64Array;
+  counts: Float64Array;
+}
+
+/**
  * What each worker writes last at a clean stop (meta `['clean', worker]`), beside the reference
  * counts of its log messages (meta `['refs', worker]`). The next start trusts the queue tallies
  * of run `run` only if every worker of that run left one and the sums match the store's entry

@@ -128,7 +128,7 @@ if (store !== undefined) {
   let restored = 0;
   const loaded = store.loadOwnSessions((meta) => meta.owner % workers === init.index, init.index, init.cleanRun);
   // a clean stop's reference counts first: a session expired meanwhile lets go of its entries' references
-  if (loaded.refs !== undefined) broker.journal?.countRefs(loaded.refs);
+  if (loaded.refs !== undefined) broker.journal?.adoptRefTally(loaded.refs);
   for (const s of loaded.sessions) {
     broker.restoreSession(s, (seq) => store.getMessage(seq), now);
     restored++;
@@ -146,10 +146,12 @@ if (declared.mine.length > 0) {
  * (src/persistence/cleanStop.ts), so that the next start need not read the queued entries.
  */
 async function cleanStop(store: Store): Promise<void> {
+  const started = performance.now();
   const t = broker.writeQueueTallies(init.run);
   if (t === undefined) return;
   store.putCleanStop(init.index, { run: init.run, workers, sessions: t.sessions, entries: t.entries, messages: t.messages }, t.refs);
   await store.flush();
+  if (t.sessions > 0) log.info(`worker ${init.index}: the queues of ${t.sessions} persistent sessions (${t.entries} entries) summed up for the next start in ${Math.round(performance.now() - started)} ms`);
 }
 
 /** The smallest seq above `max` that is ≡ index (mod workers). */

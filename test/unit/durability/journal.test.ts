@@ -324,3 +324,20 @@ test('the acknowledgement scope: nothing written, nothing to wait for; a stored 
 });
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test("a clean stop's reference counts: a log message is deleted with its last entry, counted from the table until then; refTally lists table and map together, seqs ascending", () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 101, 1, () => {});
+  journal.adoptRefTally({ seqs: Float64Array.from([3, 5, 7]), counts: Float64Array.from([1, 2, 1]) });
+  assert.equal(journal.messages, 3);
+  journal.unrefSeqs([5]);
+  assert.deepEqual(store.ops, [], 'one of two entries of message 5 gone: it stays');
+  journal.unrefSeqs([5, 3]);
+  assert.deepEqual(store.ops, ['deleteMessage 5', 'deleteMessage 3']);
+  assert.equal(journal.messages, 1);
+  journal.unrefSeqs([3]);
+  assert.deepEqual(store.ops, ['deleteMessage 5', 'deleteMessage 3'], 'a message already gone is not deleted twice');
+  const tally = journal.refTally();
+  assert.deepEqual([...tally.seqs], [7]);
+  assert.deepEqual([...tally.counts], [1]);
+});
