@@ -1,0 +1,141 @@
+/**
+ * The JetStream stream `culex_durable` (subjects `culex.dq.>`, work-queue retention, file
+ * storage): copies of QoS 1/2 messages for the persistent sessions of other nodes (issue 17).
+ * A publisher puts one copy per (node, worker) with a matching durable subscription
+ * (durableInterest.ts) on `culex.dq.<node>.<worker>`, with a Nats-Msg-Id (the stream drops a
+ * repeat within its duplicate window); each worker reads its own subject through a durable
+ * pull consumer named after it (`<node>_<worker>`) and acknowledges a message only once what
+ * it queued for its sessions is committed to its store, so a node that crashes or is stopped
+ * finds the messages published meanwhile waiting when it comes back with the same name.
+ * Invariants:
+ * - one consumer per (node, worker), whose filter no other consumer shares (work-queue rule),
+ *   made anew at each start of its worker;
+ * - a message is acknowledged after the commit of the writes it caused, never before: a crash
+ *   in between gives it again (at least once);
+ * - one consumer delivers in stream order (the callback is synchronous), which is the order of
+ *   one publishing connection's copies.
+ * called from: worker
+ */
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log.ts';
+
+export const DURABLE_STREAM = 'culex_durable';
+export const DURABLE_PREFIX = 'culex.dq.';
+/** how long a start waits for the messages that waited for this worker before it serves anyway */
+const BACKLOG_TIMEOUT_MS = 10_000;
+/** redelivery of a message not acknowledged within this time (its commit never came) */
+const ACK_WAIT_MS = 30_000;
+
+/** The subject of worker `worker` of node `node` (`target` = `<node>.<worker>`). */
+export function durableSubject(target: string): string {
+  return DURABLE_PREFIX + target;
+}
+
+/** What a worker does with one message of its subject: returns what its acknowledgement waits for. */
+export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
+
+export class DurableStream {
+  private readonly nc: NatsConnection;
+  private readonly js: JetStreamClient;
+  private readonly log: Logger;
+  private messages: ConsumerMessages | undefined;
+
+  private constructor(nc: NatsConnection, log: Logger) {
+    this.nc = nc;
+    this.js = jetstream(nc);
+    this.log = log;
+  }
+
+  /** Makes sure the stream exists (created by the first node; its settings kept if it exists). */
+  static async open(nc: NatsConnection, log: Logger): Promise<DurableStream> {
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(DURABLE_STREAM);
+    } catch {
+      await jsm.streams.add({
+        name: DURABLE_STREAM,
+        subjects: [DURABLE_PREFIX + '>'],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        // a full stream refuses new copies (the publisher logs it) rather than dropping queued ones
+        discard: DiscardPolicy.New,
+      }).catch(async (err: unknown) => {
+        // another worker or node created it meanwhile
+        await jsm.streams.info(DURABLE_STREAM).catch(() => { throw err; });
+      });
+    }
+    return new DurableStream(nc, log);
+  }
+
+  /**
+   * Puts one copy on `culex.dq.<target>`; resolves with true when the stream stored it (or had
+   * it already: `id` repeated), false when it did not (logged); never rejects.
+   */
+  put(target: string, payload: Uint8Array, h: MsgHdrs, id: string, topic: string): Promise<boolean> {
+    return this.js.publish(durableSubject(target), payload, { headers: h, msgID: id }).then(() => true, (err: unknown) => {
+      this.log.warning(`cluster: message on ${topic} not stored in JetStream for ${target} (at most once for its persistent sessions): ${(err as Error).message}`);
+      return false;
+    });
+  }
+
+  /**
+   * Reads worker `worker` of node `node`'s subject from now on, handing each message to
+   * `handle` and acknowledging it once what `handle` returned resolved. Resolves once the
+   * messages that were waiting at the start went through `handle` (or after 10 s).
+   */
+  async consume(node: string, worker: number, handle: DurableHandler): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const name = `${node}_${worker}`;
+    const config = {
+      durable_name: name,
+      filter_subject: durableSubject(`${node}.${worker}`),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ACK_WAIT_MS * 1_000_000,
+      max_ack_pending: 10_000,
+    };
+    // A previous run's consumer may have messages out that no one will acknowledge (it crashed
+    // with them): JetStream would give them again only after ack_wait, behind newer ones. In a
+    // work-queue stream every unacknowledged message is still in the stream, so a new consumer
+    // gives them all again, in stream order.
+    await jsm.consumers.delete(DURABLE_STREAM, name).catch(() => false);
+    await jsm.consumers.add(DURABLE_STREAM, config);
+    const consumer = await this.js.consumers.get(DURABLE_STREAM, name);
+    let backlog = (await consumer.info()).num_pending;
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => (drained = resolve));
+    if (backlog === 0) drained();
+    this.messages = await consumer.consume({
+      max_messages: 1000,
+      callback: (m: JsMsg) => {
+        this.deliver(m, handle);
+        if (backlog > 0 && --backlog === 0) drained();
+      },
+    });
+    const timer = setTimeout(() => {
+      if (backlog > 0) this.log.warning(`cluster: ${backlog} JetStream messages for ${name} not read within ${BACKLOG_TIMEOUT_MS} ms of the start; serving, the rest follows`);
+      drained();
+    }, BACKLOG_TIMEOUT_MS);
+    await done;
+    clearTimeout(timer);
+  }
+
+  private deliver(m: JsMsg, handle: DurableHandler): void {
+    let committed: Promise<void> | undefined;
+    try {
+      committed = handle(m.data, m.headers);
+    } catch (err) {
+      // not a culex message or not deliverable: acknowledged, so that it does not come back forever
+      this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
+    }
+    if (committed === undefined) m.ack();
+    // a failed commit leaves the message unacknowledged: JetStream gives it again after ack_wait
+    else committed.then(() => m.ack(), () => {});
+  }
+
+  /** Stops reading (the consumer and what waits in it stay in JetStream). */
+  async stop(): Promise<void> {
+    await this.messages?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Delivery to another node's persistent sessions through JetStream (issue 17; src/nats/
+ * durableInterest.ts, durableStream.ts): a nats-server with JetStream and a store directory,
+ * three culex nodes of two workers each, all processes started here on loopback. A persistent
+ * QoS 1/2 subscription on node 3 gets what node 1 acknowledged while node 3 was killed with
+ * kill -9, once it is back, in order; a non-persistent subscriber beside it still gets one copy
+ * of each message; QoS 2 to a persistent session; mosquitto_sub -c with mosquitto_pub on
+ * another node.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
+import { freePort } from '../helpers/broker.ts';
+import { startBrokerProcess } from '../helpers/brokerProcess.ts';
+import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
+
+const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
+const seq = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+
+/** `list` without repeats, each kept where it first came. */
+function firstOccurrences(list: readonly string[]): string[] {
+  return [...new Set(list)];
+}
+
+describe('JetStream delivery to persistent sessions of other nodes', { skip: natsMissing }, () => {
+  const h = new Harness();
+  let nats: Nats;
+  let n1: Node;
+  let n2: Node;
+  let n3: Node;
+  let metricsPort: number;
+
+  before(async () => {
+    nats = await startNats();
+    metricsPort = await freePort();
+    [n1, n2, n3] = await Promise.all([
+      startNode(nats, 'd1', [`metrics_listener 127.0.0.1:${metricsPort}`]),
+      startNode(nats, 'd2'),
+      startNode(nats, 'd3'),
+    ]);
+  });
+  after(async () => {
+    await h.teardown();
+    stopCluster();
+  });
+
+  /** Node 1's count of copies JetStream stored for other nodes' persistent sessions. */
+  async function durableOut(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const m = /^culex_cluster_durable_messages_total\{direction="out"\} (\S+)$/m.exec(text);
+    return m === null ? 0 : Number(m[1]);
+  }
+
+  /**
+   * Publishes QoS 1 probes on `topic` from `pub` until node 1 sends one through JetStream: from
+   * then on node 1 knows the durable interest that `topic` matches. Returns how many it sent.
+   */
+  async function untilDurable(pub: MqttClient, topic: string): Promise<number> {
+    const deadline = Date.now() + 15000;
+    for (let i = 0; Date.now() < deadline; i++) {
+      const before = await durableOut();
+      await pub.publishAsync(topic, `probe${i}`, { qos: 1 });
+      if (await durableOut() > before) return i + 1;
+      await sleep(100);
+    }
+    throw new Error('node 1 never learnt the durable interest');
+  }
+
+  /** Kills node `n` with SIGKILL and waits for its exit. */
+  async function kill9(n: Node): Promise<void> {
+    n.proc.proc.kill('SIGKILL');
+    await n.proc.exit;
+  }
+
+  /** Starts node `n` again on its directory, port and name. */
+  async function restart(n: Node): Promise<void> {
+    n.proc = await startBrokerProcess(n.conf, n.dir, n.port);
+  }
+
+  test('an offline persistent QoS 1 session on node 3 gets, after node 3 was killed with kill -9 and restarted, every message node 1 acknowledged meanwhile, in order', async () => {
+    const base = uniqueId('off');
+    const clientId = uniqueId('p');
+    const sub = await h.connect(n3.url, { clientId, clean: false });
+    const probes = new Inbox(sub);
+    await subscribe(sub, `${base}/#`, { qos: 1 });
+    const pub = await h.connect(n1.url);
+    const sent = await untilDurable(pub, `${base}/probe`);
+    await probes.waitFor(sent);
+    sub.end();
+    await sleep(100);
+    await kill9(n3);
+    await publishMany(pub, `${base}/m`, 200, 1);
+    await restart(n3);
+    // the Inbox listens before the CONNACK: the queued messages follow it at once
+    const inbox = new Inbox(h.client(n3.url, { clientId, clean: false }));
+    const got = await inbox.waitFor(200, 20000);
+    assert.ok(got.every((m) => m.topic === `${base}/m`));
+    assert.deepEqual(got.map((m) => m.payload.toString()), seq(200));
+    await inbox.expectNone(500);
+  });
+
+  test('node 3 killed while node 1 publishes: every message node 1 acknowledged reaches the persistent session once node 3 is back, in order (repeats only of those sent or committed just before the crash)', async () => {
+    const base = uniqueId('live');
+    const clientId = uniqueId('p');
+    const first = await h.connect(n3.url, { clientId, clean: false });
+    const before = new Inbox(first);
+    await subscribe(first, `${base}/#`, { qos: 1 });
+    const pub = await h.connect(n1.url);
+    const sent = await untilDurable(pub, `${base}/probe`);
+    await before.waitFor(sent);
+    before.messages.length = 0;
+    let published = 0;
+    const killed = (async () => {
+      while (published < 100) await sleep(5);
+      await kill9(n3);
+    })();
+    await publishMany(pub, `${base}/m`, 400, 1, 10, (i) => {
+      published = i;
+      return String(i);
+    });
+    await killed;
+    await restart(n3);
+    const after = new Inbox(h.client(n3.url, { clientId, clean: false }));
+    const deadline = Date.now() + 30000;
+    const all = () => firstOccurrences([...before.payloads(), ...after.payloads()]);
+    while (all().length < 400 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(all(), seq(400));
+    // what came twice: only messages at the moment of the crash (resent unacknowledged, or given again by JetStream)
+    const repeats = before.messages.length + after.messages.length - 400;
+    assert.ok(repeats >= 0 && repeats < 400, `repeats: ${repeats}`);
+    assert.ok(after.messages.every((m) => m.topic === `${base}/m`));
+  });
+
+  test('non-persistent subscribers beside persistent ones on node 3 get each message exactly once (core NATS for them, JetStream for the persistent ones)', async () => {
+    const base = uniqueId('mix');
+    const plain: Inbox[] = [];
+    const durable: Inbox[] = [];
+    // several of each, so that both kinds share a worker of node 3
+    for (let i = 0; i < 3; i++) {
+      const c = await h.connect(n3.url, { clean: true });
+      plain.push(new Inbox(c));
+      await subscribe(c, `${base}/#`, { qos: 1 });
+      const p = await h.connect(n3.url, { clientId: uniqueId('p'), clean: false });
+      durable.push(new Inbox(p));
+      await subscribe(p, `${base}/#`, { qos: 1 });
+    }
+    // a persistent session whose subscription is QoS 0 is not durable: core NATS, once
+    const q0 = await h.connect(n3.url, { clientId: uniqueId('p'), clean: false });
+    const zero = new Inbox(q0);
+    await subscribe(q0, `${base}/#`, { qos: 0 });
+    const pub = await h.connect(n1.url);
+    const sent = await untilDurable(pub, `${base}/probe`);
+    const out = await durableOut();
+    await publishMany(pub, `${base}/m`, 100, 1);
+    for (const inbox of [...plain, ...durable, zero]) {
+      const got = await inbox.waitFor(sent + 100, 20000);
+      assert.deepEqual(got.slice(sent).map((m) => m.payload.toString()), seq(100));
+    }
+    await sleep(500);
+    for (const inbox of [...plain, ...durable, zero]) assert.equal(inbox.messages.length, sent + 100, inbox.payloads().join(','));
+    // the persistent sessions' copies went through JetStream (one per worker of node 3 that has one)
+    assert.ok(await durableOut() >= out + 100);
+  });
+
+  test('[MQTT-4.3.3-1] QoS 2 from node 1 to a persistent session on node 3: 100 messages, each once, in order', async () => {
+    const base = uniqueId('q2');
+    const sub = await h.connect(n3.url, { clientId: uniqueId('p'), clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
+    const inbox = new Inbox(sub);
+    await subscribe(sub, `${base}/#`, { qos: 2 });
+    const pub = await h.connect(n1.url, { protocolVersion: 5 });
+    const sent = await untilDurable(pub, `${base}/probe`);
+    await publishMany(pub, `${base}/m`, 100, 2);
+    const got = await inbox.waitFor(sent + 100, 20000);
+    assert.deepEqual(got.slice(sent).map((m) => m.payload.toString()), seq(100));
+    assert.ok(got.slice(sent).every((m) => m.packet.qos === 2));
+    await inbox.expectNone(500);
+  });
+
+  test('mosquitto_sub -c on node 2 gets what mosquitto_pub sent to node 1 while it was away', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
+    const base = uniqueId('mosq');
+    const id = uniqueId('ms');
+    const subArgs = ['-h', '127.0.0.1', '-p', String(n2.port), '-c', '-i', id, '-q', '1', '-t', `${base}/#`, '-v', '-W', '20'];
+    // a first run makes the persistent session and its subscription; it ends with the first message
+    const first = spawn('mosquitto_sub', [...subArgs, '-C', '1']);
+    const ended = new Promise<number | null>((resolve) => first.once('close', resolve));
+    const pub = await h.connect(n1.url);
+    let probes = 0;
+    for (let done = false; !done; probes++) {
+      await pub.publishAsync(`${base}/probe`, `probe${probes}`, { qos: 1 });
+      done = await Promise.race([ended.then(() => true), sleep(200).then(() => false)]);
+    }
+    assert.equal(await ended, 0);
+    // node 1 knows the durable interest: the probes go through JetStream from here on
+    await untilDurable(pub, `${base}/probe2`);
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(n1.port), '-t', `${base}/m`, '-q', '1', '-m', `m${i}`]);
+      assert.equal(r.status, 0, r.stderr.toString());
+    }
+    const again = spawnSync('mosquitto_sub', [...subArgs, '-C', '100', '-W', '3'], { timeout: 20000 });
+    const lines = again.stdout.toString().trim().split('\n').filter((l) => l.startsWith(`${base}/m `));
+    assert.deepEqual(lines, Array.from({ length: 5 }, (_, i) => `${base}/m m${i}`));
+  });
+});
