@@ -9,14 +9,15 @@
  * finds the messages published meanwhile waiting when it comes back with the same name.
  * Invariants:
  * - one consumer per (node, worker), whose filter no other consumer shares (work-queue rule),
- *   made anew at each start of its worker;
+ *   made anew at each start of its worker; a node restarted with fewer workers reads out and
+ *   removes the consumers of the indexes it no longer has (their sessions' new worker does);
  * - a message is acknowledged after the commit of the writes it caused, never before: a crash
  *   in between gives it again (at least once);
  * - one consumer delivers in stream order (the callback is synchronous), which is the order of
  *   one publishing connection's copies.
  * called from: worker
  */
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 
@@ -32,8 +33,13 @@ export function durableSubject(target: string): string {
   return DURABLE_PREFIX + target;
 }
 
-/** What a worker does with one message of its subject: returns what its acknowledgement waits for. */
-export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
+/** The durable consumer of worker `worker` of `node` (its prefix, with `worker` ''). */
+function consumerName(node: string, worker: number | string): string {
+  return `${node}_${worker}`;
+}
+
+/** What a worker does with one message of `subject`: returns what its acknowledgement waits for. */
+export type DurableHandler = (subject: string, data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
 
 export class DurableStream {
   private readonly nc: NatsConnection;
@@ -80,58 +86,104 @@ export class DurableStream {
   }
 
   /**
-   * Reads worker `worker` of node `node`'s subject from now on, handing each message to
-   * `handle` and acknowledging it once what `handle` returned resolved. Resolves once the
+   * Reads worker `worker` (of `workers`) of node `node`'s subject from now on, handing each
+   * message to `handle` and acknowledging it once what `handle` returned resolved. First, when
+   * the node had more workers before, it reads out the subjects of those indexes whose sessions
+   * this worker restores (index mod `workers`), and removes their consumers. Resolves once the
    * messages that were waiting at the start went through `handle` (or after 10 s).
    */
-  async consume(node: string, worker: number, handle: DurableHandler): Promise<void> {
+  async consume(node: string, worker: number, workers: number, handle: DurableHandler): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
-    const name = `${node}_${worker}`;
-    const config = {
-      durable_name: name,
-      filter_subject: durableSubject(`${node}.${worker}`),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: ACK_WAIT_MS * 1_000_000,
-      max_ack_pending: 10_000,
-    };
-    // A previous run's consumer may have messages out that no one will acknowledge (it crashed
-    // with them): JetStream would give them again only after ack_wait, behind newer ones. In a
-    // work-queue stream every unacknowledged message is still in the stream, so a new consumer
-    // gives them all again, in stream order.
-    await jsm.consumers.delete(DURABLE_STREAM, name).catch(() => false);
-    await jsm.consumers.add(DURABLE_STREAM, config);
-    const consumer = await this.js.consumers.get(DURABLE_STREAM, name);
-    let backlog = (await consumer.info()).num_pending;
+    for (const old of await this.formerWorkers(jsm, node, worker, workers)) await this.drain(jsm, node, old, handle);
+    const { consumer, backlog: waiting } = await this.fresh(jsm, node, worker);
+    let backlog = waiting;
     let drained!: () => void;
     const done = new Promise<void>((resolve) => (drained = resolve));
     if (backlog === 0) drained();
     this.messages = await consumer.consume({
       max_messages: 1000,
       callback: (m: JsMsg) => {
-        this.deliver(m, handle);
+        void this.deliver(m, handle, false);
         if (backlog > 0 && --backlog === 0) drained();
       },
     });
     const timer = setTimeout(() => {
-      if (backlog > 0) this.log.warning(`cluster: ${backlog} JetStream messages for ${name} not read within ${BACKLOG_TIMEOUT_MS} ms of the start; serving, the rest follows`);
+      if (backlog > 0) this.log.warning(`cluster: ${backlog} JetStream messages for ${node} worker ${worker} not read within ${BACKLOG_TIMEOUT_MS} ms of the start; serving, the rest follows`);
       drained();
     }, BACKLOG_TIMEOUT_MS);
     await done;
     clearTimeout(timer);
   }
 
-  private deliver(m: JsMsg, handle: DurableHandler): void {
+  /**
+   * The consumer of worker `worker` of `node`, made anew, and how many messages wait in it.
+   * A previous run's consumer may have messages out that no one will acknowledge (it crashed
+   * with them): JetStream would give them again only after ack_wait, behind newer ones. In a
+   * work-queue stream every unacknowledged message is still in the stream, so a new consumer
+   * gives them all again, in stream order.
+   */
+  private async fresh(jsm: JetStreamManager, node: string, worker: number): Promise<{ consumer: Consumer; backlog: number }> {
+    const name = consumerName(node, worker);
+    await jsm.consumers.delete(DURABLE_STREAM, name).catch(() => false);
+    await jsm.consumers.add(DURABLE_STREAM, {
+      durable_name: name,
+      filter_subject: durableSubject(`${node}.${worker}`),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ACK_WAIT_MS * 1_000_000,
+      max_ack_pending: 10_000,
+    });
+    const consumer = await this.js.consumers.get(DURABLE_STREAM, name);
+    return { consumer, backlog: (await consumer.info()).num_pending };
+  }
+
+  /** Indexes at or above `workers` whose consumers `node` still has in the stream and whose sessions worker `worker` restores. */
+  private async formerWorkers(jsm: JetStreamManager, node: string, worker: number, workers: number): Promise<number[]> {
+    const prefix = consumerName(node, '');
+    const found: number[] = [];
+    for await (const info of jsm.consumers.list(DURABLE_STREAM)) {
+      if (!info.name.startsWith(prefix)) continue;
+      const w = Number(info.name.slice(prefix.length));
+      if (Number.isInteger(w) && w >= workers && w % workers === worker) found.push(w);
+    }
+    return found.sort((a, b) => a - b);
+  }
+
+  /** Reads out what waits for former worker `old` of `node`, then removes its consumer. */
+  private async drain(jsm: JetStreamManager, node: string, old: number, handle: DurableHandler): Promise<void> {
+    const { consumer } = await this.fresh(jsm, node, old);
+    let n = 0;
+    for (let info = await consumer.info(); info.num_pending > 0; info = await consumer.info()) {
+      const acks: Promise<void>[] = [];
+      for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) acks.push(this.deliver(m, handle, true));
+      await Promise.all(acks);
+      n += acks.length;
+      if (acks.length === 0) break;
+    }
+    await jsm.consumers.delete(DURABLE_STREAM, consumerName(node, old)).catch(() => false);
+    this.log.notice(`cluster: ${n} JetStream messages for former worker ${old} of ${node} delivered; its consumer removed`);
+  }
+
+  /**
+   * Hands `m` to `handle` and acknowledges it after what that returned; resolves after the
+   * acknowledgement (`confirmed`: once JetStream confirmed it), never rejects.
+   */
+  private async deliver(m: JsMsg, handle: DurableHandler, confirmed: boolean): Promise<void> {
     let committed: Promise<void> | undefined;
     try {
-      committed = handle(m.data, m.headers);
+      committed = handle(m.subject, m.data, m.headers);
     } catch (err) {
       // not a culex message or not deliverable: acknowledged, so that it does not come back forever
       this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
     }
-    if (committed === undefined) m.ack();
-    // a failed commit leaves the message unacknowledged: JetStream gives it again after ack_wait
-    else committed.then(() => m.ack(), () => {});
+    try {
+      await committed;
+    } catch {
+      // a failed commit leaves the message unacknowledged: JetStream gives it again after ack_wait
+      return;
+    }
+    if (confirmed) await m.ackAck().catch(() => false);
+    else m.ack();
   }
 
   /** Stops reading (the consumer and what waits in it stay in JetStream). */

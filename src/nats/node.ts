@@ -30,7 +30,7 @@ import type { Message } from '../model/message.ts';
 import type { ParsedFilter } from '../model/subscription.ts';
 import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
-import { H_DURABLE, H_SUBJECT, readMessage, writeHeaders, type Envelope } from './envelope.ts';
+import { H_DURABLE, H_SUBJECT, readMessage, writeHeaders } from './envelope.ts';
 import { DurableInterest } from './durableInterest.ts';
 import { DurableStream } from './durableStream.ts';
 import { RetainedBucket } from './retainedBucket.ts';
@@ -69,8 +69,9 @@ export class NatsNode implements NodeLink {
   private durable: DurableInterest | undefined;
   private stream: DurableStream | undefined;
   /**
-   * per publishing connection: the last Culex-Seq delivered from JetStream and what its
-   * acknowledgement waits for (a copy given again after it was delivered waits for the same)
+   * per JetStream subject and publishing connection (`subject conn`): the last Culex-Seq
+   * delivered from it and what its acknowledgement waits for (a copy given again after it was
+   * delivered waits for the same); one subject holds one connection's copies in order
    */
   private readonly lastDurable = new Map<string, { seq: number; committed: Promise<void> | undefined }>();
   /** filter (or `group\0filter`) → its NATS subscriptions */
@@ -127,7 +128,7 @@ export class NatsNode implements NodeLink {
    */
   async startDurable(): Promise<void> {
     await this.durable?.reconcile(this.workers);
-    await this.stream?.consume(this.name, this.worker, (data, h) => this.arrivedDurable(data, h));
+    await this.stream?.consume(this.name, this.worker, this.workers, (subject, data, h) => this.arrivedDurable(subject, data, h));
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
@@ -234,24 +235,20 @@ export class NatsNode implements NodeLink {
    * A JetStream copy for this worker: delivered to its durable subscriptions only. Returns what
    * its acknowledgement to JetStream waits for (the commit of the entries it made here).
    */
-  private arrivedDurable(data: Uint8Array, h: Msg['headers']): Promise<void> | undefined {
+  private arrivedDurable(subject: string, data: Uint8Array, h: Msg['headers']): Promise<void> | undefined {
     const broker = this.broker;
     const topic = subjectTopic(h?.get(H_SUBJECT) ?? '');
     if (broker === undefined || topic === undefined) throw new Error('not a culex message');
     const got = readMessage(topic, data, h, Date.now());
     if (got === undefined) throw new Error('not a culex message');
-    const before = this.repeatOf(got.envelope);
-    if (before !== undefined) return before.committed;
+    const key = `${subject} ${got.envelope.conn}`;
+    const last = this.lastDurable.get(key);
+    // a repeat (given again after ack_wait) of a copy delivered since this start
+    if (last !== undefined && got.envelope.seq <= last.seq) return last.committed;
     counters.clusterDurableIn++;
     const committed = broker.fromNodeDurable(got.message);
-    this.lastDurable.set(got.envelope.conn, { seq: got.envelope.seq, committed });
+    this.lastDurable.set(key, { seq: got.envelope.seq, committed });
     return committed;
-  }
-
-  /** The delivery this JetStream copy repeats (given again after ack_wait), if it was delivered since this start. */
-  private repeatOf(e: Envelope): { committed: Promise<void> | undefined } | undefined {
-    const last = this.lastDurable.get(e.conn);
-    return last !== undefined && e.seq <= last.seq ? last : undefined;
   }
 
   /** Resolves once the NATS server has read what this worker sent before the end of this turn; never rejects. */

@@ -10,6 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { freePort } from '../helpers/broker.ts';
 import { startBrokerProcess } from '../helpers/brokerProcess.ts';
@@ -175,6 +176,32 @@ describe('JetStream delivery to persistent sessions of other nodes', { skip: nat
     assert.deepEqual(got.slice(sent).map((m) => m.payload.toString()), seq(100));
     assert.ok(got.slice(sent).every((m) => m.packet.qos === 2));
     await inbox.expectNone(500);
+  });
+
+  test('a node restarted with fewer workers: the messages that waited for a worker index it no longer has reach their sessions, in order', async () => {
+    const n4 = await startNode(nats, 'd4');
+    const base = uniqueId('wk');
+    // several sessions, so that both workers of node 4 hold some
+    const ids = Array.from({ length: 4 }, () => uniqueId('p'));
+    const pub = await h.connect(n1.url);
+    for (const clientId of ids) {
+      const c = await h.connect(n4.url, { clientId, clean: false });
+      const probes = new Inbox(c);
+      await subscribe(c, `${base}/${clientId}/#`, { qos: 1 });
+      await probes.waitFor(await untilDurable(pub, `${base}/${clientId}/probe`));
+      c.end();
+    }
+    await sleep(100);
+    await kill9(n4);
+    for (const clientId of ids) await publishMany(pub, `${base}/${clientId}/m`, 50, 1);
+    writeFileSync(n4.conf, readFileSync(n4.conf, 'utf8').replace(/^workers 2$/m, 'workers 1'));
+    await restart(n4);
+    for (const clientId of ids) {
+      const inbox = new Inbox(h.client(n4.url, { clientId, clean: false }));
+      const got = await inbox.waitFor(50, 20000).catch((e: Error) => { throw new Error(`${e.message}\n${n4.proc.output()}`); });
+      assert.deepEqual(got.map((m) => m.payload.toString()), seq(50));
+    }
+    assert.match(n4.proc.output(), /JetStream messages for former worker 1 of d4 delivered/);
   });
 
   test('mosquitto_sub -c on node 2 gets what mosquitto_pub sent to node 1 while it was away', { skip: hasMosquittoClients ? false : 'mosquitto clients not installed' }, async () => {
