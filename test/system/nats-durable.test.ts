@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { freePort } from '../helpers/broker.ts';
 import { startBrokerProcess } from '../helpers/brokerProcess.ts';
-import { natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
+import { killNats, natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
 const hasMosquittoClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
 const seq = (n: number) => Array.from({ length: n }, (_, i) => String(i));
@@ -22,6 +22,40 @@ const seq = (n: number) => Array.from({ length: n }, (_, i) => String(i));
 /** `list` without repeats, each kept where it first came. */
 function firstOccurrences(list: readonly string[]): string[] {
   return [...new Set(list)];
+}
+
+/** The count of copies JetStream stored for other nodes' persistent sessions, from the node serving /metrics on `port`. */
+async function durableCopies(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = /^culex_cluster_durable_messages_total\{direction="out"\} (\S+)$/m.exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+/**
+ * Publishes QoS 1 probes on `topic` from `pub` (a client of the node serving /metrics on
+ * `port`) until that node sends one through JetStream: from then on it knows the durable
+ * interest that `topic` matches. Returns how many it sent.
+ */
+async function untilSentDurably(port: number, pub: MqttClient, topic: string): Promise<number> {
+  const deadline = Date.now() + 15000;
+  for (let i = 0; Date.now() < deadline; i++) {
+    const before = await durableCopies(port);
+    await pub.publishAsync(topic, `probe${i}`, { qos: 1 });
+    if (await durableCopies(port) > before) return i + 1;
+    await sleep(100);
+  }
+  throw new Error('the publishing node never learnt the durable interest');
+}
+
+/** Kills node `n` with SIGKILL and waits for its exit. */
+async function kill9(n: Node): Promise<void> {
+  n.proc.proc.kill('SIGKILL');
+  await n.proc.exit;
+}
+
+/** Starts node `n` again on its directory, port and name. */
+async function restart(n: Node): Promise<void> {
+  n.proc = await startBrokerProcess(n.conf, n.dir, n.port);
 }
 
 describe('JetStream delivery to persistent sessions of other nodes', { skip: natsMissing }, () => {
@@ -46,38 +80,8 @@ describe('JetStream delivery to persistent sessions of other nodes', { skip: nat
     stopCluster();
   });
 
-  /** Node 1's count of copies JetStream stored for other nodes' persistent sessions. */
-  async function durableOut(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const m = /^culex_cluster_durable_messages_total\{direction="out"\} (\S+)$/m.exec(text);
-    return m === null ? 0 : Number(m[1]);
-  }
-
-  /**
-   * Publishes QoS 1 probes on `topic` from `pub` until node 1 sends one through JetStream: from
-   * then on node 1 knows the durable interest that `topic` matches. Returns how many it sent.
-   */
-  async function untilDurable(pub: MqttClient, topic: string): Promise<number> {
-    const deadline = Date.now() + 15000;
-    for (let i = 0; Date.now() < deadline; i++) {
-      const before = await durableOut();
-      await pub.publishAsync(topic, `probe${i}`, { qos: 1 });
-      if (await durableOut() > before) return i + 1;
-      await sleep(100);
-    }
-    throw new Error('node 1 never learnt the durable interest');
-  }
-
-  /** Kills node `n` with SIGKILL and waits for its exit. */
-  async function kill9(n: Node): Promise<void> {
-    n.proc.proc.kill('SIGKILL');
-    await n.proc.exit;
-  }
-
-  /** Starts node `n` again on its directory, port and name. */
-  async function restart(n: Node): Promise<void> {
-    n.proc = await startBrokerProcess(n.conf, n.dir, n.port);
-  }
+  const untilDurable = (pub: MqttClient, topic: string) => untilSentDurably(metricsPort, pub, topic);
+  const durableOut = () => durableCopies(metricsPort);
 
   test('an offline persistent QoS 1 session on node 3 gets, after node 3 was killed with kill -9 and restarted, every message node 1 acknowledged meanwhile, in order', async () => {
     const base = uniqueId('off');
@@ -227,5 +231,41 @@ describe('JetStream delivery to persistent sessions of other nodes', { skip: nat
     const again = spawnSync('mosquitto_sub', [...subArgs, '-C', '100', '-W', '3'], { timeout: 20000 });
     const lines = again.stdout.toString().trim().split('\n').filter((l) => l.startsWith(`${base}/m `));
     assert.deepEqual(lines, Array.from({ length: 5 }, (_, i) => `${base}/m m${i}`));
+  });
+});
+
+describe('JetStream copies across a NATS restart', { skip: natsMissing }, () => {
+  const h = new Harness();
+  after(async () => {
+    await h.teardown();
+    stopCluster();
+  });
+
+  test('copies for a killed node survive a NATS kill -9 and restart (-sd); copies made after it join them; all reach the session in order', async () => {
+    let nats = await startNats();
+    const metricsPort = await freePort();
+    const [a, b] = await Promise.all([startNode(nats, 'ja', [`metrics_listener 127.0.0.1:${metricsPort}`]), startNode(nats, 'jb')]);
+    const base = uniqueId('nr');
+    const clientId = uniqueId('p');
+    const sub = await h.connect(b.url, { clientId, clean: false });
+    const probes = new Inbox(sub);
+    await subscribe(sub, `${base}/#`, { qos: 1 });
+    const pub = await h.connect(a.url);
+    await probes.waitFor(await untilSentDurably(metricsPort, pub, `${base}/probe`));
+    sub.end();
+    await sleep(100);
+    await kill9(b);
+    await publishMany(pub, `${base}/m`, 50, 1, 10, (i) => String(i));
+    await killNats(nats);
+    nats = await startNats(nats);
+    // node a is back on NATS once a probe goes through JetStream again
+    await untilSentDurably(metricsPort, pub, `${base}/probe`);
+    await publishMany(pub, `${base}/m`, 50, 1, 10, (i) => String(50 + i));
+    await restart(b);
+    const inbox = new Inbox(h.client(b.url, { clientId, clean: false }));
+    const deadline = Date.now() + 20000;
+    const data = () => inbox.messages.filter((m) => m.topic === `${base}/m`).map((m) => m.payload.toString());
+    while (data().length < 100 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(data(), seq(100));
   });
 });
