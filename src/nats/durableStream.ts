@@ -182,8 +182,13 @@ export class DurableStream {
       // a failed commit leaves the message unacknowledged: JetStream gives it again after ack_wait
       return;
     }
-    if (confirmed) await m.ackAck().catch(() => false);
-    else m.ack();
+    try {
+      if (confirmed) await m.ackAck();
+      else m.ack();
+    } catch (err) {
+      // the connection closed meanwhile: JetStream gives the message again (a repeat, recognised or not)
+      this.log.warning(`cluster: JetStream message ${m.seq} not acknowledged: ${(err as Error).message}`);
+    }
   }
 
   /** Stops reading (the consumer and what waits in it stay in JetStream). */

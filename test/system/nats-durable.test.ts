@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Harness, Inbox, publishMany, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
-import { freePort } from '../helpers/broker.ts';
+import { freePort, waitForPort } from '../helpers/broker.ts';
 import { startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { killNats, natsMissing, startNats, startNode, stopCluster, type Nats, type Node } from '../helpers/natsCluster.ts';
 
@@ -33,15 +33,15 @@ async function durableCopies(port: number): Promise<number> {
 
 /**
  * Publishes QoS 1 probes on `topic` from `pub` (a client of the node serving /metrics on
- * `port`) until that node sends one through JetStream: from then on it knows the durable
- * interest that `topic` matches. Returns how many it sent.
+ * `port`) until that node sends one through JetStream to `targets` (node, worker) pairs: from
+ * then on it knows the durable interest that `topic` matches. Returns how many it sent.
  */
-async function untilSentDurably(port: number, pub: MqttClient, topic: string): Promise<number> {
+async function untilSentDurably(port: number, pub: MqttClient, topic: string, targets = 1): Promise<number> {
   const deadline = Date.now() + 15000;
   for (let i = 0; Date.now() < deadline; i++) {
     const before = await durableCopies(port);
     await pub.publishAsync(topic, `probe${i}`, { qos: 1 });
-    if (await durableCopies(port) > before) return i + 1;
+    if (await durableCopies(port) >= before + targets) return i + 1;
     await sleep(100);
   }
   throw new Error('the publishing node never learnt the durable interest');
@@ -74,6 +74,8 @@ describe('JetStream delivery to persistent sessions of other nodes', { skip: nat
       startNode(nats, 'd2'),
       startNode(nats, 'd3'),
     ]);
+    // /metrics opens after the MQTT listeners
+    await waitForPort(metricsPort);
   });
   after(async () => {
     await h.teardown();
@@ -241,17 +243,23 @@ describe('JetStream copies across a NATS restart', { skip: natsMissing }, () => 
     stopCluster();
   });
 
-  test('copies for a killed node survive a NATS kill -9 and restart (-sd); copies made after it join them; all reach the session in order', async () => {
+  test('copies for a killed node survive a NATS kill -9 and restart (-sd); copies made after it join them; all reach the session in order; a connected node\'s consumer resumes', async () => {
     let nats = await startNats();
     const metricsPort = await freePort();
-    const [a, b] = await Promise.all([startNode(nats, 'ja', [`metrics_listener 127.0.0.1:${metricsPort}`]), startNode(nats, 'jb')]);
+    const [a, b, c] = await Promise.all([startNode(nats, 'ja', [`metrics_listener 127.0.0.1:${metricsPort}`]), startNode(nats, 'jb'), startNode(nats, 'jc')]);
+    await waitForPort(metricsPort);
     const base = uniqueId('nr');
     const clientId = uniqueId('p');
+    // a persistent session on node c stays connected throughout: its worker's consumer resumes after the restart
+    const stays = await h.connect(c.url, { clientId: uniqueId('p'), clean: false });
+    const staysInbox = new Inbox(stays);
+    await subscribe(stays, `${base}/#`, { qos: 1 });
     const sub = await h.connect(b.url, { clientId, clean: false });
     const probes = new Inbox(sub);
     await subscribe(sub, `${base}/#`, { qos: 1 });
     const pub = await h.connect(a.url);
-    await probes.waitFor(await untilSentDurably(metricsPort, pub, `${base}/probe`));
+    // nodes b and c: two copies per message
+    await probes.waitFor(await untilSentDurably(metricsPort, pub, `${base}/probe`, 2));
     sub.end();
     await sleep(100);
     await kill9(b);
@@ -259,7 +267,7 @@ describe('JetStream copies across a NATS restart', { skip: natsMissing }, () => 
     await killNats(nats);
     nats = await startNats(nats);
     // node a is back on NATS once a probe goes through JetStream again
-    await untilSentDurably(metricsPort, pub, `${base}/probe`);
+    await untilSentDurably(metricsPort, pub, `${base}/probe`, 2);
     await publishMany(pub, `${base}/m`, 50, 1, 10, (i) => String(50 + i));
     await restart(b);
     const inbox = new Inbox(h.client(b.url, { clientId, clean: false }));
@@ -267,5 +275,8 @@ describe('JetStream copies across a NATS restart', { skip: natsMissing }, () => 
     const data = () => inbox.messages.filter((m) => m.topic === `${base}/m`).map((m) => m.payload.toString());
     while (data().length < 100 && Date.now() < deadline) await sleep(100);
     assert.deepEqual(data(), seq(100));
+    const seen = () => staysInbox.messages.filter((m) => m.topic === `${base}/m`).map((m) => m.payload.toString());
+    while (seen().length < 100 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(seen(), seq(100));
   });
 });
