@@ -12,7 +12,8 @@
  *   made anew at each start of its worker; a node restarted with fewer workers reads out and
  *   removes the consumers of the indexes it no longer has (their sessions' new worker does);
  * - a message is acknowledged after the commit of the writes it caused, never before: a crash
- *   in between gives it again (at least once);
+ *   in between gives it again (at least once); given again while this process runs (a lost
+ *   acknowledgement), it is recognised by its stream sequence and handed over once;
  * - one consumer delivers in stream order (the callback is synchronous), which is the order of
  *   one publishing connection's copies.
  * called from: worker
@@ -27,6 +28,8 @@ export const DURABLE_PREFIX = 'culex.dq.';
 const BACKLOG_TIMEOUT_MS = 10_000;
 /** redelivery of a message not acknowledged within this time (its commit never came) */
 const ACK_WAIT_MS = 30_000;
+/** stream sequences of the copies handled last, remembered to recognise one given again */
+const SEEN_MAX = 1 << 17;
 
 /** The subject of worker `worker` of node `node` (`target` = `<node>.<worker>`). */
 export function durableSubject(target: string): string {
@@ -38,14 +41,24 @@ function consumerName(node: string, worker: number | string): string {
   return `${node}_${worker}`;
 }
 
-/** What a worker does with one message of `subject`: returns what its acknowledgement waits for. */
-export type DurableHandler = (subject: string, data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
+/** What a worker does with one message: returns what its acknowledgement waits for. */
+export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
 
 export class DurableStream {
   private readonly nc: NatsConnection;
   private readonly js: JetStreamClient;
   private readonly log: Logger;
   private messages: ConsumerMessages | undefined;
+  /** this worker's node, index and handler, once consume() was called */
+  private reader: { node: string; worker: number; handle: DurableHandler } | undefined;
+  /** consume() and resume() one after the other */
+  private reading: Promise<void> = Promise.resolve();
+  /**
+   * stream sequence → what the acknowledgement of the copy handled under it waits for, for the
+   * last SEEN_MAX copies: one given again (its acknowledgement lost with a connection, or late
+   * past ack_wait) is not handed over twice while this process runs
+   */
+  private readonly seen = new Map<number, Promise<void> | undefined>();
 
   private constructor(nc: NatsConnection, log: Logger) {
     this.nc = nc;
@@ -95,8 +108,31 @@ export class DurableStream {
   async consume(node: string, worker: number, workers: number, handle: DurableHandler): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
     for (const old of await this.formerWorkers(jsm, node, worker, workers)) await this.drain(jsm, node, old, handle);
-    const { consumer, backlog: waiting } = await this.fresh(jsm, node, worker);
-    let backlog = waiting;
+    this.reader = { node, worker, handle };
+    const started = this.reading.then(() => this.read(true));
+    this.reading = started.catch(() => {});
+    await started;
+  }
+
+  /**
+   * After the NATS connection came back: reads on from a fresh consumer, so that copies that
+   * were on their way when it broke come again at once and in order (not after ack_wait, behind
+   * newer ones). Never rejects.
+   */
+  resume(): Promise<void> {
+    if (this.reader === undefined) return this.reading;
+    this.reading = this.reading.then(() => this.read(false)).catch((err: unknown) => {
+      this.log.warning(`cluster: JetStream reading of ${this.reader!.node} worker ${this.reader!.worker} not resumed: ${(err as Error).message}`);
+    });
+    return this.reading;
+  }
+
+  /** Reads this worker's subject through a fresh consumer; `waitBacklog`: resolves once what waited went through (or after 10 s). */
+  private async read(waitBacklog: boolean): Promise<void> {
+    const { node, worker, handle } = this.reader!;
+    await this.messages?.close().catch(() => {});
+    const { consumer, backlog: waiting } = await this.fresh(await jetstreamManager(this.nc), node, worker);
+    let backlog = waitBacklog ? waiting : 0;
     let drained!: () => void;
     const done = new Promise<void>((resolve) => (drained = resolve));
     if (backlog === 0) drained();
@@ -169,12 +205,19 @@ export class DurableStream {
    * acknowledgement (`confirmed`: once JetStream confirmed it), never rejects.
    */
   private async deliver(m: JsMsg, handle: DurableHandler, confirmed: boolean): Promise<void> {
+    const seen = this.seen;
     let committed: Promise<void> | undefined;
-    try {
-      committed = handle(m.subject, m.data, m.headers);
-    } catch (err) {
-      // not a culex message or not deliverable: acknowledged, so that it does not come back forever
-      this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
+    if (seen.has(m.seq)) {
+      committed = seen.get(m.seq);
+    } else {
+      try {
+        committed = handle(m.data, m.headers);
+      } catch (err) {
+        // not a culex message or not deliverable: acknowledged, so that it does not come back forever
+        this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
+      }
+      seen.set(m.seq, committed);
+      if (seen.size > SEEN_MAX) seen.delete(seen.keys().next().value!);
     }
     try {
       await committed;

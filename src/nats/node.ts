@@ -68,12 +68,7 @@ export class NatsNode implements NodeLink {
   /** the durable interest of every node (set by start()) */
   private durable: DurableInterest | undefined;
   private stream: DurableStream | undefined;
-  /**
-   * per JetStream subject and publishing connection (`subject conn`): the last Culex-Seq
-   * delivered from it and what its acknowledgement waits for (a copy given again after it was
-   * delivered waits for the same); one subject holds one connection's copies in order
-   */
-  private readonly lastDurable = new Map<string, { seq: number; committed: Promise<void> | undefined }>();
+
   /** filter (or `group\0filter`) → its NATS subscriptions */
   private readonly interests = new Map<string, Interest>();
   /**
@@ -128,7 +123,7 @@ export class NatsNode implements NodeLink {
    */
   async startDurable(): Promise<void> {
     await this.durable?.reconcile(this.workers);
-    await this.stream?.consume(this.name, this.worker, this.workers, (subject, data, h) => this.arrivedDurable(subject, data, h));
+    await this.stream?.consume(this.name, this.worker, this.workers, (data, h) => this.arrivedDurable(data, h));
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
@@ -235,20 +230,14 @@ export class NatsNode implements NodeLink {
    * A JetStream copy for this worker: delivered to its durable subscriptions only. Returns what
    * its acknowledgement to JetStream waits for (the commit of the entries it made here).
    */
-  private arrivedDurable(subject: string, data: Uint8Array, h: Msg['headers']): Promise<void> | undefined {
+  private arrivedDurable(data: Uint8Array, h: Msg['headers']): Promise<void> | undefined {
     const broker = this.broker;
     const topic = subjectTopic(h?.get(H_SUBJECT) ?? '');
     if (broker === undefined || topic === undefined) throw new Error('not a culex message');
     const got = readMessage(topic, data, h, Date.now());
     if (got === undefined) throw new Error('not a culex message');
-    const key = `${subject} ${got.envelope.conn}`;
-    const last = this.lastDurable.get(key);
-    // a repeat (given again after ack_wait) of a copy delivered since this start
-    if (last !== undefined && got.envelope.seq <= last.seq) return last.committed;
     counters.clusterDurableIn++;
-    const committed = broker.fromNodeDurable(got.message);
-    this.lastDurable.set(key, { seq: got.envelope.seq, committed });
-    return committed;
+    return broker.fromNodeDurable(got.message);
   }
 
   /** Resolves once the NATS server has read what this worker sent before the end of this turn; never rejects. */
@@ -275,8 +264,9 @@ export class NatsNode implements NodeLink {
       } else if (s.type === 'reconnect') {
         this.connected = true;
         this.log.notice(`cluster: NATS connection back (${this.name})`);
-        // durable interest changed while NATS was away was not written
+        // durable interest changed while NATS was away was not written; copies on their way were lost
         void this.durable?.reconcile(this.workers);
+        void this.stream?.resume();
       }
     }
   }
