@@ -53,6 +53,11 @@ export class DurableInterest implements MatchVisitor<string> {
   private readonly entries = new Map<string, { target: string; filter: string }>();
   /** `<node>.<worker>` → filters, matched by topic */
   private readonly tree = new TopicTree<string>();
+  /**
+   * false until the first reconcile(): the sessions restored at start change `own` only, and
+   * reconcile() writes the result once (not one request per filter, then all of them again)
+   */
+  private live = false;
   /** match() scratch: valid during one call */
   private found: string[] = [];
 
@@ -128,7 +133,7 @@ export class DurableInterest implements MatchVisitor<string> {
     const n = (this.own.get(filter) ?? 0) + delta;
     if (n > 0) this.own.set(filter, n);
     else this.own.delete(filter);
-    if ((delta === 1 && n !== 1) || (delta === -1 && n !== 0) || !connected) return undefined;
+    if ((delta === 1 && n !== 1) || (delta === -1 && n !== 0) || !connected || !this.live) return undefined;
     const key = durableKey(this.node, this.worker, filter);
     const done = delta === 1 ? this.kv.put(key, Buffer.from(filter)) : this.kv.delete(key);
     return done.then(() => undefined, (err: unknown) => {
@@ -143,11 +148,15 @@ export class DurableInterest implements MatchVisitor<string> {
    */
   async reconcile(workers: number): Promise<void> {
     try {
+      const listed: string[] = [];
+      for await (const key of await this.kv.keys(`${this.node}.>`)) listed.push(key);
+      // what this worker holds now, after the listing's awaits (changed() may have run meanwhile)
       const want = new Map<string, string>();
       for (const filter of this.own.keys()) want.set(durableKey(this.node, this.worker, filter), filter);
+      this.live = true; // from here on changed() writes each change itself
       const mine = `${this.node}.${this.worker}.`;
       const stale: string[] = [];
-      for await (const key of await this.kv.keys(`${this.node}.>`)) {
+      for (const key of listed) {
         const t = keyTarget(key);
         if (t === undefined) continue;
         if (key.startsWith(mine)) {
@@ -162,6 +171,8 @@ export class DurableInterest implements MatchVisitor<string> {
       ]);
     } catch (err) {
       this.log.warning(`cluster: durable interest of ${this.node} worker ${this.worker} not brought up to date in the bucket: ${(err as Error).message}`);
+    } finally {
+      this.live = true;
     }
   }
 }
