@@ -41,8 +41,11 @@ function consumerName(node: string, worker: number | string): string {
   return `${node}_${worker}`;
 }
 
-/** What a worker does with one message: returns what its acknowledgement waits for. */
-export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined) => Promise<void> | undefined;
+/**
+ * What a worker does with one message, stored by JetStream at `storedAt` (ms since the epoch, the
+ * NATS server's clock): returns what its acknowledgement waits for.
+ */
+export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined, storedAt: number) => Promise<void> | undefined;
 
 export class DurableStream {
   private readonly nc: NatsConnection;
@@ -211,7 +214,7 @@ export class DurableStream {
       committed = seen.get(m.seq);
     } else {
       try {
-        committed = handle(m.data, m.headers);
+        committed = handle(m.data, m.headers, m.time.getTime());
       } catch (err) {
         // not a culex message or not deliverable: acknowledged, so that it does not come back forever
         this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);

@@ -123,7 +123,7 @@ export class NatsNode implements NodeLink {
    */
   async startDurable(): Promise<void> {
     await this.durable?.reconcile(this.workers);
-    await this.stream?.consume(this.name, this.worker, this.workers, (data, h) => this.arrivedDurable(data, h));
+    await this.stream?.consume(this.name, this.worker, this.workers, (data, h, storedAt) => this.arrivedDurable(data, h, storedAt));
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
@@ -228,13 +228,15 @@ export class NatsNode implements NodeLink {
 
   /**
    * A JetStream copy for this worker: delivered to its durable subscriptions only. Returns what
-   * its acknowledgement to JetStream waits for (the commit of the entries it made here).
+   * its acknowledgement to JetStream waits for (the commit of the entries it made here). Its
+   * message expiry counts from when JetStream stored it, not from now: the time it waited there
+   * (its node down) counts as spent.
    */
-  private arrivedDurable(data: Uint8Array, h: Msg['headers']): Promise<void> | undefined {
+  private arrivedDurable(data: Uint8Array, h: Msg['headers'], storedAt: number): Promise<void> | undefined {
     const broker = this.broker;
     const topic = subjectTopic(h?.get(H_SUBJECT) ?? '');
     if (broker === undefined || topic === undefined) throw new Error('not a culex message');
-    const got = readMessage(topic, data, h, Date.now());
+    const got = readMessage(topic, data, h, Math.min(storedAt, Date.now()));
     if (got === undefined) throw new Error('not a culex message');
     counters.clusterDurableIn++;
     return broker.fromNodeDurable(got.message);

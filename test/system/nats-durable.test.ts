@@ -107,6 +107,33 @@ describe('JetStream delivery to persistent sessions of other nodes', { skip: nat
     await inbox.expectNone(500);
   });
 
+  test('[MQTT-3.3.2-5] the time a copy waited in JetStream counts against its message expiry: one that expired meanwhile is not sent, one with time left comes with what is left', async () => {
+    const base = uniqueId('exp');
+    const clientId = uniqueId('p');
+    const v5 = { protocolVersion: 5 as const, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const sub = await h.connect(n3.url, v5);
+    const probes = new Inbox(sub);
+    await subscribe(sub, `${base}/#`, { qos: 1 });
+    const pub = await h.connect(n1.url, { protocolVersion: 5 });
+    await probes.waitFor(await untilDurable(pub, `${base}/probe`));
+    sub.end();
+    await sleep(100);
+    await kill9(n3);
+    await pub.publishAsync(`${base}/m`, 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
+    await pub.publishAsync(`${base}/m`, 'long', { qos: 1, properties: { messageExpiryInterval: 3600 } });
+    await pub.publishAsync(`${base}/m`, 'none', { qos: 1 });
+    const waited = Date.now();
+    await sleep(1500);
+    await restart(n3);
+    const inbox = new Inbox(h.client(n3.url, v5));
+    const got = await inbox.waitFor(2, 20000);
+    assert.deepEqual(got.map((m) => m.payload.toString()), ['long', 'none']);
+    const left = got[0]!.packet.properties!.messageExpiryInterval!;
+    assert.ok(left <= 3600 - Math.floor((Date.now() - waited) / 1000) + 1 && left > 3000, `expiry left: ${left}`);
+    assert.equal(got[1]!.packet.properties?.messageExpiryInterval, undefined);
+    await inbox.expectNone(300);
+  });
+
   test('node 3 killed while node 1 publishes: every message node 1 acknowledged reaches the persistent session once node 3 is back, in order (repeats only of those sent or committed just before the crash)', async () => {
     const base = uniqueId('live');
     const clientId = uniqueId('p');
