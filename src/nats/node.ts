@@ -67,8 +67,8 @@ export class NatsNode implements NodeLink {
   private readonly target: string;
   /** the durable interest of every node (set by start()) */
   private durable: DurableInterest | undefined;
+  /** the stream of copies for persistent sessions: this worker puts copies for others and reads its own (set by start()) */
   private stream: DurableStream | undefined;
-
   /** filter (or `group\0filter`) → its NATS subscriptions */
   private readonly interests = new Map<string, Interest>();
   /**
