@@ -627,6 +627,11 @@ export class Broker {
     return n === 0 ? undefined : this.journal?.commit();
   }
 
+  /** Resolves once everything this worker wrote so far is committed; undefined without a store. */
+  committed(): Promise<void> | undefined {
+    return this.journal?.commit();
+  }
+
   /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for the scope's close()). */
   releaseInbound(session: Session, packetId: number): void {
     if (session.stored) this.journal!.releaseInbound(session.clientId, packetId);

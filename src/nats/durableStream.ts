@@ -43,9 +43,11 @@ function consumerName(node: string, worker: number | string): string {
 
 /**
  * What a worker does with one message, stored by JetStream at `storedAt` (ms since the epoch, the
- * NATS server's clock): returns what its acknowledgement waits for.
+ * NATS server's clock): returns what its acknowledgement waits for. `repeat`: the message was
+ * handed over before (since this start) and must not be delivered again; its acknowledgement
+ * waits for the commit of everything written so far.
  */
-export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined, storedAt: number) => Promise<void> | undefined;
+export type DurableHandler = (data: Uint8Array, h: MsgHdrs | undefined, storedAt: number, repeat: boolean) => Promise<void> | undefined;
 
 export class DurableStream {
   private readonly nc: NatsConnection;
@@ -57,11 +59,11 @@ export class DurableStream {
   /** consume() and resume() one after the other */
   private reading: Promise<void> = Promise.resolve();
   /**
-   * stream sequence → what the acknowledgement of the copy handled under it waits for, for the
-   * last SEEN_MAX copies: one given again (its acknowledgement lost with a connection, or late
-   * past ack_wait) is not handed over twice while this process runs
+   * stream sequences of the last SEEN_MAX copies handed over: one given again (its
+   * acknowledgement lost with a connection, or late past ack_wait) is not delivered twice while
+   * this process runs
    */
-  private readonly seen = new Map<number, Promise<void> | undefined>();
+  private readonly seen = new Set<number>();
 
   private constructor(nc: NatsConnection, log: Logger) {
     this.nc = nc;
@@ -209,18 +211,17 @@ export class DurableStream {
    */
   private async deliver(m: JsMsg, handle: DurableHandler, confirmed: boolean): Promise<void> {
     const seen = this.seen;
+    const repeat = seen.has(m.seq);
     let committed: Promise<void> | undefined;
-    if (seen.has(m.seq)) {
-      committed = seen.get(m.seq);
-    } else {
-      try {
-        committed = handle(m.data, m.headers, m.time.getTime());
-      } catch (err) {
-        // not a culex message or not deliverable: acknowledged, so that it does not come back forever
-        this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
-      }
-      seen.set(m.seq, committed);
-      if (seen.size > SEEN_MAX) seen.delete(seen.keys().next().value!);
+    try {
+      committed = handle(m.data, m.headers, m.time.getTime(), repeat);
+    } catch (err) {
+      // not a culex message or not deliverable: acknowledged, so that it does not come back forever
+      this.log.warning(`cluster: JetStream message ${m.seq} dropped: ${(err as Error).message}`);
+    }
+    if (!repeat) {
+      seen.add(m.seq);
+      if (seen.size > SEEN_MAX) seen.delete(seen.values().next().value!);
     }
     try {
       await committed;

@@ -123,7 +123,7 @@ export class NatsNode implements NodeLink {
    */
   async startDurable(): Promise<void> {
     await this.durable?.reconcile(this.workers);
-    await this.stream?.consume(this.name, this.worker, this.workers, (data, h, storedAt) => this.arrivedDurable(data, h, storedAt));
+    await this.stream?.consume(this.name, this.worker, this.workers, (data, h, storedAt, repeat) => this.arrivedDurable(data, h, storedAt, repeat));
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
@@ -230,10 +230,13 @@ export class NatsNode implements NodeLink {
    * A JetStream copy for this worker: delivered to its durable subscriptions only. Returns what
    * its acknowledgement to JetStream waits for (the commit of the entries it made here). Its
    * message expiry counts from when JetStream stored it, not from now: the time it waited there
-   * (its node down) counts as spent.
+   * (its node down) counts as spent. A repeat (handed over before) is not delivered again: its
+   * acknowledgement waits for the commit of everything written so far, its first delivery's
+   * entries included.
    */
-  private arrivedDurable(data: Uint8Array, h: Msg['headers'], storedAt: number): Promise<void> | undefined {
+  private arrivedDurable(data: Uint8Array, h: Msg['headers'], storedAt: number, repeat: boolean): Promise<void> | undefined {
     const broker = this.broker;
+    if (broker !== undefined && repeat) return broker.committed();
     const topic = subjectTopic(h?.get(H_SUBJECT) ?? '');
     if (broker === undefined || topic === undefined) throw new Error('not a culex message');
     const got = readMessage(topic, data, h, Math.min(storedAt, Date.now()));
