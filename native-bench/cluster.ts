@@ -11,6 +11,10 @@
  *
  *   node native-bench/cluster.ts [--qos 0|1|2] [--count 20000] [--pubs 6] [--subs 6]
  *                                [--window 16] [--workers 1] [--setups single,cluster]
+ *                                [--persistent]
+ * --persistent: the nodes store their sessions (persistence true) and the subscribers' sessions
+ * are persistent (clean session 0): with QoS 1/2, messages for a subscriber on another node go
+ * through JetStream as well (README "Cluster", persistent sessions of other nodes).
  * The load is MQTT.js in this process, on the same cores as the brokers and NATS: compare the
  * rows of one run, not absolute numbers (native-bench/README.md "Cluster scenario").
  * called from: main (a command-line script)
@@ -33,6 +37,7 @@ const { values: opts } = parseArgs({
     window: { type: 'string', default: '16' },
     workers: { type: 'string', default: '1' },
     setups: { type: 'string', default: 'single,cluster' },
+    persistent: { type: 'boolean', default: false },
   },
 });
 const qos = Number(opts.qos) as 0 | 1 | 2;
@@ -61,7 +66,8 @@ async function startSetup(kind: 'single' | 'cluster', dir: string): Promise<Setu
   for (let i = 1; i <= (kind === 'cluster' ? 3 : 1); i++) {
     const port = await freePort();
     const conf = path.join(dir, `node${i}.conf`);
-    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', `workers ${opts.workers}`,
+    const persistence = opts.persistent ? ['persistence true', `persistence_location ${path.join(dir, `data${i}`)}`] : ['persistence false'];
+    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...persistence, `workers ${opts.workers}`,
       'max_inflight_messages 0', 'max_queued_messages 1000000', 'log_dest none', ...lines,
       ...(kind === 'cluster' ? [`cluster_node_name node${i}`] : [])].join('\n') + '\n');
     const node = startChild(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), '-c', conf], { cwd: dir, stdio: 'ignore' });
@@ -72,9 +78,10 @@ async function startSetup(kind: 'single' | 'cluster', dir: string): Promise<Setu
   return { ports, stop: async () => { for (const c of children.reverse()) await stopChild(c); } };
 }
 
-function connect(port: number, clientId: string): Promise<MqttClient> {
+/** `subscriber`: with --persistent, its session is persistent (clean session 0). */
+function connect(port: number, clientId: string, subscriber = false): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, protocolVersion: 4, reconnectPeriod: 0, clean: !(subscriber && opts.persistent) });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });
@@ -127,7 +134,7 @@ async function publishTimed(c: MqttClient, topic: string, n: number): Promise<vo
 }
 
 async function fanIn(s: Setup): Promise<ReturnType<Meter['result']>> {
-  const sub = await connect(s.ports[0]!, 'bench-in-sub');
+  const sub = await connect(s.ports[0]!, 'bench-in-sub', true);
   await sub.subscribeAsync('bench/in/#', { qos });
   const perPub = Math.ceil(count / pubs);
   const meter = new Meter(perPub * pubs);
@@ -142,7 +149,7 @@ async function fanIn(s: Setup): Promise<ReturnType<Meter['result']>> {
 async function fanOut(s: Setup): Promise<ReturnType<Meter['result']>> {
   const perSub = Math.ceil(count / subs);
   const meter = new Meter(perSub * subs);
-  const subscribers = await Promise.all(Array.from({ length: subs }, (_, i) => connect(s.ports[i % s.ports.length]!, `bench-out-sub${i}`)));
+  const subscribers = await Promise.all(Array.from({ length: subs }, (_, i) => connect(s.ports[i % s.ports.length]!, `bench-out-sub${i}`, true)));
   for (const c of subscribers) {
     await c.subscribeAsync('bench/out', { qos });
     c.on('message', (_t, payload) => meter.hear(payload));
@@ -163,7 +170,7 @@ for (const kind of opts.setups.split(',') as ('single' | 'cluster')[]) {
     const setup = await startSetup(kind, dir);
     try {
       const r = await run(setup);
-      const label = kind === 'single' ? '1 node' : '3 nodes + NATS';
+      const label = (kind === 'single' ? '1 node' : '3 nodes + NATS') + (opts.persistent ? ', persistent subscribers' : '');
       console.log(`| ${label} | ${name} | ${qos} | ${count} | ${Math.round(r.rate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.lost} |`);
     } finally {
       await setup.stop();

@@ -3,7 +3,7 @@ import type { BrokerConfig } from '../config/types.ts';
 import { counters } from '../metrics/counters.ts';
 import type { ClientLink } from './clientLink.ts';
 import { createMessage, isExpired, type Message } from '../model/message.ts';
-import { Router } from './router.ts';
+import { Router, type RoutePart } from './router.ts';
 import { RetainedStore } from './retained.ts';
 import { NEVER_EXPIRES, Session, type QueueLimits, type SessionLink } from './session.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
@@ -36,6 +36,8 @@ export class Broker {
   /** advertised v5 Receive Maximum (Mosquitto: max_inflight_messages); a reload changes it for later connections */
   receiveMaximum: number;
   readonly sessions = new Map<string, Session>();
+  /** with other nodes: the filters each session holds durably, as last told (syncDurable) */
+  private readonly durableFilters = new WeakMap<Session, Set<string>>();
   /** connected clients by client id */
   readonly clients = new Map<string, ClientLink>();
   readonly tree = new TopicTree<Session>();
@@ -383,9 +385,39 @@ export class Broker {
    * round trip.
    */
   private countStored(session: Session, counted: boolean): void {
+    this.syncDurable(session);
     if (session.countedStored === counted) return;
     session.countedStored = counted;
     this.cluster?.storedSubscribers(counted ? 1 : -1);
+  }
+
+  /**
+   * Tells the other nodes (NodeLink.durableChanged) which filters `session` now holds durably:
+   * non-shared, QoS 1 or 2, while it is this worker's stored session (the test Router's
+   * 'durable' part makes). Called wherever a session's record or subscriptions change
+   * (through countStored). A new durable filter's SUBACK waits for the other nodes to be told.
+   */
+  private syncDurable(session: Session): void {
+    const nodes = this.nodes;
+    if (nodes === undefined) return;
+    const had = this.durableFilters.get(session);
+    let want: Set<string> | undefined;
+    if (session.stored && this.sessions.get(session.clientId) === session) {
+      for (const { filter, options } of session.subscriptions.values()) {
+        if (filter.group === undefined && options.qos > 0) (want ??= new Set()).add(filter.filter);
+      }
+    }
+    if (had === undefined && want === undefined) return;
+    if (want !== undefined) {
+      for (const f of want) {
+        if (had?.has(f) === true) continue;
+        const known = nodes.durableChanged(f, 1);
+        if (known !== undefined) this.scope.waitAlso(known);
+      }
+    }
+    if (had !== undefined) for (const f of had) if (want?.has(f) !== true) nodes.durableChanged(f, -1);
+    if (want === undefined) this.durableFilters.delete(session);
+    else this.durableFilters.set(session, want);
   }
 
   /**
@@ -611,14 +643,32 @@ export class Broker {
   /**
    * A message published on another node (src/nats/): delivered to this worker's sessions as if
    * published here, never sent on to the other workers or nodes (each holds its own NATS
-   * interest). `share`: one member of this `$share` group only. The retained store is not
-   * touched: retained updates reach every node through the retained bucket.
+   * interest). `share`: one member of this `$share` group only. `part`: 'notDurable' when the
+   * durable subscriptions here get the message from JetStream (fromNodeDurable). The retained
+   * store is not touched: retained updates reach every node through the retained bucket.
    */
-  fromNode(message: Message, share: { group: string; filter: string } | undefined): void {
-    if (share === undefined) this.router.route(message, Date.now(), false);
+  fromNode(message: Message, share: { group: string; filter: string } | undefined, part: RoutePart = 'all'): void {
+    if (share === undefined) this.router.route(message, Date.now(), false, part);
     // the last member here left while NATS still had this worker in the queue group
     else if (!this.deliverToGroup(share.group, share.filter, message)) counters.messagesDroppedNoMember++;
     this.flushSoon();
+  }
+
+  /**
+   * A message published on another node, from JetStream: delivered to this worker's durable
+   * subscriptions only (the others got it through core NATS). Returns what its acknowledgement
+   * to JetStream waits for (the commit of the queue entries it made), or undefined when it
+   * made none.
+   */
+  fromNodeDurable(message: Message): Promise<void> | undefined {
+    const n = this.router.route(message, Date.now(), false, 'durable');
+    this.flushSoon();
+    return n === 0 ? undefined : this.journal?.commit();
+  }
+
+  /** Resolves once everything this worker wrote so far is committed; undefined without a store. */
+  committed(): Promise<void> | undefined {
+    return this.journal?.commit();
   }
 
   /** PUBREL of a stored session: its QoS 2 id is released on disk too (the PUBCOMP waits for the scope's close()). */

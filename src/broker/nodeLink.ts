@@ -22,6 +22,13 @@ export interface NodeLink {
    */
   interestChanged(filter: ParsedFilter, delta: 1 | -1): Promise<void> | undefined;
   /**
+   * A durable subscription on `filter` (non-shared, QoS 1 or 2, of a stored session) came (+1)
+   * or went (-1) on this worker: the other nodes send their QoS 1/2 messages for it through
+   * JetStream too (Broker.fromNodeDurable). Returns what the SUBACK waits for, or undefined;
+   * never rejects.
+   */
+  durableChanged(filter: string, delta: 1 | -1): Promise<void> | undefined;
+  /**
    * Makes this node the holder of `clientId` cluster-wide: a node that held it closes its
    * connection (0x8E) and hands its session over. `done` is called later, with that session, or
    * undefined (none came: the id was free, on clean start, another user's, or the node is gone),

@@ -8,8 +8,18 @@ import type { MatchVisitor, ShareGroup, TopicTree } from './topicTree.ts';
 /** One session's combined match: overlapping subscriptions give one delivery [MQTT-3.3.4-2]. */
 interface Match {
   qos: number;
+  /** one of the matching subscriptions has QoS 1 or 2 (durable when the session is stored) */
+  durable: boolean;
   retainAsPublished: boolean;
   subscriptionIds: number[] | undefined;
+}
+
+/** Which matching sessions a route delivers to (Router.route). */
+export type RoutePart = 'all' | 'durable' | 'notDurable';
+
+/** Whether a matched session belongs to `part`; the same test as Broker's durable interest. */
+function inPart(session: Session, m: Match, part: RoutePart): boolean {
+  return part === 'all' || (session.stored && m.durable) === (part === 'durable');
 }
 
 /**
@@ -25,7 +35,7 @@ export class Router implements MatchVisitor<Session> {
    * any other session goes into `matches`.
    */
   private first: Session | undefined = undefined;
-  private readonly firstMatch: Match = { qos: 0, retainAsPublished: false, subscriptionIds: undefined };
+  private readonly firstMatch: Match = { qos: 0, durable: false, retainAsPublished: false, subscriptionIds: undefined };
   private readonly matches = new Map<Session, Match>();
   private readonly groups: ShareGroup<Session>[] = [];
   private origin = '';
@@ -48,6 +58,7 @@ export class Router implements MatchVisitor<Session> {
     if (this.first === undefined) {
       this.first = session;
       f.qos = o.qos;
+      f.durable = o.qos > 0;
       f.retainAsPublished = o.retainAsPublished;
       f.subscriptionIds = o.subscriptionId > 0 ? [o.subscriptionId] : undefined;
       return;
@@ -56,12 +67,14 @@ export class Router implements MatchVisitor<Session> {
     if (m === undefined) {
       this.matches.set(session, {
         qos: o.qos,
+        durable: o.qos > 0,
         retainAsPublished: o.retainAsPublished,
         subscriptionIds: o.subscriptionId > 0 ? [o.subscriptionId] : undefined,
       });
       return;
     }
     if (o.qos > m.qos) m.qos = o.qos;
+    if (o.qos > 0) m.durable = true;
     if (o.retainAsPublished) m.retainAsPublished = true;
     if (o.subscriptionId > 0) (m.subscriptionIds ??= []).push(o.subscriptionId);
   }
@@ -73,18 +86,20 @@ export class Router implements MatchVisitor<Session> {
   /**
    * Delivers `message` to the matching sessions of this worker. `shared`: also pick a member of
    * each matching share group here (one worker); with several workers, the cluster picks the
-   * worker for each group and calls deliverShared itself.
+   * worker for each group and calls deliverShared itself. `part` (a message of another node,
+   * src/nats/): 'durable' only to sessions that hold it durably (stored, a matching
+   * subscription of QoS 1/2), 'notDurable' only to the others.
    */
-  route(message: Message, now: number, shared: boolean): number {
+  route(message: Message, now: number, shared: boolean, part: RoutePart = 'all'): number {
     this.origin = message.origin;
     this.tree.match(message.topic, this);
     let count = 0;
     const first = this.first;
     if (first !== undefined) {
       this.first = undefined;
-      if (this.offer(first, this.firstMatch, message, now)) count++;
+      if (inPart(first, this.firstMatch, part) && this.offer(first, this.firstMatch, message, now)) count++;
       if (this.matches.size > 0) {
-        for (const [session, m] of this.matches) if (this.offer(session, m, message, now)) count++;
+        for (const [session, m] of this.matches) if (inPart(session, m, part) && this.offer(session, m, message, now)) count++;
         this.matches.clear();
       }
     }

@@ -55,6 +55,9 @@ export const counters = {
   /** other culex nodes (src/nats/): messages sent to NATS, and taken from it and delivered here */
   clusterMessagesOut: 0,
   clusterMessagesIn: 0,
+  /** JetStream copies for other nodes' persistent sessions stored in the stream (out), and taken from it here (in); src/nats/durableStream.ts */
+  clusterDurableOut: 0,
+  clusterDurableIn: 0,
   /** CONNECTs here for a client id another node held, which that node was asked to hand over */
   clusterTakeovers: 0,
   /** registry writes (compare-and-set) lost to another CONNECT for the same client id, then made again */

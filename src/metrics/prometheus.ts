@@ -81,6 +81,8 @@ function clusterMetrics(l: MetricList, c: Record<string, number>): void {
   l.gauge('culex_cluster_nodes_alive', 'Nodes of the cluster (this one included) whose heartbeat came through NATS within the last 3.5 s, as this node sees it.', c.clusterNodesAlive ?? 0);
   l.add('culex_cluster_messages_total', 'counter', 'Messages this node sent to the other nodes through NATS (out), and took from NATS and delivered here (in).', c.clusterMessagesOut ?? 0, { direction: 'out' });
   l.add('culex_cluster_messages_total', 'counter', '', c.clusterMessagesIn ?? 0, { direction: 'in' });
+  l.add('culex_cluster_durable_messages_total', 'counter', 'Copies of QoS 1/2 messages for persistent sessions of other nodes that JetStream stored (out), and copies taken from JetStream and queued here (in).', c.clusterDurableOut ?? 0, { direction: 'out' });
+  l.add('culex_cluster_durable_messages_total', 'counter', '', c.clusterDurableIn ?? 0, { direction: 'in' });
   l.add('culex_cluster_registry_takeovers_total', 'counter', 'CONNECTs on this node for a client id another node held, which that node was asked to hand over.', c.clusterTakeovers ?? 0);
   l.add('culex_cluster_registry_conflicts_total', 'counter', 'Client-id registry writes lost to a CONNECT for the same id on another node or worker (compare-and-set), then made again over it.', c.clusterRegistryConflicts ?? 0);
 }

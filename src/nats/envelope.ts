@@ -8,6 +8,10 @@
  *   Culex-Retain  1 when the RETAIN flag was set (for Retain As Published subscribers)
  *   Culex-Props   v5 properties as base64 JSON (correlation data as base64 inside); the message
  *                 expiry is the time left when it was sent, so a receiver counts from its arrival
+ *   Culex-Durable on a core message: the `<node>.<worker>` pairs (comma separated) that got a
+ *                 JetStream copy (durableStream.ts); there the core copy skips durable subscriptions
+ *   Culex-Subject on a JetStream copy: the topic's core subject (the copy's own subject names its
+ *                 receiving worker)
  * called from: worker, tests
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
@@ -19,6 +23,8 @@ export const H_SEQ = 'Culex-Seq';
 export const H_QOS = 'Culex-Qos';
 export const H_RETAIN = 'Culex-Retain';
 export const H_PROPS = 'Culex-Props';
+export const H_DURABLE = 'Culex-Durable';
+export const H_SUBJECT = 'Culex-Subject';
 
 /** What the receiver learns besides the message. */
 export interface Envelope {

@@ -15,7 +15,11 @@
  * - retained messages: the shared bucket (retainedBucket.ts);
  * - client ids: the registry bucket (a lock) and the takeover of a session from another node
  *   (takeover.ts; a large session in chunks, chunks.ts).
- * Across nodes delivery is core NATS: at most once (README "Cluster").
+ * - durable copies: a QoS 1/2 message also goes through JetStream to each other (node, worker)
+ *   holding a durable subscription for it (durableInterest.ts, durableStream.ts), and the core
+ *   message names those pairs (Culex-Durable): there the core copy goes to the other
+ *   subscriptions only and the JetStream copy to the durable ones, so each gets one copy.
+ * Across nodes core NATS is at most once; the JetStream copies are at least once (README "Cluster").
  * called from: worker
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +30,9 @@ import type { Message } from '../model/message.ts';
 import type { ParsedFilter } from '../model/subscription.ts';
 import type { Logger } from '../log.ts';
 import { counters } from '../metrics/counters.ts';
-import { readMessage, writeHeaders } from './envelope.ts';
+import { H_DURABLE, H_SUBJECT, readMessage, writeHeaders } from './envelope.ts';
+import { DurableInterest } from './durableInterest.ts';
+import { DurableStream } from './durableStream.ts';
 import { RetainedBucket } from './retainedBucket.ts';
 import { Takeover } from './takeover.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -57,6 +63,12 @@ export class NatsNode implements NodeLink {
   private seq = 0;
   /** per publishing connection: the last Culex-Seq delivered through a plain subscription */
   private readonly lastSeq = new Map<string, number>();
+  /** `<node>.<worker>` of this worker: its JetStream subject and its name in Culex-Durable */
+  private readonly target: string;
+  /** the durable interest of every node (set by start()) */
+  private durable: DurableInterest | undefined;
+  /** the stream of copies for persistent sessions: this worker puts copies for others and reads its own (set by start()) */
+  private stream: DurableStream | undefined;
   /** filter (or `group\0filter`) → its NATS subscriptions */
   private readonly interests = new Map<string, Interest>();
   /**
@@ -74,6 +86,7 @@ export class NatsNode implements NodeLink {
     this.name = name;
     this.log = log;
     this.connId = `${name}-${worker}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    this.target = `${name}.${worker}`;
   }
 
   /** Connects worker `worker` (of `workers`) of node `name`; rejects when no server in `urls` answers. */
@@ -98,7 +111,19 @@ export class NatsNode implements NodeLink {
     this.retained = await RetainedBucket.open(this.nc, this.name, this.log, (topic, message) => broker.retainedFromNode(topic, message));
     this.takeover = await Takeover.open(this.nc, this.name, this.workers, this.log);
     this.takeover.serve(broker);
+    this.durable = await DurableInterest.open(this.nc, this.name, this.worker, this.log);
+    this.stream = await DurableStream.open(this.nc, this.log);
     if (this.worker === 0) this.heartbeat = new Heartbeat(this.nc, this.name);
+  }
+
+  /**
+   * Once this worker's persistent sessions are restored: the bucket gets exactly their durable
+   * interest, and the JetStream copies that waited for this worker (published while this node
+   * was down) are queued for them. Resolves once those are read (or after 10 s).
+   */
+  async startDurable(): Promise<void> {
+    await this.durable?.reconcile(this.workers);
+    await this.stream?.consume(this.name, this.worker, this.workers, (data, h, storedAt, repeat) => this.arrivedDurable(data, h, storedAt, repeat));
   }
 
   acquire(clientId: string, cleanStart: boolean, username: string | undefined, done: (moved: MovedSession | undefined, settled: () => void) => void): void {
@@ -111,15 +136,21 @@ export class NatsNode implements NodeLink {
   /** Closes the connection after sending what is buffered. */
   async stop(): Promise<void> {
     this.takeover?.stop();
+    await this.stream?.stop();
     this.heartbeat?.stop();
     await this.nc.drain().catch(() => this.nc.close());
   }
 
   publish(message: Message, now: number): Promise<void> | undefined {
     const h = headers();
-    writeHeaders(h, message, now, this.name, this.connId, ++this.seq);
+    const seq = ++this.seq;
+    writeHeaders(h, message, now, this.name, this.connId, seq);
+    const subject = topicSubject(message.topic);
+    // while NATS is unreachable no copy goes to JetStream (its acknowledgement would wait for a timeout)
+    const targets = message.qos > 0 && this.connected ? this.durable?.targets(message.topic) : undefined;
+    if (targets !== undefined) h.set(H_DURABLE, targets.join(','));
     try {
-      this.nc.publish(topicSubject(message.topic), message.payload, { headers: h });
+      this.nc.publish(subject, message.payload, { headers: h });
       counters.clusterMessagesOut++;
     } catch (err) {
       // closed or over the reconnect buffer: the other nodes miss this one (at most once across nodes)
@@ -129,7 +160,23 @@ export class NatsNode implements NodeLink {
     const stored = message.retain && this.connected ? this.retained?.put(message, now) : undefined;
     if (message.retain && !this.connected) this.log.warning(`cluster: NATS unreachable: the retained message on ${message.topic} stays on this node`);
     if (message.qos === 0) return undefined;
-    return stored === undefined ? this.confirmed() : Promise.all([this.confirmed(), stored]).then(() => undefined);
+    const waits: Promise<unknown>[] = [this.confirmed()];
+    if (stored !== undefined) waits.push(stored);
+    if (targets !== undefined) {
+      for (const target of targets) {
+        const jh = headers();
+        writeHeaders(jh, message, now, this.name, this.connId, seq);
+        jh.set(H_SUBJECT, subject);
+        waits.push(this.stream!.put(target, message.payload, jh, `${this.connId}.${seq}.${target}`, message.topic).then((ok) => {
+          if (ok) counters.clusterDurableOut++;
+        }));
+      }
+    }
+    return waits.length === 1 ? waits[0] as Promise<void> : Promise.all(waits).then(() => undefined);
+  }
+
+  durableChanged(filter: string, delta: 1 | -1): Promise<void> | undefined {
+    return this.durable?.changed(filter, delta, this.connected);
   }
 
   interestChanged(filter: ParsedFilter, delta: 1 | -1): Promise<void> | undefined {
@@ -174,7 +221,28 @@ export class NatsNode implements NodeLink {
       this.lastSeq.set(e.conn, e.seq);
     }
     counters.clusterMessagesIn++;
-    broker.fromNode(got.message, share);
+    // a durable subscription here gets this message from JetStream instead (arrivedDurable)
+    const part = share === undefined && namesTarget(msg.headers?.get(H_DURABLE), this.target) ? 'notDurable' : 'all';
+    broker.fromNode(got.message, share, part);
+  }
+
+  /**
+   * A JetStream copy for this worker: delivered to its durable subscriptions only. Returns what
+   * its acknowledgement to JetStream waits for (the commit of the entries it made here). Its
+   * message expiry counts from when JetStream stored it, not from now: the time it waited there
+   * (its node down) counts as spent. A repeat (handed over before) is not delivered again: its
+   * acknowledgement waits for the commit of everything written so far, its first delivery's
+   * entries included.
+   */
+  private arrivedDurable(data: Uint8Array, h: Msg['headers'], storedAt: number, repeat: boolean): Promise<void> | undefined {
+    const broker = this.broker;
+    if (broker !== undefined && repeat) return broker.committed();
+    const topic = subjectTopic(h?.get(H_SUBJECT) ?? '');
+    if (broker === undefined || topic === undefined) throw new Error('not a culex message');
+    const got = readMessage(topic, data, h, Math.min(storedAt, Date.now()));
+    if (got === undefined) throw new Error('not a culex message');
+    counters.clusterDurableIn++;
+    return broker.fromNodeDurable(got.message);
   }
 
   /** Resolves once the NATS server has read what this worker sent before the end of this turn; never rejects. */
@@ -201,6 +269,9 @@ export class NatsNode implements NodeLink {
       } else if (s.type === 'reconnect') {
         this.connected = true;
         this.log.notice(`cluster: NATS connection back (${this.name})`);
+        // durable interest changed while NATS was away was not written; copies on their way were lost
+        void this.durable?.reconcile(this.workers);
+        void this.stream?.resume();
       }
     }
   }
@@ -209,6 +280,12 @@ export class NatsNode implements NodeLink {
 /** The NATS queue of `$share/group/filter`: the same on every node, valid whatever the names hold. */
 export function queueName(group: string, filter: string): string {
   return 'culex-share-' + createHash('sha256').update(group).update('\0').update(filter).digest('hex').slice(0, 32);
+}
+
+/** Whether the Culex-Durable header `list` names `target`. */
+function namesTarget(list: string | undefined, target: string): boolean {
+  if (list === undefined || list === '') return false;
+  return list.split(',').includes(target);
 }
 
 function noop(): void {}

@@ -381,6 +381,8 @@ async function openListeners(ports: readonly number[], privatePort: number | und
   return { ports: bound, privatePort: (door.address() as AddressInfo).port };
 }
 
+// the other nodes' JetStream copies for the sessions just restored, before the listeners open
+await nodes?.startDurable();
 // state first (sessions restored and registered), listeners after the main thread's go-ahead:
 // a client that connects early must find its session wherever it was restored
 post({ type: 'loaded' });
