@@ -221,6 +221,10 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   /** resolvers of killWorker(), by worker index */
   const replaced = new Map<number, () => void>();
 
+  // msgpackr's native string extraction (msgpackr-extract) is slower than its JS decoder on the
+  // small records the workers decode (a queue entry read back: node
+  // native-bench/micro/msgpack-decode.ts); the workers' env is a copy of this one
+  process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
