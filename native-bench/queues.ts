@@ -194,6 +194,13 @@ function rssBytes(pid: number): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
+/** CPU time (user + system, every thread) the process has used, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  // after the command name: state is field 3, utime 14 and stime 15 (man 5 proc), in clock ticks (100 per second on Linux)
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** RSS once it stops falling (GC after a burst): the least of the samples 500 ms apart over --settle seconds. */
 async function settledRss(pid: number): Promise<number> {
   let least = Infinity;
@@ -297,11 +304,14 @@ try {
     result.longQueued = LONG;
     result.longBytesPerQueued = Math.round((filled - before) / LONG);
     process.stdout.write(`one session, ${LONG} queued (published at ${(LONG / fillMs * 1000).toFixed(0)} msg/s): RSS +${mb(filled - before)} MB = ${result.longBytesPerQueued} B per queued message; data file ${mb(size1)} MB (${await heapAndHeld()})\n`);
+    const cpu0 = cpuSeconds(pid);
     const drainMs = await drain(port, 'qb-long', LONG);
     result.drainMsgPerSec = Math.round(LONG / drainMs * 1000);
+    // the broker's CPU time (all threads) per message: steadier than the rate on a shared machine
+    result.drainCpuUsPerMsg = Number(((cpuSeconds(pid) - cpu0) * 1e6 / LONG).toFixed(2));
     await sleep(1000);
     size2 = fileSize();
-    process.stdout.write(`drained at ${result.drainMsgPerSec} msg/s; data file ${mb(size2)} MB\n`);
+    process.stdout.write(`drained at ${result.drainMsgPerSec} msg/s, ${result.drainCpuUsPerMsg} µs of broker CPU per message; data file ${mb(size2)} MB\n`);
   }
   if (LONG > 0 && CYCLE) {
     await publishMany(port, 'qb/long', LONG, 32);
