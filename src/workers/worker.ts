@@ -211,8 +211,10 @@ port.on('message', (msg: ToWorker) => {
       outbox.shutdown();
       // let the DISCONNECTs reach the sockets, and the last writes the disk, before the thread ends
       setTimeout(() => {
-        // the other nodes first: nothing arrives from them once the queues are tallied
-        const linked = nodes === undefined ? Promise.resolve() : nodes.stop();
+        // what is written so far is committed first (a JetStream copy is acknowledged after its commit, before
+        // the NATS connection closes); then nothing arrives from the other nodes once the queues are tallied
+        const committed = store === undefined ? Promise.resolve() : store.flush();
+        const linked = nodes === undefined ? committed : committed.then(() => nodes.stop());
         const closed = store === undefined ? linked : linked.then(() => store.flush()).then(() => cleanStop(store)).then(() => store.close());
         closed.catch((err: unknown) => log.error('closing the store', err)).finally(() => post({ type: 'stopped' }));
       }, 50);
