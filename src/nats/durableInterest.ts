@@ -15,16 +15,14 @@
  * called from: worker
  */
 import { createHash } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { openBucket, watchBucket } from './watchedBucket.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SubscriptionOptions } from '../model/subscription.ts';
 import { TopicTree, type MatchVisitor, type ShareGroup } from '../broker/topicTree.ts';
 import type { Logger } from '../log.ts';
 
 export const DURABLE_BUCKET = 'culex_durable';
-/** how long a start waits for the bucket's current entries before it goes on without the rest */
-const LOAD_TIMEOUT_MS = 10_000;
 /** the options a tree entry carries: unused (the tree is matched for its keys only) */
 const NO_OPTIONS: SubscriptionOptions = { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 };
 
@@ -70,25 +68,9 @@ export class DurableInterest implements MatchVisitor<string> {
 
   /** Opens (or creates) the bucket and watches it; resolves once the entries already there are applied. */
   static async open(nc: NatsConnection, node: string, worker: number, log: Logger): Promise<DurableInterest> {
-    const kv = await new Kvm(jetstream(nc)).create(DURABLE_BUCKET, { history: 1 });
+    const kv = await openBucket(nc, DURABLE_BUCKET);
     const d = new DurableInterest(kv, node, worker, log);
-    const empty = (await kv.status()).values === 0;
-    const watch = await kv.watch();
-    let loaded!: () => void;
-    const current = new Promise<void>((resolve) => (loaded = resolve));
-    if (empty) loaded();
-    void (async () => {
-      for await (const e of watch) {
-        d.apply(e);
-        if (e.delta === 0) loaded();
-      }
-    })().catch((err: unknown) => log.error('cluster: durable interest bucket watch ended', err));
-    const timer = setTimeout(() => {
-      log.warning(`cluster: the durable interest bucket was not read within ${LOAD_TIMEOUT_MS} ms; going on, the rest follows`);
-      loaded();
-    }, LOAD_TIMEOUT_MS);
-    await current;
-    clearTimeout(timer);
+    await watchBucket(kv, 'durable interest bucket', log, (e) => d.apply(e));
     return d;
   }
 

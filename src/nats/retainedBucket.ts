@@ -11,16 +11,14 @@
  * when the watch delivers the bucket's later entries.
  * called from: worker
  */
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { openBucket, watchBucket } from './watchedBucket.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createMessage, remainingExpiry, type Message } from '../model/message.ts';
 import type { Logger } from '../log.ts';
 import { decodeProperties, encodeProperties } from './envelope.ts';
 
 export const RETAINED_BUCKET = 'culex_retained';
-/** how long a start waits for the bucket's current entries before it serves without the rest */
-const LOAD_TIMEOUT_MS = 10_000;
 
 /** The bucket key of `topic`. */
 export function retainedKey(topic: string): string {
@@ -66,25 +64,9 @@ export class RetainedBucket {
    * `message` undefined for a deletion. Resolves once the entries already there are applied.
    */
   static async open(nc: NatsConnection, origin: string, log: Logger, apply: (topic: string, message: Message | undefined) => void): Promise<RetainedBucket> {
-    const kv = await new Kvm(jetstream(nc)).create(RETAINED_BUCKET, { history: 1 });
+    const kv = await openBucket(nc, RETAINED_BUCKET);
     const bucket = new RetainedBucket(kv, origin, log);
-    const empty = (await kv.status()).values === 0;
-    const watch = await kv.watch();
-    let loaded!: () => void;
-    const current = new Promise<void>((resolve) => (loaded = resolve));
-    if (empty) loaded();
-    void (async () => {
-      for await (const e of watch) {
-        bucket.applyEntry(e, apply);
-        if (e.delta === 0) loaded();
-      }
-    })().catch((err: unknown) => log.error('cluster: retained bucket watch ended', err));
-    const timer = setTimeout(() => {
-      log.warning(`cluster: the retained bucket was not read within ${LOAD_TIMEOUT_MS} ms; serving, the rest follows`);
-      loaded();
-    }, LOAD_TIMEOUT_MS);
-    await current;
-    clearTimeout(timer);
+    await watchBucket(kv, 'retained bucket', log, (e) => bucket.applyEntry(e, apply));
     return bucket;
   }
 
