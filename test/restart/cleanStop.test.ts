@@ -12,22 +12,12 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { culexOnly } from '../helpers/broker.ts';
 import type { CliProcess } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, connectTo, startBrokerProcess } from '../helpers/brokerProcess.ts';
-import { PacketType, pk, RawClient, type Packet } from '../helpers/raw.ts';
+import { finishFlows, publishNumbered, takeBack, takeInFlight } from '../helpers/queueRedelivery.ts';
+import { PacketType, pk, RawClient } from '../helpers/raw.ts';
 
 after(cleanupBrokerProcesses);
 
 const CLEAN = 'clean stop: queued entries left unread';
-
-/** Publishes `count` messages numbered from `from` on `topic`, 8 in flight. */
-async function publishNumbered(port: number, topic: string, from: number, count: number, qos: 1 | 2): Promise<void> {
-  const { client } = await connectTo(port, { protocolVersion: 5, clientId: `pub-${process.pid}-${topic}` });
-  let next = from;
-  const lane = async (): Promise<void> => {
-    while (next < from + count) await client.publishAsync(topic, String(next++), { qos });
-  };
-  await Promise.all(Array.from({ length: 8 }, lane));
-  await client.endAsync();
-}
 
 /** SIGTERM, as a service manager stops it: the exit must be clean. */
 async function stop(broker: CliProcess): Promise<void> {
@@ -76,15 +66,7 @@ describe('start-up after a clean stop', { skip: culexOnly }, () => {
       await subscribeOffline(port, fields.clientId, 'cs/#', qos);
       await publishNumbered(port, 'cs/x', 0, QUEUED, qos);
       // the client takes the first INFLIGHT and acknowledges none (QoS 2: PUBRECs the first 3 and gets their PUBRELs)
-      const taking = (await RawClient.connected(port, fields)).client;
-      const sent: Packet[] = [];
-      while (sent.length < INFLIGHT) {
-        const p = await taking.nextPacket(20000);
-        if (p.type === PacketType.PUBLISH) sent.push(p);
-      }
-      const recd = qos === 2 ? sent.slice(0, 3) : [];
-      for (const p of recd) taking.send(pk.ack(PacketType.PUBREC, p.packetId!));
-      for (let n = 0; n < recd.length; ) if ((await taking.nextPacket(20000)).type === PacketType.PUBREL) n++;
+      const { taking, sent, recd } = await takeInFlight(port, fields, INFLIGHT, qos);
       taking.socket.destroy();
       await new Promise((r) => setTimeout(r, 300));
       await stop(broker);
@@ -92,31 +74,13 @@ describe('start-up after a clean stop', { skip: culexOnly }, () => {
       broker = await startBrokerProcess(conf, dir, port);
       assert.match(storeLine(broker), new RegExp(`1 persistent sessions with ${QUEUED} queued messages.*${CLEAN}`));
       const back = (await RawClient.connected(port, fields)).client;
-      const pubrels: number[] = [];
-      const recdHere = new Set<number>();
-      const got: Packet[] = [];
-      while (got.length < QUEUED - recd.length) {
-        const p = await back.nextPacket(30000);
-        if (p.type === PacketType.PUBREL) {
-          if (!recdHere.delete(p.packetId!)) pubrels.push(p.packetId!);
-          back.send(pk.ack(PacketType.PUBCOMP, p.packetId!));
-        } else if (p.type === PacketType.PUBLISH) {
-          got.push(p);
-          if (qos === 2) recdHere.add(p.packetId!);
-          back.send(pk.ack(qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, p.packetId!));
-        }
-      }
+      const { got, pubrels } = await takeBack(back, qos, QUEUED - recd.length);
       // [MQTT-4.4.0-1] the PUBRECed ones are released, not sent again; the others that were in flight come again with DUP and their ids
       assert.deepEqual(pubrels.sort((a, b) => a - b), recd.map((p) => p.packetId!).sort((a, b) => a - b));
       const again = sent.slice(recd.length);
       assert.deepEqual(got.slice(0, again.length).map((p) => [Number(p.payload!.toString()), p.packetId, p.dup]), again.map((p) => [Number(p.payload!.toString()), p.packetId, true]));
       assert.deepEqual(got.map((p) => Number(p.payload!.toString())), range(recd.length, QUEUED - recd.length));
-      for (;;) {
-        const p = await back.nextPacket(1000).catch(() => undefined);
-        if (p === undefined) break;
-        if (p.type === PacketType.PUBREL) back.send(pk.ack(PacketType.PUBCOMP, p.packetId!));
-        else assert.notEqual(p.type, PacketType.PUBLISH);
-      }
+      await finishFlows(back);
       back.socket.destroy();
       await new Promise((r) => setTimeout(r, 300));
       await stop(broker);
