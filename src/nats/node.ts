@@ -164,6 +164,7 @@ export class NatsNode implements NodeLink {
     if (stored !== undefined) waits.push(stored);
     if (targets !== undefined) {
       for (const target of targets) {
+        // headers of its own per copy: js.publish writes the copy's Nats-Msg-Id into them and sends them again on a retry
         const jh = headers();
         writeHeaders(jh, message, now, this.name, this.connId, seq);
         jh.set(H_SUBJECT, subject);
