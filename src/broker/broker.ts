@@ -284,7 +284,7 @@ export class Broker {
    * entries (Journal.late()).
    */
   removeSubscriptions(session: Session): void {
-    this.countStored(session, false);
+    this.storedChanged(session, false);
     for (const { filter } of session.subscriptions.values()) this.treeRemove(filter, session);
     counters.subscriptions -= session.subscriptions.size;
   }
@@ -325,12 +325,12 @@ export class Broker {
         store.deleteSession(session.clientId);
       }
       session.journal = undefined;
-      this.countStored(session, false);
+      this.storedChanged(session, false);
       return;
     }
     store.putSession(session.clientId, this.sessionMeta(session));
     session.journal = this.journal;
-    this.countStored(session, session.subscriptions.size > 0);
+    this.storedChanged(session, session.subscriptions.size > 0);
   }
 
   /** A persistent session's record as the store keeps it. */
@@ -380,11 +380,12 @@ export class Broker {
   }
 
   /**
-   * Keeps this worker's count of stored sessions that have a subscription (shared with the other
-   * workers): a worker with none needs no durable PUBLISH records, so routing to it costs no
-   * round trip.
+   * A session's record or subscriptions changed (`counted`: it is stored and has a
+   * subscription). Keeps this worker's count of such sessions (shared with the other workers: a
+   * worker with none needs no durable PUBLISH records, so routing to it costs no round trip), and
+   * tells the other nodes the session's durable filters (syncDurable).
    */
-  private countStored(session: Session, counted: boolean): void {
+  private storedChanged(session: Session, counted: boolean): void {
     this.syncDurable(session);
     if (session.countedStored === counted) return;
     session.countedStored = counted;
@@ -395,7 +396,7 @@ export class Broker {
    * Tells the other nodes (NodeLink.durableChanged) which filters `session` now holds durably:
    * non-shared, QoS 1 or 2, while it is this worker's stored session (the test Router's
    * 'durable' part makes). Called wherever a session's record or subscriptions change
-   * (through countStored). A new durable filter's SUBACK waits for the other nodes to be told.
+   * (through storedChanged). A new durable filter's SUBACK waits for the other nodes to be told.
    */
   private syncDurable(session: Session): void {
     const nodes = this.nodes;
@@ -471,7 +472,7 @@ export class Broker {
     for (const id of loaded.inbound) session.inbound.receive(id);
     this.cluster?.adopt(clientId);
     this.installSession(session);
-    this.countStored(session, session.subscriptions.size > 0);
+    this.storedChanged(session, session.subscriptions.size > 0);
     if (meta.expiresAt === 0) session.detach(now);
     else session.expiresAt = meta.expiresAt;
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
@@ -533,7 +534,7 @@ export class Broker {
       this.store?.deleteSession(session.clientId);
       session.journal = undefined;
     }
-    this.countStored(session, false);
+    this.storedChanged(session, false);
     if (freeId && this.clients.get(session.clientId) === undefined) this.cluster?.released(session.clientId);
     const pending = this.wills.take(session.clientId);
     if (pending !== undefined) this.publishWill(pending);

@@ -77,7 +77,7 @@ export class Session implements JournalSession {
   journal: Journal | undefined = undefined;
   /** last queue sequence number handed out (stored queue entries) */
   lastQseq = 0;
-  /** counted in the cluster's stored-subscriber count (stored, with a subscription, on this worker); see Broker.countStored */
+  /** counted in the cluster's stored-subscriber count (stored, with a subscription, on this worker); see Broker.storedChanged */
   countedStored = false;
   /** seconds the session outlives its connection; NEVER_EXPIRES = forever */
   expiryInterval = 0;
