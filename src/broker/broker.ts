@@ -161,7 +161,7 @@ export class Broker {
   private openOnNode(conn: ClientLink, cleanStart: boolean, expiryInterval: number, done: (session: Session, present: boolean) => void, settled: (() => void) | undefined): void {
     const cluster = this.cluster;
     const id = conn.clientId;
-    // an id the broker assigned is a fresh UUID: it needs no registry entry (which would use up a slot)
+    // an id the broker assigned is a fresh UUID: no other worker can hold it, so it needs no registry entry
     if (cluster === undefined || conn.idAssigned || !cluster.acquire(id, cleanStart, conn.username, (moved) => this.sessionArrived(conn, cleanStart, expiryInterval, moved, done, settled))) {
       const { session, present } = this.attachSession(conn, cleanStart, expiryInterval, undefined);
       done(session, present);

@@ -38,8 +38,8 @@ export function storedSubscribersSlot(shared: ClusterShared, w: number): number 
 
 /** bytes of each ring's data area */
 export const RING_BYTES = 1 << 20;
-/** registry slots: client ids live at once (sessions included), at most half of it used */
-export const REGISTRY_SLOTS = 1 << 22;
+/** the registry's largest size in slots: client ids live at once (sessions included), up to 15/16 of it; it starts small and doubles as ids come */
+export const REGISTRY_MAX_SLOTS = 1 << 24;
 
 export function createClusterShared(workers: number, listeners: number, ringBytes = RING_BYTES): ClusterShared {
   const rings: (SharedArrayBuffer | null)[] = [];
@@ -50,7 +50,7 @@ export function createClusterShared(workers: number, listeners: number, ringByte
     workers,
     rings,
     doorbells: createDoorbells(workers),
-    registry: createRegistry(REGISTRY_SLOTS),
+    registry: createRegistry(REGISTRY_MAX_SLOTS),
     state: new SharedArrayBuffer(4 * (State.alive + workers + workers * listeners + workers)),
     listeners,
   };
