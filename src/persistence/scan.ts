@@ -35,7 +35,7 @@ const MAX_DEPTH = 16;
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
-const f32 = new DataView(new ArrayBuffer(8));
+const floatView = new DataView(new ArrayBuffer(8));
 
 /**
  * Queue entry value `bytes[0, size)` (version byte first): fills `scanned` and returns 0, or
@@ -59,7 +59,7 @@ export function scanQueueEntry(bytes: Uint8Array, size: number): number {
   let seen = 0;
   for (let k = 0; k < n; k++) {
     const key = shortKey();
-    const bit = key < 0 ? 0 : ENTRY_KEYS[key] ?? 0;
+    const bit = entryBit(key);
     if (bit === 0 || (seen & bit) !== 0) return SCAN_REFUSED;
     seen |= bit;
     switch (key) {
@@ -128,10 +128,35 @@ const K_o = 0x6f;
 const K_pr = 0x7072;
 const K_up = 0x7570;
 
-/** one bit per field of a queue entry, by key code */
-const ENTRY_KEYS: Record<number, number> = { [K_m]: 1, [K_x]: 2, [K_q]: 4, [K_r]: 8, [K_i]: 16, [K_p]: 32, [K_s]: 64 };
-/** one bit per field of a MessageRecord, by key code */
-const MESSAGE_KEYS: Record<number, number> = { [K_t]: 1, [K_p]: 2, [K_q]: 4, [K_r]: 8, [K_pr]: 16, [K_up]: 32, [K_x]: 64, [K_o]: 128, [K_s]: 256 };
+/** one bit per field of a queue entry, by key code (0: not a field) */
+function entryBit(key: number): number {
+  switch (key) {
+    case K_m: return 1;
+    case K_x: return 2;
+    case K_q: return 4;
+    case K_r: return 8;
+    case K_i: return 16;
+    case K_p: return 32;
+    case K_s: return 64;
+    default: return 0;
+  }
+}
+
+/** one bit per field of a MessageRecord, by key code (0: not a field) */
+function messageBit(key: number): number {
+  switch (key) {
+    case K_t: return 1;
+    case K_p: return 2;
+    case K_q: return 4;
+    case K_r: return 8;
+    case K_pr: return 16;
+    case K_up: return 32;
+    case K_x: return 64;
+    case K_o: return 128;
+    case K_s: return 256;
+    default: return 0;
+  }
+}
 
 /** A key of one or two ASCII letters as a code (first << 8 | second for two), or -1. */
 function shortKey(): number {
@@ -159,7 +184,7 @@ function message(): number {
   let seen = 0;
   for (let k = 0; k < n; k++) {
     const key = shortKey();
-    const bit = key < 0 ? 0 : MESSAGE_KEYS[key] ?? 0;
+    const bit = messageBit(key);
     if (bit === 0 || (seen & bit) !== 0) return SCAN_REFUSED;
     seen |= bit;
     let ok: boolean;
@@ -308,8 +333,8 @@ function number(): number {
       const n = b === 0xca ? 4 : 8;
       pos += 1 + n;
       if (pos > end) return NaN;
-      for (let i = 0; i < n; i++) f32.setUint8(i, buf[at + i]!);
-      return n === 4 ? f32.getFloat32(0) : f32.getFloat64(0);
+      for (let i = 0; i < n; i++) floatView.setUint8(i, buf[at + i]!);
+      return n === 4 ? floatView.getFloat32(0) : floatView.getFloat64(0);
     }
     default:
       return NaN;
