@@ -18,11 +18,14 @@
  * called from: main (startup.ts)
  */
 import type { LoadedSession, QueueTally, RefTally } from '../records/stored.ts';
-import type { Store } from './store.ts';
+import type { Store, StoreLog } from './store.ts';
+import { scanMessagesAside } from './messageScan.ts';
 
 /** One session's tally while its entries are scanned. */
 interface Tallying {
   readonly session: LoadedSession;
+  /** its place in the pass's list of sessions */
+  readonly index: number;
   /** the worker that will own it */
   readonly w: number;
   after: number;
@@ -44,13 +47,35 @@ export interface QueuesTallied {
   readonly copied: number;
 }
 
-/** The pass (see the module comment) for `workers` workers; the tallies are of `run`. Call before the workers open the store. */
-export async function tallyQueues(store: Store, workers: number, run: number): Promise<QueuesTallied> {
-  const { seqs, sizes, count } = store.scanMessages();
+/**
+ * The pass (see the module comment) for `workers` workers; the tallies are of `run`. Call before
+ * the workers open the store (at `path`). The log is scanned on a thread of its own meanwhile
+ * (messageScan.ts); the entries that refer to it are noted and joined with it afterwards.
+ */
+export async function tallyQueues(store: Store, path: string, log: StoreLog, workers: number, run: number): Promise<QueuesTallied> {
+  const scanning = scanMessagesAside(path, store, log);
+  const tallies: Tallying[] = [];
   const sessions = new Map<string, Tallying>();
   for (const [key, session] of store.sessionRecords()) {
-    sessions.set(key, { session, w: session.meta.owner % workers, after: 0, last: 0, count: 0, bytes: 0, sent: [] });
+    const t: Tallying = { session, index: tallies.length, w: session.meta.owner % workers, after: 0, last: 0, count: 0, bytes: 0, sent: [] };
+    tallies.push(t);
+    sessions.set(key, t);
   }
+  const noted = new NotedRefs();
+  let queued = 0;
+  store.scanQueues(sessions, (t, qseq, m, p, s, inlineBytes) => {
+    queued++;
+    const sent = p !== 0 && s !== 0;
+    if (m !== 0) noted.add(t.index, qseq, m, sent);
+    if (sent) t.sent.push(qseq);
+    else {
+      if (t.count === 0) t.after = qseq - 1;
+      t.last = qseq;
+      t.count++;
+      t.bytes += inlineBytes;
+    }
+  });
+  const { seqs, sizes, count } = await scanning;
   /** by index in seqs: the worker owning the message (-1: none yet), and its queued entries */
   const ownerOf = new Int32Array(count).fill(-1);
   const refs = new Int32Array(count);
@@ -58,7 +83,6 @@ export async function tallyQueues(store: Store, workers: number, run: number): P
   const copies = new Map<number, Map<number, { seq: number; refs: number }>>();
   let next = store.maxMessageSeq();
   let copied = 0;
-  let queued = 0;
   let hint = 0;
   /** index of `seq` in seqs, or -1; entries mostly refer to the seq after the last one found */
   const find = (seq: number): number => {
@@ -75,31 +99,24 @@ export async function tallyQueues(store: Store, workers: number, run: number): P
     }
     return -1;
   };
-  store.scanQueues(sessions, (t, qseq, m, p, s, inlineBytes) => {
-    queued++;
-    const sent = p !== 0 && s !== 0;
-    let bytes = inlineBytes;
-    if (m !== 0) {
-      const i = find(m);
-      if (i < 0) bytes = 0; // not stored: dropped when read back
-      else if (ownerOf[i] === -1 || ownerOf[i] === t.w) {
-        ownerOf[i] = t.w;
-        bytes = sizes[i]!;
-        if (!sent) refs[i]!++;
-      } else {
-        const copy = copyFor(t, qseq, m);
-        bytes = copy === undefined ? 0 : sizes[i]!;
-        if (copy !== undefined && !sent) copy.refs++;
-      }
+  // in scan order: the first session to refer to a message makes its worker the owner
+  for (let k = 0; k < noted.length; k++) {
+    const t = tallies[noted.session[k]!]!;
+    const m = noted.m[k]!;
+    const sent = noted.sent[k] === 1;
+    const i = find(m);
+    if (i < 0) continue; // not stored: counted with 0 bytes, dropped when read back
+    let counted = true;
+    if (ownerOf[i] === -1 || ownerOf[i] === t.w) {
+      ownerOf[i] = t.w;
+      if (!sent) refs[i]!++;
+    } else {
+      const copy = copyFor(t, noted.qseq[k]!, m);
+      if (copy === undefined) counted = false;
+      else if (!sent) copy.refs++;
     }
-    if (sent) t.sent.push(qseq);
-    else {
-      if (t.count === 0) t.after = qseq - 1;
-      t.last = qseq;
-      t.count++;
-      t.bytes += bytes;
-    }
-  });
+    if (counted && !sent) t.bytes += sizes[i]!;
+  }
 
   /** worker t.w's copy of message `m` (made on first need), entry `qseq` rewritten to refer to it; undefined when unreadable */
   function copyFor(t: Tallying, qseq: number, m: number): { seq: number; refs: number } | undefined {
@@ -125,13 +142,13 @@ export async function tallyQueues(store: Store, workers: number, run: number): P
     store.deleteMessage(seqs[i]!);
     orphans++;
   }
-  for (const t of sessions.values()) {
+  for (const t of tallies) {
     const q: QueueTally = { r: run, a: t.count === 0 ? 0 : t.after, l: t.count === 0 ? 0 : t.last, c: t.count, b: t.bytes, s: t.sent };
     store.putSession(t.session.clientId, { ...t.session.meta, q });
   }
   for (let w = 0; w < workers; w++) store.putRefTally(w, run, refTally(w, seqs, ownerOf, refs, copies));
   await store.flush();
-  return { sessions: sessions.size, queued, messages: count - orphans + copied, orphans, copied };
+  return { sessions: tallies.length, queued, messages: count - orphans + copied, orphans, copied };
 }
 
 /** Worker `w`'s reference counts, seqs ascending (copies have seqs above every original). */
@@ -156,4 +173,39 @@ function refTally(w: number, seqs: Float64Array, ownerOf: Int32Array, refs: Int3
     out.counts[o++] = c.refs;
   }
   return out;
+}
+
+/** The queue entries that refer to the log, in scan order, until the log's scan is in: typed arrays that grow, no object per entry. */
+class NotedRefs {
+  length = 0;
+  session = new Int32Array(1024);
+  qseq = new Float64Array(1024);
+  m = new Float64Array(1024);
+  sent = new Uint8Array(1024);
+
+  add(session: number, qseq: number, m: number, sent: boolean): void {
+    const k = this.length;
+    if (k === this.m.length) this.grow();
+    this.session[k] = session;
+    this.qseq[k] = qseq;
+    this.m[k] = m;
+    this.sent[k] = sent ? 1 : 0;
+    this.length = k + 1;
+  }
+
+  private grow(): void {
+    const n = this.m.length * 2;
+    const session = new Int32Array(n);
+    session.set(this.session);
+    this.session = session;
+    const qseq = new Float64Array(n);
+    qseq.set(this.qseq);
+    this.qseq = qseq;
+    const m = new Float64Array(n);
+    m.set(this.m);
+    this.m = m;
+    const sent = new Uint8Array(n);
+    sent.set(this.sent);
+    this.sent = sent;
+  }
 }

@@ -52,7 +52,7 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
     const unclean = clean.reason;
     // one pass over every entry: the log tidied, and tallies of a run of its own, so that the workers start as after a clean stop
     const run = randomInt(1, 2 ** 47);
-    const t = await tallyQueues(store, workers, run);
+    const t = await tallyQueues(store, config.persistenceLocation, log, workers, run);
     if (t.orphans > 0 || t.copied > 0) log.info(`persistence: ${t.orphans} messages no session refers to deleted, ${t.copied} copied for sessions on different workers`);
     return { retainStamp, retained: retained.length, sessions: t.sessions, queued: t.queued, messages: t.messages, cleanRun: run, unclean };
   } finally {
