@@ -155,7 +155,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     log.info(
       `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
         `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms` +
-        (cleanRun !== undefined ? ' (clean stop: queued entries left unread)' : check.queued === 0 || check.unclean === undefined ? '' : ` (every queued entry read: ${check.unclean})`),
+        (check.unclean === undefined ? (cleanRun !== undefined ? ' (clean stop: queued entries left unread)' : '') : check.queued === 0 ? '' : ` (every queued entry read: ${check.unclean})`),
     );
   }
   /** test placement: each worker's private port (0 until it listens on a free one) */

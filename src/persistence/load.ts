@@ -8,15 +8,30 @@
  * called from: worker | main (through Store; the main thread in startup.ts, each worker for its
  * own sessions)
  */
-import type { Key, RootDatabase } from 'lmdb';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import type { MessageRecord } from '../records/message.ts';
 import type { LoadedSession, QueueEntry, RefTally, SessionMeta } from '../records/stored.ts';
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
-import { checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
+import { VERSION, checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
+import { SCAN_REFUSED, scanMessagePayload, scanQueueEntry, scanned } from './scan.ts';
 import { moveToQuarantine } from './quarantine.ts';
 import { readRefTally } from './cleanStop.ts';
 import type { BadRecord } from './quarantine.ts';
 import type { Keyspaces, StoreLog } from './open.ts';
+
+/**
+ * One queue entry as the start-up tally sees it (Loader.scanQueues): its session's `owner`
+ * value, qseq, message seq (0: inline), packet id, state and inline payload bytes.
+ */
+export type EntryVisitor<T> = (owner: T, qseq: number, m: number, p: number, s: number, bytes: number) => void;
+
+/**
+ * lmdb-js decoders for the start-up scans: lmdb-js hands a decoder that copies
+ * (`needsStableBuffer` false) its shared read buffer and the value's size; these scan it in
+ * place (scan.ts) and return a number, so a range read allocates no Buffer per value.
+ */
+const entryScan = { needsStableBuffer: false, encode: (v: Buffer): Buffer => v, decode: (b: Uint8Array, size?: number): number => scanQueueEntry(b, size ?? b.length) };
+const payloadScan = { needsStableBuffer: false, encode: (v: Buffer): Buffer => v, decode: (b: Uint8Array, size?: number): number => scanMessagePayload(b, size ?? b.length, VERSION.messages) };
 
 /** The start-up reads of one Store (see the module comment); Store checks it is open first. */
 export class Loader {
@@ -83,6 +98,96 @@ export class Loader {
     }
     this.quarantine(bad);
     return { sessions: [...sessions.values()], refs };
+  }
+
+  /** Store.sessionRecords */
+  sessionRecords(): Map<string, LoadedSession> {
+    const bad: BadRecord[] = [];
+    const sessions = this.readSessions(undefined, bad);
+    this.quarantine(bad);
+    return sessions;
+  }
+
+  /**
+   * Store.scanMessages: the log's seqs (ascending) and each message's payload bytes, scanned in
+   * place; a value the scanner refuses is decoded in full, and quarantined (left out) when bad.
+   */
+  scanMessages(): { seqs: Float64Array; sizes: Int32Array; count: number } {
+    const bad: BadRecord[] = [];
+    let seqs = new Float64Array(Math.max(16, entryCount(this.dbs.messages)));
+    let sizes = new Int32Array(seqs.length);
+    let count = 0;
+    const scan = this.scanDb('messages', payloadScan);
+    for (const { key, value } of scan.getRange()) {
+      let size = value as unknown as number;
+      if (!isSeq(key)) {
+        bad.push({ ks: 'messages', key, raw: this.dbs.messages.getBinary(key) ?? Buffer.alloc(0), reason: 'key is not a message seq' });
+        continue;
+      }
+      if (size === SCAN_REFUSED) {
+        const raw = this.dbs.messages.getBinary(key) ?? Buffer.alloc(0);
+        const d = decodeMessage(raw);
+        if (!d.ok) {
+          bad.push({ ks: 'messages', key, raw, reason: d.reason });
+          continue;
+        }
+        size = d.value.p.length;
+      }
+      if (count === seqs.length) {
+        seqs = grow(seqs, new Float64Array(count * 2));
+        sizes = grow(sizes, new Int32Array(count * 2));
+      }
+      seqs[count] = key;
+      sizes[count++] = size;
+    }
+    this.quarantine(bad);
+    return { seqs, sizes, count };
+  }
+
+  /**
+   * Store.scanQueues: every queue entry, in key order (a session's entries together, qseq
+   * ascending), scanned in place and handed to `visit` with `owners`' value for its session. An
+   * entry the scanner refuses is decoded in full; a bad one, one with a bad key or no owner, and
+   * a bad inbound id are quarantined (and not visited).
+   */
+  scanQueues<T>(owners: ReadonlyMap<string, T>, visit: EntryVisitor<T>): void {
+    const bad: BadRecord[] = [];
+    const queue = this.dbs.queue;
+    let lastId: string | undefined;
+    let owner: T | undefined;
+    for (const { key, value } of this.scanDb('queue', entryScan).getRange()) {
+      if (!clientNumberKey(key)) {
+        bad.push({ ks: 'queue', key, raw: queue.getBinary(key) ?? Buffer.alloc(0), reason: 'key is not [client id, qseq]' });
+        continue;
+      }
+      if (key[0] !== lastId) {
+        lastId = key[0];
+        owner = owners.get(lastId);
+      }
+      if (owner === undefined || (value as unknown as number) === SCAN_REFUSED) {
+        const raw = queue.getBinary(key) ?? Buffer.alloc(0);
+        const d = decodeQueueEntry(raw);
+        if (!d.ok) bad.push({ ks: 'queue', key, raw, reason: d.reason });
+        else if (owner === undefined) bad.push({ ks: 'queue', key, raw, reason: 'orphan: no session with this client id' });
+        else visit(owner, key[1], d.value.m, d.value.p, d.value.s, d.value.x === undefined ? 0 : d.value.x.p.length);
+        continue;
+      }
+      visit(owner, key[1], scanned.m, scanned.p, scanned.s, scanned.bytes);
+    }
+    for (const { key, value } of this.dbs.inbound.getRange()) {
+      const problem = checkInbound(value);
+      if (!clientNumberKey(key) || key[1] < 1 || key[1] > 0xffff) bad.push({ ks: 'inbound', key, raw: value, reason: 'key is not [client id, packet id]' });
+      else if (problem !== undefined) bad.push({ ks: 'inbound', key, raw: value, reason: problem });
+      else if (!owners.has(key[0])) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
+    }
+    this.quarantine(bad);
+  }
+
+  /** A second handle on keyspace `name` whose values `decoder` scans (see entryScan). */
+  private scanDb(name: 'queue' | 'messages', decoder: typeof entryScan): Database<number, Key> {
+    // lmdb-js takes `encoder` (its DatabaseOptions type does not declare it)
+    const options = { encoding: 'binary' as const, compression: false, cache: false, encoder: decoder };
+    return this.root.openDB<number, Key>(name, options);
   }
 
   /** Store.sessionOwner */
@@ -160,6 +265,13 @@ export class Loader {
       else if (owner === undefined) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
       else owner.inbound.push(key[1]);
     }
+  }
+
+  /** Store.getQueued */
+  getQueued(clientId: string, qseq: number): QueueEntry | undefined {
+    const raw = this.dbs.queue.getBinary([keyString(clientId), qseq]);
+    const d = raw === undefined ? undefined : decodeQueueEntry(raw);
+    return d?.ok === true ? d.value : undefined;
   }
 
   /** Store.readQueued */
@@ -255,4 +367,15 @@ export class Loader {
   private quarantine(bad: BadRecord[]): void {
     moveToQuarantine(this.root, this.dbs, this.path, this.log, bad);
   }
+}
+
+/** `into` holding `from`'s values first. */
+function grow<A extends Float64Array | Int32Array>(from: A, into: A): A {
+  into.set(from);
+  return into;
+}
+
+/** Entries in one keyspace, as LMDB counts them (no read of the entries). */
+function entryCount(db: Database<Buffer, Key>): number {
+  return (db.getStats() as { entryCount: number }).entryCount;
 }

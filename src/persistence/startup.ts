@@ -1,19 +1,19 @@
 /**
  * The main thread's look at the store before any worker starts: an unwritable or unreadable
- * location stops the start with a clear error, and every keyspace but the message log is read
- * once so that corrupt or unknown records are moved to quarantine (and logged) by one thread
- * only. Messages are read by the one worker whose entries refer to them (after the tidy below,
- * no two workers share one), which quarantines an unreadable one. When the message log is empty
- * (every entry carries its message inline) there is nothing to tidy: only the entries' keys are
- * read here, and each worker checks the values of its own sessions' entries. A Mosquitto
- * persistence file found in the location is reported (how to import it), never read. After a
- * clean stop with as many workers (cleanStop.ts) none of this is needed: the marks are taken out
- * and the counts come from them, no queued entry is read here or in the workers.
+ * location stops the start with a clear error, and every keyspace is read once so that corrupt
+ * or unknown records are moved to quarantine (and logged) by one thread only. After a clean stop
+ * with as many workers (cleanStop.ts) the marks are taken out and the counts come from them: no
+ * queued entry is read here or in the workers. Otherwise (a crash) one pass over every entry
+ * (queueTally.ts) tidies the message log and writes the tallies a clean stop would have, so that
+ * the workers again read no queued entry. A Mosquitto persistence file found in the location is
+ * reported (how to import it), never read.
  * called from: main
  */
 import type { BrokerConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import { randomInt } from 'node:crypto';
 import { Store } from './store.ts';
+import { tallyQueues } from './queueTally.ts';
 import { findMosquittoDbs, mosquittoDbNotice } from './mosquittoFile.ts';
 
 export interface StoreCheck {
@@ -25,17 +25,18 @@ export interface StoreCheck {
   readonly queued: number;
   /** messages in the log after tidying (entries may also carry their message inline) */
   readonly messages: number;
-  /** the last run stopped cleanly: its workers' queue tallies hold, and nothing was tidied (cleanStop.ts) */
+  /**
+   * the run whose queue tallies the workers start from: the last run's, when it stopped cleanly
+   * (nothing was tidied), or the one the pass over every entry wrote (queueTally.ts)
+   */
   readonly cleanRun?: number | undefined;
-  /** why the tallies could not be used (or that the last run left none) */
+  /** why the last run's tallies could not be used (or that it left none): every entry was read here */
   readonly unclean?: string | undefined;
 }
 
 /**
- * Also tidies the message log for the `workers` that will run (journal.ts: every message is
- * counted and deleted by one worker): messages no queue entry refers to are deleted (left by a
- * crash, or by sessions that moved between workers), and a message referred to by sessions that
- * different workers will own is copied, so that each worker has its own.
+ * Also tidies the message log for the `workers` that will run (queueTally.ts), unless the last
+ * run stopped cleanly with as many workers.
  */
 export async function checkStore(config: BrokerConfig, log: Logger, workers: number): Promise<StoreCheck> {
   // a Mosquitto persistence file left where Mosquitto ran is never read on its own: say how to import it
@@ -49,59 +50,11 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
     // nothing to tidy after a clean stop with as many workers: no crash left orphans, no session changed owner
     if ('run' in clean) return { retainStamp, retained: retained.length, sessions: clean.sessions, queued: clean.entries, messages: clean.messages, cleanRun: clean.run };
     const unclean = clean.reason;
-    // the log's seqs only: a message is read (and decoded) when it is copied, or to check an orphan before it goes;
-    // each worker reads its own sessions' messages (an unreadable one is quarantined there)
-    const messages = new Set(store.messageSeqs());
-    if (messages.size === 0) {
-      // every entry carries its message inline: nothing to tidy, and the entries' values are left to the workers
-      const counted = store.countSessions();
-      return { retainStamp, retained: retained.length, sessions: counted.sessions, queued: counted.queued, messages: 0, unclean };
-    }
-    const sessions = store.loadSessions();
-    /** seq → the worker that will own it */
-    const owner = new Map<number, number>();
-    /** seq → (worker → the copy's seq) for messages several workers need */
-    const copies = new Map<number, Map<number, number>>();
-    let next = store.maxMessageSeq();
-    let queued = 0;
-    for (const s of sessions) {
-      const w = s.meta.owner % workers;
-      for (const { qseq, entry } of s.queue) {
-        queued++;
-        if (entry.x !== undefined) continue; // the message is inline
-        const first = owner.get(entry.m);
-        if (first === undefined) owner.set(entry.m, w);
-        if (first === undefined || first === w || !messages.has(entry.m)) continue;
-        const perWorker = copies.get(entry.m) ?? new Map<number, number>();
-        copies.set(entry.m, perWorker);
-        let seq = perWorker.get(w);
-        if (seq === undefined) {
-          const record = store.getMessage(entry.m);
-          if (record === undefined) continue; // unreadable (now in quarantine): the owning worker drops the entry, with a warning
-          seq = ++next;
-          perWorker.set(w, seq);
-          store.putMessage(seq, record);
-        }
-        store.putQueued(s.clientId, qseq, { ...entry, m: seq });
-      }
-    }
-    let orphans = 0;
-    for (const seq of messages) {
-      if (owner.has(seq)) continue;
-      // an unreadable orphan is moved to quarantine rather than deleted
-      if (store.getMessage(seq) !== undefined) store.deleteMessage(seq);
-      orphans++;
-    }
-    await store.flush();
-    if (orphans > 0 || copies.size > 0) log.info(`persistence: ${orphans} messages no session refers to deleted, ${copies.size} copied for sessions on different workers`);
-    return {
-      retainStamp,
-      retained: retained.length,
-      sessions: sessions.length,
-      queued,
-      messages: messages.size - orphans + [...copies.values()].reduce((n, c) => n + c.size, 0),
-      unclean,
-    };
+    // one pass over every entry: the log tidied, and tallies of a run of its own, so that the workers start as after a clean stop
+    const run = randomInt(1, 2 ** 47);
+    const t = await tallyQueues(store, config.persistenceLocation, log, workers, run);
+    if (t.orphans > 0 || t.copied > 0) log.info(`persistence: ${t.orphans} messages no session refers to deleted, ${t.copied} copied for sessions on different workers`);
+    return { retainStamp, retained: retained.length, sessions: t.sessions, queued: t.queued, messages: t.messages, cleanRun: run, unclean };
   } finally {
     await store.close();
   }

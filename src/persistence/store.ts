@@ -28,6 +28,7 @@ import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
 import { Loader } from './load.ts';
+import type { EntryVisitor } from './load.ts';
 import type { LoadedSession, RefTally } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
 import { takeCleanStop, type CleanStopCheck } from './cleanStop.ts';
@@ -39,6 +40,7 @@ export type { StoreStats } from './commits.ts';
 export type { LoadedSession } from '../records/stored.ts';
 export type { QuarantinedRecord } from './quarantine.ts';
 export type { CleanStopCheck } from './cleanStop.ts';
+export type { EntryVisitor } from './load.ts';
 
 /** The LMDB store of one thread. See the module comment. */
 export class Store extends StoreWrites {
@@ -80,6 +82,12 @@ export class Store extends StoreWrites {
   readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
     this.open_();
     return this.loader.readQueued(clientId, after, limit);
+  }
+
+  /** Entry `qseq` of `clientId`'s queue, read by key; undefined when absent or undecodable (left in place). */
+  getQueued(clientId: string, qseq: number): QueueEntry | undefined {
+    this.open_();
+    return this.loader.getQueued(clientId, qseq);
   }
 
   /**
@@ -133,6 +141,32 @@ export class Store extends StoreWrites {
   countSessions(): { sessions: number; queued: number } {
     this.open_();
     return this.loader.countSessions();
+  }
+
+  /** Every session record by its key (queues and inbound ids left unread). Undecodable ones are quarantined. */
+  sessionRecords(): Map<string, LoadedSession> {
+    this.open_();
+    return this.loader.sessionRecords();
+  }
+
+  /**
+   * The message log's seqs (ascending, `count` of them) and each message's payload bytes, each
+   * value scanned in place (scan.ts), not decoded. Bad keys and values are quarantined and left out.
+   */
+  scanMessages(): { seqs: Float64Array; sizes: Int32Array; count: number } {
+    this.open_();
+    return this.loader.scanMessages();
+  }
+
+  /**
+   * Every queue entry in key order, scanned in place (message seq, packet id, state, inline
+   * payload bytes; nothing decoded), handed to `visit` with the value `owners` holds for its
+   * session's key. Bad entries and inbound ids, and those without a session in `owners`, are
+   * quarantined and not visited.
+   */
+  scanQueues<T>(owners: ReadonlyMap<string, T>, visit: EntryVisitor<T>): void {
+    this.open_();
+    this.loader.scanQueues(owners, visit);
   }
 
   /** The seqs of the message log (ascending), without reading the messages. Keys that are not seqs are quarantined. */

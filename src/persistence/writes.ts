@@ -129,6 +129,14 @@ export abstract class StoreWrites extends StoreCommits {
     this.put(meta, cleanStopKey(worker), encodeCleanStopMark(mark));
   }
 
+  /**
+   * Worker `worker`'s reference counts for `run` without a mark: the tallies the main thread
+   * writes after reading every entry (startup.ts); trusted only by the start it hands `run` to.
+   */
+  putRefTally(worker: number, run: number, refs: RefTally): void {
+    this.put(this.open_().meta, refTallyKey(worker), encodeRefTally(run, refs));
+  }
+
   /** A put (value) or delete (undefined) into the current batch, or into the deferred list while unhealthy. */
   private put(db: Database<Buffer, Key>, key: Key, value: Buffer | undefined): void {
     counters.storeWrites++;

@@ -133,7 +133,7 @@ if (store !== undefined) {
     broker.restoreSession(s, (seq) => store.getMessage(seq), now);
     restored++;
   }
-  if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages${loaded.refs === undefined ? '' : ' (from the clean stop\'s tallies)'}`);
+  if (restored > 0) log.info(`worker ${init.index}: ${restored} persistent sessions restored with ${broker.journal?.messages ?? 0} stored messages${loaded.refs === undefined ? '' : ' (from the queue tallies)'}`);
 }
 if (declared.mine.length > 0) {
   const { created, kept } = declared.create(broker, cluster?.registry, init.index);
