@@ -52,11 +52,6 @@ export interface JournalStore {
   commit(): Promise<void>;
   /** resolves when the writes so far are committed, whatever the mode */
   flush(): Promise<void>;
-  /**
-   * The writes so far may commit in an earlier transaction than the ones after (the store cuts
-   * a large transaction only at such a point, to bound the memory LMDB keeps; commits.ts).
-   */
-  mayCut(): void;
   /** the transaction the latest write joined (a new one each event turn) */
   readonly batch: unknown;
   readonly healthy: boolean;
@@ -191,16 +186,6 @@ export class Journal {
       ? { m: 0, x: messageToRecord(d.message), q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state }
       : { m: d.mseq, q: d.qos, r: d.retain, i: d.subscriptionIds, p: packetId, s: state };
     this.store.putQueued(session.clientId, d.qseq, entry);
-    // Between two entries of a local publish with no QoS 2 id to store, the transaction may be
-    // cut. Acknowledged messages stay safe: the PUBACK waits for commit(), which covers every
-    // write before it, cut or not. A crash between the parts leaves the message queued for some
-    // sessions and not others; it was not acknowledged, so the publisher sends it again (and
-    // those sessions get it twice, as QoS 1 allows) or it was never promised. Never cut: a QoS 2
-    // publish of a stored session (its id must commit with all its entries, or a retransmission
-    // is routed twice, or, written first, recognised and the rest lost), the entries another
-    // worker answered for (Ticket: written together with the id in finish()), a routed record
-    // of another worker (remote: its entries go back to be written there).
-    if (this.routing !== undefined && this.routingInbound === undefined && this.routingTicket === undefined && this.remote === undefined) this.store.mayCut();
   }
 
   /** A delivery is finished (acknowledged, expired, dropped): its entry goes, and the message with its last entry. */

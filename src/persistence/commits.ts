@@ -11,19 +11,6 @@
  * younger than `batchWindowMs`; otherwise it waits for that transaction, so
  * acknowledged-but-not-yet-durable data never spans more than the window. `off`: resolves at once.
  *
- * Bounded transactions: LMDB keeps every page a write transaction dirties in malloc'd memory
- * until the commit, and then on its list for reuse (`me_dpages`, mdb.c), never giving it back.
- * One publish to 100,000 offline sessions dirties about a page per entry (each session's entries
- * lie on their own leaf pages), so the largest transaction ever written would stay resident (up
- * to 512 MB: LMDB spills beyond 2^17 dirty pages). The journal says where a transaction may be
- * cut (mayCut(): between the entries of a publish that no QoS 2 id must commit with). There,
- * once the transaction holds MAX_TXN_WRITES writes, the store stops issuing: the writes that
- * follow wait in memory, in order (`paced`), and are issued a group at a time (MAX_TXN_WRITES,
- * to the next allowed cut), each group once the transaction before it has settled (lmdb-js goes
- * on writing later event turns' writes into a transaction still being written, so only waiting
- * bounds the next one). commit() and flush() called meanwhile first wait until the writes
- * issued before the call have left the queue, then work as usual.
- *
  * A failed transaction (disk full, I/O error) makes the store unhealthy: commit() rejects, the
  * writes issued from then on wait in memory, in order (writes.ts), and a timer probes (only once
  * statfs shows free space) with a tiny write; when a write succeeds the waiting writes are
@@ -37,11 +24,7 @@
  * - commit() rejects when a transaction after the last one known good at the time of the call,
  *   up to the one holding the caller's writes, failed (so a rejection may cover writes that were
  *   stored: it errs on the side of not acknowledging);
- * - every promise lmdb-js returns gets a rejection handler (an unhandled one would end the process);
- * - writes reach lmdb-js in the order they were issued, paced or not; a transaction is cut only
- *   where mayCut() was called, so the writes between two such calls commit together;
- * - `batch` returns the same value to two calls only if the commit() of the first call covers
- *   every write issued before the second.
+ * - every promise lmdb-js returns gets a rejection handler (an unhandled one would end the process).
  * called from: worker | main
  */
 import type { Database, Key, RootDatabase } from 'lmdb';
@@ -68,25 +51,6 @@ export interface StoreStats {
 /** A write issued while the store is unhealthy: a put (value) or delete (undefined), or a session delete. */
 export type DeferredWrite = { db: Database<Buffer, Key>; key: Key; value: Buffer | undefined } | { deleteSession: string };
 
-/**
- * Writes one transaction may carry before the store cuts it where the journal allows. Each
- * dirties about one leaf page (and branch pages it shares with the others), so this bounds what
- * LMDB keeps malloc'd to about 4 KiB × this = 32 MiB (issue 16). Costs throughput: one fsync per
- * transaction, and early in a fill every group rewrites the same few pages.
- */
-export const MAX_TXN_WRITES = 8192;
-
-/** In the paced queue: the transaction may be cut here (mayCut()). */
-const CUT = { cut: true } as const;
-type PacedOp = DeferredWrite | typeof CUT;
-
-/** What commit()/flush() calls made while writes wait in the paced queue wait for. */
-interface PacedMark {
-  /** the writes enqueued before this mark was retired (set then) */
-  end: number;
-  waiters: (() => void)[];
-}
-
 /** Failed probes back off (doubling) up to this interval. */
 const MAX_PROBE_INTERVAL_MS = 30_000;
 
@@ -96,8 +60,6 @@ interface Batch {
   readonly promise: Promise<unknown>;
   /** performance.now() of its first write */
   readonly started: number;
-  /** writes issued into it */
-  writes: number;
   settled: boolean;
   error: StoreError | undefined;
   /** the Store's failure count once this batch settled (counting itself) */
@@ -138,16 +100,6 @@ export abstract class StoreCommits {
   /** probe writes tried since the store became unhealthy (each failure doubles the wait) */
   protected probes = 0;
   protected probeTimer: NodeJS.Timeout | undefined;
-  /** writes waiting to be issued since a transaction was cut (module comment); undefined = not pacing */
-  private paced: PacedOp[] | undefined;
-  private pacedHead = 0;
-  /** writes enqueued into, and issued from, the paced queue since the store opened */
-  private pacedIn = 0;
-  private pacedOut = 0;
-  /** what calls made since the last group was issued wait for; made by the first such call */
-  private pacedMark: PacedMark | undefined;
-  /** marks retired, waiting until their writes are issued, oldest first */
-  private retired: PacedMark[] = [];
 
   protected constructor(options: StoreOptions, dir: string, root: RootDatabase<Buffer, Key>, dbs: Keyspaces) {
     this.path = dir;
@@ -164,9 +116,6 @@ export abstract class StoreCommits {
   protected room(): number | undefined {
     return roomBytes(this.path, this.root, Object.values(this.dbs));
   }
-
-  /** Issues one write into the current batch, or into the deferred list while unhealthy (writes.ts). */
-  protected abstract issue(op: DeferredWrite): void;
 
   /** Healthy again (a write succeeded): replays the deferred writes, in order (writes.ts). */
   protected abstract recover(): void;
@@ -209,14 +158,7 @@ export abstract class StoreCommits {
   commit(): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.durability === 'off') return RESOLVED;
-    if (this.pacedPending()) return this.afterPaced().then(() => this.commitIssued());
-    return this.commitIssued();
-  }
-
-  /** commit() once the caller's writes have been issued to lmdb-js. */
-  private commitIssued(): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError());
-    if (this.durability === 'sync') return this.flushIssued();
+    if (this.durability === 'sync') return this.flush();
     // batch
     if (this.deferred !== undefined) return Promise.reject(this.lastError);
     const base = this.failuresAtLastOk;
@@ -232,13 +174,6 @@ export abstract class StoreCommits {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    if (this.pacedPending()) return this.afterPaced().then(() => this.flushIssued());
-    return this.flushIssued();
-  }
-
-  /** flush() once the caller's writes have been issued to lmdb-js. */
-  private flushIssued(): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError());
     if (this.deferred !== undefined) return Promise.reject(this.lastError);
     const target = this.last;
     if (target === undefined) return RESOLVED;
@@ -249,85 +184,8 @@ export abstract class StoreCommits {
 
   /** The transaction the latest write joined (its identity changes once per event turn). */
   get batch(): unknown {
-    if (this.pacedPending()) return (this.pacedMark ??= { end: 0, waiters: [] });
     return this.last;
   }
-
-  /**
-   * The journal's word that the writes so far may commit apart from the ones after it (module
-   * comment): the transaction is cut here if it holds MAX_TXN_WRITES writes or more.
-   */
-  mayCut(): void {
-    const q = this.paced;
-    if (q !== undefined) {
-      if (q.length > this.pacedHead && q[q.length - 1] !== CUT) q.push(CUT);
-      return;
-    }
-    const last = this.last;
-    if (this.deferred !== undefined || this.closed || last === undefined || last.settled || last.writes < MAX_TXN_WRITES) return;
-    this.paced = [];
-    this.pacedHead = 0;
-    void last.done.then(this.issuePaced);
-  }
-
-  /** While pacing, queues a write and returns true; false: issue it now. */
-  protected enqueuePaced(op: DeferredWrite): boolean {
-    if (this.paced === undefined) return false;
-    this.paced.push(op);
-    this.pacedIn++;
-    return true;
-  }
-
-  /** writes wait in the paced queue */
-  private pacedPending(): boolean {
-    return this.pacedIn > this.pacedOut;
-  }
-
-  /** Resolves once the writes enqueued so far are issued (the current mark is retired and reached). */
-  private afterPaced(): Promise<void> {
-    const mark = (this.pacedMark ??= { end: 0, waiters: [] });
-    return new Promise((resolve) => mark.waiters.push(resolve));
-  }
-
-  /**
-   * The transaction before settled: issues the next group of the paced queue (MAX_TXN_WRITES
-   * writes, to the next allowed cut; everything while unhealthy, into the deferred list), and
-   * stops pacing once the queue is empty. Calls that waited for writes now issued go on (and
-   * wait for this group's transaction).
-   */
-  private readonly issuePaced = (): void => {
-    const q = this.paced!;
-    if (this.pacedMark !== undefined) {
-      this.pacedMark.end = this.pacedIn;
-      this.retired.push(this.pacedMark);
-      this.pacedMark = undefined;
-    }
-    let n = 0;
-    while (this.pacedHead < q.length) {
-      const op = q[this.pacedHead]!;
-      if (op === CUT) {
-        this.pacedHead++;
-        if (n >= MAX_TXN_WRITES && this.deferred === undefined && !this.closed) break;
-        continue;
-      }
-      q[this.pacedHead++] = CUT; // let go of it
-      this.pacedOut++;
-      n++;
-      this.issue(op as DeferredWrite);
-    }
-    let r = 0;
-    while (r < this.retired.length && this.retired[r]!.end <= this.pacedOut) for (const w of this.retired[r++]!.waiters) w();
-    if (r > 0) this.retired.splice(0, r);
-    if (this.pacedHead >= q.length) {
-      this.paced = undefined;
-      return;
-    }
-    if (this.pacedHead > 4096 && this.pacedHead * 2 > q.length) {
-      this.paced = q.slice(this.pacedHead);
-      this.pacedHead = 0;
-    }
-    void this.last!.done.then(this.issuePaced);
-  };
 
   /**
    * False from a failed transaction until a later write succeeds (the store probes for that
@@ -374,11 +232,8 @@ export abstract class StoreCommits {
 
   /** Follows the lmdb-js promise of a write: one Batch per distinct promise (= transaction). */
   protected track(p: Promise<unknown>): void {
-    if (this.last !== undefined && this.last.promise === p) {
-      this.last.writes++;
-      return;
-    }
-    const b: Batch = { n: ++this.issued, promise: p, started: performance.now(), writes: 1, settled: false, error: undefined, failuresThrough: 0, done: RESOLVED };
+    if (this.last !== undefined && this.last.promise === p) return;
+    const b: Batch = { n: ++this.issued, promise: p, started: performance.now(), settled: false, error: undefined, failuresThrough: 0, done: RESOLVED };
     b.done = p.then(
       () => this.settleOk(b),
       (err: unknown) => this.settleFailed(b, err),

@@ -167,9 +167,6 @@ export class Store extends StoreWrites {
   /** Waits for outstanding transactions, then closes this thread's handle on the environment. */
   async close(): Promise<void> {
     if (this.closed) return;
-    // writes waiting in the paced queue (commits.ts) go to lmdb-js first; a failure is reported by the commit's own handlers
-    await this.flush().catch(() => {});
-    if (this.closed) return;
     this.closed = true;
     if (this.deferred !== undefined && this.deferred.length > 0) {
       this.log.error(`persistence store ${this.path}: closing while unhealthy; ${this.deferred.length} deferred write(s) are lost`);

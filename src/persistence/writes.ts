@@ -76,7 +76,6 @@ export abstract class StoreWrites extends StoreCommits {
    */
   deleteSession(clientId: string): void {
     const dbs = this.open_();
-    if (this.enqueuePaced({ deleteSession: clientId })) return;
     if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
     if (this.deferred !== undefined) {
       this.defer({ deleteSession: clientId });
@@ -133,7 +132,6 @@ export abstract class StoreWrites extends StoreCommits {
   /** A put (value) or delete (undefined) into the current batch, or into the deferred list while unhealthy. */
   private put(db: Database<Buffer, Key>, key: Key, value: Buffer | undefined): void {
     counters.storeWrites++;
-    if (this.enqueuePaced({ db, key, value })) return;
     if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
     if (this.deferred !== undefined) this.defer({ db, key, value });
     else this.track(value === undefined ? db.remove(key) : db.put(key, value));
@@ -172,14 +170,6 @@ export abstract class StoreWrites extends StoreCommits {
     } else if (this.droppedDeferred++ === 0) {
       this.log.error(`persistence store ${this.path}: ${MAX_DEFERRED} writes are waiting for the store to recover; dropping further writes`);
     }
-  }
-
-  /** A write of the paced queue (commits.ts) is issued: as put() would have, had it not waited. */
-  protected override issue(op: DeferredWrite): void {
-    if (this.deferred === undefined && !this.spaceChecked) this.checkSpace();
-    if (this.deferred !== undefined) this.defer(op);
-    else if ('deleteSession' in op) this.removeSession(this.open_(), op.deleteSession);
-    else this.track(op.value === undefined ? op.db.remove(op.key) : op.db.put(op.key, op.value));
   }
 
   protected override replaySome(maxBytes: number): void {

@@ -19,7 +19,6 @@ import { Rng } from '../../helpers/fuzz/prng.ts';
 class ModelStore implements JournalStore {
   batch: unknown = {};
   healthy = true;
-  mayCut(): void {}
   private readonly committed = new Map<string, Map<number, QueueEntry>>();
   private readonly messages = new Map<number, MessageRecord>();
   private pending: (() => void)[] = [];

@@ -21,7 +21,6 @@ class RecordingStore implements JournalStore {
   ops: string[] = [];
   batch: unknown = {};
   healthy = true;
-  mayCut(): void {}
   private readonly batchMode: boolean;
   constructor(batchMode = false) {
     this.batchMode = batchMode;

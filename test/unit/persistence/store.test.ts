@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { open, type Key } from 'lmdb';
 import { Store, type StoreOptions } from '../../../src/persistence/store.ts';
-import { MAX_TXN_WRITES } from '../../../src/persistence/commits.ts';
 import { StoreError } from '../../../src/persistence/errors.ts';
 import { VERSION, encodeFormat, encodeMessage, encodeQueueEntry } from '../../../src/persistence/format.ts';
 import { fullMessage, nodeBin, plainMessage, queueEntry, recordingLog, sessionMeta, tempDir } from './helpers.ts';
@@ -644,50 +643,5 @@ describe('worker threads', () => {
     } finally {
       t.remove();
     }
-  });
-});
-
-describe('bounded transactions (mayCut)', () => {
-  test('past MAX_TXN_WRITES a transaction is cut where mayCut() allows; commit() covers the writes still waiting, in order', async () => {
-    await withStore(async (s, dir) => {
-      s.putSession('a', sessionMeta());
-      s.putSession('b', sessionMeta());
-      await s.commit();
-      const before = s.stats().lastTxnId;
-      const n = 3 * MAX_TXN_WRITES;
-      for (let q = 1; q <= n; q++) {
-        s.putQueued('a', q, queueEntry(q));
-        s.mayCut();
-      }
-      s.deleteQueued('a', 1); // issued after the put of the same key, in a later transaction
-      s.putQueued('b', 1, queueEntry(1));
-      s.deleteSession('b'); // finds the entry written before it, also waiting
-      await s.commit();
-      assert.ok(s.stats().lastTxnId - before >= 3, `${s.stats().lastTxnId - before} transactions`);
-      const other = openStore(dir); // what a restart would read
-      try {
-        const [a] = other.loadSessions();
-        assert.equal(a!.clientId, 'a');
-        assert.equal(other.loadSessions().length, 1);
-        const queued = other.readQueued('a', 0, n + 1);
-        assert.equal(queued.length, n - 1);
-        assert.equal(queued[0]!.qseq, 2);
-        assert.equal(queued[n - 2]!.qseq, n);
-      } finally {
-        await other.close();
-      }
-    });
-  });
-
-  test('without mayCut() the writes of a turn commit together, however many', async () => {
-    await withStore(async (s) => {
-      await s.commit();
-      const before = s.stats().lastTxnId;
-      s.putSession('a', sessionMeta());
-      for (let q = 1; q <= 2 * MAX_TXN_WRITES; q++) s.putQueued('a', q, queueEntry(q));
-      s.putInbound('a', 7);
-      await s.commit();
-      assert.equal(s.stats().lastTxnId - before, 1);
-    });
   });
 });
