@@ -279,7 +279,7 @@ try {
     let t = performance.now();
     await profiled('sessions', () => offlineSessions(port, SESSIONS, 'qb-s', 'qb/all'));
     const sessionsRss = await settledRss(pid);
-    process.stdout.write(`${SESSIONS} offline sessions in ${((performance.now() - t) / 1000).toFixed(1)} s: RSS +${mb(sessionsRss - idle)} MB (${((sessionsRss - idle) / SESSIONS).toFixed(0)} B/session, empty queues)\n`);
+    process.stdout.write(`${SESSIONS} offline sessions in ${((performance.now() - t) / 1000).toFixed(1)} s: RSS +${mb(sessionsRss - idle)} MB (${((sessionsRss - idle) / SESSIONS).toFixed(0)} B/session, empty queues; ${await heapAndHeld()})\n`);
     t = performance.now();
     await profiled('fill', () => publishMany(port, 'qb/all', PER, 16));
     const filled = await settledRss(pid);
