@@ -376,6 +376,6 @@ function grow<A extends Float64Array | Int32Array>(from: A, into: A): A {
 }
 
 /** Entries in one keyspace, as LMDB counts them (no read of the entries). */
-function entryCount(db: Database<Buffer, Key>): number {
+export function entryCount(db: Database<Buffer, Key>): number {
   return (db.getStats() as { entryCount: number }).entryCount;
 }
