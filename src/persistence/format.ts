@@ -281,33 +281,58 @@ export function encodeRefTally(run: number, tally: RefTally): Buffer {
   const { seqs, counts } = tally;
   let n = 0;
   for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) n++;
-  const out = Buffer.allocUnsafe(9 + n * 16);
+  // the pairs are written through a Float64Array laid over the value (7 bytes before it, so that
+  // they start 8-aligned): on a 10,000,000-message tally, 0.9 s of writeDoubleLE calls was most
+  // of writing it
+  const memory = new ArrayBuffer(16 + n * 16);
+  const out = Buffer.from(memory, 7, 9 + n * 16);
   out[0] = VERSION.meta;
   out.writeDoubleLE(run, 1);
-  let at = 9;
-  for (let i = 0; i < seqs.length; i++) {
-    if (counts[i]! <= 0) continue;
-    out.writeDoubleLE(seqs[i]!, at);
-    out.writeDoubleLE(counts[i]!, at + 8);
-    at += 16;
+  const pairs = new Float64Array(memory, 16, n * 2);
+  for (let i = 0, at = 0; i < seqs.length; i++) {
+    if (!(counts[i]! > 0)) continue;
+    pairs[at] = seqs[i]!;
+    pairs[at + 1] = counts[i]!;
+    at += 2;
   }
+  if (!LITTLE_ENDIAN) swapBytes8(new Uint8Array(memory, 16));
   return out;
 }
+
 export function decodeRefTally(raw: Uint8Array): Decoded<{ run: number; tally: RefTally }> {
   if (raw.length < 9 || (raw.length - 9) % 16 !== 0) return { ok: false, reason: `reference tally of ${raw.length} bytes` };
   if (raw[0] !== VERSION.meta) return { ok: false, reason: `unknown version byte ${raw[0]} (expected ${VERSION.meta})` };
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const n = (raw.length - 9) / 16;
+  // read through a Float64Array (a copy unless the pairs are 8-aligned already): DataView reads were 0.9 s of 10,000,000 pairs
+  const aligned = LITTLE_ENDIAN && (raw.byteOffset + 9) % 8 === 0;
+  let pairs: Float64Array;
+  if (aligned) pairs = new Float64Array(raw.buffer, raw.byteOffset + 9, n * 2);
+  else {
+    pairs = new Float64Array(n * 2);
+    const bytes = new Uint8Array(pairs.buffer);
+    bytes.set(raw.subarray(9));
+    if (!LITTLE_ENDIAN) swapBytes8(bytes);
+  }
   const seqs = new Float64Array(n);
   const counts = new Float64Array(n);
-  for (let i = 0, at = 9; i < n; i++, at += 16) {
-    seqs[i] = view.getFloat64(at, true);
-    counts[i] = view.getFloat64(at + 8, true);
-    if (!Number.isSafeInteger(seqs[i]) || seqs[i]! <= (i > 0 ? seqs[i - 1]! : 0) || !Number.isSafeInteger(counts[i]) || counts[i]! < 1) {
-      return { ok: false, reason: `reference tally: bad pair ${i}` };
-    }
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    const seq = pairs[2 * i]!;
+    const count = pairs[2 * i + 1]!;
+    if (!Number.isSafeInteger(seq) || seq <= last || !Number.isSafeInteger(count) || count < 1) return { ok: false, reason: `reference tally: bad pair ${i}` };
+    seqs[i] = seq;
+    counts[i] = count;
+    last = seq;
   }
-  return { ok: true, value: { run: view.getFloat64(1, true), tally: { seqs, counts } } };
+  return { ok: true, value: { run: new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getFloat64(1, true), tally: { seqs, counts } } };
+}
+
+/** Whether this machine stores a Float64Array's numbers little-endian (as the reference tally's pairs are). */
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+/** Reverses the bytes of each 8-byte number in `bytes` (little-endian ↔ big-endian). */
+function swapBytes8(bytes: Uint8Array): void {
+  for (let at = 0; at + 8 <= bytes.length; at += 8) bytes.subarray(at, at + 8).reverse();
 }
 
 export function encodeFormat(f: FormatRecord): Buffer {

@@ -14,6 +14,8 @@ import type { LoadedSession, QueueEntry, RefTally, SessionMeta } from '../record
 import { clientNumberKey, clientRange, isSeq, keyString, utf8Prefix } from './keys.ts';
 import { VERSION, checkInbound, decodeMessage, decodeQueueEntry, decodeRetained, decodeSession } from './format.ts';
 import { SCAN_REFUSED, scanMessagePayload, scanQueueEntry, scanned } from './scan.ts';
+import { queueKeyScan, scannedKey } from './keyScan.ts';
+import type { KeyCodec } from './keyScan.ts';
 import { moveToQuarantine } from './quarantine.ts';
 import { readRefTally } from './cleanStop.ts';
 import type { BadRecord } from './quarantine.ts';
@@ -155,24 +157,28 @@ export class Loader {
     const queue = this.dbs.queue;
     let lastId: string | undefined;
     let owner: T | undefined;
-    for (const { key, value } of this.scanDb('queue', entryScan).getRange()) {
-      if (!clientNumberKey(key)) {
+    // keys come as the qseq, the client id key in scannedKey (keyScan.ts); values as scan.ts's answer
+    const keys = queueKeyScan(queue as unknown as KeyCodec);
+    for (const { key: qseq, value } of this.scanDb('queue', entryScan, keys).getRange()) {
+      if (qseq < 0) {
+        const key = scannedKey.bad;
         bad.push({ ks: 'queue', key, raw: queue.getBinary(key) ?? Buffer.alloc(0), reason: 'key is not [client id, qseq]' });
         continue;
       }
-      if (key[0] !== lastId) {
-        lastId = key[0];
+      if (scannedKey.id !== lastId) {
+        lastId = scannedKey.id;
         owner = owners.get(lastId);
       }
-      if (owner === undefined || (value as unknown as number) === SCAN_REFUSED) {
+      if (owner === undefined || value === SCAN_REFUSED) {
+        const key: Key = [scannedKey.id, qseq];
         const raw = queue.getBinary(key) ?? Buffer.alloc(0);
         const d = decodeQueueEntry(raw);
         if (!d.ok) bad.push({ ks: 'queue', key, raw, reason: d.reason });
         else if (owner === undefined) bad.push({ ks: 'queue', key, raw, reason: 'orphan: no session with this client id' });
-        else visit(owner, key[1], d.value.m, d.value.p, d.value.s, d.value.x === undefined ? 0 : d.value.x.p.length);
+        else visit(owner, qseq, d.value.m, d.value.p, d.value.s, d.value.x === undefined ? 0 : d.value.x.p.length);
         continue;
       }
-      visit(owner, key[1], scanned.m, scanned.p, scanned.s, scanned.bytes);
+      visit(owner, qseq, scanned.m, scanned.p, scanned.s, scanned.bytes);
     }
     for (const { key, value } of this.dbs.inbound.getRange()) {
       const problem = checkInbound(value);
@@ -183,11 +189,14 @@ export class Loader {
     this.quarantine(bad);
   }
 
-  /** A second handle on keyspace `name` whose values `decoder` scans (see entryScan). */
-  private scanDb(name: 'queue' | 'messages', decoder: typeof entryScan): Database<number, Key> {
+  /**
+   * A second handle on keyspace `name` whose values `decoder` scans (see entryScan), and whose
+   * keys `keys` reads when given (keyScan.ts: then every key comes as a number).
+   */
+  private scanDb(name: 'queue' | 'messages', decoder: typeof entryScan, keys?: KeyCodec): Database<number, number> {
     // lmdb-js takes `encoder` (its DatabaseOptions type does not declare it)
-    const options = { encoding: 'binary' as const, compression: false, cache: false, encoder: decoder };
-    return this.root.openDB<number, Key>(name, options);
+    const options = { encoding: 'binary' as const, compression: false, cache: false, encoder: decoder, ...(keys === undefined ? {} : { keyEncoder: keys }) };
+    return this.root.openDB<number, number>(name, options);
   }
 
   /** Store.sessionOwner */
@@ -376,6 +385,6 @@ function grow<A extends Float64Array | Int32Array>(from: A, into: A): A {
 }
 
 /** Entries in one keyspace, as LMDB counts them (no read of the entries). */
-function entryCount(db: Database<Buffer, Key>): number {
+export function entryCount(db: Database<Buffer, Key>): number {
   return (db.getStats() as { entryCount: number }).entryCount;
 }

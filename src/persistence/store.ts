@@ -27,7 +27,7 @@ import type { QueueEntry, SessionMeta } from '../records/stored.ts';
 import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
-import { Loader } from './load.ts';
+import { Loader, entryCount } from './load.ts';
 import type { EntryVisitor } from './load.ts';
 import type { LoadedSession, RefTally } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
@@ -167,6 +167,11 @@ export class Store extends StoreWrites {
   scanQueues<T>(owners: ReadonlyMap<string, T>, visit: EntryVisitor<T>): void {
     this.open_();
     this.loader.scanQueues(owners, visit);
+  }
+
+  /** How many records keyspace `ks` holds, as LMDB counts them (no record read). */
+  entryCount(ks: 'queue' | 'messages'): number {
+    return entryCount(this.open_()[ks]);
   }
 
   /** The seqs of the message log (ascending), without reading the messages. Keys that are not seqs are quarantined. */

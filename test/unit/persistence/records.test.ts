@@ -8,11 +8,13 @@ import {
   checkInbound,
   decodeMessage,
   decodeQueueEntry,
+  decodeRefTally,
   decodeRetained,
   decodeSession,
   encodeInbound,
   encodeMessage,
   encodeQueueEntry,
+  encodeRefTally,
   encodeRetained,
   encodeSession,
   queueEntrySent,
@@ -253,4 +255,31 @@ describe('data file check and error classes', () => {
       t.remove();
     }
   });
+});
+
+test('a reference tally comes back as written, whatever the alignment of the value read, and bad pairs are refused', () => {
+  const seqs = Float64Array.from([1, 2, 3, 7, 2 ** 40, 2 ** 53 - 1]);
+  const counts = Float64Array.from([1, 0, 5, 1, 2, 3]);
+  const raw = encodeRefTally(12345, { seqs, counts });
+  for (let offset = 0; offset < 8; offset++) {
+    const copy = Buffer.alloc(raw.length + offset);
+    raw.copy(copy, offset);
+    const d = decodeRefTally(copy.subarray(offset));
+    assert.ok(d.ok);
+    assert.equal(d.value.run, 12345);
+    // counts of 0 are left out
+    assert.deepEqual([...d.value.tally.seqs], [1, 3, 7, 2 ** 40, 2 ** 53 - 1]);
+    assert.deepEqual([...d.value.tally.counts], [1, 5, 1, 2, 3]);
+  }
+  const bad = (s: number[], c: number[]): boolean => decodeRefTally(encodeRefTally(1, { seqs: Float64Array.from(s), counts: Float64Array.from(c) })).ok;
+  assert.equal(bad([2, 1], [1, 1]), false, 'seqs must ascend');
+  assert.equal(bad([0], [1]), false, 'seq 0');
+  assert.equal(bad([1.5], [1]), false);
+  assert.equal(bad([2 ** 53], [1]), false);
+  assert.equal(bad([1], [1.5]), false);
+  const nan = Buffer.from(encodeRefTally(1, { seqs: Float64Array.from([1]), counts: Float64Array.from([1]) }));
+  nan.writeDoubleLE(NaN, 17);
+  assert.equal(decodeRefTally(nan).ok, false, 'a count that is not a number');
+  assert.equal(decodeRefTally(raw.subarray(0, raw.length - 1)).ok, false, 'truncated');
+  assert.equal(decodeRefTally(Buffer.concat([Buffer.from([9]), raw.subarray(1)])).ok, false, 'version byte');
 });

@@ -174,6 +174,11 @@ test('after a crash a corrupt entry, message or inbound id, and an orphan entry,
       [['c', 2], truncated],
       [['c', 4], Buffer.from([VERSION.queue, 0xc1])],
       [['nobody', 1], encodeQueueEntry(queueEntry(1))],
+      // keys that are not [client id, qseq], among and after c's entries
+      [['c', 'x'], encodeQueueEntry(queueEntry(1))],
+      [['c', 5, 1], encodeQueueEntry(queueEntry(1))],
+      [['c', 2.5], encodeQueueEntry(queueEntry(1))],
+      ['loose', encodeQueueEntry(queueEntry(1))],
     ]);
     await writeRaw(db, 'messages', [[2, badMessage], [5, Buffer.from('garbage')]]);
     await writeRaw(db, 'inbound', [[['c', 3], Buffer.from([VERSION.inbound, 1, 2])]]);
@@ -184,16 +189,17 @@ test('after a crash a corrupt entry, message or inbound id, and an orphan entry,
     assert.match(text, /queue record \["c",2\] moved to quarantine: undecodable msgpack/);
     assert.match(text, /queue record \["c",4\] moved to quarantine/);
     assert.match(text, /queue record \["nobody",1\] moved to quarantine: orphan/);
+    for (const key of ['\\["c","x"\\]', '\\["c",5,1\\]', '\\["c",2.5\\]', '"loose"']) assert.match(text, new RegExp(`queue record ${key} moved to quarantine: key is not \\[client id, qseq\\]`));
     assert.match(text, /messages record 2 moved to quarantine: unknown version byte 200/);
     assert.match(text, /messages record 5 moved to quarantine/);
     assert.match(text, /inbound record \["c",3\] moved to quarantine/);
-    assert.equal(log.warnings.length, 6, text);
+    assert.equal(log.warnings.length, 10, text);
     assert.equal(check.queued, 2);
     assert.equal(check.messages, 1);
 
     const after = Store.open({ path: db, durability: 'sync', batchWindowMs: 50 });
     try {
-      assert.equal(after.loadQuarantine().length, 6);
+      assert.equal(after.loadQuarantine().length, 10);
       const w0 = after.loadOwnSessions(() => true, 0, check.cleanRun);
       // entry 3's message went to quarantine: it counts (0 bytes) until the worker reads it back and drops it
       assert.deepEqual(w0.sessions[0]!.disk, { after: 0, last: 3, count: 2, bytes: 2, refs: [], tallied: true });
