@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { checkPortFree } from './transport/portCheck.ts';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
@@ -108,6 +109,8 @@ function readAclFiles(config: BrokerConfig): Record<string, string> {
 }
 
 const WORKER_URL = new URL('./workers/worker.ts', import.meta.url);
+/** Node's compile cache for the workers (see spawn): in the package's node_modules, which is culex's own */
+const COMPILE_CACHE_URL = new URL('../node_modules/.cache/node-compile-cache', import.meta.url);
 /**
  * A worker's young generation (V8 semi-spaces). Node's default lets a scavenge pause the event
  * loop for several milliseconds; smaller is shorter. Measured (smart-city: 10k publishers at
@@ -225,6 +228,16 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   // small records the workers decode (a queue entry read back: node
   // native-bench/micro/msgpack-decode.ts); the workers' env is a copy of this one
   process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+  // Every worker strips the TypeScript it imports with Node's WebAssembly stripper (amaro); V8
+  // 13's code-page registry can abort the process when WebAssembly code is freed by threads that
+  // come and go (Node issue 64500: "Check failed: jit_page_->allocations_.erase(addr) == 1", seen
+  // once in `npm test`). With Node's compile cache a worker loads the stripped source from disk
+  // and never instantiates the stripper, and starts sooner. The cache is code Node runs, so it
+  // lives beside culex's own files (not in a shared /tmp another user could fill), unless the
+  // user chose another directory or turned the cache off; an unwritable one only disables it.
+  if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
+    process.env.NODE_COMPILE_CACHE = fileURLToPath(COMPILE_CACHE_URL);
+  }
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
