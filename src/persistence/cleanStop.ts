@@ -74,6 +74,6 @@ export function readRefTally(meta: Database<Buffer, Key>, w: number, run: number
 }
 
 /** Entries in one keyspace, as LMDB counts them (no read of the entries). */
-function entryCount(db: Database<Buffer, Key>): number {
+export function entryCount(db: Database<Buffer, Key>): number {
   return (db.getStats() as { entryCount: number }).entryCount;
 }

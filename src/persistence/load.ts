@@ -17,7 +17,7 @@ import { SCAN_REFUSED, scanMessagePayload, scanQueueEntry, scanned } from './sca
 import { queueKeyScan, scannedKey } from './keyScan.ts';
 import type { KeyCodec } from './keyScan.ts';
 import { moveToQuarantine } from './quarantine.ts';
-import { readRefTally } from './cleanStop.ts';
+import { entryCount, readRefTally } from './cleanStop.ts';
 import type { BadRecord } from './quarantine.ts';
 import type { Keyspaces, StoreLog } from './open.ts';
 
@@ -136,8 +136,8 @@ export class Loader {
         size = d.value.p.length;
       }
       if (count === seqs.length) {
-        seqs = grow(seqs, new Float64Array(count * 2));
-        sizes = grow(sizes, new Int32Array(count * 2));
+        seqs = doubled(seqs);
+        sizes = doubled(sizes);
       }
       seqs[count] = key;
       sizes[count++] = size;
@@ -378,13 +378,9 @@ export class Loader {
   }
 }
 
-/** `into` holding `from`'s values first. */
-function grow<A extends Float64Array | Int32Array>(from: A, into: A): A {
-  into.set(from);
-  return into;
-}
-
-/** Entries in one keyspace, as LMDB counts them (no read of the entries). */
-export function entryCount(db: Database<Buffer, Key>): number {
-  return (db.getStats() as { entryCount: number }).entryCount;
+/** A typed array twice as long as `a`, starting with `a`'s values. */
+export function doubled<A extends Float64Array | Int32Array | Uint8Array>(a: A): A {
+  const b = new (a.constructor as new (length: number) => A)(a.length * 2);
+  b.set(a as ArrayLike<number>);
+  return b;
 }

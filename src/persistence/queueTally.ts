@@ -20,6 +20,7 @@
 import type { LoadedSession, QueueTally, RefTally } from '../records/stored.ts';
 import type { Store, StoreLog } from './store.ts';
 import { scanMessagesAside } from './messageScan.ts';
+import { doubled } from './load.ts';
 
 /** One session's tally while its entries are scanned. */
 interface Tallying {
@@ -204,18 +205,9 @@ class NotedRefs {
   }
 
   private grow(): void {
-    const n = this.m.length * 2;
-    const session = new Int32Array(n);
-    session.set(this.session);
-    this.session = session;
-    const qseq = new Float64Array(n);
-    qseq.set(this.qseq);
-    this.qseq = qseq;
-    const m = new Float64Array(n);
-    m.set(this.m);
-    this.m = m;
-    const sent = new Uint8Array(n);
-    sent.set(this.sent);
-    this.sent = sent;
+    this.session = doubled(this.session);
+    this.qseq = doubled(this.qseq);
+    this.m = doubled(this.m);
+    this.sent = doubled(this.sent);
   }
 }

@@ -27,11 +27,11 @@ import type { QueueEntry, SessionMeta } from '../records/stored.ts';
 import { openEnvironment } from './open.ts';
 import type { Keyspaces, StoreOptions } from './open.ts';
 import { StoreWrites } from './writes.ts';
-import { Loader, entryCount } from './load.ts';
+import { Loader } from './load.ts';
 import type { EntryVisitor } from './load.ts';
 import type { LoadedSession, RefTally } from '../records/stored.ts';
 import { readQuarantine } from './quarantine.ts';
-import { takeCleanStop, type CleanStopCheck } from './cleanStop.ts';
+import { entryCount, takeCleanStop, type CleanStopCheck } from './cleanStop.ts';
 import type { QuarantinedRecord } from './quarantine.ts';
 
 export { KEYSPACES } from './open.ts';

@@ -124,9 +124,8 @@ export abstract class StoreWrites extends StoreCommits {
    * tallies: the reference counts of its log messages, then its mark.
    */
   putCleanStop(worker: number, mark: CleanStopMark, refs: RefTally): void {
-    const meta = this.open_().meta;
-    this.put(meta, refTallyKey(worker), encodeRefTally(mark.run, refs));
-    this.put(meta, cleanStopKey(worker), encodeCleanStopMark(mark));
+    this.putRefTally(worker, mark.run, refs);
+    this.put(this.open_().meta, cleanStopKey(worker), encodeCleanStopMark(mark));
   }
 
   /**
