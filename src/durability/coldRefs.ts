@@ -39,6 +39,7 @@ export class ColdRefs {
   /** The counts still here, seqs ascending (copies). */
   tally(): RefTally {
     const { seqs, counts } = this;
+    if (this.live === seqs.length) return { seqs: seqs.slice(), counts: counts.slice() };
     const out = { seqs: new Float64Array(this.live), counts: new Float64Array(this.live) };
     for (let i = 0, o = 0; i < seqs.length; i++) {
       if (counts[i]! < 0) continue;

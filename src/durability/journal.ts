@@ -281,19 +281,25 @@ export class Journal {
   refTally(): RefTally {
     const hot = Float64Array.from(this.refs.keys()).sort();
     const cold = this.cold?.tally() ?? { seqs: new Float64Array(0), counts: new Float64Array(0) };
+    if (hot.length === 0) return cold;
     const n = hot.length + cold.seqs.length;
     const seqs = new Float64Array(n);
     const counts = new Float64Array(n);
-    // merge: both ascend, and no seq is in both (a taken cold count is in the map only)
-    for (let i = 0, h = 0, c = 0; i < n; i++) {
-      if (c >= cold.seqs.length || (h < hot.length && hot[h]! < cold.seqs[c]!)) {
-        seqs[i] = hot[h]!;
-        counts[i] = this.refs.get(hot[h++]!)!.count;
-      } else {
-        seqs[i] = cold.seqs[c]!;
-        counts[i] = cold.counts[c++]!;
-      }
+    // merge: both ascend, and no seq is in both (a taken cold count is in the map only); the cold
+    // counts between two hot seqs are copied as a block (millions of them after a start)
+    let c = 0;
+    let o = 0;
+    for (const seq of hot) {
+      const end = firstAtLeast(cold.seqs, seq, c);
+      seqs.set(cold.seqs.subarray(c, end), o);
+      counts.set(cold.counts.subarray(c, end), o);
+      o += end - c;
+      c = end;
+      seqs[o] = seq;
+      counts[o++] = this.refs.get(seq)!.count;
     }
+    seqs.set(cold.seqs.subarray(c), o);
+    counts.set(cold.counts.subarray(c), o);
     return { seqs, counts };
   }
 
@@ -631,4 +637,16 @@ export class Journal {
     }
     return this.turn;
   }
+}
+
+/** The first index at or after `from` whose seq is at least `seq` (`seqs` ascending), or seqs.length. */
+function firstAtLeast(seqs: Float64Array, seq: number, from: number): number {
+  let lo = from;
+  let hi = seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqs[mid]! < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

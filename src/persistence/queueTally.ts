@@ -148,32 +148,39 @@ export async function tallyQueues(store: Store, path: string, log: StoreLog, wor
     const q: QueueTally = { r: run, a: t.count === 0 ? 0 : t.after, l: t.count === 0 ? 0 : t.last, c: t.count, b: t.bytes, s: t.sent };
     store.putSession(t.session.clientId, { ...t.session.meta, q });
   }
-  for (let w = 0; w < workers; w++) store.putRefTally(w, run, refTally(w, seqs, ownerOf, refs, copies));
+  refTallies(workers, seqs, ownerOf, refs, copies).forEach((tally, w) => store.putRefTally(w, run, tally));
   await store.flush();
   return { sessions: tallies.length, queued, messages: count - orphans + copied, orphans, copied };
 }
 
-/** Worker `w`'s reference counts, seqs ascending (copies have seqs above every original). */
-function refTally(w: number, seqs: Float64Array, ownerOf: Int32Array, refs: Int32Array, copies: Map<number, Map<number, { seq: number; refs: number }>>): RefTally {
-  let n = 0;
-  for (let i = 0; i < ownerOf.length; i++) if (ownerOf[i] === w && refs[i]! > 0) n++;
-  const extra: { seq: number; refs: number }[] = [];
-  for (const perWorker of copies.values()) {
-    const c = perWorker.get(w);
-    if (c !== undefined && c.refs > 0) extra.push(c);
-  }
-  extra.sort((a, b) => a.seq - b.seq);
-  const out = { seqs: new Float64Array(n + extra.length), counts: new Float64Array(n + extra.length) };
-  let o = 0;
+/**
+ * Each worker's reference counts, seqs ascending (copies have seqs above every original): two
+ * passes over the log's messages whatever the worker count.
+ */
+function refTallies(workers: number, seqs: Float64Array, ownerOf: Int32Array, refs: Int32Array, copies: Map<number, Map<number, { seq: number; refs: number }>>): RefTally[] {
+  const extra: { seq: number; refs: number }[][] = Array.from({ length: workers }, () => []);
+  for (const perWorker of copies.values()) for (const [w, c] of perWorker) if (c.refs > 0) extra[w]!.push(c);
+  const sizes = new Int32Array(workers);
+  for (let i = 0; i < ownerOf.length; i++) if (refs[i]! > 0) sizes[ownerOf[i]!]!++;
+  const out = extra.map((e, w) => {
+    e.sort((a, b) => a.seq - b.seq);
+    return { seqs: new Float64Array(sizes[w]! + e.length), counts: new Float64Array(sizes[w]! + e.length) };
+  });
+  const at = new Int32Array(workers);
   for (let i = 0; i < ownerOf.length; i++) {
-    if (ownerOf[i] !== w || refs[i]! <= 0) continue;
-    out.seqs[o] = seqs[i]!;
-    out.counts[o++] = refs[i]!;
+    if (!(refs[i]! > 0)) continue;
+    const w = ownerOf[i]!;
+    const o = at[w]!++;
+    out[w]!.seqs[o] = seqs[i]!;
+    out[w]!.counts[o] = refs[i]!;
   }
-  for (const c of extra) {
-    out.seqs[o] = c.seq;
-    out.counts[o++] = c.refs;
-  }
+  extra.forEach((e, w) => {
+    for (const c of e) {
+      const o = at[w]!++;
+      out[w]!.seqs[o] = c.seq;
+      out[w]!.counts[o] = c.refs;
+    }
+  });
   return out;
 }
 

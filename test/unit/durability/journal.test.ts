@@ -341,3 +341,33 @@ test("a clean stop's reference counts: a log message is deleted with its last en
   assert.deepEqual([...tally.seqs], [7]);
   assert.deepEqual([...tally.counts], [1]);
 });
+
+test("refTally merges the map's counts among millions of the table's, seqs ascending: below, between, above and taken from the table", () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 101, 1, () => {});
+  const n = 1_000_000;
+  // the table: even seqs 2 … 2n, count 1 each
+  const seqs = new Float64Array(n);
+  for (let i = 0; i < n; i++) seqs[i] = 2 * (i + 1);
+  journal.adoptRefTally({ seqs, counts: new Float64Array(n).fill(1) });
+  journal.countRef(4); // taken from the table: 2 now, in the map
+  journal.countRef(1); // below every seq of the table
+  journal.countRef(7); // between two
+  journal.countRef(7);
+  journal.countRef(2 * n + 5); // above
+  const tally = journal.refTally();
+  assert.equal(tally.seqs.length, n + 3);
+  assert.deepEqual([...tally.seqs.subarray(0, 7)], [1, 2, 4, 6, 7, 8, 10]);
+  assert.deepEqual([...tally.counts.subarray(0, 7)], [1, 1, 2, 1, 2, 1, 1]);
+  assert.deepEqual([...tally.seqs.subarray(n + 1)], [2 * n, 2 * n + 5]);
+  for (let i = 1; i < tally.seqs.length; i++) assert.ok(tally.seqs[i]! > tally.seqs[i - 1]!, `ascending at ${i}`);
+  // with nothing in the map the table comes back as it is, a copy
+  const quiet = new Journal(new RecordingStore(), 101, 1, () => {});
+  const table = { seqs: Float64Array.from([3, 9]), counts: Float64Array.from([2, 1]) };
+  quiet.adoptRefTally(table);
+  const copy = quiet.refTally();
+  assert.deepEqual([...copy.seqs], [3, 9]);
+  assert.deepEqual([...copy.counts], [2, 1]);
+  copy.counts[0] = 0;
+  assert.equal(table.counts[0], 2, 'the caller may change the copy');
+});

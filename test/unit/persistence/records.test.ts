@@ -278,8 +278,26 @@ test('a reference tally comes back as written, whatever the alignment of the val
   assert.equal(bad([2 ** 53], [1]), false);
   assert.equal(bad([1], [1.5]), false);
   const nan = Buffer.from(encodeRefTally(1, { seqs: Float64Array.from([1]), counts: Float64Array.from([1]) }));
-  nan.writeDoubleLE(NaN, 17);
+  nan.writeDoubleLE(NaN, 24);
   assert.equal(decodeRefTally(nan).ok, false, 'a count that is not a number');
   assert.equal(decodeRefTally(raw.subarray(0, raw.length - 1)).ok, false, 'truncated');
   assert.equal(decodeRefTally(Buffer.concat([Buffer.from([9]), raw.subarray(1)])).ok, false, 'version byte');
+  // version 1, written by a clean stop of an older culex: version byte, the run, then (seq, count) pairs
+  const v1 = Buffer.alloc(9 + 16 * 2);
+  v1[0] = 1;
+  v1.writeDoubleLE(77, 1);
+  [4, 2, 9, 1].forEach((x, i) => v1.writeDoubleLE(x, 9 + 8 * i));
+  const old = decodeRefTally(v1);
+  assert.ok(old.ok);
+  assert.equal(old.value.run, 77);
+  assert.deepEqual([...old.value.tally.seqs], [4, 9]);
+  assert.deepEqual([...old.value.tally.counts], [2, 1]);
+  v1.writeDoubleLE(3, 9 + 16);
+  assert.equal(decodeRefTally(v1).ok, false, 'version 1: seqs must ascend');
+  // a decoded tally whose body is aligned reads the value in place
+  const aligned = Buffer.from(raw);
+  assert.equal(aligned.byteOffset % 8, 0);
+  const view = decodeRefTally(aligned);
+  assert.ok(view.ok);
+  assert.equal(view.value.tally.seqs.buffer, aligned.buffer);
 });
