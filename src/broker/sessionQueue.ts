@@ -227,8 +227,10 @@ export class SessionQueue {
     const { gate, n } = this.evicting!;
     this.evicting = undefined;
     if (gate.failed) return;
+    const journal = this.owner.journal;
     for (let i = Math.min(n, this.head.length); i > 0; i--) {
       const d = this.head.pop()!;
+      journal?.spilled(d);
       const size = messageSize(d.message);
       this.headBytes -= size;
       if (this.diskCount === 0) this.diskLast = d.qseq;
@@ -240,8 +242,10 @@ export class SessionQueue {
 
   /** The tail's first `n` deliveries are committed: they join the disk segment and leave memory. */
   private toDisk(n: number): void {
+    const journal = this.owner.journal;
     for (let i = 0; i < n; i++) {
       const d = this.tail.shift()!;
+      journal?.spilled(d);
       const size = messageSize(d.message);
       this.tailBytes -= size;
       if (this.diskCount === 0) this.diskAfter = d.qseq - 1;

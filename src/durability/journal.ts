@@ -25,7 +25,10 @@
  *   client never sees a message that a crash could make the broker route again;
  * - a message's first entry on a worker carries it inline (Delivery.mseq = 0, no log record to
  *   count or delete); further entries share one log copy (mseq = its seq), counted in `refs`;
- * - `Message.seq` > 0 exactly while this worker's `refs` holds the message (-1: inlined once).
+ * - `Message.seq` > 0 while this worker's `refs` counts the log copy stored under it (-1: inlined
+ *   once); `refs` keeps the Message itself only while a delivery in memory may still need it
+ *   (spilled() lets go of it once the delivery is on disk only), so an object it no longer keeps
+ *   may carry the seq of a copy since deleted: such a seq is stale and counts as 0 (current()).
  * called from: worker
  */
 import type { Message } from '../model/message.ts';
@@ -88,9 +91,12 @@ export interface JournalSession {
 const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
 
 interface Ref {
-  /** undefined while only entries on disk refer to it (read when one of them is read back) */
+  /** undefined while no delivery in memory refers to it (read when an entry is read back) */
   message: Message | undefined;
+  /** entries referring to it, on disk or in memory */
   count: number;
+  /** deliveries in memory referring to it: the last to leave memory lets go of `message` */
+  held: number;
 }
 
 export class Journal {
@@ -153,8 +159,8 @@ export class Journal {
     d.qseq = ++session.lastQseq;
     const remote = this.remote;
     if (remote !== undefined) {
-      if (d.message.seq <= 0) this.track(d.message, this.allocate());
-      this.refs.get(d.message.seq)!.count++;
+      if (this.current(d.message) <= 0) this.track(d.message, this.allocate());
+      this.hold(d.message.seq);
       d.mseq = remote.seq = d.message.seq;
       remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
       d.hold = remote.hold ??= new Hold();
@@ -198,7 +204,9 @@ export class Journal {
     }
     this.store.deleteQueued(session.clientId, d.qseq);
     d.qseq = 0;
-    if (d.mseq !== 0) this.unref(d.message, d.mseq);
+    if (d.mseq === 0) return;
+    this.leftMemory(d.mseq);
+    this.unref(d.message, d.mseq);
   }
 
   /** The session ended (its entries are deleted with it): lets go of the delivery's message. */
@@ -207,8 +215,26 @@ export class Journal {
     if (d.hold !== undefined && !d.hold.done) this.done(session, d); // its entry is written later: delete it then
     else {
       d.qseq = 0;
-      if (d.mseq !== 0) this.unref(d.message, d.mseq);
+      if (d.mseq === 0) return;
+      this.leftMemory(d.mseq);
+      this.unref(d.message, d.mseq);
     }
+  }
+
+  /**
+   * A delivery of a disk-backed queue is now on disk only (SessionQueue): the message its entry
+   * refers to is no longer kept in memory for it. An entry read back later reads the message
+   * from the store (message()); a delivery still in memory elsewhere keeps its own reference.
+   */
+  spilled(d: Delivery): void {
+    if (d.mseq !== 0) this.leftMemory(d.mseq);
+  }
+
+  /** log messages whose Message this worker keeps in memory (for its deliveries in memory) */
+  get messagesInMemory(): number {
+    let n = 0;
+    for (const ref of this.refs.values()) if (ref.message !== undefined) n++;
+    return n;
   }
 
   /** A delivery read back at start-up: its entry, and its message (`seq`; 0 = inline), are this worker's. */
@@ -220,7 +246,7 @@ export class Journal {
     const ref = this.ref(seq);
     if (ref === undefined) this.track(d.message, seq);
     else if (ref.message === undefined) ref.message = d.message;
-    this.refs.get(seq)!.count++;
+    this.hold(seq);
   }
 
   /**
@@ -265,7 +291,7 @@ export class Journal {
   /** An entry read at start-up that stays on disk refers to message `seq`: counted, not read. */
   countRef(seq: number): void {
     const ref = this.ref(seq);
-    if (ref === undefined) this.refs.set(seq, { message: undefined, count: 1 });
+    if (ref === undefined) this.refs.set(seq, { message: undefined, count: 1, held: 0 });
     else ref.count++;
   }
 
@@ -338,6 +364,7 @@ export class Journal {
         d.qseq = qseq;
         d.mseq = entry.x !== undefined ? 0 : entry.m;
         d.stored = raw;
+        if (d.mseq !== 0) this.refs.get(d.mseq)!.held++; // counted already: on disk until now
         deliveries.push(d);
       }
       if (last >= to) end = true;
@@ -587,14 +614,33 @@ export class Journal {
     if (ref !== undefined || this.cold === undefined) return ref;
     const count = this.cold.take(seq);
     if (count === undefined) return undefined;
-    const taken: Ref = { message: undefined, count };
+    const taken: Ref = { message: undefined, count, held: 0 };
     this.refs.set(seq, taken);
     return taken;
   }
 
+  /** `m.seq`, set to 0 first when it is stale: the log copy it names is no longer counted (see the invariants). */
+  private current(m: Message): number {
+    if (m.seq > 0 && this.ref(m.seq) === undefined) m.seq = 0;
+    return m.seq;
+  }
+
   private track(m: Message, seq: number): void {
     m.seq = seq;
-    this.refs.set(seq, { message: m, count: 0 });
+    this.refs.set(seq, { message: m, count: 0, held: 0 });
+  }
+
+  /** A new entry, whose delivery is in memory, refers to log message `seq` (counted in refs). */
+  private hold(seq: number): void {
+    const ref = this.refs.get(seq)!;
+    ref.count++;
+    ref.held++;
+  }
+
+  /** A delivery referring to log message `seq` left memory (its entry stays counted, or goes through unref). */
+  private leftMemory(seq: number): void {
+    const ref = this.refs.get(seq);
+    if (ref !== undefined && ref.held > 0 && --ref.held === 0) ref.message = undefined;
   }
 
   /**
@@ -604,7 +650,7 @@ export class Journal {
   private place(d: Delivery): void {
     const m = d.message;
     d.stored = undefined; // the entry is written anew
-    if (m.seq === 0) {
+    if (this.current(m) === 0) {
       m.seq = -1;
       d.mseq = 0;
       return;
@@ -613,7 +659,9 @@ export class Journal {
       this.track(m, this.allocate());
       this.store.putMessage(m.seq, messageToRecord(m));
     }
-    this.refs.get(m.seq)!.count++;
+    const ref = this.refs.get(m.seq)!;
+    ref.message ??= m;
+    this.hold(m.seq);
     d.mseq = m.seq;
   }
 

@@ -137,6 +137,9 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     if (link === undefined) {
       // offline, everything committed: nothing queued stays in memory
       assert.equal(s.queuedOnDisk, s.queuedCount, `an offline session keeps its queue on disk only (${s.queuedOnDisk} of ${s.queuedCount})`);
+      // nor the log copies its entries refer to: only those of its unacknowledged sends (in memory until the client comes back)
+      const sentCopies = new Set([...s.outbound.values()].map((e) => e.delivery.mseq).filter((seq) => seq !== 0));
+      assert.equal(journal.messagesInMemory, sentCopies.size, 'the log copies kept in memory are those of the sends awaiting acknowledgement');
       link = new RecordingLink();
       links.push(link);
       s.attach(link, 0);
@@ -159,3 +162,41 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     assert.equal(s.queuedBytes, 0);
   });
 }
+
+test('a message whose log copy was deleted while the journal no longer kept it is stored afresh when delivered again (a retained message, say)', async () => {
+  const store = new ModelStore();
+  const journal = new Journal(store, 1, 1, () => {});
+  const a = new Session('a', limits);
+  const b = new Session('b', limits);
+  a.journal = b.journal = journal;
+  // one object, as the retained store keeps it: the first entry carries it inline, the second refers to its log copy
+  const m = createMessage('t', Buffer.from('7'), 1, true, undefined, 'p', 0);
+  a.deliver(createDelivery(m, 1, false, undefined), 0, false);
+  b.deliver(createDelivery(m, 1, false, undefined), 0, false);
+  for (let i = 0; i < 3; i++) await store.commitAll();
+  assert.equal(b.queuedOnDisk, 1);
+  assert.equal(journal.messagesInMemory, 0, 'both offline, on disk: the journal keeps no message');
+  assert.ok(m.seq > 0, 'the object still names the log copy');
+  // b comes back and acknowledges: the copy's last entry goes, and the copy with it
+  const link = new RecordingLink();
+  b.attach(link, 0);
+  for (let guard = 0; b.outbound.size > 0 || b.queuedCount > 0; guard++) {
+    assert.ok(guard < 100);
+    const e = b.outbound.values().next().value;
+    if (e !== undefined) b.puback(e.packetId, 0);
+    else await store.commitAll();
+  }
+  await store.commitAll();
+  assert.equal(journal.messages, 0, 'the log copy is deleted');
+  // the same object delivered again (a new subscriber gets the retained message): a fresh inline entry
+  const c = new Session('c', limits);
+  c.journal = journal;
+  c.deliver(createDelivery(m, 1, false, undefined), 0, false);
+  await store.commitAll();
+  const [row] = store.readQueued('c', 0, 10);
+  assert.ok(row !== undefined && row.entry.m === 0 && row.entry.x !== undefined, 'stored inline, not under the deleted seq');
+  const later = new RecordingLink();
+  c.attach(later, 0);
+  for (let i = 0; i < 3; i++) await store.commitAll();
+  assert.deepEqual(later.sent.map((x) => x.n), [7]);
+});
