@@ -6,7 +6,9 @@
  *   1. `--sessions S` offline persistent sessions subscribed to one topic, then `--per P` QoS 1
  *      messages published to it (S × P queued; each message stored once, its entries per session);
  *   2. one offline session, then `--long L` QoS 1 messages for it alone; its client comes back
- *      and drains them (PUBACK each at once): messages/s;
+ *      and drains them (PUBACK each at once): messages/s, and the time to its CONNACK; with
+ *      --workers above 1, whether it reached another worker than the one holding the session
+ *      (which then moves there, its queue read and rewritten);
  *   3. fill-drain-fill of (2) again: the data file's size after each step;
  *   4. with `--restart`, SIGTERM and start again on the same store (everything queued again
  *      first): seconds until it accepts connections.
@@ -105,11 +107,12 @@ let sourceIndex = 0;
 const source = (): string => `127.0.0.${2 + (sourceIndex++ % 8)}`;
 
 /** Makes an offline persistent session subscribed to `filter` (QoS 1). */
-async function offlineSession(port: number, clientId: string, filter: string): Promise<void> {
+async function offlineSession(port: number, clientId: string, filter: string, subscribed?: () => Promise<void>): Promise<void> {
   const c = new Raw(port, source());
   const subacked = new Promise<void>((resolve) => (c.onPacket = (type) => (type === 9 ? resolve() : undefined)));
   c.socket.write(Buffer.concat([connect(clientId, false), subscribe(filter)]));
   await subacked;
+  await subscribed?.();
   c.socket.end(DISCONNECT);
   await c.closed;
 }
@@ -147,15 +150,23 @@ async function publishMany(port: number, topic: string, count: number, window: n
   return ms;
 }
 
-/** The client of `clientId` comes back and takes `count` messages, PUBACKing each at once; returns ms from CONNECT to the last. */
-async function drain(port: number, clientId: string, count: number): Promise<number> {
+/**
+ * The client of `clientId` comes back and takes `count` messages, PUBACKing each at once; returns
+ * ms from CONNECT to the last, and to the CONNACK; `connacked` runs then.
+ */
+async function drain(port: number, clientId: string, count: number, connacked?: () => Promise<void>): Promise<{ ms: number; connackMs: number }> {
   const c = new Raw(port, source());
   const t0 = performance.now();
+  let connackMs = 0;
   await new Promise<void>((resolve) => {
     let got = 0;
     let acks: Buffer[] = [];
     let flushing = false;
     c.onPacket = (type, flags, body) => {
+      if (type === 2) {
+        connackMs = performance.now() - t0;
+        void connacked?.();
+      }
       if (type !== 3) return;
       const qos = (flags >> 1) & 3;
       if (qos > 0) {
@@ -179,7 +190,7 @@ async function drain(port: number, clientId: string, count: number): Promise<num
   await sleep(100);
   c.socket.end(DISCONNECT);
   await c.closed;
-  return ms;
+  return { ms, connackMs };
 }
 
 // ---- the broker process
@@ -266,6 +277,20 @@ async function heapAndHeld(): Promise<string> {
     return 'no /metrics';
   }
 }
+/** The worker that has the one client connected now (culex_worker_clients_connected, polled for 3 s), -1 when none is seen alone. */
+async function workerWithClient(): Promise<number> {
+  for (let i = 0; i < 30; i++) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const on = [...text.matchAll(/^culex_worker_clients_connected\{worker="(\d+)"\} (\S+)$/gm)].filter((m) => Number(m[2]) === 1);
+      if (on.length === 1) return Number(on[0]![1]);
+    } catch {
+      return -1;
+    }
+    await sleep(100);
+  }
+  return -1;
+}
 const fileSize = (): number => statSync(path.join(data, 'data.mdb')).size;
 const result: Record<string, number | string> = { label: LABEL, workers: WORKERS, payload: PAYLOAD.length };
 let broker = await startCulex(conf, dir, port);
@@ -296,7 +321,10 @@ try {
   let size1 = 0;
   let size2 = 0;
   if (LONG > 0) {
-    await offlineSession(port, 'qb-long', 'qb/long');
+    // with several workers: which one held the session, and which one its returning client reached (a move reads and rewrites the whole queue)
+    let heldBy = -1;
+    let cameTo = -1;
+    await offlineSession(port, 'qb-long', 'qb/long', async () => void (heldBy = await workerWithClient()));
     const before = await settledRss(pid);
     const fillMs = await publishMany(port, 'qb/long', LONG, 32);
     const filled = await settledRss(pid);
@@ -305,19 +333,22 @@ try {
     result.longBytesPerQueued = Math.round((filled - before) / LONG);
     process.stdout.write(`one session, ${LONG} queued (published at ${(LONG / fillMs * 1000).toFixed(0)} msg/s): RSS +${mb(filled - before)} MB = ${result.longBytesPerQueued} B per queued message; data file ${mb(size1)} MB (${await heapAndHeld()})\n`);
     const cpu0 = cpuSeconds(pid);
-    const drainMs = await drain(port, 'qb-long', LONG);
+    const { ms: drainMs, connackMs } = await drain(port, 'qb-long', LONG, async () => void (cameTo = await workerWithClient()));
+    result.connackMs = Math.round(connackMs);
+    if (WORKERS > 1) result.moved = heldBy < 0 || cameTo < 0 ? 'unknown' : heldBy !== cameTo ? 'yes' : 'no';
     result.drainMsgPerSec = Math.round(LONG / drainMs * 1000);
     // the broker's CPU time (all threads) per message: steadier than the rate on a shared machine
     result.drainCpuUsPerMsg = Number(((cpuSeconds(pid) - cpu0) * 1e6 / LONG).toFixed(2));
     await sleep(1000);
     size2 = fileSize();
-    process.stdout.write(`drained at ${result.drainMsgPerSec} msg/s, ${result.drainCpuUsPerMsg} µs of broker CPU per message; data file ${mb(size2)} MB\n`);
+    const moved = WORKERS > 1 ? ` (the session moved to another worker: ${result.moved})` : '';
+    process.stdout.write(`drained at ${result.drainMsgPerSec} msg/s, ${result.drainCpuUsPerMsg} µs of broker CPU per message, CONNACK after ${result.connackMs} ms${moved}; data file ${mb(size2)} MB\n`);
   }
   if (LONG > 0 && CYCLE) {
     await publishMany(port, 'qb/long', LONG, 32);
     await sleep(1000);
     const size3 = fileSize();
-    const drain2Ms = await drain(port, 'qb-long', LONG);
+    const { ms: drain2Ms } = await drain(port, 'qb-long', LONG);
     await publishMany(port, 'qb/long', LONG, 32);
     await sleep(1000);
     const size4 = fileSize();
