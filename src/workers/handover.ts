@@ -131,12 +131,20 @@ export class Handover {
     return true;
   }
 
-  /** The old owner did not answer (it died, or the request crossed a move): claim again. */
+  /**
+   * The old owner has not answered yet: it died (peerDown), the request crossed a move, or it is
+   * still reading a long stored queue. Claim again; an old owner that lives and has already moved
+   * the id to this worker took the request, and its Session answer is on the way: wait on.
+   */
   private retry(id: string): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
     const self = this.cluster.self;
     const owner = this.cluster.registry.claim(id, self);
+    if (owner === self && p.from !== self && this.cluster.alive(p.from)) {
+      p.timer = setTimeout(() => this.retry(id), STEP_TIMEOUT_MS);
+      return;
+    }
     if (owner === self || owner === -2 || !this.cluster.alive(owner)) {
       if (owner >= 0 && owner !== self) this.cluster.registry.transfer(id, owner, self);
       this.complete(id, undefined);
