@@ -90,6 +90,19 @@ export interface JournalSession {
 
 const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
 
+/** A durable record of another worker being routed here (Journal.routeRemote). */
+interface RemoteRouting {
+  readonly from: number;
+  /** the seq this worker gave the message: names the held deliveries in the release */
+  seq: number;
+  hold: Hold | undefined;
+  readonly entries: RemoteEntry[];
+  /** the delivery of the first entry */
+  first: Delivery | undefined;
+  late: LateWrites | undefined;
+  readonly inbound: Ticket['inbound'];
+}
+
 interface Ref {
   /** undefined while no delivery in memory refers to it (read when an entry is read back) */
   message: Message | undefined;
@@ -115,7 +128,7 @@ export class Journal {
   private routingTicket: Ticket | undefined;
   private passedOn = false;
   /** routing a durable record of another worker: the entries go back to it */
-  private remote: { from: number; seq: number; hold: Hold | undefined; entries: RemoteEntry[]; late: LateWrites | undefined; inbound: Ticket['inbound'] } | undefined;
+  private remote: RemoteRouting | undefined;
   /** deliveries whose entries another worker writes, by the seq this worker gave the message */
   private readonly held = new Map<number, { hold: Hold; from: number }>();
   /** what the acknowledgement of the packet being handled waits for; every write here notes itself in it */
@@ -162,6 +175,7 @@ export class Journal {
       if (this.current(d.message) <= 0) this.track(d.message, this.allocate());
       this.hold(d.message.seq);
       d.mseq = remote.seq = d.message.seq;
+      remote.first ??= d;
       remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
       d.hold = remote.hold ??= new Hold();
       return true;
@@ -476,8 +490,13 @@ export class Journal {
     }
     let record: MessageRecord | undefined;
     for (const { item } of t.remote) {
-      this.store.putMessage(item.s, (record ??= messageToRecord(t.message)));
-      for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: item.s, q, r, i: i ?? undefined, p: 0, s: 0 });
+      record ??= messageToRecord(t.message);
+      if (item.x === true) {
+        for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: 0, x: record, q, r, i: i ?? undefined, p: 0, s: 0 });
+      } else {
+        this.store.putMessage(item.s, record);
+        for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: item.s, q, r, i: i ?? undefined, p: 0, s: 0 });
+      }
       wrote = true;
     }
     if (t.inbound !== undefined) {
@@ -525,7 +544,7 @@ export class Journal {
    * handover took to another worker; the answer to `from` waits until they are written there.
    */
   routeRemote<T>(from: number, inbound: Ticket['inbound'], deliver: () => T): { item: RemoteItem; late: LateWrites | undefined; routed: T } {
-    const r = (this.remote = { from, seq: 0, hold: undefined, entries: [], late: undefined, inbound });
+    const r: RemoteRouting = (this.remote = { from, seq: 0, hold: undefined, entries: [], first: undefined, late: undefined, inbound });
     let routed: T;
     try {
       routed = deliver();
@@ -534,6 +553,15 @@ export class Journal {
     }
     if (r.entries.length === 0) return { item: NO_ENTRIES, late: r.late, routed };
     this.held.set(r.seq, { hold: r.hold!, from: r.from });
+    // one entry here (the usual case): it carries the message, as a first local entry does, and
+    // no log copy is written, counted or deleted; the seq only names the held delivery
+    const ref = this.refs.get(r.seq);
+    if (r.entries.length === 1 && ref !== undefined && ref.count === 1 && r.first !== undefined) {
+      this.refs.delete(r.seq);
+      r.first.mseq = 0;
+      r.first.message.seq = -1;
+      return { item: { s: r.seq, e: r.entries, x: true }, late: r.late, routed };
+    }
     return { item: { s: r.seq, e: r.entries }, late: r.late, routed };
   }
 

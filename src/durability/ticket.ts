@@ -12,10 +12,15 @@ import type { JournalSession } from './journal.ts';
 /** A queue entry another worker asks the publishing worker to write: [client id, qseq, QoS, retain, subscription ids]. */
 export type RemoteEntry = [string, number, 0 | 1 | 2, boolean, readonly number[] | null];
 
-/** A worker's answer to a durable PUBLISH record: the seq it gave the message and its entries (s = 0: none). */
+/**
+ * A worker's answer to a durable PUBLISH record: the seq it gave the message and its entries
+ * (s = 0: none). `x`: its one entry carries the message inline (no log copy is written; `s` only
+ * names the held delivery in the release).
+ */
 export interface RemoteItem {
   s: number;
   e: RemoteEntry[];
+  x?: boolean;
 }
 
 /** Sends the publishing worker's "committed" to the worker that holds deliveries of message `seq` (the cluster). */

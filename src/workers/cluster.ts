@@ -79,7 +79,8 @@ export class Cluster implements ClusterLink {
   private readonly tickets = new Map<number, { t: Ticket; w: number }>();
   private lastTicket = 0;
   /** per worker: Stored answers and Release notes to send at the next flush */
-  private readonly answers: ([number, number, RemoteEntry[]] | [number, number, RemoteEntry[], 1])[][] = [];
+  /** per worker: [ticket, seq, entries, failed, the one entry carries the message inline] */
+  private readonly answers: [number, number, RemoteEntry[], 0 | 1, 0 | 1][][] = [];
   private readonly releases: [number, boolean][][] = [];
 
   constructor(shared: ClusterShared, self: number) {
@@ -396,12 +397,12 @@ export class Cluster implements ClusterLink {
         this.peerReset(from);
         return;
       case Kind.Stored:
-        for (const [n, seq, e, failed] of (body as { i: [number, number, RemoteEntry[], 1?][] }).i) {
+        for (const [n, seq, e, failed, inline] of (body as { i: [number, number, RemoteEntry[], 0 | 1, 0 | 1][] }).i) {
           const pending = this.tickets.get(n);
           if (pending === undefined) continue;
           this.tickets.delete(n);
           if (failed === 1) pending.t.failed = true;
-          this.broker.journal?.answered(pending.t, from, { s: seq, e });
+          this.broker.journal?.answered(pending.t, from, inline === 1 ? { s: seq, e, x: true } : { s: seq, e });
         }
         return;
       case Kind.Release:
@@ -457,7 +458,7 @@ export class Cluster implements ClusterLink {
   /** Queues the answer to a Durable record of worker `w` (undefined: it could not be stored). */
   /** `failed`: not everything could be stored (the publisher is not told "stored"); the entries in `item` are written all the same. */
   private answer(w: number, ticket: number, item: RemoteItem, failed: boolean): void {
-    this.answers[w]!.push(failed ? [ticket, item.s, item.e, 1] : [ticket, item.s, item.e]);
+    this.answers[w]!.push([ticket, item.s, item.e, failed ? 1 : 0, item.x === true ? 1 : 0]);
     this.broker.flushSoon();
   }
 

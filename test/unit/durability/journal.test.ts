@@ -151,7 +151,7 @@ test('entries another worker must write are handed back and held; a drop while h
   const link = new Link();
   const s = storedSession('c', journal, link);
   const { item } = journal.routeRemote(0, undefined, () => s.deliver(createDelivery(msg('r', 1), 1, false, [7]), 0, true));
-  assert.deepEqual(item, { s: 2, e: [['c', 1, 1, false, [7]]] }, 'the first seq of worker 2 of 4');
+  assert.deepEqual(item, { s: 2, e: [['c', 1, 1, false, [7]]], x: true }, 'the first seq of worker 2 of 4; its one entry here carries the message');
   assert.deepEqual(store.take(), [], 'this worker writes nothing: the publishing worker does');
   assert.deepEqual(link.sent, [], 'held until the publishing worker has committed');
   s.detach(0);
@@ -159,13 +159,32 @@ test('entries another worker must write are handed back and held; a drop while h
   assert.deepEqual(link.sent, []);
   journal.released(2, true);
   assert.deepEqual(link.sent, ['PUBLISH r id1']);
-  assert.deepEqual(store.take(), ['putQueued c 1 m2 p1 s1'], 'from now on this worker updates the entry');
+  assert.deepEqual(store.take(), ['putQueued c 1 inline:r p1 s1'], 'from now on this worker updates the entry');
+  assert.equal(journal.messages, 0, 'no log copy to count');
 
   const { item: second } = journal.routeRemote(0, undefined, () => s.deliver(createDelivery(msg('q', 1), 1, false, undefined), 0, true));
   s.clearMessages(); // the session ends (its record and entries are deleted with it) before the release
-  assert.deepEqual(store.take(), ['deleteMessage 2'], 'the first message, released, goes with its last entry');
+  assert.deepEqual(store.take(), [], 'inline entries: no log copy goes with them');
   journal.released(second.s, true);
-  assert.deepEqual(store.take(), ['deleteQueued c 2', 'deleteMessage 6'], 'deleted only after the write it undoes');
+  assert.deepEqual(store.take(), ['deleteQueued c 2'], 'deleted only after the write it undoes');
+});
+
+test('two entries here for one record of another worker refer to one log copy, which the publishing worker writes', () => {
+  const store = new RecordingStore();
+  const journal = new Journal(store, 2, 4, () => {});
+  const a = storedSession('a', journal, new Link());
+  const b = storedSession('b', journal, new Link());
+  const m = msg('two', 1);
+  const { item } = journal.routeRemote(0, undefined, () => {
+    a.deliver(createDelivery(m, 1, false, undefined), 0, true);
+    b.deliver(createDelivery(m, 1, false, undefined), 0, true);
+  });
+  assert.deepEqual(item, { s: 2, e: [['a', 1, 1, false, null], ['b', 1, 1, false, null]] });
+  assert.equal(journal.messages, 1, 'the copy is counted here, by its two entries');
+  journal.released(2, true);
+  a.clearMessages();
+  b.clearMessages();
+  assert.deepEqual(store.take(), ['putQueued a 1 m2 p1 s1', 'putQueued b 1 m2 p1 s1', 'deleteMessage 2'], 'sent once released, and the copy deleted with the last entry');
 });
 
 test('a publish that other workers also deliver: its local entries, the answers and the inbound id are written together once all have answered', async () => {
@@ -186,12 +205,14 @@ test('a publish that other workers also deliver: its local entries, the answers 
   let acked = false;
   void ticket.promise().then(() => (acked = true));
   store.nextTurn();
-  journal.answered(ticket, 1, { s: 4, e: [['remote', 3, 1, false, null]] });
-  assert.deepEqual(store.take(), ['putQueued local 1 inline:t p0 s0', 'putMessage 4 t', 'putQueued remote 3 m4 p0 s0', 'putInbound pub 9']);
+  ticket.waiting++; // and a second one
+  journal.answered(ticket, 1, { s: 4, e: [['remote', 3, 1, false, null], ['remote2', 1, 1, false, null]] });
+  journal.answered(ticket, 3, { s: 7, e: [['alone', 5, 1, false, null]], x: true });
+  assert.deepEqual(store.take(), ['putQueued local 1 inline:t p0 s0', 'putMessage 4 t', 'putQueued remote 3 m4 p0 s0', 'putQueued remote2 1 m4 p0 s0', 'putQueued alone 5 inline:t p0 s0', 'putInbound pub 9']);
   assert.equal(acked, false);
   await store.commitAll();
   assert.equal(acked, true);
-  assert.deepEqual(releases, ['1:4:true']);
+  assert.deepEqual(releases, ['1:4:true', '3:7:true']);
   assert.deepEqual(link.sent, ['PUBLISH t id1']);
 });
 
