@@ -28,7 +28,7 @@
  * - `Message.seq` > 0 while this worker's `refs` counts the log copy stored under it (-1: inlined
  *   once); `refs` keeps the Message itself only while a delivery in memory may still need it
  *   (spilled() lets go of it once the delivery is on disk only), so an object it no longer keeps
- *   may carry the seq of a copy since deleted: such a seq is stale and counts as 0 (current()).
+ *   may carry the seq of a copy since deleted: such a seq is stale and counts as 0 (counted()).
  * called from: worker
  */
 import type { Message } from '../model/message.ts';
@@ -172,8 +172,7 @@ export class Journal {
     d.qseq = ++session.lastQseq;
     const remote = this.remote;
     if (remote !== undefined) {
-      if (this.current(d.message) <= 0) this.track(d.message, this.allocate());
-      this.hold(d.message.seq);
+      this.hold(this.counted(d.message) ?? this.track(d.message, this.allocate()), d.message);
       d.mseq = remote.seq = d.message.seq;
       remote.first ??= d;
       remote.entries.push([session.clientId, d.qseq, d.qos, d.retain, d.subscriptionIds ?? null]);
@@ -218,9 +217,7 @@ export class Journal {
     }
     this.store.deleteQueued(session.clientId, d.qseq);
     d.qseq = 0;
-    if (d.mseq === 0) return;
-    this.leftMemory(d.mseq);
-    this.unref(d.message, d.mseq);
+    this.finished(d);
   }
 
   /** The session ended (its entries are deleted with it): lets go of the delivery's message. */
@@ -229,9 +226,7 @@ export class Journal {
     if (d.hold !== undefined && !d.hold.done) this.done(session, d); // its entry is written later: delete it then
     else {
       d.qseq = 0;
-      if (d.mseq === 0) return;
-      this.leftMemory(d.mseq);
-      this.unref(d.message, d.mseq);
+      this.finished(d);
     }
   }
 
@@ -257,10 +252,7 @@ export class Journal {
     d.mseq = seq;
     if (seq === 0) return;
     d.message.seq = seq;
-    const ref = this.ref(seq);
-    if (ref === undefined) this.track(d.message, seq);
-    else if (ref.message === undefined) ref.message = d.message;
-    this.hold(seq);
+    this.hold(this.ref(seq) ?? this.track(d.message, seq), d.message);
   }
 
   /**
@@ -490,12 +482,11 @@ export class Journal {
     }
     let record: MessageRecord | undefined;
     for (const { item } of t.remote) {
-      record ??= messageToRecord(t.message);
-      if (item.x === true) {
-        for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: 0, x: record, q, r, i: i ?? undefined, p: 0, s: 0 });
-      } else {
-        this.store.putMessage(item.s, record);
-        for (const [clientId, qseq, q, r, i] of item.e) this.store.putQueued(clientId, qseq, { m: item.s, q, r, i: i ?? undefined, p: 0, s: 0 });
+      const x = (record ??= messageToRecord(t.message));
+      // x: its one entry carries the message; else they all refer to the copy written under its seq
+      if (item.x !== true) this.store.putMessage(item.s, x);
+      for (const [clientId, qseq, q, r, i] of item.e) {
+        this.store.putQueued(clientId, qseq, item.x === true ? { m: 0, x, q, r, i: i ?? undefined, p: 0, s: 0 } : { m: item.s, q, r, i: i ?? undefined, p: 0, s: 0 });
       }
       wrote = true;
     }
@@ -647,22 +638,36 @@ export class Journal {
     return taken;
   }
 
-  /** `m.seq`, set to 0 first when it is stale: the log copy it names is no longer counted (see the invariants). */
-  private current(m: Message): number {
-    if (m.seq > 0 && this.ref(m.seq) === undefined) m.seq = 0;
-    return m.seq;
+  /**
+   * The count of the log copy `m.seq` names; undefined when it names none (0, -1) or a stale one
+   * (the copy is no longer counted: see the invariants), which sets it to 0.
+   */
+  private counted(m: Message): Ref | undefined {
+    if (m.seq <= 0) return undefined;
+    const ref = this.ref(m.seq);
+    if (ref === undefined) m.seq = 0;
+    return ref;
   }
 
-  private track(m: Message, seq: number): void {
+  private track(m: Message, seq: number): Ref {
     m.seq = seq;
-    this.refs.set(seq, { message: m, count: 0, held: 0 });
+    const ref: Ref = { message: m, count: 0, held: 0 };
+    this.refs.set(seq, ref);
+    return ref;
   }
 
-  /** A new entry, whose delivery is in memory, refers to log message `seq` (counted in refs). */
-  private hold(seq: number): void {
-    const ref = this.refs.get(seq)!;
+  /** A new entry, whose delivery (of `m`) is in memory, refers to the log copy `ref` counts. */
+  private hold(ref: Ref, m: Message): void {
+    ref.message ??= m;
     ref.count++;
     ref.held++;
+  }
+
+  /** A delivery in memory is finished (its entry deleted): it leaves memory, and its log copy loses a reference. */
+  private finished(d: Delivery): void {
+    if (d.mseq === 0) return;
+    this.leftMemory(d.mseq);
+    this.unref(d.message, d.mseq);
   }
 
   /** A delivery referring to log message `seq` left memory (its entry stays counted, or goes through unref). */
@@ -678,18 +683,17 @@ export class Journal {
   private place(d: Delivery): void {
     const m = d.message;
     d.stored = undefined; // the entry is written anew
-    if (this.current(m) === 0) {
+    let ref = this.counted(m);
+    if (m.seq === 0) {
       m.seq = -1;
       d.mseq = 0;
       return;
     }
-    if (m.seq < 0) {
-      this.track(m, this.allocate());
+    if (ref === undefined) {
+      ref = this.track(m, this.allocate());
       this.store.putMessage(m.seq, messageToRecord(m));
     }
-    const ref = this.refs.get(m.seq)!;
-    ref.message ??= m;
-    this.hold(m.seq);
+    this.hold(ref, m);
     d.mseq = m.seq;
   }
 
