@@ -20,16 +20,21 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { open, type Key } from 'lmdb';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
-const SESSIONS = Number(arg('sessions', '100000'));
-const PER = Number(arg('per', '30'));
-const CHUNK = Number(arg('chunk', '0'));
-const TURNS = process.argv.includes('--turns');
+const { values: opts } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '100000' },
+    per: { type: 'string', default: '30' },
+    chunk: { type: 'string', default: '0' },
+    turns: { type: 'boolean', default: false },
+  },
+});
+const SESSIONS = Number(opts.sessions);
+const PER = Number(opts.per);
+const CHUNK = Number(opts.chunk);
+const TURNS = opts.turns;
 
 /** RssAnon of this process in MB (heaps and malloc'd memory, not the mapped data file). */
 const rssAnon = (): number => Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
