@@ -3,7 +3,8 @@
  * Linux lets any process of the same user join such a port: a second broker started on a port
  * in use would silently take a share of its connections. So a start is refused, as Mosquitto's
  * "Address already in use", when a socket already listens where the listener would: on its
- * port, at its address or a wildcard one (either side). Read from /proc/net/tcp{,6} rather than
+ * port, at its address or a wildcard one (either side); an IPv6-only listener counts IPv6 sockets
+ * only. Read from /proc/net/tcp{,6} rather than
  * probed with a bind: a probe that listens, even briefly, is seen by whoever polls the port and
  * answered with a reset. Elsewhere than Linux (no such tables, no SO_REUSEPORT balancing) the
  * workers' own binds report a conflict.
@@ -12,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
-import { bindHost } from './tcp.ts';
+import { bindHost, ipv6Only } from './tcp.ts';
 
 const LISTEN = '0A';
 
@@ -51,6 +52,8 @@ export function checkPortFree(listener: ListenerConfig): void {
   const host = bindHost(listener);
   // every address, a name or an IPv6 literal: any listener on the port counts (IPv6 forms are not compared)
   const ours = host === undefined || host === '0.0.0.0' ? undefined : kernelForm(host);
-  const conflict = listenersOn(listener.port).some((a) => ours === undefined || WILDCARDS.has(a) || a === ours);
+  // an IPv6-only listener (socket_domain ipv6) shares its port with IPv4 sockets, as the kernel allows
+  const seen = listenersOn(listener.port).filter((a) => !ipv6Only(listener) || a.length === 32);
+  const conflict = seen.some((a) => ours === undefined || WILDCARDS.has(a) || a === ours);
   if (conflict) throw new Error(`listener ${host ?? '*'}:${listener.port}: Address already in use`);
 }

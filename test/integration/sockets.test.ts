@@ -48,9 +48,23 @@ describe('socket_domain', { skip: culexOnly || (ipv6 ? false : 'no IPv6 loopback
   });
 
   test('socket_domain ipv6: the listener takes IPv6 clients only (Mosquitto sets IPV6_V6ONLY)', async () => {
-    const b = await h.broker({ listeners: [listener('ipv6')], workers: 1 });
-    assert.equal(await opens('::1', b.port), true);
-    assert.equal(await opens('127.0.0.1', b.port), false);
+    // The port's IPv4 side is held here first: a port 0 chosen for an IPv6-only listener is not
+    // reserved for IPv4, so another listener could take it. The broker must still bind (a
+    // dual-stack :: would fail with EADDRINUSE) and IPv4 clients must reach this server, not it.
+    let v4Accepted = 0;
+    const v4 = net.createServer((s) => { v4Accepted++; s.destroy(); });
+    await new Promise<void>((resolve) => v4.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (v4.address() as net.AddressInfo).port;
+      const b = await h.broker({ listeners: [{ ...listener('ipv6'), port }], workers: 1 });
+      assert.equal(b.port, port);
+      assert.equal(await opens('::1', port), true);
+      assert.equal(await opens('127.0.0.1', port), true);
+      for (let i = 0; i < 50 && v4Accepted === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(v4Accepted, 1, 'the IPv4 connection reached the IPv4 server, not the broker');
+    } finally {
+      await new Promise((r) => v4.close(r));
+    }
   });
 
   test('without socket_domain: both families', async () => {
