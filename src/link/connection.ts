@@ -48,6 +48,15 @@ function wrongType(r: AckResultValue, cmd: string): void {
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
 
+/**
+ * The peer's address, read when first wanted: a net.Socket (its getters ask the kernel once and
+ * keep the answer while the socket is open), or the TCP socket under a WebSocket.
+ */
+export interface Peer {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+}
+
 /** The connection a stream belongs to, set by the constructor. */
 const CONNECTION = Symbol('culex.connection');
 type OwnedStream = Duplex & { [CONNECTION]: Connection };
@@ -118,8 +127,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** a TCP/TLS socket or a WebSocket wrapped as a byte stream */
   readonly socket: Duplex;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
+  /** where the peer's address is asked when wanted (a getpeername the first time): most connections never log it */
+  private readonly peer: Peer;
   private readonly broker: Broker;
   private readonly outbox: Outbox;
   /** the listener this client came in through */
@@ -127,14 +136,13 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   /** the listener's mount_point (src/link/mountPoint.ts); undefined for nearly every connection */
   readonly mountPoint: string | undefined;
 
-  constructor(socket: Duplex, broker: Broker, outbox: Outbox, listener: ListenerContext, remoteAddress: string | undefined, remotePort: number | undefined) {
+  constructor(socket: Duplex, broker: Broker, outbox: Outbox, listener: ListenerContext, peer: Peer) {
     this.socket = socket;
     this.listener = listener;
     this.mountPoint = listener.config.mountPoint;
     this.broker = broker;
     this.outbox = outbox;
-    this.remoteAddress = remoteAddress;
-    this.remotePort = remotePort;
+    this.peer = peer;
     // until CONNACK, a client may make the broker hold one packet of at most max_connect_packet_size
     this.framer = new Framer(connectPacketLimit(broker.config));
     this.lastRxTick = outbox.tick;
@@ -158,6 +166,14 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   private static onSocketClose(this: Duplex): void {
     (this as OwnedStream)[CONNECTION].onClose();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.peer.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.peer.remotePort;
   }
 
   /** ClientLink: the index of the listener, for per_listener_settings ACLs */

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
@@ -18,7 +19,7 @@ import { tlsServerOptions } from './tlsServer.ts';
 export function listenWebSocket(
   listener: ListenerConfig,
   port: number,
-  onStream: (stream: Duplex, remoteAddress: string | undefined, remotePort: number | undefined) => void,
+  onStream: (stream: Duplex, peer: Socket) => void,
   maxPayload: number,
   maxHeaderSize = 0,
 ): Promise<HttpServer> {
@@ -41,7 +42,7 @@ export function listenWebSocket(
     // The stream emits 'close' only once destroyed; when the peer closes the WebSocket its readable
     // side merely ends, and the Connection (which waits for 'close') would never be released.
     ws.once('close', () => stream.destroy());
-    onStream(stream, req.socket.remoteAddress, req.socket.remotePort);
+    onStream(stream, req.socket);
   });
   return new Promise((resolve, reject) => {
     http.once('error', reject);

@@ -11,7 +11,7 @@ import { type AclClient, type Authenticate, type Authorizer } from '../broker/se
 import type { DynsecKick } from '../auth/dynsec/engine.ts';
 import { DYNSEC_REQUEST_TOPIC, DYNSEC_RESPONSE_TOPIC } from '../auth/dynsec/topics.ts';
 import { ReasonCode } from '../protocol/errors.ts';
-import { Connection } from '../link/connection.ts';
+import { Connection, type Peer } from '../link/connection.ts';
 import { Outbox } from '../link/outbox.ts';
 import { listenerContext, type ListenerContext } from '../link/listenerContext.ts';
 import { createMessage, isExpired } from '../model/message.ts';
@@ -170,13 +170,13 @@ const bridges: Bridge[] = [];
  * in shared memory and a new one is refused when the sum is at the limit.
  */
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
-function admit(l: number, stream: Duplex, address: string | undefined, remotePort: number | undefined, port: number): boolean {
-  if (!admitShared(l, stream, address)) return false;
-  return accepted(address, remotePort, port);
+function admit(l: number, stream: Duplex, peer: Peer, port: number): boolean {
+  if (!admitShared(l, stream, peer)) return false;
+  return accepted(peer, port);
 }
 
 /** The broker-wide max_connections check, with several workers. */
-function admitShared(l: number, stream: Duplex, address: string | undefined): boolean {
+function admitShared(l: number, stream: Duplex, peer: Peer): boolean {
   const max = config.listeners[l]!.maxConnections;
   const shared = init.cluster;
   if (max <= 0 || shared === undefined || openCounts === undefined) return true;
@@ -184,7 +184,7 @@ function admitShared(l: number, stream: Duplex, address: string | undefined): bo
   for (let w = 0; w < shared.workers; w++) open += Atomics.load(openCounts, openConnectionsSlot(shared, w, l));
   if (open >= max) {
     counters.connectionsRejected++;
-    if (log.connectionMessages) log.notice(`Client connection from ${address} denied: max_connections exceeded.`);
+    if (log.connectionMessages) log.notice(`Client connection from ${peer.remoteAddress} denied: max_connections exceeded.`);
     stream.destroy();
     return false;
   }
@@ -195,8 +195,8 @@ function admitShared(l: number, stream: Duplex, address: string | undefined): bo
 }
 
 /** Mosquitto net.c's line for every accepted connection (connection_messages). */
-function accepted(address: string | undefined, remotePort: number | undefined, port: number): true {
-  if (log.connectionMessages) log.notice(`New connection from ${address}:${remotePort} on port ${port}.`);
+function accepted(peer: Peer, port: number): true {
+  if (log.connectionMessages) log.notice(`New connection from ${peer.remoteAddress}:${peer.remotePort} on port ${port}.`);
   return true;
 }
 
@@ -290,17 +290,17 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
   /** the port bound: known before any connection arrives */
   let local = port;
   const server = await (listener.protocol === 'websockets'
-    ? listenWebSocket(listener, port, (stream, address, remotePort) => {
-      if (!admit(index, stream, address, remotePort, local)) return;
-      const conn = new Connection(stream, broker, outbox, context, address, remotePort);
+    ? listenWebSocket(listener, port, (stream, peer) => {
+      if (!admit(index, stream, peer, local)) return;
+      const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', conn.onData);
       outbox.add(conn);
     }, maxFrame, config.websocketsHeadersSize)
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
-      if (!admit(index, socket, socket.remoteAddress, socket.remotePort, local)) return;
+      if (!admit(index, socket, socket, local)) return;
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
       if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
-      const conn = new Connection(socket, broker, outbox, context, socket.remoteAddress, socket.remotePort);
+      const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
       outbox.add(conn);
     }));
