@@ -108,7 +108,9 @@ if (isMainThread) {
   const i = process.argv.indexOf('-c');
   if (i < 0 || process.argv[i + 1] === undefined) throw new Error('usage: floor.ts -c FILE');
   const cfg = readConfig(process.argv[i + 1]!);
-  for (let w = 0; w < cfg.workers; w++) new Worker(new URL(import.meta.url), { workerData: cfg });
+  const workers = Array.from({ length: cfg.workers }, () => new Worker(new URL(import.meta.url), { workerData: cfg }));
+  // a stop the runner asks for ends the threads first, so that --cpu-prof writes their profiles
+  process.once('SIGTERM', () => void Promise.all(workers.map((w) => w.terminate())).then(() => process.exit(0)));
 } else {
   serve(workerData as FloorConfig);
 }
