@@ -13,6 +13,8 @@ import { counters } from '../metrics/counters.ts';
 import type { Connection } from './connection.ts';
 
 const SWEEP_MS = 250;
+/** the longest dirty list kept for reuse */
+const SPARE_MAX = 4096;
 
 export class Outbox {
   /** coarse clock for keep-alive: incremented every SWEEP_MS */
@@ -21,7 +23,14 @@ export class Outbox {
   readonly connections = new Set<Connection>();
   /** connections open, by listener index (reported as culex_listener_connections) */
   readonly openByListener: number[] = [];
-  private dirty: Connection[] = [];
+  /**
+   * this turn's dirty connections, the first `dirtyCount` slots; the flush swaps it with `spare`
+   * (the list it emptied), so that a turn allocates no list: a fresh array grows a backing store
+   * at its first push, and most turns have one or two connections to write
+   */
+  private dirty: (Connection | undefined)[] = [];
+  private dirtyCount = 0;
+  private spare: (Connection | undefined)[] = [];
   private flushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
   /** publishes this turn's writes to other workers (the cluster's rings); undefined with one worker */
@@ -56,7 +65,7 @@ export class Outbox {
   /** A connection has bytes to write: it is written once when this turn's I/O is done. */
   markDirty(conn: Connection): void {
     conn.dirty = true;
-    this.dirty.push(conn);
+    this.dirty[this.dirtyCount++] = conn;
     this.flushSoon();
   }
 
@@ -71,8 +80,16 @@ export class Outbox {
     this.flushScheduled = false;
     this.beforeFlush?.();
     const list = this.dirty;
-    this.dirty = [];
-    for (const c of list) c.flush();
+    const n = this.dirtyCount;
+    this.dirty = this.spare;
+    this.dirtyCount = 0;
+    for (let i = 0; i < n; i++) {
+      const c = list[i]!;
+      list[i] = undefined;
+      c.flush();
+    }
+    // a burst's long list is not kept for good
+    this.spare = n > SPARE_MAX ? [] : list;
   };
 
   /** Set.forEach, not for-of: the sweep runs too rarely to be optimised, and unoptimised for-of
