@@ -21,13 +21,13 @@ function chunked(size: number): Buffer[] {
 }
 
 let seen = 0;
-const onPacket = (frame: Buffer): void => { seen += frame.length; };
+const sink = { onFrame: (frame: Buffer): void => { seen += frame.length; } };
 const framer = new Framer(0);
 
 header('Framer');
 const oneRead = [stream];
 const splitReads = chunked(1000); // ~10 packets per read, one cut per read
-bench(`one ${stream.length}-byte read`, PACKETS, () => { for (const c of oneRead) framer.push(c, onPacket); });
-bench('1000-byte reads (packets cut across reads)', PACKETS, () => { for (const c of splitReads) framer.push(c, onPacket); });
-bench('one packet per read', PACKETS, () => { for (const c of packets) framer.push(c, onPacket); });
+bench(`one ${stream.length}-byte read`, PACKETS, () => { for (const c of oneRead) framer.push(c, sink); });
+bench('1000-byte reads (packets cut across reads)', PACKETS, () => { for (const c of splitReads) framer.push(c, sink); });
+bench('one packet per read', PACKETS, () => { for (const c of packets) framer.push(c, sink); });
 if (seen === 0) throw new Error('no packet framed');

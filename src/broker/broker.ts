@@ -443,7 +443,7 @@ export class Broker {
     session.listenerIndex = meta.l ?? undefined;
     session.expiryInterval = meta.expiry;
     session.journal = this.journal;
-    for (const { f, o } of meta.subs) session.subscriptions.set(f.raw, { filter: { raw: f.raw, filter: f.filter, group: f.group ?? undefined }, options: o });
+    for (const { f, o } of meta.subs) session.setSubscription({ raw: f.raw, filter: f.filter, group: f.group ?? undefined }, o);
     const journal = this.journal!;
     for (const { qseq, entry } of loaded.queue) {
       session.lastQseq = Math.max(session.lastQseq, qseq);
@@ -499,7 +499,7 @@ export class Broker {
     let added = 0;
     for (const { filter, options } of subscriptions) {
       if (session.subscriptions.has(filter.raw)) continue;
-      session.subscriptions.set(filter.raw, { filter, options });
+      session.setSubscription(filter, options);
       this.treeAdd(filter, session, options);
       counters.subscriptions++;
       added++;
@@ -526,7 +526,7 @@ export class Broker {
   endSession(session: Session, freeId = true): void {
     for (const { filter } of session.subscriptions.values()) this.treeRemove(filter, session);
     counters.subscriptions -= session.subscriptions.size;
-    session.subscriptions.clear();
+    session.clearSubscriptions();
     session.clearMessages();
     this.sessions.delete(session.clientId);
     counters.sessions--;
@@ -545,7 +545,7 @@ export class Broker {
   /** Adds or replaces a subscription; returns true when one with the same filter existed. */
   subscribe(session: Session, filter: ParsedFilter, options: SubscriptionOptions): boolean {
     const existed = session.subscriptions.has(filter.raw);
-    session.subscriptions.set(filter.raw, { filter, options });
+    session.setSubscription(filter, options);
     this.treeAdd(filter, session, options);
     if (!existed) counters.subscriptions++;
     if (session.stored) {
@@ -556,7 +556,7 @@ export class Broker {
   }
 
   unsubscribe(session: Session, filter: ParsedFilter): boolean {
-    if (!session.subscriptions.delete(filter.raw)) return false;
+    if (!session.deleteSubscription(filter.raw)) return false;
     this.treeRemove(filter, session);
     counters.subscriptions--;
     if (session.stored) {

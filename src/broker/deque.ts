@@ -2,8 +2,12 @@
  * A FIFO with O(1) push and shift (an array plus a head index, compacted when half is dead).
  * called from: worker
  */
+/** the items of every deque that has never held one; never written (push replaces it first) */
+const NONE: never[] = [];
+
 export class Deque<T> {
-  private items: (T | undefined)[] = [];
+  /** NONE until the first push: most sessions' queues stay empty (memory per idle connection) */
+  private items: (T | undefined)[] = NONE;
   private head = 0;
 
   get length(): number {
@@ -11,6 +15,7 @@ export class Deque<T> {
   }
 
   push(item: T): void {
+    if (this.items === NONE) this.items = [];
     this.items.push(item);
   }
 
@@ -41,7 +46,7 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.items = [];
+    this.items = NONE;
     this.head = 0;
   }
 

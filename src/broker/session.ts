@@ -1,5 +1,5 @@
 import { counters } from '../metrics/counters.ts';
-import { SessionQueue, WINDOW_MAX, WINDOW_MIN } from './sessionQueue.ts';
+import { SessionQueue, WINDOW_MAX, WINDOW_MIN, type QueueReader } from './sessionQueue.ts';
 import { isExpired, messageSize } from '../model/message.ts';
 import type { Journal, JournalSession } from '../durability/journal.ts';
 import { AckResult, OutboundTable, type AckResultValue, type OutboundEntry } from './qos/outbound.ts';
@@ -49,12 +49,20 @@ export interface QueueLimits {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+export interface SessionSubscription {
+  readonly filter: ParsedFilter;
+  readonly options: SubscriptionOptions;
+}
+
+/** read-only stand-in while a session has never subscribed; never written */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SessionSubscription> = new Map();
+
 /**
  * The state MQTT keeps for one client id, connected or not: subscriptions, the outbound queue,
  * the two QoS tables. It outlives connections of persistent clients.
  * called from: worker (the owning worker's thread only)
  */
-export class Session implements JournalSession {
+export class Session implements JournalSession, QueueReader {
   /** the user name of the last connection (ACL checks while offline) */
   username: string | undefined = undefined;
   /**
@@ -83,7 +91,8 @@ export class Session implements JournalSession {
   expiryInterval = 0;
   /** ms since epoch when an offline session expires; 0 while online or never */
   expiresAt = 0;
-  readonly subscriptions = new Map<string, { readonly filter: ParsedFilter; readonly options: SubscriptionOptions }>();
+  /** made at the first subscription: many device sessions never subscribe (memory per idle connection) */
+  private subs: Map<string, SessionSubscription> | undefined = undefined;
   readonly outbound = new OutboundTable();
   readonly inbound = new InboundTable();
   /**
@@ -119,6 +128,25 @@ export class Session implements JournalSession {
     const link = this.link;
     if (link === undefined) return 0;
     return Math.min(WINDOW_MAX, Math.max(WINDOW_MIN, 2 * link.sendQuota));
+  }
+
+  /** the subscriptions by filter text, in the order they were made */
+  get subscriptions(): ReadonlyMap<string, SessionSubscription> {
+    return this.subs ?? NO_SUBSCRIPTIONS;
+  }
+
+  /** Adds or replaces the subscription with `filter`'s text. */
+  setSubscription(filter: ParsedFilter, options: SubscriptionOptions): void {
+    (this.subs ??= new Map()).set(filter.raw, { filter, options });
+  }
+
+  /** Removes the subscription with filter text `raw`; false when there was none. */
+  deleteSubscription(raw: string): boolean {
+    return this.subs?.delete(raw) ?? false;
+  }
+
+  clearSubscriptions(): void {
+    this.subs = undefined;
   }
 
   /** true while the session has a record in the store */
@@ -257,7 +285,7 @@ export class Session implements JournalSession {
     if (this.journal !== undefined) this.pending.spill(window, this);
     if (link === undefined) return;
     while (this.pending.length > 0 && !link.congested) {
-      this.pending.fill(window, this.readFilter);
+      this.pending.fill(window, this);
       const d = this.pending.peek();
       if (d === undefined) return; // the tail waits for its commit (pumped again then)
       if (d.hold !== undefined && !d.hold.done) return; // pumped again when it settles
@@ -296,20 +324,20 @@ export class Session implements JournalSession {
    */
   private recheckQueued(): void {
     if (this.limits.mayRead === undefined) return;
-    this.pending.retain(this.readFilter);
+    this.pending.retain(this);
   }
 
   /**
    * The reader's ACL for a queued delivery; a denied one is finished (its entry goes). Applied
    * on attach to what is in memory, and to every delivery read back from the store.
    */
-  private readonly readFilter = (d: Delivery): boolean => {
+  keepQueued(d: Delivery): boolean {
     const mayRead = this.limits.mayRead;
     if (mayRead === undefined || mayRead(this, d.message.topic)) return true;
     counters.aclDenied++;
     this.journal?.done(this, d);
     return false;
-  };
+  }
 
   detach(now: number): void {
     this.link = undefined;

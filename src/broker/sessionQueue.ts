@@ -36,8 +36,10 @@ export interface QueueOwner extends JournalSession {
   readonly journal: Journal | undefined;
 }
 
-/** Called with each delivery read back from disk before it joins the head; false: it is gone (the callback finished it). */
-export type ReadFilter = (d: Delivery) => boolean;
+/** Sees each delivery read back from disk before it joins the head; false: it is gone (the reader finished it). */
+export interface QueueReader {
+  keepQueued(d: Delivery): boolean;
+}
 
 export class SessionQueue {
   private readonly head = new Deque<Delivery>();
@@ -112,9 +114,9 @@ export class SessionQueue {
   /**
    * Brings the head up to `window` (at least 1 when anything is queued): from the tail while
    * the disk segment is empty, else reads the next batch from disk once the head is down to
-   * half its window. `filter` sees each delivery read back (the reader's ACL).
+   * half its window. `reader` sees each delivery read back (its ACL).
    */
-  fill(window: number, filter: ReadFilter | undefined): void {
+  fill(window: number, reader: QueueReader | undefined): void {
     const want = Math.max(1, window);
     this.fromTail(want);
     if (this.diskCount === 0 || this.head.length > want / 2 || this.head.length >= want) return;
@@ -128,7 +130,7 @@ export class SessionQueue {
         const size = messageSize(d.message);
         this.diskCount--;
         this.diskBytes -= size;
-        if (filter !== undefined && !filter(d)) continue;
+        if (reader !== undefined && !reader.keepQueued(d)) continue;
         this.head.push(d);
         this.headBytes += size;
       }
@@ -271,20 +273,20 @@ export class SessionQueue {
   }
 
   /**
-   * Keeps the deliveries in memory that `keep` accepts (in order); `keep` finishes the others.
-   * The disk segment is left alone: its entries pass a read filter when they come back.
+   * Keeps the deliveries in memory that `reader` keeps (in order); it finishes the others.
+   * The disk segment is left alone: its entries pass the reader when they come back.
    */
-  retain(keep: (d: Delivery) => boolean): void {
+  retain(reader: QueueReader): void {
     for (let n = this.head.length; n > 0; n--) {
       const d = this.head.shift()!;
-      if (keep(d)) this.head.push(d);
+      if (reader.keepQueued(d)) this.head.push(d);
       else this.headBytes -= messageSize(d.message);
     }
     const round = this.round;
     const counted = round?.n ?? 0;
     for (let i = 0, n = this.tail.length; i < n; i++) {
       const d = this.tail.shift()!;
-      if (keep(d)) this.tail.push(d);
+      if (reader.keepQueued(d)) this.tail.push(d);
       else {
         this.tailBytes -= messageSize(d.message);
         if (round !== undefined && i < counted) round.n--; // the round covers the tail's first entries

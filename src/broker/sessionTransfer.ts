@@ -32,7 +32,7 @@ export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originW
   s.username = r.user ?? undefined;
   s.listenerIndex = r.l ?? undefined;
   s.expiryInterval = r.expiry;
-  for (const x of r.subs) s.subscriptions.set(x.f.raw, { filter: { raw: x.f.raw, filter: x.f.filter, group: x.f.group ?? undefined }, options: x.o });
+  for (const x of r.subs) s.setSubscription({ raw: x.f.raw, filter: x.f.filter, group: x.f.group ?? undefined }, x.o);
   for (const e of r.out) s.outbound.restore(e.i, deliveryFromRecord(e.d, originWorker), e.s);
   s.outbound.lastAllocated = r.lastId;
   for (const id of r.in) s.inbound.receive(id);

@@ -45,6 +45,9 @@ function wrongType(r: AckResultValue, cmd: string): void {
   }
 }
 
+/** the credentials of every CONNECT without a password (shared: one object less per connection) */
+const NO_PASSWORD = { password: undefined } as const;
+
 /** Outbound bytes buffered per socket above which QoS 0 is dropped and QoS 1/2 wait in the queue. */
 const OUTBOUND_BUDGET = 1 << 20;
 
@@ -118,7 +121,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private sessionPending = false;
   /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
   private readonly acks = new AckQueue(this);
-  /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window; set at CONNECT */
+  /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window; made at the first QoS 2 PUBLISH */
   private held: HeldPublishes | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
   idAssigned = false;
@@ -168,6 +171,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     (this as OwnedStream)[CONNECTION].onClose();
   }
 
+  /** The 'data' listener of a stream read in stream mode (TLS, WebSocket); `this` is the stream. */
+  static onStreamData(this: Duplex, chunk: Buffer): void {
+    (this as OwnedStream)[CONNECTION].onData(chunk);
+  }
+
   get remoteAddress(): string | undefined {
     return this.peer.remoteAddress;
   }
@@ -190,7 +198,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   }
 
   /** Every chunk the socket reads, in order; the transport calls it ('data' or transport/directRead.ts). */
-  readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.state === State.Closed) return;
     counters.bytesReceived += chunk.length;
     this.lastRxTick = this.outbox.tick;
@@ -198,15 +206,16 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     // what other workers sent (subscriptions, retained updates) applies before this input is routed
     cluster?.sync();
     try {
-      this.framer.push(chunk, this.onFrame);
+      this.framer.push(chunk, this);
     } catch (err) {
       this.fail(err);
     }
     // a full ring to another worker: stop reading this publisher until it has room
     if (cluster !== undefined && cluster.congested) cluster.pauseReader(this.socket);
-  };
+  }
 
-  private readonly onFrame = (frame: Buffer, bodyOffset: number): void => {
+  /** FrameSink: one whole packet of this connection's stream. */
+  onFrame(frame: Buffer, bodyOffset: number): void {
     switch (this.state) {
       case State.Connected:
         counters.messagesReceived++;
@@ -229,7 +238,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       default:
         return;
     }
-  };
+  }
 
   /** Every packet but PUBLISH (onFrame hands those to onPublish). */
   private onPacket(packet: Packet): void {
@@ -305,7 +314,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     const keepalive = packet.keepalive ?? 0;
     this.clientId = clientId;
     this.username = packet.username;
-    this.credentials = certified !== undefined ? undefined : { password: packet.password === undefined ? undefined : Buffer.from(packet.password) };
+    this.credentials = certified !== undefined ? undefined : packet.password === undefined ? NO_PASSWORD : { password: Buffer.from(packet.password) };
     const mount = this.mountPoint;
     this.will = willFromConnect(packet, clientId, this.listener.index, mount === undefined || !packet.will ? undefined : mountTopic(mount, packet.will.topic));
     this.keepalive = keepalive;
@@ -351,7 +360,6 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       this.aliases.outboundMax = props?.topicAliasMaximum ?? 0;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
-      this.held = new HeldPublishes(this, this.broker.receiveMaximum);
     }
     this.sessionPending = true;
     this.broker.openSession(this, clean, expiry, (session, present) => {
@@ -417,8 +425,10 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** `frame`: the bytes `p` was decoded from (routePublish may forward them as they came). */
   private onPublish(p: IPublishPacket, frame: Buffer, bodyOffset: number): void {
-    // 3.1.1 cannot be told Receive Maximum: past it, its PUBLISHes wait for the window (heldPublishes.ts)
-    if (this.held !== undefined && this.held.offer(p)) return;
+    // 3.1.1 cannot be told Receive Maximum: past it, its PUBLISHes wait for the window (heldPublishes.ts),
+    // which only a QoS 2 PUBLISH can fill: made at the first one
+    const held = this.held ?? (p.qos === 2 && this.version !== 5 ? (this.held = new HeldPublishes(this, this.broker.receiveMaximum)) : undefined);
+    if (held !== undefined && held.offer(p)) return;
     routePublish(this, this.broker, p, frame, bodyOffset);
   }
 

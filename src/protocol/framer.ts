@@ -11,6 +11,11 @@ export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
  *  so a peer that announces a huge length costs only what it actually sends. */
 const INITIAL_ASSEMBLY_BYTES = 4096;
 
+/** What a framer hands each whole packet to: an object, so that a connection needs no closure for it. */
+export interface FrameSink {
+  onFrame(frame: Buffer, bodyOffset: number): void;
+}
+
 /** Incremental framer: splits a TCP byte stream into whole MQTT packets. Never throws on short input;
  *  copies only when a packet spans chunks; bounds what it buffers. */
 export class Framer {
@@ -45,20 +50,20 @@ export class Framer {
   }
 
   /**
-   * Feeds one chunk and calls onPacket synchronously, in order, for every complete packet.
+   * Feeds one chunk and calls sink.onFrame synchronously, in order, for every complete packet.
    * `frame` holds the whole packet (fixed header included): a view (subarray) of the chunk when the
    * packet lies in one chunk, a concatenation otherwise. `bodyOffset` = index in `frame` where the
    * variable header starts (1 + length-of-varint).
    * Throws MqttProtocolError: MalformedPacket (0x81) for a remaining length of more than 4 bytes;
    * PacketTooLarge (0x95) as soon as the remaining length is known to exceed maxPacketSize, before
-   * the body is buffered. Exceptions thrown by onPacket propagate unchanged; the framer state stays
+   * the body is buffered. Exceptions thrown by onFrame propagate unchanged; the framer state stays
    * consistent (the packet was consumed) but the rest of that chunk is discarded. After the framer
    * itself throws, the stream cannot be resynchronised: close the connection.
    *
-   * Frame lifetime: a view frame aliases the caller's chunk; anything kept after onPacket returns must
+   * Frame lifetime: a view frame aliases the caller's chunk; anything kept after onFrame returns must
    * own a copy.
    */
-  push(chunk: Buffer, onPacket: (frame: Buffer, bodyOffset: number) => void): void {
+  push(chunk: Buffer, sink: FrameSink): void {
     let pos = 0;
     const length = chunk.length;
     if (this.#headLength > 0) {
@@ -72,7 +77,7 @@ export class Framer {
       const bodyOffset = this.#bodyOffset;
       this.#assembly = null;
       this.#assembled = 0;
-      onPacket(frame, bodyOffset);
+      sink.onFrame(frame, bodyOffset);
     }
     while (pos < length) {
       if (!this.#readHeader(chunk, pos, length)) {
@@ -85,7 +90,7 @@ export class Framer {
         const start = pos;
         pos += total;
         // a read that is exactly one packet (a device's usual write) is the frame itself
-        onPacket(start === 0 && pos === length ? chunk : chunk.subarray(start, pos), this.#bodyOffset);
+        sink.onFrame(start === 0 && pos === length ? chunk : chunk.subarray(start, pos), this.#bodyOffset);
       } else {
         this.#startAssembly(length - pos);
         pos = this.#continueAssembly(chunk, pos);

@@ -16,15 +16,20 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** one per thread: a read's bytes are copied out before the next read can start */
 let readBuffer: Buffer | undefined;
 
+/** What reads are handed to: an object, so that a socket needs no closure for it. */
+export interface ReadSink {
+  onData(chunk: Buffer): void;
+}
+
 /** where a switched socket's chunks go */
 const SINK = Symbol('culex.readSink');
-type SwitchedSocket = Socket & { [SINK]: (chunk: Buffer) => void };
+type SwitchedSocket = Socket & { [SINK]: ReadSink };
 
 /** Node calls it as a method of the socket (`this`): one function for every socket, no closure each. */
 function onRead(this: SwitchedSocket, bytes: number, from: Buffer): void {
   const chunk = Buffer.allocUnsafe(bytes);
   from.copy(chunk, 0, 0, bytes);
-  this[SINK](chunk);
+  this[SINK].onData(chunk);
 }
 
 interface OnreadSlots {
@@ -42,11 +47,11 @@ function findSlots(socket: Socket): OnreadSlots | null {
 }
 
 /**
- * Feeds `onChunk` every read of an accepted plain TCP socket, from now on. Returns false, having
+ * Feeds `sink` every read of an accepted plain TCP socket, from now on. Returns false, having
  * changed nothing, for a socket this cannot switch (TLS, or a Node without onread slots): the
  * caller then listens to 'data'. Call it in the 'connection' handler, before any read completes.
  */
-export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+export function readDirect(socket: Socket, sink: ReadSink): boolean {
   if (socket.constructor !== Socket) return false;
   const handle = (socket as unknown as { _handle: { useUserBuffer?: (b: Buffer) => void } | null })._handle;
   if (handle === null || typeof handle.useUserBuffer !== 'function') return false;
@@ -56,7 +61,7 @@ export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[slots.buffer] = buffer;
   fields[slots.callback] = onRead;
-  (socket as SwitchedSocket)[SINK] = onChunk;
+  (socket as SwitchedSocket)[SINK] = sink;
   handle.useUserBuffer(buffer);
   // flowing without a 'data' listener, so that the end of input is still emitted as 'end'
   socket.resume();

@@ -293,7 +293,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
     ? listenWebSocket(listener, port, (stream, peer) => {
       if (!admit(index, stream, peer, local)) return;
       const conn = new Connection(stream, broker, outbox, context, peer);
-      stream.on('data', conn.onData);
+      stream.on('data', Connection.onStreamData);
       outbox.add(conn);
     }, maxFrame, config.websocketsHeadersSize)
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
@@ -301,7 +301,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
       if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
       const conn = new Connection(socket, broker, outbox, context, socket);
-      if (!readDirect(socket, conn.onData)) socket.on('data', conn.onData);
+      if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
     }));
   local = (server.address() as AddressInfo).port;

@@ -1,14 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Framer, PROTOCOL_MAX_PACKET_SIZE } from '../../../src/protocol/framer.ts';
+import { Framer, PROTOCOL_MAX_PACKET_SIZE, type FrameSink } from '../../../src/protocol/framer.ts';
 import { MqttProtocolError, ReasonCode } from '../../../src/protocol/errors.ts';
 import { fixtureBytes, packetFixtures } from '../../fixtures/packets.ts';
+
+const sink = (onFrame: (frame: Buffer, bodyOffset: number) => void): FrameSink => ({ onFrame });
 
 type Frames = Array<{ bytes: string; bodyOffset: number }>;
 
 function collect(framer: Framer, chunks: Buffer[]): Frames {
   const out: Frames = [];
-  for (const chunk of chunks) framer.push(chunk, (frame, bodyOffset) => out.push({ bytes: frame.toString('hex'), bodyOffset }));
+  for (const chunk of chunks) framer.push(chunk, sink((frame, bodyOffset) => out.push({ bytes: frame.toString('hex'), bodyOffset })));
   return out;
 }
 
@@ -43,7 +45,7 @@ describe('Framer', () => {
   test('all fixtures in one chunk come out in order, as views of the chunk', () => {
     const chunk = Buffer.concat(all);
     const views: Buffer[] = [];
-    new Framer(0).push(chunk, (frame) => views.push(frame));
+    new Framer(0).push(chunk, sink((frame) => views.push(frame)));
     assert.deepStrictEqual(views.map((v) => v.toString('hex')), all.map((b) => b.toString('hex')));
     for (const view of views) assert.equal(view.buffer, chunk.buffer);
   });
@@ -66,7 +68,7 @@ describe('Framer', () => {
     const framer = new Framer(0);
     const frames: Buffer[] = [];
     for (let i = 0; i < packet.length; i += 1000) {
-      framer.push(packet.subarray(i, i + 1000), (frame) => frames.push(frame));
+      framer.push(packet.subarray(i, i + 1000), sink((frame) => frames.push(frame)));
       if (frames.length === 0) assert.equal(framer.buffered, Math.min(i + 1000, packet.length));
     }
     assert.equal(frames.length, 1);
@@ -77,14 +79,14 @@ describe('Framer', () => {
   test('[MQTT-3.2.2-15] PacketTooLarge is raised from the fixed header alone, before the body arrives', () => {
     const framer = new Framer(1024);
     // remaining length 2000 → whole packet 2003 bytes
-    assert.throws(() => framer.push(Buffer.from([0x30, 0xd0, 0x0f]), () => assert.fail('no packet expected')),
+    assert.throws(() => framer.push(Buffer.from([0x30, 0xd0, 0x0f]), sink(() => assert.fail('no packet expected'))),
       (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.PacketTooLarge);
   });
 
   test('PacketTooLarge when the length bytes arrive split across chunks', () => {
     const framer = new Framer(100);
-    framer.push(Buffer.from([0x30, 0x80]), () => {});
-    assert.throws(() => framer.push(Buffer.from([0x01]), () => {}),
+    framer.push(Buffer.from([0x30, 0x80]), sink(() => {}));
+    assert.throws(() => framer.push(Buffer.from([0x01]), sink(() => {})),
       (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.PacketTooLarge);
   });
 
@@ -97,37 +99,37 @@ describe('Framer', () => {
   test('maxPacketSize 0 means the protocol maximum', () => {
     assert.equal(PROTOCOL_MAX_PACKET_SIZE, 268_435_460);
     const framer = new Framer(0);
-    framer.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]), () => assert.fail('incomplete'));
+    framer.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]), sink(() => assert.fail('incomplete')));
     assert.ok(framer.buffered > 0 && framer.buffered < 10_000, 'buffers what arrived, not what was announced');
   });
 
   test('a remaining length of more than 4 bytes is malformed', () => {
-    assert.throws(() => new Framer(0).push(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01]), () => {}),
+    assert.throws(() => new Framer(0).push(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01]), sink(() => {})),
       (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.MalformedPacket);
     const framer = new Framer(0);
-    framer.push(Buffer.from([0x30, 0x80, 0x80]), () => {});
-    assert.throws(() => framer.push(Buffer.from([0x80, 0x80]), () => {}),
+    framer.push(Buffer.from([0x30, 0x80, 0x80]), sink(() => {}));
+    assert.throws(() => framer.push(Buffer.from([0x80, 0x80]), sink(() => {})),
       (e: unknown) => e instanceof MqttProtocolError && e.reasonCode === ReasonCode.MalformedPacket);
   });
 
   test('short input never throws and is reported by buffered', () => {
     const framer = new Framer(0);
-    framer.push(Buffer.from([0x30]), () => assert.fail('incomplete'));
+    framer.push(Buffer.from([0x30]), sink(() => assert.fail('incomplete')));
     assert.equal(framer.buffered, 1);
-    framer.push(Buffer.from([0x05, 0x00]), () => assert.fail('incomplete'));
+    framer.push(Buffer.from([0x05, 0x00]), sink(() => assert.fail('incomplete')));
     assert.equal(framer.buffered, 3);
-    framer.push(Buffer.alloc(0), () => assert.fail('incomplete'));
+    framer.push(Buffer.alloc(0), sink(() => assert.fail('incomplete')));
     assert.equal(framer.buffered, 3);
   });
 
   test('an exception from onPacket propagates and the next push starts a new packet', () => {
     const framer = new Framer(0);
     const boom = new Error('handler failed');
-    assert.throws(() => framer.push(Buffer.from([0xc0, 0x00, 0xc0]), () => { throw boom; }), (e: unknown) => e === boom);
+    assert.throws(() => framer.push(Buffer.from([0xc0, 0x00, 0xc0]), sink(() => { throw boom; })), (e: unknown) => e === boom);
     assert.equal(framer.buffered, 0);
     const split = new Framer(0);
-    split.push(Buffer.from([0xc0]), () => {});
-    assert.throws(() => split.push(Buffer.from([0x00]), () => { throw boom; }), (e: unknown) => e === boom);
+    split.push(Buffer.from([0xc0]), sink(() => {}));
+    assert.throws(() => split.push(Buffer.from([0x00]), sink(() => { throw boom; })), (e: unknown) => e === boom);
     assert.equal(split.buffered, 0);
     assert.deepStrictEqual(collect(split, [Buffer.from([0xd0, 0x00])]), [{ bytes: 'd000', bodyOffset: 2 }]);
   });

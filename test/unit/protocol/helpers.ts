@@ -9,7 +9,7 @@ import type { PacketFixture } from '../../fixtures/packets.ts';
 /** Splits `bytes` into [frame, bodyOffset] pairs with a fresh Framer (frames copied). */
 export function frameAll(bytes: Buffer, maxPacketSize = 0): Array<[Buffer, number]> {
   const out: Array<[Buffer, number]> = [];
-  new Framer(maxPacketSize).push(bytes, (frame, bodyOffset) => out.push([Buffer.from(frame), bodyOffset]));
+  new Framer(maxPacketSize).push(bytes, { onFrame: (frame, bodyOffset) => out.push([Buffer.from(frame), bodyOffset]) });
   return out;
 }
 

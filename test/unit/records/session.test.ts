@@ -86,7 +86,7 @@ function fullSession(): Session {
   const s = new Session('c1', limits);
   s.username = 'alice';
   s.expiryInterval = 3600;
-  for (const [raw, entry] of SUBSCRIPTIONS) s.subscriptions.set(raw, entry);
+  for (const [, entry] of SUBSCRIPTIONS) s.setSubscription(entry.filter, entry.options);
 
   s.outbound.lastAllocated = 65533;
   const add = (d: Delivery): number => {

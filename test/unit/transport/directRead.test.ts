@@ -23,7 +23,7 @@ test('an accepted TCP socket is read directly: every byte in order, chunks stay 
   let server!: Socket;
   const { client, close } = await accepted((s) => {
     server = s;
-    switched = readDirect(s, (c) => chunks.push(c));
+    switched = readDirect(s, { onData: (c) => chunks.push(c) });
   });
   const sent: Buffer[] = [];
   for (let i = 0; i < 50; i++) {
@@ -46,7 +46,7 @@ test('pause stops the direct reads and resume continues them', async () => {
   let server!: Socket;
   const { client, close } = await accepted((s) => {
     server = s;
-    readDirect(s, (c) => chunks.push(c));
+    readDirect(s, { onData: (c) => chunks.push(c) });
   });
   client.write('one');
   while (chunks.length === 0) await new Promise((r) => setTimeout(r, 5));
