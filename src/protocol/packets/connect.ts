@@ -47,18 +47,29 @@ export function decodeConnect(frame: Buffer, bodyOffset: number): IConnectPacket
   }
 }
 
+/** the protocol names' bytes, big-endian: "MQTT", and "MQIsdp" as "MQIs" + "dp" */
+const MQTT_NAME = 0x4d515454;
+const MQIS_NAME = 0x4d514973;
+const DP_NAME = 0x6470;
+
 /** Reads the protocol name and level; throws unless they are MQIsdp/3, MQTT/4 or MQTT/5. */
 function readProtocolLevel(reader: FieldReader): ProtocolVersion {
   const nameLength = reader.u16('protocol name');
   if (reader.left < nameLength + 1) throw malformed('MQTT_ERR_TRUNCATED', 'CONNECT too short for the protocol name and level');
-  const name = reader.frame.toString('latin1', reader.pos, reader.pos + nameLength);
+  const frame = reader.frame;
+  const at = reader.pos;
+  // compared as bytes: no string made for every CONNECT
+  const mqtt = nameLength === 4 && frame.readUInt32BE(at) === MQTT_NAME;
+  const mqisdp = nameLength === 6 && frame.readUInt32BE(at) === MQIS_NAME && frame.readUInt16BE(at + 4) === DP_NAME;
   reader.pos += nameLength;
-  if (name !== 'MQTT' && name !== 'MQIsdp') {
+  if (!mqtt && !mqisdp) {
     // [MQTT-3.1.2-1] the server MAY disconnect: no CONNACK, since the protocol is not known to be MQTT
+    const name = frame.toString('latin1', at, at + nameLength);
     throw protocolError('MQTT_ERR_PROTOCOL_NAME', `unknown protocol name ${JSON.stringify(name)}`, 'MQTT-3.1.2-1');
   }
   const level = reader.u8('protocol level') & ~BRIDGE_BIT;
-  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return level;
+  if ((mqtt && (level === 4 || level === 5)) || (mqisdp && level === 3)) return level;
+  const name = mqtt ? 'MQTT' : 'MQIsdp';
   const error = new MqttProtocolError(ReasonCode.UnsupportedProtocolVersion, 'MQTT_ERR_PROTOCOL_VERSION',
     `unsupported protocol level ${level} for ${name}`, 'MQTT-3.1.2-2');
   error.protocolVersion = 4;
