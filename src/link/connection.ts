@@ -650,7 +650,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.flush();
     this.socket.end();
     this.socket.pause();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.outbox.endLater(this.socket);
   }
 
   private onClose(): void {

@@ -1,7 +1,8 @@
 /**
  * The output side of one worker's connections: the connections open on this worker, the dirty
  * list (connections with bytes queued this turn), one flush per event-loop turn, and the sweep
- * that closes connections past their keep-alive or CONNECT timeout.
+ * that closes connections past their keep-alive or CONNECT timeout and destroys the sockets
+ * whose peer did not close them after they were told to end.
  *
  * Invariants: a connection is on the dirty list at most once per turn (Connection.dirty); ring
  * writes to other workers become visible (beforeFlush) before any socket of this worker is
@@ -9,10 +10,14 @@
  * message: one setImmediate per batch.
  * called from: worker
  */
+import type { Duplex } from 'node:stream';
 import { counters } from '../metrics/counters.ts';
+import { Deque } from '../broker/deque.ts';
 import type { Connection } from './connection.ts';
 
 const SWEEP_MS = 250;
+/** sweeps a socket told to end may stay open for its peer to close it (at least 2 s) */
+const END_TICKS = Math.ceil(2000 / SWEEP_MS);
 /** the longest dirty list kept for reuse */
 const SPARE_MAX = 4096;
 
@@ -35,6 +40,14 @@ export class Outbox {
   private readonly sweepTimer: NodeJS.Timeout;
   /** publishes this turn's writes to other workers (the cluster's rings); undefined with one worker */
   private readonly beforeFlush: (() => void) | undefined;
+
+  /**
+   * sockets told to end (after a DISCONNECT, a refusal, an error), oldest first, and the tick
+   * each was told at: the sweep destroys those still open END_TICKS later, for a peer that never
+   * closes its side. One list for all, no timer per close.
+   */
+  private readonly ending = new Deque<Duplex>();
+  private readonly endingSince = new Deque<number>();
 
   /** sweeps from accept to CONNACK (max_connect_time); counted from accept, not from the last byte */
   private connectTicks: number;
@@ -60,6 +73,12 @@ export class Outbox {
   /** Once per added connection, when it is released (closed, or taken over and closing). */
   remove(conn: Connection): void {
     if (this.connections.delete(conn)) this.openByListener[conn.listenerIndex]!--;
+  }
+
+  /** `socket` was told to end: it is destroyed if still open END_TICKS sweeps from now. */
+  endLater(socket: Duplex): void {
+    this.ending.push(socket);
+    this.endingSince.push(this.tick);
   }
 
   /** A connection has bytes to write: it is written once when this turn's I/O is done. */
@@ -96,6 +115,10 @@ export class Outbox {
    *  allocates an iterator result per connection, four times a second. */
   private sweep(): void {
     ++this.tick;
+    while (this.endingSince.length > 0 && this.tick - this.endingSince.peek()! > END_TICKS) {
+      this.endingSince.shift();
+      this.ending.shift()!.destroy(); // nothing happens to a socket already closed
+    }
     this.connections.forEach(this.sweepOne);
     this.flushSoon();
   }

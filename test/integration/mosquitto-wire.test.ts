@@ -85,6 +85,31 @@ describe('[MQTT-3.14.2-1] [MQTT-3.4.2-1] v5 packets that end before their Proper
     socket.destroy();
   });
 
+  test('a client that keeps its side open after DISCONNECT is let go by the broker: FIN first, then the socket is closed (after 2 s)', async () => {
+    const socket = net.connect({ port: broker.port, host: '127.0.0.1', allowHalfOpen: true });
+    let probe: NodeJS.Timeout | undefined;
+    let giveUp: NodeJS.Timeout | undefined;
+    const gone = new Promise<string | undefined>((resolve) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+      giveUp = setTimeout(() => resolve('still open after 20 s'), 20_000);
+    });
+    // the broker's FIN ends this side's reading; writing on shows when the broker's socket is closed (a reset answers)
+    socket.on('end', () => { probe = setInterval(() => socket.write(Buffer.from([0])), 250); });
+    const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(pk.connect({ version: 5, clientId: uniqueId() }));
+    await connack;
+    socket.write(Buffer.from('e000', 'hex'));
+    try {
+      const how = await gone;
+      assert.ok(how === 'EPIPE' || how === 'ECONNRESET', `the broker closed its socket (${how})`);
+      assert.notEqual(probe, undefined, 'the FIN came first');
+    } finally {
+      clearInterval(probe);
+      clearTimeout(giveUp);
+      socket.destroy();
+    }
+  });
+
   test('DISCONNECT e0 01 00 (reason 0, no Property Length) discards the will [MQTT-3.14.4-3]', async () => {
     const topic = `short/${uniqueId()}`;
     const inbox = await listen(topic);
