@@ -95,7 +95,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   sendQuota = 65535;
   /** v5: client's Maximum Packet Size; 0 = none */
   private clientMaxPacketSize = 0;
-  readonly aliases = new TopicAliases();
+  /** MQTT 5 topic aliases: made when the client allows ours or sends its own (most connections never do) */
+  private topicAliases: TopicAliases | undefined = undefined;
   private problemInformation = true;
   private readonly framer: Framer;
   /** frames received while CONNECT is being authenticated, processed in order afterwards */
@@ -119,8 +120,11 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
    */
   private closeLogLine: string | undefined = undefined;
   private sessionPending = false;
-  /** acknowledgements waiting for a durable commit, in the order of the packets they answer */
-  private readonly acks = new AckQueue(this);
+  /**
+   * acknowledgements waiting for a durable commit, in the order of the packets they answer; made
+   * at the first one that must wait
+   */
+  private acks: AckQueue | undefined = undefined;
   /** 3.1/3.1.1: PUBLISHes waiting for the inbound QoS 2 window; made at the first QoS 2 PUBLISH */
   private held: HeldPublishes | undefined = undefined;
   /** the broker made up this client id (unique by construction: no other worker can hold it) */
@@ -260,7 +264,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
         // the id is free on disk before PUBCOMP tells the client it may reuse it
         // an unknown id (a PUBREL repeated after a reconnect) is completed with Success, as Mosquitto 2.0.11
         // does (handle_pubrel.c; its 03-publish-c2b-disconnect-qos2.py expects 70 02); the spec also allows 0x92
-        this.acks.after(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version)));
+        this.afterCommit(scope.close(), () => this.write(encodeAck('pubcomp', id, this.version)));
         if (known) this.held?.release((p) => routePublish(this, this.broker, p, undefined, 0));
         return;
       }
@@ -357,7 +361,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (v5) {
       this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
       this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
-      this.aliases.outboundMax = props?.topicAliasMaximum ?? 0;
+      const aliasMax = props?.topicAliasMaximum ?? 0;
+      if (aliasMax > 0) this.aliases.outboundMax = aliasMax;
     } else {
       this.sendQuota = cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535;
     }
@@ -437,12 +442,18 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
    * (AckQueue); `failed` may adjust what it says when the commit fails (else the client is closed).
    */
   afterCommit(commit: Promise<void> | undefined, send: () => void, failed?: () => boolean): void {
-    this.acks.after(commit, send, failed);
+    if (commit === undefined && this.acks === undefined) send();
+    else (this.acks ??= new AckQueue(this)).after(commit, send, failed);
   }
 
   /** something waits in the ordered-ack queue: a new acknowledgement must go behind it */
   get acksWaiting(): boolean {
-    return this.acks.waiting;
+    return this.acks?.waiting === true;
+  }
+
+  /** this connection's topic aliases (an inbound PUBLISH that carries one makes them) */
+  get aliases(): TopicAliases {
+    return (this.topicAliases ??= new TopicAliases());
   }
 
   // WindowOwner (heldPublishes.ts)
@@ -519,7 +530,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   sendPublish(d: Delivery, packetId: number, dup: boolean, after?: Promise<void>): boolean {
     if (this.mountPoint !== undefined) return this.sendMountedPublish(d, packetId, dup, after);
     const topic = d.message.topic;
-    const alias = this.aliases.outboundFor(topic);
+    const alias = this.topicAliases?.outboundFor(topic);
     return this.sendPublishBytes(encodeDelivery(d, packetId, dup, this.version, alias, Date.now()), topic, alias, after);
   }
 
@@ -527,14 +538,14 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   private sendMountedPublish(d: Delivery, packetId: number, dup: boolean, after: Promise<void> | undefined): boolean {
     const topic = unmountTopic(this.mountPoint!, d.message.topic);
     if (topic === undefined) return false;
-    const alias = this.aliases.outboundFor(topic);
+    const alias = this.topicAliases?.outboundFor(topic);
     return this.sendPublishBytes(encodeDeliveryAs(topic, d, packetId, dup, this.version, alias, Date.now()), topic, alias, after);
   }
 
   private sendPublishBytes(bytes: Buffer, topic: string, alias: number | undefined, after: Promise<void> | undefined): boolean {
     if (this.clientMaxPacketSize > 0 && bytes.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size
-      if (alias !== undefined && alias > 0) this.aliases.forgetOutbound(topic);
+      if (alias !== undefined && alias > 0) this.topicAliases?.forgetOutbound(topic);
       counters.messagesDroppedTooLarge++;
       return false;
     }
@@ -550,8 +561,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** Writes at once, or (keeping the order of everything written) once `after` has resolved or earlier writes that wait have gone. */
   private writeAfter(after: Promise<void> | undefined, bytes: Buffer): void {
-    if (after === undefined && !this.acks.waiting) this.write(bytes);
-    else this.acks.after(after, () => this.write(bytes));
+    if (after === undefined && !this.acksWaiting) this.write(bytes);
+    else this.afterCommit(after, () => this.write(bytes));
   }
 
   private onDrain(): void {
