@@ -4,10 +4,9 @@
  * in use would silently take a share of its connections. So a start is refused, as Mosquitto's
  * "Address already in use", when a socket already listens where the listener would: on its
  * port, at its address or a wildcard one (either side); an IPv6-only listener counts IPv6 sockets
- * only. Read from /proc/net/tcp{,6} rather than
- * probed with a bind: a probe that listens, even briefly, is seen by whoever polls the port and
- * answered with a reset. Elsewhere than Linux (no such tables, no SO_REUSEPORT balancing) the
- * workers' own binds report a conflict.
+ * only. Read from /proc/net/tcp{,6} rather than probed with a bind: a probe that listens, even
+ * briefly, is seen by whoever polls the port and answered with a reset. Elsewhere than Linux (no
+ * such tables, no SO_REUSEPORT balancing) the workers' own binds report a conflict.
  * called from: main thread
  */
 import { readFileSync } from 'node:fs';

@@ -51,6 +51,9 @@ interface Inbox {
   fragments: Buffer[];
 }
 
+/** One Stored answer: [ticket, seq, entries, failed, its one entry carries the message inline] (RemoteItem on the wire). */
+type StoredAnswer = [number, number, RemoteEntry[], 0 | 1, 0 | 1];
+
 export class Cluster implements ClusterLink {
   readonly self: number;
   readonly workers: number;
@@ -79,8 +82,7 @@ export class Cluster implements ClusterLink {
   private readonly tickets = new Map<number, { t: Ticket; w: number }>();
   private lastTicket = 0;
   /** per worker: Stored answers and Release notes to send at the next flush */
-  /** per worker: [ticket, seq, entries, failed, the one entry carries the message inline] */
-  private readonly answers: [number, number, RemoteEntry[], 0 | 1, 0 | 1][][] = [];
+  private readonly answers: StoredAnswer[][] = [];
   private readonly releases: [number, boolean][][] = [];
 
   constructor(shared: ClusterShared, self: number) {
@@ -397,7 +399,7 @@ export class Cluster implements ClusterLink {
         this.peerReset(from);
         return;
       case Kind.Stored:
-        for (const [n, seq, e, failed, inline] of (body as { i: [number, number, RemoteEntry[], 0 | 1, 0 | 1][] }).i) {
+        for (const [n, seq, e, failed, inline] of (body as { i: StoredAnswer[] }).i) {
           const pending = this.tickets.get(n);
           if (pending === undefined) continue;
           this.tickets.delete(n);
@@ -455,8 +457,10 @@ export class Cluster implements ClusterLink {
     return -1;
   }
 
-  /** Queues the answer to a Durable record of worker `w` (undefined: it could not be stored). */
-  /** `failed`: not everything could be stored (the publisher is not told "stored"); the entries in `item` are written all the same. */
+  /**
+   * Queues the answer to a Durable record of worker `w`. `failed`: not everything could be stored
+   * (the publisher is not told "stored"); the entries in `item` are written all the same.
+   */
   private answer(w: number, ticket: number, item: RemoteItem, failed: boolean): void {
     this.answers[w]!.push([ticket, item.s, item.e, failed ? 1 : 0, item.x === true ? 1 : 0]);
     this.broker.flushSoon();
