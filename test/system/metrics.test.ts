@@ -8,7 +8,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -17,7 +16,7 @@ import { defaultConfig } from '../../src/config/defaults.ts';
 import type { BrokerConfig } from '../../src/config/types.ts';
 import { fillUp, mountTmpfs, unmountAll } from '../helpers/disk.ts';
 import { PacketType, pk, RawClient } from '../helpers/raw.ts';
-import { culexOnly } from '../helpers/broker.ts';
+import { culexOnly, freePort } from '../helpers/broker.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -32,13 +31,6 @@ after(() => {
   cleanupBrokerProcesses();
 });
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Started {

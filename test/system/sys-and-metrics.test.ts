@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { startBroker } from '../../src/server.ts';
 import { defaultConfig } from '../../src/config/defaults.ts';
+import { freePort } from '../helpers/broker.ts';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 test('$SYS/broker topics are published retained with Mosquitto names, and /metrics and /healthz answer', async () => {
   const metricsPort = await freePort();

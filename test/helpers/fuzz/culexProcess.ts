@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { freePort } from '../broker.ts';
 import type { Target } from './wire.ts';
 
 const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
@@ -33,17 +34,6 @@ export interface CulexProcess {
   /** set once the process has exited */
   exited: string | undefined;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts culex with `workers` workers; `extra` configuration lines go before the listeners. */
