@@ -314,7 +314,8 @@ try {
     result.fanBytesPerSession = Math.round((filled - idle) / SESSIONS);
     result.fanBytesPerQueued = Math.round((filled - idle) / queued);
     process.stdout.write(`${PER} messages to each (${queued} queued) in ${((performance.now() - t) / 1000).toFixed(1)} s: RSS above idle ${mb(filled - idle)} MB = ` +
-      `${result.fanBytesPerSession} B per offline session, ${result.fanBytesPerQueued} B per queued message (${await heapAndHeld()})\n`);
+      `${result.fanBytesPerSession} B per offline session, ${result.fanBytesPerQueued} B per queued message (${await heapAndHeld()}); data file ${mb(fileSize())} MB\n`);
+    result.fanFileMB = Number(mb(fileSize()));
   }
 
   /** the data file after the long queue's fill, then after its drain */

@@ -196,6 +196,11 @@ export abstract class StoreCommits {
     return this.deferred === undefined;
   }
 
+  /** a transaction of this Store is still being written (its writes issued, not yet settled) */
+  get writing(): boolean {
+    return this.oldestUnsettled() !== undefined;
+  }
+
   /** unhealthy because the disk is full (not an I/O error): v5 publishers are told 0x97 */
   get full(): boolean {
     return this.deferred !== undefined && this.lastError?.code === 'STORE_FULL';

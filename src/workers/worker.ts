@@ -25,6 +25,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
 import { anyAclFile, listenerSecurity } from '../config/listenerSecurity.ts';
 import { Cluster } from './cluster.ts';
+import { collectWhenIdle } from './idleCollector.ts';
 import { DeclaredSessions } from './declaredSessions.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
@@ -160,6 +161,13 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
   return s + ((index - (s % workers) + workers) % workers);
 }
 const servers: Server[] = [];
+/** a full collection once the worker goes idle after a burst (idleCollector.ts) */
+const idleCollector = collectWhenIdle({
+  waiting: () => store?.writing === true,
+  collected: (before, after, ms) => {
+    if (log.debugEnabled) log.debug(`worker ${init.index}: idle after a burst: heap ${Math.round(before / 1048576)} MB → ${Math.round(after / 1048576)} MB (a full collection, ${Math.round(ms)} ms)`);
+  },
+});
 /** this thread's runtime metrics (heap, event loop, GC), only when /metrics is served */
 const runtime = config.metricsListener === undefined ? undefined : new (await import('../metrics/runtime.ts')).RuntimeMetrics();
 /** the bridges (Mosquitto `connection` blocks): all owned by worker 0, started once the listeners are open */
@@ -204,6 +212,7 @@ port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stop':
       stopping = true;
+      idleCollector.stop();
       for (const b of bridges) b.stop();
       for (const s of servers) s.close();
       cluster?.stop();

@@ -372,6 +372,16 @@ describe('durability modes and group commit', () => {
     });
   });
 
+  test('writing is true from a write until its transaction has settled, then false', async () => {
+    await withStore(async (s) => {
+      assert.equal(s.writing, false, 'nothing written yet');
+      s.putMessage(1, plainMessage(1));
+      assert.equal(s.writing, true, 'a write issued, its transaction not settled');
+      await s.flush();
+      assert.equal(s.writing, false, 'the transaction settled');
+    });
+  });
+
   test('batch: commit() resolves without waiting for the transaction; flush() waits for it', async () => {
     await withStore(
       async (s) => {
