@@ -18,7 +18,7 @@ const WAITER = 1;
 
 interface Shared {
   readonly bells: SharedArrayBuffer;
-  /** Float64 [0]: when the last ring was stamped (performance.timeOrigin + now(), ms); Int32 [2]: 1 = stop */
+  /** Float64 [0]: when the last ring was stamped (performance.timeOrigin + now(), ms); the Int32 at byte 8: 1 = stop */
   readonly stamp: SharedArrayBuffer;
 }
 
@@ -29,7 +29,7 @@ if (isMainThread) {
   const shared: Shared = { bells: createDoorbells(2), stamp: new SharedArrayBuffer(16) };
   const bells = new Doorbells(shared.bells);
   const at = new Float64Array(shared.stamp, 0, 1);
-  const stop = new Int32Array(shared.stamp, 8, 2);
+  const stop = new Int32Array(shared.stamp, 8, 1);
   const waiter = new Worker(new URL(import.meta.url), { workerData: shared });
   await new Promise((resolve) => waiter.once('online', resolve));
   let rings = 0;
@@ -59,7 +59,7 @@ if (isMainThread) {
   const shared = workerData as Shared;
   const bells = new Doorbells(shared.bells);
   const at = new Float64Array(shared.stamp, 0, 1);
-  const stop = new Int32Array(shared.stamp, 8, 2);
+  const stop = new Int32Array(shared.stamp, 8, 1);
   const latencies: number[] = [];
   // a wait alone does not keep a worker's event loop alive
   const alive = setInterval(() => {}, 1 << 30);
