@@ -229,6 +229,22 @@ export async function receivePublishes(client: RawClient, n: number, ack = true,
 }
 
 /**
+ * Sends PINGREQ and waits for the PINGRESP: the broker has then processed every packet sent
+ * before it (a connection's packets are handled in order). The PUBLISHes that arrive meanwhile
+ * are returned, unacknowledged. Used before an abrupt close, whose RST may discard what the
+ * broker had not yet read.
+ */
+export async function roundTrip(client: RawClient, timeoutMs = 10000): Promise<Packet[]> {
+  client.send(pk.pingreq());
+  const publishes: Packet[] = [];
+  for (;;) {
+    const p = await client.nextPacket(timeoutMs);
+    if (p.type === PacketType.PINGRESP) return publishes;
+    if (p.type === PacketType.PUBLISH) publishes.push(p);
+  }
+}
+
+/**
  * After a SUBSCRIBE the broker must refuse: either a SUBACK whose codes are all failures
  * (>= 0x80; exactly 0x80 in 3.1.1), or a close (v5: after a DISCONNECT with an error code).
  * Both are allowed by the specification for an invalid filter. Returns which one happened.
