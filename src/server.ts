@@ -20,6 +20,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
 import { ReportCollector } from './metrics/collect.ts';
 import type { ReportDetail } from './metrics/report.ts';
+import type { RefTally } from './records/stored.ts';
 
 /** What a configuration reload did (RunningBroker.reload). */
 export interface ReloadResult {
@@ -147,6 +148,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   /** this run's id in what its clean stop writes, and the last run's whose clean stop holds (src/persistence/cleanStop.ts) */
   const run = randomInt(1, 2 ** 47);
   let cleanRun: number | undefined;
+  /** the reference counts the pass after a crash made, by worker (shared memory), until every worker has loaded */
+  let passRefs: readonly RefTally[] | undefined;
   if (persistent) {
     const started = performance.now();
     const check = await (await import('./persistence/startup.ts')).checkStore(config, log, n).catch((err: unknown) => {
@@ -155,6 +158,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     });
     if (shared !== undefined) Atomics.store(new Int32Array(shared.state), SharedState.retainStamp, check.retainStamp);
     cleanRun = check.cleanRun;
+    passRefs = check.refs;
     log.info(
       `persistence: ${check.retained} retained messages, ${check.sessions} persistent sessions with ${check.queued} queued messages ` +
         `(${check.messages} in the shared message log) in ${config.persistenceLocation}, checked in ${Math.round(performance.now() - started)} ms` +
@@ -210,6 +214,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     waitingToListen.push([w, index]);
     if (waitingToListen.length < n) return;
     allLoaded = true;
+    passRefs = undefined;
     const rest = waitingToListen.splice(0);
     // a port 0 becomes the port the first worker's bind got (never one in use, here or elsewhere);
     // the others then join it. Otherwise all at once: the first to listen would get the first clients
@@ -242,7 +247,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
         index, config: current, verbose: opts.verbose === true, remoteAuth, cluster: shared,
-        dynsec: dynsec?.snapshot(), run, cleanRun: allLoaded ? undefined : cleanRun,
+        dynsec: dynsec?.snapshot(), run, cleanRun: allLoaded ? undefined : cleanRun, refs: allLoaded ? undefined : passRefs?.[index],
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       created.push(w);

@@ -73,11 +73,12 @@ export class Loader {
    * Store.loadOwnSessions after a clean stop of `run`: the sessions `owned`, their inbound ids
    * and the entries their tallies list as sent, read by key; the queued entries stay unread.
    * Undefined (read the entries instead) when a session has no tally of that run, a sent entry
-   * is not where its tally says, or this worker's reference counts are missing.
+   * is not where its tally says, or this worker's reference counts are missing (`given`, else
+   * read from the store).
    */
-  loadTallied(owned: (meta: SessionMeta) => boolean, worker: number, run: number): { sessions: LoadedSession[]; refs: RefTally } | undefined {
+  loadTallied(owned: (meta: SessionMeta) => boolean, worker: number, run: number, given?: RefTally): { sessions: LoadedSession[]; refs: RefTally } | undefined {
     const dbs = this.dbs;
-    const refs = readRefTally(dbs.meta, worker, run);
+    const refs = given ?? readRefTally(dbs.meta, worker, run);
     if (refs === undefined) return undefined;
     const bad: BadRecord[] = [];
     const sessions = this.readSessions(owned, bad);

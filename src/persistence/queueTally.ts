@@ -1,6 +1,6 @@
 /**
  * The main thread's one pass over every queue entry when the last run left no clean stop (a
- * crash): it tidies the message log for the workers that will run, and writes what a clean stop
+ * crash): it tidies the message log for the workers that will run, and makes what a clean stop
  * would have written (cleanStop.ts), so that the workers start from tallies and read no queued
  * entry again. Each entry is scanned in place (scan.ts: message seq, packet id, state, payload
  * bytes); nothing is decoded unless the scanner refuses it.
@@ -8,9 +8,10 @@
  *   refers to is deleted, and one referred to by sessions that different workers will own is
  *   copied, the entries of the later workers rewritten to the copy;
  * - tallies: every session's record again with its queue tally (`q` of `run`: count, payload
- *   bytes and qseq range of the queued entries, the qseqs of the sent ones) and each worker's
- *   reference counts (meta ['refs', w] of `run`), without marks: a crash before the workers start
- *   leaves nothing a later start would trust.
+ *   bytes and qseq range of the queued entries, the qseqs of the sent ones), without marks: a
+ *   crash before the workers start leaves nothing a later start would trust. Each worker's
+ *   reference counts are handed to it in shared memory rather than written (10,000,000 counts
+ *   are 160 MB: encoding, writing and reading them back cost seconds of a start).
  * Invariants: an entry whose message is not stored counts in its queue with 0 bytes and no
  * reference (the worker drops it, with a warning, when it reads it back); the reference counts
  * hold queued entries only (a sent entry is counted when its worker restores it), as a clean
@@ -46,6 +47,8 @@ export interface QueuesTallied {
   readonly orphans: number;
   /** messages copied for sessions on different workers */
   readonly copied: number;
+  /** each worker's reference counts, in shared memory (the tallies of `run` leave them out of the store) */
+  readonly refs: RefTally[];
 }
 
 /**
@@ -148,14 +151,14 @@ export async function tallyQueues(store: Store, path: string, log: StoreLog, wor
     const q: QueueTally = { r: run, a: t.count === 0 ? 0 : t.after, l: t.count === 0 ? 0 : t.last, c: t.count, b: t.bytes, s: t.sent };
     store.putSession(t.session.clientId, { ...t.session.meta, q });
   }
-  refTallies(workers, seqs, ownerOf, refs, copies).forEach((tally, w) => store.putRefTally(w, run, tally));
   await store.flush();
-  return { sessions: tallies.length, queued, messages: count - orphans + copied, orphans, copied };
+  return { sessions: tallies.length, queued, messages: count - orphans + copied, orphans, copied, refs: refTallies(workers, seqs, ownerOf, refs, copies) };
 }
 
 /**
- * Each worker's reference counts, seqs ascending (copies have seqs above every original): two
- * passes over the log's messages whatever the worker count.
+ * Each worker's reference counts, seqs ascending (copies have seqs above every original), in
+ * SharedArrayBuffers (a worker gets them without a copy): two passes over the log's messages
+ * whatever the worker count.
  */
 function refTallies(workers: number, seqs: Float64Array, ownerOf: Int32Array, refs: Int32Array, copies: Map<number, Map<number, { seq: number; refs: number }>>): RefTally[] {
   const extra: { seq: number; refs: number }[][] = Array.from({ length: workers }, () => []);
@@ -164,7 +167,8 @@ function refTallies(workers: number, seqs: Float64Array, ownerOf: Int32Array, re
   for (let i = 0; i < ownerOf.length; i++) if (refs[i]! > 0) sizes[ownerOf[i]!]!++;
   const out = extra.map((e, w) => {
     e.sort((a, b) => a.seq - b.seq);
-    return { seqs: new Float64Array(sizes[w]! + e.length), counts: new Float64Array(sizes[w]! + e.length) };
+    const n = sizes[w]! + e.length;
+    return { seqs: new Float64Array(new SharedArrayBuffer(n * 8)), counts: new Float64Array(new SharedArrayBuffer(n * 8)) };
   });
   const at = new Int32Array(workers);
   for (let i = 0; i < ownerOf.length; i++) {

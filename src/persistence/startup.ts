@@ -11,6 +11,7 @@
  */
 import type { BrokerConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import type { RefTally } from '../records/stored.ts';
 import { randomInt } from 'node:crypto';
 import { Store } from './store.ts';
 import { tallyQueues } from './queueTally.ts';
@@ -32,6 +33,11 @@ export interface StoreCheck {
   readonly cleanRun?: number | undefined;
   /** why the last run's tallies could not be used (or that it left none): every entry was read here */
   readonly unclean?: string | undefined;
+  /**
+   * with `unclean`: each worker's reference counts of run `cleanRun`, in shared memory (the pass
+   * does not write them); after a clean stop each worker reads its own from the store
+   */
+  readonly refs?: readonly RefTally[] | undefined;
 }
 
 /**
@@ -54,7 +60,7 @@ export async function checkStore(config: BrokerConfig, log: Logger, workers: num
     const run = randomInt(1, 2 ** 47);
     const t = await tallyQueues(store, config.persistenceLocation, log, workers, run);
     if (t.orphans > 0 || t.copied > 0) log.info(`persistence: ${t.orphans} messages no session refers to deleted, ${t.copied} copied for sessions on different workers`);
-    return { retainStamp, retained: retained.length, sessions: t.sessions, queued: t.queued, messages: t.messages, cleanRun: run, unclean };
+    return { retainStamp, retained: retained.length, sessions: t.sessions, queued: t.queued, messages: t.messages, cleanRun: run, unclean, refs: t.refs };
   } finally {
     await store.close();
   }

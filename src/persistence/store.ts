@@ -106,11 +106,12 @@ export class Store extends StoreWrites {
    * them, or, when `cleanRun` is the run whose clean stop takeCleanStop() accepted, from the
    * queue tallies that run left (no queued entry read; `refs`: the reference counts of this
    * worker's log messages, which the sessions' `disk` then leaves out). Falls back to reading
-   * the entries when a session has no tally of that run.
+   * the entries when a session has no tally of that run. `refs`: those counts when the main
+   * thread's pass after a crash made them (they are not in the store), else read from it.
    */
-  loadOwnSessions(owned: (meta: SessionMeta) => boolean, worker: number, cleanRun: number | undefined): { sessions: LoadedSession[]; refs: RefTally | undefined } {
+  loadOwnSessions(owned: (meta: SessionMeta) => boolean, worker: number, cleanRun: number | undefined, refs?: RefTally): { sessions: LoadedSession[]; refs: RefTally | undefined } {
     this.open_();
-    const tallied = cleanRun === undefined ? undefined : this.loader.loadTallied(owned, worker, cleanRun);
+    const tallied = cleanRun === undefined ? undefined : this.loader.loadTallied(owned, worker, cleanRun, refs);
     return tallied ?? { sessions: this.loader.loadSessions(owned), refs: undefined };
   }
 

@@ -7,6 +7,7 @@ import type { BrokerConfig } from '../config/types.ts';
 import type { DynsecKick } from '../auth/dynsec/engine.ts';
 import type { DynsecSnapshot } from '../auth/dynsec/snapshot.ts';
 import type { ClusterShared } from './shared.ts';
+import type { RefTally } from '../records/stored.ts';
 import type { ReportDetail, WorkerReport } from '../metrics/report.ts';
 
 /** What a worker is started with (worker_threads workerData). */
@@ -24,6 +25,8 @@ export interface WorkerInit {
   readonly run: number;
   /** the run whose clean-stop tallies this worker may load its sessions from; undefined: read every entry (a replacement worker always does) */
   readonly cleanRun: number | undefined;
+  /** this worker's reference counts of `cleanRun` when the main thread's pass made them (shared memory); undefined: read them from the store */
+  readonly refs: RefTally | undefined;
 }
 
 export type ToWorker =

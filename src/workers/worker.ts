@@ -127,7 +127,7 @@ if (store !== undefined) {
   // this worker's share of the persistent sessions: those it owned (a replacement worker takes its predecessor's)
   const now = Date.now();
   let restored = 0;
-  const loaded = store.loadOwnSessions((meta) => meta.owner % workers === init.index, init.index, init.cleanRun);
+  const loaded = store.loadOwnSessions((meta) => meta.owner % workers === init.index, init.index, init.cleanRun, init.refs);
   // a clean stop's reference counts first: a session expired meanwhile lets go of its entries' references
   if (loaded.refs !== undefined) broker.journal?.adoptRefTally(loaded.refs);
   for (const s of loaded.sessions) {
