@@ -242,16 +242,19 @@ export class Broker {
   }
 
   /**
-   * A stored session that moved here: its entries are rewritten to refer to message copies this
-   * worker owns (keys, packet ids and states unchanged). Returns the old owner's message seqs,
-   * one per entry, for it to let go of once this is committed.
+   * A stored session that moved here: the entries of its deliveries in memory are rewritten to
+   * refer to message copies this worker owns (keys, packet ids and states unchanged); those of
+   * its disk segment stay as they are, and this worker counts the messages they refer to from
+   * now on (`lent`, the old owner's Journal.lendRange). Returns the old owner's message seqs, one
+   * per rewritten entry, for it to let go of once this is committed.
    */
-  takeStoredQueue(session: Session): number[] {
+  takeStoredQueue(session: Session, lent: { s: number[]; n: number[] } | undefined): number[] {
     const journal = this.journal;
     if (journal === undefined) return [];
     session.journal = journal;
+    if (lent !== undefined) journal.adoptLent(lent.s, lent.n);
     const old: number[] = [];
-    for (const d of session.queued()) if (d.qseq > 0) old.push(journal.rewrite(session, d, 0, 0));
+    for (const d of session.queuedInMemory()) if (d.qseq > 0) old.push(journal.rewrite(session, d, 0, 0));
     for (const e of session.outbound.values()) if (e.delivery.qseq > 0) old.push(journal.rewrite(session, e.delivery, e.packetId, e.state));
     return old.filter((seq) => seq !== 0); // inline entries referred to no message of the old owner
   }

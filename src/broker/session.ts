@@ -382,6 +382,11 @@ export class Session implements JournalSession, QueueReader {
     return this.pending.all();
   }
 
+  /** The queue in its parts, in order: the head, the disk segment (numbers; undefined when empty), the tail. */
+  queueParts(): ReturnType<SessionQueue['parts']> {
+    return this.pending.parts();
+  }
+
   /** Queued deliveries held in memory (what may wait on a Hold). */
   queuedInMemory(): Iterable<Delivery> {
     return this.pending.inMemoryDeliveries();

@@ -31,6 +31,14 @@ export const WINDOW_MAX = 1024;
 /** entries read back at once for drop_oldest when the head is empty */
 const DROP_BATCH = 32;
 
+/** Entries only on disk: `count` of them, `bytes` of payload, with after < qseq ≤ last. */
+export interface DiskSegment {
+  readonly after: number;
+  readonly last: number;
+  readonly count: number;
+  readonly bytes: number;
+}
+
 /** What the queue needs of its session. */
 export interface QueueOwner extends JournalSession {
   readonly journal: Journal | undefined;
@@ -298,6 +306,15 @@ export class SessionQueue {
   *inMemoryDeliveries(): IterableIterator<Delivery> {
     yield* this.head;
     yield* this.tail;
+  }
+
+  /**
+   * The queue in its three parts, in order (a stored session's move, handover.ts): the head,
+   * the disk segment as numbers (undefined when empty), the tail.
+   */
+  parts(): { head: Iterable<Delivery>; disk: DiskSegment | undefined; tail: Iterable<Delivery> } {
+    const disk = this.diskCount === 0 ? undefined : { after: this.diskAfter, last: this.diskLast, count: this.diskCount, bytes: this.diskBytes };
+    return { head: this.head, disk, tail: this.tail };
   }
 
   /**

@@ -6,9 +6,17 @@
 import { deliveryFromRecord, deliveryToRecord, willFromRecord, willToRecord, type SessionRecord } from '../records/session.ts';
 import type { Will } from '../model/will.ts';
 import { Session, type QueueLimits } from './session.ts';
+import type { MoveOut } from '../durability/journal.ts';
 
-export function sessionToRecord(s: Session, delayedWill: Will | undefined): SessionRecord {
+/**
+ * `lent`: a stored session's disk segment stays in the store, and these are the counts of the
+ * messages its entries refer to (Journal.lendRange); without it every queued delivery is in the
+ * record, those on disk read back.
+ */
+export function sessionToRecord(s: Session, delayedWill: Will | undefined, lent?: MoveOut): SessionRecord {
   const will = delayedWill === undefined ? undefined : willToRecord(delayedWill);
+  const { head, disk, tail } = s.queueParts();
+  const split = lent !== undefined && disk !== undefined;
   return {
     id: s.clientId,
     user: s.username,
@@ -18,7 +26,9 @@ export function sessionToRecord(s: Session, delayedWill: Will | undefined): Sess
     out: [...s.outbound.values()].map((e) => ({ i: e.packetId, s: e.state, d: deliveryToRecord(e.delivery) })),
     lastId: s.outbound.lastAllocated,
     in: [...s.inbound.ids()],
-    queue: [...s.queued()].map(deliveryToRecord),
+    queue: split ? [...head].map(deliveryToRecord) : [...s.queued()].map(deliveryToRecord),
+    disk: split ? { a: disk.after, l: disk.last, c: disk.count, b: disk.bytes, k: lent.key, s: lent.seqs, n: lent.counts } : undefined,
+    tail: split ? [...tail].map(deliveryToRecord) : undefined,
     will,
     st: s.stored,
     lq: s.lastQseq,
@@ -37,6 +47,9 @@ export function sessionFromRecord(r: SessionRecord, limits: QueueLimits, originW
   s.outbound.lastAllocated = r.lastId;
   for (const id of r.in) s.inbound.receive(id);
   for (const d of r.queue) s.restoreQueued(deliveryFromRecord(d, originWorker));
+  // the disk segment's entries stay in the store: the deliveries after them join the tail
+  if (r.disk) s.restoreQueuedOnDisk(r.disk.a, r.disk.l, r.disk.c, r.disk.b);
+  for (const d of r.tail ?? []) s.restoreQueued(deliveryFromRecord(d, originWorker));
   const will = r.will ? willFromRecord(r.will) : undefined;
   return { session: s, will, stored: r.st === true };
 }

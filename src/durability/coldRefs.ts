@@ -36,6 +36,12 @@ export class ColdRefs {
     return n;
   }
 
+  /** The count of `seq` while it is here (it stays); undefined otherwise. */
+  peek(seq: number): number | undefined {
+    const i = this.find(seq);
+    return i < 0 ? undefined : this.counts[i]!;
+  }
+
   /** The counts still here, seqs ascending (copies). */
   tally(): RefTally {
     const { seqs, counts } = this;

@@ -63,6 +63,11 @@ export interface JournalStore {
    * disk-backed queue reading its next batch; sees every transaction committed before the call).
    */
   readQueued(clientId: string, after: number, limit: number): { qseq: number; entry: QueueEntry; raw: Uint8Array }[];
+  /**
+   * Each committed queue entry of `clientId` with `after` < qseq ≤ `to`, in qseq order, as its
+   * message seq (0: inline), packet id and state, without decoding it (a session's move)
+   */
+  scanQueued(clientId: string, after: number, to: number, visit: (qseq: number, m: number, p: number, s: number) => void): void;
   /** one stored message of the log (undefined: absent or unreadable) */
   getMessage(seq: number): MessageRecord | undefined;
 }
@@ -89,6 +94,14 @@ export interface JournalSession {
 }
 
 const NO_ENTRIES: RemoteItem = { s: 0, e: [] };
+
+/** The counts lent with a stored session's disk segment to its new worker (Journal.lendRange): pairs (seq, count). */
+export interface MoveOut {
+  /** names them in the new owner's answer (returned()) */
+  readonly key: number;
+  readonly seqs: number[];
+  readonly counts: number[];
+}
 
 /** A durable record of another worker being routed here (Journal.routeRemote). */
 interface RemoteRouting {
@@ -117,6 +130,14 @@ export class Journal {
   private readonly refs = new Map<number, Ref>();
   /** counts a clean stop left, for messages no entry in memory has needed since (coldRefs.ts) */
   private cold: ColdRefs | undefined;
+  /**
+   * counts lent with a session's disk segment to its new worker (lendRange), by MoveOut.key,
+   * until it says it counts them (returned()): in no map that a new entry could count, but
+   * still in what a clean stop writes (counted twice meanwhile: a message kept too long, never
+   * one deleted too soon)
+   */
+  private readonly lent = new Map<number, { seqs: number[]; counts: number[] }>();
+  private lastLendKey = 0;
   private nextSeq: number;
   private readonly step: number;
   private turn: Commit | undefined;
@@ -306,12 +327,69 @@ export class Journal {
     this.cold = new ColdRefs(tally);
   }
 
+  // ---- a stored session moving to another worker (src/workers/handover.ts)
+
+  /**
+   * `session`'s queued entries with `after` < qseq ≤ `to` (its disk segment) go to another
+   * worker with it, and stay on disk. When no other entry here refers to the log messages they
+   * refer to, those messages' counts leave this worker now, lent to the new owner until it
+   * answers (returned()), and are returned; otherwise (a message shared with another session
+   * here, whose entries the new owner would have to rewrite to copies of its own) nothing
+   * changes and undefined is returned. One pass over the entries, scanned in place.
+   */
+  lendRange(session: JournalSession, after: number, to: number): MoveOut | undefined {
+    const refs = new Map<number, number>();
+    this.store.scanQueued(session.clientId, after, to, (_qseq, m, p, s) => {
+      if (m !== 0 && (p === 0 || s === 0)) refs.set(m, (refs.get(m) ?? 0) + 1);
+    });
+    const out: MoveOut = { key: ++this.lastLendKey, seqs: [], counts: [] };
+    for (const [seq, k] of refs) {
+      const count = this.refs.get(seq)?.count ?? this.cold?.peek(seq);
+      if (count === undefined) continue; // not stored: the new owner drops the entry when it reads it back, as this worker would
+      if (count !== k) return undefined;
+      out.seqs.push(seq);
+      out.counts.push(k);
+    }
+    for (const seq of out.seqs) if (!this.refs.delete(seq)) this.cold?.take(seq);
+    if (out.seqs.length > 0) this.lent.set(out.key, { seqs: out.seqs, counts: out.counts });
+    return out;
+  }
+
+  /** The new owner counts what MoveOut `key` lent it. */
+  returned(key: number): void {
+    this.lent.delete(key);
+  }
+
+  /** A session that moved here brought these counts (another worker's MoveOut): its entries on disk refer to them. */
+  adoptLent(seqs: readonly number[], counts: readonly number[]): void {
+    seqs.forEach((seq, i) => {
+      const ref = this.ref(seq);
+      if (ref !== undefined) ref.count += counts[i]!;
+      else this.refs.set(seq, { message: undefined, count: counts[i]!, held: 0 });
+    });
+  }
+
+  /** Calls `visit` with each entry of `session` with `after` < qseq ≤ `to` (`unsent`: only those not sent), in order, read a batch at a time. */
+  private eachQueued(session: JournalSession, after: number, to: number, unsent: boolean, visit: (qseq: number, entry: QueueEntry) => void): void {
+    for (let last = after; last < to; ) {
+      const rows = this.store.readQueued(session.clientId, last, 4096);
+      if (rows.length === 0) return;
+      for (const { qseq, entry } of rows) {
+        if (qseq > to) return;
+        last = qseq;
+        if (!unsent || entry.p === 0 || entry.s === 0) visit(qseq, entry);
+      }
+    }
+  }
+
   /**
    * How many stored entries refer to each log message this worker owns, seqs ascending (what a
-   * clean stop writes; the caller takes out what it does not want counted).
+   * clean stop writes; the caller takes out what it does not want counted). Lent counts are in.
    */
   refTally(): RefTally {
-    const hot = Float64Array.from(this.refs.keys()).sort();
+    const lent = new Map<number, number>();
+    for (const { seqs, counts } of this.lent.values()) seqs.forEach((seq, i) => lent.set(seq, (lent.get(seq) ?? 0) + counts[i]!));
+    const hot = (lent.size === 0 ? Float64Array.from(this.refs.keys()) : Float64Array.from(new Set([...this.refs.keys(), ...lent.keys()]))).sort();
     const cold = this.cold?.tally() ?? { seqs: new Float64Array(0), counts: new Float64Array(0) };
     if (hot.length === 0) return cold;
     const n = hot.length + cold.seqs.length;
@@ -328,7 +406,7 @@ export class Journal {
       o += end - c;
       c = end;
       seqs[o] = seq;
-      counts[o++] = this.refs.get(seq)!.count;
+      counts[o++] = (this.refs.get(seq)?.count ?? 0) + (lent.get(seq) ?? 0);
     }
     seqs.set(cold.seqs.subarray(c), o);
     counts.set(cold.counts.subarray(c), o);
@@ -383,18 +461,12 @@ export class Journal {
    * messages they refer to are counted one reference less, read a batch at a time.
    */
   forgetRange(session: JournalSession, after: number, to: number): void {
-    for (let last = after; last < to; ) {
-      const rows = this.store.readQueued(session.clientId, last, 4096);
-      if (rows.length === 0) return;
-      for (const { qseq, entry } of rows) {
-        if (qseq > to) return;
-        last = qseq;
-        if (entry.x === undefined && entry.m !== 0) {
-          const ref = this.ref(entry.m);
-          if (ref !== undefined) this.unref(ref.message, entry.m);
-        }
+    this.eachQueued(session, after, to, false, (_qseq, entry) => {
+      if (entry.x === undefined && entry.m !== 0) {
+        const ref = this.ref(entry.m);
+        if (ref !== undefined) this.unref(ref.message, entry.m);
       }
-    }
+    });
   }
 
   /**

@@ -270,7 +270,7 @@ export class Takeover {
   private arrive(broker: Broker, record: SessionRecord): MovedSession {
     const { session, will, stored } = sessionFromRecord(record, broker.sessionQueueLimits, -1);
     // the other node's message seqs mean nothing here: the entries get copies of their own
-    if (stored) broker.takeStoredQueue(session);
+    if (stored) broker.takeStoredQueue(session, undefined);
     return { session, will };
   }
 

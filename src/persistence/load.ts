@@ -43,6 +43,8 @@ export class Loader {
   private readonly log: StoreLog;
   /** payload sizes of log messages, kept during one loadSessions() */
   private sizes = new Map<number, number>();
+  /** the queue keyspace read by scanning (scanQueued), opened at its first use */
+  private queueScan: Database<number, number> | undefined;
 
   constructor(root: RootDatabase<Buffer, Key>, dbs: Keyspaces, dir: string, log: StoreLog) {
     this.root = root;
@@ -188,6 +190,28 @@ export class Loader {
       else if (!owners.has(key[0])) bad.push({ ks: 'inbound', key, raw: value, reason: 'orphan: no session with this client id' });
     }
     this.quarantine(bad);
+  }
+
+  /**
+   * Store.scanQueued: `clientId`'s committed entries with `after` < qseq ≤ `to`, in order, each
+   * scanned in place for its message seq, packet id and state; one the scanner refuses is
+   * decoded in full, and skipped when bad (readQueued, which a read back uses, quarantines it).
+   */
+  scanQueued(clientId: string, after: number, to: number, visit: (qseq: number, m: number, p: number, s: number) => void): void {
+    const idKey = keyString(clientId);
+    const queue = this.dbs.queue;
+    this.root.resetReadTxn();
+    this.queueScan ??= this.scanDb('queue', entryScan, queueKeyScan(queue as unknown as KeyCodec));
+    for (const { key: qseq, value } of this.queueScan.getRange({ start: [idKey, after + 1], end: [idKey, to + 1] })) {
+      if (qseq < 0 || scannedKey.id !== idKey) continue;
+      if (value !== SCAN_REFUSED) {
+        visit(qseq, scanned.m, scanned.p, scanned.s);
+        continue;
+      }
+      const raw = queue.getBinary([idKey, qseq]);
+      const d = raw === undefined ? undefined : decodeQueueEntry(raw);
+      if (d?.ok === true) visit(qseq, d.value.x === undefined ? d.value.m : 0, d.value.p, d.value.s);
+    }
   }
 
   /**

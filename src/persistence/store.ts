@@ -84,6 +84,12 @@ export class Store extends StoreWrites {
     return this.loader.readQueued(clientId, after, limit);
   }
 
+  /** See JournalStore.scanQueued. */
+  scanQueued(clientId: string, after: number, to: number, visit: (qseq: number, m: number, p: number, s: number) => void): void {
+    this.open_();
+    this.loader.scanQueued(clientId, after, to, visit);
+  }
+
   /** Entry `qseq` of `clientId`'s queue, read by key; undefined when absent or undecodable (left in place). */
   getQueued(clientId: string, qseq: number): QueueEntry | undefined {
     this.open_();

@@ -21,7 +21,16 @@ export interface SessionRecord {
   lastId: number;
   /** inbound QoS 2 packet ids awaiting PUBREL */
   in: number[];
+  /** queued deliveries in memory: all of them, or with `disk` those before its entries */
   queue: DeliveryRecord[];
+  /**
+   * a stored session's entries that stay in the store (after < qseq ≤ last: count, payload
+   * bytes), and the counts of the log messages they refer to, lent by the old owner until the
+   * new one answers Adopted {k} (src/durability/journal.ts, lendRange): seqs `s`, counts `n`
+   */
+  disk?: { a: number; l: number; c: number; b: number; k: number; s: number[]; n: number[] } | undefined;
+  /** with `disk`: the queued deliveries in memory after its entries */
+  tail?: DeliveryRecord[] | undefined;
   /** a will waiting for its Will Delay Interval */
   will: WillRecord | undefined;
   /** the session has a record in the store: its entries stay where they are and the new owner takes them over */

@@ -413,6 +413,9 @@ export class Cluster implements ClusterLink {
       case Kind.Unref:
         this.broker.journal?.unrefSeqs((body as { s: number[] }).s);
         return;
+      case Kind.Adopted:
+        this.broker.journal?.returned((body as { k: number }).k);
+        return;
       default:
         this.handover.receive(from, kind, body);
     }

@@ -8,6 +8,8 @@
  *                                    subscriptions and forwards what still matches there. A stored
  *                                    session goes once its entries' earlier writes are committed
  *   A → B  Forward {id, d, k} …      deliveries routed to A before the senders knew of B
+ *   B → A  Adopted {k}               B counts the messages of the stored session's entries on disk,
+ *                                    which A lent it with the session (Journal.lendRange)
  *   B → A  Committed {k: [key, ok]}  B committed the entries of forwarded deliveries (k ≠ 0)
  *   B → *  Fence {id, old: A}        sent after B's subscription records: every worker W that
  *                                    reads it routes to B from now on, and answers
@@ -20,6 +22,11 @@
  * deliveries both workers get a copy of (non-shared routes). A `$share` pick and a retained
  * message on SUBSCRIBE reach one worker only: A forwards them and B holds them, whatever the
  * fence.
+ *
+ * A stored session's entries on disk stay where they are: A lends B the counts of the messages
+ * they refer to, so B reads them back as its own (when such a message is shared with another
+ * session on A, A reads them all into the record instead, and B rewrites them to copies of its
+ * own, as it does the deliveries in memory). The queue's length does not hold up the CONNACK.
  *
  * A stored session's deliveries that A forwards or B holds are written by B, later than the
  * publish's own transaction: the publish's answer (or, on the publishing worker, its ticket)
@@ -209,10 +216,14 @@ export class Handover {
       return;
     }
     const will = this.broker.releaseSession(session);
-    const record = sessionToRecord(session, will);
     const journal = session.journal;
+    // its entries on disk stay there (only the counts of their messages move), unless a message is shared with another session here
+    const disk = session.queueParts().disk;
+    const lent = journal === undefined || disk === undefined ? undefined : journal.lendRange(session, disk.after, disk.last);
+    const record = sessionToRecord(session, will, lent);
     const holds = journal === undefined ? [] : [...session.queuedInMemory()].flatMap((d) => (d.hold !== undefined && !d.hold.done ? [d.hold] : []));
-    // the stored entries now belong to the new owner, which rewrites them and then sends Unref for our messages
+    // the stored entries now belong to the new owner: it rewrites those of deliveries in memory (then sends
+    // Unref for our messages) and counts the messages of those on disk, whose counts we lent it (Adopted)
     session.journal = undefined;
     session.clearMessages();
     const waiting = new Set<number>();
@@ -296,8 +307,10 @@ export class Handover {
     }
     const { session, will, stored } = sessionFromRecord(record, this.broker.sessionQueueLimits, from);
     if (stored) {
-      // the entries now refer to this worker's copies; once that is on disk the old owner lets go of its messages
-      const old = this.broker.takeStoredQueue(session);
+      // the entries in memory now refer to this worker's copies; once that is on disk the old owner lets go of its messages
+      const lent = record.disk ?? undefined;
+      const old = this.broker.takeStoredQueue(session, lent);
+      if (lent !== undefined) this.cluster.send(from, Kind.Adopted, { k: lent.k });
       if (old.length > 0) {
         this.broker.journal!.written().then(() => {
           this.cluster.send(from, Kind.Unref, { s: old });

@@ -30,6 +30,8 @@ export const Kind = {
   Release: 21,
   /** {s: seq[]}: entries of a session that moved to the sender no longer refer to the receiver's messages `s` (one per entry) */
   Unref: 22,
+  /** {k}: the sender counts what the receiver lent it with a moving session's disk segment (MoveOut k, journal.ts) */
+  Adopted: 23,
   /** handover, see handover.ts */
   Takeover: 32,
   Session: 33,

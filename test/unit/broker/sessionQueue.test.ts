@@ -47,6 +47,9 @@ class ModelStore implements JournalStore {
     return [...this.queue(c).entries()].filter(([q]) => q > after).sort((a, b) => a[0] - b[0]).slice(0, limit)
       .map(([qseq, entry]) => ({ qseq, entry, raw: encodeQueueEntry(entry) }));
   }
+  scanQueued(c: string, after: number, to: number, visit: (qseq: number, m: number, p: number, s: number) => void): void {
+    for (const { qseq, entry } of this.readQueued(c, after, Infinity)) if (qseq <= to) visit(qseq, entry.x === undefined ? entry.m : 0, entry.p, entry.s);
+  }
   putQueuedSent(c: string, qseq: number, raw: Uint8Array, packetId: number, state: number): boolean {
     const value = queueEntrySent(raw, packetId, state);
     if (value === undefined) return false;
@@ -199,4 +202,55 @@ test('a message whose log copy was deleted while the journal no longer kept it i
   c.attach(later, 0);
   for (let i = 0; i < 3; i++) await store.commitAll();
   assert.deepEqual(later.sent.map((x) => x.n), [7]);
+});
+
+test('a session moving to another worker takes its disk segment as it is: the counts of the messages only it refers to are lent, not its entries rewritten (handover.ts)', async () => {
+  const store = new ModelStore();
+  // two workers' journals on one store: worker 0 hands out odd seqs, worker 1 even ones
+  const a = new Journal(store, 1, 2, () => {});
+  const b = new Journal(store, 2, 2, () => {});
+  const s = new Session('c', limits);
+  const first = new Session('first', limits);
+  const other = new Session('other', limits);
+  s.journal = first.journal = other.journal = a;
+  // each message goes to `first` (inline there), then to `other` and `s`, whose entries refer to one log copy
+  for (let n = 0; n < 20; n++) {
+    const m = createMessage('t', Buffer.from(String(n)), 1, false, undefined, 'p', 0);
+    for (const to of [first, other, s]) to.deliver(createDelivery(m, 1, false, undefined), 0, false);
+  }
+  for (let i = 0; i < 3; i++) await store.commitAll();
+  const disk = s.queueParts().disk!;
+  assert.equal(disk.count, 20, 'offline: the whole queue is on disk');
+  // while another session here refers to the same messages, they cannot move: nothing is lent
+  assert.equal(a.lendRange(s, disk.after, disk.last), undefined);
+  assert.equal(a.refTally().seqs.length, 20);
+  other.clearMessages();
+  await store.commitAll();
+
+  const lent = a.lendRange(s, disk.after, disk.last)!;
+  assert.deepEqual(lent.counts, new Array(20).fill(1));
+  assert.equal(a.messages, 0, 'the lent counts leave the old owner\'s maps (a new entry cannot count them)');
+  assert.deepEqual([...a.refTally().seqs], [...lent.seqs].sort((x, y) => x - y), 'a clean stop still writes them until the new owner answers');
+  s.clearMessages(); // what the old owner does once the session is handed (its journal detached)
+
+  // the new owner: the same disk segment, the counts adopted, nothing written
+  const moved = new Session('c', limits);
+  moved.journal = b;
+  moved.restoreQueuedOnDisk(disk.after, disk.last, disk.count, disk.bytes);
+  b.adoptLent(lent.seqs, lent.counts);
+  a.returned(lent.key);
+  assert.equal(a.refTally().seqs.length, 0);
+  const link = new RecordingLink();
+  moved.attach(link, 0);
+  for (let guard = 0; moved.outbound.size > 0 || moved.queuedCount > 0; guard++) {
+    assert.ok(guard < 1000, 'drains');
+    const e = moved.outbound.values().next().value;
+    if (e !== undefined) moved.puback(e.packetId, 0);
+    else await store.commitAll();
+  }
+  await store.commitAll();
+  assert.deepEqual(link.sent.map((x) => x.n), Array.from({ length: 20 }, (_, i) => i), 'read back in order from the entries the old owner wrote');
+  assert.equal(store.entries('c'), 0);
+  assert.equal(b.messages, 0, 'the new owner deleted the messages with their last entries');
+  for (const seq of lent.seqs) assert.equal(store.getMessage(seq), undefined);
 });

@@ -47,6 +47,7 @@ class RecordingStore implements JournalStore {
   readQueued(): { qseq: number; entry: QueueEntry; raw: Uint8Array }[] {
     return [];
   }
+  scanQueued(): void {}
   putQueuedSent(): boolean {
     return false;
   }
