@@ -6,17 +6,17 @@
 import { deliveryFromRecord, deliveryToRecord, willFromRecord, willToRecord, type SessionRecord } from '../records/session.ts';
 import type { Will } from '../model/will.ts';
 import { Session, type QueueLimits } from './session.ts';
-import type { MoveOut } from '../durability/journal.ts';
+import type { Journal, JournalSession } from '../durability/journal.ts';
 
 /**
- * `lent`: a stored session's disk segment stays in the store, and these are the counts of the
- * messages its entries refer to (Journal.lendRange); without it every queued delivery is in the
- * record, those on disk read back.
+ * `split`: a stored session's disk segment is left out, as numbers (`disk`, `tail`), for
+ * withDiskSegment() to complete once the old owner's writes are committed; otherwise every
+ * queued delivery is in the record, those on disk read back.
  */
-export function sessionToRecord(s: Session, delayedWill: Will | undefined, lent?: MoveOut): SessionRecord {
+export function sessionToRecord(s: Session, delayedWill: Will | undefined, split = false): SessionRecord {
   const will = delayedWill === undefined ? undefined : willToRecord(delayedWill);
-  const { head, disk, tail } = s.queueParts();
-  const split = lent !== undefined && disk !== undefined;
+  const { head, disk: segment, tail } = s.queueParts();
+  const disk = split ? segment : undefined;
   return {
     id: s.clientId,
     user: s.username,
@@ -26,13 +26,41 @@ export function sessionToRecord(s: Session, delayedWill: Will | undefined, lent?
     out: [...s.outbound.values()].map((e) => ({ i: e.packetId, s: e.state, d: deliveryToRecord(e.delivery) })),
     lastId: s.outbound.lastAllocated,
     in: [...s.inbound.ids()],
-    queue: split ? [...head].map(deliveryToRecord) : [...s.queued()].map(deliveryToRecord),
-    disk: split ? { a: disk.after, l: disk.last, c: disk.count, b: disk.bytes, k: lent.key, s: lent.seqs, n: lent.counts } : undefined,
-    tail: split ? [...tail].map(deliveryToRecord) : undefined,
+    queue: disk !== undefined ? [...head].map(deliveryToRecord) : [...s.queued()].map(deliveryToRecord),
+    disk: disk !== undefined ? { a: disk.after, l: disk.last, c: disk.count, b: disk.bytes, k: 0, s: [], n: [] } : undefined,
+    tail: disk !== undefined ? [...tail].map(deliveryToRecord) : undefined,
     will,
     st: s.stored,
     lq: s.lastQseq,
   };
+}
+
+/**
+ * Completes a record that sessionToRecord() split, on the old owner once its writes are
+ * `committed` (the store then holds what its counts say): the disk segment stays in the store
+ * with the counts of the messages its entries refer to lent to the new owner (Journal.lendRange),
+ * or, when one of those messages is shared with another session here (or the commit failed, and
+ * the store may not hold what the counts say), its deliveries are read into the record.
+ */
+export function withDiskSegment(r: SessionRecord, journal: Journal, session: JournalSession, committed: boolean, warn: (text: string) => void): void {
+  const disk = r.disk;
+  if (disk === undefined) return;
+  const lent = committed ? journal.lendRange(session, disk.a, disk.l) : undefined;
+  if (lent !== undefined) {
+    r.disk = { ...disk, k: lent.key, s: lent.seqs, n: lent.counts };
+    return;
+  }
+  for (let after = disk.a; after < disk.l; ) {
+    const back = journal.readBack(session, after, disk.l, 1024, warn);
+    for (const d of back.deliveries) {
+      r.queue.push(deliveryToRecord(d));
+      journal.spilled(d); // it leaves this worker: the message is not kept for it
+    }
+    if (back.end || back.last === after) break;
+    after = back.last;
+  }
+  r.queue.push(...r.tail!);
+  r.disk = r.tail = undefined;
 }
 
 /** Rebuilds a session (detached, subscriptions not yet in any topic tree) and its delayed will. */

@@ -335,7 +335,8 @@ export class Journal {
    * refer to, those messages' counts leave this worker now, lent to the new owner until it
    * answers (returned()), and are returned; otherwise (a message shared with another session
    * here, whose entries the new owner would have to rewrite to copies of its own) nothing
-   * changes and undefined is returned. One pass over the entries, scanned in place.
+   * changes and undefined is returned. One pass over the entries, scanned in place. Call once
+   * every write of the session's entries is committed: the counts then say what the store holds.
    */
   lendRange(session: JournalSession, after: number, to: number): MoveOut | undefined {
     const refs = new Map<number, number>();

@@ -41,7 +41,7 @@ import type { LateDone } from '../durability/hold.ts';
 import type { Delivery } from '../model/delivery.ts';
 import type { Session } from '../broker/session.ts';
 import { deliveryFromRecord, deliveryToRecord, type DeliveryRecord, type SessionRecord } from '../records/session.ts';
-import { sessionFromRecord, sessionToRecord } from '../broker/sessionTransfer.ts';
+import { sessionFromRecord, sessionToRecord, withDiskSegment } from '../broker/sessionTransfer.ts';
 import type { Cluster } from './cluster.ts';
 import { Kind } from './wire.ts';
 
@@ -217,10 +217,8 @@ export class Handover {
     }
     const will = this.broker.releaseSession(session);
     const journal = session.journal;
-    // its entries on disk stay there (only the counts of their messages move), unless a message is shared with another session here
-    const disk = session.queueParts().disk;
-    const lent = journal === undefined || disk === undefined ? undefined : journal.lendRange(session, disk.after, disk.last);
-    const record = sessionToRecord(session, will, lent);
+    // a stored session's entries on disk are looked at once its earlier writes are committed (send below)
+    const record = sessionToRecord(session, will, journal !== undefined);
     const holds = journal === undefined ? [] : [...session.queuedInMemory()].flatMap((d) => (d.hold !== undefined && !d.hold.done ? [d.hold] : []));
     // the stored entries now belong to the new owner: it rewrites those of deliveries in memory (then sends
     // Unref for our messages) and counts the messages of those on disk, whose counts we lent it (Adopted)
@@ -251,7 +249,8 @@ export class Handover {
     // session only once every earlier write of them is committed, ours and those of publishing
     // workers whose Release this queue still waits for. Forwards wait behind it.
     h.early = [];
-    const send = (): void => {
+    const send = (committed: boolean): void => {
+      withDiskSegment(record, journal, session, committed, (text) => this.broker.log.warning(text));
       this.cluster.send(to, Kind.Session, { id, s: record });
       for (const f of h.early!) this.cluster.send(to, Kind.Forward, f);
       h.early = undefined;
@@ -259,7 +258,7 @@ export class Handover {
     };
     let left = holds.length + 1;
     const settled = (): void => {
-      if (--left === 0) journal.written().then(send, send);
+      if (--left === 0) journal.written().then(() => send(true), () => send(false));
     };
     for (const hold of holds) hold.later(settled);
     settled();
