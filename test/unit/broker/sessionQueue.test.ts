@@ -95,6 +95,15 @@ class RecordingLink implements SessionLink {
 
 const limits: QueueLimits = { maxQueuedMessages: 0, maxQueuedBytes: 0, queueQos0Messages: false, dropOldest: false };
 
+/** Acknowledges the session's oldest send, or commits when none waits, until nothing is queued or in flight (at most `steps` rounds). */
+async function drainAll(s: Session, store: ModelStore, steps: number): Promise<void> {
+  for (let guard = 0; s.outbound.size > 0 || s.queuedCount > 0; guard++) {
+    assert.ok(guard < steps, 'drains');
+    const e = s.outbound.values().next().value;
+    if (e !== undefined) s.puback(e.packetId, 0);
+    else await store.commitAll();
+  }
+}
 
 for (const seed of [1, 2, 3, 4, 5, 6]) {
   test(`[MQTT-4.6.0-6] a disk-backed queue sends every message, first sends in order, through random commits, attaches and acks (seed ${seed})`, async () => {
@@ -147,12 +156,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       links.push(link);
       s.attach(link, 0);
     }
-    for (let guard = 0; s.outbound.size > 0 || s.queuedCount > 0; guard++) {
-      assert.ok(guard < 100000, 'drains');
-      const e = s.outbound.values().next().value;
-      if (e !== undefined) s.puback(e.packetId, 0);
-      else await store.commitAll();
-    }
+    await drainAll(s, store, 100000);
     assert.ok(other.queuedOnDisk > 0);
     other.clearMessages(); // its session ends: its entries (on disk) let go of the log copies
     await store.commitAll();
@@ -183,12 +187,7 @@ test('a message whose log copy was deleted while the journal no longer kept it i
   // b comes back and acknowledges: the copy's last entry goes, and the copy with it
   const link = new RecordingLink();
   b.attach(link, 0);
-  for (let guard = 0; b.outbound.size > 0 || b.queuedCount > 0; guard++) {
-    assert.ok(guard < 100);
-    const e = b.outbound.values().next().value;
-    if (e !== undefined) b.puback(e.packetId, 0);
-    else await store.commitAll();
-  }
+  await drainAll(b, store, 100);
   await store.commitAll();
   assert.equal(journal.messages, 0, 'the log copy is deleted');
   // the same object delivered again (a new subscriber gets the retained message): a fresh inline entry
@@ -242,12 +241,7 @@ test('a session moving to another worker takes its disk segment as it is: the co
   assert.equal(a.refTally().seqs.length, 0);
   const link = new RecordingLink();
   moved.attach(link, 0);
-  for (let guard = 0; moved.outbound.size > 0 || moved.queuedCount > 0; guard++) {
-    assert.ok(guard < 1000, 'drains');
-    const e = moved.outbound.values().next().value;
-    if (e !== undefined) moved.puback(e.packetId, 0);
-    else await store.commitAll();
-  }
+  await drainAll(moved, store, 1000);
   await store.commitAll();
   assert.deepEqual(link.sent.map((x) => x.n), Array.from({ length: 20 }, (_, i) => i), 'read back in order from the entries the old owner wrote');
   assert.equal(store.entries('c'), 0);
