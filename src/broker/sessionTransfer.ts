@@ -6,7 +6,7 @@
 import { deliveryFromRecord, deliveryToRecord, willFromRecord, willToRecord, type SessionRecord } from '../records/session.ts';
 import type { Will } from '../model/will.ts';
 import { Session, type QueueLimits } from './session.ts';
-import type { Journal, JournalSession } from '../durability/journal.ts';
+import type { Journal, JournalSession, MoveOut } from '../durability/journal.ts';
 
 /**
  * `split`: a stored session's disk segment is left out, as numbers (`disk`, `tail`), for
@@ -36,16 +36,13 @@ export function sessionToRecord(s: Session, delayedWill: Will | undefined, split
 }
 
 /**
- * Completes a record that sessionToRecord() split, on the old owner once its writes are
- * `committed` (the store then holds what its counts say): the disk segment stays in the store
- * with the counts of the messages its entries refer to lent to the new owner (Journal.lendRange),
- * or, when one of those messages is shared with another session here (or the commit failed, and
- * the store may not hold what the counts say), its deliveries are read into the record.
+ * Completes a record that sessionToRecord() split, on the old owner: its disk segment stays in
+ * the store with the counts `lent` to the new owner (Journal.lendRange, its copies settled), or,
+ * without them, its deliveries are read into the record.
  */
-export function withDiskSegment(r: SessionRecord, journal: Journal, session: JournalSession, committed: boolean, warn: (text: string) => void): void {
+export function withDiskSegment(r: SessionRecord, journal: Journal, session: JournalSession, lent: MoveOut | undefined, warn: (text: string) => void): void {
   const disk = r.disk;
   if (disk === undefined) return;
-  const lent = committed ? journal.lendRange(session, disk.a, disk.l) : undefined;
   if (lent !== undefined) {
     r.disk = { ...disk, k: lent.key, s: lent.seqs, n: lent.counts };
     return;

@@ -101,6 +101,8 @@ export interface MoveOut {
   readonly key: number;
   readonly seqs: number[];
   readonly counts: number[];
+  /** [original seq, its copy's seq, entries rewritten to the copy]: lent once the copies are committed (moveSettled) */
+  readonly copies: [number, number, number][];
 }
 
 /** A durable record of another worker being routed here (Journal.routeRemote). */
@@ -136,7 +138,7 @@ export class Journal {
    * still in what a clean stop writes (counted twice meanwhile: a message kept too long, never
    * one deleted too soon)
    */
-  private readonly lent = new Map<number, { seqs: number[]; counts: number[] }>();
+  private readonly lent = new Map<number, MoveOut>();
   private lastLendKey = 0;
   private nextSeq: number;
   private readonly step: number;
@@ -331,29 +333,81 @@ export class Journal {
 
   /**
    * `session`'s queued entries with `after` < qseq ≤ `to` (its disk segment) go to another
-   * worker with it, and stay on disk. When no other entry here refers to the log messages they
-   * refer to, those messages' counts leave this worker now, lent to the new owner until it
-   * answers (returned()), and are returned; otherwise (a message shared with another session
-   * here, whose entries the new owner would have to rewrite to copies of its own) nothing
-   * changes and undefined is returned. One pass over the entries, scanned in place. Call once
-   * every write of the session's entries is committed: the counts then say what the store holds.
+   * worker with it, and stay on disk. The counts of the log messages only they refer to leave
+   * this worker now, lent to the new owner until it answers (returned()). A message that other
+   * entries here refer to as well is copied, and these entries are rewritten to the copy, whose
+   * count is lent once that is committed (moveSettled(), which the caller waits for when
+   * `copies` is not empty). Undefined, with nothing changed, when the counts do not match the
+   * entries (then the caller reads them into the record as before). Call once every write of
+   * the session's entries is committed: the counts then say what the store holds. The entries
+   * are scanned in place; a second pass reads those to rewrite.
    */
   lendRange(session: JournalSession, after: number, to: number): MoveOut | undefined {
     const refs = new Map<number, number>();
     this.store.scanQueued(session.clientId, after, to, (_qseq, m, p, s) => {
       if (m !== 0 && (p === 0 || s === 0)) refs.set(m, (refs.get(m) ?? 0) + 1);
     });
-    const out: MoveOut = { key: ++this.lastLendKey, seqs: [], counts: [] };
+    const out: MoveOut = { key: ++this.lastLendKey, seqs: [], counts: [], copies: [] };
+    const shared: number[] = [];
     for (const [seq, k] of refs) {
       const count = this.refs.get(seq)?.count ?? this.cold?.peek(seq);
       if (count === undefined) continue; // not stored: the new owner drops the entry when it reads it back, as this worker would
-      if (count !== k) return undefined;
-      out.seqs.push(seq);
-      out.counts.push(k);
+      if (count < k) return undefined;
+      if (count > k) shared.push(seq);
+      else {
+        out.seqs.push(seq);
+        out.counts.push(k);
+      }
     }
     for (const seq of out.seqs) if (!this.refs.delete(seq)) this.cold?.take(seq);
-    if (out.seqs.length > 0) this.lent.set(out.key, { seqs: out.seqs, counts: out.counts });
+    this.lent.set(out.key, out);
+    const copyOf = new Map<number, number>();
+    for (const seq of shared) {
+      const record = this.store.getMessage(seq);
+      if (record === undefined) continue; // unreadable: its entries are dropped when read back, here or there
+      const copy = this.allocate();
+      this.store.putMessage(copy, record);
+      copyOf.set(seq, copy);
+      out.copies.push([seq, copy, refs.get(seq)!]);
+    }
+    if (copyOf.size > 0) {
+      this.eachQueued(session, after, to, true, (qseq, entry) => {
+        const copy = entry.x === undefined ? copyOf.get(entry.m) : undefined;
+        if (copy !== undefined) this.store.putQueued(session.clientId, qseq, { ...entry, m: copy });
+      });
+    }
     return out;
+  }
+
+  /**
+   * lendRange()'s copies are committed (`ok`): each is lent too (MoveOut.seqs), and its original loses the
+   * references of the rewritten entries. Not `ok`: whether they were written is not known, and
+   * the caller reads the entries into the record after all (each referring to the original or
+   * to the copy): this worker counts the lent messages again, and the copies as well (one of
+   * the two counts of a message then never ends: it stays in the store, which is the safe way).
+   */
+  moveSettled(out: MoveOut, ok: boolean): void {
+    if (!ok) {
+      this.lent.delete(out.key);
+      out.seqs.forEach((seq, i) => this.recount(seq, out.counts[i]!));
+      for (const [, copy, k] of out.copies) this.recount(copy, k);
+      return;
+    }
+    for (const [seq, copy, k] of out.copies) {
+      out.seqs.push(copy);
+      out.counts.push(k);
+      for (let i = 0; i < k; i++) {
+        const ref = this.ref(seq);
+        if (ref !== undefined) this.unref(ref.message, seq);
+      }
+    }
+  }
+
+  /** `n` entries more refer to log message `seq` (no delivery in memory needs it yet). */
+  private recount(seq: number, n: number): void {
+    const ref = this.ref(seq);
+    if (ref !== undefined) ref.count += n;
+    else this.refs.set(seq, { message: undefined, count: n, held: 0 });
   }
 
   /** The new owner counts what MoveOut `key` lent it. */
@@ -363,11 +417,7 @@ export class Journal {
 
   /** A session that moved here brought these counts (another worker's MoveOut): its entries on disk refer to them. */
   adoptLent(seqs: readonly number[], counts: readonly number[]): void {
-    seqs.forEach((seq, i) => {
-      const ref = this.ref(seq);
-      if (ref !== undefined) ref.count += counts[i]!;
-      else this.refs.set(seq, { message: undefined, count: counts[i]!, held: 0 });
-    });
+    seqs.forEach((seq, i) => this.recount(seq, counts[i]!));
   }
 
   /** Calls `visit` with each entry of `session` with `after` < qseq ≤ `to` (`unsent`: only those not sent), in order, read a batch at a time. */

@@ -24,9 +24,10 @@
  * fence.
  *
  * A stored session's entries on disk stay where they are: A lends B the counts of the messages
- * they refer to, so B reads them back as its own (when such a message is shared with another
- * session on A, A reads them all into the record instead, and B rewrites them to copies of its
- * own, as it does the deliveries in memory). The queue's length does not hold up the CONNACK.
+ * they refer to, so B reads them back as its own. A message shared with another session on A is
+ * copied first, and the entries rewritten to the copy, whose count is lent once that is
+ * committed. Only when that commit fails does A read the entries into the record, for B to
+ * rewrite to copies of its own, as it does the deliveries in memory.
  *
  * A stored session's deliveries that A forwards or B holds are written by B, later than the
  * publish's own transaction: the publish's answer (or, on the publishing worker, its ticket)
@@ -37,6 +38,7 @@
 import type { Broker } from '../broker/broker.ts';
 import type { MovedSession } from '../broker/clusterLink.ts';
 import type { Ticket } from '../durability/ticket.ts';
+import type { MoveOut } from '../durability/journal.ts';
 import type { LateDone } from '../durability/hold.ts';
 import type { Delivery } from '../model/delivery.ts';
 import type { Session } from '../broker/session.ts';
@@ -249,12 +251,29 @@ export class Handover {
     // session only once every earlier write of them is committed, ours and those of publishing
     // workers whose Release this queue still waits for. Forwards wait behind it.
     h.early = [];
-    const send = (committed: boolean): void => {
-      withDiskSegment(record, journal, session, committed, (text) => this.broker.log.warning(text));
+    const finish = (lent: MoveOut | undefined): void => {
+      withDiskSegment(record, journal, session, lent, (text) => this.broker.log.warning(text));
       this.cluster.send(to, Kind.Session, { id, s: record });
       for (const f of h.early!) this.cluster.send(to, Kind.Forward, f);
       h.early = undefined;
       this.broker.flushSoon();
+    };
+    const send = (committed: boolean): void => {
+      // the disk segment is looked at now, when the store holds what the counts say
+      const disk = record.disk;
+      const lent = committed && disk !== undefined ? journal.lendRange(session, disk.a, disk.l) : undefined;
+      if (lent === undefined || lent.copies.length === 0) return finish(lent);
+      // entries rewritten to copies of shared messages: lent once that is committed
+      journal.written().then(
+        () => {
+          journal.moveSettled(lent, true);
+          finish(lent);
+        },
+        () => {
+          journal.moveSettled(lent, false);
+          finish(undefined);
+        },
+      );
     };
     let left = holds.length + 1;
     const settled = (): void => {

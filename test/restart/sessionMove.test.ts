@@ -73,7 +73,7 @@ test('a session moving between workers takes its long queue from the store as it
   }
 });
 
-test('sessions sharing the log copies of their messages move one after the other: the first takes its queue in the record (the copies are shared), the second as it is; nothing lost, doubled or left in the log', { skip: culexOnly, timeout: 120000 }, async () => {
+test('sessions sharing the log copies of their messages move one after the other: the first\'s entries are rewritten to copies of their own, the second\'s taken as they are; nothing lost, doubled or left in the log', { skip: culexOnly, timeout: 120000 }, async () => {
   const M = 600;
   let b = await start();
   const ids = ['inline', 'a', 'b'].map((n) => ({ version: 4 as const, clientId: `share-${n}-${process.pid}`, clean: false }));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Session, type QueueLimits, type SessionLink } from '../../../src/broker/session.ts';
 import { createMessage } from '../../../src/model/message.ts';
 import { createDelivery, type Delivery } from '../../../src/model/delivery.ts';
-import { Journal, type JournalStore } from '../../../src/durability/journal.ts';
+import { Journal, type JournalStore, type MoveOut } from '../../../src/durability/journal.ts';
 import type { MessageRecord } from '../../../src/records/message.ts';
 import type { QueueEntry } from '../../../src/records/stored.ts';
 import { decodeQueueEntry, encodeQueueEntry, queueEntrySent } from '../../../src/persistence/format.ts';
@@ -203,16 +203,15 @@ test('a message whose log copy was deleted while the journal no longer kept it i
   assert.deepEqual(later.sent.map((x) => x.n), [7]);
 });
 
-test('a session moving to another worker takes its disk segment as it is: the counts of the messages only it refers to are lent, not its entries rewritten (handover.ts)', async () => {
+/** Worker 0 and worker 1 on one store (odd and even seqs), and three offline sessions on worker 0 given the same 20 messages: `first`'s entries carry them inline, `other`'s and `c`'s refer to one log copy each. */
+async function sharedQueues(): Promise<{ store: ModelStore; a: Journal; b: Journal; s: Session; other: Session; disk: { after: number; last: number; count: number; bytes: number } }> {
   const store = new ModelStore();
-  // two workers' journals on one store: worker 0 hands out odd seqs, worker 1 even ones
   const a = new Journal(store, 1, 2, () => {});
   const b = new Journal(store, 2, 2, () => {});
   const s = new Session('c', limits);
   const first = new Session('first', limits);
   const other = new Session('other', limits);
   s.journal = first.journal = other.journal = a;
-  // each message goes to `first` (inline there), then to `other` and `s`, whose entries refer to one log copy
   for (let n = 0; n < 20; n++) {
     const m = createMessage('t', Buffer.from(String(n)), 1, false, undefined, 'p', 0);
     for (const to of [first, other, s]) to.deliver(createDelivery(m, 1, false, undefined), 0, false);
@@ -220,31 +219,70 @@ test('a session moving to another worker takes its disk segment as it is: the co
   for (let i = 0; i < 3; i++) await store.commitAll();
   const disk = s.queueParts().disk!;
   assert.equal(disk.count, 20, 'offline: the whole queue is on disk');
-  // while another session here refers to the same messages, they cannot move: nothing is lent
-  assert.equal(a.lendRange(s, disk.after, disk.last), undefined);
-  assert.equal(a.refTally().seqs.length, 20);
-  other.clearMessages();
-  await store.commitAll();
+  return { store, a, b, s, other, disk };
+}
 
-  const lent = a.lendRange(s, disk.after, disk.last)!;
-  assert.deepEqual(lent.counts, new Array(20).fill(1));
-  assert.equal(a.messages, 0, 'the lent counts leave the old owner\'s maps (a new entry cannot count them)');
-  assert.deepEqual([...a.refTally().seqs], [...lent.seqs].sort((x, y) => x - y), 'a clean stop still writes them until the new owner answers');
-  s.clearMessages(); // what the old owner does once the session is handed (its journal detached)
-
-  // the new owner: the same disk segment, the counts adopted, nothing written
+/** `c`'s session on the new owner `b`: the same disk segment, the lent counts adopted; drained there. Returns what the client got. */
+async function drainMoved(store: ModelStore, b: Journal, disk: { after: number; last: number; count: number; bytes: number }, lent: MoveOut): Promise<number[]> {
   const moved = new Session('c', limits);
   moved.journal = b;
   moved.restoreQueuedOnDisk(disk.after, disk.last, disk.count, disk.bytes);
   b.adoptLent(lent.seqs, lent.counts);
-  a.returned(lent.key);
-  assert.equal(a.refTally().seqs.length, 0);
   const link = new RecordingLink();
   moved.attach(link, 0);
   await drainAll(moved, store, 1000);
   await store.commitAll();
-  assert.deepEqual(link.sent.map((x) => x.n), Array.from({ length: 20 }, (_, i) => i), 'read back in order from the entries the old owner wrote');
+  return link.sent.map((x) => x.n);
+}
+
+test('a session moving to another worker takes its disk segment as it is: the counts of the messages only it refers to are lent, nothing is written (handover.ts)', async () => {
+  const { store, a, b, s, other, disk } = await sharedQueues();
+  other.clearMessages(); // its session ends: `c` alone refers to the log copies
+  await store.commitAll();
+  const lent = a.lendRange(s, disk.after, disk.last)!;
+  assert.equal(lent.copies.length, 0);
+  assert.deepEqual(lent.counts, new Array(20).fill(1));
+  assert.equal(a.messages, 0, 'the lent counts leave the old owner\'s maps (a new entry cannot count them)');
+  assert.deepEqual([...a.refTally().seqs], [...lent.seqs].sort((x, y) => x - y), 'a clean stop still writes them until the new owner answers');
+  s.clearMessages(); // what the old owner does once the session is handed (its journal detached)
+  assert.deepEqual(await drainMoved(store, b, disk, lent), Array.from({ length: 20 }, (_, i) => i), 'read back in order from the entries the old owner wrote');
+  a.returned(lent.key);
+  assert.equal(a.refTally().seqs.length, 0);
   assert.equal(store.entries('c'), 0);
   assert.equal(b.messages, 0, 'the new owner deleted the messages with their last entries');
   for (const seq of lent.seqs) assert.equal(store.getMessage(seq), undefined);
+});
+
+test('a moving session\'s entries that share a log message with another session are rewritten to a copy, lent once committed; the other session keeps the original', async () => {
+  const { store, a, b, s, other, disk } = await sharedQueues();
+  const originals = [...a.refTally().seqs];
+  const lent = a.lendRange(s, disk.after, disk.last)!;
+  assert.equal(lent.copies.length, 20);
+  assert.equal(lent.seqs.length, 0, 'nothing lent before the copies are committed');
+  await store.commitAll();
+  a.moveSettled(lent, true);
+  assert.deepEqual(lent.seqs, lent.copies.map(([, copy]) => copy));
+  assert.deepEqual(store.readQueued('c', 0, 100).map((r) => r.entry.m), lent.seqs, 'the entries refer to the copies');
+  s.clearMessages();
+  assert.deepEqual(await drainMoved(store, b, disk, lent), Array.from({ length: 20 }, (_, i) => i));
+  a.returned(lent.key);
+  for (const seq of lent.seqs) assert.equal(store.getMessage(seq), undefined, 'the new owner deleted the copies');
+  // the other session, still on the old owner, has the originals, counted once each
+  assert.deepEqual([...a.refTally().counts], new Array(20).fill(1));
+  const link = new RecordingLink();
+  other.attach(link, 0);
+  await drainAll(other, store, 1000);
+  await store.commitAll();
+  assert.deepEqual(link.sent.map((x) => x.n), Array.from({ length: 20 }, (_, i) => i));
+  assert.equal(a.messages, 0);
+  for (const seq of originals) assert.equal(store.getMessage(seq), undefined);
+});
+
+test('when the copies\' commit fails, the old owner counts originals and copies, so its entries read back whichever landed', async () => {
+  const { store, a, s, disk } = await sharedQueues();
+  const lent = a.lendRange(s, disk.after, disk.last)!;
+  a.moveSettled(lent, false);
+  assert.equal(a.readBack(s, disk.after, disk.last, 100, assert.fail).deliveries.length, 20, 'the rewrites not landed: the originals');
+  await store.commitAll();
+  assert.equal(a.readBack(s, disk.after, disk.last, 100, assert.fail).deliveries.length, 20, 'landed: the copies');
 });
