@@ -49,6 +49,8 @@ export interface QueueLimits {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+const noWarning = (): void => {};
+
 export interface SessionSubscription {
   readonly filter: ParsedFilter;
   readonly options: SubscriptionOptions;
@@ -102,9 +104,10 @@ export class Session implements JournalSession, QueueReader {
   intercept: ((d: Delivery, now: number, mirrored: boolean) => void) | undefined = undefined;
   /**
    * The messages not yet sent: all in memory, or, for a stored session, a window in memory and
-   * the rest in the store (sessionQueue.ts)
+   * the rest in the store (sessionQueue.ts). Made at the first one (`pending`): most device
+   * sessions never have one queued (memory per idle connection).
    */
-  private readonly pending: SessionQueue;
+  private queue: SessionQueue | undefined = undefined;
   /** a message was dropped since the client last connected (Mosquitto's is_dropping): reported once */
   private dropping = false;
   /** messages this session did not get: queue full, or QoS 0 while congested or away (per-bridge metrics) */
@@ -116,7 +119,11 @@ export class Session implements JournalSession, QueueReader {
   constructor(clientId: string, limits: QueueLimits) {
     this.clientId = clientId;
     this.limits = limits;
-    this.pending = new SessionQueue(this, limits.warn ?? (() => {}));
+  }
+
+  /** the queue, made when first needed */
+  private get pending(): SessionQueue {
+    return (this.queue ??= new SessionQueue(this, this.limits.warn ?? noWarning));
   }
 
   /**
@@ -155,22 +162,22 @@ export class Session implements JournalSession, QueueReader {
   }
 
   get queuedCount(): number {
-    return this.pending.length;
+    return this.queue?.length ?? 0;
   }
 
   /** payload bytes of the queued messages (what max_queued_bytes limits) */
   get queuedBytes(): number {
-    return this.pending.bytes;
+    return this.queue?.bytes ?? 0;
   }
 
   /** queued messages held only in the store */
   get queuedOnDisk(): number {
-    return this.pending.diskCount;
+    return this.queue?.diskCount ?? 0;
   }
 
   /** payload bytes of the queued messages held only in the store */
   get queuedBytesOnDisk(): number {
-    return this.pending.diskBytes;
+    return this.queue?.diskBytes ?? 0;
   }
 
   /**
@@ -200,7 +207,7 @@ export class Session implements JournalSession, QueueReader {
       return;
     }
     // QoS 1/2 keep their order: once anything waits, everything after it waits too.
-    const direct = link !== undefined && this.pending.length === 0 && this.mayFly(link) && !link.congested;
+    const direct = link !== undefined && this.queuedCount === 0 && this.mayFly(link) && !link.congested;
     if (!direct && !this.makeRoom(d)) return;
     const journal = this.journal;
     if (journal !== undefined && journal.admit(this, d)) {
@@ -282,15 +289,17 @@ export class Session implements JournalSession, QueueReader {
   pump(now: number): void {
     const link = this.link;
     const window = this.window();
-    if (this.journal !== undefined) this.pending.spill(window, this);
+    const queue = this.queue;
+    if (queue === undefined) return;
+    if (this.journal !== undefined) queue.spill(window, this);
     if (link === undefined) return;
-    while (this.pending.length > 0 && !link.congested) {
-      this.pending.fill(window, this);
-      const d = this.pending.peek();
+    while (queue.length > 0 && !link.congested) {
+      queue.fill(window, this);
+      const d = queue.peek();
       if (d === undefined) return; // the tail waits for its commit (pumped again then)
       if (d.hold !== undefined && !d.hold.done) return; // pumped again when it settles
       if (d.qos > 0 && !this.mayFly(link)) return;
-      this.pending.shift();
+      queue.shift();
       if (isExpired(d.message, now)) {
         counters.messagesExpired++;
         this.journal?.done(this, d);
@@ -324,7 +333,7 @@ export class Session implements JournalSession, QueueReader {
    */
   private recheckQueued(): void {
     if (this.limits.mayRead === undefined) return;
-    this.pending.retain(this);
+    this.queue?.retain(this);
   }
 
   /**
@@ -341,7 +350,7 @@ export class Session implements JournalSession, QueueReader {
 
   detach(now: number): void {
     this.link = undefined;
-    this.pending.evictHead(this);
+    this.queue?.evictHead(this);
     this.expiresAt = this.expiryInterval === NEVER_EXPIRES ? 0 : now + this.expiryInterval * 1000;
   }
 
@@ -379,7 +388,7 @@ export class Session implements JournalSession, QueueReader {
 
   /** Queued deliveries, oldest first (those in the store read back, a batch at a time). */
   queued(): Iterable<Delivery> {
-    return this.pending.all();
+    return this.queue?.all() ?? [];
   }
 
   /** The queue in its parts, in order: the head, the disk segment (numbers; undefined when empty), the tail. */
@@ -389,7 +398,7 @@ export class Session implements JournalSession, QueueReader {
 
   /** Queued deliveries held in memory (what may wait on a Hold). */
   queuedInMemory(): Iterable<Delivery> {
-    return this.pending.inMemoryDeliveries();
+    return this.queue?.inMemoryDeliveries() ?? [];
   }
 
   /** Appends a delivery to the queue as is (restoring a session), bypassing the limits. */
@@ -419,22 +428,22 @@ export class Session implements JournalSession, QueueReader {
    * stored messages. The session keeps its queue (read into memory from the store).
    */
   forgetStored(): void {
-    this.pending.load();
+    this.queue?.load();
     this.forgetAll();
   }
 
   private forgetAll(): void {
     const journal = this.journal;
     if (journal === undefined) return;
-    this.pending.forgetDisk();
-    for (const d of this.pending.inMemoryDeliveries()) journal.forget(this, d);
+    this.queue?.forgetDisk();
+    for (const d of this.queuedInMemory()) journal.forget(this, d);
     for (const e of this.outbound.values()) journal.forget(this, e.delivery);
   }
 
   /** Forgets queued and inflight messages (clean start, expiry); their stored entries go with the session record. */
   clearMessages(): void {
     this.forgetAll();
-    this.pending.clear();
+    this.queue?.clear();
     this.outbound.clear();
     this.inbound.clear();
   }
