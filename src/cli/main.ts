@@ -103,14 +103,18 @@ if (port !== undefined) {
 // signals are handled from the start: a worker may already accept connections while others start
 let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
 let stopSignal: string | undefined;
+const stopBroker = (b: NonNullable<typeof broker>) => {
+  b.stop().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
+    process.exit(1);
+  });
+};
+/** The first SIGINT or SIGTERM stops the broker; during the start, once it runs. */
 const stop = (signal: string) => {
   if (stopSignal !== undefined) return;
   stopSignal = signal;
   process.stderr.write(`culex: ${signal} received, stopping\n`);
-  broker?.stop().then(() => process.exit(0), (err: unknown) => {
-    process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
-    process.exit(1);
-  });
+  if (broker !== undefined) stopBroker(broker);
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
@@ -170,11 +174,7 @@ try {
     ? 'off (memory only)'
     : `${config.persistenceDurability} in ${config.persistenceLocation} (sessions, their queued messages and retained messages on disk)`;
   process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
-  if (stopSignal !== undefined) {
-    const signal = stopSignal;
-    stopSignal = undefined;
-    stop(signal);
-  }
+  if (stopSignal !== undefined) stopBroker(broker);
 } catch (err) {
   fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -197,6 +197,18 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
     assert.match(broker.output(), /SIGTERM received, stopping/);
   });
 
+  test('SIGTERM while the broker is starting stops it once it runs: one line, exit 0', async () => {
+    const port = await freePort();
+    const conf = path.join(tmp.dir, 'early.conf');
+    writeFileSync(conf, `listener ${port} 127.0.0.1\npersistence false\nworkers 2\n`);
+    const broker = background(NODE, [LAUNCHER, '-c', conf]);
+    // the configuration is read: the workers are not started yet
+    for (let i = 0; i < 600 && !/culex version .* starting/.test(broker.output()); i++) await new Promise((r) => setTimeout(r, 50));
+    broker.proc.kill('SIGTERM');
+    assert.equal(await broker.exit, 0, broker.output());
+    assert.equal(broker.output().match(/SIGTERM received, stopping/g)?.length, 1, broker.output());
+  });
+
   test('npm start -- check -c FILE reaches the same subcommand', { skip: spawnSync('npm', ['--version']).error === undefined ? false : 'npm not on PATH' }, () => {
     const conf = path.join(tmp.dir, 'npm.conf');
     writeFileSync(conf, 'listener 1883 127.0.0.1\nsys_interval 0\n');
