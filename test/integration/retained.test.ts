@@ -34,6 +34,9 @@ for (const v of versions) {
       const pub = await h.connect(broker.url, { protocolVersion: v });
       await pub.publishAsync(topic, 'old', { qos: 1, retain: true });
       await pub.publishAsync(topic, 'new', { qos: 0, retain: true });
+      // a QoS 0 PUBLISH has no answer: this PUBACK says the broker has handled 'new' (with several
+      // workers, a subscriber on another one may otherwise subscribe before it arrives)
+      await pub.publishAsync(`${topic}/after`, 'x', { qos: 1 });
       const sub = await h.connect(broker.url, { protocolVersion: v });
       const inbox = new Inbox(sub);
       await subscribe(sub, topic, { qos: 1 });
