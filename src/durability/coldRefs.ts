@@ -6,7 +6,7 @@
  * the first entry referring to its message is needed in memory; the Journal's map counts it
  * from then on.
  * Invariants: seqs ascend; a taken slot's count is -1; `live` counts the others.
- * called from: worker (Journal)
+ * called from: worker (MessageCounts, for the Journal)
  */
 import type { RefTally } from '../records/stored.ts';
 

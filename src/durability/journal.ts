@@ -38,7 +38,7 @@ import { Commit, Hold, LateWrites, type LateDone } from './hold.ts';
 import { AckScope } from './ackScope.ts';
 import { Ticket, type ReleaseSender, type RemoteEntry, type RemoteItem } from './ticket.ts';
 import type { QueueEntry, RefTally } from '../records/stored.ts';
-import { ColdRefs } from './coldRefs.ts';
+import { MessageCounts, type Ref } from './messageCounts.ts';
 import type { DeliveryGate } from '../model/delivery.ts';
 
 /** What the journal writes (src/persistence/store.ts). */
@@ -118,27 +118,11 @@ interface RemoteRouting {
   readonly inbound: Ticket['inbound'];
 }
 
-interface Ref {
-  /** undefined while no delivery in memory refers to it (read when an entry is read back) */
-  message: Message | undefined;
-  /** entries referring to it, on disk or in memory */
-  count: number;
-  /** deliveries in memory referring to it: the last to leave memory lets go of `message` */
-  held: number;
-}
-
 export class Journal {
   private readonly store: JournalStore;
-  private readonly refs = new Map<number, Ref>();
-  /** counts a clean stop left, for messages no entry in memory has needed since (coldRefs.ts) */
-  private cold: ColdRefs | undefined;
-  /**
-   * counts lent with a session's disk segment to its new worker (lendRange), by MoveOut.key,
-   * until it says it counts them (returned()): in no map that a new entry could count, but
-   * still in what a clean stop writes (counted twice meanwhile: a message kept too long, never
-   * one deleted too soon)
-   */
-  private readonly lent = new Map<number, MoveOut>();
+  /** how many entries refer to each log message this worker owns */
+  private readonly refs = new MessageCounts();
+  /** names the counts lent with a moving session (MoveOut.key) */
   private lastLendKey = 0;
   private nextSeq: number;
   private readonly step: number;
@@ -180,7 +164,7 @@ export class Journal {
 
   /** messages this worker holds for its stored entries (those read from the store so far) */
   get messages(): number {
-    return this.refs.size + (this.cold?.size ?? 0);
+    return this.refs.size;
   }
 
   // ---- deliveries to persistent sessions
@@ -264,9 +248,7 @@ export class Journal {
 
   /** log messages whose Message this worker keeps in memory (for its deliveries in memory) */
   get messagesInMemory(): number {
-    let n = 0;
-    for (const ref of this.refs.values()) if (ref.message !== undefined) n++;
-    return n;
+    return this.refs.inMemory;
   }
 
   /** A delivery read back at start-up: its entry, and its message (`seq`; 0 = inline), are this worker's. */
@@ -275,7 +257,7 @@ export class Journal {
     d.mseq = seq;
     if (seq === 0) return;
     d.message.seq = seq;
-    this.hold(this.ref(seq) ?? this.track(d.message, seq), d.message);
+    this.hold(this.refs.get(seq) ?? this.track(d.message, seq), d.message);
   }
 
   /**
@@ -294,7 +276,7 @@ export class Journal {
   /** Entries of a session that moved away now refer to the new owner's copies: one reference less each. */
   unrefSeqs(seqs: readonly number[]): void {
     for (const seq of seqs) {
-      const ref = this.ref(seq);
+      const ref = this.refs.get(seq);
       if (ref !== undefined) this.unref(ref.message, seq);
     }
   }
@@ -304,7 +286,7 @@ export class Journal {
    * entries on disk referred to it so far; undefined when no entry of this worker counts it.
    */
   message(seq: number): Message | undefined {
-    const ref = this.ref(seq);
+    const ref = this.refs.get(seq);
     if (ref === undefined) return undefined;
     if (ref.message === undefined) {
       const r = this.store.getMessage(seq);
@@ -319,14 +301,12 @@ export class Journal {
 
   /** An entry read at start-up that stays on disk refers to message `seq`: counted, not read. */
   countRef(seq: number): void {
-    const ref = this.ref(seq);
-    if (ref === undefined) this.refs.set(seq, { message: undefined, count: 1, held: 0 });
-    else ref.count++;
+    this.refs.add(seq, 1);
   }
 
   /** A clean stop's counts (Store.loadOwnSessions), before any entry of this worker is restored: kept as they are until needed. */
   adoptRefTally(tally: RefTally): void {
-    this.cold = new ColdRefs(tally);
+    this.refs.adoptTally(tally);
   }
 
   // ---- a stored session moving to another worker (src/workers/handover.ts)
@@ -350,7 +330,7 @@ export class Journal {
     const out: MoveOut = { key: ++this.lastLendKey, seqs: [], counts: [], copies: [] };
     const shared: number[] = [];
     for (const [seq, k] of refs) {
-      const count = this.refs.get(seq)?.count ?? this.cold?.peek(seq);
+      const count = this.refs.peek(seq);
       if (count === undefined) continue; // not stored: the new owner drops the entry when it reads it back, as this worker would
       if (count < k) return undefined;
       if (count > k) shared.push(seq);
@@ -359,8 +339,7 @@ export class Journal {
         out.counts.push(k);
       }
     }
-    for (const seq of out.seqs) if (!this.refs.delete(seq)) this.cold?.take(seq);
-    this.lent.set(out.key, out);
+    this.refs.lend(out.key, out.seqs, out.counts);
     const copyOf = new Map<number, number>();
     for (const seq of shared) {
       const record = this.store.getMessage(seq);
@@ -388,36 +367,29 @@ export class Journal {
    */
   moveSettled(out: MoveOut, ok: boolean): void {
     if (!ok) {
-      this.lent.delete(out.key);
-      out.seqs.forEach((seq, i) => this.recount(seq, out.counts[i]!));
-      for (const [, copy, k] of out.copies) this.recount(copy, k);
+      this.refs.returned(out.key);
+      out.seqs.forEach((seq, i) => this.refs.add(seq, out.counts[i]!));
+      for (const [, copy, k] of out.copies) this.refs.add(copy, k);
       return;
     }
     for (const [seq, copy, k] of out.copies) {
       out.seqs.push(copy);
       out.counts.push(k);
       for (let i = 0; i < k; i++) {
-        const ref = this.ref(seq);
+        const ref = this.refs.get(seq);
         if (ref !== undefined) this.unref(ref.message, seq);
       }
     }
   }
 
-  /** `n` entries more refer to log message `seq` (no delivery in memory needs it yet). */
-  private recount(seq: number, n: number): void {
-    const ref = this.ref(seq);
-    if (ref !== undefined) ref.count += n;
-    else this.refs.set(seq, { message: undefined, count: n, held: 0 });
-  }
-
   /** The new owner counts what MoveOut `key` lent it. */
   returned(key: number): void {
-    this.lent.delete(key);
+    this.refs.returned(key);
   }
 
   /** A session that moved here brought these counts (another worker's MoveOut): its entries on disk refer to them. */
   adoptLent(seqs: readonly number[], counts: readonly number[]): void {
-    seqs.forEach((seq, i) => this.recount(seq, counts[i]!));
+    seqs.forEach((seq, i) => this.refs.add(seq, counts[i]!));
   }
 
   /** Calls `visit` with each entry of `session` with `after` < qseq ≤ `to` (`unsent`: only those not sent), in order, read a batch at a time. */
@@ -438,31 +410,9 @@ export class Journal {
    * clean stop writes; the caller takes out what it does not want counted). Lent counts are in.
    */
   refTally(): RefTally {
-    const lent = new Map<number, number>();
-    for (const { seqs, counts } of this.lent.values()) seqs.forEach((seq, i) => lent.set(seq, (lent.get(seq) ?? 0) + counts[i]!));
-    const hot = (lent.size === 0 ? Float64Array.from(this.refs.keys()) : Float64Array.from(new Set([...this.refs.keys(), ...lent.keys()]))).sort();
-    const cold = this.cold?.tally() ?? { seqs: new Float64Array(0), counts: new Float64Array(0) };
-    if (hot.length === 0) return cold;
-    const n = hot.length + cold.seqs.length;
-    const seqs = new Float64Array(n);
-    const counts = new Float64Array(n);
-    // merge: both ascend, and no seq is in both (a taken cold count is in the map only); the cold
-    // counts between two hot seqs are copied as a block (millions of them after a start)
-    let c = 0;
-    let o = 0;
-    for (const seq of hot) {
-      const end = firstAtLeast(cold.seqs, seq, c);
-      seqs.set(cold.seqs.subarray(c, end), o);
-      counts.set(cold.counts.subarray(c, end), o);
-      o += end - c;
-      c = end;
-      seqs[o] = seq;
-      counts[o++] = (this.refs.get(seq)?.count ?? 0) + (lent.get(seq) ?? 0);
-    }
-    seqs.set(cold.seqs.subarray(c), o);
-    counts.set(cold.counts.subarray(c), o);
-    return { seqs, counts };
+    return this.refs.tally();
   }
+
 
   /**
    * Reads back up to `limit` queued entries of `session` with `after` < qseq ≤ `to`, in order, as
@@ -490,7 +440,7 @@ export class Journal {
         if (m === undefined) {
           warn(`persistence: queue entry ${qseq} of ${session.clientId} refers to message ${entry.m}, which is not stored; dropped`);
           this.store.deleteQueued(session.clientId, qseq);
-          const ref = this.ref(entry.m);
+          const ref = this.refs.get(entry.m);
           if (ref !== undefined && --ref.count === 0) this.refs.delete(entry.m);
           dropped++;
           continue;
@@ -499,7 +449,7 @@ export class Journal {
         d.qseq = qseq;
         d.mseq = entry.x !== undefined ? 0 : entry.m;
         d.stored = raw;
-        if (d.mseq !== 0) this.refs.get(d.mseq)!.held++; // counted already: on disk until now
+        if (d.mseq !== 0) this.refs.inMap(d.mseq)!.held++; // counted already (message() took it into the map): on disk until now
         deliveries.push(d);
       }
       if (last >= to) end = true;
@@ -514,7 +464,7 @@ export class Journal {
   forgetRange(session: JournalSession, after: number, to: number): void {
     this.eachQueued(session, after, to, false, (_qseq, entry) => {
       if (entry.x === undefined && entry.m !== 0) {
-        const ref = this.ref(entry.m);
+        const ref = this.refs.get(entry.m);
         if (ref !== undefined) this.unref(ref.message, entry.m);
       }
     });
@@ -669,7 +619,7 @@ export class Journal {
     this.held.set(r.seq, { hold: r.hold!, from: r.from });
     // one entry here (the usual case): it carries the message, as a first local entry does, and
     // no log copy is written, counted or deleted; the seq only names the held delivery
-    const ref = this.refs.get(r.seq);
+    const ref = this.refs.inMap(r.seq);
     if (r.entries.length === 1 && ref !== undefined && ref.count === 1 && r.first !== undefined) {
       this.refs.delete(r.seq);
       r.first.mseq = 0;
@@ -750,33 +700,20 @@ export class Journal {
     return s;
   }
 
-  /** The count of log message `seq`, moved from the clean stop's table into the map when it is still there. */
-  private ref(seq: number): Ref | undefined {
-    const ref = this.refs.get(seq);
-    if (ref !== undefined || this.cold === undefined) return ref;
-    const count = this.cold.take(seq);
-    if (count === undefined) return undefined;
-    const taken: Ref = { message: undefined, count, held: 0 };
-    this.refs.set(seq, taken);
-    return taken;
-  }
-
   /**
    * The count of the log copy `m.seq` names; undefined when it names none (0, -1) or a stale one
    * (the copy is no longer counted: see the invariants), which sets it to 0.
    */
   private counted(m: Message): Ref | undefined {
     if (m.seq <= 0) return undefined;
-    const ref = this.ref(m.seq);
+    const ref = this.refs.get(m.seq);
     if (ref === undefined) m.seq = 0;
     return ref;
   }
 
   private track(m: Message, seq: number): Ref {
     m.seq = seq;
-    const ref: Ref = { message: m, count: 0, held: 0 };
-    this.refs.set(seq, ref);
-    return ref;
+    return this.refs.track(seq, m);
   }
 
   /** A new entry, whose delivery (of `m`) is in memory, refers to the log copy `ref` counts. */
@@ -795,7 +732,7 @@ export class Journal {
 
   /** A delivery referring to log message `seq` left memory (its entry stays counted, or goes through unref). */
   private leftMemory(seq: number): void {
-    const ref = this.refs.get(seq);
+    const ref = this.refs.inMap(seq);
     if (ref !== undefined && ref.held > 0 && --ref.held === 0) ref.message = undefined;
   }
 
@@ -822,7 +759,7 @@ export class Journal {
 
   /** One entry less refers to `m` (stored under `seq`); the last one deletes it. */
   private unref(m: Message | undefined, seq: number): void {
-    const ref = this.ref(seq);
+    const ref = this.refs.get(seq);
     if (ref === undefined || --ref.count > 0) return;
     this.refs.delete(seq);
     this.store.deleteMessage(seq);
@@ -840,16 +777,4 @@ export class Journal {
     }
     return this.turn;
   }
-}
-
-/** The first index at or after `from` whose seq is at least `seq` (`seqs` ascending), or seqs.length. */
-function firstAtLeast(seqs: Float64Array, seq: number, from: number): number {
-  let lo = from;
-  let hi = seqs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (seqs[mid]! < seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
