@@ -324,14 +324,7 @@ export class SessionQueue {
   *all(): IterableIterator<Delivery> {
     yield* this.head;
     const journal = this.owner.journal;
-    if (journal !== undefined && this.diskCount > 0) {
-      for (let after = this.diskAfter; after < this.diskLast; ) {
-        const r = journal.readBack(this.owner, after, this.diskLast, 1024, this.warn);
-        yield* r.deliveries;
-        if (r.end || r.last === after) break;
-        after = r.last;
-      }
-    }
+    if (journal !== undefined && this.diskCount > 0) yield* journal.readRange(this.owner, this.diskAfter, this.diskLast, this.warn);
     yield* this.tail;
   }
 

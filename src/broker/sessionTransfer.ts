@@ -47,14 +47,9 @@ export function withDiskSegment(r: SessionRecord, journal: Journal, session: Jou
     r.disk = { ...disk, k: lent.key, s: lent.seqs, n: lent.counts };
     return;
   }
-  for (let after = disk.a; after < disk.l; ) {
-    const back = journal.readBack(session, after, disk.l, 1024, warn);
-    for (const d of back.deliveries) {
-      r.queue.push(deliveryToRecord(d));
-      journal.spilled(d); // it leaves this worker: the message is not kept for it
-    }
-    if (back.end || back.last === after) break;
-    after = back.last;
+  for (const d of journal.readRange(session, disk.a, disk.l, warn)) {
+    r.queue.push(deliveryToRecord(d));
+    journal.spilled(d); // it leaves this worker: the message is not kept for it
   }
   r.queue.push(...r.tail!);
   r.disk = r.tail = undefined;

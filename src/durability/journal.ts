@@ -457,6 +457,16 @@ export class Journal {
     return { deliveries, last, dropped, end };
   }
 
+  /** Every entry readBack() would give from `after` up to `to`, read a batch at a time. */
+  *readRange(session: JournalSession, after: number, to: number, warn: (text: string) => void): IterableIterator<Delivery> {
+    while (after < to) {
+      const r = this.readBack(session, after, to, 1024, warn);
+      yield* r.deliveries;
+      if (r.end || r.last === after) return;
+      after = r.last;
+    }
+  }
+
   /**
    * The entries of `session` with `after` < qseq ≤ `to` go with the session (deleteSession): the
    * messages they refer to are counted one reference less, read a batch at a time.
