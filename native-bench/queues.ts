@@ -8,7 +8,7 @@
  *   2. one offline session, then `--long L` QoS 1 messages for it alone; its client comes back
  *      and drains them (PUBACK each at once): messages/s, and the time to its CONNACK; with
  *      --workers above 1, whether it reached another worker than the one holding the session
- *      (which then moves there, its queue read and rewritten);
+ *      (which then moves there: its entries on disk stay, the counts of their messages move);
  *   3. fill-drain-fill of (2) again: the data file's size after each step;
  *   4. with `--restart`, SIGTERM and start again on the same store (everything queued again
  *      first): seconds until it accepts connections.
@@ -322,7 +322,7 @@ try {
   let size1 = 0;
   let size2 = 0;
   if (LONG > 0) {
-    // with several workers: which one held the session, and which one its returning client reached (a move reads and rewrites the whole queue)
+    // with several workers: which one held the session, and which one its returning client reached (the session then moves)
     let heldBy = -1;
     let cameTo = -1;
     await offlineSession(port, 'qb-long', 'qb/long', async () => void (heldBy = await workerWithClient()));

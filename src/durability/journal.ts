@@ -8,7 +8,8 @@
  * - a message is written once per worker that queues it for persistent sessions, under a seq
  *   from that worker's own sequence (seq ≡ worker index mod workers), and that worker counts the
  *   entries referring to it and deletes it when the last one is gone (a session that moves to
- *   another worker has its entries rewritten there to that worker's copies: rewrite/unrefSeqs);
+ *   another worker has the entries of its deliveries in memory rewritten there to that worker's
+ *   copies, rewrite/unrefSeqs, and the counts of its entries on disk lent there, lendRange);
  * - the entries a message needs on *other* workers are written by the publishing worker, in the
  *   same transaction as its own entries and the publisher's inbound QoS 2 id: the other workers
  *   send their entries back (Ticket), hold those deliveries until the publishing worker says the
