@@ -14,6 +14,7 @@ import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
 import { AckQueue, type AckQueueOwner } from './ackQueue.ts';
 import type { Outbox } from './outbox.ts';
+import type { WheelEntry } from '../broker/deadlineWheel.ts';
 import type { ListenerContext } from './listenerContext.ts';
 import { TopicAliases } from './topicAliases.ts';
 import { HeldPublishes, type WindowOwner } from './heldPublishes.ts';
@@ -89,6 +90,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
   readonly openedTick: number;
   /** seconds; 0 = no keep-alive */
   keepalive = 0;
+  /** the outbox's DeadlineWheel: this connection's neighbours in its slot (undefined: in none) */
+  wheelPrev: WheelEntry | undefined = undefined;
+  wheelNext: WheelEntry | undefined = undefined;
   /** the CONNECT's session expiry, to check DISCONNECT against [MQTT-3.14.2-2] */
   private connectSessionExpiry = 0;
   /** v5: the client's Receive Maximum ∧ max_inflight_messages */
@@ -399,6 +403,8 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     } else {
       this.write(v3Connack(this.version, present));
     }
+    // the keep-alive, now final, replaces the CONNECT deadline
+    this.outbox.deadlineChanged(this);
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
     this.drainBacklog();

@@ -1,8 +1,9 @@
 /**
  * The output side of one worker's connections: the connections open on this worker, the dirty
  * list (connections with bytes queued this turn), one flush per event-loop turn, and the sweep
- * that closes connections past their keep-alive or CONNECT timeout and destroys the sockets
- * whose peer did not close them after they were told to end.
+ * that closes connections past their keep-alive or CONNECT timeout (each connection's deadline
+ * waits in a DeadlineWheel, so a sweep looks only at those that may be due) and destroys the
+ * sockets whose peer did not close them after they were told to end.
  *
  * Invariants: a connection is on the dirty list at most once per turn (Connection.dirty); ring
  * writes to other workers become visible (beforeFlush) before any socket of this worker is
@@ -14,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { counters } from '../metrics/counters.ts';
 import { Deque } from '../broker/deque.ts';
 import type { Connection } from './connection.ts';
+import { DeadlineWheel } from '../broker/deadlineWheel.ts';
 
 const SWEEP_MS = 250;
 /** sweeps a socket told to end may stay open for its peer to close it (at least 2 s) */
@@ -51,6 +53,12 @@ export class Outbox {
 
   /** sweeps from accept to CONNACK (max_connect_time); counted from accept, not from the last byte */
   private connectTicks: number;
+  /**
+   * every connection with a deadline (awaiting CONNECT, or connected with a keep-alive), in the
+   * slot of the tick it was due at when last placed; a packet received moves a keep-alive
+   * deadline on without touching the wheel (dueTick reads lastRxTick when the slot comes)
+   */
+  private readonly deadlines = new DeadlineWheel<Connection>();
 
   constructor(beforeFlush: (() => void) | undefined, maxConnectTimeSeconds: number) {
     this.beforeFlush = beforeFlush;
@@ -61,10 +69,13 @@ export class Outbox {
   /** max_connect_time changed by a configuration reload: applies to every connection not yet CONNACKed */
   set maxConnectTime(seconds: number) {
     this.connectTicks = Math.ceil((seconds * 1000) / SWEEP_MS);
+    // a shorter deadline must not wait in the slot of the longer one
+    for (const c of this.connections) if (c.isAwaitingConnect) this.deadlineChanged(c);
   }
 
   add(conn: Connection): void {
     this.connections.add(conn);
+    this.deadlineChanged(conn);
     const l = conn.listenerIndex;
     this.openByListener[l] = (this.openByListener[l] ?? 0) + 1;
     counters.connectionsAccepted++;
@@ -73,6 +84,25 @@ export class Outbox {
   /** Once per added connection, when it is released (closed, or taken over and closing). */
   remove(conn: Connection): void {
     if (this.connections.delete(conn)) this.openByListener[conn.listenerIndex]!--;
+    this.deadlines.remove(conn);
+  }
+
+  /** `conn`'s deadline changed other than by a packet received (CONNACK: the keep-alive replaces the CONNECT deadline). */
+  deadlineChanged(conn: Connection): void {
+    this.deadlines.remove(conn);
+    const due = this.dueTick(conn);
+    if (due >= 0) this.deadlines.insert(conn, due, this.tick);
+  }
+
+  /**
+   * The first tick at which `conn` is past its deadline; -1 for none. Awaiting CONNACK: more than
+   * connectTicks after accept. Connected with a keep-alive: [MQTT-3.1.2-24] more than one and a
+   * half times the keep-alive since the last packet.
+   */
+  private dueTick(conn: Connection): number {
+    if (conn.isAwaitingConnect) return conn.openedTick + this.connectTicks + 1;
+    if (conn.connected && conn.keepalive > 0) return conn.lastRxTick + Math.floor((conn.keepalive * 1500) / SWEEP_MS) + 1;
+    return -1;
   }
 
   /** `socket` was told to end: it is destroyed if still open END_TICKS sweeps from now. */
@@ -111,28 +141,27 @@ export class Outbox {
     this.spare = n > SPARE_MAX ? [] : list;
   };
 
-  /** Set.forEach, not for-of: the sweep runs too rarely to be optimised, and unoptimised for-of
-   *  allocates an iterator result per connection, four times a second. */
   private sweep(): void {
-    ++this.tick;
-    while (this.endingSince.length > 0 && this.tick - this.endingSince.peek()! > END_TICKS) {
+    const tick = ++this.tick;
+    let closed = false;
+    while (this.endingSince.length > 0 && tick - this.endingSince.peek()! > END_TICKS) {
       this.endingSince.shift();
       this.ending.shift()!.destroy(); // nothing happens to a socket already closed
     }
-    this.connections.forEach(this.sweepOne);
-    this.flushSoon();
-  }
-
-  private readonly sweepOne = (c: Connection): void => {
-    if (c.isAwaitingConnect) {
-      // a CONNECT trickled byte by byte does not push the deadline back
-      // (0xA0 Maximum Connect Time: no packet is sent before CONNACK; it names the close in the log)
-      if (this.tick - c.openedTick > this.connectTicks) c.disconnect(0xa0);
-    } else if (c.connected && c.keepalive > 0) {
-      // [MQTT-3.1.2-24] one and a half times the keep-alive without a packet
-      if ((this.tick - c.lastRxTick) * SWEEP_MS > c.keepalive * 1500) c.keepaliveExpired();
+    for (let c = this.deadlines.takeDue(tick); c !== undefined; c = this.deadlines.takeDue(tick)) {
+      const due = this.dueTick(c);
+      if (due > tick) {
+        this.deadlines.insert(c, due, tick);
+      } else if (due >= 0) {
+        closed = true;
+        // a CONNECT trickled byte by byte does not push the deadline back
+        // (0xA0 Maximum Connect Time: no packet is sent before CONNACK; it names the close in the log)
+        if (c.isAwaitingConnect) c.disconnect(0xa0);
+        else c.keepaliveExpired();
+      }
     }
-  };
+    if (closed) this.flushSoon();
+  }
 
   /** Graceful stop: v5 clients are told 0x8B [MQTT-3.14.1], every socket is closed. */
   shutdown(): void {

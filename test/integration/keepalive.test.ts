@@ -19,7 +19,12 @@ for (const v of versions) {
   describe(`keep alive, MQTT ${v5 ? '5.0' : '3.1.1'}`, () => {
     test(`[MQTT-3.1.2-${v5 ? '22' : '24'}] a client silent for 1.5 × keep alive is disconnected`, async () => {
       const { client: r } = await h.rawConnected(broker.port, { version: v, keepalive: 1 });
+      const connected = Date.now();
       const got = await r.expectClosed(10000);
+      // sweeps are 250 ms apart: 1.5 s after the last packet at the earliest; well before the
+      // 10 s CONNECT deadline, which the keep-alive replaced at CONNACK
+      const after = Date.now() - connected;
+      assert.ok(after >= 1250 && after < 8000, `closed ${after} ms after CONNACK`);
       for (const p of got) {
         assert.ok(v5, '3.1.1: closed without a packet');
         assert.equal(p.type, PacketType.DISCONNECT);

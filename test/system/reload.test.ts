@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { culexOnly, freePort, spreadWorkers, startCli, tempDir, waitForPort, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
 import { cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
@@ -153,6 +154,23 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
     writeConf(false, ['max_keepalive 60']);
     assert.match(await hup(), /options changed: max_keepalive;/);
     for (let i = 0; i < 2 * spreadWorkers; i++) assert.equal(await keepalive(), 60);
+    writeConf(false);
+    await hup();
+  });
+
+  test('a shorter max_connect_time at SIGHUP applies to the connections already waiting for their CONNECT', async () => {
+    writeConf(false, ['max_connect_time 120']);
+    assert.match(await hup(), /options changed: max_connect_time;/);
+    // silent sockets, a few per worker: none sends a CONNECT
+    const sockets = await Promise.all(Array.from({ length: 2 * spreadWorkers }, () => new Promise<Socket>((resolve, reject) => {
+      const s = createConnection({ port, host: '127.0.0.1' }, () => resolve(s));
+      s.on('error', reject);
+    })));
+    const closedAt = sockets.map((s) => new Promise<number>((resolve) => s.on('close', () => resolve(Date.now()))));
+    writeConf(false, ['max_connect_time 1']);
+    await hup();
+    const reloaded = Date.now();
+    for (const at of await Promise.all(closedAt)) assert.ok(at - reloaded < 30000, `closed ${at - reloaded} ms after the reload, not at the old 120 s`);
     writeConf(false);
     await hup();
   });
