@@ -152,7 +152,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.notifyLocal('0');
     if (this.config.localCleanSession) return this.begin();
     this.openLocal((session) => {
-      session.detach(Date.now()); // offline until the remote answers
+      this.broker.sessionOffline(session, Date.now()); // offline until the remote answers
       this.begin();
     });
   }
@@ -410,7 +410,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
         this.broker.onClosed(this, true);
         this.session = undefined;
       } else if (session !== undefined && session.link === this) {
-        session.detach(Date.now());
+        this.broker.sessionOffline(session, Date.now());
       }
       this.notifyLocal('0');
       this.broker.flushSoon();

@@ -9,6 +9,7 @@ import { NEVER_EXPIRES, Session, type QueueLimits, type SessionLink } from './se
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 import { TopicTree } from './topicTree.ts';
 import { DelayedWills } from './delayedWills.ts';
+import { SessionExpiry } from './sessionExpiry.ts';
 import type { Will } from '../model/will.ts';
 import type { Logger } from '../log.ts';
 import type { AclClient, AuthRequest, Authorizer, BrokerServices, DurableStore } from './services.ts';
@@ -54,6 +55,8 @@ export class Broker {
     this.flushSoon();
   });
   private readonly expiryTimer: NodeJS.Timeout;
+  /** the offline sessions with an expiry, by the second they expire in */
+  private readonly expiry = new SessionExpiry(Date.now());
   /** the local client ids of the configured bridges (src/bridge/), on every worker */
   private readonly bridgeIds: ReadonlySet<string>;
 
@@ -262,7 +265,7 @@ export class Broker {
   /** An offline session that arrived for a client that left meanwhile; it expires as usual. */
   adoptSession(session: Session, will: Will | undefined, now: number): void {
     this.installSession(session);
-    session.detach(now);
+    this.sessionOffline(session, now);
     if (will !== undefined) this.wills.schedule(will, Math.min(will.delay, session.expiryInterval));
     this.persistSession(session);
   }
@@ -276,6 +279,7 @@ export class Broker {
   releaseSession(session: Session): Will | undefined {
     const id = session.clientId;
     this.sessions.delete(id);
+    this.expiry.forget(session);
     counters.sessions--;
     return this.wills.take(id);
   }
@@ -297,7 +301,7 @@ export class Broker {
     const session = conn.session;
     if (session === undefined) return;
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
-    if (session.link === conn) session.detach(Date.now());
+    if (session.link === conn) this.sessionOffline(session, Date.now());
     const will = discardWill ? undefined : conn.will;
     conn.will = undefined;
     const ending = session.expiryInterval === 0 || this.sessions.get(session.clientId) !== session;
@@ -476,8 +480,12 @@ export class Broker {
     this.cluster?.adopt(clientId);
     this.installSession(session);
     this.storedChanged(session, session.subscriptions.size > 0);
-    if (meta.expiresAt === 0) session.detach(now);
-    else session.expiresAt = meta.expiresAt;
+    if (meta.expiresAt === 0) {
+      this.sessionOffline(session, now);
+    } else {
+      session.expiresAt = meta.expiresAt;
+      this.expiry.offline(session, now);
+    }
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
     if (meta.will !== undefined) this.wills.schedule(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
   }
@@ -532,6 +540,7 @@ export class Broker {
     session.clearSubscriptions();
     session.clearMessages();
     this.sessions.delete(session.clientId);
+    this.expiry.forget(session);
     counters.sessions--;
     if (session.stored) {
       this.store?.deleteSession(session.clientId);
@@ -755,15 +764,21 @@ export class Broker {
 
   // ---- timers -----------------------------------------------------------------------------
 
-  /** Map.forEach, not for-of: an unoptimised for-of allocates an iterator result per session. */
+  /** Once a second: the offline sessions whose expiry came end (SessionExpiry looks only at those due). */
   private expireSessions(): void {
-    const now = Date.now();
-    this.sessions.forEach((s) => {
-      if (s.link === undefined && s.expiresAt !== 0 && s.expiresAt <= now && s.expiryInterval !== NEVER_EXPIRES) {
-        counters.sessionsExpired++;
-        this.endSession(s);
-      }
-    });
+    this.expiry.pass(Date.now(), this.holds, this.expire);
+  }
+
+  private readonly holds = (session: Session): boolean => this.sessions.get(session.clientId) === session;
+  private readonly expire = (session: Session): void => {
+    counters.sessionsExpired++;
+    this.endSession(session);
+  };
+
+  /** `session`'s connection is gone (or it never had one here): it is offline from `now`, and expires when its interval says. */
+  sessionOffline(session: Session, now: number): void {
+    session.detach(now);
+    this.expiry.offline(session, now);
   }
 
   /** Graceful stop: timers end (the connections are closed by the link's Outbox). */

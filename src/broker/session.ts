@@ -7,6 +7,7 @@ import { type Delivery } from '../model/delivery.ts';
 import { InboundTable } from './qos/inbound.ts';
 import type { ParsedFilter, SubscriptionOptions } from '../model/subscription.ts';
 import type { QueueTally } from '../records/stored.ts';
+import type { WheelEntry } from './deadlineWheel.ts';
 
 /** What a session needs from the connection it is attached to. Implemented by Connection. */
 export interface SessionLink {
@@ -64,7 +65,7 @@ const NO_SUBSCRIPTIONS: ReadonlyMap<string, SessionSubscription> = new Map();
  * the two QoS tables. It outlives connections of persistent clients.
  * called from: worker (the owning worker's thread only)
  */
-export class Session implements JournalSession, QueueReader {
+export class Session implements JournalSession, QueueReader, WheelEntry {
   /** the user name of the last connection (ACL checks while offline) */
   username: string | undefined = undefined;
   /**
@@ -93,6 +94,9 @@ export class Session implements JournalSession, QueueReader {
   expiryInterval = 0;
   /** ms since epoch when an offline session expires; 0 while online or never */
   expiresAt = 0;
+  /** the broker's SessionExpiry wheel: this session's neighbours in its slot (undefined: in none) */
+  wheelPrev: WheelEntry | undefined = undefined;
+  wheelNext: WheelEntry | undefined = undefined;
   /** made at the first subscription: many device sessions never subscribe (memory per idle connection) */
   private subs: Map<string, SessionSubscription> | undefined = undefined;
   readonly outbound = new OutboundTable();

@@ -67,4 +67,28 @@ describe('persistent sessions survive the broker', { skip: culexOnly }, () => {
     broker.proc.kill('SIGTERM');
     assert.equal((await broker.exit).code, 0);
   });
+
+  test('a session read back with time left on its expiry expires while the broker runs; a longer one stays', { timeout: 60000 }, async () => {
+    const { dir, port, conf } = await brokerDir();
+    let broker = await start(conf, dir, port);
+    const short = `short-${process.pid}`;
+    const long = `long-${process.pid}`;
+    for (const [clientId, sessionExpiryInterval] of [[short, 4], [long, 600]] as const) {
+      const c = await connect(port, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval } });
+      await c.client.subscribeAsync('exp/#', { qos: 1 });
+      await c.client.endAsync();
+    }
+    broker.proc.kill('SIGKILL');
+    await broker.exit;
+    broker = await start(conf, dir, port);
+    // read back offline with about 3 s left: it ends in the running broker's once-a-second pass
+    await new Promise((r) => setTimeout(r, 6000));
+    for (const [clientId, present] of [[short, false], [long, true]] as const) {
+      const again = await connect(port, persistent(clientId, 5));
+      assert.equal(again.connack.sessionPresent, present, clientId);
+      await again.client.endAsync();
+    }
+    broker.proc.kill('SIGTERM');
+    assert.equal((await broker.exit).code, 0);
+  });
 });
