@@ -404,7 +404,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       this.write(v3Connack(this.version, present));
     }
     // the keep-alive, now final, replaces the CONNECT deadline
-    this.outbox.deadlineChanged(this);
+    this.outbox.connected(this);
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
     this.drainBacklog();

@@ -87,8 +87,18 @@ export class Outbox {
     this.deadlines.remove(conn);
   }
 
-  /** `conn`'s deadline changed other than by a packet received (CONNACK: the keep-alive replaces the CONNECT deadline). */
-  deadlineChanged(conn: Connection): void {
+  /**
+   * CONNACK: the keep-alive deadline replaces the CONNECT one. The connection moves only when the
+   * new deadline comes first; a later one (the usual case: 90 s against 10) is found when the
+   * CONNECT deadline's slot comes, off the connect path.
+   */
+  connected(conn: Connection): void {
+    const due = this.dueTick(conn);
+    if (due >= 0 && due < conn.openedTick + this.connectTicks + 1) this.deadlineChanged(conn);
+  }
+
+  /** `conn`'s deadline changed other than by a packet received: it moves to its slot. */
+  private deadlineChanged(conn: Connection): void {
     this.deadlines.remove(conn);
     const due = this.dueTick(conn);
     if (due >= 0) this.deadlines.insert(conn, due, this.tick);
