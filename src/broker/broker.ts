@@ -301,7 +301,8 @@ export class Broker {
     const session = conn.session;
     if (session === undefined) return;
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
-    if (session.link === conn) this.sessionOffline(session, Date.now());
+    const now = Date.now();
+    if (session.link === conn) session.detach(now);
     const will = discardWill ? undefined : conn.will;
     conn.will = undefined;
     const ending = session.expiryInterval === 0 || this.sessions.get(session.clientId) !== session;
@@ -311,10 +312,12 @@ export class Broker {
       if (delay === 0 || ending) this.publishWill(will);
       else this.wills.schedule(will, delay);
     }
-    if (session.expiryInterval === 0 && this.sessions.get(session.clientId) === session && session.link === undefined) {
+    const current = this.sessions.get(session.clientId) === session;
+    if (session.expiryInterval === 0 && current && session.link === undefined) {
       this.endSession(session);
-    } else if (session.stored && this.sessions.get(session.clientId) === session) {
-      this.persistSession(session); // offline now: the record gets its expiry time
+    } else if (current) {
+      if (session.stored) this.persistSession(session); // offline now: the record gets its expiry time
+      this.expiry.offline(session, now); // only a session that stays waits for its expiry
     }
     this.flushSoon();
   }
@@ -480,12 +483,9 @@ export class Broker {
     this.cluster?.adopt(clientId);
     this.installSession(session);
     this.storedChanged(session, session.subscriptions.size > 0);
-    if (meta.expiresAt === 0) {
-      this.sessionOffline(session, now);
-    } else {
-      session.expiresAt = meta.expiresAt;
-      this.expiry.offline(session, now);
-    }
+    if (meta.expiresAt === 0) session.detach(now);
+    else session.expiresAt = meta.expiresAt;
+    this.expiry.offline(session, now);
     // a will still waiting for its delay: published when due (at once if that passed while the broker was down)
     if (meta.will !== undefined) this.wills.schedule(willFromRecord(meta.will), Math.max(0, ((meta.will.due ?? now) - now) / 1000));
   }

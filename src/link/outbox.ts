@@ -94,7 +94,7 @@ export class Outbox {
    */
   connected(conn: Connection): void {
     const due = this.dueTick(conn);
-    if (due >= 0 && due < conn.openedTick + this.connectTicks + 1) this.deadlineChanged(conn);
+    if (due >= 0 && due < this.connectDue(conn)) this.deadlineChanged(conn);
   }
 
   /** `conn`'s deadline changed other than by a packet received: it moves to its slot. */
@@ -110,9 +110,17 @@ export class Outbox {
    * half times the keep-alive since the last packet.
    */
   private dueTick(conn: Connection): number {
-    if (conn.isAwaitingConnect) return conn.openedTick + this.connectTicks + 1;
+    if (conn.isAwaitingConnect) return this.connectDue(conn);
     if (conn.connected && conn.keepalive > 0) return conn.lastRxTick + Math.floor((conn.keepalive * 1500) / SWEEP_MS) + 1;
     return -1;
+  }
+
+  /**
+   * The tick `conn` is past its CONNECT deadline: counted from accept, so a CONNECT trickled byte
+   * by byte does not push it back (0xA0 Maximum Connect Time names the close in the log).
+   */
+  private connectDue(conn: Connection): number {
+    return conn.openedTick + this.connectTicks + 1;
   }
 
   /** `socket` was told to end: it is destroyed if still open END_TICKS sweeps from now. */
@@ -164,8 +172,7 @@ export class Outbox {
         this.deadlines.insert(c, due, tick);
       } else if (due >= 0) {
         closed = true;
-        // a CONNECT trickled byte by byte does not push the deadline back
-        // (0xA0 Maximum Connect Time: no packet is sent before CONNACK; it names the close in the log)
+        // no packet is sent before CONNACK: 0xA0 only names the close in the log
         if (c.isAwaitingConnect) c.disconnect(0xa0);
         else c.keepaliveExpired();
       }
