@@ -4,9 +4,9 @@
 # waited, and which threads ran on that core meanwhile. Linux, root, and perf (Debian's linux-perf).
 #   [WARMUP=S] native-bench/profile/sched.sh [culex|mosquitto|floor] [WORKERS] [ENTRY]
 # The load is the suite's smart-city scenario (10,000 publishers, 5,000 msg/s in all, QoS 1, one
-# message per packet, 1 subscriber), measured for 10 s after WARMUP s (2, as in the suite; a
-# longer one shows the broker once V8 has compiled what it will); `perf sched record` covers 4 s
-# of the measured part. ENTRY (src/cli/main.ts): culex's entry point, another checkout's to
+# message per packet, 1 subscriber), measured for 10 s after WARMUP s: 2 by default, a broker's
+# first seconds, while V8 still compiles its hot path; 20 is what the suite's smart-city measures,
+# once it has. `perf sched record` covers 4 s of the measured part. ENTRY (src/cli/main.ts): culex's entry point, another checkout's to
 # compare. Loopback port 18832.
 # Prints mqbench's latency percentiles, then native-bench/profile/schedSummary.ts's report.
 set -euo pipefail
