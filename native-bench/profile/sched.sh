@@ -33,7 +33,7 @@ gen=$!
 sleep $((warmup + 4))
 perf sched record -a -o "$out/sched.data" -- sleep 4 >/dev/null 2>&1
 wait $gen
-node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1])); const l = r.latency_us;
+node_modules/.bin/node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1])); const l = r.latency_us;
   console.log(`${process.argv[2]}, ${process.argv[3]} worker(s): latency p50 ${l.p50} us, p99 ${l.p99} us, p99.9 ${l.p999} us; broker CPU ${r.broker.cpu_pct}%`)' \
   "$out/gen.json" "$broker" "$workers"
 perf sched timehist -i "$out/sched.data" --state 2>/dev/null >"$out/timehist.txt"
