@@ -1,8 +1,10 @@
 import type { BrokerConfig } from './types.ts';
 
 /**
- * The embedded default configuration: what `culex` runs with no `-c` file.
- * Values follow Mosquitto 2.x defaults unless noted. called from: main, tests
+ * The embedded default configuration: what `culex` runs with no `-c` file, and what a
+ * configuration file starts from. Values follow Mosquitto 2.x defaults unless noted.
+ * `persistence` is on here only: a configuration file keeps Mosquitto's `persistence false`
+ * unless it says otherwise (src/config/load.ts). called from: main, tests
  */
 export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
   const base: BrokerConfig = {
@@ -29,7 +31,7 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     maxTopicAlias: 10,
     persistentClientExpiration: 0,
     setTcpNodelay: true,
-    persistence: true,
+    persistence: true, // Mosquitto: false, as in a configuration file without the line
     persistenceLocation: './data',
     persistenceDurability: 'sync',
     persistenceBatchWindowMs: 50,

@@ -90,12 +90,19 @@ interface Origin {
 }
 
 const LOCAL_ONLY_HOST = '127.0.0.1';
+/** the options of the LMDB store, which do nothing without `persistence true` */
+const STORE_OPTIONS = [
+  ['persistenceLocation', 'persistence_location'],
+  ['persistenceDurability', 'persistence_durability'],
+  ['persistenceBatchWindowMs', 'persistence_batch_window_ms'],
+] as const;
 const DEFAULT_PORT = 1883;
 
 /** The state of one parse, across the main file and its include_dir files. */
 class ConfigBuilder {
   private readonly config: MutableConfig = { ...defaultConfig() };
-  private readonly explicit = new Set<string>();
+  /** the fields a line of the file set, with the last such line */
+  private readonly explicit = new Map<string, Origin>();
   /** first occurrence of each option that may not repeat, keyed by scope + name */
   private readonly firstSeen = new Map<string, string>();
   private readonly listeners: ListenerDraft[] = [];
@@ -191,7 +198,7 @@ class ConfigBuilder {
     if (global !== undefined) {
       if (global.repeat === 'error') this.once(at, key, key);
       (this.config as Record<string, unknown>)[global.field] = global.parse(rest, warn);
-      this.explicit.add(global.field);
+      this.explicit.set(global.field, at);
       return;
     }
     const listenerOption = LISTENER_OPTIONS_BY_NAME.get(key);
@@ -367,6 +374,7 @@ class ConfigBuilder {
     this.config.listeners = Object.freeze(listeners);
     this.config.perListenerSettings = this.security.perListener;
     if (!this.explicit.has('allowAnonymous')) this.config.allowAnonymous = localOnly;
+    this.finishPersistence();
     const unusedDefault = this.defaultListenerUsed ? [] : [this.defaultListener];
     this.config.maxQos = this.lowest(mainFile, 'max_qos', drafts, unusedDefault, (d) => d.maxQos, this.config.maxQos);
     this.config.maxTopicAlias = this.lowest(
@@ -399,6 +407,21 @@ class ConfigBuilder {
   }
 
   /** Every bridge complete, their local client ids distinct (Mosquitto's config__check). */
+  /**
+   * A configuration file keeps Mosquitto's `persistence false` unless it says otherwise (the
+   * embedded default, without -c, has it on): a mosquitto.conf without the line gets no store,
+   * as in Mosquitto. The store's other options then do nothing, which is said for each line.
+   */
+  private finishPersistence(): void {
+    if (!this.explicit.has('persistence')) this.config.persistence = false;
+    if (this.config.persistence) return;
+    const why = this.explicit.has('persistence') ? 'persistence false' : "persistence is off (Mosquitto's default in a configuration file; add 'persistence true')";
+    for (const [field, name] of STORE_OPTIONS) {
+      const at = this.explicit.get(field);
+      if (at !== undefined) this.warnings.push(`${at.file}:${at.line}: '${name}' has no effect: ${why}`);
+    }
+  }
+
   private finishBridges(): readonly BridgeConfig[] {
     const seen = new Map<string, BridgeDraft>();
     const out: BridgeConfig[] = [];

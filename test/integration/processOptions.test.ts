@@ -1,13 +1,14 @@
 /**
  * Options of mosquitto.conf seen from outside the process, with `culex -c FILE` and real clients:
- * pid_file, user, persistence_file, and the default listener's port / bind_address. test/unit/config/optionTable.test.ts points here.
+ * pid_file, user, persistence (off unless the file says so) and persistence_file, and the default listener's port / bind_address. test/unit/config/optionTable.test.ts points here.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import type { IConnackPacket } from 'mqtt';
 import path from 'node:path';
-import { Harness, Inbox, publish, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
+import { Harness, Inbox, once, publish, sleep, subscribe, uniqueId } from '../helpers/clients.ts';
 import { culexOnly, freePort, startCli, tempDir, type CliProcess } from '../helpers/broker.ts';
 import { untilListening } from '../helpers/brokerProcess.ts';
 
@@ -103,6 +104,47 @@ describe('user', { skip: culexOnly }, () => {
     assert.match(readFileSync(`/proc/${p.proc.pid}/status`, 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m);
     p.proc.kill('SIGTERM');
     assert.deepEqual(await p.exit, { code: 0, signal: null });
+  });
+});
+
+describe('persistence (a configuration file keeps Mosquitto\'s default: off)', { skip: culexOnly }, () => {
+  test('without a persistence line nothing is stored: no ./data, a retained message and a persistent session do not outlive a restart', async () => {
+    const cwd = path.join(tmp.dir, 'no-persistence-cwd');
+    mkdirSync(cwd);
+    const port = await freePort();
+    const conf = path.join(tmp.dir, 'mosquitto-plain.conf');
+    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence_location data/'].join('\n') + '\n');
+    const run = async (check: (url: string) => Promise<void>): Promise<string> => {
+      const p = startCli(['-c', conf], cwd);
+      procs.push(p);
+      await untilListening(p, port);
+      await check(`mqtt://127.0.0.1:${port}`);
+      await h.closeClients();
+      p.proc.kill('SIGTERM');
+      assert.equal((await p.exit).code, 0);
+      return p.output();
+    };
+    const topic = `np/${uniqueId()}`;
+    const clientId = `np-${uniqueId()}`;
+    const first = await run(async (url) => {
+      const keeper = await h.connect(url, { protocolVersion: 4, clientId, clean: false });
+      await subscribe(keeper, `${topic}/queued`, { qos: 1 });
+      await h.closeClients();
+      const pub = await h.connect(url, { protocolVersion: 4 });
+      await publish(pub, topic, 'retained', { qos: 1, retain: true });
+      await publish(pub, `${topic}/queued`, 'queued', { qos: 1 });
+    });
+    assert.match(first, /conf:3: 'persistence_location' has no effect: persistence is off/);
+    assert.match(first, /persistence off \(memory only\)/);
+    assert.equal(existsSync(path.join(cwd, 'data')), false, 'no store was created');
+    await run(async (url) => {
+      const keeper = h.client(url, { protocolVersion: 4, clientId, clean: false });
+      const inbox = new Inbox(keeper);
+      const connack = await once<IConnackPacket>(keeper, 'connect');
+      assert.equal(connack.sessionPresent, false, 'the session did not outlive the restart');
+      await subscribe(keeper, topic, { qos: 1 });
+      await inbox.expectNone(300, 0); // neither the queued nor the retained message came back
+    });
   });
 });
 

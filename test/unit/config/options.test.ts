@@ -86,7 +86,26 @@ describe('every option parses into its BrokerConfig field', () => {
 
   test('every option of a full file parses together, the rest stays at the defaults', () => {
     const config = parse('max_queued_messages 5\nworkers 3\nallow_anonymous true');
-    assert.deepEqual(config, defaultConfig({ maxQueuedMessages: 5, workers: 3, listeners: config.listeners }));
+    assert.deepEqual(config, defaultConfig({ maxQueuedMessages: 5, workers: 3, listeners: config.listeners, persistence: false }));
+  });
+
+  test("a file keeps Mosquitto's persistence false unless it says persistence true (culex without -c has it on)", () => {
+    assert.equal(defaultConfig().persistence, true);
+    assert.equal(parse('').persistence, false);
+    assert.equal(parse('persistence true').persistence, true);
+    assert.equal(parse('persistence true\npersistence false').persistence, false);
+  });
+
+  test('the store options without persistence true do nothing, and each line says so', () => {
+    const off = parseConfig('listener 1883\npersistence_location /var/lib/mosquitto/\npersistence_durability batch\n', 'm.conf');
+    assert.equal(off.config.persistence, false);
+    assert.deepEqual(off.warnings, [
+      "m.conf:2: 'persistence_location' has no effect: persistence is off (Mosquitto's default in a configuration file; add 'persistence true')",
+      "m.conf:3: 'persistence_durability' has no effect: persistence is off (Mosquitto's default in a configuration file; add 'persistence true')",
+    ]);
+    const no = parseConfig('listener 1883\npersistence false\npersistence_batch_window_ms 5\n', 'm.conf');
+    assert.deepEqual(no.warnings, ["m.conf:3: 'persistence_batch_window_ms' has no effect: persistence false"]);
+    assert.deepEqual(parseConfig('listener 1883\npersistence_location /d\npersistence true\n', 'm.conf').warnings, []);
   });
 });
 
