@@ -20,6 +20,7 @@ import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IPublishPacket, IPublishPacket as PublishPacket } from 'mqtt-packet';
 import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
+import { AckResult } from '../broker/qos/outbound.ts';
 import { NEVER_EXPIRES, type Session, type SessionLink } from '../broker/session.ts';
 import type { BridgeConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
@@ -131,7 +132,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   sendPubrel(packetId: number, after?: Promise<void>): void {
     const remote = this.remote;
     if (remote === undefined) return;
-    this.outOrder.run(after, () => remote.send({ cmd: 'pubrel', messageId: packetId }), () => remote.close('a message could not be stored'));
+    this.outOrder.run(after, () => remote.sendAck('pubrel', packetId), () => remote.close('a message could not be stored'));
   }
 
   private outProperties(p: MessageProperties, expiresAt: number): NonNullable<PublishPacket['properties']> {
@@ -242,8 +243,9 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
         ...(v5
           ? {
               properties: {
-                // a persistent remote session must outlive the connection (v5: expiry 0 ends it)
-                sessionExpiryInterval: cfg.cleanSession ? 0 : NEVER_EXPIRES,
+                // a persistent remote session must outlive the connection (v5: expiry 0, the
+                // default, ends it); a clean one sends none, as Mosquitto 2.0
+                ...(cfg.cleanSession ? {} : { sessionExpiryInterval: NEVER_EXPIRES }),
                 receiveMaximum: this.broker.receiveMaximum,
                 ...(cfg.maxPacketSize > 0 ? { maximumPacketSize: cfg.maxPacketSize } : {}),
               },
@@ -285,20 +287,18 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.broker.flushSoon();
   }
 
+  /** One SUBSCRIBE per `in`/`both` topic line and one UNSUBSCRIBE per `out` line, in the file's order, as Mosquitto's bridge__on_connect. */
   private subscribeRemote(): void {
     const v5 = this.config.protocolVersion === 5;
-    const subscriptions = [];
-    const unsubscriptions: string[] = [];
     for (const t of this.config.topics) {
       const qos = Math.min(t.qos, this.remoteMaxQos) as 0 | 1 | 2;
-      if (t.direction === 'out') {
-        if (this.config.attemptUnsubscribe) unsubscriptions.push(t.remoteTopic);
-      } else {
-        subscriptions.push(v5 ? { topic: t.remoteTopic, qos, nl: true, rap: true, rh: 0 } : { topic: t.remoteTopic, qos });
+      if (t.direction !== 'out') {
+        const subscription = v5 ? { topic: t.remoteTopic, qos, nl: true, rap: true, rh: 0 } : { topic: t.remoteTopic, qos };
+        this.sendOwn({ cmd: 'subscribe', subscriptions: [subscription] });
+      } else if (this.config.attemptUnsubscribe) {
+        this.sendOwn({ cmd: 'unsubscribe', unsubscriptions: [t.remoteTopic] });
       }
     }
-    if (subscriptions.length > 0) this.sendOwn({ cmd: 'subscribe', subscriptions } as never);
-    if (unsubscriptions.length > 0) this.sendOwn({ cmd: 'unsubscribe', unsubscriptions } as never);
   }
 
   /** A packet of the bridge itself, with an id the session will not hand out again before 65535 others. */
@@ -318,7 +318,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.lastActivity = Date.now();
     if (p.qos === 2 && !session.inbound.receive(id)) {
       // a resent QoS 2 PUBLISH already routed: acknowledged again, not routed again [MQTT-4.3.3-10]
-      this.acks.run(undefined, () => this.remote?.send({ cmd: 'pubrec', messageId: id }));
+      this.acks.run(undefined, () => this.remote?.sendAck('pubrec', id));
       return;
     }
     const max = this.config.maxPacketSize;
@@ -326,7 +326,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       // bridge_max_packet_size (also announced to a v5 remote): acknowledged, not routed, counted
       counters.messagesRejectedTooLarge++;
       if (p.qos === 2) session.inbound.release(id);
-      if (p.qos > 0) this.acks.run(undefined, () => this.remote?.send(p.qos === 1 ? { cmd: 'puback', messageId: id } : { cmd: 'pubrec', messageId: id }));
+      if (p.qos > 0) this.acks.run(undefined, () => this.remote?.sendAck(p.qos === 1 ? 'puback' : 'pubrec', id));
       return;
     }
     counters.bridgeMessagesIn++;
@@ -344,9 +344,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.broker.flushSoon();
     if (p.qos === 0) return;
     const remote = this.remote!;
-    const ack = p.qos === 1 ? ({ cmd: 'puback', messageId: id } as const) : ({ cmd: 'pubrec', messageId: id } as const);
     // not acknowledged unless stored: the remote sends it again after the reconnection
-    this.acks.run(commit, () => remote.send(ack), () => remote.close('a message from the remote broker could not be stored'));
+    this.acks.run(commit, () => remote.sendAck(p.qos === 1 ? 'puback' : 'pubrec', id), () => remote.close('a message from the remote broker could not be stored'));
   }
 
   pubrel(packetId: number): void {
@@ -355,7 +354,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     const scope = this.broker.scope.open();
     if (session.inbound.release(packetId)) this.broker.releaseInbound(session, packetId);
     const remote = this.remote!;
-    this.acks.run(scope.close(), () => remote.send({ cmd: 'pubcomp', messageId: packetId }), () => remote.close('a QoS 2 release could not be stored'));
+    this.acks.run(scope.close(), () => remote.sendAck('pubcomp', packetId), () => remote.close('a QoS 2 release could not be stored'));
   }
 
   puback(packetId: number): void {
@@ -366,7 +365,10 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
 
   pubrec(packetId: number, reasonCode: number): void {
     if (this.ownIds.delete(packetId)) return;
-    this.session?.pubrec(packetId, reasonCode, Date.now());
+    const r = this.session?.pubrec(packetId, reasonCode, Date.now());
+    // an id not in flight (a PUBREC repeated after a reconnect): PUBREL all the same, as a
+    // client link does and as Mosquitto's bridge (handle_pubrec.c)
+    if (r === AckResult.Unknown) this.remote?.sendAck('pubrel', packetId);
     this.broker.flushSoon();
   }
 

@@ -1,6 +1,7 @@
 /**
  * A bridge's connection to the remote broker: one MQTT client connection over TCP or TLS, coded
- * with mqtt-packet. It moves packets, not messages: the Bridge (bridge.ts) chooses packet ids
+ * with mqtt-packet (acks with culex's own encoder, in their short form). It moves packets, not
+ * messages: the Bridge (bridge.ts) chooses packet ids
  * (its session's, so that a restart resends with the same ids) and decides what a received
  * PUBLISH becomes. Keep-alive: a PINGREQ every keepalive seconds; one unanswered by the next
  * closes the connection, as Mosquitto's client does.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import type { BridgeTls } from '../config/types.ts';
+import { encodeAck, type AckCmd } from '../protocol/packets/ack.ts';
 
 /** What the remote connection reports to its Bridge. */
 export interface RemoteEvents {
@@ -118,12 +120,21 @@ export class RemoteClient {
    */
   send(packet: Packet): void {
     if (this.closed) return;
+    this.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+  }
+
+  /** A success ack, in its short form as Mosquitto and culex's own listeners write it (a v5 0x00 and no properties take no bytes). */
+  sendAck(cmd: AckCmd, packetId: number): void {
+    if (this.closed) return;
+    this.write(encodeAck(cmd, packetId, this.version));
+  }
+
+  private write(bytes: Buffer): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    const bytes = mqttPacket.generate(packet, { protocolVersion: this.version });
     this.turnBytes += bytes.length;
     this.socket.write(bytes);
   }
@@ -168,6 +179,9 @@ export class RemoteClient {
       case 'pingresp':
         this.pingOutstanding = false;
         return;
+      case 'pingreq':
+        // only clients send it, but Mosquitto's bridge answers one from its remote: so does this one
+        return this.send({ cmd: 'pingresp' });
       case 'disconnect':
         return this.close(`the remote broker disconnected (reason ${p.reasonCode ?? 0})`);
       case 'suback':

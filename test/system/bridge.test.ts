@@ -389,6 +389,84 @@ describe('try_private', () => {
   });
 });
 
+/** A remote that is a raw socket: records every packet the bridge writes, as bytes, and lets the test answer. */
+async function rawRemote(): Promise<{ port: number; frames: Buffer[]; send(bytes: number[]): void; next(type: number): Promise<Buffer> }> {
+  const frames: Buffer[] = [];
+  let socket: net.Socket | undefined;
+  let pending = Buffer.alloc(0);
+  const server = net.createServer((s) => {
+    socket = s;
+    s.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        // fixed header, then the remaining length (a varint of up to 4 bytes)
+        let len = 0;
+        let i = 1;
+        for (let mul = 1; i < pending.length; i++, mul *= 128) {
+          len += (pending[i]! & 0x7f) * mul;
+          if ((pending[i]! & 0x80) === 0) break;
+        }
+        if (i >= pending.length || pending.length < i + 1 + len) break;
+        frames.push(pending.subarray(0, i + 1 + len));
+        pending = pending.subarray(i + 1 + len);
+      }
+    });
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => { socket?.destroy(); server.close(); });
+  let seen = 0;
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    frames,
+    send: (bytes) => socket!.write(Buffer.from(bytes)),
+    next: async (type) => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+        const at = frames.findIndex((f, i) => i >= seen && f[0]! >> 4 === type);
+        if (at >= 0) {
+          seen = at + 1;
+          return frames[at]!;
+        }
+      }
+      throw new Error(`no packet of type ${type} from the bridge; got ${frames.map((f) => f.toString('hex')).join(' ')}`);
+    },
+  };
+}
+
+describe('the wire towards the remote, as Mosquitto 2.0.11 writes it (its test/broker 06 group)', () => {
+  const CONNACK_V5 = [0x20, 3, 0, 0, 0];
+  for (const clean of [true, false]) {
+    test(`v5 CONNECT with cleansession ${clean}: Receive Maximum${clean ? ' only' : ', and Session Expiry 0xFFFFFFFF so that the remote keeps the session (Mosquitto 2.0.11 sends none)'}`, async () => {
+      const remote = await rawRemote();
+      await h.broker({ bridges: bridgesOf(bridgeBlock(remote.port, ['bridge_protocol_version mqttv50', `cleansession ${clean}`, 'notifications false', 'topic a/# out 0'])) });
+      const connect = await remote.next(1);
+      // 10 LL 00 04 MQTT 05 flags 00 3c, then the properties
+      assert.equal(connect[9], clean ? 0x02 : 0x00);
+      const props = connect.subarray(13, 13 + connect[12]!);
+      assert.deepEqual([...props], clean ? [0x21, 0x00, 20] : [0x11, 0xff, 0xff, 0xff, 0xff, 0x21, 0x00, 20]);
+    });
+  }
+
+  test('one SUBSCRIBE per in/both topic line and one UNSUBSCRIBE per out line, in the file order; success acks in their short form; an unknown PUBREC gets a PUBREL, a PINGREQ a PINGRESP', async () => {
+    const remote = await rawRemote();
+    await h.broker({ bridges: bridgesOf(bridgeBlock(remote.port, ['bridge_protocol_version mqttv50', 'notifications false',
+      'topic a/# in 1', 'topic b/# out 0', 'topic c/# both 1', 'topic d/# in 0'])) });
+    await remote.next(1);
+    remote.send(CONNACK_V5);
+    for (const deadline = Date.now() + 10_000; remote.frames.length < 5 && Date.now() < deadline;) await sleep(20);
+    // each one filter: its length at byte 5 (after the 2-byte header, the id and the v5 property length)
+    const packets = remote.frames.slice(1, 6).map((f) => `${f[0]! >> 4 === 8 ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} ${f.subarray(7, 7 + f[6]!).toString()}`);
+    assert.deepEqual(packets, ['SUBSCRIBE a/#', 'UNSUBSCRIBE b/#', 'SUBSCRIBE c/#', 'SUBSCRIBE d/#']);
+    // a QoS 1 PUBLISH from the remote: PUBACK 40 02 00 b4 (no reason code, no properties)
+    remote.send([0x32, 9, 0, 3, 0x61, 0x2f, 0x78, 0x00, 0xb4, 0, 0x21]);
+    assert.equal((await remote.next(4)).toString('hex'), '400200b4');
+    remote.send([0x50, 2, 0x07, 0xd1]);
+    assert.equal((await remote.next(6)).toString('hex'), '620207d1');
+    remote.send([0xc0, 0]);
+    assert.equal((await remote.next(13)).toString('hex'), 'd000');
+  });
+});
+
 describe('culex ↔ culex', () => {
   for (const version of ['mqttv311', 'mqttv50'] as const) test(`a \`both\` bridge at ${version} carries messages each way and forms no loop (No Local on both sides; at 3.1.1 the bridge bit, as Mosquitto)`, async () => {
     const b = await h.broker();
