@@ -365,6 +365,15 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (v5) {
       this.sendQuota = Math.min(props?.receiveMaximum ?? 65535, cfg.maxInflightMessages > 0 ? cfg.maxInflightMessages : 65535);
       this.clientMaxPacketSize = props?.maximumPacketSize ?? 0;
+      if (this.clientMaxPacketSize > 0 && this.v5Connack(false, assigned).bytes.length > this.clientMaxPacketSize) {
+        // [MQTT-3.1.2-24] not even the CONNACK fits: closed without one, as Mosquitto (its
+        // 12-prop-maximum-packet-size-connect.py); no session was touched
+        counters.connectionsRejected++;
+        this.noteClose(closeLine(this.clientId, ReasonCode.PacketTooLarge));
+        this.discardWill = true;
+        this.closeAfterFlush();
+        return;
+      }
       const aliasMax = props?.topicAliasMaximum ?? 0;
       if (aliasMax > 0) this.aliases.outboundMax = aliasMax;
     } else {
@@ -393,13 +402,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     counters.connects++;
 
     if (v5) {
-      let serverKeepAlive: number | undefined;
-      if (cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0)) {
-        // [MQTT-3.2.2-21] the client must use the Server Keep Alive
-        this.keepalive = serverKeepAlive = cfg.maxKeepalive;
-      }
-      const properties = connackProperties(cfg, this.broker.receiveMaximum, serverKeepAlive, assigned);
-      this.write(encodePacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties }, 5));
+      const connack = this.v5Connack(present, assigned);
+      this.keepalive = connack.keepalive;
+      this.write(connack.bytes);
     } else {
       this.write(v3Connack(this.version, present));
     }
@@ -408,6 +413,17 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     this.broker.log.connection(this, packet);
     session.attach(this, Date.now());
     this.drainBacklog();
+  }
+
+  /**
+   * The CONNACK of an accepted v5 CONNECT, and the keep-alive the client must use from then on:
+   * max_keepalive, sent as Server Keep Alive, when it asked for more or for none [MQTT-3.2.2-21].
+   */
+  private v5Connack(present: boolean, assigned: string | undefined): { bytes: Buffer; keepalive: number } {
+    const cfg = this.broker.config;
+    const serverKeepAlive = cfg.maxKeepalive < 65535 && (this.keepalive > cfg.maxKeepalive || this.keepalive === 0) ? cfg.maxKeepalive : undefined;
+    const properties = connackProperties(cfg, this.broker.receiveMaximum, serverKeepAlive, assigned);
+    return { bytes: encodePacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties }, 5), keepalive: serverKeepAlive ?? this.keepalive };
   }
 
   private drainBacklog(): void {

@@ -107,8 +107,8 @@ export let propertiesEnd = 0;
 /**
  * Reads the property section (Property Length + properties) at buf[pos..end) for a packet of `kind`;
  * sets {@link propertiesEnd}. Returns undefined when the section is empty.
- * Throws MalformedPacket for truncated values, unknown ids and ill-formed UTF-8; ProtocolError for a
- * property not allowed in `kind`, a repeated property, or a value out of range.
+ * Throws MalformedPacket for truncated values, unknown ids, ids not allowed in `kind` and ill-formed
+ * UTF-8; ProtocolError for a repeated property or a value out of range.
  */
 export function readProperties(buf: Buffer, pos: number, end: number, kind: number): Properties | undefined {
   const length = readVarint(buf, pos, end);
@@ -126,7 +126,8 @@ export function readProperties(buf: Buffer, pos: number, end: number, kind: numb
     const d = BY_ID[id];
     if (d === undefined) throw malformed('MQTT_ERR_PROPERTY_UNKNOWN', `unknown property id 0x${id.toString(16)}`);
     if ((d.kinds & kind) === 0) {
-      throw protocolError('MQTT_ERR_PROPERTY_NOT_ALLOWED', `property ${d.name} is not allowed in this packet`);
+      // "an Identifier which is not valid for its packet type ... is a Malformed Packet" (2.2.2.2)
+      throw malformed('MQTT_ERR_PROPERTY_NOT_ALLOWED', `property ${d.name} is not allowed in this packet`);
     }
     const bit = 1 << (id & 31);
     const repeatable = id === ID_USER_PROPERTY || (id === ID_SUBSCRIPTION_IDENTIFIER && kind === PropertyKind.Publish);

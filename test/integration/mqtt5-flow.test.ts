@@ -88,6 +88,22 @@ describe('Maximum Packet Size', () => {
     sub.destroy();
   });
 
+  test('[MQTT-3.1.2-24] a Maximum Packet Size below the CONNACK\'s size: closed without a CONNACK (Mosquitto\'s 12-prop-maximum-packet-size-connect.py); a will is not published', async () => {
+    const topic = `mps-will/${uniqueId()}`;
+    const watcher = await h.connect(broker.url, { protocolVersion: 5 });
+    const inbox = new Inbox(watcher);
+    await watcher.subscribeAsync(topic, { qos: 1 });
+    for (const max of [2, 5]) {
+      const r = await h.raw(broker.port, 5);
+      r.send(pk.connect({ version: 5, clientId: uniqueId(), will: { topic, payload: 'gone' }, properties: [{ id: pk.Prop.MaximumPacketSize, value: max }] }));
+      assert.deepEqual(await r.expectClosed(), [], `Maximum Packet Size ${max}: nothing before the close`);
+    }
+    // a maximum the CONNACK fits in is served
+    const { connack } = await h.rawConnected(broker.port, { version: 5, properties: [{ id: pk.Prop.MaximumPacketSize, value: 64 }] });
+    assert.equal(connack.reasonCode, 0);
+    await inbox.expectNone(300, 0);
+  });
+
   test('a dropped oversize QoS 1 message does not use up the Receive Maximum [MQTT-3.1.2-25]', async () => {
     const topic = `mps2/${uniqueId()}`;
     const { client: sub } = await h.rawConnected(broker.port, {
