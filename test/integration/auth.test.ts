@@ -14,7 +14,7 @@ const tmp = tempDir();
 let secured: TestBroker;
 
 before(async () => {
-  const passwordFile = writePasswordFile(tmp.dir, { alice: 's3cret', bob: 'hunter2' });
+  const passwordFile = writePasswordFile(tmp.dir, { alice: 's3cret', bob: 'hunter2', blank: '' });
   secured = await h.broker({ allowAnonymous: false, passwordFile });
 });
 after(async () => {
@@ -47,6 +47,12 @@ describe('password_file with allow_anonymous false', () => {
 
   test('[MQTT-3.2.2-5] MQTT 3.1.1: unknown user → CONNACK 0x05 (as Mosquitto 2.0.11) and close', async () => {
     assert.equal(await connackCode(secured.port, { version: 4, username: 'mallory', password: 's3cret' }), 0x05);
+  });
+
+  test('a zero-length password is no password, as Mosquitto reads it: refused even where the file holds the hash of an empty one (its 09-pwfile-parse-invalid.py)', async () => {
+    assert.equal(await connackCode(secured.port, { version: 4, username: 'blank', password: '' }), 0x05);
+    assert.equal(await connackCode(secured.port, { version: 5, username: 'blank', password: '' }), 0x87);
+    assert.equal(await connackCode(secured.port, { version: 4, username: 'blank' }), 0x05);
   });
 
   test('[MQTT-3.2.2-5] MQTT 3.1.1: no credentials → CONNACK 0x05 (not authorized) and close', async () => {
