@@ -31,7 +31,7 @@ export interface Logger {
   /** `message` as it is, when log type `type` is on (Mosquitto lines that carry their own prefix or none) */
   write(type: LogType, message: string): void;
   /** "New client connected …" as Mosquitto prints it, when connection_messages is on */
-  connection(conn: { clientId: string; remoteAddress: string | undefined; remotePort: number | undefined; version: number; keepalive: number }, packet: IConnectPacket): void;
+  connection(conn: { clientId: string; username: string | undefined; remoteAddress: string | undefined; remotePort: number | undefined; version: number; keepalive: number }, packet: IConnectPacket): void;
   /** Closes and reopens the log file (SIGHUP, logrotate); writes what is pending first. */
   reopen(): void;
   /**
@@ -223,7 +223,7 @@ function buildLogger(opts: LogOptions, publisher: () => TopicPublisher | undefin
     write: (t, m) => enabled[t] && put(t, m),
     connection: (c, p) => {
       if (!connOn) return;
-      put('notice', `New client connected from ${c.remoteAddress}:${c.remotePort} as ${c.clientId} (p${MOSQUITTO_PROTOCOL[c.version] ?? c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${p.username !== undefined ? `, u'${p.username}'` : ''}).`);
+      put('notice', `New client connected from ${c.remoteAddress}:${c.remotePort} as ${c.clientId} (p${MOSQUITTO_PROTOCOL[c.version] ?? c.version}, c${p.clean === false ? 0 : 1}, k${c.keepalive}${c.username !== undefined ? `, u'${c.username}'` : ''}).`);
     },
     reopen: () => {
       flush();

@@ -320,17 +320,19 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     if (certified === null) return this.refuse(ReasonCode.BadUserNameOrPassword, 'no username in the client certificate');
     if (certified !== undefined) packet = { ...packet, username: certified, password: undefined };
     const keepalive = packet.keepalive ?? 0;
-    // a zero-length password is none, as Mosquitto reads it (packet__read_binary gives NULL): it
-    // matches no password-file or dynamic-security entry (its 09-pwfile-parse-invalid.py)
+    // a zero-length username or password is none, as Mosquitto reads them (packet__read_binary
+    // gives NULL): such a username is an anonymous client, such a password matches no
+    // password-file or dynamic-security entry (its 09-pwfile-parse-invalid.py)
+    const username = packet.username !== undefined && packet.username.length > 0 ? packet.username : undefined;
     const password = packet.password !== undefined && packet.password.length > 0 ? packet.password : undefined;
     this.clientId = clientId;
-    this.username = packet.username;
+    this.username = username;
     this.credentials = certified !== undefined ? undefined : password === undefined ? NO_PASSWORD : { password: Buffer.from(password) };
     const mount = this.mountPoint;
     this.will = willFromConnect(packet, clientId, this.listener.index, mount === undefined || !packet.will ? undefined : mountTopic(mount, packet.will.topic));
     this.keepalive = keepalive;
     this.state = State.Authenticating;
-    const decided = certified !== undefined || this.broker.authenticate({ listener: this.listener.index, clientId, username: packet.username, password });
+    const decided = certified !== undefined || this.broker.authenticate({ listener: this.listener.index, clientId, username, password });
     if (decided === true) {
       this.accept(packet, assigned);
     } else if (decided === false) {

@@ -155,4 +155,11 @@ describe('password_file with allow_anonymous true', () => {
     assert.equal(await connackCode(b.port, { version: 4, username: 'carol', password: 'pw' }), 0);
     assert.equal(await connackCode(b.port, { version: 5, username: 'carol', password: 'bad' }), 0x87);
   });
+
+  test('a zero-length username is an anonymous client, as Mosquitto reads it: let in here, refused where allow_anonymous is false', async () => {
+    const b = await h.broker({ allowAnonymous: true, passwordFile: writePasswordFile(tmp.dir, { carol: 'pw' }, 'passwd-carol-2') });
+    assert.equal(await connackCode(b.port, { version: 4, username: '' }), 0);
+    assert.equal(await connackCode(b.port, { version: 5, username: '', password: 'anything' }), 0);
+    assert.equal(await connackCode(secured.port, { version: 4, username: '' }), 0x05);
+  });
 });

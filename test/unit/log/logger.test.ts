@@ -98,10 +98,10 @@ test('Mosquitto "New client connected" line: p1/p2/p5 are Mosquitto\'s protocol 
   const { file, cleanup } = logFile();
   try {
     const log = createLogger({ types: ['notice'], dest: [`file ${file}`], connectionMessages: true });
-    log.connection({ clientId: 'c1', remoteAddress: '127.0.0.1', remotePort: 5000, version: 4, keepalive: 60 }, { cmd: 'connect', clientId: 'c1', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60 });
-    log.connection({ clientId: 'c2', remoteAddress: '127.0.0.1', remotePort: 5001, version: 5, keepalive: 30 }, { cmd: 'connect', clientId: 'c2', protocolId: 'MQTT', protocolVersion: 5, clean: false, keepalive: 30, username: 'u1' });
+    log.connection({ clientId: 'c1', username: undefined, remoteAddress: '127.0.0.1', remotePort: 5000, version: 4, keepalive: 60 }, { cmd: 'connect', clientId: 'c1', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60 });
+    log.connection({ clientId: 'c2', username: 'u1', remoteAddress: '127.0.0.1', remotePort: 5001, version: 5, keepalive: 30 }, { cmd: 'connect', clientId: 'c2', protocolId: 'MQTT', protocolVersion: 5, clean: false, keepalive: 30, username: 'u1' });
     const quiet = createLogger({ types: ['notice'], dest: [`file ${file}`], connectionMessages: false });
-    quiet.connection({ clientId: 'c3', remoteAddress: '127.0.0.1', remotePort: 5002, version: 3, keepalive: 0 }, { cmd: 'connect', clientId: 'c3', protocolId: 'MQIsdp', protocolVersion: 3, clean: true, keepalive: 0 });
+    quiet.connection({ clientId: 'c3', username: undefined, remoteAddress: '127.0.0.1', remotePort: 5002, version: 3, keepalive: 0 }, { cmd: 'connect', clientId: 'c3', protocolId: 'MQIsdp', protocolVersion: 3, clean: true, keepalive: 0 });
     await turn();
     assert.deepEqual(lines(file).map((l) => l.replace(/^\d+: /, '')), [
       'New client connected from 127.0.0.1:5000 as c1 (p2, c1, k60).',
