@@ -7,8 +7,10 @@
  *   (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT); false: none is asked for;
  * - `crlfile`: every CRL in the PEM file is loaded; a revoked client certificate fails the
  *   handshake. Node.js checks with X509_V_FLAG_CRL_CHECK_ALL where Mosquitto sets only
- *   X509_V_FLAG_CRL_CHECK: with intermediate CAs, the file must hold a CRL from each CA of the
- *   chain below the root, or every client of that chain is refused (fails closed);
+ *   X509_V_FLAG_CRL_CHECK: every certificate of the chain is checked, so with an intermediate
+ *   CA the file must hold the intermediate's CRL and the root's (which covers the
+ *   intermediate), or every client of that chain is refused (fails closed). Mosquitto's test
+ *   layout (test/ssl: the signing CA's CRL only) is refused so;
  * - `tls_version`: the lowest version accepted (Mosquitto sets SSL_OP_NO_* for the versions
  *   below it); without it Node's minimum, TLS 1.2, applies (Mosquitto's is TLS 1.1, which
  *   OpenSSL 3 refuses at its default security level anyway, as it does for `tls_version tlsv1.1`);
