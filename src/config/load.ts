@@ -90,13 +90,13 @@ interface Origin {
 }
 
 const LOCAL_ONLY_HOST = '127.0.0.1';
+const DEFAULT_PORT = 1883;
 /** the options of the LMDB store, which do nothing without `persistence true` */
 const STORE_OPTIONS = [
   ['persistenceLocation', 'persistence_location'],
   ['persistenceDurability', 'persistence_durability'],
   ['persistenceBatchWindowMs', 'persistence_batch_window_ms'],
 ] as const;
-const DEFAULT_PORT = 1883;
 
 /** The state of one parse, across the main file and its include_dir files. */
 class ConfigBuilder {
@@ -406,7 +406,6 @@ class ConfigBuilder {
     return Object.freeze(this.config);
   }
 
-  /** Every bridge complete, their local client ids distinct (Mosquitto's config__check). */
   /**
    * A configuration file keeps Mosquitto's `persistence false` unless it says otherwise (the
    * embedded default, without -c, has it on): a mosquitto.conf without the line gets no store,
@@ -422,6 +421,7 @@ class ConfigBuilder {
     }
   }
 
+  /** Every bridge complete, their local client ids distinct (Mosquitto's config__check). */
   private finishBridges(): readonly BridgeConfig[] {
     const seen = new Map<string, BridgeDraft>();
     const out: BridgeConfig[] = [];

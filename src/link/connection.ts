@@ -373,10 +373,7 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       if (this.clientMaxPacketSize > 0 && this.v5Connack(false, assigned).bytes.length > this.clientMaxPacketSize) {
         // [MQTT-3.1.2-24] not even the CONNACK fits: closed without one, as Mosquitto (its
         // 12-prop-maximum-packet-size-connect.py); no session was touched
-        counters.connectionsRejected++;
-        this.noteClose(closeLine(this.clientId, ReasonCode.PacketTooLarge));
-        this.discardWill = true;
-        this.closeAfterFlush();
+        this.closeRefused(closeLine(this.clientId, ReasonCode.PacketTooLarge));
         return;
       }
       const aliasMax = props?.topicAliasMaximum ?? 0;
@@ -445,10 +442,15 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
 
   /** CONNACK with a failure code, then close [MQTT-3.2.2-5/6]. */
   private refuse(reasonCode: number, why: string): void {
-    counters.connectionsRejected++;
     if (reasonCode === ReasonCode.NotAuthorized || reasonCode === ReasonCode.BadUserNameOrPassword) counters.authFailures++;
     this.write(refusalConnack(this.version, reasonCode, this.reasonString(reasonCode, why)));
-    this.noteClose(closeLine(UNKNOWN_CLIENT, reasonCode, why));
+    this.closeRefused(closeLine(UNKNOWN_CLIENT, reasonCode, why));
+  }
+
+  /** A CONNECT not accepted: counted, its will dropped, closed once what was written has gone out. */
+  private closeRefused(line: string): void {
+    counters.connectionsRejected++;
+    this.noteClose(line);
     this.discardWill = true;
     this.closeAfterFlush();
   }
