@@ -1,5 +1,4 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -7,6 +6,15 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
 import { bindHost, ipv6Only } from './tcp.ts';
 import { tlsServerOptions } from './tlsServer.ts';
+
+/**
+ * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
+ * of node:http reads every export, which loads undici (Node's fetch and WebSocket, a 760 KB
+ * module) into every worker, which has no use for it: 2.5 MB more heap per thread for V8 to
+ * mark (8.0 MB against 5.5 MB in a bare worker thread).
+ */
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 /**
  * MQTT over WebSockets (Mosquitto's `protocol websockets`): each WebSocket becomes a byte stream
@@ -26,9 +34,9 @@ export function listenWebSocket(
   const t = listener.tls;
   // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
   const httpOptions = maxHeaderSize > 0 ? { maxHeaderSize } : {};
-  const http = t !== undefined ? createHttpsServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : createHttpServer(httpOptions);
+  const server = t !== undefined ? https.createServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : http.createServer(httpOptions);
   const wss = new WebSocketServer({
-    server: http,
+    server,
     perMessageDeflate: false,
     maxPayload,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
@@ -45,10 +53,10 @@ export function listenWebSocket(
     onStream(stream, req.socket);
   });
   return new Promise((resolve, reject) => {
-    http.once('error', reject);
-    http.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true }, () => {
-      http.off('error', reject);
-      resolve(http);
+    server.once('error', reject);
+    server.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true }, () => {
+      server.off('error', reject);
+      resolve(server);
     });
   });
 }
