@@ -28,6 +28,8 @@ interface Mosquitto {
   /** SIGSTOP / SIGCONT: a remote that stops answering without closing its sockets */
   pause(paused: boolean): void;
   stop(): Promise<void>;
+  /** its log (stderr) so far */
+  log(): string;
 }
 
 const mosquittos = new Set<Mosquitto>();
@@ -53,6 +55,7 @@ async function startMosquitto(lines: readonly string[] = ['allow_anonymous true'
     port: p,
     url: `mqtt://127.0.0.1:${p}`,
     pause: (paused) => { proc.kill(paused ? 'SIGSTOP' : 'SIGCONT'); },
+    log: () => stderr,
     stop: async () => {
       proc.kill('SIGCONT');
       mosquittos.delete(m);
@@ -497,12 +500,15 @@ describe('durability', { skip }, () => {
     test(`kill -9 of culex while QoS ${qos} messages flow out: every message culex acknowledged reaches the remote after the restart${qos === 2 ? ', once' : ''}`, async () => {
       const tmp = tempDir('culex-bridge-kill-');
       cleanups.push(tmp.cleanup);
-      const remote = await startMosquitto(['allow_anonymous true'], undefined, tmp.dir);
+      // Both brokers queue without limit: while the remote is paused the flow outruns Mosquitto's
+      // default max_queued_messages (1000), and a full queue drops messages (culex as Mosquitto does)
+      const remote = await startMosquitto(['allow_anonymous true', 'max_queued_messages 0'], undefined, tmp.dir);
       const subId = uniqueId('sub');
       const remoteSub = await h.connect(remote.url, { clientId: subId, clean: false });
       const received = new Inbox(remoteSub);
       await remoteSub.subscribeAsync('k/#', { qos });
       const { dir, port, conf } = await brokerDir([
+        'max_queued_messages 0',
         'connection k', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1',
         'cleansession false', `topic k/# out ${qos}`,
       ]);
@@ -528,12 +534,13 @@ describe('durability', { skip }, () => {
       await flowing;
       remote.pause(false);
       assert.ok(acked.length > 10, `only ${acked.length} messages were acknowledged before the kill`);
+      const killed = broker;
       broker = await startBrokerProcess(conf, dir, port);
       const deadline = Date.now() + 30000;
       const arrived = (): string[] => received.messages.filter((m) => m.topic === 'k/x').map((m) => m.payload.toString());
       while (acked.some((x) => !arrived().includes(x)) && Date.now() < deadline) await sleep(100);
       const missing = acked.filter((x) => !arrived().includes(x));
-      assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages never arrived`);
+      assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages never arrived; culex's log before the kill:\n${killed.output()}\nthe remote's log:\n${remote.log()}`);
       if (qos === 2) {
         await sleep(500);
         const seen = arrived();
