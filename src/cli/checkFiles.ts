@@ -9,7 +9,7 @@ import { parseAclFile } from '../auth/acl.ts';
 import { parsePasswordFile } from '../auth/passwordFile.ts';
 import { listenerSecurity } from '../config/listenerSecurity.ts';
 import type { BrokerConfig } from '../config/types.ts';
-import { tlsServerOptions } from '../transport/tlsServer.ts';
+import { tlsCrlCheck, tlsServerOptions } from '../transport/tlsServer.ts';
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -43,6 +43,7 @@ export function checkFiles(config: BrokerConfig): { problems: string[]; warnings
     if (l.tls !== undefined) {
       try {
         tlsServerOptions(l.port, l.tls);
+        tlsCrlCheck(l.port, l.tls);
       } catch (err) {
         problems.push(reason(err));
       }

@@ -1,11 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
-import { tlsServerOptions } from './tlsServer.ts';
+import { admitCertificate, type OnCertificateRefused } from './crlCheck.ts';
+import { tlsCrlCheck, tlsServerOptions } from './tlsServer.ts';
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
- * the kernel spreads new connections across workers (DESIGN.md "Connections").
+ * the kernel spreads new connections across workers (DESIGN.md "Connections"). A TLS client
+ * whose certificate the listener's crlfile refuses is passed to `onRefused`, not to `onSocket`.
  * called from: worker
  */
 export function listen(
@@ -13,10 +15,13 @@ export function listen(
   port: number,
   noDelay: boolean,
   onSocket: (socket: Socket) => void,
+  onRefused: OnCertificateRefused,
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
-    server = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay }, onSocket);
+    const crls = tlsCrlCheck(listener.port, listener.tls);
+    const onSecure = crls === undefined ? onSocket : (socket: TLSSocket) => admitCertificate(socket, crls, onRefused) && onSocket(socket);
+    server = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay }, onSecure);
   } else {
     server = createServer({ noDelay }, onSocket);
   }

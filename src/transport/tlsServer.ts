@@ -5,12 +5,8 @@
  * - `require_certificate true`: the client must present a certificate that a CA of `cafile` or
  *   `capath` signs
  *   (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT); false: none is asked for;
- * - `crlfile`: every CRL in the PEM file is loaded; a revoked client certificate fails the
- *   handshake. Node.js checks with X509_V_FLAG_CRL_CHECK_ALL where Mosquitto sets only
- *   X509_V_FLAG_CRL_CHECK: every certificate of the chain is checked, so with an intermediate
- *   CA the file must hold the intermediate's CRL and the root's (which covers the
- *   intermediate), or every client of that chain is refused (fails closed). Mosquitto's test
- *   layout (test/ssl: the signing CA's CRL only) is refused so;
+ * - `crlfile`: not given to OpenSSL, which Node.js would make check every certificate of the
+ *   chain; read here and applied after the handshake as Mosquitto applies it (crlCheck.ts);
  * - `tls_version`: the lowest version accepted (Mosquitto sets SSL_OP_NO_* for the versions
  *   below it); without it Node's minimum, TLS 1.2, applies (Mosquitto's is TLS 1.1, which
  *   OpenSSL 3 refuses at its default security level anyway, as it does for `tls_version tlsv1.1`);
@@ -25,6 +21,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
+import { CrlCheck } from './crlCheck.ts';
 import type { TlsConfig } from '../config/types.ts';
 import { nodeCiphers } from '../config/tlsCiphers.ts';
 
@@ -33,8 +30,6 @@ const MIN_VERSION: Readonly<Record<NonNullable<TlsConfig['tlsVersion']>, SecureV
   'tlsv1.2': 'TLSv1.2',
   'tlsv1.3': 'TLSv1.3',
 };
-
-const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -45,13 +40,7 @@ function message(err: unknown): string {
  * @throws Error naming the listener, option and file when a file is unreadable or refused.
  */
 export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
-  const read = (option: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`listener ${port}: cannot read ${option} '${path}': ${message(err)}`);
-    }
-  };
+  const read = reader(port);
   const options: TlsOptions = {
     cert: read('certfile', tls.certfile),
     key: read('keyfile', tls.keyfile),
@@ -67,7 +56,6 @@ export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
   if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
   const ciphers = nodeCiphers(tls);
   if (ciphers !== undefined) options.ciphers = ciphers;
-  if (tls.crlfile !== undefined) options.crl = crlList(port, tls.crlfile, read('crlfile', tls.crlfile));
   // what the server will build, built once here so that a refusal names the listener
   try {
     createSecureContext(options);
@@ -75,7 +63,6 @@ export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
     const files = [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
     if (tls.cafile !== undefined) files.push(`cafile '${tls.cafile}'`);
     if (tls.capath !== undefined) files.push(`capath '${tls.capath}'`);
-    if (tls.crlfile !== undefined) files.push(`crlfile '${tls.crlfile}'`);
     if (tls.dhparamfile !== undefined) files.push(`dhparamfile '${tls.dhparamfile}'`);
     throw new Error(`listener ${port}: OpenSSL refused the TLS settings (${files.join(', ')}): ${message(err)}`);
   }
@@ -105,18 +92,23 @@ function hashedCertificates(port: number, dir: string, read: (option: string, pa
 }
 
 /**
- * Every CRL of a PEM file, one string each: Node.js reads only the first CRL of each string it
- * is given, Mosquitto (X509_load_crl_file) all of them, and it refuses a file with none.
+ * The CRLs of the listener's `crlfile`, to check each client certificate with; undefined when
+ * there is none to check: no `crlfile`, or no certificate asked for (`require_certificate false`:
+ * Mosquitto reads the file then, and never uses it).
+ * @throws Error naming the listener and the file when it is unreadable or holds no usable CRL.
  */
-function crlList(port: number, path: string, pem: Buffer): string[] {
-  const blocks = pem.toString('latin1').match(CRL_BLOCK);
-  if (blocks === null) throw new Error(`listener ${port}: crlfile '${path}' holds no PEM CRL (-----BEGIN X509 CRL-----)`);
-  for (const block of blocks) {
+export function tlsCrlCheck(port: number, tls: TlsConfig): CrlCheck | undefined {
+  if (tls.crlfile === undefined) return undefined;
+  const crls = CrlCheck.fromPem(port, tls.crlfile, reader(port)('crlfile', tls.crlfile));
+  return tls.requireCertificate ? crls : undefined;
+}
+
+function reader(port: number): (option: string, path: string) => Buffer {
+  return (option, path) => {
     try {
-      createSecureContext({ crl: block });
+      return readFileSync(path);
     } catch (err) {
-      throw new Error(`listener ${port}: crlfile '${path}': ${message(err)}`);
+      throw new Error(`listener ${port}: cannot read ${option} '${path}': ${message(err)}`);
     }
-  }
-  return blocks;
+  };
 }

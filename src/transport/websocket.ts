@@ -5,7 +5,8 @@ import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
 import { bindHost, ipv6Only } from './tcp.ts';
-import { tlsServerOptions } from './tlsServer.ts';
+import { admitCertificate, type OnCertificateRefused } from './crlCheck.ts';
+import { tlsCrlCheck, tlsServerOptions } from './tlsServer.ts';
 
 /**
  * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
@@ -20,14 +21,16 @@ const https = process.getBuiltinModule('node:https');
  * MQTT over WebSockets (Mosquitto's `protocol websockets`): each WebSocket becomes a byte stream
  * for the same Connection class as TCP. Binary frames only; the `mqtt` subprotocol is chosen when
  * offered. Over TLS the listener's TLS options apply as on an MQTT listener (client
- * certificates, crlfile, tls_version, ciphers), and the stream of a client that presented a
- * certificate answers `getPeerX509Certificate()` as a TLSSocket does, for certificate
- * usernames (link/certificateIdentity.ts). called from: worker
+ * certificates, crlfile, tls_version, ciphers; a client the crlfile refuses goes to
+ * `onRefused`), and the stream of a client that presented a certificate answers
+ * `getPeerX509Certificate()` as a TLSSocket does, for certificate usernames
+ * (link/certificateIdentity.ts). called from: worker
  */
 export function listenWebSocket(
   listener: ListenerConfig,
   port: number,
   onStream: (stream: Duplex, peer: Socket) => void,
+  onRefused: OnCertificateRefused,
   maxPayload: number,
   maxHeaderSize = 0,
 ): Promise<HttpServer> {
@@ -35,6 +38,9 @@ export function listenWebSocket(
   // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
   const httpOptions = maxHeaderSize > 0 ? { maxHeaderSize } : {};
   const server = t !== undefined ? https.createServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : http.createServer(httpOptions);
+  const crls = t === undefined ? undefined : tlsCrlCheck(listener.port, t);
+  // after the HTTP server's own listener, in the same turn: a refused client is gone before its request is read
+  if (crls !== undefined) server.on('secureConnection', (socket: TLSSocket) => admitCertificate(socket, crls, onRefused));
   const wss = new WebSocketServer({
     server,
     perMessageDeflate: false,

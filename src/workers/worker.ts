@@ -4,6 +4,7 @@
  * called from: worker
  */
 import type { AddressInfo, Server } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker } from '../broker/broker.ts';
@@ -202,6 +203,16 @@ function admitShared(l: number, stream: Duplex, peer: Peer): boolean {
   return true;
 }
 
+/**
+ * A TLS client whose certificate the listener's crlfile refuses, after its handshake: Mosquitto
+ * logs the connection, OpenSSL's error and a protocol-error disconnect; culex names the reason.
+ */
+function certificateRefused(socket: TLSSocket, reason: string): void {
+  if (log.connectionMessages) log.notice(`New connection from ${socket.remoteAddress}:${socket.remotePort} on port ${socket.localPort}.`);
+  log.error(`Client certificate from ${socket.remoteAddress}:${socket.remotePort} refused: ${reason}.`);
+  if (log.connectionMessages) log.notice('Client <unknown> disconnected: Protocol error.');
+}
+
 /** Mosquitto net.c's line for every accepted connection (connection_messages). */
 function accepted(peer: Peer, port: number): true {
   if (log.connectionMessages) log.notice(`New connection from ${peer.remoteAddress}:${peer.remotePort} on port ${port}.`);
@@ -289,10 +300,9 @@ const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_
 const contexts: ListenerContext[] = [];
 
 /**
- * Listens on `port` with the settings of `listener`; connections count against the
- * max_connections of listener `index`.
+ * Listens on `port` (0: a free one, chosen by the kernel) with the settings of `listener`;
+ * connections count against the max_connections of listener `index`. Resolves once listening.
  */
-/** Listens on `port` (0: a free one, chosen by the kernel); resolves once listening. */
 async function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
   const context: ListenerContext = listenerContext(config, index, listener);
   contexts.push(context);
@@ -304,7 +314,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, maxFrame, config.websocketsHeadersSize)
+    }, certificateRefused, maxFrame, config.websocketsHeadersSize)
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
       if (!admit(index, socket, socket, local)) return;
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
@@ -312,7 +322,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }));
+    }, certificateRefused));
   local = (server.address() as AddressInfo).port;
   return server;
 }

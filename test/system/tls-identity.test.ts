@@ -2,8 +2,9 @@
  * Client certificates and TLS options of a listener, as Mosquitto 2.0 does them (mosquitto.conf(5);
  * src/handle_connect.c, src/net.c): use_identity_as_username / use_subject_as_username make
  * the certificate name the client (the ACL then applies to that name, the password file and
- * allow_anonymous do not), crlfile refuses revoked certificates in the handshake, tls_version
- * sets the lowest TLS version, ciphers / ciphers_tls1.3 the cipher lists.
+ * allow_anonymous do not), crlfile refuses revoked certificates (tls-crl.test.ts: with an
+ * intermediate CA), tls_version sets the lowest TLS version, ciphers / ciphers_tls1.3 the cipher
+ * lists.
  * Real TLS clients (MQTT.js over node:tls) against certificates made by `openssl`. Every case
  * also runs against Mosquitto with CULEX_TEST_BROKER=mosquitto.
  */
@@ -209,7 +210,7 @@ test('use_identity_as_username with require_certificate false: no certificate is
   }
 });
 
-test('crlfile: a revoked client certificate fails the TLS handshake, the others connect', async () => {
+test('crlfile: a revoked client certificate is refused before any MQTT, the others connect', async () => {
   const b = await start({ useIdentityAsUsername: true, crlfile: pki.crlfile });
   try {
     await failsHandshake(url(b), tlsOptions(pki.clients['revoked']));

@@ -1,0 +1,113 @@
+/**
+ * `crlfile` with an intermediate CA, the usual layout of a company PKI: a root, an issuing CA
+ * below it that signs the devices, and a crlfile holding the issuing CA's CRL only. Mosquitto
+ * (OpenSSL's X509_V_FLAG_CRL_CHECK) lets in every device that CRL does not list and refuses the
+ * ones it lists; so must culex, over MQTT and WebSockets over TLS. Runs against Mosquitto too
+ * (CULEX_TEST_BROKER=mosquitto), except over WebSockets and the test of culex's log lines.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mqtt, { type IClientOptions } from 'mqtt';
+import type { ListenerConfig } from '../../src/config/types.ts';
+import { culexOnly, freePort, startCli, startTestBroker, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
+import { issue, makeCa, makeCrl, type Ca } from '../helpers/caChain.ts';
+import type { KeyPair } from '../helpers/certs.ts';
+
+let tmp: ReturnType<typeof tempDir>;
+let root: Ca;
+let cafile: string;
+let server: KeyPair;
+let device: KeyPair;
+let revoked: KeyPair;
+let crlfile: string;
+
+before(() => {
+  tmp = tempDir('culex-crl-chain-');
+  root = makeCa(tmp.dir, 'root', '/CN=culex test root');
+  const issuing = makeCa(tmp.dir, 'issuing', '/O=Example/CN=culex issuing CA', root);
+  server = issue(issuing, 'server', '/CN=127.0.0.1', '127.0.0.1');
+  device = issue(issuing, 'device', '/CN=device-1');
+  revoked = issue(issuing, 'revoked', '/CN=device-2');
+  crlfile = makeCrl(issuing, 'issuing', { revoked: [revoked] });
+  cafile = path.join(tmp.dir, 'cafile.pem');
+  writeFileSync(cafile, Buffer.concat([root.cert, issuing.cert]));
+});
+after(() => tmp.cleanup());
+
+function tlsListener(protocol: ListenerConfig['protocol']): ListenerConfig {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    protocol,
+    maxConnections: -1,
+    tls: { certfile: server.certfile, keyfile: server.keyfile, cafile, crlfile, requireCertificate: true, useIdentityAsUsername: false },
+  };
+}
+
+const options = (client: KeyPair): IClientOptions => ({
+  reconnectPeriod: 0,
+  connectTimeout: 5000,
+  ca: root.cert,
+  cert: client.cert,
+  key: client.key,
+  rejectUnauthorized: true,
+});
+
+/** true: CONNACK accepted; false: the connection ended without one */
+function connects(url: string, client: KeyPair): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, options(client));
+    c.once('connect', () => {
+      c.end(true);
+      resolve(true);
+    });
+    c.on('error', () => {});
+    c.once('close', () => {
+      c.end(true);
+      resolve(false);
+    });
+  });
+}
+
+// The Mosquitto installed here cannot open a WebSocket listener bound to 127.0.0.1 (see tls-identity.test.ts).
+for (const [protocol, scheme] of [['mqtt', 'mqtts'], ['websockets', 'wss']] as const) {
+  test(`${protocol} over TLS: the issuing CA's CRL alone lets its devices in and keeps out the one it revokes`, { skip: protocol === 'websockets' && culexOnly }, async () => {
+    let b: TestBroker | undefined;
+    try {
+      b = await startTestBroker({ listeners: [tlsListener(protocol)], allowAnonymous: true });
+      const url = `${scheme}://127.0.0.1:${b.port}${protocol === 'websockets' ? '/mqtt' : ''}`;
+      assert.equal(await connects(url, device), true, 'a device the CRL does not list connects');
+      assert.equal(await connects(url, revoked), false, 'the revoked device gets no CONNACK');
+      assert.equal(await connects(url, device), true, 'and the next device still connects');
+    } finally {
+      await b?.stop();
+    }
+  });
+}
+
+test('a refused certificate is logged with its reason, between Mosquitto\'s connection lines', { skip: culexOnly }, async () => {
+  const port = await freePort();
+  const conf = path.join(tmp.dir, 'crl.conf');
+  writeFileSync(conf, [
+    `listener ${port} 127.0.0.1`, `certfile ${server.certfile}`, `keyfile ${server.keyfile}`, `cafile ${cafile}`,
+    'require_certificate true', `crlfile ${crlfile}`, 'allow_anonymous true', 'log_dest stderr', 'log_type all', '',
+  ].join('\n'));
+  const p = startCli(['-c', conf], tmp.dir);
+  try {
+    await waitForPort(port);
+    assert.equal(await connects(`mqtts://127.0.0.1:${port}`, revoked), false);
+    const deadline = Date.now() + 5000;
+    while (!p.output().includes('Protocol error') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const lines = p.output().split('\n').map((l) => l.replace(/^\d+: /, ''));
+    const refused = lines.findIndex((l) => /^Error: Client certificate from 127\.0\.0\.1:\d+ refused: certificate revoked\.$/.test(l));
+    assert.ok(refused > 0, p.output());
+    assert.match(lines[refused - 1]!, new RegExp(`^New connection from 127\\.0\\.0\\.1:\\d+ on port ${port}\\.$`));
+    assert.equal(lines[refused + 1], 'Client <unknown> disconnected: Protocol error.');
+    assert.ok(!p.output().includes('New client connected'), 'no MQTT session for the refused device');
+  } finally {
+    p.kill();
+    await p.exit;
+  }
+});
