@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkPortFree } from './transport/portCheck.ts';
+import { tlsCrlCheck, tlsServerOptions } from './transport/tlsServer.ts';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { listenerSecurity, needsPasswordCheck } from './config/listenerSecurity.ts';
@@ -370,6 +371,24 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
    * One reload, all or nothing up to the workers: the configuration and every password and acl
    * file are read and checked before anything changes.
    */
+  /**
+   * The TLS listeners whose files (certfile, keyfile, cafile, capath, crlfile, dhparamfile) read
+   * and load again, for the workers to take; each of the others keeps its running files, and
+   * Mosquitto's line says so.
+   */
+  const tlsFilesReadable = (config: BrokerConfig): number[] =>
+    config.listeners.flatMap((l, index) => {
+      if (l.tls === undefined) return [];
+      try {
+        tlsServerOptions(l.port, l.tls);
+        tlsCrlCheck(l.port, l.tls);
+        return [index];
+      } catch (err) {
+        log.error(`Error when reloading certificate '${l.tls.certfile}' or key '${l.tls.keyfile}': ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files.`);
+        return [];
+      }
+    });
+
   const reloadOnce = async (): Promise<ReloadResult> => {
     const none = { applied: [], restartNeeded: [], disconnected: 0 };
     log.info('Reloading config.');
@@ -397,13 +416,14 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       if (next.sysInterval !== current.sysInterval) observability.setSysInterval(next.sysInterval);
       current = next;
       log.reconfigure(logOptions(next, opts.verbose)); // the workers' loggers: in their 'reload'
+      const tlsListeners = tlsFilesReadable(next);
       const disconnected = await new Promise<number>((resolve) => {
         const id = nextReloadId++;
         // every thread alive, a replacement still starting included (its port keeps the message until it listens)
         const pending = new Set(created.filter((w) => !exited.has(w)));
         if (pending.size === 0) return resolve(0);
         reloadWaiters.set(id, { pending, disconnected: 0, resolve });
-        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck } satisfies ToWorker);
+        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck, tlsListeners } satisfies ToWorker);
       });
       log.notice(`reload: done; options changed: ${diff.reloadable.length > 0 ? diff.reloadable.join(', ') : 'none'}; ` +
         `${disconnected} client${disconnected === 1 ? '' : 's'} no longer authorised, disconnected`);

@@ -148,19 +148,35 @@ export class CrlCheck {
 export type OnCertificateRefused = (socket: TLSSocket, reason: string) => void;
 
 /**
- * Checks the certificate of a client whose handshake has just completed; a refused one is
- * reported and its socket destroyed before anything it sent is read. Returns whether it may go on.
+ * Where a TLS listener's clients pass once their handshake is done: the CRLs they are checked
+ * against, if any; a reload (SIGHUP) replaces them.
  */
-export function admitCertificate(socket: TLSSocket, crls: CrlCheck, onRefused: OnCertificateRefused): boolean {
-  const peer = socket.getPeerCertificate(true);
-  // require_certificate: the handshake verified a certificate; its issuer comes from the chain or the CA store
-  if (peer.raw === undefined) return true;
-  const issuer = peer.issuerCertificate?.raw === undefined ? undefined : new X509Certificate(peer.issuerCertificate.raw);
-  const reason = crls.refusal(new X509Certificate(peer.raw), issuer);
-  if (reason === undefined) return true;
-  onRefused(socket, reason);
-  socket.destroy();
-  return false;
+export class CertificateGate {
+  crls: CrlCheck | undefined;
+  readonly #onRefused: OnCertificateRefused;
+
+  constructor(crls: CrlCheck | undefined, onRefused: OnCertificateRefused) {
+    this.crls = crls;
+    this.#onRefused = onRefused;
+  }
+
+  /**
+   * Checks the certificate of a client whose handshake has just completed; a refused one is
+   * reported and its socket destroyed before anything it sent is read. Returns whether it may go on.
+   */
+  admit(socket: TLSSocket): boolean {
+    const crls = this.crls;
+    if (crls === undefined) return true;
+    const peer = socket.getPeerCertificate(true);
+    // require_certificate: the handshake verified a certificate; its issuer comes from the chain or the CA store
+    if (peer.raw === undefined) return true;
+    const issuer = peer.issuerCertificate?.raw === undefined ? undefined : new X509Certificate(peer.issuerCertificate.raw);
+    const reason = crls.refusal(new X509Certificate(peer.raw), issuer);
+    if (reason === undefined) return true;
+    this.#onRefused(socket, reason);
+    socket.destroy();
+    return false;
+  }
 }
 
 /** OpenSSL's order of preference (get_crl_score): no unhandled critical extension, in scope, valid now */

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
-import { admitCertificate, type OnCertificateRefused } from './crlCheck.ts';
-import { tlsCrlCheck, tlsServerOptions } from './tlsServer.ts';
+import type { OnCertificateRefused } from './crlCheck.ts';
+import { gateClients, tlsServerOptions } from './tlsServer.ts';
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
@@ -19,9 +19,10 @@ export function listen(
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
-    const crls = tlsCrlCheck(listener.port, listener.tls);
-    const onSecure = crls === undefined ? onSocket : (socket: TLSSocket) => admitCertificate(socket, crls, onRefused) && onSocket(socket);
-    server = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay }, onSecure);
+    const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay });
+    const gate = gateClients(tlsServer, listener.port, listener.tls, onRefused);
+    tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket) && onSocket(socket));
+    server = tlsServer;
   } else {
     server = createServer({ noDelay }, onSocket);
   }

@@ -15,13 +15,14 @@
  * - `dhparamfile`: Diffie-Hellman parameters for the DHE key exchanges of TLS 1.2 (without it
  *   only ECDHE is offered, as in Mosquitto, whose DHE also needs the file).
  * Files are read when the listener opens; a file that cannot be read or that OpenSSL refuses
- * stops the start with an error naming the listener, the option and the file.
+ * stops the start with an error naming the listener, the option and the file. A reload (SIGHUP)
+ * reads them again for the handshakes that follow (reloadTlsFiles).
  * called from: worker
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
-import { CrlCheck } from './crlCheck.ts';
+import { createSecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import { CertificateGate, CrlCheck, type OnCertificateRefused } from './crlCheck.ts';
 import type { TlsConfig } from '../config/types.ts';
 import { nodeCiphers } from '../config/tlsCiphers.ts';
 
@@ -101,6 +102,36 @@ export function tlsCrlCheck(port: number, tls: TlsConfig): CrlCheck | undefined 
   if (tls.crlfile === undefined) return undefined;
   const crls = CrlCheck.fromPem(port, tls.crlfile, reader(port)('crlfile', tls.crlfile));
   return tls.requireCertificate ? crls : undefined;
+}
+
+/** each TLS server's gate, for reloadTlsFiles */
+const gates = new WeakMap<TlsServer, CertificateGate>();
+
+/**
+ * The gate that checks each client of `server` (a TLS or HTTPS server of the listener with
+ * `port` and `tls`) against the listener's crlfile once its handshake is done; reloadTlsFiles
+ * replaces its CRLs.
+ * @throws Error as tlsCrlCheck.
+ */
+export function gateClients(server: TlsServer, port: number, tls: TlsConfig, onRefused: OnCertificateRefused): CertificateGate {
+  const gate = new CertificateGate(tlsCrlCheck(port, tls), onRefused);
+  gates.set(server, gate);
+  return gate;
+}
+
+/**
+ * A reload (SIGHUP, as Mosquitto's listeners__reload_all_certificates): the listener's files are
+ * read again and the handshakes that follow use them (a renewed certificate, a new CRL);
+ * connected clients keep their sessions. Mosquitto 2.0.11 re-reads certfile, keyfile and
+ * crlfile; culex re-reads every file of the listener (cafile, capath and dhparamfile too).
+ * @throws Error naming the listener and the file; the server then keeps what it had.
+ */
+export function reloadTlsFiles(server: TlsServer, port: number, tls: TlsConfig): void {
+  const options = tlsServerOptions(port, tls);
+  const crls = tlsCrlCheck(port, tls);
+  server.setSecureContext(options);
+  const gate = gates.get(server);
+  if (gate !== undefined) gate.crls = crls;
 }
 
 function reader(port: number): (option: string, path: string) => Buffer {

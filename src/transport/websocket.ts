@@ -5,8 +5,8 @@ import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
 import { bindHost, ipv6Only } from './tcp.ts';
-import { admitCertificate, type OnCertificateRefused } from './crlCheck.ts';
-import { tlsCrlCheck, tlsServerOptions } from './tlsServer.ts';
+import type { OnCertificateRefused } from './crlCheck.ts';
+import { gateClients, tlsServerOptions } from './tlsServer.ts';
 
 /**
  * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
@@ -37,10 +37,14 @@ export function listenWebSocket(
   const t = listener.tls;
   // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
   const httpOptions = maxHeaderSize > 0 ? { maxHeaderSize } : {};
-  const server = t !== undefined ? https.createServer({ ...tlsServerOptions(listener.port, t), ...httpOptions }) : http.createServer(httpOptions);
-  const crls = t === undefined ? undefined : tlsCrlCheck(listener.port, t);
-  // after the HTTP server's own listener, in the same turn: a refused client is gone before its request is read
-  if (crls !== undefined) server.on('secureConnection', (socket: TLSSocket) => admitCertificate(socket, crls, onRefused));
+  let server: HttpServer;
+  if (t !== undefined) {
+    const tlsServer = https.createServer({ ...tlsServerOptions(listener.port, t), ...httpOptions });
+    const gate = gateClients(tlsServer, listener.port, t, onRefused);
+    // after the HTTP server's own listener, in the same turn: a refused client is gone before its request is read
+    tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket));
+    server = tlsServer;
+  } else server = http.createServer(httpOptions);
   const wss = new WebSocketServer({
     server,
     perMessageDeflate: false,

@@ -62,6 +62,8 @@ export type ToWorker =
       readonly aclFiles: Readonly<Record<string, string>>;
       readonly remoteAuth: boolean;
       readonly recheck: boolean;
+      /** the TLS listeners (indices) whose files the main thread read again without an error: read them again */
+      readonly tlsListeners: readonly number[];
     }
   /** the main thread's Logger.reopen(): close and reopen this worker's log file (logrotate) */
   | { readonly type: 'logReopen' }

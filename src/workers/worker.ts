@@ -4,7 +4,7 @@
  * called from: worker
  */
 import type { AddressInfo, Server } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker } from '../broker/broker.ts';
@@ -21,6 +21,7 @@ import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
+import { reloadTlsFiles } from '../transport/tlsServer.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
@@ -162,6 +163,8 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
   return s + ((index - (s % workers) + workers) % workers);
 }
 const servers: Server[] = [];
+/** the TLS servers (MQTT and WebSocket listeners, the private door included) and their listener's index, for reloads */
+const tlsServers: { readonly server: TlsServer; readonly index: number }[] = [];
 /** a full collection once the worker goes idle after a burst (idleCollector.ts) */
 const idleCollector = collectWhenIdle({
   waiting: () => store?.writing === true,
@@ -324,6 +327,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       outbox.add(conn);
     }, certificateRefused));
   local = (server.address() as AddressInfo).port;
+  if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
   return server;
 }
 
@@ -352,6 +356,15 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
   broker.reconfigure(config, dynsec ?? acl);
   outbox.maxConnectTime = config.maxConnectTime;
   for (const c of contexts) (c as { security: ListenerSecurity }).security = listenerSecurity(config, c.index);
+  for (const { server, index } of tlsServers) {
+    const listener = config.listeners[index]!;
+    if (!msg.tlsListeners.includes(index) || listener.tls === undefined) continue;
+    try {
+      reloadTlsFiles(server, listener.port, listener.tls);
+    } catch (err) {
+      log.error(`reload: ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files`);
+    }
+  }
   if (!msg.recheck) return 0;
   const checks: Promise<boolean>[] = [];
   for (const c of outbox.connections) if (c.credentials !== undefined && !c.closed) checks.push(stillAuthorised(c));

@@ -7,11 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
-import mqtt, { type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { ListenerConfig } from '../../src/config/types.ts';
-import { culexOnly, freePort, startCli, startTestBroker, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
+import { culexOnly, freePort, startCli, startTestBroker, tempDir, waitForPort, type CliProcess, type TestBroker } from '../helpers/broker.ts';
 import { issue, makeCa, makeCrl, type Ca } from '../helpers/caChain.ts';
 import type { KeyPair } from '../helpers/certs.ts';
 
@@ -107,6 +108,79 @@ test('a refused certificate is logged with its reason, between Mosquitto\'s conn
     assert.equal(lines[refused + 1], 'Client <unknown> disconnected: Protocol error.');
     assert.ok(!p.output().includes('New client connected'), 'no MQTT session for the refused device');
   } finally {
+    p.kill();
+    await p.exit;
+  }
+});
+
+/** The serial number of the certificate the server at `port` presents to `client`. */
+function serverSerial(port: number, client: KeyPair): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ port, host: '127.0.0.1', ca: root.cert, cert: client.cert, key: client.key }, () => {
+      resolve(s.getPeerCertificate().serialNumber);
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+}
+
+async function untilOutput(p: CliProcess, text: string, count: number): Promise<void> {
+  const deadline = Date.now() + 10000;
+  while (p.output().split(text).length - 1 < count) {
+    if (Date.now() > deadline) assert.fail(`no ${count}× "${text}" in:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('SIGHUP reads certfile, keyfile and crlfile again: the renewed certificate is presented, a device revoked since is refused, connected clients stay; an unreadable certfile keeps the running ones', { skip: culexOnly }, async () => {
+  const dir = path.join(tmp.dir, 'reload');
+  mkdirSync(dir);
+  const issuing = makeCa(dir, 'issuing', '/O=Example/CN=culex reload CA', root);
+  const files = { cert: path.join(dir, 'live-server.pem'), key: path.join(dir, 'live-server.key'), crl: path.join(dir, 'live-crl.pem'), ca: path.join(dir, 'ca.pem') };
+  const first = issue(issuing, 'server-1', '/CN=127.0.0.1', '127.0.0.1');
+  const renewed = issue(issuing, 'server-2', '/CN=127.0.0.1', '127.0.0.1');
+  const sensor = issue(issuing, 'sensor', '/CN=sensor');
+  const other = issue(issuing, 'other', '/CN=other');
+  copyFileSync(first.certfile, files.cert);
+  copyFileSync(first.keyfile, files.key);
+  copyFileSync(makeCrl(issuing, 'none-revoked'), files.crl);
+  writeFileSync(files.ca, Buffer.concat([root.cert, issuing.cert]));
+  const port = await freePort();
+  const conf = path.join(dir, 'culex.conf');
+  writeFileSync(conf, [
+    `listener ${port} 127.0.0.1`, `certfile ${files.cert}`, `keyfile ${files.key}`, `cafile ${files.ca}`,
+    'require_certificate true', `crlfile ${files.crl}`, 'allow_anonymous true', 'log_dest stderr', '',
+  ].join('\n'));
+  const p = startCli(['-c', conf], dir);
+  const url = `mqtts://127.0.0.1:${port}`;
+  let stay: MqttClient | undefined;
+  try {
+    await waitForPort(port);
+    stay = await mqtt.connectAsync(url, options(other));
+    const firstSerial = await serverSerial(port, other);
+    assert.equal(await connects(url, sensor), true);
+
+    copyFileSync(renewed.certfile, files.cert);
+    copyFileSync(renewed.keyfile, files.key);
+    copyFileSync(makeCrl(issuing, 'sensor-revoked', { revoked: [sensor] }), files.crl);
+    p.proc.kill('SIGHUP');
+    await untilOutput(p, 'reload: done', 1);
+    const renewedSerial = await serverSerial(port, other);
+    assert.notEqual(renewedSerial, firstSerial, 'the renewed server certificate is presented');
+    assert.equal(await connects(url, sensor), false, 'the device revoked since the start is refused');
+    assert.equal(await connects(url, other), true);
+    await stay.publishAsync('still/here', 'x', { qos: 1 });
+    assert.equal(stay.connected, true, 'a client connected before the reload stays');
+
+    writeFileSync(files.cert, 'not a certificate\n');
+    p.proc.kill('SIGHUP');
+    await untilOutput(p, 'reload: done', 2);
+    assert.match(p.output(), new RegExp(`Error when reloading certificate '${files.cert.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' or key '.*live-server\\.key': .*; the listener keeps its running TLS files\\.`));
+    assert.equal(await serverSerial(port, other), renewedSerial, 'the running certificate stays');
+    assert.equal(await connects(url, sensor), false, 'and so does the running CRL');
+    assert.equal(await connects(url, other), true);
+  } finally {
+    await stay?.endAsync();
     p.kill();
     await p.exit;
   }
