@@ -6,19 +6,21 @@
  * CRLs out of OpenSSL and checks the certificate here, once the handshake has verified its chain
  * and before a byte of MQTT is read.
  *
+ * Of several CRLs from one issuer, the one OpenSSL would pick decides (x509_vfy.c get_crl_sk):
+ * without an unhandled critical extension, in scope, valid now, and of those the latest. Delta
+ * CRLs, indirect CRLs and CRLs only for CA or attribute certificates are not used for a client's
+ * certificate, as in OpenSSL without X509_V_FLAG_EXTENDED_CRL_SUPPORT (Mosquitto does not set it).
+ *
  * What it refuses, with OpenSSL's words for it (X509_verify_cert_error_string):
  * - no CRL of the file from the certificate's issuer: "unable to get certificate CRL"; only
- *   CRLs of the issuer that are not for client certificates (below): "different CRL scope";
- * - a CRL whose signature the issuer's key does not verify: "CRL signature failure";
+ *   CRLs of the issuer that are not for client certificates: "different CRL scope";
  * - a CRL not yet or no longer valid: "CRL is not yet valid", "CRL has expired";
+ * - a CRL whose signature the issuer's key does not verify: "CRL signature failure" (OpenSSL,
+ *   finding that the CRL names another key, mostly says "unable to get certificate CRL");
  * - a CRL with a critical extension OpenSSL does not handle: "unhandled critical CRL extension";
- * - a serial number a CRL of the issuer lists: "certificate revoked".
- * Of several CRLs from one issuer, the one OpenSSL would pick decides: the one valid now, in
- * scope and without an unhandled critical extension, and of those the latest. Delta CRLs, indirect CRLs and CRLs
- * only for CA or attribute certificates are not used for a client's certificate, as in OpenSSL
- * without X509_V_FLAG_EXTENDED_CRL_SUPPORT (Mosquitto does not set it). Issuer names are compared
- * as DER bytes, where OpenSSL compares a canonical form: the same name written with other string
- * types finds no CRL, and the client is refused.
+ * - a serial number the CRL lists: "certificate revoked".
+ * Issuer names are compared as DER bytes, where OpenSSL compares a canonical form: the same name
+ * written with other string types finds no CRL, and the client is refused.
  * called from: worker (transport/tcp.ts, transport/websocket.ts), at listener start and per TLS client
  */
 import { verify, constants, X509Certificate, type KeyObject } from 'node:crypto';
@@ -141,7 +143,6 @@ export class CrlCheck {
     if (best.revoked.has(cert.serial)) return 'certificate revoked';
     return undefined;
   }
-
 }
 
 /** Told of each client refused, before its socket is destroyed. */
