@@ -1,13 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
-import type { OnCertificateRefused } from './crlCheck.ts';
-import { gateClients, tlsServerOptions } from './tlsServer.ts';
+import { guardTlsServer, tlsServerOptions, type TlsRejections } from './tlsServer.ts';
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
  * the kernel spreads new connections across workers (DESIGN.md "Connections"). A TLS client
- * whose certificate the listener's crlfile refuses is passed to `onRefused`, not to `onSocket`.
+ * reaches `onSocket` once its handshake and certificate have passed; `rejections` is told of
+ * each accepted connection and of each one turned away.
  * called from: worker
  */
 export function listen(
@@ -15,12 +15,13 @@ export function listen(
   port: number,
   noDelay: boolean,
   onSocket: (socket: Socket) => void,
-  onRefused: OnCertificateRefused,
+  rejections: TlsRejections,
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
     const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay });
-    const gate = gateClients(tlsServer, listener.port, listener.tls, onRefused);
+    const gate = guardTlsServer(tlsServer, listener.port, listener.tls, rejections);
+    tlsServer.on('connection', (socket: Socket) => rejections.accepted(socket));
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket) && onSocket(socket));
     server = tlsServer;
   } else {

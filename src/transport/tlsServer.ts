@@ -21,8 +21,10 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
-import { CertificateGate, CrlCheck, type OnCertificateRefused } from './crlCheck.ts';
+import type { Socket } from 'node:net';
+import { createSecureContext, type SecureVersion, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { CertificateGate, CrlCheck } from './crlCheck.ts';
+import { opensslErrorString, verifyErrorText } from './tlsRejection.ts';
 import type { TlsConfig } from '../config/types.ts';
 import { nodeCiphers } from '../config/tlsCiphers.ts';
 
@@ -107,15 +109,31 @@ export function tlsCrlCheck(port: number, tls: TlsConfig): CrlCheck | undefined 
 /** each TLS server's gate, for reloadTlsFiles */
 const gates = new WeakMap<TlsServer, CertificateGate>();
 
+/** What a TLS listener tells of the clients it turns away (the worker logs them as Mosquitto does). */
+export interface TlsRejections {
+  /** a TCP connection accepted, its handshake to come (Mosquitto logs "New connection from" here) */
+  accepted(socket: Socket): void;
+  /** the handshake failed: OpenSSL's error string (tlsRejection.ts), undefined when the client went away */
+  handshakeFailed(socket: TLSSocket, opensslError: string | undefined): void;
+  /** the client's certificate failed verification, by OpenSSL or by the crlfile: why, in OpenSSL's words */
+  certificateRefused(socket: TLSSocket, reason: string): void;
+}
+
 /**
- * The gate that checks each client of `server` (a TLS or HTTPS server of the listener with
- * `port` and `tls`) against the listener's crlfile once its handshake is done; reloadTlsFiles
- * replaces its CRLs.
+ * Guards `server`, a TLS or HTTPS server of the listener with `port` and `tls`: failed handshakes
+ * go to `rejections`, and the returned gate checks each client against the listener's crlfile
+ * once its handshake is done (reloadTlsFiles replaces its CRLs).
  * @throws Error as tlsCrlCheck.
  */
-export function gateClients(server: TlsServer, port: number, tls: TlsConfig, onRefused: OnCertificateRefused): CertificateGate {
-  const gate = new CertificateGate(tlsCrlCheck(port, tls), onRefused);
+export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, rejections: TlsRejections): CertificateGate {
+  const gate = new CertificateGate(tlsCrlCheck(port, tls), (socket, reason) => rejections.certificateRefused(socket, reason));
   gates.set(server, gate);
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    // a certificate OpenSSL did not verify: Node destroys the socket, then reports a hang-up
+    const code = socket.authorizationError as unknown as string | null | undefined;
+    if (typeof code === 'string' && code !== '') rejections.certificateRefused(socket, verifyErrorText(code));
+    else rejections.handshakeFailed(socket, opensslErrorString(err));
+  });
   return gate;
 }
 

@@ -4,7 +4,7 @@
  * called from: worker
  */
 import type { AddressInfo, Server } from 'node:net';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Broker } from '../broker/broker.ts';
@@ -21,7 +21,8 @@ import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
-import { reloadTlsFiles } from '../transport/tlsServer.ts';
+import { reloadTlsFiles, type TlsRejections } from '../transport/tlsServer.ts';
+import { CERTIFICATE_VERIFY_FAILED } from '../transport/tlsRejection.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { BrokerConfig, ListenerConfig, ListenerSecurity } from '../config/types.ts';
@@ -182,9 +183,10 @@ const bridges: Bridge[] = [];
  * in shared memory and a new one is refused when the sum is at the limit.
  */
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
-function admit(l: number, stream: Duplex, peer: Peer, port: number): boolean {
+function admit(l: number, stream: Duplex, peer: Peer, port: number, logged: boolean): boolean {
   if (!admitShared(l, stream, peer)) return false;
-  return accepted(peer, port);
+  // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsRejections)
+  return logged || accepted(peer, port);
 }
 
 /** The broker-wide max_connections check, with several workers. */
@@ -207,14 +209,30 @@ function admitShared(l: number, stream: Duplex, peer: Peer): boolean {
 }
 
 /**
- * A TLS client whose certificate the listener's crlfile refuses, after its handshake: Mosquitto
- * logs the connection, OpenSSL's error and a protocol-error disconnect; culex names the reason.
+ * What TLS listeners turn away, logged as Mosquitto logs it: "New connection from …" at the TCP
+ * accept, "OpenSSL Error[0]: …" and "Client <unknown> disconnected: Protocol error." for a failed
+ * handshake or certificate; culex adds the reason a certificate was refused for (Mosquitto logs
+ * only "certificate verify failed"). A socket Node has already destroyed has no address left.
  */
-function certificateRefused(socket: TLSSocket, reason: string): void {
-  if (log.connectionMessages) log.notice(`New connection from ${socket.remoteAddress}:${socket.remotePort} on port ${socket.localPort}.`);
-  log.error(`Client certificate from ${socket.remoteAddress}:${socket.remotePort} refused: ${reason}.`);
-  if (log.connectionMessages) log.notice('Client <unknown> disconnected: Protocol error.');
-}
+const tlsRejections: TlsRejections = {
+  accepted(socket) {
+    if (log.connectionMessages) log.notice(`New connection from ${socket.remoteAddress}:${socket.remotePort} on port ${socket.localPort}.`);
+  },
+  handshakeFailed(_socket, opensslError) {
+    if (opensslError === undefined) {
+      if (log.connectionMessages) log.notice('Client <unknown> closed its connection.');
+      return;
+    }
+    log.write('error', `OpenSSL Error[0]: ${opensslError}`);
+    if (log.connectionMessages) log.notice('Client <unknown> disconnected: Protocol error.');
+  },
+  certificateRefused(socket, reason) {
+    log.write('error', `OpenSSL Error[0]: ${CERTIFICATE_VERIFY_FAILED}`);
+    const from = socket.remoteAddress === undefined ? '' : ` from ${socket.remoteAddress}:${socket.remotePort}`;
+    log.error(`Client certificate${from} refused: ${reason}.`);
+    if (log.connectionMessages) log.notice('Client <unknown> disconnected: Protocol error.');
+  },
+};
 
 /** Mosquitto net.c's line for every accepted connection (connection_messages). */
 function accepted(peer: Peer, port: number): true {
@@ -313,19 +331,19 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
   let local = port;
   const server = await (listener.protocol === 'websockets'
     ? listenWebSocket(listener, port, (stream, peer) => {
-      if (!admit(index, stream, peer, local)) return;
+      if (!admit(index, stream, peer, local, false)) return;
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, certificateRefused, maxFrame, config.websocketsHeadersSize)
+    }, tlsRejections, maxFrame, config.websocketsHeadersSize)
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
-      if (!admit(index, socket, socket, local)) return;
+      if (!admit(index, socket, socket, local, listener.tls !== undefined)) return;
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
       if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
       const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, certificateRefused));
+    }, tlsRejections));
   local = (server.address() as AddressInfo).port;
   if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
   return server;

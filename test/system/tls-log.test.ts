@@ -1,0 +1,91 @@
+/**
+ * What a TLS listener logs for the clients it turns away, next to what Mosquitto 2.0.11 logs on
+ * the same configuration for the same clients: a client that does not trust the server, one
+ * without a certificate, one with a certificate no CA of the listener signed. The real
+ * mosquitto_pub is the client, the real /usr/sbin/mosquitto the reference.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { culexOnly, freePort, startCli, tempDir, waitForPort } from '../helpers/broker.ts';
+import { makeCa } from '../helpers/caChain.ts';
+import { makePki, type Pki } from '../helpers/certs.ts';
+
+let tmp: ReturnType<typeof tempDir>;
+let pki: Pki;
+let stranger: { certfile: string; keyfile: string };
+
+before(() => {
+  tmp = tempDir('culex-tls-log-');
+  pki = makePki(tmp.dir, { device: '/CN=device' });
+  // a certificate of its own making (a CA's, so OpenSSL refuses it for its purpose first), which no CA of the listener signed
+  const other = path.join(tmp.dir, 'other');
+  mkdirSync(other);
+  stranger = makeCa(other, 'self', '/CN=self');
+});
+after(() => tmp.cleanup());
+
+/** The clients, in this order: each must be turned away. */
+function clients(port: number): string[][] {
+  const base = ['-h', '127.0.0.1', '-p', String(port), '-t', 'x', '-m', 'y'];
+  return [
+    [...base, '--cafile', pki.server.certfile], // trusts something else than the server's CA
+    [...base, '--cafile', pki.cafile], // presents no certificate
+    [...base, '--cafile', pki.cafile, '--cert', stranger.certfile, '--key', stranger.keyfile], // a certificate from elsewhere
+  ];
+}
+
+const conf = (port: number, extra: string[]): string => [
+  `listener ${port} 127.0.0.1`, `certfile ${pki.server.certfile}`, `keyfile ${pki.server.keyfile}`, `cafile ${pki.cafile}`,
+  'require_certificate true', 'allow_anonymous true', 'log_dest stderr', 'log_type all', ...extra, '',
+].join('\n');
+
+const run = (args: string[]): Promise<void> => new Promise((resolve) => execFile('mosquitto_pub', args, { timeout: 5000 }, () => resolve()));
+
+/** Runs every client against a broker whose log is `output()`, then returns the lines each one caused, timestamps off. */
+async function linesFor(port: number, output: () => string): Promise<string[]> {
+  await waitForPort(port);
+  await new Promise((r) => setTimeout(r, 200));
+  const start = output().length;
+  for (const args of clients(port)) await run(args);
+  const deadline = Date.now() + 5000;
+  while (output().slice(start).split('Protocol error').length - 1 < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return output().slice(start).split('\n').map((l) => l.replace(/^\d+: /, '').replace(/127\.0\.0\.1:\d+ on port \d+/g, '127.0.0.1:PORT on port LISTENER')).filter((l) => l !== '');
+}
+
+test('a failed TLS handshake or client certificate is logged with the lines Mosquitto logs, plus the reason', { skip: culexOnly }, async () => {
+  const mosquittoPort = await freePort();
+  const mosquittoConf = path.join(tmp.dir, 'mosquitto.conf');
+  writeFileSync(mosquittoConf, conf(mosquittoPort, ['user root']));
+  const mosquitto = spawn('/usr/sbin/mosquitto', ['-c', mosquittoConf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let mosquittoLog = '';
+  mosquitto.stderr!.on('data', (d: Buffer) => { mosquittoLog += d.toString(); });
+  let expected: string[];
+  try {
+    expected = await linesFor(mosquittoPort, () => mosquittoLog);
+  } finally {
+    mosquitto.kill();
+  }
+  const culexPort = await freePort();
+  const culexConf = path.join(tmp.dir, 'culex.conf');
+  writeFileSync(culexConf, conf(culexPort, []));
+  const culex = startCli(['-c', culexConf], tmp.dir);
+  try {
+    const got = await linesFor(culexPort, () => culex.output());
+    const mosquittoLines = expected.filter((l) => !l.includes('Warning'));
+    // the lines Mosquitto logs, in its order
+    assert.deepEqual(got.filter((l) => !l.startsWith('Error: Client certificate')), mosquittoLines, `culex:\n${got.join('\n')}`);
+    assert.deepEqual(mosquittoLines.filter((l) => l.startsWith('OpenSSL Error')), [
+      'OpenSSL Error[0]: error:0A000418:SSL routines::tlsv1 alert unknown ca',
+      'OpenSSL Error[0]: error:0A0000C7:SSL routines::peer did not return a certificate',
+      'OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed',
+    ]);
+    // and why the certificate was refused, which Mosquitto does not say
+    assert.deepEqual(got.filter((l) => l.startsWith('Error: Client certificate')), ['Error: Client certificate refused: unsupported certificate purpose.']);
+  } finally {
+    culex.kill();
+    await culex.exit;
+  }
+});
