@@ -16,7 +16,8 @@
  *   only ECDHE is offered, as in Mosquitto, whose DHE also needs the file).
  * Files are read when the listener opens; a file that cannot be read or that OpenSSL refuses
  * stops the start with an error naming the listener, the option and the file. A reload (SIGHUP)
- * reads them again for the handshakes that follow (reloadTlsFiles).
+ * reads them again for the handshakes that follow (reloadTlsFiles). guardTlsServer reports the
+ * clients a listener turns away (failed handshakes, refused certificates) for the log.
  * called from: worker
  */
 import { readFileSync, readdirSync } from 'node:fs';
