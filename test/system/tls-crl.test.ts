@@ -104,9 +104,11 @@ test('a refused certificate is logged with Mosquitto\'s lines and its reason', {
     const lines = p.output().split('\n').map((l) => l.replace(/^\d+: /, ''));
     const refused = lines.findIndex((l) => /^Error: Client certificate from 127\.0\.0\.1:\d+ refused: certificate revoked\.$/.test(l));
     assert.ok(refused > 1, p.output());
+    // the three lines of the refusal come together; the accept's line, from an earlier turn, before them
     assert.equal(lines[refused - 1], 'OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed');
-    assert.match(lines[refused - 2]!, new RegExp(`^New connection from 127\\.0\\.0\\.1:\\d+ on port ${port}\\.$`));
     assert.equal(lines[refused + 1], 'Client <unknown> disconnected: Protocol error.');
+    const client = /from (127\.0\.0\.1:\d+) refused/.exec(lines[refused]!)![1]!;
+    assert.ok(lines.slice(0, refused - 1).includes(`New connection from ${client} on port ${port}.`), p.output());
     assert.ok(!p.output().includes('New client connected'), 'no MQTT session for the refused device');
   } finally {
     p.kill();
