@@ -368,10 +368,6 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const workerStats = async (): Promise<Record<string, number>[]> => (await observability.ask('counters')).map((r) => r?.counters ?? {});
 
   /**
-   * One reload, all or nothing up to the workers: the configuration and every password and acl
-   * file are read and checked before anything changes.
-   */
-  /**
    * The TLS listeners whose files (certfile, keyfile, cafile, capath, crlfile, dhparamfile) read
    * and load again, for the workers to take; each of the others keeps its running files, and
    * Mosquitto's line says so.
@@ -389,6 +385,10 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       }
     });
 
+  /**
+   * One reload, all or nothing up to the workers: the configuration and every password and acl
+   * file are read and checked before anything changes.
+   */
   const reloadOnce = async (): Promise<ReloadResult> => {
     const none = { applied: [], restartNeeded: [], disconnected: 0 };
     log.info('Reloading config.');

@@ -1,12 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
-import { guardTlsServer, tlsServerOptions, type TlsRejections } from './tlsServer.ts';
+import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsServer.ts';
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
  * the kernel spreads new connections across workers (DESIGN.md "Connections"). A TLS client
- * reaches `onSocket` once its handshake and certificate have passed; `rejections` is told of
+ * reaches `onSocket` once its handshake and certificate have passed; `events` is told of
  * each accepted connection and of each one turned away.
  * called from: worker
  */
@@ -15,13 +15,13 @@ export function listen(
   port: number,
   noDelay: boolean,
   onSocket: (socket: Socket) => void,
-  rejections: TlsRejections,
+  events: TlsClientEvents,
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
     const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay });
-    const gate = guardTlsServer(tlsServer, listener.port, listener.tls, rejections);
-    tlsServer.on('connection', (socket: Socket) => rejections.accepted(socket));
+    const gate = guardTlsServer(tlsServer, listener.port, listener.tls, events);
+    tlsServer.on('connection', (socket: Socket) => events.accepted(socket));
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket) && onSocket(socket));
     server = tlsServer;
   } else {

@@ -110,8 +110,8 @@ export function tlsCrlCheck(port: number, tls: TlsConfig): CrlCheck | undefined 
 /** each TLS server's gate, for reloadTlsFiles */
 const gates = new WeakMap<TlsServer, CertificateGate>();
 
-/** What a TLS listener tells of the clients it turns away (the worker logs them as Mosquitto does). */
-export interface TlsRejections {
+/** What a TLS listener tells of its clients, accepted and turned away (the worker logs them as Mosquitto does). */
+export interface TlsClientEvents {
   /** a TCP connection accepted, its handshake to come (Mosquitto logs "New connection from" here) */
   accepted(socket: Socket): void;
   /** the handshake failed: OpenSSL's error string (tlsRejection.ts), undefined when the client went away */
@@ -122,18 +122,18 @@ export interface TlsRejections {
 
 /**
  * Guards `server`, a TLS or HTTPS server of the listener with `port` and `tls`: failed handshakes
- * go to `rejections`, and the returned gate checks each client against the listener's crlfile
+ * go to `events`, and the returned gate checks each client against the listener's crlfile
  * once its handshake is done (reloadTlsFiles replaces its CRLs).
  * @throws Error as tlsCrlCheck.
  */
-export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, rejections: TlsRejections): CertificateGate {
-  const gate = new CertificateGate(tlsCrlCheck(port, tls), (socket, reason) => rejections.certificateRefused(socket, reason));
+export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, events: TlsClientEvents): CertificateGate {
+  const gate = new CertificateGate(tlsCrlCheck(port, tls), (socket, reason) => events.certificateRefused(socket, reason));
   gates.set(server, gate);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     // a certificate OpenSSL did not verify: Node destroys the socket, then reports a hang-up
     const code = socket.authorizationError as unknown as string | null | undefined;
-    if (typeof code === 'string' && code !== '') rejections.certificateRefused(socket, verifyErrorText(code));
-    else rejections.handshakeFailed(socket, opensslErrorString(err));
+    if (typeof code === 'string' && code !== '') events.certificateRefused(socket, verifyErrorText(code));
+    else events.handshakeFailed(socket, opensslErrorString(err));
   });
   return gate;
 }

@@ -5,7 +5,7 @@ import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
 import { bindHost, ipv6Only } from './tcp.ts';
-import { guardTlsServer, tlsServerOptions, type TlsRejections } from './tlsServer.ts';
+import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsServer.ts';
 
 /**
  * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
@@ -21,7 +21,7 @@ const https = process.getBuiltinModule('node:https');
  * for the same Connection class as TCP. Binary frames only; the `mqtt` subprotocol is chosen when
  * offered. Over TLS the listener's TLS options apply as on an MQTT listener (client
  * certificates, crlfile, tls_version, ciphers; a client turned away is reported to
- * `rejections`), and the stream of a client that presented a certificate answers
+ * `events`), and the stream of a client that presented a certificate answers
  * `getPeerX509Certificate()` as a TLSSocket does, for certificate usernames
  * (link/certificateIdentity.ts). called from: worker
  */
@@ -29,7 +29,7 @@ export function listenWebSocket(
   listener: ListenerConfig,
   port: number,
   onStream: (stream: Duplex, peer: Socket) => void,
-  rejections: TlsRejections,
+  events: TlsClientEvents,
   maxPayload: number,
   maxHeaderSize = 0,
 ): Promise<HttpServer> {
@@ -39,7 +39,7 @@ export function listenWebSocket(
   let server: HttpServer;
   if (t !== undefined) {
     const tlsServer = https.createServer({ ...tlsServerOptions(listener.port, t), ...httpOptions });
-    const gate = guardTlsServer(tlsServer, listener.port, t, rejections);
+    const gate = guardTlsServer(tlsServer, listener.port, t, events);
     // after the HTTP server's own listener, in the same turn: a refused client is gone before its request is read
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket));
     server = tlsServer;

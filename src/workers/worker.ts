@@ -21,7 +21,7 @@ import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { listenWebSocket } from '../transport/websocket.ts';
-import { reloadTlsFiles, type TlsRejections } from '../transport/tlsServer.ts';
+import { reloadTlsFiles, type TlsClientEvents } from '../transport/tlsServer.ts';
 import { CERTIFICATE_VERIFY_FAILED } from '../transport/tlsRejection.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
@@ -185,7 +185,7 @@ const bridges: Bridge[] = [];
 const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
 function admit(l: number, stream: Duplex, peer: Peer, port: number, logged: boolean): boolean {
   if (!admitShared(l, stream, peer)) return false;
-  // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsRejections)
+  // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
   return logged || accepted(peer, port);
 }
 
@@ -214,7 +214,7 @@ function admitShared(l: number, stream: Duplex, peer: Peer): boolean {
  * handshake or certificate; culex adds the reason a certificate was refused for (Mosquitto logs
  * only "certificate verify failed"). A socket Node has already destroyed has no address left.
  */
-const tlsRejections: TlsRejections = {
+const tlsClientEvents: TlsClientEvents = {
   accepted(socket) {
     if (log.connectionMessages) log.notice(`New connection from ${socket.remoteAddress}:${socket.remotePort} on port ${socket.localPort}.`);
   },
@@ -335,7 +335,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsRejections, maxFrame, config.websocketsHeadersSize)
+    }, tlsClientEvents, maxFrame, config.websocketsHeadersSize)
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
       if (!admit(index, socket, socket, local, listener.tls !== undefined)) return;
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
@@ -343,7 +343,7 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
       const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsRejections));
+    }, tlsClientEvents));
   local = (server.address() as AddressInfo).port;
   if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
   return server;
