@@ -20,7 +20,6 @@ import { messageFromRecord } from '../records/message.ts';
 import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import { readDirect } from '../transport/directRead.ts';
-import { listenWebSocket } from '../transport/websocket.ts';
 import { reloadTlsFiles, type TlsClientEvents } from '../transport/tlsServer.ts';
 import { CERTIFICATE_VERIFY_FAILED } from '../transport/tlsRejection.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
@@ -33,7 +32,7 @@ import { DeclaredSessions } from './declaredSessions.ts';
 import { openConnectionsSlot } from './shared.ts';
 import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
-import { Bridge, bridgeCounters } from '../bridge/bridge.ts';
+import type { Bridge, bridgeCounters as BridgeCounters } from '../bridge/bridge.ts';
 import type { Store } from '../persistence/store.ts';
 
 const init = workerData as WorkerInit;
@@ -175,8 +174,13 @@ const idleCollector = collectWhenIdle({
 });
 /** this thread's runtime metrics (heap, event loop, GC), only when /metrics is served */
 const runtime = config.metricsListener === undefined ? undefined : new (await import('../metrics/runtime.ts')).RuntimeMetrics();
-/** the bridges (Mosquitto `connection` blocks): all owned by worker 0, started once the listeners are open */
+/**
+ * the bridges (Mosquitto `connection` blocks): all owned by worker 0, started once the listeners
+ * are open. bridge.ts (and the WebSocket transport, in serve()) are loaded only where they are
+ * used: each is a megabyte or more of heap that every other worker would carry and mark.
+ */
 const bridges: Bridge[] = [];
+let bridgeCounters: typeof BridgeCounters | undefined;
 
 /**
  * max_connections of listener `l` for the whole broker: each worker counts its own connections
@@ -261,7 +265,7 @@ port.on('message', (msg: ToWorker) => {
       }, 50);
       return;
     case 'stats':
-      workerReport(broker, store, config.listeners.map((_, l) => outbox.openByListener[l] ?? 0), runtime, msg.id, msg.detail, bridges.length === 0 ? undefined : bridgeCounters(bridges)).then(
+      workerReport(broker, store, config.listeners.map((_, l) => outbox.openByListener[l] ?? 0), runtime, msg.id, msg.detail, bridgeCounters === undefined ? undefined : bridgeCounters(bridges)).then(
         (report) => post({ type: 'stats', id: msg.id, report }),
         (err: unknown) => log.error('stats', err),
       );
@@ -288,7 +292,7 @@ port.on('message', (msg: ToWorker) => {
           // log_dest topic: from now on (the cluster is up), this worker's lines are published too
           log.attachTopic(publishLog);
           post({ type: 'ready', ...bound });
-          if (init.index === 0) startBridges();
+          if (init.index === 0 && (config.bridges ?? []).length > 0) startBridges().catch((err: unknown) => log.error('starting the bridges', err));
         },
         (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) }),
       );
@@ -330,12 +334,12 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
   /** the port bound: known before any connection arrives */
   let local = port;
   const server = await (listener.protocol === 'websockets'
-    ? listenWebSocket(listener, port, (stream, peer) => {
+    ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, port, (stream, peer) => {
       if (!admit(index, stream, peer, local, false)) return;
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsClientEvents, maxFrame, config.websocketsHeadersSize)
+    }, tlsClientEvents, maxFrame, config.websocketsHeadersSize))
     : listen(listener, port, init.config.setTcpNodelay, (socket) => {
       if (!admit(index, socket, socket, local, listener.tls !== undefined)) return;
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
@@ -407,9 +411,12 @@ async function stillAuthorised(c: Connection): Promise<boolean> {
   return false;
 }
 
-function startBridges(): void {
+async function startBridges(): Promise<void> {
+  const loaded = await import('../bridge/bridge.ts');
+  if (stopping) return;
+  bridgeCounters = loaded.bridgeCounters;
   for (const c of config.bridges ?? []) {
-    const bridge = new Bridge(c, broker, log);
+    const bridge = new loaded.Bridge(c, broker, log);
     bridges.push(bridge);
     bridge.start();
   }
