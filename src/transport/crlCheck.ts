@@ -117,11 +117,11 @@ export class CrlCheck {
   }
 
   /**
-   * Why `certificate`, whose chain the handshake verified and whose issuer certificate is
-   * `issuer`, is refused, in OpenSSL's words; undefined when it is not.
+   * Why the certificate `der`, whose chain the handshake verified and whose issuer certificate
+   * is `issuer`, is refused, in OpenSSL's words; undefined when it is not.
    */
-  refusal(certificate: X509Certificate, issuer: X509Certificate | undefined, now = Date.now()): string | undefined {
-    const cert = certificateFields(certificate.raw);
+  refusal(der: Buffer, issuer: X509Certificate | undefined, now = Date.now()): string | undefined {
+    const cert = certificateFields(der);
     let best: Crl | undefined;
     let bestRank = -1;
     for (const crl of this.#crls) {
@@ -172,7 +172,7 @@ export class CertificateGate {
     // require_certificate: the handshake verified a certificate; its issuer comes from the chain or the CA store
     if (peer.raw === undefined) return true;
     const issuer = peer.issuerCertificate?.raw === undefined ? undefined : new X509Certificate(peer.issuerCertificate.raw);
-    const reason = crls.refusal(new X509Certificate(peer.raw), issuer);
+    const reason = crls.refusal(peer.raw, issuer);
     if (reason === undefined) return true;
     this.#onRefused(socket, reason);
     socket.destroy();

@@ -13,7 +13,6 @@ export const TAG = {
   INTEGER: 0x02,
   BIT_STRING: 0x03,
   OCTET_STRING: 0x04,
-  NULL: 0x05,
   OID: 0x06,
   UTC_TIME: 0x17,
   GENERALIZED_TIME: 0x18,
@@ -75,7 +74,7 @@ export function encoded(bytes: Uint8Array, e: Element): Uint8Array {
 }
 
 /** The contents, as a view. */
-export function contents(bytes: Uint8Array, e: Element): Uint8Array {
+function contents(bytes: Uint8Array, e: Element): Uint8Array {
   return bytes.subarray(e.start, e.end);
 }
 

@@ -10,8 +10,8 @@ import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsSer
 /**
  * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
  * of node:http reads every export, which loads undici (Node's fetch and WebSocket, a 760 KB
- * module) into every worker, which has no use for it: 2.5 MB more heap per thread for V8 to
- * mark (8.0 MB against 5.5 MB in a bare worker thread).
+ * module) into the worker, which has no use for it: 2.5 MB more heap per thread for V8 to mark
+ * (8.0 MB against 5.5 MB in a bare worker thread).
  */
 const http = process.getBuiltinModule('node:http');
 const https = process.getBuiltinModule('node:https');

@@ -4,12 +4,10 @@
  * validity times, extensions and signature options asked for. EC P-256 keys unless a CA is
  * made with others. called from: tests
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KeyPair } from './certs.ts';
+import { EC_KEY, openssl, type KeyPair } from './certs.ts';
 
-export const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'] as const;
 export const RSA_KEY = ['-newkey', 'rsa:2048', '-nodes'] as const;
 export const ED25519_KEY = ['-newkey', 'ed25519', '-nodes'] as const;
 
@@ -19,10 +17,6 @@ export interface Ca {
   readonly certfile: string;
   readonly keyfile: string;
   readonly cert: Buffer;
-}
-
-function openssl(dir: string, args: readonly string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 let serial = 100;

@@ -25,11 +25,13 @@ export interface Pki {
   readonly crlfile: string;
 }
 
-function openssl(dir: string, args: readonly string[]): void {
+/** Runs the openssl command in `dir`; its stderr is in the error when it fails. */
+export function openssl(dir: string, args: readonly string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+/** `openssl req` arguments for a new EC P-256 key */
+export const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'] as const;
 
 function pair(dir: string, name: string): KeyPair {
   const certfile = path.join(dir, `${name}.pem`);

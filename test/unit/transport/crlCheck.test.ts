@@ -58,7 +58,7 @@ function opensslSays(crlfile: string, client: KeyPair, issuer: Ca): string | und
 
 /** culex's answer, after checking that OpenSSL's is the same (`now` moves culex's clock only: OpenSSL is not asked then) */
 function refusal(crls: CrlCheck, client: KeyPair, issuer: Ca = intermediate, now?: number): string | undefined {
-  const ours = crls.refusal(x509(client.cert), x509(issuer.cert), now);
+  const ours = crls.refusal(x509(client.cert).raw, x509(issuer.cert), now);
   if (now === undefined) assert.equal(ours, opensslSays(opensslFiles.get(crls)!, client, issuer), 'openssl verify -crl_check answers alike');
   return ours;
 }
@@ -101,7 +101,7 @@ test("a CRL with the issuer's name but signed by another key refuses the issuer'
   const impostor = makeCa(tmp.dir, 'impostor', '/O=Example/CN=culex issuing CA', root);
   const crls = load(makeCrl(impostor, 'forged'));
   // OpenSSL finds no CRL (the authority key identifier names the other key); culex says why
-  assert.equal(crls.refusal(x509(good.cert), x509(intermediate.cert)), 'CRL signature failure');
+  assert.equal(crls.refusal(x509(good.cert).raw, x509(intermediate.cert)), 'CRL signature failure');
   assert.equal(opensslSays(opensslFiles.get(crls)!, good, intermediate), 'unable to get certificate CRL');
 });
 

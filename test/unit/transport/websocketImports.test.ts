@@ -1,7 +1,7 @@
 /**
- * transport/websocket.ts is loaded by every worker, with or without a WebSocket listener: loading
- * it must not bring in undici (Node's fetch and WebSocket), which a static ESM import of node:http
- * does, at 2.5 MB of heap per thread.
+ * transport/websocket.ts is loaded by each worker that opens a WebSocket listener: loading it must
+ * not bring in undici (Node's fetch and WebSocket), which a static ESM import of node:http does,
+ * at 2.5 MB of heap per thread.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
