@@ -5,29 +5,29 @@ import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsSer
 
 /**
  * Opens one listener in this worker. Every worker listens on every listener with reusePort, so
- * the kernel spreads new connections across workers (DESIGN.md "Connections"). A TLS client
- * reaches `onSocket` once its handshake and certificate have passed; `events` is told of
- * each accepted connection and of each one turned away.
+ * the kernel spreads new connections across workers (DESIGN.md "Connections"). `admit` sees each
+ * connection at its TCP accept, before any TLS handshake; one it refuses, it has destroyed. A TLS
+ * client reaches `onSocket` once its handshake and certificate have passed; `events` is told of
+ * each admitted TLS connection and of each one the handshake turns away.
  * called from: worker
  */
 export function listen(
   listener: ListenerConfig,
   port: number,
   noDelay: boolean,
+  admit: (socket: Socket) => boolean,
   onSocket: (socket: Socket) => void,
   events: TlsClientEvents,
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
     const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay });
-    const gate = guardTlsServer(tlsServer, listener.port, listener.tls, events);
-    tlsServer.on('connection', (socket: Socket) => events.accepted(socket));
+    const gate = guardTlsServer(tlsServer, listener.port, listener.tls, events, admit);
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket) && onSocket(socket));
     server = tlsServer;
   } else {
-    server = createServer({ noDelay }, onSocket);
+    server = createServer({ noDelay }, (socket: Socket) => admit(socket) && onSocket(socket));
   }
-  if (listener.maxConnections > 0) server.maxConnections = listener.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true, backlog: 4096 }, () => {

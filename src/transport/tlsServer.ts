@@ -112,7 +112,7 @@ const gates = new WeakMap<TlsServer, CertificateGate>();
 
 /** What a TLS listener tells of its clients, accepted and turned away (the worker logs them as Mosquitto does). */
 export interface TlsClientEvents {
-  /** a TCP connection accepted, its handshake to come (Mosquitto logs "New connection from" here) */
+  /** a TCP connection admitted, its handshake to come (Mosquitto logs "New connection from" here) */
   accepted(socket: Socket): void;
   /** the handshake failed: OpenSSL's error string (tlsRejection.ts), undefined when the client went away */
   handshakeFailed(socket: TLSSocket, opensslError: string | undefined): void;
@@ -123,13 +123,24 @@ export interface TlsClientEvents {
 /**
  * Guards `server`, a TLS or HTTPS server of the listener with `port` and `tls`: failed handshakes
  * go to `events`, and the returned gate checks each client against the listener's crlfile
- * once its handshake is done (reloadTlsFiles replaces its CRLs).
+ * once its handshake is done (reloadTlsFiles replaces its CRLs). `admit`, where given, sees each
+ * TCP connection before its handshake (an MQTT listener's max_connections): a connection it
+ * refuses it has destroyed and logged, so the handshake that fails with it is not reported.
  * @throws Error as tlsCrlCheck.
  */
-export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, events: TlsClientEvents): CertificateGate {
+export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, events: TlsClientEvents, admit?: (socket: Socket) => boolean): CertificateGate {
   const gate = new CertificateGate(tlsCrlCheck(port, tls), (socket, reason) => events.certificateRefused(socket, reason));
   gates.set(server, gate);
+  const refused = new WeakSet<Socket>();
+  if (admit !== undefined) {
+    server.on('connection', (socket: Socket) => {
+      if (admit(socket)) events.accepted(socket);
+      else refused.add(socket);
+    });
+  }
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    // Node's TLSSocket keeps the TCP socket it wraps as `_parent`
+    if (refused.has((socket as TLSSocket & { _parent?: Socket })._parent!)) return;
     // a certificate OpenSSL did not verify: Node destroys the socket, then reports a hang-up
     const code = socket.authorizationError as unknown as string | null | undefined;
     if (typeof code === 'string' && code !== '') events.certificateRefused(socket, verifyErrorText(code));

@@ -183,30 +183,27 @@ const bridges: Bridge[] = [];
 let bridgeCounters: typeof BridgeCounters | undefined;
 
 /**
- * max_connections of listener `l` for the whole broker: each worker counts its own connections
- * in shared memory and a new one is refused when the sum is at the limit.
+ * max_connections of listener `l` for the whole broker: each worker counts its open connections
+ * per listener (in shared memory when there are several workers) and a new one is refused when
+ * the sum is at the limit, as Mosquitto refuses it: at the TCP accept, before any TLS handshake
+ * (net__socket_accept), and for WebSockets once the upgrade is done (websockets.c).
  */
-const openCounts = init.cluster === undefined ? undefined : new Int32Array(init.cluster.state);
-function admit(l: number, stream: Duplex, peer: Peer, port: number, logged: boolean): boolean {
-  if (!admitShared(l, stream, peer)) return false;
-  // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
-  return logged || accepted(peer, port);
-}
+const shared = init.cluster;
+const openCounts = new Int32Array(shared?.state ?? new SharedArrayBuffer(4 * config.listeners.length));
+const openSlot = (w: number, l: number): number => (shared === undefined ? l : openConnectionsSlot(shared, w, l));
 
-/** The broker-wide max_connections check, with several workers. */
-function admitShared(l: number, stream: Duplex, peer: Peer): boolean {
+function withinMaxConnections(l: number, stream: Duplex, peer: Peer): boolean {
   const max = config.listeners[l]!.maxConnections;
-  const shared = init.cluster;
-  if (max <= 0 || shared === undefined || openCounts === undefined) return true;
+  if (max <= 0) return true;
   let open = 0;
-  for (let w = 0; w < shared.workers; w++) open += Atomics.load(openCounts, openConnectionsSlot(shared, w, l));
+  for (let w = 0; w < (shared?.workers ?? 1); w++) open += Atomics.load(openCounts, openSlot(w, l));
   if (open >= max) {
     counters.connectionsRejected++;
     if (log.connectionMessages) log.notice(`Client connection from ${peer.remoteAddress} denied: max_connections exceeded.`);
     stream.destroy();
     return false;
   }
-  const slot = openConnectionsSlot(shared, init.index, l);
+  const slot = openSlot(init.index, l);
   Atomics.add(openCounts, slot, 1);
   stream.once('close', () => Atomics.sub(openCounts, slot, 1));
   return true;
@@ -239,9 +236,8 @@ const tlsClientEvents: TlsClientEvents = {
 };
 
 /** Mosquitto net.c's line for every accepted connection (connection_messages). */
-function accepted(peer: Peer, port: number): true {
+function accepted(peer: Peer, port: number): void {
   if (log.connectionMessages) log.notice(`New connection from ${peer.remoteAddress}:${peer.remotePort} on port ${port}.`);
-  return true;
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -335,13 +331,15 @@ async function serve(listener: ListenerConfig, index: number, port: number): Pro
   let local = port;
   const server = await (listener.protocol === 'websockets'
     ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, port, (stream, peer) => {
-      if (!admit(index, stream, peer, local, false)) return;
+      if (!withinMaxConnections(index, stream, peer)) return;
+      accepted(peer, local);
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
     }, tlsClientEvents, maxFrame, config.websocketsHeadersSize))
-    : listen(listener, port, init.config.setTcpNodelay, (socket) => {
-      if (!admit(index, socket, socket, local, listener.tls !== undefined)) return;
+    : listen(listener, port, init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
+      // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
+      if (listener.tls === undefined) accepted(socket, local);
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
       if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
       const conn = new Connection(socket, broker, outbox, context, socket);
