@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkPortFree } from './transport/portCheck.ts';
+import { bindAddresses, type BindAddress } from './transport/bindAddresses.ts';
 import { tlsCrlCheck, tlsServerOptions } from './transport/tlsServer.ts';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
@@ -42,6 +43,8 @@ export interface RunningBroker {
   readonly config: BrokerConfig;
   /** actual listening ports, in listener order (port 0 in config → a free port) */
   readonly ports: readonly number[];
+  /** each listener's addresses, in listener order: one listening socket each, on its port */
+  readonly addresses: readonly (readonly BindAddress[])[];
   readonly workers: number;
   /** with StartOptions.placement: per worker, a loopback port only that worker listens on */
   readonly workerPorts: readonly number[];
@@ -136,7 +139,13 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
     },
   });
-  for (const l of config.listeners) checkPortFree(l);
+  /** each listener's addresses, one socket each (Mosquitto's "Opening ipv4 listen socket on port 1883.") */
+  const addresses = await Promise.all(config.listeners.map((l) => bindAddresses(l, (w) => log.warning(w))));
+  config.listeners.forEach((l, i) => {
+    checkPortFree(l, addresses[i]!);
+    if (l.protocol === 'websockets') log.info(`Opening websockets listen socket on port ${l.port}.`);
+    else for (const a of addresses[i]!) log.info(`Opening ipv${a.family} listen socket on port ${l.port}.`);
+  });
   // a node whose NATS does not answer stops here, before its workers open the store
   if (config.clusterNatsUrls.length > 0) await (await import('./nats/reachable.ts')).checkNatsReachable(config.clusterNatsUrls);
   /** listener ports: as configured, a 0 replaced by the port the first worker to listen was given */
@@ -206,7 +215,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const created: Worker[] = [];
   let allLoaded = false;
   const listen = (w: Worker, index: number): void => {
-    w.postMessage({ type: 'listen', ports, privatePort: workerPorts[index] } satisfies ToWorker);
+    w.postMessage({ type: 'listen', ports, addresses, privatePort: workerPorts[index] } satisfies ToWorker);
   };
   /** the workers that wait for the first one to bind a port 0 */
   let listenRest: (() => void) | undefined;
@@ -442,6 +451,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     },
     log,
     ports,
+    addresses,
     workers: n,
     workerPorts,
     stats,

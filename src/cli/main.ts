@@ -10,6 +10,7 @@ import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { BrokerConfig, ListenerConfig } from '../config/types.ts';
 import { createLogger, logOptions } from '../log.ts';
 import { startBroker, VERSION as version } from '../server.ts';
+import { hostPort } from '../transport/bindAddresses.ts';
 import { readConfig } from './configSource.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
 import { dropPrivileges, writePidFile } from './processOptions.ts';
@@ -89,7 +90,8 @@ try {
   if (err instanceof ConfigError) fail(err.message);
   fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
 }
-// Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."
+// Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."; then
+// "Opening ipv4 listen socket on port 1883." (server.ts), "… running" and at the end "… terminating"
 // The broker goes on with this logger (the main thread's one: one syslog child per thread).
 const log = createLogger(logOptions(config, verbose));
 log.notice(`culex version ${version} starting`);
@@ -104,6 +106,7 @@ if (port !== undefined) {
 let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
 let stopSignal: string | undefined;
 const stopBroker = (b: NonNullable<typeof broker>) => {
+  log.info(`culex version ${version} terminating`);
   b.stop().then(() => process.exit(0), (err: unknown) => {
     process.stderr.write(`culex: error while stopping: ${String(err as Error)}\n`);
     process.exit(1);
@@ -169,11 +172,12 @@ try {
       throw err;
     }
   }
-  const where = config.listeners.map((l, i) => `${l.host ?? '0.0.0.0'}:${broker!.ports[i]} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
+  const where = config.listeners.map((l, i) => `${broker!.addresses[i]!.map((a) => hostPort(a, broker!.ports[i]!)).join(' and ')} (${l.protocol}${l.tls ? '+tls' : ''})`).join(', ');
   const persistence = !config.persistence || config.persistenceDurability === 'off'
     ? 'off (memory only)'
     : `${config.persistenceDurability} in ${config.persistenceLocation} (sessions, their queued messages and retained messages on disk)`;
   process.stderr.write(`culex ${version} running on node ${process.version}: listening on ${where}; ${broker.workers} worker${broker.workers === 1 ? '' : 's'}; persistence ${persistence}\n`);
+  log.info(`culex version ${version} running`);
   if (stopSignal !== undefined) stopBroker(broker);
 } catch (err) {
   fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.ts';
-import { bindHost, ipv6Only } from './tcp.ts';
+import { bindOptions } from './tcp.ts';
+import type { BindAddress } from './bindAddresses.ts';
 import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsServer.ts';
 
 /**
@@ -23,10 +24,12 @@ const https = process.getBuiltinModule('node:https');
  * certificates, crlfile, tls_version, ciphers; a client turned away is reported to
  * `events`), and the stream of a client that presented a certificate answers
  * `getPeerX509Certificate()` as a TLSSocket does, for certificate usernames
- * (link/certificateIdentity.ts). called from: worker
+ * (link/certificateIdentity.ts). One socket per call: `address` is one of the listener's.
+ * called from: worker
  */
 export function listenWebSocket(
   listener: ListenerConfig,
+  address: BindAddress,
   port: number,
   onStream: (stream: Duplex, peer: Socket) => void,
   events: TlsClientEvents,
@@ -63,7 +66,7 @@ export function listenWebSocket(
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host: bindHost(listener), ipv6Only: ipv6Only(listener), reusePort: true }, () => {
+    server.listen({ port, ...bindOptions(address) }, () => {
       server.off('error', reject);
       resolve(server);
     });

@@ -3,6 +3,7 @@
  * union per direction. The port only signals and carries control traffic; no message per MQTT
  * PUBLISH ever crosses it. called from: main, worker
  */
+import type { BindAddress } from '../transport/bindAddresses.ts';
 import type { BrokerConfig } from '../config/types.ts';
 import type { DynsecKick } from '../auth/dynsec/engine.ts';
 import type { DynsecSnapshot } from '../auth/dynsec/snapshot.ts';
@@ -40,10 +41,11 @@ export type ToWorker =
   | { readonly type: 'peerDown'; readonly index: number }
   /**
    * every worker has loaded its state: open the listeners on `ports` (listener order; 0: a free
-   * one), and with test placement a loopback port only this worker listens on (like listener 0,
-   * so that a test can pick the worker; 0: a free one). Answered by 'ready'.
+   * one), each at its `addresses` (transport/bindAddresses.ts, resolved once by the main thread),
+   * and with test placement a loopback port only this worker listens on (like listener 0, so
+   * that a test can pick the worker; 0: a free one). Answered by 'ready'.
    */
-  | { readonly type: 'listen'; readonly ports: readonly number[]; readonly privatePort: number | undefined }
+  | { readonly type: 'listen'; readonly ports: readonly number[]; readonly addresses: readonly (readonly BindAddress[])[]; readonly privatePort: number | undefined }
   /** dynamic security changed: the new rules (if they changed) and the connections to close */
   | { readonly type: 'dynsecUpdate'; readonly snapshot: DynsecSnapshot | undefined; readonly kick: DynsecKick | undefined }
   /** the answer to a `$CONTROL/dynamic-security/v1` request this worker forwarded: publish it */

@@ -19,6 +19,7 @@ import { createMessage, isExpired } from '../model/message.ts';
 import { messageFromRecord } from '../records/message.ts';
 import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
+import type { BindAddress } from '../transport/bindAddresses.ts';
 import { readDirect } from '../transport/directRead.ts';
 import { reloadTlsFiles, type TlsClientEvents } from '../transport/tlsServer.ts';
 import { CERTIFICATE_VERIFY_FAILED } from '../transport/tlsRejection.ts';
@@ -283,7 +284,7 @@ port.on('message', (msg: ToWorker) => {
       publishLog(msg.entries);
       return;
     case 'listen':
-      openListeners(msg.ports, msg.privatePort).then(
+      openListeners(msg.ports, msg.addresses, msg.privatePort).then(
         (bound) => {
           // log_dest topic: from now on (the cluster is up), this worker's lines are published too
           log.attachTopic(publishLog);
@@ -321,34 +322,44 @@ const maxFrame = config.maxPacketSize > 0 ? config.maxPacketSize : PROTOCOL_MAX_
 const contexts: ListenerContext[] = [];
 
 /**
- * Listens on `port` (0: a free one, chosen by the kernel) with the settings of `listener`;
- * connections count against the max_connections of listener `index`. Resolves once listening.
+ * Listens on `port` (0: a free one, chosen by the kernel) at each of `addresses` with the
+ * settings of `listener`; connections count against the max_connections of listener `index`.
+ * Resolves to the servers, in the order of `addresses`, once all listen on one port.
  */
-async function serve(listener: ListenerConfig, index: number, port: number): Promise<Server> {
+async function serve(listener: ListenerConfig, index: number, port: number, addresses: readonly BindAddress[]): Promise<Server[]> {
   const context: ListenerContext = listenerContext(config, index, listener);
   contexts.push(context);
   /** the port bound: known before any connection arrives */
   let local = port;
-  const server = await (listener.protocol === 'websockets'
-    ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, port, (stream, peer) => {
+  const opened: Server[] = [];
+  for (const address of addresses) {
+    const server = await serveAt(listener, index, address, local, context, () => local);
+    opened.push(server);
+    local = (server.address() as AddressInfo).port;
+    if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
+  }
+  return opened;
+}
+
+/** One socket of serve(): at `address`, on `port`; `local()` is the listener's port, for the log. */
+function serveAt(listener: ListenerConfig, index: number, address: BindAddress, port: number, context: ListenerContext, local: () => number): Promise<Server> {
+  return listener.protocol === 'websockets'
+    ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, address, port, (stream, peer) => {
       if (!withinMaxConnections(index, stream, peer)) return;
-      accepted(peer, local);
+      accepted(peer, local());
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
     }, tlsClientEvents, maxFrame, config.websocketsHeadersSize))
-    : listen(listener, port, init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
+    : listen(listener, address, port, init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
       // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
-      if (listener.tls === undefined) accepted(socket, local);
+      if (listener.tls === undefined) accepted(socket, local());
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
       if (config.setTcpNodelay !== init.config.setTcpNodelay) socket.setNoDelay(config.setTcpNodelay);
       const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsClientEvents));
-  local = (server.address() as AddressInfo).port;
-  if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
-  return server;
+    }, tlsClientEvents);
 }
 
 /**
@@ -424,18 +435,22 @@ async function startBridges(): Promise<void> {
  * Opens the listeners once the main thread says every worker has its state (ToWorker 'listen');
  * returns the ports bound (a 0 asked for a free one).
  */
-async function openListeners(ports: readonly number[], privatePort: number | undefined): Promise<{ ports: number[]; privatePort: number | undefined }> {
+async function openListeners(
+  ports: readonly number[],
+  addresses: readonly (readonly BindAddress[])[],
+  privatePort: number | undefined,
+): Promise<{ ports: number[]; privatePort: number | undefined }> {
   const bound: number[] = [];
   for (let i = 0; i < config.listeners.length; i++) {
-    const server = await serve(config.listeners[i]!, i, ports[i]!);
-    servers.push(server);
-    bound.push((server.address() as AddressInfo).port);
+    const opened = await serve(config.listeners[i]!, i, ports[i]!, addresses[i]!);
+    servers.push(...opened);
+    bound.push((opened[0]!.address() as AddressInfo).port);
   }
   if (privatePort === undefined) return { ports: bound, privatePort };
   // test placement: a second door into listener 0, counted against its max_connections
-  const door = await serve({ ...config.listeners[0]!, host: '127.0.0.1' }, 0, privatePort);
-  servers.push(door);
-  return { ports: bound, privatePort: (door.address() as AddressInfo).port };
+  const [door] = await serve({ ...config.listeners[0]!, host: '127.0.0.1' }, 0, privatePort, [{ host: '127.0.0.1', family: 4 }]);
+  servers.push(door!);
+  return { ports: bound, privatePort: (door!.address() as AddressInfo).port };
 }
 
 // the other nodes' JetStream copies for the sessions just restored, before the listeners open

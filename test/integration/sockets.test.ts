@@ -78,7 +78,7 @@ describe('set_tcp_nodelay', { skip: culexOnly }, () => {
   for (const noDelay of [true, false]) {
     test(`set_tcp_nodelay ${noDelay}: accepted client sockets have TCP_NODELAY ${noDelay ? 'set' : 'unset'}`, async () => {
       let accepted: net.Socket | undefined;
-      const server = await listen({ port: 0, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }, 0, noDelay, () => true, (s) => { accepted = s; }, { accepted: () => {}, handshakeFailed: () => {}, certificateRefused: () => {} });
+      const server = await listen({ port: 0, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1 }, { host: '127.0.0.1', family: 4 }, 0, noDelay, () => true, (s) => { accepted = s; }, { accepted: () => {}, handshakeFailed: () => {}, certificateRefused: () => {} });
       try {
         const port = (server.address() as net.AddressInfo).port;
         assert.equal(await opens('127.0.0.1', port), true);

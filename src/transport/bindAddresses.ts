@@ -1,0 +1,72 @@
+/**
+ * The addresses a listener binds, one listening socket each, as Mosquitto's net__socket_listen_tcp
+ * binds every address getaddrinfo(host, AI_PASSIVE) gives: without an address, 0.0.0.0 and ::
+ * (or the one of its socket_domain); a name, every address it resolves to (`localhost`: 127.0.0.1
+ * and ::1 where /etc/hosts has both). Every IPv6 socket is IPv6-only, as Mosquitto sets
+ * IPV6_V6ONLY on each: an IPv4 client of a listener without an address reaches the 0.0.0.0
+ * socket and is logged as 127.0.0.1, never as ::ffff:127.0.0.1.
+ * called from: main thread (start-up)
+ */
+import { lookup } from 'node:dns/promises';
+import { createServer, isIP } from 'node:net';
+import type { ListenerConfig } from '../config/types.ts';
+
+export interface BindAddress {
+  readonly host: string;
+  readonly family: 4 | 6;
+}
+
+const WILDCARDS: readonly BindAddress[] = [{ host: '0.0.0.0', family: 4 }, { host: '::', family: 6 }];
+
+function familyOf(listener: ListenerConfig): 0 | 4 | 6 {
+  return listener.socketDomain === 'ipv4' ? 4 : listener.socketDomain === 'ipv6' ? 6 : 0;
+}
+
+/** Can this host open an IPv6 socket at all (a kernel without IPv6 answers EAFNOSUPPORT)? */
+let ipv6Support: Promise<boolean> | undefined;
+function ipv6Supported(): Promise<boolean> {
+  ipv6Support ??= new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EAFNOSUPPORT'));
+    probe.listen({ host: '::', port: 0, ipv6Only: true }, () => probe.close(() => resolve(true)));
+  });
+  return ipv6Support;
+}
+
+/**
+ * The addresses of `listener`, in getaddrinfo's order, each once. `warn` hears of an address
+ * family the host cannot open (Mosquitto's "Warning: Address family not supported by protocol"),
+ * which is left out.
+ * @throws Error naming the listener when its host does not resolve, or resolves to nothing it can bind
+ */
+export async function bindAddresses(listener: ListenerConfig, warn: (message: string) => void): Promise<BindAddress[]> {
+  const family = familyOf(listener);
+  const name = `listener ${listener.host ?? '*'}:${listener.port}`;
+  let found: BindAddress[];
+  if (listener.host === undefined) {
+    found = WILDCARDS.filter((a) => family === 0 || a.family === family);
+  } else if (isIP(listener.host) !== 0) {
+    const literal = isIP(listener.host) as 4 | 6;
+    if (family !== 0 && literal !== family) throw new Error(`${name}: Error creating listener: Address family for hostname not supported.`);
+    found = [{ host: listener.host, family: literal }];
+  } else {
+    try {
+      const resolved = await lookup(listener.host, { all: true, order: 'verbatim', family });
+      found = resolved.map((r) => ({ host: r.address, family: r.family as 4 | 6 }));
+    } catch (err) {
+      throw new Error(`${name}: Error creating listener: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  found = found.filter((a, i) => found.findIndex((b) => b.host === a.host) === i);
+  if (found.some((a) => a.family === 6) && !(await ipv6Supported())) {
+    warn('Address family not supported by protocol');
+    found = found.filter((a) => a.family === 4);
+  }
+  if (found.length === 0) throw new Error(`${name}: Error creating listener: no address to bind.`);
+  return found;
+}
+
+/** An address as it is written with a port: IPv6 in brackets. */
+export function hostPort(address: BindAddress, port: number): string {
+  return address.family === 6 ? `[${address.host}]:${port}` : `${address.host}:${port}`;
+}

@@ -1,0 +1,113 @@
+/**
+ * Where a listener listens and what the log says of it, next to Mosquitto 2.0.11 on the same
+ * configuration: a listener without an address (0.0.0.0 and ::, each its own socket, so an IPv4
+ * client is logged as 127.0.0.1, not ::ffff:127.0.0.1) and one named `localhost` (every address
+ * the name resolves to). The real /usr/sbin/mosquitto is the reference, mosquitto_pub the client.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { culexOnly, freePort, startCli, tempDir } from '../helpers/broker.ts';
+
+let tmp: ReturnType<typeof tempDir>;
+before(() => { tmp = tempDir('culex-listen-'); });
+after(() => tmp.cleanup());
+
+/** Is IPv6 loopback usable here? */
+async function hasIpv6(): Promise<boolean> {
+  const srv = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(0, '::1', () => resolve(true));
+  });
+  srv.close();
+  return ok;
+}
+const ipv6 = await hasIpv6();
+
+const publish = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => execFile('mosquitto_pub', ['-h', host, '-p', String(port), '-t', 'x', '-m', 'y'], { timeout: 5000 }, (err) => resolve(err === null)));
+
+async function waitFor(output: () => string, text: string, count = 1): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (output().split(text).length - 1 < count) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" (${count}) in:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts a broker on `conf` (`output` its log), publishes once from each of `clients`, and
+ * returns its "Opening … listen socket" and "New connection" lines, timestamps and ports off,
+ * and which clients got through.
+ */
+async function observe(start: () => { output: () => string; stop: () => Promise<void> }, port: number, clients: readonly string[]): Promise<{ lines: string[]; reached: boolean[] }> {
+  const broker = start();
+  try {
+    await waitFor(broker.output, 'version');
+    await waitFor(broker.output, ' running');
+    const reached: boolean[] = [];
+    for (const host of clients) reached.push(await publish(host, port));
+    await waitFor(broker.output, 'New connection', reached.filter(Boolean).length);
+    const lines = broker.output().split('\n').map((l) => l.replace(/^\d+: /, '').replace(/:\d+ on port \d+/, ':PORT on port LISTENER').replace(/on port \d+\.$/, 'on port LISTENER.'))
+      .filter((l) => /^(Opening|New connection)/.test(l));
+    return { lines, reached };
+  } finally {
+    await broker.stop();
+  }
+}
+
+function mosquitto(conf: string): () => { output: () => string; stop: () => Promise<void> } {
+  return () => {
+    const proc = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exit = new Promise((r) => proc.once('exit', r));
+    return { output: () => out, stop: async () => { proc.kill(); await exit; } };
+  };
+}
+
+function culex(conf: string): () => { output: () => string; stop: () => Promise<void> } {
+  return () => {
+    const cli = startCli(['-c', conf], tmp.dir);
+    return { output: cli.output, stop: async () => { cli.kill(); await cli.exit; } };
+  };
+}
+
+async function compare(name: string, listenerLine: (port: number) => string, clients: readonly string[], workers: readonly number[]): Promise<string[]> {
+  const mosquittoPort = await freePort();
+  const mosquittoConf = path.join(tmp.dir, `${name}-mosquitto.conf`);
+  writeFileSync(mosquittoConf, `${listenerLine(mosquittoPort)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nuser root\n`);
+  const expected = await observe(mosquitto(mosquittoConf), mosquittoPort, clients);
+  assert.deepEqual(expected.reached, clients.map(() => true), `Mosquitto took a client of each address:\n${expected.lines.join('\n')}`);
+  for (const n of workers) {
+    const port = await freePort();
+    const conf = path.join(tmp.dir, `${name}-culex-${n}.conf`);
+    writeFileSync(conf, `${listenerLine(port)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nworkers ${n}\n`);
+    const got = await observe(culex(conf), port, clients);
+    assert.deepEqual(got.reached, expected.reached, `culex, ${n} workers: a client of each address`);
+    assert.deepEqual(got.lines, expected.lines, `culex, ${n} workers`);
+  }
+  return expected.lines;
+}
+
+test('a listener without an address listens on 0.0.0.0 and :: as Mosquitto does, and logs an IPv4 client as 127.0.0.1', { skip: culexOnly }, async () => {
+  const clients = ipv6 ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
+  const lines = await compare('any', (port) => `listener ${port}`, clients, [1, 2]);
+  assert.deepEqual(lines, [
+    'Opening ipv4 listen socket on port LISTENER.',
+    'Opening ipv6 listen socket on port LISTENER.',
+    'New connection from 127.0.0.1:PORT on port LISTENER.',
+    ...(ipv6 ? ['New connection from ::1:PORT on port LISTENER.'] : []),
+  ]);
+});
+
+test('a listener named by a host name listens on every address the name resolves to, as Mosquitto does', { skip: culexOnly }, async () => {
+  const addresses = (await lookup('localhost', { all: true, order: 'verbatim' })).map((a) => a.address);
+  const lines = await compare('localhost', (port) => `listener ${port} localhost`, [...new Set(addresses)], [2]);
+  assert.equal(lines.filter((l) => l.startsWith('Opening')).length, new Set(addresses).size);
+});

@@ -1,0 +1,47 @@
+/**
+ * A listener's addresses (src/transport/bindAddresses.ts): what getaddrinfo(host, AI_PASSIVE)
+ * gives Mosquitto for each form of `listener PORT [ADDRESS]` and `socket_domain`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
+import type { ListenerConfig } from '../../../src/config/types.ts';
+import { bindAddresses, hostPort } from '../../../src/transport/bindAddresses.ts';
+
+const listener = (host: string | undefined, socketDomain?: 'ipv4' | 'ipv6'): ListenerConfig => ({
+  port: 1883, protocol: 'mqtt', maxConnections: -1,
+  ...(host !== undefined ? { host } : {}), ...(socketDomain !== undefined ? { socketDomain } : {}),
+});
+
+/** bindAddresses with the warnings it gave */
+async function resolve(l: ListenerConfig): Promise<{ hosts: string[]; warnings: string[] }> {
+  const warnings: string[] = [];
+  const found = await bindAddresses(l, (w) => warnings.push(w));
+  return { hosts: found.map((a) => `${a.family}:${a.host}`), warnings };
+}
+
+test('no address: 0.0.0.0 and :: (where the host has IPv6), or the one socket_domain names', async () => {
+  const any = await resolve(listener(undefined));
+  // a host without IPv6 warns and keeps IPv4, as Mosquitto's failed socket(AF_INET6)
+  if (any.warnings.length === 0) assert.deepEqual(any.hosts, ['4:0.0.0.0', '6:::']);
+  else assert.deepEqual(any, { hosts: ['4:0.0.0.0'], warnings: ['Address family not supported by protocol'] });
+  assert.deepEqual((await resolve(listener(undefined, 'ipv4'))).hosts, ['4:0.0.0.0']);
+});
+
+test('an address literal is bound as written; one of the family socket_domain excludes is refused, naming the listener', async () => {
+  assert.deepEqual((await resolve(listener('127.0.0.2'))).hosts, ['4:127.0.0.2']);
+  assert.deepEqual((await resolve(listener('127.0.0.2', 'ipv4'))).hosts, ['4:127.0.0.2']);
+  await assert.rejects(resolve(listener('127.0.0.2', 'ipv6')), /^Error: listener 127\.0\.0\.2:1883: Error creating listener: Address family for hostname not supported\.$/);
+});
+
+test('a name: every address it resolves to, in the resolver\'s order, each once; a name that does not resolve is refused, naming the listener', async () => {
+  const expected = [...new Set((await lookup('localhost', { all: true, order: 'verbatim' })).map((a) => `${a.family}:${a.address}`))];
+  assert.deepEqual((await resolve(listener('localhost'))).hosts, expected);
+  assert.deepEqual((await resolve(listener('localhost', 'ipv4'))).hosts, expected.filter((h) => h.startsWith('4:')));
+  await assert.rejects(resolve(listener('no-such-host.invalid')), /^Error: listener no-such-host\.invalid:1883: Error creating listener: /);
+});
+
+test('hostPort writes IPv6 in brackets', () => {
+  assert.equal(hostPort({ host: '::', family: 6 }, 1883), '[::]:1883');
+  assert.equal(hostPort({ host: '0.0.0.0', family: 4 }, 1883), '0.0.0.0:1883');
+});
