@@ -121,6 +121,17 @@ export async function waitForPort(port: number, timeoutMs = 15000): Promise<void
   }
 }
 
+/** Is IPv6 loopback usable here (a listener can bind ::1)? */
+export async function hasIpv6Loopback(): Promise<boolean> {
+  const srv = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(0, '::1', () => resolve(true));
+  });
+  srv.close();
+  return ok;
+}
+
 /** A temporary directory removed by the returned cleanup. */
 export function tempDir(prefix = 'culex-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -239,10 +250,18 @@ const repoRoot = path.resolve(new URL('../..', import.meta.url).pathname);
  * directory: relative paths such as the default persistence location resolve there).
  */
 export function startCli(args: readonly string[], cwd: string): CliProcess {
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], {
+  return watched(spawn(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
+}
+
+/** The real /usr/sbin/mosquitto on `confFile`, its log (stderr) as the output: the reference beside startCli. */
+export function startMosquittoCli(confFile: string): CliProcess {
+  return watched(spawn('/usr/sbin/mosquitto', ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function watched(proc: ChildProcess): CliProcess {
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });

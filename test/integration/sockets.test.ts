@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { ListenerConfig } from '../../src/config/types.ts';
 import { listen } from '../../src/transport/tcp.ts';
-import { culexOnly } from '../helpers/broker.ts';
+import { culexOnly, hasIpv6Loopback } from '../helpers/broker.ts';
 import { Harness } from '../helpers/clients.ts';
 
 const h = new Harness();
@@ -23,18 +23,8 @@ function opens(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Is IPv6 loopback usable here? */
-async function hasIpv6(): Promise<boolean> {
-  const srv = net.createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    srv.once('error', () => resolve(false));
-    srv.listen(0, '::1', () => resolve(true));
-  });
-  srv.close();
-  return ok;
-}
 
-const ipv6 = await hasIpv6();
+const ipv6 = await hasIpv6Loopback();
 
 describe('socket_domain', { skip: culexOnly || (ipv6 ? false : 'no IPv6 loopback') }, () => {
   const listener = (socketDomain: 'ipv4' | 'ipv6' | undefined): ListenerConfig => ({

@@ -6,28 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { culexOnly, freePort, startCli, tempDir } from '../helpers/broker.ts';
+import { culexOnly, freePort, hasIpv6Loopback, startCli, startMosquittoCli, tempDir, type CliProcess } from '../helpers/broker.ts';
 
 let tmp: ReturnType<typeof tempDir>;
 before(() => { tmp = tempDir('culex-listen-'); });
 after(() => tmp.cleanup());
 
-/** Is IPv6 loopback usable here? */
-async function hasIpv6(): Promise<boolean> {
-  const srv = net.createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    srv.once('error', () => resolve(false));
-    srv.listen(0, '::1', () => resolve(true));
-  });
-  srv.close();
-  return ok;
-}
-const ipv6 = await hasIpv6();
+const ipv6 = await hasIpv6Loopback();
 
 const publish = (host: string, port: number): Promise<boolean> =>
   new Promise((resolve) => execFile('mosquitto_pub', ['-h', host, '-p', String(port), '-t', 'x', '-m', 'y'], { timeout: 5000 }, (err) => resolve(err === null)));
@@ -61,20 +50,11 @@ async function observe(start: () => { output: () => string; stop: () => Promise<
   }
 }
 
-function mosquitto(conf: string): () => { output: () => string; stop: () => Promise<void> } {
+/** A broker process (culex or Mosquitto) as observe() starts and stops it. */
+function started(start: () => CliProcess): () => { output: () => string; stop: () => Promise<void> } {
   return () => {
-    const proc = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let out = '';
-    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const exit = new Promise((r) => proc.once('exit', r));
-    return { output: () => out, stop: async () => { proc.kill(); await exit; } };
-  };
-}
-
-function culex(conf: string): () => { output: () => string; stop: () => Promise<void> } {
-  return () => {
-    const cli = startCli(['-c', conf], tmp.dir);
-    return { output: cli.output, stop: async () => { cli.kill(); await cli.exit; } };
+    const p = start();
+    return { output: p.output, stop: async () => { p.kill(); await p.exit; } };
   };
 }
 
@@ -82,13 +62,13 @@ async function compare(name: string, listenerLine: (port: number) => string, cli
   const mosquittoPort = await freePort();
   const mosquittoConf = path.join(tmp.dir, `${name}-mosquitto.conf`);
   writeFileSync(mosquittoConf, `${listenerLine(mosquittoPort)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nuser root\n`);
-  const expected = await observe(mosquitto(mosquittoConf), mosquittoPort, clients);
+  const expected = await observe(started(() => startMosquittoCli(mosquittoConf)), mosquittoPort, clients);
   assert.deepEqual(expected.reached, clients.map(() => true), `Mosquitto took a client of each address:\n${expected.lines.join('\n')}`);
   for (const n of workers) {
     const port = await freePort();
     const conf = path.join(tmp.dir, `${name}-culex-${n}.conf`);
     writeFileSync(conf, `${listenerLine(port)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nworkers ${n}\n`);
-    const got = await observe(culex(conf), port, clients);
+    const got = await observe(started(() => startCli(['-c', conf], tmp.dir)), port, clients);
     assert.deepEqual(got.reached, expected.reached, `culex, ${n} workers: a client of each address`);
     assert.deepEqual(got.lines, expected.lines, `culex, ${n} workers`);
   }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { culexOnly, freePort, startCli, tempDir, waitForPort } from '../helpers/broker.ts';
+import { culexOnly, freePort, startCli, startMosquittoCli, tempDir, waitForPort } from '../helpers/broker.ts';
 import { makeCa } from '../helpers/caChain.ts';
 import { makePki, type Pki } from '../helpers/certs.ts';
 
@@ -61,14 +61,13 @@ test('a failed TLS handshake or client certificate is logged with the lines Mosq
   const mosquittoPort = await freePort();
   const mosquittoConf = path.join(tmp.dir, 'mosquitto.conf');
   writeFileSync(mosquittoConf, conf(mosquittoPort, ['user root']));
-  const mosquitto = spawn('/usr/sbin/mosquitto', ['-c', mosquittoConf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let mosquittoLog = '';
-  mosquitto.stderr!.on('data', (d: Buffer) => { mosquittoLog += d.toString(); });
+  const mosquitto = startMosquittoCli(mosquittoConf);
   let expected: string[];
   try {
-    expected = await linesFor(mosquittoPort, () => mosquittoLog);
+    expected = await linesFor(mosquittoPort, mosquitto.output);
   } finally {
     mosquitto.kill();
+    await mosquitto.exit;
   }
   const culexPort = await freePort();
   const culexConf = path.join(tmp.dir, 'culex.conf');
@@ -138,14 +137,13 @@ test('a TLS connection beyond max_connections is turned away before its handshak
   const mosquittoPort = await freePort();
   const mosquittoConf = path.join(tmp.dir, 'mosquitto-max.conf');
   writeFileSync(mosquittoConf, conf(mosquittoPort, ['max_connections 1', 'user root']));
-  const mosquitto = spawn('/usr/sbin/mosquitto', ['-c', mosquittoConf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let mosquittoLog = '';
-  mosquitto.stderr!.on('data', (d: Buffer) => { mosquittoLog += d.toString(); });
+  const mosquitto = startMosquittoCli(mosquittoConf);
   let expected: string[];
   try {
-    expected = await maxConnectionsLines(mosquittoPort, () => mosquittoLog);
+    expected = await maxConnectionsLines(mosquittoPort, mosquitto.output);
   } finally {
     mosquitto.kill();
+    await mosquitto.exit;
   }
   assert.deepEqual(expected, [
     'New connection from 127.0.0.1:PORT on port LISTENER.',
