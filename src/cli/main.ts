@@ -13,9 +13,9 @@ import { startBroker, VERSION as version } from '../server.ts';
 import { hostPort } from '../transport/bindAddresses.ts';
 import { readConfig } from './configSource.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
-import { dropPrivileges, writePidFile } from './processOptions.ts';
+import { daemonise, dropPrivileges, writePidFile } from './processOptions.ts';
 
-const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
+const USAGE = `Usage: culex [-c CONFIG_FILE] [-d] [-p PORT] [-v]
        culex passwd [-H sha512-pbkdf2|sha512] [-I ITERATIONS] [-c | -D] PASSWORD_FILE USERNAME
        culex passwd [-H …] [-I …] [-c] -b PASSWORD_FILE USERNAME PASSWORD
        culex passwd [-H …] [-I …] -U PASSWORD_FILE
@@ -24,6 +24,7 @@ const USAGE = `Usage: culex [-c CONFIG_FILE] [-p PORT] [-v]
 
 Start the broker:
   -c, --config-file FILE  mosquitto.conf-syntax configuration (default: embedded, listener 1883 on loopback)
+  -d, --daemon            go on in the background once the configuration has loaded (as Mosquitto's -d)
   -p, --port PORT         listen on PORT (replaces the default listener; adds one to a config file's)
   -v, --verbose           log everything (log_type all)
   -h, --help              this help
@@ -52,6 +53,8 @@ function fail(message: string): never {
 let configFile: string | undefined;
 let port: number | undefined;
 let verbose = false;
+let daemon = false;
+const DAEMON_FLAGS: ReadonlySet<string> = new Set(['-d', '--daemon']);
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
@@ -70,6 +73,10 @@ for (let i = 0; i < args.length; i++) {
     case '-v':
     case '--verbose':
       verbose = true;
+      break;
+    case '-d':
+    case '--daemon':
+      daemon = true;
       break;
     case '-h':
     case '--help':
@@ -90,6 +97,8 @@ try {
   if (err instanceof ConfigError) fail(err.message);
   fail(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
 }
+// -d: the configuration loaded; the broker goes on in the background (Mosquitto daemonises here too)
+if (daemon) daemonise(args, DAEMON_FLAGS);
 // Mosquitto's first lines: "mosquitto version 2.0.11 starting", "Config loaded from FILE."; then
 // "Opening ipv4 listen socket on port 1883." (server.ts), "… running" and at the end "… terminating"
 // The broker goes on with this logger (the main thread's one: one syslog child per thread).

@@ -1,5 +1,5 @@
 /**
- * The process-wide options of mosquitto.conf: `pid_file` and `user`.
+ * The process-wide options of mosquitto.conf, `pid_file` and `user`, and the command line's `-d`.
  *
  * - pid_file: written before the listeners open, removed when the process ends by itself
  *   (a clean stop; not after SIGKILL), as Mosquitto. A file that cannot be written stops the
@@ -12,9 +12,12 @@
  *   when `user` is absent: without the line it keeps the user it was started as.
  * Files opened before the switch (the LMDB store, the lock file, log_dest file) stay usable;
  * the pid file may then be in a directory the new user cannot remove it from (as Mosquitto).
+ * - -d / --daemon: the broker goes on in the background, in a session of its own, with stdin,
+ *   stdout and stderr on /dev/null, as Mosquitto's mosquitto__daemonise (fork, setsid), once
+ *   the configuration has loaded: an error in it is still told on the terminal.
  * called from: main
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
 
 /** Writes the pid file and returns what removes it. @throws Error naming the file */
@@ -69,4 +72,18 @@ function userGroups(user: string): { gid: number; groups: number[] } {
     return list;
   };
   return { gid: ids('-g')[0]!, groups: ids('-G') };
+}
+
+/**
+ * `-d`: Node cannot fork, so the broker starts again as a detached child (setsid) with the same
+ * Node options and arguments less `daemonFlags`, and this process exits 0 as Mosquitto's parent
+ * does. The child writes the pid_file, so it holds the daemon's pid.
+ */
+export function daemonise(args: readonly string[], daemonFlags: ReadonlySet<string>): never {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args.filter((a) => !daemonFlags.has(a))], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+  process.exit(0);
 }

@@ -71,7 +71,7 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
   test('--help lists every flag and every subcommand, exit 0', () => {
     const r = culex(['--help']);
     assert.equal(r.status, 0, r.stderr);
-    for (const flag of ['-c', '--config-file', '-p', '--port', '-v', '--verbose', '-h', '--help', '--version']) {
+    for (const flag of ['-c', '--config-file', '-d', '--daemon', '-p', '--port', '-v', '--verbose', '-h', '--help', '--version']) {
       assert.match(r.stdout, new RegExp(`(^|[\\s,])${flag}[\\s,]`), `--help lacks ${flag}`);
     }
     for (const sub of ['passwd', 'check', 'import-mosquitto']) assert.match(r.stdout, new RegExp(`^ {2}${sub} `, 'm'), `--help lacks ${sub}`);
@@ -207,6 +207,36 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
     broker.proc.kill('SIGTERM');
     assert.equal(await broker.exit, 0, broker.output());
     assert.equal(broker.output().match(/SIGTERM received, stopping/g)?.length, 1, broker.output());
+  });
+
+  test('-d, as Mosquitto\'s: the command exits 0 and the broker serves in a session of its own, its pid in pid_file; a bad configuration is still told on the terminal, exit 1', { skip: mosquittoSkip }, async () => {
+    const port = await freePort();
+    const conf = path.join(tmp.dir, 'daemon.conf');
+    const pidFile = path.join(tmp.dir, 'daemon.pid');
+    const logFile = path.join(tmp.dir, 'daemon.log');
+    writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nworkers 1\npid_file ${pidFile}\nlog_dest file ${logFile}\n`);
+    const r = culex(['-d', '-c', conf]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout + r.stderr, '', 'a daemon says nothing on the terminal');
+    await waitForPort(port);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    try {
+      // setsid: the daemon leads a session of its own, not the test's
+      const sid = Number(spawnSync('ps', ['-o', 'sid=', '-p', String(pid)]).stdout.toString().trim());
+      assert.equal(sid, pid);
+      assert.equal(spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'x', '-m', 'y']).status, 0);
+      assert.match(readFileSync(logFile, 'utf8'), /culex version .* running/);
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    for (let i = 0; i < 200 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(existsSync(pidFile), false, 'the daemon stopped cleanly and removed its pid file');
+    assert.match(readFileSync(logFile, 'utf8'), /culex version .* terminating/);
+    const badConf = path.join(tmp.dir, 'daemon-bad.conf');
+    writeFileSync(badConf, `listener ${port} 127.0.0.1\nno_such_option 1\n`);
+    const bad = culex(['-d', '-c', badConf]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /daemon-bad\.conf:2: unknown option 'no_such_option'/);
   });
 
   test('npm start -- check -c FILE reaches the same subcommand', { skip: spawnSync('npm', ['--version']).error === undefined ? false : 'npm not on PATH' }, () => {
