@@ -48,6 +48,7 @@ function listenerLines(l: ListenerConfig, config: BrokerConfig): string[] {
   const out = [`listener ${l.port}${l.host === undefined ? '' : ` ${l.host}`}`, `protocol ${l.protocol}`, `max_connections ${l.maxConnections}`];
   if (l.mountPoint !== undefined) out.push(`mount_point ${l.mountPoint}`);
   if (l.socketDomain !== undefined) out.push(`socket_domain ${l.socketDomain}`);
+  if (l.bindInterface !== undefined) out.push(`bind_interface ${l.bindInterface}`);
   // one value for the whole broker in culex (the lowest the file gives any listener)
   out.push(`max_qos ${config.maxQos}`, `max_topic_alias ${config.maxTopicAlias}`);
   const t = l.tls;

@@ -33,6 +33,7 @@ export interface ListenerDraft {
   maxConnections: number;
   mountPoint: string | undefined;
   socketDomain: 'ipv4' | 'ipv6' | undefined;
+  bindInterface: string | undefined;
   /** per-listener in Mosquitto; culex has one global value (see resolveListenerLimits) */
   maxQos: 0 | 1 | 2 | undefined;
   maxTopicAlias: number | undefined;
@@ -62,6 +63,7 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     maxConnections: -1,
     mountPoint: undefined,
     socketDomain: undefined,
+    bindInterface: undefined,
     maxQos: undefined,
     maxTopicAlias: undefined,
     file,
@@ -162,6 +164,7 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
   listenerOption('socket_domain', (d, rest) => {
     d.socketDomain = parseEnum(rest, ['ipv4', 'ipv6'] as const);
   }),
+  listenerOption('bind_interface', (d, rest) => (d.bindInterface = singleToken(rest)), { repeat: 'error' }),
   listenerOption('max_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   listenerOption('maximum_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   // Mosquitto does not create the default listener for max_topic_alias alone.
@@ -255,6 +258,7 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
   }
   if (d.mountPoint !== undefined) listener.mountPoint = d.mountPoint;
   if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
+  if (d.bindInterface !== undefined) listener.bindInterface = d.bindInterface;
   return { listener: Object.freeze(listener), problem, note: notes.length > 0 ? notes.join('; ') : undefined };
 }
 

@@ -62,6 +62,8 @@ export interface ListenerConfig {
   readonly mountPoint?: string;
   /** mosquitto `socket_domain`: listen on this IP family only; undefined = both */
   readonly socketDomain?: 'ipv4' | 'ipv6';
+  /** mosquitto `bind_interface`: listen at this network interface's address of each family (transport/bindAddresses.ts) */
+  readonly bindInterface?: string;
   /** this listener's own security settings; set only when BrokerConfig.perListenerSettings */
   readonly security?: ListenerSecurity;
 }

@@ -4,11 +4,15 @@
  * (or the one of its socket_domain); a name, every address it resolves to (`localhost`: 127.0.0.1
  * and ::1 where /etc/hosts has both). Every IPv6 socket is IPv6-only, as Mosquitto sets
  * IPV6_V6ONLY on each: an IPv4 client of a listener without an address reaches the 0.0.0.0
- * socket and is logged as 127.0.0.1, never as ::ffff:127.0.0.1.
+ * socket and is logged as 127.0.0.1, never as ::ffff:127.0.0.1. With `bind_interface`, each
+ * address becomes the interface's first address of its family, as Mosquitto's
+ * net__bind_interface: a family the interface lacks, or a listener address that is not the
+ * interface's, is left out with Mosquitto's warning.
  * called from: main thread (start-up)
  */
 import { lookup } from 'node:dns/promises';
 import { createServer, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { ListenerConfig } from '../config/types.ts';
 
 export interface BindAddress {
@@ -57,13 +61,41 @@ export async function bindAddresses(listener: ListenerConfig, warn: (message: st
       throw new Error(`${name}: Error creating listener: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  if (listener.bindInterface !== undefined) found = onInterface(found, listener.bindInterface, listener.host, warn);
   found = found.filter((a, i) => found.findIndex((b) => b.host === a.host) === i);
   if (found.some((a) => a.family === 6) && !(await ipv6Supported())) {
     warn('Address family not supported by protocol');
     found = found.filter((a) => a.family === 4);
   }
-  if (found.length === 0) throw new Error(`${name}: Error creating listener: no address to bind.`);
+  if (found.length === 0) {
+    const where = listener.bindInterface === undefined ? '' : ` on interface ${listener.bindInterface}`;
+    throw new Error(`${name}: Error creating listener: no address to bind${where}.`);
+  }
   return found;
+}
+
+/**
+ * `bind_interface NAME` (matched without regard to case, as Mosquitto's strcasecmp): each
+ * address replaced by the interface's first one of its family; with a listener address
+ * (`host`), kept only when it is the interface's. An IPv6 link-local address carries its
+ * scope (fe80::1%eth0), which Mosquitto's copy of the bare address loses (its bind then fails).
+ */
+function onInterface(found: readonly BindAddress[], interfaceName: string, host: string | undefined, warn: (message: string) => void): BindAddress[] {
+  const entry = Object.entries(networkInterfaces()).find(([n]) => n.toLowerCase() === interfaceName.toLowerCase());
+  const own = entry?.[1] ?? [];
+  const kept: BindAddress[] = [];
+  for (const a of found) {
+    const first = own.find((i) => (i.family === 'IPv4' ? 4 : 6) === a.family);
+    if (first === undefined) {
+      warn(`Interface ${interfaceName} does not support IPv${a.family} configuration.`);
+    } else if (host !== undefined && first.address !== a.host) {
+      warn(`Interface address for ${interfaceName} does not match specified listener address (${host}).`);
+    } else {
+      const scoped = a.family === 6 && first.scopeid !== undefined && first.scopeid !== 0;
+      kept.push({ host: scoped ? `${first.address}%${entry![0]}` : first.address, family: a.family });
+    }
+  }
+  return kept;
 }
 
 /** An address as it is written with a port: IPv6 in brackets. */

@@ -2,7 +2,8 @@
  * Where a listener listens and what the log says of it, next to Mosquitto 2.0.11 on the same
  * configuration: a listener without an address (0.0.0.0 and ::, each its own socket, so an IPv4
  * client is logged as 127.0.0.1, not ::ffff:127.0.0.1) and one named `localhost` (every address
- * the name resolves to). The real /usr/sbin/mosquitto is the reference, mosquitto_pub the client.
+ * the name resolves to), and `bind_interface lo`. The real /usr/sbin/mosquitto is the reference,
+ * mosquitto_pub the client.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,26 +59,27 @@ function started(start: () => CliProcess): () => { output: () => string; stop: (
   };
 }
 
-async function compare(name: string, listenerLine: (port: number) => string, clients: readonly string[], workers: readonly number[]): Promise<string[]> {
+/** Mosquitto's lines and reached clients for `listenerLines`; culex at each of `workers` must give the same. */
+async function compare(name: string, listenerLines: (port: number) => string, clients: readonly string[], workers: readonly number[]): Promise<{ lines: string[]; reached: boolean[] }> {
   const mosquittoPort = await freePort();
   const mosquittoConf = path.join(tmp.dir, `${name}-mosquitto.conf`);
-  writeFileSync(mosquittoConf, `${listenerLine(mosquittoPort)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nuser root\n`);
+  writeFileSync(mosquittoConf, `${listenerLines(mosquittoPort)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nuser root\n`);
   const expected = await observe(started(() => startMosquittoCli(mosquittoConf)), mosquittoPort, clients);
-  assert.deepEqual(expected.reached, clients.map(() => true), `Mosquitto took a client of each address:\n${expected.lines.join('\n')}`);
   for (const n of workers) {
     const port = await freePort();
     const conf = path.join(tmp.dir, `${name}-culex-${n}.conf`);
-    writeFileSync(conf, `${listenerLine(port)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nworkers ${n}\n`);
+    writeFileSync(conf, `${listenerLines(port)}\nallow_anonymous true\nlog_dest stderr\nlog_type all\nworkers ${n}\n`);
     const got = await observe(started(() => startCli(['-c', conf], tmp.dir)), port, clients);
     assert.deepEqual(got.reached, expected.reached, `culex, ${n} workers: a client of each address`);
     assert.deepEqual(got.lines, expected.lines, `culex, ${n} workers`);
   }
-  return expected.lines;
+  return expected;
 }
 
 test('a listener without an address listens on 0.0.0.0 and :: as Mosquitto does, and logs an IPv4 client as 127.0.0.1', { skip: culexOnly }, async () => {
   const clients = ipv6 ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
-  const lines = await compare('any', (port) => `listener ${port}`, clients, [1, 2]);
+  const { lines, reached } = await compare('any', (port) => `listener ${port}`, clients, [1, 2]);
+  assert.deepEqual(reached, clients.map(() => true));
   assert.deepEqual(lines, [
     'Opening ipv4 listen socket on port LISTENER.',
     'Opening ipv6 listen socket on port LISTENER.',
@@ -88,6 +90,15 @@ test('a listener without an address listens on 0.0.0.0 and :: as Mosquitto does,
 
 test('a listener named by a host name listens on every address the name resolves to, as Mosquitto does', { skip: culexOnly }, async () => {
   const addresses = (await lookup('localhost', { all: true, order: 'verbatim' })).map((a) => a.address);
-  const lines = await compare('localhost', (port) => `listener ${port} localhost`, [...new Set(addresses)], [2]);
+  const { lines, reached } = await compare('localhost', (port) => `listener ${port} localhost`, [...new Set(addresses)], [2]);
+  assert.deepEqual(reached, [...new Set(addresses)].map(() => true));
   assert.equal(lines.filter((l) => l.startsWith('Opening')).length, new Set(addresses).size);
+});
+
+test('bind_interface lo: the listener listens at the loopback interface\'s first address of each family only, as Mosquitto does', { skip: culexOnly }, async () => {
+  // 127.0.0.2 is loopback too, but not lo's first IPv4 address: Mosquitto and culex refuse it
+  const clients = ipv6 ? ['127.0.0.1', '::1', '127.0.0.2'] : ['127.0.0.1', '127.0.0.2'];
+  const { lines, reached } = await compare('lo', (port) => `listener ${port}\nbind_interface lo`, clients, [2]);
+  assert.deepEqual(reached, ipv6 ? [true, true, false] : [true, false]);
+  assert.deepEqual(lines.filter((l) => l.startsWith('Opening')), ['Opening ipv4 listen socket on port LISTENER.', ...(ipv6 ? ['Opening ipv6 listen socket on port LISTENER.'] : [])]);
 });

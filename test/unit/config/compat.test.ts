@@ -47,7 +47,6 @@ describe('Mosquitto options culex does not implement', () => {
     ['use_username_as_clientid true', /use_username_as_clientid true/],
     ['check_retain_source true', /check_retain_source true/],
     ['clientid_prefixes secure-', /clientid_prefixes/],
-    ['bind_interface eth0', /bind_interface/],
     ['websockets_origin https://example.com', /websockets_origin/],
     ['psk_hint hint', /TLS-PSK/],
     ['psk_file /etc/psk', /TLS-PSK/],

@@ -58,6 +58,7 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   max_connections: { effect: T.limits },
   mount_point: { effect: 'test/integration/mountPoint.test.ts' },
   socket_domain: { effect: T.sockets },
+  bind_interface: { effect: 'test/system/listen-addresses.test.ts' },
   set_tcp_nodelay: { effect: T.sockets },
   websockets_headers_size: { effect: 'test/system/websocket.test.ts' },
   // TLS
@@ -91,7 +92,6 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   global_plugin: { refused: '/usr/lib/x.so' },
   auth_plugin_deny_special_chars: { refused: 'true' },
   clientid_prefixes: { refused: 'secure-' },
-  bind_interface: { refused: 'eth0' },
   websockets_origin: { refused: 'https://example.com' },
   use_username_as_clientid: { silent: 'false', refused: 'true' },
   check_retain_source: { silent: 'false', refused: 'true' },
