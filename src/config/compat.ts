@@ -23,7 +23,7 @@
  * Bridges (`connection` blocks and their options) are implemented: see bridgeOptions.ts, which
  * refuses the few bridge options culex does not implement.
  * Accepted silently at the value culex behaves as, refused at the other:
- *   use_username_as_clientid false, check_retain_source false, tls_keyform pem.
+ *   check_retain_source false, tls_keyform pem.
  * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
  *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
  *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
@@ -36,7 +36,7 @@
  * Implemented elsewhere since they were once warned here: user, pid_file (src/cli/
  *   processOptions.ts), memory_limit (src/link/memoryLimit.ts), websockets_headers_size,
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes,
- *   bind_interface (src/transport/bindAddresses.ts).
+ *   bind_interface (src/transport/bindAddresses.ts), use_username_as_clientid (src/link/connection.ts).
  * called from: main, tests
  */
 import { parseBool, parseEnum } from './lineSyntax.ts';
@@ -83,7 +83,6 @@ const WARN_IF_TRUE: Readonly<Record<string, string>> = {
 
 /** Boolean options culex accepts only at the value it behaves as. */
 const ONLY_FALSE: Readonly<Record<string, string>> = {
-  use_username_as_clientid: 'culex does not replace client ids with usernames',
   check_retain_source: 'culex does not re-check the publisher of a retained message',
 };
 

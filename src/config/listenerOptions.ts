@@ -34,6 +34,7 @@ export interface ListenerDraft {
   mountPoint: string | undefined;
   socketDomain: 'ipv4' | 'ipv6' | undefined;
   bindInterface: string | undefined;
+  useUsernameAsClientid: boolean;
   /** per-listener in Mosquitto; culex has one global value (see resolveListenerLimits) */
   maxQos: 0 | 1 | 2 | undefined;
   maxTopicAlias: number | undefined;
@@ -64,6 +65,7 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     mountPoint: undefined,
     socketDomain: undefined,
     bindInterface: undefined,
+    useUsernameAsClientid: false,
     maxQos: undefined,
     maxTopicAlias: undefined,
     file,
@@ -165,6 +167,7 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
     d.socketDomain = parseEnum(rest, ['ipv4', 'ipv6'] as const);
   }),
   listenerOption('bind_interface', (d, rest) => (d.bindInterface = singleToken(rest)), { repeat: 'error' }),
+  listenerOption('use_username_as_clientid', (d, rest) => (d.useUsernameAsClientid = parseBool(rest))),
   listenerOption('max_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   listenerOption('maximum_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   // Mosquitto does not create the default listener for max_topic_alias alone.
@@ -259,6 +262,7 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
   if (d.mountPoint !== undefined) listener.mountPoint = d.mountPoint;
   if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
   if (d.bindInterface !== undefined) listener.bindInterface = d.bindInterface;
+  if (d.useUsernameAsClientid) listener.useUsernameAsClientid = true;
   return { listener: Object.freeze(listener), problem, note: notes.length > 0 ? notes.join('; ') : undefined };
 }
 

@@ -325,6 +325,15 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
     // password-file or dynamic-security entry (its 09-pwfile-parse-invalid.py)
     const username = packet.username !== undefined && packet.username.length > 0 ? packet.username : undefined;
     const password = packet.password !== undefined && packet.password.length > 0 ? packet.password : undefined;
+    if (this.listener.config.useUsernameAsClientid === true) {
+      // use_username_as_clientid: the username (a certificate's included) is the client id, put
+      // in before the password is checked, as Mosquitto's handle_connect.c does; a v5 client that
+      // sent no id is told it as its Assigned Client Identifier
+      if (username === undefined) return this.refuse(ReasonCode.NotAuthorized, 'use_username_as_clientid: no username');
+      clientId = username;
+      if (assigned !== undefined) assigned = username;
+      this.idAssigned = false;
+    }
     this.clientId = clientId;
     this.username = username;
     this.credentials = certified !== undefined ? undefined : password === undefined ? NO_PASSWORD : { password: Buffer.from(password) };

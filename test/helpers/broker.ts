@@ -188,6 +188,7 @@ function mosquittoConf(c: BrokerConfig, port: number): string {
 function listenerLines(l: BrokerConfig['listeners'][number]): string[] {
   const lines: string[] = [];
   if (l.protocol === 'websockets') lines.push('protocol websockets');
+  if (l.useUsernameAsClientid === true) lines.push('use_username_as_clientid true');
   const t = l.tls;
   if (t === undefined) return lines;
   lines.push(`certfile ${t.certfile}`, `keyfile ${t.keyfile}`, `require_certificate ${t.requireCertificate}`, `use_identity_as_username ${t.useIdentityAsUsername}`);

@@ -280,3 +280,44 @@ describe('allow_zero_length_clientid false', () => {
     await r.expectClosed();
   });
 });
+
+describe('use_username_as_clientid true (Mosquitto: the username replaces the client id)', () => {
+  let named: TestBroker;
+  before(async () => { named = await h.broker({ listeners: [{ port: 0, host: '127.0.0.1', protocol: 'mqtt', maxConnections: -1, useUsernameAsClientid: true }] }); });
+
+  for (const v of versions) {
+    test(`v${v}: two clients with one username and different client ids are one client: the second takes over the first`, async () => {
+      const user = uniqueId('user');
+      const { client: first } = await h.rawConnected(named.port, { version: v, clientId: uniqueId('a'), username: user });
+      const { client: second } = await h.rawConnected(named.port, { version: v, clientId: uniqueId('b'), username: user });
+      await first.expectClosed();
+      second.send(pk.pingreq());
+      await second.expect(PacketType.PINGRESP);
+      await second.end();
+      // another username is another client: both stay
+      const { client: third } = await h.rawConnected(named.port, { version: v, clientId: uniqueId('c'), username: uniqueId('other') });
+      third.send(pk.pingreq());
+      await third.expect(PacketType.PINGRESP);
+      await third.end();
+    });
+
+    test(`v${v}: a client without a username is not authorised (CONNACK ${v === 5 ? '0x87' : '5'}) and closed`, async () => {
+      const r = await h.raw(named.port, v);
+      r.send(pk.connect({ version: v, clientId: uniqueId() }));
+      const got = await r.expectClosed();
+      assert.equal(got.length, 1, 'one CONNACK');
+      assert.equal(got[0]!.type, PacketType.CONNACK);
+      assert.equal(got[0]!.reasonCode, v === 5 ? 0x87 : 5);
+    });
+  }
+
+  test('v5: a zero-length client id gets the username as its Assigned Client Identifier', async () => {
+    const user = uniqueId('user');
+    const r = await h.raw(named.port, 5);
+    r.send(pk.connect({ version: 5, clientId: '', username: user }));
+    const connack = await r.expect(PacketType.CONNACK);
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(pk.prop(connack, pk.Prop.AssignedClientIdentifier), user);
+    await r.end();
+  });
+});

@@ -32,7 +32,6 @@ describe('Mosquitto options culex does not implement', () => {
 
   const silent = [
     'per_listener_settings false',
-    'use_username_as_clientid false',
     'check_retain_source false',
     'tls_keyform pem',
     'allow_duplicate_messages false',
@@ -44,7 +43,6 @@ describe('Mosquitto options culex does not implement', () => {
   }
 
   const weakening: [line: string, pattern: RegExp][] = [
-    ['use_username_as_clientid true', /use_username_as_clientid true/],
     ['check_retain_source true', /check_retain_source true/],
     ['clientid_prefixes secure-', /clientid_prefixes/],
     ['websockets_origin https://example.com', /websockets_origin/],

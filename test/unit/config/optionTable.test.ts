@@ -93,7 +93,7 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   auth_plugin_deny_special_chars: { refused: 'true' },
   clientid_prefixes: { refused: 'secure-' },
   websockets_origin: { refused: 'https://example.com' },
-  use_username_as_clientid: { silent: 'false', refused: 'true' },
+  use_username_as_clientid: { effect: 'test/integration/connect.test.ts' },
   check_retain_source: { silent: 'false', refused: 'true' },
   // limits and queues
   max_keepalive: { effect: 'test/integration/keepalive.test.ts' },
