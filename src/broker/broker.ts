@@ -607,15 +607,18 @@ export class Broker {
 
   /**
    * Routes a message to every matching session, on this worker and (through the cluster) on the
-   * others; returns how many sessions, workers and groups it reached. `localOnly`: this worker's
-   * sessions only (each worker publishes its own copy of `$SYS`).
+   * others. Returns whether a subscription matches its topic anywhere (another worker's or
+   * node's interest included), ACL and No Local aside: a v5 PUBACK says 0x10 No Matching
+   * Subscribers only when none does, as Mosquitto's (sub__messages_queue), the same at any
+   * worker count. `localOnly`: this worker's sessions only (each worker publishes its own copy
+   * of `$SYS`).
    */
-  publish(message: Message, localOnly = false, publisher?: Session, packetId = 0): number {
+  publish(message: Message, localOnly = false, publisher?: Session, packetId = 0): boolean {
     // a client's `$CONTROL/…` request is consumed by the broker, never routed nor retained (Mosquitto
     // handle_publish.c); it counts as delivered, so that it is acknowledged with success
     if (publisher !== undefined && message.topic.charCodeAt(0) === 36 /* $ */ && message.topic.startsWith('$CONTROL/')) {
       this.services.control?.(message.topic, message.payload, publisher);
-      return 1;
+      return true;
     }
     const cluster = localOnly ? undefined : this.cluster;
     const nodes = localOnly ? undefined : this.nodes;
@@ -635,22 +638,23 @@ export class Broker {
     // a durable publish: the journal collects what it stores (publisher's QoS 2 id included) until endPublish()
     const journal = message.qos > 0 ? this.journal : undefined;
     journal?.beginPublish(message, publisher?.stored === true && packetId !== 0 ? { clientId: publisher.clientId, packetId } : undefined);
-    let n = 0;
+    // whether another node has a subscriber is not known here: with other nodes, every topic counts as matched
+    let matched = nodes !== undefined;
     // with other nodes, `$share` groups get the message through NATS only: it picks one member cluster-wide
     if (nodes !== undefined) {
       const accepted = nodes.publish(message, now);
       if (accepted !== undefined) this.scope.waitAlso(accepted);
-      n++; // whether another node has a subscriber is not known here
     }
     if (cluster === undefined) {
-      n += this.router.route(message, now, nodes === undefined);
+      this.router.route(message, now, nodes === undefined);
     } else {
       message.originWorker = cluster.self;
       // the other workers first: the ticket then knows whether this worker's entries wait for their answers
-      n += cluster.route(message, now, journal, nodes === undefined) + this.router.route(message, now, false);
+      if (cluster.route(message, now, journal, nodes === undefined) > 0) matched = true;
+      this.router.route(message, now, false);
     }
     if (journal !== undefined) this.scope.waitFor(journal.endPublish());
-    return n;
+    return matched || this.router.matched;
   }
 
   /**

@@ -39,6 +39,11 @@ export class Router implements MatchVisitor<Session> {
   private readonly matches = new Map<Session, Match>();
   private readonly groups: ShareGroup<Session>[] = [];
   private origin = '';
+  /**
+   * The last route() found a subscription or a share group for its topic, whether or not it
+   * delivered (No Local, ACL): what Mosquitto calls having subscribers (sub__messages_queue).
+   */
+  matched = false;
 
   private readonly tree: TopicTree<Session>;
   /** upgrade_outgoing_qos; a configuration reload changes it */
@@ -52,6 +57,7 @@ export class Router implements MatchVisitor<Session> {
   }
 
   subscriber(session: Session, o: SubscriptionOptions): void {
+    this.matched = true;
     // [MQTT-3.8.3-3] No Local: not back to the publisher
     if (o.noLocal && session.clientId === this.origin) return;
     const f = this.firstMatch;
@@ -80,6 +86,7 @@ export class Router implements MatchVisitor<Session> {
   }
 
   group(group: ShareGroup<Session>): void {
+    this.matched = true;
     this.groups.push(group);
   }
 
@@ -92,6 +99,7 @@ export class Router implements MatchVisitor<Session> {
    */
   route(message: Message, now: number, shared: boolean, part: RoutePart = 'all'): number {
     this.origin = message.origin;
+    this.matched = false;
     this.tree.match(message.topic, this);
     let count = 0;
     const first = this.first;

@@ -133,10 +133,10 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
     // a device's QoS 0 PUBLISH is forwarded as it came (not for a message kept beyond this turn, nor a topic changed here)
     if (!store && conn.version !== 5 && topic === p.topic && frame !== undefined) adoptReceivedFrame(message, frame, bodyOffset);
     const scope = broker.scope.open();
-    const reached = broker.publish(message, false, session, qos === 2 ? id : 0);
+    const matched = broker.publish(message, false, session, qos === 2 ? id : 0);
     if (qos === 0) return;
-    // v5 PUBACK says 0x10 when nobody received it; PUBREC does not, as in Mosquitto 2.0.11 (handle_publish.c)
-    if (reached === 0 && qos === 1 && conn.version === 5) reason = ReasonCode.NoMatchingSubscribers;
+    // v5 PUBACK says 0x10 when no subscription matches; PUBREC does not, as in Mosquitto 2.0.11 (handle_publish.c)
+    if (!matched && qos === 1 && conn.version === 5) reason = ReasonCode.NoMatchingSubscribers;
     // acknowledged only once what it wrote is on disk (persistence_durability)
     commit = scope.close();
   }

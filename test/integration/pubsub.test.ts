@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, Inbox, publishMany, subscribe, uniqueId, versions } from '../helpers/clients.ts';
 import { PacketType, pk, rawSubscriber, receivePublishes } from '../helpers/raw.ts';
-import type { TestBroker } from '../helpers/broker.ts';
+import { tempDir, type TestBroker } from '../helpers/broker.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const h = new Harness();
 let broker: TestBroker;
@@ -225,5 +227,42 @@ describe('overlapping subscriptions, MQTT 3.1.1', () => {
     sub.send(pk.ack(PacketType.PUBCOMP, (await sub.expect(PacketType.PUBREL)).packetId!));
     await sub.expectNoPacket(300);
     sub.destroy();
+  });
+});
+
+describe('v5 PUBACK 0x10 No Matching Subscribers: only when no subscription matches the topic, as Mosquitto (sub__messages_queue)', () => {
+  const tmp = tempDir('culex-puback-');
+  after(() => tmp.cleanup());
+  let guarded: TestBroker;
+  before(async () => {
+    const acl = join(tmp.dir, 'puback.acl');
+    // anonymous clients: write anywhere under acl/, read only acl/ok/ (acl/# is granted: it overlaps acl/ok/#)
+    writeFileSync(acl, 'topic write acl/#\ntopic read acl/ok/#\ntopic readwrite nl/#\n');
+    guarded = await h.broker({ aclFile: acl });
+  });
+
+  test('a subscription whose client may not read the topic still matches: PUBACK 0x00, nothing delivered', async () => {
+    const { client: sub } = await rawSubscriber(guarded.port, [{ filter: 'acl/#', qos: 1 }], { version: 5, clientId: uniqueId('reader') });
+    const { client: pub } = await h.rawConnected(guarded.port, { version: 5 });
+    pub.send(pk.publish({ version: 5, topic: `acl/no/${uniqueId()}`, qos: 1, packetId: 1, payload: 'x' }));
+    assert.equal((await pub.expect(PacketType.PUBACK)).reasonCode, 0);
+    pub.send(pk.publish({ version: 5, topic: `acl/ok/${uniqueId()}`, qos: 1, packetId: 2, payload: 'y' }));
+    assert.equal((await pub.expect(PacketType.PUBACK)).reasonCode, 0);
+    const [got] = await receivePublishes(sub, 1);
+    assert.equal(got!.payload!.toString(), 'y', 'only the readable message reaches the subscriber');
+    await pub.end();
+    await sub.end();
+  });
+
+  test('the publisher\'s own No Local subscription matches: PUBACK 0x00, nothing delivered back; a topic nobody subscribes to: 0x10', async () => {
+    const topic = `nl/${uniqueId()}`;
+    const { client: self } = await rawSubscriber(guarded.port, [{ filter: topic, qos: 1, noLocal: true }], { version: 5, clientId: uniqueId('self') });
+    self.send(pk.publish({ version: 5, topic, qos: 1, packetId: 3, payload: 'x' }));
+    assert.equal((await self.expect(PacketType.PUBACK)).reasonCode, 0);
+    self.send(pk.publish({ version: 5, topic: `nl/${uniqueId()}`, qos: 1, packetId: 4, payload: 'x' }));
+    const next = await self.expect(PacketType.PUBACK);
+    assert.equal(next.packetId, 4, 'no PUBLISH came back before it');
+    assert.equal(next.reasonCode, 0x10);
+    await self.end();
   });
 });
