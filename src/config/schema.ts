@@ -89,6 +89,11 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('acl_file', 'aclFile', nonEmptyText, { reloadable: true, repeat: 'error' }),
   option('allow_zero_length_clientid', 'allowZeroLengthClientId', parseBool, { reloadable: true }),
   option('auto_id_prefix', 'autoIdPrefix', nonEmptyText, { reloadable: true, repeat: 'error' }),
+  // Mosquitto 2.0 logs that it is deprecated, and checks it all the same (handle_connect.c)
+  option('clientid_prefixes', 'clientidPrefixes', (rest, warn) => {
+    warn("'clientid_prefixes' is deprecated in Mosquitto and may be removed from a future version");
+    return nonEmptyText(rest);
+  }, { reloadable: true, repeat: 'error' }),
   // Mosquitto 2.0.11 rejects values below 10 ("Do not set below 10 seconds").
   option('max_keepalive', 'maxKeepalive', (rest) => parseInteger(rest, 10, 65535), { reloadable: true }),
   // Mosquitto rejects values below 20; culex also accepts 0 = protocol maximum (its default).

@@ -165,6 +165,8 @@ export interface BrokerConfig {
   readonly websocketsHeadersSize: number;
   /** mosquitto `pid_file`: the process id is written here at start and the file removed on a clean stop */
   readonly pidFile?: string;
+  /** mosquitto `clientid_prefixes` (deprecated there): only client ids starting with it may connect */
+  readonly clientidPrefixes?: string;
   /**
    * mosquitto `user`: started as root, the process switches to this user and its groups once the
    * listeners are open (the whole process: workers are threads); absent or `root`: no switch

@@ -313,6 +313,9 @@ export class Connection implements SessionLink, ClientLink, AckQueueOwner, Windo
       clientId = assigned = this.broker.assignClientId(this.listener.security.autoIdPrefix);
       this.idAssigned = true;
     }
+    // clientid_prefixes (deprecated in Mosquitto): the id, an assigned one too, must start with it
+    const prefix = cfg.clientidPrefixes;
+    if (prefix !== undefined && !clientId.startsWith(prefix)) return this.refuse(ReasonCode.NotAuthorized, `client id does not start with clientid_prefixes '${prefix}'`);
     const refusal = connectRefusal(cfg, packet, this.version);
     if (refusal !== undefined) return this.refuse(refusal.reason, refusal.why);
     // use_identity_as_username / use_subject_as_username: the certificate names the client, whatever the CONNECT says

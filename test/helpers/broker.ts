@@ -180,6 +180,7 @@ function mosquittoConf(c: BrokerConfig, port: number): string {
   if (c.maxPacketSize > 0) lines.push(`max_packet_size ${c.maxPacketSize}`);
   if (c.passwordFile) lines.push(`password_file ${c.passwordFile}`);
   if (c.aclFile) lines.push(`acl_file ${c.aclFile}`);
+  if (c.clientidPrefixes !== undefined) lines.push(`clientid_prefixes ${c.clientidPrefixes}`);
   lines.push(...listenerLines(c.listeners[0]!));
   return lines.join('\n') + '\n';
 }

@@ -321,3 +321,26 @@ describe('use_username_as_clientid true (Mosquitto: the username replaces the cl
     await r.end();
   });
 });
+
+describe('clientid_prefixes (deprecated in Mosquitto, still checked)', () => {
+  let prefixed: TestBroker;
+  before(async () => { prefixed = await h.broker({ clientidPrefixes: 'secure-' }); });
+
+  for (const v of versions) {
+    test(`v${v}: a client id starting with the prefix connects; any other is not authorised (CONNACK ${v === 5 ? '0x87' : '5'}) and closed`, async () => {
+      const { client: ok } = await h.rawConnected(prefixed.port, { version: v, clientId: uniqueId('secure-') });
+      ok.send(pk.pingreq());
+      await ok.expect(PacketType.PINGRESP);
+      await ok.end();
+      for (const clientId of [uniqueId('mqtt'), ...(v === 5 ? [''] : [])]) {
+        // a zero-length id gets an assigned one (auto-…), which does not start with the prefix either
+        const r = await h.raw(prefixed.port, v);
+        r.send(pk.connect({ version: v, clientId }));
+        const got = await r.expectClosed();
+        assert.equal(got.length, 1, 'one CONNACK');
+        assert.equal(got[0]!.type, PacketType.CONNACK);
+        assert.equal(got[0]!.reasonCode, v === 5 ? 0x87 : 5, `client id '${clientId}'`);
+      }
+    });
+  }
+});

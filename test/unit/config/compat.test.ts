@@ -44,7 +44,6 @@ describe('Mosquitto options culex does not implement', () => {
 
   const weakening: [line: string, pattern: RegExp][] = [
     ['check_retain_source true', /check_retain_source true/],
-    ['clientid_prefixes secure-', /clientid_prefixes/],
     ['websockets_origin https://example.com', /websockets_origin/],
     ['psk_hint hint', /TLS-PSK/],
     ['psk_file /etc/psk', /TLS-PSK/],

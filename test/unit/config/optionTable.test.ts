@@ -91,7 +91,7 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   auth_plugin: { effect: 'test/unit/config/plugins.test.ts', refused: '/usr/lib/other_plugin.so' },
   global_plugin: { refused: '/usr/lib/x.so' },
   auth_plugin_deny_special_chars: { refused: 'true' },
-  clientid_prefixes: { refused: 'secure-' },
+  clientid_prefixes: { effect: 'test/integration/connect.test.ts' },
   websockets_origin: { refused: 'https://example.com' },
   use_username_as_clientid: { effect: 'test/integration/connect.test.ts' },
   check_retain_source: { silent: 'false', refused: 'true' },
