@@ -1,7 +1,7 @@
 /**
  * The files a start reads besides the configuration, read as the start reads them, for
- * `culex check`: every listener's password_file and acl_file, and its TLS files (OpenSSL must
- * accept them together). The dynamic security file is not read (the plugin creates and rewrites it).
+ * `culex check`: every listener's password_file and acl_file, its TLS files (OpenSSL must
+ * accept them together) and its http_dir. The dynamic security file is not read (the plugin creates and rewrites it).
  * called from: main (`culex check`)
  */
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { parsePasswordFile } from '../auth/passwordFile.ts';
 import { listenerSecurity } from '../config/listenerSecurity.ts';
 import type { BrokerConfig } from '../config/types.ts';
 import { tlsCrlCheck, tlsServerOptions } from '../transport/tlsServer.ts';
+import { httpFiles } from '../transport/httpFiles.ts';
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -40,13 +41,14 @@ export function checkFiles(config: BrokerConfig): { problems: string[]; warnings
     const security = listenerSecurity(config, i);
     once('password_file', security.passwordFile, (text) => parsePasswordFile(text, security.passwordFile!));
     once('acl_file', security.aclFile, (text) => warnings.push(...parseAclFile(text, security.aclFile!).warnings));
-    if (l.tls !== undefined) {
-      try {
+    try {
+      if (l.tls !== undefined) {
         tlsServerOptions(l.port, l.tls);
         tlsCrlCheck(l.port, l.tls);
-      } catch (err) {
-        problems.push(reason(err));
       }
+      httpFiles(l.port, l.httpDir, () => {});
+    } catch (err) {
+      problems.push(reason(err));
     }
   });
   return { problems, warnings };

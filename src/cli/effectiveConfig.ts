@@ -50,6 +50,7 @@ function listenerLines(l: ListenerConfig, config: BrokerConfig): string[] {
   if (l.socketDomain !== undefined) out.push(`socket_domain ${l.socketDomain}`);
   if (l.bindInterface !== undefined) out.push(`bind_interface ${l.bindInterface}`);
   if (l.useUsernameAsClientid === true) out.push('use_username_as_clientid true');
+  if (l.httpDir !== undefined) out.push(`http_dir ${l.httpDir}`);
   // one value for the whole broker in culex (the lowest the file gives any listener)
   out.push(`max_qos ${config.maxQos}`, `max_topic_alias ${config.maxTopicAlias}`);
   const t = l.tls;

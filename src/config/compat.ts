@@ -28,8 +28,7 @@
  *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
  *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
  * Refused:
- *   websockets_origin;
- *   http_dir (the files would not be served); psk_hint, psk_file (a PSK listener would come up
+ *   websockets_origin; psk_hint, psk_file (a PSK listener would come up
  *   without TLS); tls_engine, tls_engine_kpass_sha1; global_plugin,
  *   auth_plugin_deny_special_chars. `plugin`/`auth_plugin` and their options are read by
  *   plugins.ts: the dynamic security plugin is built in, any other plugin is refused there.
@@ -37,7 +36,7 @@
  *   processOptions.ts), memory_limit (src/link/memoryLimit.ts), websockets_headers_size,
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes,
  *   bind_interface (src/transport/bindAddresses.ts), use_username_as_clientid and clientid_prefixes
- *   (src/link/connection.ts).
+ *   (src/link/connection.ts), http_dir (src/transport/httpFiles.ts).
  * called from: main, tests
  */
 import { parseBool, parseEnum } from './lineSyntax.ts';
@@ -62,7 +61,6 @@ const IGNORED: Readonly<Record<string, string>> = {
 
 const REJECTED: Readonly<Record<string, string>> = {
   websockets_origin: 'culex cannot restrict WebSocket origins',
-  http_dir: 'culex does not serve HTTP files on WebSocket listeners; serve them with a web server',
   psk_hint: 'culex does not support TLS-PSK listeners',
   psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',

@@ -35,6 +35,7 @@ export interface ListenerDraft {
   socketDomain: 'ipv4' | 'ipv6' | undefined;
   bindInterface: string | undefined;
   useUsernameAsClientid: boolean;
+  httpDir: string | undefined;
   /** per-listener in Mosquitto; culex has one global value (see resolveListenerLimits) */
   maxQos: 0 | 1 | 2 | undefined;
   maxTopicAlias: number | undefined;
@@ -66,6 +67,7 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     socketDomain: undefined,
     bindInterface: undefined,
     useUsernameAsClientid: false,
+    httpDir: undefined,
     maxQos: undefined,
     maxTopicAlias: undefined,
     file,
@@ -167,6 +169,7 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
     d.socketDomain = parseEnum(rest, ['ipv4', 'ipv6'] as const);
   }),
   listenerOption('bind_interface', (d, rest) => (d.bindInterface = singleToken(rest)), { repeat: 'error' }),
+  listenerOption('http_dir', (d, rest) => (d.httpDir = parseText(rest)), { repeat: 'error' }),
   listenerOption('use_username_as_clientid', (d, rest) => (d.useUsernameAsClientid = parseBool(rest))),
   listenerOption('max_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   listenerOption('maximum_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
@@ -235,6 +238,9 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
       notes.push(`listener ${d.port}: crlfile has no client certificate to check unless require_certificate is true`);
     }
   }
+  if (d.httpDir !== undefined && d.protocol !== 'websockets') {
+    notes.push(`listener ${d.port}: http_dir ignored: not a websockets listener (protocol mqtt serves no HTTP), as in Mosquitto`);
+  }
   // Optional keys are left out rather than set to undefined, so that a parsed listener
   // deep-equals the one in defaultConfig().
   const listener: { -readonly [K in keyof ListenerConfig]: ListenerConfig[K] } = {
@@ -263,6 +269,7 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
   if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
   if (d.bindInterface !== undefined) listener.bindInterface = d.bindInterface;
   if (d.useUsernameAsClientid) listener.useUsernameAsClientid = true;
+  if (d.httpDir !== undefined && d.protocol === 'websockets') listener.httpDir = d.httpDir;
   return { listener: Object.freeze(listener), problem, note: notes.length > 0 ? notes.join('; ') : undefined };
 }
 

@@ -64,6 +64,8 @@ export interface ListenerConfig {
   readonly socketDomain?: 'ipv4' | 'ipv6';
   /** mosquitto `bind_interface`: listen at this network interface's address of each family (transport/bindAddresses.ts) */
   readonly bindInterface?: string;
+  /** mosquitto `http_dir` (websockets listeners): the files served to plain HTTP requests (transport/httpFiles.ts) */
+  readonly httpDir?: string;
   /** mosquitto `use_username_as_clientid`: a client's username is its client id; one without a username is not authorised */
   readonly useUsernameAsClientid?: true;
   /** this listener's own security settings; set only when BrokerConfig.perListenerSettings */

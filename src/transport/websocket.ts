@@ -7,6 +7,7 @@ import type { ListenerConfig } from '../config/types.ts';
 import { bindOptions } from './tcp.ts';
 import type { BindAddress } from './bindAddresses.ts';
 import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsServer.ts';
+import { httpFiles } from './httpFiles.ts';
 
 /**
  * node:http and node:https are taken with process.getBuiltinModule, not `import`: an ESM import
@@ -34,7 +35,8 @@ export function listenWebSocket(
   onStream: (stream: Duplex, peer: Socket) => void,
   events: TlsClientEvents,
   maxPayload: number,
-  maxHeaderSize = 0,
+  maxHeaderSize: number,
+  debug: (line: string) => void,
 ): Promise<HttpServer> {
   const t = listener.tls;
   // websockets_headers_size: the handshake's HTTP headers larger than this are refused (431); 0 = Node's default (16 KiB)
@@ -47,6 +49,8 @@ export function listenWebSocket(
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket));
     server = tlsServer;
   } else server = http.createServer(httpOptions);
+  // a request that is not a WebSocket upgrade: http_dir's files, or 404
+  server.on('request', httpFiles(listener.port, listener.httpDir, debug));
   const wss = new WebSocketServer({
     server,
     perMessageDeflate: false,

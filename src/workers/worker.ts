@@ -350,7 +350,7 @@ function serveAt(listener: ListenerConfig, index: number, address: BindAddress, 
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsClientEvents, maxFrame, config.websocketsHeadersSize))
+    }, tlsClientEvents, maxFrame, config.websocketsHeadersSize, (line) => log.debug(line)))
     : listen(listener, address, port, init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
       // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
       if (listener.tls === undefined) accepted(socket, local());

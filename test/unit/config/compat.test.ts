@@ -57,10 +57,6 @@ describe('Mosquitto options culex does not implement', () => {
     ['auth_opt_backends mysql', /without a plugin line before it/],
     ['auth_plugin_deny_special_chars true', /plugins/],
   ];
-  test("'http_dir DIR' is refused: the files would not be served (culex has no HTTP file server)", () => {
-    const message = refusal('http_dir /var/www');
-    assert.match(message, /^m\.conf:2: 'http_dir' is not implemented by culex/);
-  });
 
   for (const [line, pattern] of weakening) {
     test(`'${line}' is refused: ignoring it would weaken security`, () => {

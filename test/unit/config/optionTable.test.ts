@@ -133,7 +133,7 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   sys_interval: { effect: T.sys, mentions: 'sysInterval' },
   metrics_listener: { effect: T.sys, mentions: 'metricsListener' },
   include_dir: { effect: 'test/unit/config/include.test.ts' },
-  http_dir: { refused: '/var/www' },
+  http_dir: { effect: 'test/system/websocket.test.ts' },
   websockets_log_level: { warned: '0' },
   // logging (src/log.ts): lines read back from a broker process's log file
   log_type: { effect: T.logs },
