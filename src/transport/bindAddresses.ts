@@ -26,21 +26,27 @@ function familyOf(listener: ListenerConfig): 0 | 4 | 6 {
   return listener.socketDomain === 'ipv4' ? 4 : listener.socketDomain === 'ipv6' ? 6 : 0;
 }
 
-/** Can this host open an IPv6 socket at all (a kernel without IPv6 answers EAFNOSUPPORT)? */
-let ipv6Support: Promise<boolean> | undefined;
-function ipv6Supported(): Promise<boolean> {
-  ipv6Support ??= new Promise((resolve) => {
+/**
+ * Why this host cannot listen on IPv6 (a kernel without IPv6 answers EAFNOSUPPORT, which
+ * Mosquitto logs as "Address family not supported by protocol"), or undefined when it can: a
+ * listening socket at :: on a free port, opened and closed at once.
+ */
+let ipv6Trouble: Promise<string | undefined> | undefined;
+function ipv6Unusable(): Promise<string | undefined> {
+  ipv6Trouble ??= new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EAFNOSUPPORT'));
-    probe.listen({ host: '::', port: 0, ipv6Only: true }, () => probe.close(() => resolve(true)));
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code === 'EAFNOSUPPORT' ? 'Address family not supported by protocol' : `cannot listen on IPv6 (${err.message}): IPv4 only`);
+    });
+    probe.listen({ host: '::', port: 0, ipv6Only: true }, () => probe.close(() => resolve(undefined)));
   });
-  return ipv6Support;
+  return ipv6Trouble;
 }
 
 /**
  * The addresses of `listener`, in getaddrinfo's order, each once. `warn` hears of an address
- * family the host cannot open (Mosquitto's "Warning: Address family not supported by protocol"),
- * which is left out.
+ * family the host cannot listen on (Mosquitto's "Warning: Address family not supported by
+ * protocol"), which is left out.
  * @throws Error naming the listener when its host does not resolve, or resolves to nothing it can bind
  */
 export async function bindAddresses(listener: ListenerConfig, warn: (message: string) => void): Promise<BindAddress[]> {
@@ -63,8 +69,9 @@ export async function bindAddresses(listener: ListenerConfig, warn: (message: st
   }
   if (listener.bindInterface !== undefined) found = onInterface(found, listener.bindInterface, listener.host, warn);
   found = found.filter((a, i) => found.findIndex((b) => b.host === a.host) === i);
-  if (found.some((a) => a.family === 6) && !(await ipv6Supported())) {
-    warn('Address family not supported by protocol');
+  const trouble = found.some((a) => a.family === 6) ? await ipv6Unusable() : undefined;
+  if (trouble !== undefined) {
+    warn(trouble);
     found = found.filter((a) => a.family === 4);
   }
   if (found.length === 0) {

@@ -15,6 +15,9 @@ const listener = (host: string | undefined, socketDomain?: 'ipv4' | 'ipv6', bind
   ...(bindInterface !== undefined ? { bindInterface } : {}),
 });
 
+/** the warning of a host that cannot listen on IPv6 */
+const NO_IPV6 = /^(Address family not supported by protocol|cannot listen on IPv6 \(.*\): IPv4 only)$/m;
+
 /** bindAddresses with the warnings it gave */
 async function resolve(l: ListenerConfig): Promise<{ hosts: string[]; warnings: string[] }> {
   const warnings: string[] = [];
@@ -26,7 +29,10 @@ test('no address: 0.0.0.0 and :: (where the host has IPv6), or the one socket_do
   const any = await resolve(listener(undefined));
   // a host without IPv6 warns and keeps IPv4, as Mosquitto's failed socket(AF_INET6)
   if (any.warnings.length === 0) assert.deepEqual(any.hosts, ['4:0.0.0.0', '6:::']);
-  else assert.deepEqual(any, { hosts: ['4:0.0.0.0'], warnings: ['Address family not supported by protocol'] });
+  else {
+    assert.deepEqual(any.hosts, ['4:0.0.0.0']);
+    assert.match(any.warnings.join('\n'), NO_IPV6);
+  }
   assert.deepEqual((await resolve(listener(undefined, 'ipv4'))).hosts, ['4:0.0.0.0']);
 });
 
@@ -53,7 +59,7 @@ test('bind_interface: each family\'s wildcard becomes the interface\'s first add
   const v4 = lo.find((i) => i.family === 'IPv4')!;
   const v6 = lo.find((i) => i.family === 'IPv6');
   const any = await resolve(listener(undefined, undefined, 'LO'));
-  const ipv6 = !any.warnings.includes('Address family not supported by protocol');
+  const ipv6 = !NO_IPV6.test(any.warnings.join('\n'));
   assert.deepEqual(any.hosts, [`4:${v4.address}`, ...(ipv6 && v6 !== undefined ? [`6:${v6.address}`] : [])]);
   if (ipv6 && v6 === undefined) assert.deepEqual(any.warnings, ['Interface LO does not support IPv6 configuration.']);
   assert.deepEqual(await resolve(listener(v4.address, undefined, 'lo')), { hosts: [`4:${v4.address}`], warnings: [] });
