@@ -18,6 +18,7 @@ import { createLogger, logOptions, type Logger } from './log.ts';
 import { startObservability } from './workers/observability.ts';
 import { applyReloadable, diffReloadable } from './config/reload.ts';
 import { aclAuthorizerOf } from './auth/aclAuthorizer.ts';
+import { parsePskFile } from './auth/pskFile.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
 import { ReportCollector } from './metrics/collect.ts';
@@ -79,27 +80,33 @@ export interface StartOptions {
 }
 
 /**
- * The configuration a reload moves to, the acl_file texts it names (read and parsed here, so that
- * a bad line fails the whole reload before anything changes) and what changed.
+ * The configuration a reload moves to, the acl_file and psk_file texts it names (read and
+ * parsed here, so that a bad line fails the whole reload before anything changes) and what
+ * changed.
  * @throws ConfigError naming the file and line
  */
 function prepareReload(current: BrokerConfig, loaded: BrokerConfig): {
   next: BrokerConfig;
   aclFiles: Record<string, string>;
+  pskFiles: Record<string, string>;
   diff: ReturnType<typeof diffReloadable>;
 } {
   const next = applyReloadable(current, loaded);
-  const aclFiles = readAclFiles(next);
+  const aclFiles = readSecurityFiles(next, 'aclFile');
   aclAuthorizerOf(next, (path) => aclFiles[path]!);
-  return { next, aclFiles, diff: diffReloadable(current, loaded) };
+  return { next, aclFiles, pskFiles: readPskFiles(next), diff: diffReloadable(current, loaded) };
 }
 
-/** The text of every acl_file `config` names, by path. @throws ConfigError naming a file that cannot be read */
-function readAclFiles(config: BrokerConfig): Record<string, string> {
+/**
+ * The text of every acl_file (`field` aclFile) or psk_file (pskFile) `config` names, by path.
+ * @throws ConfigError naming a file that cannot be read
+ */
+function readSecurityFiles(config: BrokerConfig, field: 'aclFile' | 'pskFile'): Record<string, string> {
   const paths = new Set<string>();
-  if (config.aclFile !== undefined) paths.add(config.aclFile);
+  const global = config[field];
+  if (global !== undefined) paths.add(global);
   if (config.perListenerSettings) for (let i = 0; i < config.listeners.length; i++) {
-    const p = listenerSecurity(config, i).aclFile;
+    const p = listenerSecurity(config, i)[field];
     if (p !== undefined) paths.add(p);
   }
   const texts: Record<string, string> = {};
@@ -107,9 +114,16 @@ function readAclFiles(config: BrokerConfig): Record<string, string> {
     try {
       texts[p] = readFileSync(p, 'utf8');
     } catch (err) {
-      throw new ConfigError(p, 0, `cannot read acl file: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ConfigError(p, 0, `cannot read ${field === 'aclFile' ? 'acl' : 'psk'} file: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  return texts;
+}
+
+/** Every psk_file `config` names, read and checked by path. @throws ConfigError naming the file and line */
+function readPskFiles(config: BrokerConfig): Record<string, string> {
+  const texts = readSecurityFiles(config, 'pskFile');
+  for (const [path, text] of Object.entries(texts)) parsePskFile(text, path);
   return texts;
 }
 
@@ -139,10 +153,16 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
       for (const w of workers) w.postMessage({ type: 'logReopen' } satisfies ToWorker);
     },
   });
+  // every psk_file is checked before anything starts, as Mosquitto's mosquitto_security_init_default
+  readPskFiles(config);
   /** each listener's addresses, one socket each (Mosquitto's "Opening ipv4 listen socket on port 1883.") */
   const addresses = await Promise.all(config.listeners.map((l) => bindAddresses(l, (w) => log.warning(w))));
   config.listeners.forEach((l, i) => {
     checkPortFree(l, addresses[i]!);
+    if (l.tls?.pskHint !== undefined && l.tls.certfile === undefined && listenerSecurity(config, i).pskFile === undefined) {
+      // Mosquitto's man page: "If this option is provided but psk_file is not, then no clients will be able to connect"
+      log.warning(`listener ${l.port}: psk_hint without a psk_file: no client will be able to connect to it`);
+    }
     if (l.protocol === 'websockets') log.info(`Opening websockets listen socket on port ${l.port}.`);
     else for (const a of addresses[i]!) log.info(`Opening ipv${a.family} listen socket on port ${l.port}.`);
   });
@@ -410,7 +430,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     try {
       const loaded = opts.loadConfig();
       for (const w of loaded.warnings ?? []) log.warning(w);
-      const { next, aclFiles, diff } = prepareReload(current, loaded.config);
+      const { next, aclFiles, pskFiles, diff } = prepareReload(current, loaded.config);
       const needed = needsPasswordCheck(next) || dynsec !== undefined;
       if (authenticator !== undefined || needed) {
         const auth = authModule ?? (await import('./auth/authenticator.ts'));
@@ -432,7 +452,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         const pending = new Set(created.filter((w) => !exited.has(w)));
         if (pending.size === 0) return resolve(0);
         reloadWaiters.set(id, { pending, disconnected: 0, resolve });
-        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, remoteAuth, recheck, tlsListeners } satisfies ToWorker);
+        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, pskFiles, remoteAuth, recheck, tlsListeners } satisfies ToWorker);
       });
       log.notice(`reload: done; options changed: ${diff.reloadable.length > 0 ? diff.reloadable.join(', ') : 'none'}; ` +
         `${disconnected} client${disconnected === 1 ? '' : 's'} no longer authorised, disconnected`);

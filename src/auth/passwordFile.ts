@@ -5,7 +5,7 @@
  *   username:$6$SALT$HASH              SHA-512(password ‖ salt)   (Mosquitto ≤ 1.6, `-H sha512`)
  *
  * SALT and HASH are standard base64 (12- or 64-byte salt, 64-byte hash). Lines starting with
- * `#` and lines without `:` are skipped, as Mosquitto does. Where Mosquitto logs a bad entry
+ * `#` and lines without `:` are skipped, as Mosquitto does (pwfileLines.ts). Where Mosquitto logs a bad entry
  * and drops it (an unknown hash type, a plain-text password, bad base64), culex refuses the
  * file with the line number: a user who cannot log in for a reason nobody sees is worse.
  *
@@ -14,6 +14,7 @@
  */
 import { createHash, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/errors.ts';
+import { pwfileEntries } from './pwfileLines.ts';
 
 /** One user's stored password hash. */
 export type PasswordEntry =
@@ -76,23 +77,9 @@ export function parsePasswordHash(text: string, file: string, line: number): Pas
  */
 export function parsePasswordFile(text: string, file: string): Map<string, PasswordEntry> {
   const users = new Map<string, PasswordEntry>();
-  const firstLine = new Map<string, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.replace(/\r+$/, '');
-    if (raw.startsWith('#') || !raw.includes(':')) continue;
-    const colon = raw.indexOf(':');
-    const username = raw.slice(0, colon).trim();
-    // Mosquitto reads the hash up to the next ':' (strtok); hashes never contain one.
-    const hash = raw.slice(colon + 1).split(':')[0]!.trim();
-    if (username === '') throw new ConfigError(file, i + 1, 'empty username');
-    if (hash === '') throw new ConfigError(file, i + 1, `no password hash for user '${username}'`);
-    const seen = firstLine.get(username);
-    if (seen !== undefined) {
-      throw new ConfigError(file, i + 1, `user '${username}' is listed twice (first at line ${seen})`);
-    }
-    users.set(username, parsePasswordHash(hash, file, i + 1));
-    firstLine.set(username, i + 1);
+  for (const { name, value, line } of pwfileEntries(text, file, 'user')) {
+    if (value === '') throw new ConfigError(file, line, `no password hash for user '${name}'`);
+    users.set(name, parsePasswordHash(value, file, line));
   }
   return users;
 }

@@ -1,12 +1,13 @@
 /**
  * The files a start reads besides the configuration, read as the start reads them, for
- * `culex check`: every listener's password_file and acl_file, its TLS files (OpenSSL must
+ * `culex check`: every listener's password_file, acl_file and psk_file, its TLS files (OpenSSL must
  * accept them together) and its http_dir. The dynamic security file is not read (the plugin creates and rewrites it).
  * called from: main (`culex check`)
  */
 import { readFileSync } from 'node:fs';
 import { parseAclFile } from '../auth/acl.ts';
 import { parsePasswordFile } from '../auth/passwordFile.ts';
+import { parsePskFile } from '../auth/pskFile.ts';
 import { listenerSecurity } from '../config/listenerSecurity.ts';
 import type { BrokerConfig } from '../config/types.ts';
 import { tlsCrlCheck, tlsServerOptions } from '../transport/tlsServer.ts';
@@ -41,6 +42,7 @@ export function checkFiles(config: BrokerConfig): { problems: string[]; warnings
     const security = listenerSecurity(config, i);
     once('password_file', security.passwordFile, (text) => parsePasswordFile(text, security.passwordFile!));
     once('acl_file', security.aclFile, (text) => warnings.push(...parseAclFile(text, security.aclFile!).warnings));
+    once('psk_file', security.pskFile, (text) => parsePskFile(text, security.pskFile!));
     try {
       if (l.tls !== undefined) {
         tlsServerOptions(l.port, l.tls);

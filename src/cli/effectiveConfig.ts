@@ -13,6 +13,7 @@ const SECURITY_OPTIONS: readonly (readonly [keyof ListenerSecurity, string])[] =
   ['allowAnonymous', 'allow_anonymous'],
   ['passwordFile', 'password_file'],
   ['aclFile', 'acl_file'],
+  ['pskFile', 'psk_file'],
   ['allowZeroLengthClientId', 'allow_zero_length_clientid'],
   ['autoIdPrefix', 'auto_id_prefix'],
 ];
@@ -55,7 +56,8 @@ function listenerLines(l: ListenerConfig, config: BrokerConfig): string[] {
   out.push(`max_qos ${config.maxQos}`, `max_topic_alias ${config.maxTopicAlias}`);
   const t = l.tls;
   if (t !== undefined) {
-    out.push(`certfile ${t.certfile}`, `keyfile ${t.keyfile}`);
+    if (t.certfile !== undefined) out.push(`certfile ${t.certfile}`, `keyfile ${t.keyfile}`);
+    if (t.pskHint !== undefined) out.push(`psk_hint ${t.pskHint}`);
     if (t.cafile !== undefined) out.push(`cafile ${t.cafile}`);
     out.push(`require_certificate ${t.requireCertificate}`, `use_identity_as_username ${t.useIdentityAsUsername}`);
     if (t.useSubjectAsUsername !== undefined) out.push(`use_subject_as_username ${t.useSubjectAsUsername}`);

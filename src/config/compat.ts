@@ -28,15 +28,15 @@
  *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
  *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
  * Refused:
- *   websockets_origin; psk_hint, psk_file (a PSK listener would come up
- *   without TLS); tls_engine, tls_engine_kpass_sha1; global_plugin,
+ *   websockets_origin; tls_engine, tls_engine_kpass_sha1; global_plugin,
  *   auth_plugin_deny_special_chars. `plugin`/`auth_plugin` and their options are read by
  *   plugins.ts: the dynamic security plugin is built in, any other plugin is refused there.
  * Implemented elsewhere since they were once warned here: user, pid_file (src/cli/
  *   processOptions.ts), memory_limit (src/link/memoryLimit.ts), websockets_headers_size,
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes,
  *   bind_interface (src/transport/bindAddresses.ts), use_username_as_clientid and clientid_prefixes
- *   (src/link/connection.ts), http_dir (src/transport/httpFiles.ts).
+ *   (src/link/connection.ts), http_dir (src/transport/httpFiles.ts), psk_hint and psk_file
+ *   (src/transport/tlsServer.ts, src/auth/pskFile.ts).
  * called from: main, tests
  */
 import { parseBool, parseEnum } from './lineSyntax.ts';
@@ -61,8 +61,6 @@ const IGNORED: Readonly<Record<string, string>> = {
 
 const REJECTED: Readonly<Record<string, string>> = {
   websockets_origin: 'culex cannot restrict WebSocket origins',
-  psk_hint: 'culex does not support TLS-PSK listeners',
-  psk_file: 'culex does not support TLS-PSK',
   tls_engine: 'culex does not support OpenSSL engines',
   tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
   global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',

@@ -36,6 +36,7 @@ export interface ListenerDraft {
   bindInterface: string | undefined;
   useUsernameAsClientid: boolean;
   httpDir: string | undefined;
+  pskHint: string | undefined;
   /** per-listener in Mosquitto; culex has one global value (see resolveListenerLimits) */
   maxQos: 0 | 1 | 2 | undefined;
   maxTopicAlias: number | undefined;
@@ -68,6 +69,7 @@ export function newListenerDraft(port: number, host: string | undefined, file: s
     bindInterface: undefined,
     useUsernameAsClientid: false,
     httpDir: undefined,
+    pskHint: undefined,
     maxQos: undefined,
     maxTopicAlias: undefined,
     file,
@@ -170,6 +172,7 @@ export const LISTENER_OPTIONS: readonly ListenerOption[] = [
   }),
   listenerOption('bind_interface', (d, rest) => (d.bindInterface = singleToken(rest)), { repeat: 'error' }),
   listenerOption('http_dir', (d, rest) => (d.httpDir = parseText(rest)), { repeat: 'error' }),
+  listenerOption('psk_hint', (d, rest) => (d.pskHint = parseText(rest)), { repeat: 'error' }),
   listenerOption('use_username_as_clientid', (d, rest) => (d.useUsernameAsClientid = parseBool(rest))),
   listenerOption('max_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
   listenerOption('maximum_qos', (d, rest) => (d.maxQos = parseMaxQos(rest))),
@@ -205,6 +208,8 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
     d.certfile !== undefined || d.keyfile !== undefined || d.cafile !== undefined || d.capath !== undefined ||
     d.requireCertificate || d.crlfile !== undefined;
   const isTls = d.certfile !== undefined && d.keyfile !== undefined;
+  // TLS-PSK: psk_hint on an MQTT listener without certificates (Mosquitto's listener__start_local)
+  const isPsk = d.pskHint !== undefined && !isTls && !certificatesAsked && d.protocol === 'mqtt';
   const certificateName = d.useIdentityAsUsername || d.useSubjectAsUsername;
   let problem: string | undefined;
   const notes: string[] = [];
@@ -213,6 +218,10 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
   } else if (d.requireCertificate && d.cafile === undefined && d.capath === undefined) {
     // Mosquitto: "Either cafile or capath must be provided when require_certificate is true"
     problem = `listener ${d.port}: require_certificate true needs cafile or capath (the CAs that sign client certificates)`;
+  } else if (isPsk) {
+    if (d.useSubjectAsUsername && !d.useIdentityAsUsername) {
+      notes.push(`listener ${d.port}: use_subject_as_username has no certificate to read on a TLS-PSK listener: every client will be refused`);
+    }
   } else if (!isTls) {
     const tlsOnly = [
       d.ciphers !== undefined ? 'ciphers' : '',
@@ -238,6 +247,10 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
       notes.push(`listener ${d.port}: crlfile has no client certificate to check unless require_certificate is true`);
     }
   }
+  if (d.pskHint !== undefined && !isPsk && problem === undefined) {
+    const why = d.protocol !== 'mqtt' ? 'websockets listeners have no TLS-PSK' : 'the listener has certificates, and then offers no PSK';
+    notes.push(`listener ${d.port}: psk_hint ignored: ${why}, as in Mosquitto`);
+  }
   if (d.httpDir !== undefined && d.protocol !== 'websockets') {
     notes.push(`listener ${d.port}: http_dir ignored: not a websockets listener (protocol mqtt serves no HTTP), as in Mosquitto`);
   }
@@ -260,6 +273,18 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
       useIdentityAsUsername: d.useIdentityAsUsername,
       ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),
       ...(d.crlfile !== undefined ? { crlfile: d.crlfile } : {}),
+      ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
+      ...(d.ciphers !== undefined ? { ciphers: d.ciphers } : {}),
+      ...(d.ciphersTls13 !== undefined ? { ciphersTls13: d.ciphersTls13 } : {}),
+    });
+  }
+  if (isPsk) {
+    listener.tls = Object.freeze({
+      pskHint: d.pskHint!,
+      ...(d.dhparamfile !== undefined ? { dhparamfile: d.dhparamfile } : {}),
+      requireCertificate: false,
+      useIdentityAsUsername: d.useIdentityAsUsername,
+      ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),
       ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
       ...(d.ciphers !== undefined ? { ciphers: d.ciphers } : {}),
       ...(d.ciphersTls13 !== undefined ? { ciphersTls13: d.ciphersTls13 } : {}),

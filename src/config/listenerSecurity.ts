@@ -5,9 +5,9 @@
  *
  * Mosquitto 2.0.11's rules (src/conf.c conf__set_cur_security_options, config__read,
  * config__check; src/security.c), kept:
- * - The options: password_file, acl_file, allow_anonymous, allow_zero_length_clientid,
- *   auto_id_prefix. (Mosquitto also lists psk_file, which culex refuses in every mode, and
- *   auth_plugin/plugin, which culex refuses while per_listener_settings is true.)
+ * - The options: password_file, acl_file, psk_file, allow_anonymous, allow_zero_length_clientid,
+ *   auto_id_prefix. (Mosquitto also lists auth_plugin/plugin, which culex refuses while
+ *   per_listener_settings is true.)
  * - `per_listener_settings true` must come before all of them ("per_listener_settings must be
  *   set before any other security settings").
  * - A repeated password_file / acl_file / auto_id_prefix is an error within one listener.
@@ -37,12 +37,13 @@ export const LISTENER_SECURITY_OPTIONS: ReadonlyMap<string, keyof ListenerSecuri
   ['allow_anonymous', 'allowAnonymous'],
   ['password_file', 'passwordFile'],
   ['acl_file', 'aclFile'],
+  ['psk_file', 'pskFile'],
   ['allow_zero_length_clientid', 'allowZeroLengthClientId'],
   ['auto_id_prefix', 'autoIdPrefix'],
 ]);
 
 /** Every option Mosquitto counts as a security setting (the ordering rule of per_listener_settings). */
-const SECURITY_OPTIONS: ReadonlySet<string> = new Set([...LISTENER_SECURITY_OPTIONS.keys(), 'psk_file', 'plugin', 'auth_plugin']);
+const SECURITY_OPTIONS: ReadonlySet<string> = new Set([...LISTENER_SECURITY_OPTIONS.keys(), 'plugin', 'auth_plugin']);
 
 /** Plugin lines: per listener in Mosquitto, global only in culex. */
 const PLUGIN_OPTIONS: ReadonlySet<string> = new Set(['plugin', 'auth_plugin']);
@@ -128,6 +129,7 @@ export class SecurityScopes<L extends object> {
     };
     if (d?.passwordFile !== undefined) s.passwordFile = d.passwordFile;
     if (d?.aclFile !== undefined) s.aclFile = d.aclFile;
+    if (d?.pskFile !== undefined) s.pskFile = d.pskFile;
     return Object.freeze(s as ListenerSecurity);
   }
 
@@ -174,6 +176,7 @@ export function listenerSecurity(config: BrokerConfig, index: number): ListenerS
   };
   if (config.passwordFile !== undefined) s.passwordFile = config.passwordFile;
   if (config.aclFile !== undefined) s.aclFile = config.aclFile;
+  if (config.pskFile !== undefined) s.pskFile = config.pskFile;
   return Object.freeze(s);
 }
 

@@ -87,6 +87,7 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('allow_anonymous', 'allowAnonymous', parseBool, { reloadable: true }),
   option('password_file', 'passwordFile', nonEmptyText, { reloadable: true, repeat: 'error' }),
   option('acl_file', 'aclFile', nonEmptyText, { reloadable: true, repeat: 'error' }),
+  option('psk_file', 'pskFile', nonEmptyText, { reloadable: true, repeat: 'error' }),
   option('allow_zero_length_clientid', 'allowZeroLengthClientId', parseBool, { reloadable: true }),
   option('auto_id_prefix', 'autoIdPrefix', nonEmptyText, { reloadable: true, repeat: 'error' }),
   // Mosquitto 2.0 logs that it is deprecated, and checks it all the same (handle_connect.c)

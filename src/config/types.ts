@@ -8,8 +8,14 @@ export type QueueDropPolicy = 'drop_newest' | 'drop_oldest';
 export type PersistenceDurability = 'sync' | 'batch' | 'off';
 
 export interface TlsConfig {
-  readonly certfile: string;
-  readonly keyfile: string;
+  /** absent on a TLS-PSK listener (psk_hint without certfile and keyfile) */
+  readonly certfile?: string;
+  readonly keyfile?: string;
+  /**
+   * mosquitto `psk_hint` on a listener without certfile/keyfile: TLS-PSK, the keys from the
+   * listener's psk_file (transport/tlsServer.ts); the hint is sent to clients
+   */
+  readonly pskHint?: string;
   readonly cafile?: string;
   /**
    * mosquitto `capath`: a directory of CA certificates named by subject hash (`c_rehash`:
@@ -45,6 +51,8 @@ export interface ListenerSecurity {
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
   readonly aclFile?: string;
+  /** mosquitto `psk_file`: the pre-shared keys of TLS-PSK listeners (auth/pskFile.ts) */
+  readonly pskFile?: string;
   readonly allowZeroLengthClientId: boolean;
   readonly autoIdPrefix: string;
 }
@@ -100,6 +108,7 @@ export interface BrokerConfig {
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
   readonly aclFile?: string;
+  readonly pskFile?: string;
   /**
    * `plugin …/mosquitto_dynamic_security.so` with `plugin_opt_config_file`: clients, groups and
    * roles managed at run time through `$CONTROL/dynamic-security/v1`; it decides before

@@ -11,7 +11,9 @@
  * file is not consulted and allow_anonymous does not apply; no certificate, or no CN (or one
  * with a NUL in it), refuses the connection with "bad user name or password" (3.1.1: return
  * code 4; v5: 0x86). On a listener without TLS the options do nothing (Mosquitto tests
- * `listener->ssl_ctx`), and the CONNECT's credentials are checked as usual.
+ * `listener->ssl_ctx`), and the CONNECT's credentials are checked as usual. On a TLS-PSK
+ * listener use_identity_as_username takes the PSK identity of the handshake, as Mosquitto's
+ * psk_server_callback does, and use_subject_as_username finds no certificate.
  * Known difference: an attribute whose OID OpenSSL has no name for prints its value as text,
  * where Mosquitto prints `#` and the hex of its DER encoding.
  * called from: worker
@@ -19,6 +21,7 @@
 import type { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import type { TlsConfig } from '../config/types.ts';
+import { pskIdentityOf } from '../auth/pskFile.ts';
 
 /**
  * A byte stream that knows its TLS peer: tls.TLSSocket, and the streams of WebSocket-over-TLS
@@ -41,6 +44,8 @@ function peerCertificate(stream: Duplex): X509Certificate | undefined {
  */
 export function certificateUsername(tls: TlsConfig | undefined, stream: Duplex): string | null | undefined {
   if (tls === undefined || !(tls.useIdentityAsUsername || tls.useSubjectAsUsername === true)) return undefined;
+  // TLS-PSK: the identity of the key (Mosquitto's psk_server_callback); no certificate for a subject
+  if (tls.certfile === undefined) return tls.useIdentityAsUsername ? pskIdentityOf(stream) ?? null : null;
   const cert = peerCertificate(stream);
   if (cert === undefined) return null;
   if (tls.useIdentityAsUsername) return commonName(cert);

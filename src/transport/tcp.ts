@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.ts';
 import type { BindAddress } from './bindAddresses.ts';
-import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsServer.ts';
+import { guardTlsServer, tlsServerOptions, type PskKeys, type TlsClientEvents } from './tlsServer.ts';
 
 /**
  * Opens one socket of a listener, at `address`, in this worker. Every worker listens on every
@@ -10,7 +10,8 @@ import { guardTlsServer, tlsServerOptions, type TlsClientEvents } from './tlsSer
  * "Connections"). `admit` sees each
  * connection at its TCP accept, before any TLS handshake; one it refuses, it has destroyed. A TLS
  * client reaches `onSocket` once its handshake and certificate have passed; `events` is told of
- * each admitted TLS connection and of each one the handshake turns away.
+ * each admitted TLS connection and of each one the handshake turns away; `pskKeys` are the keys
+ * of a TLS-PSK listener.
  * called from: worker
  */
 export function listen(
@@ -21,10 +22,11 @@ export function listen(
   admit: (socket: Socket) => boolean,
   onSocket: (socket: Socket) => void,
   events: TlsClientEvents,
+  pskKeys?: PskKeys,
 ): Promise<Server> {
   let server: Server;
   if (listener.tls !== undefined) {
-    const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls), noDelay });
+    const tlsServer = createTlsServer({ ...tlsServerOptions(listener.port, listener.tls, pskKeys), noDelay });
     const gate = guardTlsServer(tlsServer, listener.port, listener.tls, events, admit);
     tlsServer.on('secureConnection', (socket: TLSSocket) => gate.admit(socket) && onSocket(socket));
     server = tlsServer;

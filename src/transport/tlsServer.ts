@@ -28,6 +28,16 @@ import { CertificateGate, CrlCheck } from './crlCheck.ts';
 import { opensslErrorString, verifyErrorText } from './tlsRejection.ts';
 import type { TlsConfig } from '../config/types.ts';
 import { nodeCiphers } from '../config/tlsCiphers.ts';
+import { notePskIdentity } from '../auth/pskFile.ts';
+
+/** The key of a TLS-PSK identity, from the listener's psk_file as it is now (a reload replaces it); undefined: unknown. */
+export type PskKeys = (identity: string) => Buffer | undefined;
+
+/**
+ * The TLS 1.2 ciphers of a TLS-PSK listener without `ciphers`: Mosquitto's default (net.c),
+ * which holds the PSK ciphers; Node's default excludes them (!PSK). TLS 1.3 keeps its suites.
+ */
+const PSK_DEFAULT_CIPHERS = 'DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:@STRENGTH';
 
 const MIN_VERSION: Readonly<Record<NonNullable<TlsConfig['tlsVersion']>, SecureVersion>> = {
   'tlsv1.1': 'TLSv1.1',
@@ -41,30 +51,43 @@ function message(err: unknown): string {
 
 /**
  * Options for tls.createServer / https.createServer. `port` is the configured one, for messages.
+ * A TLS-PSK listener (psk_hint, no certificate) sends its hint and takes the key of the
+ * client's identity from `pskKeys`: an identity without one fails the handshake, as Mosquitto's
+ * psk_server_callback answers 0; the identity is kept on the socket (use_identity_as_username).
  * @throws Error naming the listener, option and file when a file is unreadable or refused.
  */
-export function tlsServerOptions(port: number, tls: TlsConfig): TlsOptions {
+export function tlsServerOptions(port: number, tls: TlsConfig, pskKeys?: PskKeys): TlsOptions {
   const read = reader(port);
   const options: TlsOptions = {
-    cert: read('certfile', tls.certfile),
-    key: read('keyfile', tls.keyfile),
     requestCert: tls.requireCertificate,
     rejectUnauthorized: tls.requireCertificate,
     honorCipherOrder: true,
   };
+  if (tls.certfile !== undefined && tls.keyfile !== undefined) {
+    options.cert = read('certfile', tls.certfile);
+    options.key = read('keyfile', tls.keyfile);
+  } else if (tls.pskHint !== undefined) {
+    options.pskIdentityHint = tls.pskHint;
+    options.pskCallback = (socket, identity) => {
+      const key = pskKeys?.(identity);
+      if (key === undefined) return null;
+      notePskIdentity(socket, identity);
+      return key;
+    };
+  }
   const ca: Buffer[] = [];
   if (tls.cafile !== undefined) ca.push(read('cafile', tls.cafile));
   if (tls.capath !== undefined) ca.push(...hashedCertificates(port, tls.capath, read));
   if (ca.length > 0) options.ca = ca;
   if (tls.dhparamfile !== undefined) options.dhparam = read('dhparamfile', tls.dhparamfile);
   if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
-  const ciphers = nodeCiphers(tls);
+  const ciphers = nodeCiphers(tls.pskHint !== undefined && tls.certfile === undefined && tls.ciphers === undefined ? { ...tls, ciphers: PSK_DEFAULT_CIPHERS } : tls);
   if (ciphers !== undefined) options.ciphers = ciphers;
   // what the server will build, built once here so that a refusal names the listener
   try {
     createSecureContext(options);
   } catch (err) {
-    const files = [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
+    const files = tls.certfile === undefined ? [`psk_hint '${tls.pskHint}'`] : [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
     if (tls.cafile !== undefined) files.push(`cafile '${tls.cafile}'`);
     if (tls.capath !== undefined) files.push(`capath '${tls.capath}'`);
     if (tls.dhparamfile !== undefined) files.push(`dhparamfile '${tls.dhparamfile}'`);
@@ -156,8 +179,8 @@ export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, 
  * crlfile; culex re-reads every file of the listener (cafile, capath and dhparamfile too).
  * @throws Error naming the listener and the file; the server then keeps what it had.
  */
-export function reloadTlsFiles(server: TlsServer, port: number, tls: TlsConfig): void {
-  const options = tlsServerOptions(port, tls);
+export function reloadTlsFiles(server: TlsServer, port: number, tls: TlsConfig, pskKeys?: PskKeys): void {
+  const options = tlsServerOptions(port, tls, pskKeys);
   const crls = tlsCrlCheck(port, tls);
   server.setSecureContext(options);
   const gate = gates.get(server);

@@ -53,7 +53,8 @@ export type ToWorker =
   /**
    * configuration reload (SIGHUP): `config` is the running configuration from now on (reloadable
    * options changed, the others as before); `aclFiles` the text of each acl_file it names, as the
-   * main thread read and checked it (every worker applies the same rules); `remoteAuth` as in
+   * main thread read and checked it (every worker applies the same rules), `pskFiles` the same
+   * for each psk_file; `remoteAuth` as in
    * WorkerInit; `recheck`: the password rules changed, so every connected client is checked
    * again. Answered by 'reloaded' with the same id.
    */
@@ -62,6 +63,7 @@ export type ToWorker =
       readonly id: number;
       readonly config: BrokerConfig;
       readonly aclFiles: Readonly<Record<string, string>>;
+      readonly pskFiles: Readonly<Record<string, string>>;
       readonly remoteAuth: boolean;
       readonly recheck: boolean;
       /** the TLS listeners (indices) whose files the main thread read again without an error: read them again */

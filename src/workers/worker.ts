@@ -3,6 +3,7 @@
  * routing state. Talks to the main thread only through messages.ts.
  * called from: worker
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -21,6 +22,7 @@ import { createLogger, logOptions } from '../log.ts';
 import { listen } from '../transport/tcp.ts';
 import type { BindAddress } from '../transport/bindAddresses.ts';
 import { readDirect } from '../transport/directRead.ts';
+import { parsePskFile } from '../auth/pskFile.ts';
 import { reloadTlsFiles, type TlsClientEvents } from '../transport/tlsServer.ts';
 import { CERTIFICATE_VERIFY_FAILED } from '../transport/tlsRejection.ts';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../protocol/framer.ts';
@@ -166,6 +168,22 @@ function firstSeqAbove(max: number, index: number, workers: number): number {
 const servers: Server[] = [];
 /** the TLS servers (MQTT and WebSocket listeners, the private door included) and their listener's index, for reloads */
 const tlsServers: { readonly server: TlsServer; readonly index: number }[] = [];
+
+/**
+ * Each TLS-PSK listener's keys (its psk_file), by listener index: read here at start (the main
+ * thread has checked the files), replaced by a reload's (ToWorker 'reload' pskFiles). The
+ * handshakes that follow look them up through pskKeysOf(index).
+ */
+let pskKeys: (ReadonlyMap<string, Buffer> | undefined)[] = [];
+/** Reads every TLS-PSK listener's keys; all or none replace the running ones. @throws ConfigError, Error */
+function loadPskKeys(read: (path: string) => string): void {
+  pskKeys = config.listeners.map((l, i) => {
+    const file = l.tls?.pskHint !== undefined && l.tls.certfile === undefined ? listenerSecurity(config, i).pskFile : undefined;
+    return file === undefined ? undefined : parsePskFile(read(file), file);
+  });
+}
+loadPskKeys((path) => readFileSync(path, 'utf8'));
+const pskKeysOf = (index: number) => (identity: string): Buffer | undefined => pskKeys[index]?.get(identity);
 /** a full collection once the worker goes idle after a burst (idleCollector.ts) */
 const idleCollector = collectWhenIdle({
   waiting: () => store?.writing === true,
@@ -359,7 +377,7 @@ function serveAt(listener: ListenerConfig, index: number, address: BindAddress, 
       const conn = new Connection(socket, broker, outbox, context, socket);
       if (!readDirect(socket, conn)) socket.on('data', Connection.onStreamData);
       outbox.add(conn);
-    }, tlsClientEvents);
+    }, tlsClientEvents, pskKeysOf(index));
 }
 
 /**
@@ -387,11 +405,20 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
   broker.reconfigure(config, dynsec ?? acl);
   outbox.maxConnectTime = config.maxConnectTime;
   for (const c of contexts) (c as { security: ListenerSecurity }).security = listenerSecurity(config, c.index);
+  try {
+    loadPskKeys((path) => {
+      const text = msg.pskFiles[path];
+      if (text === undefined) throw new Error(`${path}: not read by the main thread`);
+      return text;
+    });
+  } catch (err) {
+    log.error(`reload: psk_file not applied, keeping the running keys: ${err instanceof Error ? err.message : String(err)}`);
+  }
   for (const { server, index } of tlsServers) {
     const listener = config.listeners[index]!;
     if (!msg.tlsListeners.includes(index) || listener.tls === undefined) continue;
     try {
-      reloadTlsFiles(server, listener.port, listener.tls);
+      reloadTlsFiles(server, listener.port, listener.tls, pskKeysOf(index));
     } catch (err) {
       log.error(`reload: ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files`);
     }

@@ -45,8 +45,6 @@ describe('Mosquitto options culex does not implement', () => {
   const weakening: [line: string, pattern: RegExp][] = [
     ['check_retain_source true', /check_retain_source true/],
     ['websockets_origin https://example.com', /websockets_origin/],
-    ['psk_hint hint', /TLS-PSK/],
-    ['psk_file /etc/psk', /TLS-PSK/],
     ['tls_engine pkcs11', /engines/],
     ['tls_keyform engine', /keys must be PEM/],
     ['tls_engine_kpass_sha1 00', /engines/],

@@ -77,8 +77,8 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   tls_keyform: { silent: 'pem', refused: 'engine' },
   tls_engine: { refused: 'pkcs11' },
   tls_engine_kpass_sha1: { refused: '00' },
-  psk_hint: { refused: 'hint' },
-  psk_file: { refused: '/etc/psk' },
+  psk_hint: { effect: 'test/system/tls-psk.test.ts' },
+  psk_file: { effect: 'test/system/tls-psk.test.ts' },
   // authentication and access
   per_listener_settings: { effect: T.perListener },
   allow_anonymous: { effect: T.auth },

@@ -139,3 +139,24 @@ describe('ciphers and ciphers_tls1.3 are checked by OpenSSL at load', () => {
     assert.equal(only13.split(':').filter((n) => n.startsWith('TLS_')).length, 1);
   });
 });
+
+describe('TLS-PSK: psk_hint and psk_file', () => {
+  test('psk_hint on an MQTT listener without certificates makes it a TLS-PSK listener; psk_file is a security option (per listener with per_listener_settings)', () => {
+    const { config, warnings } = load('listener 8883\npsk_hint sensors\nuse_identity_as_username true\ntls_version tlsv1.2\npsk_file /etc/psk\n');
+    assert.deepEqual(config.listeners[0]!.tls, { pskHint: 'sensors', requireCertificate: false, useIdentityAsUsername: true, tlsVersion: 'tlsv1.2' });
+    assert.equal(config.pskFile, '/etc/psk');
+    assert.deepEqual(warnings, []);
+    const per = load('per_listener_settings true\nlistener 8883\npsk_hint a\npsk_file /a\nlistener 8884\npsk_hint b\npsk_file /b\n').config;
+    assert.deepEqual(per.listeners.map((l) => l.security?.pskFile), ['/a', '/b']);
+  });
+
+  test('psk_hint is noted as ignored where Mosquitto ignores it: a listener with certificates, a websockets listener; a second one is an error', () => {
+    const withCertificates = load('listener 8883\ncertfile /c\nkeyfile /k\npsk_hint x\n');
+    assert.equal(withCertificates.config.listeners[0]!.tls!.pskHint, undefined);
+    assert.match(withCertificates.warnings.join('\n'), /listener 8883: psk_hint ignored: the listener has certificates, and then offers no PSK/);
+    const websockets = load('listener 9001\nprotocol websockets\npsk_hint x\n');
+    assert.equal(websockets.config.listeners[0]!.tls, undefined);
+    assert.match(websockets.warnings.join('\n'), /listener 9001: psk_hint ignored: websockets listeners have no TLS-PSK/);
+    assert.match(parseError('listener 8883\npsk_hint a\npsk_hint b\n').message, /tls\.conf:3: .*psk_hint/);
+  });
+});
