@@ -19,7 +19,7 @@ const HEX = /^[0-9a-fA-F]+$/;
  * `00` pair, then the number the digits spell in as few bytes as it takes (BN_hex2bn, BN_bn2bin),
  * so an odd number of digits reads as if a 0 led them.
  */
-function keyBytes(hex: string): Buffer {
+export function pskKeyBytes(hex: string): Buffer {
   let zeros = 0;
   while (hex.startsWith('00', 2 * zeros)) zeros++;
   const digits = hex.replace(/^0+/, '');
@@ -35,7 +35,7 @@ export function parsePskFile(text: string, file: string): Map<string, Buffer> {
   for (const { name, value, line } of pwfileEntries(text, file, 'identity')) {
     if (value === '') throw new ConfigError(file, line, `empty psk for identity "${name}"`);
     if (!HEX.test(value)) throw new ConfigError(file, line, `psk for identity "${name}" contains non-hexadecimal characters`);
-    const key = keyBytes(value);
+    const key = pskKeyBytes(value);
     if (key.length > MAX_KEY_BYTES) throw new ConfigError(file, line, `psk for identity "${name}" is longer than ${MAX_KEY_BYTES} bytes`);
     keys.set(name, key);
   }

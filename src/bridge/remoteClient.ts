@@ -8,6 +8,8 @@
  * called from: worker
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { pskKeyBytes } from '../auth/pskFile.ts';
+import { MOSQUITTO_DEFAULT_CIPHERS } from '../config/tlsCiphers.ts';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,6 +62,11 @@ export function bridgeTlsOptions(t: BridgeTls, host: string): ConnectionOptions 
     ...(isIP(host) === 0 ? { servername: host } : {}),
     // bridge_insecure: the certificate chain is checked, its host name is not
     ...(t.insecure ? { checkServerIdentity: () => undefined } : {}),
+    // TLS-PSK: the key authenticates the remote, which has no certificate to check; TLS 1.2
+    // with Mosquitto's cipher list, which holds the PSK ciphers Node's default leaves out
+    ...(t.psk !== undefined
+      ? { pskCallback: () => ({ identity: t.pskIdentity!, psk: pskKeyBytes(t.psk!) }), ciphers: MOSQUITTO_DEFAULT_CIPHERS, checkServerIdentity: () => undefined }
+      : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface BridgeDraft {
   insecure: boolean;
   alpn: string | undefined;
   tlsVersion: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3' | undefined;
+  pskIdentity: string | undefined;
+  psk: string | undefined;
   keepalive: number;
   restart: BridgeConfig['restart'];
   startType: 'automatic' | 'lazy' | 'once';
@@ -69,6 +71,8 @@ export function newBridgeDraft(rest: string, file: string, line: number): Bridge
     insecure: false,
     alpn: undefined,
     tlsVersion: undefined,
+    pskIdentity: undefined,
+    psk: undefined,
     keepalive: 60,
     restart: { kind: 'backoff', base: 5, cap: 30 },
     startType: 'automatic',
@@ -86,8 +90,6 @@ export function newBridgeDraft(rest: string, file: string, line: number): Bridge
 
 /** Bridge options Mosquitto 2.0 knows that culex refuses, with the reason. */
 const REFUSED: Readonly<Record<string, string>> = {
-  bridge_identity: 'culex bridges do not support TLS-PSK',
-  bridge_psk: 'culex bridges do not support TLS-PSK',
   bridge_require_ocsp: 'culex bridges do not check OCSP',
   bridge_ciphers: 'culex bridges use Node\'s default TLS ciphers',
   'bridge_ciphers_tls1.3': 'culex bridges use Node\'s default TLS ciphers',
@@ -103,7 +105,7 @@ const REFUSED: Readonly<Record<string, string>> = {
 /** Every option name this module handles (the needs-bridge check and "did you mean"). */
 export const BRIDGE_OPTION_NAMES: readonly string[] = [
   'address', 'addresses', 'bridge_attempt_unsubscribe', 'bridge_cafile', 'bridge_alpn', 'bridge_capath',
-  'bridge_certfile', 'bridge_insecure', 'bridge_keyfile', 'bridge_max_packet_size', 'bridge_outgoing_retain',
+  'bridge_certfile', 'bridge_identity', 'bridge_insecure', 'bridge_psk', 'bridge_keyfile', 'bridge_max_packet_size', 'bridge_outgoing_retain',
   'bridge_protocol_version', 'bridge_tls_version', 'cleansession', 'clientid', 'idle_timeout', 'keepalive_interval',
   'local_cleansession', 'local_clientid', 'local_password', 'local_username', 'notification_topic', 'notifications',
   'notifications_local_only', 'password', 'remote_clientid', 'remote_password', 'remote_username', 'restart_timeout',
@@ -160,6 +162,11 @@ export function applyBridgeOption(d: BridgeDraft, key: string, rest: string, war
       if (d.insecure) warn('bridge_insecure true: the remote broker\'s certificate host name is not checked');
       return;
     case 'bridge_alpn': d.alpn = parseText(rest); return;
+    case 'bridge_identity': d.pskIdentity = parseText(rest); return;
+    case 'bridge_psk':
+      d.psk = parseText(rest);
+      if (!/^[0-9a-fA-F]+$/.test(d.psk)) throw new OptionValueError(`bridge_psk must be hexadecimal (no 0x), as Mosquitto reads it`);
+      return;
     case 'bridge_tls_version': d.tlsVersion = parseEnum(rest, ['tlsv1.1', 'tlsv1.2', 'tlsv1.3'] as const); return;
     case 'keepalive_interval': d.keepalive = parseInteger(rest, 0, 65535); return;
     case 'restart_timeout': d.restart = parseRestart(rest, warn); return;
@@ -263,7 +270,14 @@ export function finishBridge(d: BridgeDraft): BridgeConfig {
   if (d.topics.length === 0) throw new OptionValueError(`bridge '${d.name}' has no topic`);
   const remoteClientId = d.remoteClientId ?? `${hostname()}.${d.name}`;
   const localClientId = d.localClientId ?? `local.${remoteClientId}`;
-  const tlsUsed = d.cafile !== undefined || d.capath !== undefined || d.certfile !== undefined;
+  const tlsUsed = d.cafile !== undefined || d.capath !== undefined || d.certfile !== undefined || d.psk !== undefined;
+  // Mosquitto's config__check: "cannot use both certificate and psk encryption in a single bridge"
+  if (d.psk !== undefined && (d.certfile !== undefined || d.cafile !== undefined || d.capath !== undefined)) {
+    throw new OptionValueError(`bridge '${d.name}': bridge_psk and certificates (bridge_cafile, bridge_capath, bridge_certfile) cannot be used together`);
+  }
+  if ((d.psk === undefined) !== (d.pskIdentity === undefined)) {
+    throw new OptionValueError(`bridge '${d.name}': bridge_identity and bridge_psk go together`);
+  }
   if ((d.certfile === undefined) !== (d.keyfile === undefined)) {
     throw new OptionValueError(`bridge '${d.name}': bridge_certfile and bridge_keyfile go together`);
   }
@@ -294,6 +308,7 @@ export function finishBridge(d: BridgeDraft): BridgeConfig {
             ...(d.keyfile !== undefined ? { keyfile: d.keyfile } : {}),
             ...(d.alpn !== undefined ? { alpn: d.alpn } : {}),
             ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
+            ...(d.psk !== undefined ? { pskIdentity: d.pskIdentity!, psk: d.psk } : {}),
           }),
         }
       : {}),

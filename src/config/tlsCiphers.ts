@@ -15,6 +15,13 @@ import { OptionValueError } from './errors.ts';
 import type { TlsConfig } from './types.ts';
 import type { Warn } from './schema.ts';
 
+/**
+ * Mosquitto's TLS 1.2 cipher list when `ciphers` is not set (net.c, and its client library),
+ * which holds the PSK ciphers; Node's default excludes them (!PSK). TLS-PSK listeners and
+ * bridges use it.
+ */
+export const MOSQUITTO_DEFAULT_CIPHERS = 'DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:@STRENGTH';
+
 /** TLS 1.3 suite names start with this; Node.js routes names by it (lib/internal/tls/secure-context.js). */
 const SUITE_PREFIX = 'TLS_';
 

@@ -227,6 +227,9 @@ export interface BridgeTls {
   readonly insecure: boolean;
   readonly alpn?: string;
   readonly tlsVersion?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3';
+  /** bridge_identity and bridge_psk (hex): TLS-PSK instead of certificates */
+  readonly pskIdentity?: string;
+  readonly psk?: string;
 }
 
 /** A Mosquitto bridge: an outbound MQTT connection from this broker to a remote one. */

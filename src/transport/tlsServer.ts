@@ -27,17 +27,12 @@ import { createSecureContext, type SecureVersion, type Server as TlsServer, type
 import { CertificateGate, CrlCheck } from './crlCheck.ts';
 import { opensslErrorString, verifyErrorText } from './tlsRejection.ts';
 import type { TlsConfig } from '../config/types.ts';
-import { nodeCiphers } from '../config/tlsCiphers.ts';
+import { MOSQUITTO_DEFAULT_CIPHERS, nodeCiphers } from '../config/tlsCiphers.ts';
 import { notePskIdentity } from '../auth/pskFile.ts';
 
 /** The key of a TLS-PSK identity, from the listener's psk_file as it is now (a reload replaces it); undefined: unknown. */
 export type PskKeys = (identity: string) => Buffer | undefined;
 
-/**
- * The TLS 1.2 ciphers of a TLS-PSK listener without `ciphers`: Mosquitto's default (net.c),
- * which holds the PSK ciphers; Node's default excludes them (!PSK). TLS 1.3 keeps its suites.
- */
-const PSK_DEFAULT_CIPHERS = 'DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:@STRENGTH';
 
 const MIN_VERSION: Readonly<Record<NonNullable<TlsConfig['tlsVersion']>, SecureVersion>> = {
   'tlsv1.1': 'TLSv1.1',
@@ -81,7 +76,7 @@ export function tlsServerOptions(port: number, tls: TlsConfig, pskKeys?: PskKeys
   if (ca.length > 0) options.ca = ca;
   if (tls.dhparamfile !== undefined) options.dhparam = read('dhparamfile', tls.dhparamfile);
   if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
-  const ciphers = nodeCiphers(tls.pskHint !== undefined && tls.certfile === undefined && tls.ciphers === undefined ? { ...tls, ciphers: PSK_DEFAULT_CIPHERS } : tls);
+  const ciphers = nodeCiphers(tls.pskHint !== undefined && tls.certfile === undefined && tls.ciphers === undefined ? { ...tls, ciphers: MOSQUITTO_DEFAULT_CIPHERS } : tls);
   if (ciphers !== undefined) options.ciphers = ciphers;
   // what the server will build, built once here so that a refusal names the listener
   try {

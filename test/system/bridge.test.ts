@@ -369,6 +369,35 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
   });
 });
 
+describe('TLS-PSK to the real Mosquitto 2.0.11 (bridge_identity / bridge_psk)', { skip }, () => {
+  test('the bridge connects with the identity\'s key (Mosquitto logs the identity as its username) and carries messages; with a wrong key the handshake fails and nothing is connected', async () => {
+    const tmp = tempDir('culex-bridge-psk-');
+    cleanups.push(tmp.cleanup);
+    const keys = path.join(tmp.dir, 'psk');
+    writeFileSync(keys, 'edge:0123456789\n');
+    const pskPort = await freePort();
+    const remote = await startMosquitto([
+      'allow_anonymous true', `listener ${pskPort} 127.0.0.1`, 'psk_hint remote', 'use_identity_as_username true', `psk_file ${keys}`,
+    ], undefined, tmp.dir);
+    const block = (name: string, psk: string): string[] => [
+      `connection ${name}`, `address 127.0.0.1:${pskPort}`, `remote_clientid ${uniqueId(name)}`, 'restart_timeout 1', 'topic t/# out 1',
+      'bridge_identity edge', `bridge_psk ${psk}`,
+    ];
+    const local = await h.broker({ bridges: bridgesOf(block('good', '0123456789')) });
+    const sub = await h.connect(remote.url);
+    await sub.subscribeAsync('t/#', { qos: 1 });
+    await settled(sub, await h.connect(local.url), 't/probe');
+    assert.match(remote.log(), /New bridge connected from 127\.0\.0\.1:\d+ as good\S+ \(.*u'edge'\)/);
+    const wrong = await h.broker({ bridges: bridgesOf(block('wrong', '0123456788')) });
+    const deadline = Date.now() + 10_000;
+    while (!/OpenSSL Error\[0\]: .*binder does not verify|failed: .*binder does not verify/.test(remote.log())) {
+      assert.ok(Date.now() < deadline, `Mosquitto never refused the wrong key:\n${remote.log()}`);
+      await sleep(100);
+    }
+    assert.equal((await wrong.stats()).bridge_wrong_up, 0, 'the bridge with the wrong key is not connected');
+  });
+});
+
 describe('try_private', () => {
   test('a remote that refuses the bridge bit (CONNACK 1) is tried again without it, as Mosquitto', async () => {
     const levels: number[] = [];

@@ -71,10 +71,18 @@ describe('bridge configuration', () => {
   });
 
   test('bridge options culex does not implement are refused naming the line, never ignored', () => {
-    for (const line of ['bridge_psk 00', 'bridge_identity x', 'bridge_bind_address 10.0.0.2', 'bridge_require_ocsp true', 'bridge_ciphers HIGH']) {
+    for (const line of ['bridge_bind_address 10.0.0.2', 'bridge_require_ocsp true', 'bridge_ciphers HIGH']) {
       assert.match(refusal(`connection c\naddress h\ntopic a\n${line}`), /b\.conf:5: .* is not implemented by culex/, line);
     }
   });
+  test('bridge_identity and bridge_psk: TLS-PSK, together only, hex only, never with certificates (Mosquitto\'s config__check)', () => {
+    const cfg = parseConfig('listener 1883\nconnection c\naddress h\ntopic a/#\nbridge_identity edge\nbridge_psk 00ff\n', 'b.conf');
+    assert.deepEqual(cfg.config.bridges![0]!.tls, { insecure: false, pskIdentity: 'edge', psk: '00ff' });
+    assert.match(refusal('connection c\naddress h\ntopic a\nbridge_psk 0x12'), /b\.conf:5: .*bridge_psk must be hexadecimal/);
+    assert.match(refusal('connection c\naddress h\ntopic a\nbridge_psk 12'), /bridge_identity and bridge_psk go together/);
+    assert.match(refusal('connection c\naddress h\ntopic a\nbridge_identity e\nbridge_psk 12\nbridge_cafile /ca'), /bridge_psk and certificates .* cannot be used together/);
+  });
+
   test('the connection and TLS options reach the bridge: keepalive_interval, clientid (the old name of remote_clientid), bridge_attempt_unsubscribe, bridge_outgoing_retain, bridge_capath, bridge_insecure, bridge_alpn, bridge_tls_version; local_username/local_password are warned (Mosquitto 2.0 gives them to plugins only)', () => {
     const cfg = parseConfig('listener 1883\nconnection c\naddress h\ntopic a/#\nkeepalive_interval 15\nclientid edge-1\nbridge_attempt_unsubscribe false\n' +
       'bridge_outgoing_retain false\nbridge_capath /etc/ssl/certs\nbridge_insecure true\nbridge_alpn mqtt\nbridge_tls_version tlsv1.3\nlocal_username u\nlocal_password p\n', 'b.conf');
