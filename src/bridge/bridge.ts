@@ -16,6 +16,7 @@
  * (try_private), which the remote honours if it is Mosquitto.
  * called from: worker
  */
+import { connackRefusalLine } from './connackRefusal.ts';
 import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IPublishPacket, IPublishPacket as PublishPacket } from 'mqtt-packet';
 import type { Broker } from '../broker/broker.ts';
@@ -223,7 +224,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       this.afterClose();
       return;
     }
-    this.log.notice(`bridge ${cfg.name}: connecting to ${address.host}:${address.port}`);
+    // Mosquitto's line (bridge.c bridge__connect)
+    this.log.notice(`Connecting bridge ${cfg.name} (${address.host}:${address.port})`);
     this.remote = new RemoteClient({
       host: address.host,
       port: address.port,
@@ -402,6 +404,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
       // the remote does not know the bridge bit: as Mosquitto, the next attempts go without it
       this.privateAccepted = false;
     }
+    if (refusedCode !== undefined) this.log.write('error', connackRefusalLine(this.config.protocolVersion, refusedCode));
     this.log.notice(`bridge ${this.config.name}: ${wasOpen ? 'disconnected' : 'connection failed'}: ${reason}`);
     if (wasOpen) {
       counters.bridgeDisconnects++;

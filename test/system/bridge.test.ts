@@ -14,7 +14,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { parseConfig } from '../../src/config/load.ts';
 import type { BridgeConfig } from '../../src/config/types.ts';
-import { freePort, tempDir, waitForPort, writePasswordFile } from '../helpers/broker.ts';
+import { freePort, startCli, startMosquittoCli, tempDir, waitForPort, writePasswordFile, type CliProcess } from '../helpers/broker.ts';
 import { Harness, Inbox, sleep, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { brokerDir, cleanupBrokerProcesses, startBrokerProcess } from '../helpers/brokerProcess.ts';
 import { makePki } from '../helpers/certs.ts';
@@ -181,6 +181,38 @@ describe('bridges to the real Mosquitto 2.0.11', { skip }, () => {
     });
     await waitState(remote.url.replace('mqtt://', 'mqtt://edge:s3cret@'), `$SYS/broker/connection/${id}/state`, '1');
     await waitState(local.url, `$SYS/broker/connection/${id}/state`, '1');
+  });
+
+  test('a remote that refuses the bridge (wrong remote_password): culex logs Mosquitto\'s lines, "Connecting bridge NAME (HOST:PORT)" and "Connection Refused: not authorised", as a Mosquitto bridge does', async () => {
+    const tmp = tempDir('culex-bridge-refused-');
+    cleanups.push(tmp.cleanup);
+    const passwd = writePasswordFile(tmp.dir, { edge: 's3cret' });
+    const remote = await startMosquitto(['allow_anonymous false', `password_file ${passwd}`], undefined, tmp.dir);
+    const lines = async (start: (conf: string) => CliProcess, extra: string[]): Promise<string[]> => {
+      const conf = path.join(tmp.dir, `local-${extra.length}.conf`);
+      writeFileSync(conf, [`listener ${await freePort()} 127.0.0.1`, 'allow_anonymous true', 'log_dest stderr', ...extra,
+        'connection refused', `address 127.0.0.1:${remote.port}`, `remote_clientid ${uniqueId('refused')}`, 'remote_username edge',
+        'remote_password wrong', 'restart_timeout 1', 'topic a/# out 1', ''].join('\n'));
+      const broker = start(conf);
+      try {
+        const deadline = Date.now() + 15_000;
+        while (!broker.output().includes('Connection Refused')) {
+          assert.ok(Date.now() < deadline, `no refusal logged:\n${broker.output()}`);
+          await sleep(100);
+        }
+        // Debian's Mosquitto (built with asynchronous name lookups) logs "Connecting bridge (step 1) …"
+        // and "(step 2) …" where its plain build logs "Connecting bridge …" once, as culex does
+        const found = broker.output().split('\n').map((l) => l.replace(/^\d+: /, '').replace(/^Connecting bridge \(step \d\) /, 'Connecting bridge '))
+          .filter((l) => /^(Connecting bridge|Connection Refused)/.test(l));
+        return found.filter((l, i) => l !== found[i - 1]).slice(0, 2);
+      } finally {
+        broker.kill();
+        await broker.exit;
+      }
+    };
+    const expected = await lines((conf) => startMosquittoCli(conf), ['user root']);
+    assert.deepEqual(expected, [`Connecting bridge refused (127.0.0.1:${remote.port})`, 'Connection Refused: not authorised']);
+    assert.deepEqual(await lines((conf) => startCli(['-c', conf], tmp.dir), []), expected);
   });
 
   test('$SYS/broker/connection/<remote_clientid>/state: 1 on both brokers while connected; 0 locally when the remote goes, 0 on the remote (the will) when culex stops', async () => {
