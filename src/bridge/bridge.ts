@@ -229,6 +229,7 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     this.remote = new RemoteClient({
       host: address.host,
       port: address.port,
+      localAddress: cfg.bindAddress,
       version: cfg.protocolVersion,
       bridgeBit: cfg.tryPrivate && !v5 && this.privateAccepted,
       tls,

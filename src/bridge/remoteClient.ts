@@ -36,6 +36,8 @@ export interface RemoteEvents {
 export interface RemoteOptions {
   readonly host: string;
   readonly port: number;
+  /** the local address to connect from (bridge_bind_address) */
+  readonly localAddress: string | undefined;
   readonly version: 3 | 4 | 5;
   /** the bridge bit in the protocol level (try_private) */
   readonly bridgeBit: boolean;
@@ -100,9 +102,8 @@ export class RemoteClient {
       ...opts.connect,
     } as IConnectPacket;
     const onOpen = (): void => this.send(connectPacket);
-    this.socket = opts.tls === undefined
-      ? netConnect({ host: opts.host, port: opts.port }, onOpen)
-      : tlsConnect({ host: opts.host, port: opts.port, ...opts.tls }, onOpen);
+    const to = { host: opts.host, port: opts.port, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}) };
+    this.socket = opts.tls === undefined ? netConnect(to, onOpen) : tlsConnect({ ...to, ...opts.tls }, onOpen);
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
     this.socket.on('drain', () => this.events.drain());

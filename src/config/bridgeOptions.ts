@@ -5,6 +5,7 @@
  * its line; none is accepted and ignored.
  * called from: main, tests
  */
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { BridgeConfig, BridgeTopic } from './types.ts';
 import { OptionValueError } from './errors.ts';
@@ -35,6 +36,7 @@ export interface BridgeDraft {
   tlsVersion: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3' | undefined;
   pskIdentity: string | undefined;
   psk: string | undefined;
+  bindAddress: string | undefined;
   keepalive: number;
   restart: BridgeConfig['restart'];
   startType: 'automatic' | 'lazy' | 'once';
@@ -73,6 +75,7 @@ export function newBridgeDraft(rest: string, file: string, line: number): Bridge
     tlsVersion: undefined,
     pskIdentity: undefined,
     psk: undefined,
+    bindAddress: undefined,
     keepalive: 60,
     restart: { kind: 'backoff', base: 5, cap: 30 },
     startType: 'automatic',
@@ -93,7 +96,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   bridge_require_ocsp: 'culex bridges do not check OCSP',
   bridge_ciphers: 'culex bridges use Node\'s default TLS ciphers',
   'bridge_ciphers_tls1.3': 'culex bridges use Node\'s default TLS ciphers',
-  bridge_bind_address: 'culex bridges connect from the default local address',
   bridge_max_topic_alias: 'culex bridges send no topic aliases (a Mosquitto 2.1 option)',
   bridge_receive_maximum: 'a Mosquitto 2.1 option',
   bridge_session_expiry_interval: 'a Mosquitto 2.1 option',
@@ -105,7 +107,7 @@ const REFUSED: Readonly<Record<string, string>> = {
 /** Every option name this module handles (the needs-bridge check and "did you mean"). */
 export const BRIDGE_OPTION_NAMES: readonly string[] = [
   'address', 'addresses', 'bridge_attempt_unsubscribe', 'bridge_cafile', 'bridge_alpn', 'bridge_capath',
-  'bridge_certfile', 'bridge_identity', 'bridge_insecure', 'bridge_psk', 'bridge_keyfile', 'bridge_max_packet_size', 'bridge_outgoing_retain',
+  'bridge_bind_address', 'bridge_certfile', 'bridge_identity', 'bridge_insecure', 'bridge_psk', 'bridge_keyfile', 'bridge_max_packet_size', 'bridge_outgoing_retain',
   'bridge_protocol_version', 'bridge_tls_version', 'cleansession', 'clientid', 'idle_timeout', 'keepalive_interval',
   'local_cleansession', 'local_clientid', 'local_password', 'local_username', 'notification_topic', 'notifications',
   'notifications_local_only', 'password', 'remote_clientid', 'remote_password', 'remote_username', 'restart_timeout',
@@ -163,6 +165,11 @@ export function applyBridgeOption(d: BridgeDraft, key: string, rest: string, war
       return;
     case 'bridge_alpn': d.alpn = parseText(rest); return;
     case 'bridge_identity': d.pskIdentity = parseText(rest); return;
+    case 'bridge_bind_address':
+      d.bindAddress = parseText(rest);
+      // Node binds a socket to an address only, where Mosquitto would also resolve a name
+      if (isIP(d.bindAddress) === 0) throw new OptionValueError(`bridge_bind_address must be an IP address (culex does not resolve a name here), not '${d.bindAddress}'`);
+      return;
     case 'bridge_psk':
       d.psk = parseText(rest);
       if (!/^[0-9a-fA-F]+$/.test(d.psk)) throw new OptionValueError(`bridge_psk must be hexadecimal (no 0x), as Mosquitto reads it`);
@@ -289,6 +296,7 @@ export function finishBridge(d: BridgeDraft): BridgeConfig {
     file: d.file,
     line: d.line,
     addresses: Object.freeze(d.addresses.map((a) => Object.freeze(a))),
+    ...(d.bindAddress !== undefined ? { bindAddress: d.bindAddress } : {}),
     roundRobin: d.roundRobin,
     topics: Object.freeze([...d.topics]),
     protocolVersion: d.protocolVersion,

@@ -430,6 +430,17 @@ describe('TLS-PSK to the real Mosquitto 2.0.11 (bridge_identity / bridge_psk)', 
   });
 });
 
+describe('bridge_bind_address', { skip }, () => {
+  test('the bridge connects from the address given: the real Mosquitto logs the bridge coming from 127.0.0.2', async () => {
+    const remote = await startMosquitto();
+    const local = await h.broker({ bridges: bridgesOf(bridgeBlock(remote.port, ['bridge_bind_address 127.0.0.2', 'topic b/# out 1'])) });
+    const sub = await h.connect(remote.url);
+    await sub.subscribeAsync('b/#', { qos: 1 });
+    await settled(sub, await h.connect(local.url), 'b/probe');
+    assert.match(remote.log(), /New bridge connected from 127\.0\.0\.2:\d+ as bridge-/);
+  });
+});
+
 describe('try_private', () => {
   test('a remote that refuses the bridge bit (CONNACK 1) is tried again without it, as Mosquitto', async () => {
     const levels: number[] = [];

@@ -71,10 +71,16 @@ describe('bridge configuration', () => {
   });
 
   test('bridge options culex does not implement are refused naming the line, never ignored', () => {
-    for (const line of ['bridge_bind_address 10.0.0.2', 'bridge_require_ocsp true', 'bridge_ciphers HIGH']) {
+    for (const line of ['bridge_require_ocsp true', 'bridge_ciphers HIGH']) {
       assert.match(refusal(`connection c\naddress h\ntopic a\n${line}`), /b\.conf:5: .* is not implemented by culex/, line);
     }
   });
+  test('bridge_bind_address: an IP address the bridge connects from; a name is refused naming the line', () => {
+    const cfg = parseConfig('listener 1883\nconnection c\naddress h\ntopic a/#\nbridge_bind_address 127.0.0.2\n', 'b.conf');
+    assert.equal(cfg.config.bridges![0]!.bindAddress, '127.0.0.2');
+    assert.match(refusal('connection c\naddress h\ntopic a\nbridge_bind_address localhost'), /b\.conf:5: .*bridge_bind_address must be an IP address/);
+  });
+
   test('bridge_identity and bridge_psk: TLS-PSK, together only, hex only, never with certificates (Mosquitto\'s config__check)', () => {
     const cfg = parseConfig('listener 1883\nconnection c\naddress h\ntopic a/#\nbridge_identity edge\nbridge_psk 00ff\n', 'b.conf');
     assert.deepEqual(cfg.config.bridges![0]!.tls, { insecure: false, pskIdentity: 'edge', psk: '00ff' });
