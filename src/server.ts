@@ -159,7 +159,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const addresses = await Promise.all(config.listeners.map((l) => bindAddresses(l, (w) => log.warning(w))));
   config.listeners.forEach((l, i) => {
     checkPortFree(l, addresses[i]!);
-    if (l.tls?.pskHint !== undefined && l.tls.certfile === undefined && listenerSecurity(config, i).pskFile === undefined) {
+    if (l.tls?.pskHint !== undefined && listenerSecurity(config, i).pskFile === undefined) {
       // Mosquitto's man page: "If this option is provided but psk_file is not, then no clients will be able to connect"
       log.warning(`listener ${l.port}: psk_hint without a psk_file: no client will be able to connect to it`);
     }

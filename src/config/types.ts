@@ -12,8 +12,9 @@ export interface TlsConfig {
   readonly certfile?: string;
   readonly keyfile?: string;
   /**
-   * mosquitto `psk_hint` on a listener without certfile/keyfile: TLS-PSK, the keys from the
-   * listener's psk_file (transport/tlsServer.ts); the hint is sent to clients
+   * mosquitto `psk_hint`, set only on a TLS-PSK listener (an MQTT listener without
+   * certfile/keyfile): the keys come from the listener's psk_file (transport/tlsServer.ts); the
+   * hint is sent to clients
    */
   readonly pskHint?: string;
   readonly cafile?: string;

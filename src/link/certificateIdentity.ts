@@ -45,7 +45,7 @@ function peerCertificate(stream: Duplex): X509Certificate | undefined {
 export function certificateUsername(tls: TlsConfig | undefined, stream: Duplex): string | null | undefined {
   if (tls === undefined || !(tls.useIdentityAsUsername || tls.useSubjectAsUsername === true)) return undefined;
   // TLS-PSK: the identity of the key (Mosquitto's psk_server_callback); no certificate for a subject
-  if (tls.certfile === undefined) return tls.useIdentityAsUsername ? pskIdentityOf(stream) ?? null : null;
+  if (tls.pskHint !== undefined) return tls.useIdentityAsUsername ? pskIdentityOf(stream) ?? null : null;
   const cert = peerCertificate(stream);
   if (cert === undefined) return null;
   if (tls.useIdentityAsUsername) return commonName(cert);

@@ -7,11 +7,10 @@ import { guardTlsServer, tlsServerOptions, type PskKeys, type TlsClientEvents } 
 /**
  * Opens one socket of a listener, at `address`, in this worker. Every worker listens on every
  * listener with reusePort, so the kernel spreads new connections across workers (DESIGN.md
- * "Connections"). `admit` sees each
- * connection at its TCP accept, before any TLS handshake; one it refuses, it has destroyed. A TLS
- * client reaches `onSocket` once its handshake and certificate have passed; `events` is told of
- * each admitted TLS connection and of each one the handshake turns away; `pskKeys` are the keys
- * of a TLS-PSK listener.
+ * "Connections"). `admit` sees each connection at its TCP accept, before any TLS handshake; one
+ * it refuses, it has destroyed. A TLS client reaches `onSocket` once its handshake and
+ * certificate have passed; `events` is told of each admitted TLS connection and of each one the
+ * handshake turns away; `pskKeys` are the keys of a TLS-PSK listener.
  * called from: worker
  */
 export function listen(

@@ -33,7 +33,6 @@ import { notePskIdentity } from '../auth/pskFile.ts';
 /** The key of a TLS-PSK identity, from the listener's psk_file as it is now (a reload replaces it); undefined: unknown. */
 export type PskKeys = (identity: string) => Buffer | undefined;
 
-
 const MIN_VERSION: Readonly<Record<NonNullable<TlsConfig['tlsVersion']>, SecureVersion>> = {
   'tlsv1.1': 'TLSv1.1',
   'tlsv1.2': 'TLSv1.2',
@@ -76,13 +75,13 @@ export function tlsServerOptions(port: number, tls: TlsConfig, pskKeys?: PskKeys
   if (ca.length > 0) options.ca = ca;
   if (tls.dhparamfile !== undefined) options.dhparam = read('dhparamfile', tls.dhparamfile);
   if (tls.tlsVersion !== undefined) options.minVersion = MIN_VERSION[tls.tlsVersion];
-  const ciphers = nodeCiphers(tls.pskHint !== undefined && tls.certfile === undefined && tls.ciphers === undefined ? { ...tls, ciphers: MOSQUITTO_DEFAULT_CIPHERS } : tls);
+  const ciphers = nodeCiphers(tls.pskHint !== undefined && tls.ciphers === undefined ? { ...tls, ciphers: MOSQUITTO_DEFAULT_CIPHERS } : tls);
   if (ciphers !== undefined) options.ciphers = ciphers;
   // what the server will build, built once here so that a refusal names the listener
   try {
     createSecureContext(options);
   } catch (err) {
-    const files = tls.certfile === undefined ? [`psk_hint '${tls.pskHint}'`] : [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
+    const files = tls.pskHint !== undefined ? [`psk_hint '${tls.pskHint}'`] : [`certfile '${tls.certfile}'`, `keyfile '${tls.keyfile}'`];
     if (tls.cafile !== undefined) files.push(`cafile '${tls.cafile}'`);
     if (tls.capath !== undefined) files.push(`capath '${tls.capath}'`);
     if (tls.dhparamfile !== undefined) files.push(`dhparamfile '${tls.dhparamfile}'`);

@@ -178,7 +178,7 @@ let pskKeys: (ReadonlyMap<string, Buffer> | undefined)[] = [];
 /** Reads every TLS-PSK listener's keys; all or none replace the running ones. @throws ConfigError, Error */
 function loadPskKeys(read: (path: string) => string): void {
   pskKeys = config.listeners.map((l, i) => {
-    const file = l.tls?.pskHint !== undefined && l.tls.certfile === undefined ? listenerSecurity(config, i).pskFile : undefined;
+    const file = l.tls?.pskHint !== undefined ? listenerSecurity(config, i).pskFile : undefined;
     return file === undefined ? undefined : parsePskFile(read(file), file);
   });
 }
