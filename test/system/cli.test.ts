@@ -222,7 +222,9 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
     const pid = Number(readFileSync(pidFile, 'utf8'));
     try {
       // setsid: the daemon leads a session of its own, not the test's
-      const sid = Number(spawnSync('ps', ['-o', 'sid=', '-p', String(pid)]).stdout.toString().trim());
+      // /proc/PID/stat: "pid (comm) state ppid pgrp session …"; comm may hold spaces, so count from its ')'
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
       assert.equal(sid, pid);
       assert.equal(spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'x', '-m', 'y']).status, 0);
       assert.match(readFileSync(logFile, 'utf8'), /culex version .* running/);
