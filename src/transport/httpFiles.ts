@@ -87,7 +87,8 @@ async function serve(root: string, req: IncomingMessage, res: ServerResponse, de
   } catch (err) {
     return answer(res, statusOf(err));
   }
-  if (file !== root && !file.startsWith(root + sep)) return answer(res, 403);
+  // within the directory: the directory itself, or below it (root is '/' only for http_dir /)
+  if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) return answer(res, 403);
   const info = await stat(file);
   if (info.isDirectory()) return answer(res, 302, { Location: `${raw}/` });
   if (!info.isFile()) return answer(res, 403);
