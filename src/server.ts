@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkPortFree } from './transport/portCheck.ts';
 import { bindAddresses, type BindAddress } from './transport/bindAddresses.ts';
-import { tlsCrlCheck, tlsServerOptions } from './transport/tlsServer.ts';
+import { checkTlsFiles } from './transport/tlsServer.ts';
 import { Worker } from 'node:worker_threads';
 import type { BrokerConfig } from './config/types.ts';
 import { listenerSecurity, needsPasswordCheck } from './config/listenerSecurity.ts';
@@ -397,16 +397,17 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const workerStats = async (): Promise<Record<string, number>[]> => (await observability.ask('counters')).map((r) => r?.counters ?? {});
 
   /**
-   * The TLS listeners whose files (certfile, keyfile, cafile, capath, crlfile, dhparamfile) read
-   * and load again, for the workers to take; each of the others keeps its running files, and
-   * Mosquitto's line says so.
+   * The certificate listeners whose files (certfile, keyfile, cafile, capath, crlfile,
+   * dhparamfile) read and load again, for the workers to take; each of the others keeps its
+   * running files, and Mosquitto's line says so. A TLS-PSK listener has no certificate to
+   * renew (its keys are the psk_file's, reloaded with the security files), as in Mosquitto's
+   * listeners__reload_all_certificates.
    */
   const tlsFilesReadable = (config: BrokerConfig): number[] =>
     config.listeners.flatMap((l, index) => {
-      if (l.tls === undefined) return [];
+      if (l.tls === undefined || l.tls.pskHint !== undefined) return [];
       try {
-        tlsServerOptions(l.port, l.tls);
-        tlsCrlCheck(l.port, l.tls);
+        checkTlsFiles(l.port, l.tls);
         return [index];
       } catch (err) {
         log.error(`Error when reloading certificate '${l.tls.certfile}' or key '${l.tls.keyfile}': ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files.`);

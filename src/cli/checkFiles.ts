@@ -10,7 +10,7 @@ import { parsePasswordFile } from '../auth/passwordFile.ts';
 import { parsePskFile } from '../auth/pskFile.ts';
 import { listenerSecurity } from '../config/listenerSecurity.ts';
 import type { BrokerConfig } from '../config/types.ts';
-import { tlsCrlCheck, tlsServerOptions } from '../transport/tlsServer.ts';
+import { checkTlsFiles } from '../transport/tlsServer.ts';
 import { httpFiles } from '../transport/httpFiles.ts';
 
 function reason(err: unknown): string {
@@ -44,10 +44,7 @@ export function checkFiles(config: BrokerConfig): { problems: string[]; warnings
     once('acl_file', security.aclFile, (text) => warnings.push(...parseAclFile(text, security.aclFile!).warnings));
     once('psk_file', security.pskFile, (text) => parsePskFile(text, security.pskFile!));
     try {
-      if (l.tls !== undefined) {
-        tlsServerOptions(l.port, l.tls);
-        tlsCrlCheck(l.port, l.tls);
-      }
+      if (l.tls !== undefined) checkTlsFiles(l.port, l.tls);
       httpFiles(l.port, l.httpDir, () => {});
     } catch (err) {
       problems.push(reason(err));

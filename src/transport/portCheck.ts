@@ -5,8 +5,9 @@
  * "Address already in use", when a socket already listens where one of the listener's addresses
  * would (bindAddresses.ts): on its port, at that address or a wildcard one (either side); an
  * IPv6 address (IPv6-only, as each of culex's) counts IPv6 sockets only, an IPv4 one counts IPv4
- * sockets and the IPv6 wildcard (which may be dual-stack). Read from /proc/net/tcp{,6} rather than probed with a bind: a probe that listens, even
- * briefly, is seen by whoever polls the port and answered with a reset. Elsewhere than Linux (no
+ * sockets and the IPv6 wildcard (which may be dual-stack). Read from /proc/net/tcp{,6} rather
+ * than probed with a bind: a probe that listens, even briefly, is seen by whoever polls the port
+ * and answered with a reset. Elsewhere than Linux (no
  * such tables, no SO_REUSEPORT balancing) the workers' own binds report a conflict.
  * called from: main thread
  */

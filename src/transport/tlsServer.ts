@@ -18,7 +18,7 @@
  * stops the start with an error naming the listener, the option and the file. A reload (SIGHUP)
  * reads them again for the handshakes that follow (reloadTlsFiles). guardTlsServer reports the
  * clients a listener turns away (failed handshakes, refused certificates) for the log.
- * called from: worker
+ * called from: worker (listeners), main (checks before start and reload)
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,6 +124,17 @@ export function tlsCrlCheck(port: number, tls: TlsConfig): CrlCheck | undefined 
   return tls.requireCertificate ? crls : undefined;
 }
 
+/**
+ * Reads and checks every TLS file of a listener as a start or a reload would (OpenSSL must
+ * accept them together, the crlfile must hold a usable CRL), for `culex check` and a reload's
+ * check before the workers take the files.
+ * @throws Error naming the listener and the file
+ */
+export function checkTlsFiles(port: number, tls: TlsConfig): void {
+  tlsServerOptions(port, tls);
+  tlsCrlCheck(port, tls);
+}
+
 /** each TLS server's gate, for reloadTlsFiles */
 const gates = new WeakMap<TlsServer, CertificateGate>();
 
@@ -167,14 +178,14 @@ export function guardTlsServer(server: TlsServer, port: number, tls: TlsConfig, 
 }
 
 /**
- * A reload (SIGHUP, as Mosquitto's listeners__reload_all_certificates): the listener's files are
- * read again and the handshakes that follow use them (a renewed certificate, a new CRL);
- * connected clients keep their sessions. Mosquitto 2.0.11 re-reads certfile, keyfile and
+ * A reload (SIGHUP, as Mosquitto's listeners__reload_all_certificates) of a certificate
+ * listener: its files are read again and the handshakes that follow use them (a renewed
+ * certificate, a new CRL); connected clients keep their sessions. Mosquitto 2.0.11 re-reads certfile, keyfile and
  * crlfile; culex re-reads every file of the listener (cafile, capath and dhparamfile too).
  * @throws Error naming the listener and the file; the server then keeps what it had.
  */
-export function reloadTlsFiles(server: TlsServer, port: number, tls: TlsConfig, pskKeys?: PskKeys): void {
-  const options = tlsServerOptions(port, tls, pskKeys);
+export function reloadTlsFiles(server: TlsServer, port: number, tls: TlsConfig): void {
+  const options = tlsServerOptions(port, tls);
   const crls = tlsCrlCheck(port, tls);
   server.setSecureContext(options);
   const gate = gates.get(server);

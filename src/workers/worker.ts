@@ -418,7 +418,7 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
     const listener = config.listeners[index]!;
     if (!msg.tlsListeners.includes(index) || listener.tls === undefined) continue;
     try {
-      reloadTlsFiles(server, listener.port, listener.tls, pskKeysOf(index));
+      reloadTlsFiles(server, listener.port, listener.tls);
     } catch (err) {
       log.error(`reload: ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files`);
     }
