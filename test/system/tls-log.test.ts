@@ -43,6 +43,20 @@ const conf = (port: number, extra: string[]): string => [
   'require_certificate true', 'allow_anonymous true', 'log_dest stderr', 'log_type all', ...extra, '',
 ].join('\n');
 
+/** The real Mosquitto on `conf(port, extra)` in file `name`: what `collect` gathers from its log, Mosquitto stopped after. */
+async function fromMosquitto(name: string, extra: string[], collect: (port: number, output: () => string) => Promise<string[]>): Promise<string[]> {
+  const port = await freePort();
+  const file = path.join(tmp.dir, name);
+  writeFileSync(file, conf(port, [...extra, 'user root']));
+  const mosquitto = startMosquittoCli(file);
+  try {
+    return await collect(port, mosquitto.output);
+  } finally {
+    mosquitto.kill();
+    await mosquitto.exit;
+  }
+}
+
 const run = (args: string[]): Promise<void> => new Promise((resolve) => execFile('mosquitto_pub', args, { timeout: 5000 }, () => resolve()));
 
 /** Runs every client against a broker whose log is `output()`, then returns the lines each one caused, timestamps off. */
@@ -58,17 +72,7 @@ async function linesFor(port: number, output: () => string): Promise<string[]> {
 }
 
 test('a failed TLS handshake or client certificate is logged with the lines Mosquitto logs, plus the reason', { skip: culexOnly }, async () => {
-  const mosquittoPort = await freePort();
-  const mosquittoConf = path.join(tmp.dir, 'mosquitto.conf');
-  writeFileSync(mosquittoConf, conf(mosquittoPort, ['user root']));
-  const mosquitto = startMosquittoCli(mosquittoConf);
-  let expected: string[];
-  try {
-    expected = await linesFor(mosquittoPort, mosquitto.output);
-  } finally {
-    mosquitto.kill();
-    await mosquitto.exit;
-  }
+  const expected = await fromMosquitto('mosquitto.conf', [], linesFor);
   const culexPort = await freePort();
   const culexConf = path.join(tmp.dir, 'culex.conf');
   writeFileSync(culexConf, conf(culexPort, []));
@@ -134,17 +138,7 @@ async function maxConnectionsLines(port: number, output: () => string): Promise<
 }
 
 test('a TLS connection beyond max_connections is turned away before its handshake, logged as Mosquitto logs it, at 1 and 2 workers', { skip: culexOnly }, async () => {
-  const mosquittoPort = await freePort();
-  const mosquittoConf = path.join(tmp.dir, 'mosquitto-max.conf');
-  writeFileSync(mosquittoConf, conf(mosquittoPort, ['max_connections 1', 'user root']));
-  const mosquitto = startMosquittoCli(mosquittoConf);
-  let expected: string[];
-  try {
-    expected = await maxConnectionsLines(mosquittoPort, mosquitto.output);
-  } finally {
-    mosquitto.kill();
-    await mosquitto.exit;
-  }
+  const expected = await fromMosquitto('mosquitto-max.conf', ['max_connections 1'], maxConnectionsLines);
   assert.deepEqual(expected, [
     'New connection from 127.0.0.1:PORT on port LISTENER.',
     'New client connected from 127.0.0.1:PORT as held (p2, c1, k60).',
