@@ -16,7 +16,6 @@
  * (try_private), which the remote honours if it is Mosquitto.
  * called from: worker
  */
-import { connackRefusalLine } from './connackRefusal.ts';
 import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IPublishPacket, IPublishPacket as PublishPacket } from 'mqtt-packet';
 import type { Broker } from '../broker/broker.ts';
@@ -33,6 +32,7 @@ import { bridgeTlsOptions, RemoteClient, type RemoteEvents } from './remoteClien
 import { RestartPolicy } from './restartPolicy.ts';
 import { localTopicOf, remoteTopicOf } from './topicMap.ts';
 import { AckChain } from './ackChain.ts';
+import { connackRefusalLine } from './connackRefusal.ts';
 
 /** bytes buffered towards the remote above which QoS 0 is dropped and QoS 1/2 wait */
 const OUTBOUND_BUDGET = 1 << 20;

@@ -8,11 +8,11 @@
  * called from: worker
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { pskKeyBytes } from '../auth/pskFile.ts';
-import { MOSQUITTO_DEFAULT_CIPHERS } from '../config/tlsCiphers.ts';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pskKeyBytes } from '../auth/pskFile.ts';
+import { MOSQUITTO_DEFAULT_CIPHERS } from '../config/tlsCiphers.ts';
 import mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import type { BridgeTls } from '../config/types.ts';

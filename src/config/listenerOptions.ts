@@ -262,33 +262,27 @@ export function finishListener(d: ListenerDraft): { listener: ListenerConfig; pr
     protocol: d.protocol,
     maxConnections: d.maxConnections,
   };
-  if (d.certfile !== undefined && d.keyfile !== undefined) {
-    listener.tls = Object.freeze({
-      certfile: d.certfile,
-      keyfile: d.keyfile,
-      ...(d.cafile !== undefined ? { cafile: d.cafile } : {}),
-      ...(d.capath !== undefined ? { capath: d.capath } : {}),
+  if (isTls || isPsk) {
+    // what certificate and TLS-PSK listeners share; then either the certificate files or the hint
+    const common = {
       ...(d.dhparamfile !== undefined ? { dhparamfile: d.dhparamfile } : {}),
-      requireCertificate: d.requireCertificate,
-      useIdentityAsUsername: d.useIdentityAsUsername,
-      ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),
-      ...(d.crlfile !== undefined ? { crlfile: d.crlfile } : {}),
-      ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
-      ...(d.ciphers !== undefined ? { ciphers: d.ciphers } : {}),
-      ...(d.ciphersTls13 !== undefined ? { ciphersTls13: d.ciphersTls13 } : {}),
-    });
-  }
-  if (isPsk) {
-    listener.tls = Object.freeze({
-      pskHint: d.pskHint!,
-      ...(d.dhparamfile !== undefined ? { dhparamfile: d.dhparamfile } : {}),
-      requireCertificate: false,
       useIdentityAsUsername: d.useIdentityAsUsername,
       ...(d.useSubjectAsUsername ? { useSubjectAsUsername: true } : {}),
       ...(d.tlsVersion !== undefined ? { tlsVersion: d.tlsVersion } : {}),
       ...(d.ciphers !== undefined ? { ciphers: d.ciphers } : {}),
       ...(d.ciphersTls13 !== undefined ? { ciphersTls13: d.ciphersTls13 } : {}),
-    });
+    };
+    listener.tls = Object.freeze(isPsk
+      ? { pskHint: d.pskHint!, requireCertificate: false, ...common }
+      : {
+          certfile: d.certfile!,
+          keyfile: d.keyfile!,
+          ...(d.cafile !== undefined ? { cafile: d.cafile } : {}),
+          ...(d.capath !== undefined ? { capath: d.capath } : {}),
+          requireCertificate: d.requireCertificate,
+          ...(d.crlfile !== undefined ? { crlfile: d.crlfile } : {}),
+          ...common,
+        });
   }
   if (d.mountPoint !== undefined) listener.mountPoint = d.mountPoint;
   if (d.socketDomain !== undefined) listener.socketDomain = d.socketDomain;
