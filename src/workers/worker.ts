@@ -351,7 +351,7 @@ async function serve(listener: ListenerConfig, index: number, port: number, addr
   let local = port;
   const opened: Server[] = [];
   for (const address of addresses) {
-    const server = await serveAt(listener, index, address, local, context, () => local);
+    const server = await serveAt(listener, index, address, context, () => local);
     opened.push(server);
     local = (server.address() as AddressInfo).port;
     if (listener.tls !== undefined) tlsServers.push({ server: server as TlsServer, index });
@@ -359,17 +359,17 @@ async function serve(listener: ListenerConfig, index: number, port: number, addr
   return opened;
 }
 
-/** One socket of serve(): at `address`, on `port`; `local()` is the listener's port, for the log. */
-function serveAt(listener: ListenerConfig, index: number, address: BindAddress, port: number, context: ListenerContext, local: () => number): Promise<Server> {
+/** One socket of serve(): at `address`, on the listener's port `local()` (0 for the first socket of a port 0; the log reads it later). */
+function serveAt(listener: ListenerConfig, index: number, address: BindAddress, context: ListenerContext, local: () => number): Promise<Server> {
   return listener.protocol === 'websockets'
-    ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, address, port, (stream, peer) => {
+    ? import('../transport/websocket.ts').then(({ listenWebSocket }) => listenWebSocket(listener, address, local(), (stream, peer) => {
       if (!withinMaxConnections(index, stream, peer)) return;
       accepted(peer, local());
       const conn = new Connection(stream, broker, outbox, context, peer);
       stream.on('data', Connection.onStreamData);
       outbox.add(conn);
     }, tlsClientEvents, maxFrame, config.websocketsHeadersSize, (line) => log.debug(line)))
-    : listen(listener, address, port, init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
+    : listen(listener, address, local(), init.config.setTcpNodelay, (socket) => withinMaxConnections(index, socket, socket), (socket) => {
       // an MQTT-over-TLS connection had its "New connection" line at its TCP accept (tlsClientEvents)
       if (listener.tls === undefined) accepted(socket, local());
       // set_tcp_nodelay changed by a reload: the listener was created with the first value
