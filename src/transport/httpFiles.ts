@@ -63,15 +63,17 @@ export function httpFiles(port: number, dir: string | undefined, debug: (line: s
   } catch (err) {
     throw new Error(`listener ${port}: unable to find http_dir "${dir}": ${err instanceof Error ? err.message : String(err)}`);
   }
+  // what every served file's real path starts with ('/' itself for http_dir /)
+  const below = root.endsWith(sep) ? root : root + sep;
   return (req, res) => {
-    serve(root, req, res, debug).catch(() => {
+    serve(root, below, req, res, debug).catch(() => {
       if (!res.headersSent) answer(res, 500);
       else res.destroy();
     });
   };
 }
 
-async function serve(root: string, req: IncomingMessage, res: ServerResponse, debug: (line: string) => void): Promise<void> {
+async function serve(root: string, below: string, req: IncomingMessage, res: ServerResponse, debug: (line: string) => void): Promise<void> {
   if (req.method === 'POST') return answer(res, 405);
   const raw = (req.url ?? '/').split('?')[0]!;
   let path: string;
@@ -87,8 +89,7 @@ async function serve(root: string, req: IncomingMessage, res: ServerResponse, de
   } catch (err) {
     return answer(res, statusOf(err));
   }
-  // within the directory: the directory itself, or below it (root is '/' only for http_dir /)
-  if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) return answer(res, 403);
+  if (file !== root && !file.startsWith(below)) return answer(res, 403);
   const info = await stat(file);
   if (info.isDirectory()) return answer(res, 302, { Location: `${raw}/` });
   if (!info.isFile()) return answer(res, 403);
