@@ -227,6 +227,8 @@ describe(`culex command through bin/culex.mjs on the system node (${NODE_VERSION
       const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
       assert.equal(sid, pid);
       assert.equal(spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'x', '-m', 'y']).status, 0);
+      // the main thread logs "running" once every worker reports its listener, which may be after the port answers
+      for (let i = 0; i < 200 && !/culex version .* running/.test(readFileSync(logFile, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(readFileSync(logFile, 'utf8'), /culex version .* running/);
     } finally {
       process.kill(pid, 'SIGTERM');
