@@ -526,8 +526,9 @@ export class Broker {
 
   private publishWill(will: Will): void {
     const a = this.authorizer;
-    if (a !== undefined && !a.allows({ clientId: will.clientId, username: will.username, listenerIndex: will.listenerIndex }, will.topic, 'write')) return;
-    this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now()));
+    const source = { clientId: will.clientId, username: will.username, listenerIndex: will.listenerIndex };
+    if (a !== undefined && !a.allows(source, will.topic, 'write')) return;
+    this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.clientId, Date.now(), source));
   }
 
   /**
@@ -597,6 +598,8 @@ export class Broker {
     const now = Date.now();
     for (const m of this.retained.match(filter, now)) {
       if (!this.mayRead(session, m.topic)) continue;
+      // check_retain_source: its publisher must still be allowed to publish it (Mosquitto retain.c)
+      if (m.source !== undefined && this.config.checkRetainSource && !this.mayPublish(m.source, m.topic)) continue;
       // [MQTT-3.8.4-8] the lower of the two QoS; upgrade_outgoing_qos: the subscription's (Mosquitto retain.c)
       const qos = (this.config.upgradeOutgoingQos ? options.qos : Math.min(m.qos, options.qos)) as 0 | 1 | 2;
       session.deliver(createDelivery(m, qos, true, options.subscriptionId > 0 ? [options.subscriptionId] : undefined), now, false);

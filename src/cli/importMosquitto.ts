@@ -111,7 +111,7 @@ export async function runImportMosquitto(args: string[], output: ImportOutput = 
     }
     // an earlier clean stop's marks would not count what is imported: the next start reads every entry
     store.takeCleanStop(0);
-    const plan = planImport(db, Date.now(), 0, store.maxMessageSeq());
+    const plan = planImport(db, Date.now(), 0, store.maxMessageSeq(), config.listeners.map((l) => l.port));
     writeImport(store, plan);
     await store.flush();
     output.out(`imported ${file} (Mosquitto database version ${db.version}) into ${location}: ${describeCounts(plan.counts)}`);

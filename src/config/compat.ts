@@ -7,7 +7,7 @@
  *   meant to keep out and loses nothing it meant to keep (IGNORED, WARN_IF_TRUE, bridges); or
  * - refuses, with a ConfigError naming the line, when ignoring it would let in clients, topics
  *   or ciphers the configuration meant to keep out, or lose something it asked for (REJECTED,
- *   ONLY_FALSE at `true`, `tls_keyform engine`).
+ *   `tls_keyform engine`).
  * test/unit/config/optionTable.test.ts holds every option name to one of these.
  *
  * Warned (harmless):
@@ -22,8 +22,7 @@
  *   websockets_log_level: culex has no libwebsockets log.
  * Bridges (`connection` blocks and their options) are implemented: see bridgeOptions.ts, which
  * refuses the few bridge options culex does not implement.
- * Accepted silently at the value culex behaves as, refused at the other:
- *   check_retain_source false, tls_keyform pem.
+ * Accepted silently at the value culex behaves as, refused at the other: tls_keyform pem.
  * Logging (log_dest, log_type, log_timestamp, log_timestamp_format, log_facility) is read by
  *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
  *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
@@ -36,7 +35,7 @@
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes,
  *   bind_interface (src/transport/bindAddresses.ts), use_username_as_clientid and clientid_prefixes
  *   (src/link/connection.ts), http_dir (src/transport/httpFiles.ts), psk_hint and psk_file
- *   (src/transport/tlsServer.ts, src/auth/pskFile.ts).
+ *   (src/transport/tlsServer.ts, src/auth/pskFile.ts), check_retain_source (src/broker/broker.ts).
  * called from: main, tests
  */
 import { parseBool, parseEnum } from './lineSyntax.ts';
@@ -77,16 +76,10 @@ const WARN_IF_TRUE: Readonly<Record<string, string>> = {
     'their QoS and with every matching subscription identifier (Mosquitto 2 sends one copy per subscription)',
 };
 
-/** Boolean options culex accepts only at the value it behaves as. */
-const ONLY_FALSE: Readonly<Record<string, string>> = {
-  check_retain_source: 'culex does not re-check the publisher of a retained message',
-};
-
 /** Every key this module knows, for "did you mean" suggestions. */
 export const COMPAT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(IGNORED),
   ...Object.keys(REJECTED),
-  ...Object.keys(ONLY_FALSE),
   ...Object.keys(WARN_IF_TRUE),
   'tls_keyform',
 ];
@@ -106,11 +99,6 @@ export function judgeCompatOption(key: string, rest: string): CompatVerdict {
   if (warnIfTrue !== undefined) {
     if (!parseBool(rest)) return { kind: 'accept' };
     return { kind: 'ignore', warning: `'${key} true' ignored: ${warnIfTrue}` };
-  }
-  const onlyFalse = ONLY_FALSE[key];
-  if (onlyFalse !== undefined) {
-    if (!parseBool(rest)) return { kind: 'accept' };
-    return { kind: 'reject', reason: `'${key} true' ${NOT_IMPLEMENTED}: ${onlyFalse}` };
   }
   if (key === 'tls_keyform') {
     if (parseEnum(rest, ['pem', 'engine']) === 'pem') return { kind: 'accept' };

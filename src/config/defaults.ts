@@ -28,6 +28,8 @@ export function defaultConfig(overrides: Partial<BrokerConfig> = {}): BrokerConf
     retainAvailable: true,
     maxQos: 2,
     upgradeOutgoingQos: false,
+    // Mosquitto's manual says true, but 2.0 starts from a zeroed config and never sets it: false is what it does
+    checkRetainSource: false,
     maxTopicAlias: 10,
     persistentClientExpiration: 0,
     setTcpNodelay: true,

@@ -137,6 +137,7 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   option('queue_qos0_messages', 'queueQos0Messages', parseBool, { reloadable: true }),
   option('retain_available', 'retainAvailable', parseBool, { reloadable: true }),
   option('upgrade_outgoing_qos', 'upgradeOutgoingQos', parseBool, { reloadable: true }),
+  option('check_retain_source', 'checkRetainSource', parseBool, { reloadable: true }),
   option('persistent_client_expiration', 'persistentClientExpiration', parseDuration, { reloadable: true }),
   option('set_tcp_nodelay', 'setTcpNodelay', parseBool, { reloadable: true }),
   // Changing where and how state is stored needs a restart.

@@ -140,6 +140,8 @@ export interface BrokerConfig {
   readonly retainAvailable: boolean;
   readonly maxQos: 0 | 1 | 2;
   readonly upgradeOutgoingQos: boolean;
+  /** check_retain_source: a retained message goes to a new subscription only while its publisher may still publish it */
+  readonly checkRetainSource: boolean;
   /** v5 Topic Alias Maximum the broker accepts from clients */
   readonly maxTopicAlias: number;
   /** seconds; expire persistent sessions of v3 clients after this long offline; 0 = never */

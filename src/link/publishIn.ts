@@ -129,7 +129,8 @@ export function routePublish(conn: PublishingClient, broker: Broker, p: IPublish
     const store = qos > 0 || p.retain || cfg.queueQos0Messages;
     const raw = p.payload as Buffer;
     const payload = store ? Buffer.from(raw) : raw;
-    const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, conn.clientId, Date.now());
+    const source = p.retain ? { clientId: conn.clientId, username: conn.username, listenerIndex: conn.listenerIndex } : undefined;
+    const message = createMessage(topic, payload, qos, p.retain, props as MessageProperties | undefined, conn.clientId, Date.now(), source);
     // a device's QoS 0 PUBLISH is forwarded as it came (not for a message kept beyond this turn, nor a topic changed here)
     if (!store && conn.version !== 5 && topic === p.topic && frame !== undefined) adoptReceivedFrame(message, frame, bodyOffset);
     const scope = broker.scope.open();

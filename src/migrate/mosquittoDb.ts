@@ -64,6 +64,8 @@ export interface MosquittoMessage {
   readonly expiryTime: number;
   readonly sourceId: string;
   readonly sourceUsername: string | undefined;
+  /** port of the listener the source came in through (version 4 on); 0 = not known */
+  readonly sourcePort: number;
   readonly topic: string;
   /** a view of the file's buffer */
   readonly payload: Buffer;
@@ -275,23 +277,24 @@ function readMsgStore56(r: ChunkReader, what: () => string, start: number, lengt
   const idLen = r.u16();
   const userLen = r.u16();
   const topicLen = r.u16();
-  r.u16(); // source_port
+  const sourcePort = r.u16();
   const qos = qosOf(r.u8(), what);
   const retain = r.u8() !== 0;
   const sourceId = r.text(idLen);
   const sourceUsername = userLen > 0 ? r.text(userLen) : undefined;
   const topic = r.text(topicLen);
   const payload = r.bytes(payloadLen);
-  return { storeId, expiryTime, sourceId, sourceUsername, topic, payload, qos, retain, properties: r.properties(start, length) };
+  return { storeId, expiryTime, sourceId, sourceUsername, sourcePort, topic, payload, qos, retain, properties: r.properties(start, length) };
 }
 
 function readMsgStore234(r: ChunkReader, version: number, what: () => string): MosquittoMessage {
   const storeId = r.id64();
   const sourceId = r.lengthText();
   let sourceUsername: string | undefined;
+  let sourcePort = 0;
   if (version === 4) {
     sourceUsername = r.lengthText() || undefined;
-    r.u16(); // source_port
+    sourcePort = r.u16();
   }
   r.u16(); // source_mid
   r.u16(); // mid (unused)
@@ -299,7 +302,7 @@ function readMsgStore234(r: ChunkReader, version: number, what: () => string): M
   const qos = qosOf(r.u8(), what);
   const retain = r.u8() !== 0;
   const payload = r.bytes(r.u32());
-  return { storeId, expiryTime: 0, sourceId, sourceUsername, topic, payload, qos, retain, properties: undefined };
+  return { storeId, expiryTime: 0, sourceId, sourceUsername, sourcePort, topic, payload, qos, retain, properties: undefined };
 }
 
 /** PF_client_msg (16 bytes), client id, properties. */

@@ -22,7 +22,7 @@
  * called from: main (culex import-mosquitto), tests
  */
 import { topicMatchesFilter } from '../auth/acl.ts';
-import { propertiesToRecord } from '../records/message.ts';
+import { propertiesToRecord, sourceToRecord } from '../records/message.ts';
 import type { MessageRecord } from '../records/message.ts';
 import { NEVER_EXPIRES, QueueState } from '../records/stored.ts';
 import type { QueueEntry, QueueStateValue, SessionMeta } from '../records/stored.ts';
@@ -125,9 +125,11 @@ function parsedFilter(raw: string): SessionMeta['subs'][number]['f'] {
 /**
  * What importing `db` into a store whose greatest retained stamp is `stampBase` and greatest
  * message seq is `seqBase` writes. `now`: ms since the epoch (expiry is judged against it).
+ * `listenerPorts`: the ports of culex's listeners, in order: a retained message's source
+ * listener is the one on the port Mosquitto stored (persist_read.c), for check_retain_source.
  */
-export function planImport(db: MosquittoDb, now: number, stampBase: number, seqBase: number): ImportPlan {
-  const planner = new Planner(db, now, stampBase);
+export function planImport(db: MosquittoDb, now: number, stampBase: number, seqBase: number, listenerPorts: readonly number[] = []): ImportPlan {
+  const planner = new Planner(db, now, stampBase, listenerPorts);
   for (const id of db.retained) planner.retainStored(id);
   db.clients.forEach((c, i) => planner.addSession(c, i));
   for (const s of db.subscriptions) planner.addSubscription(s);
@@ -151,11 +153,13 @@ class Planner {
   private readonly ended = new Set<string>();
   /** incoming QoS 2 messages not released yet, in file order */
   private readonly incoming: MosquittoMessage[] = [];
+  private readonly listenerPorts: readonly number[];
 
-  constructor(db: MosquittoDb, now: number, stampBase: number) {
+  constructor(db: MosquittoDb, now: number, stampBase: number, listenerPorts: readonly number[]) {
     this.db = db;
     this.now = now;
     this.stamp = stampBase;
+    this.listenerPorts = listenerPorts;
   }
 
   private live(m: MosquittoMessage | undefined): m is MosquittoMessage {
@@ -164,7 +168,15 @@ class Planner {
 
   private retain(m: MosquittoMessage): void {
     if (m.payload.length === 0) this.retained.delete(m.topic); // [MQTT-3.3.1-6]
-    else this.retained.set(m.topic, messageRecord(m, true, ++this.stamp));
+    else {
+      const r = messageRecord(m, true, ++this.stamp);
+      // a client's message ('' is the broker's): its source, as Mosquitto keeps it for check_retain_source
+      if (m.sourceId !== '') {
+        const l = m.sourcePort === 0 ? -1 : this.listenerPorts.indexOf(m.sourcePort);
+        r.so = sourceToRecord({ clientId: m.sourceId, username: m.sourceUsername, listenerIndex: l < 0 ? undefined : l });
+      }
+      this.retained.set(m.topic, r);
+    }
   }
 
   retainStored(id: bigint): void {

@@ -21,6 +21,13 @@ export interface Message {
   readonly expiresAt: number;
   /** client id of the publisher (No Local); '' for broker-generated messages */
   readonly origin: string;
+  /**
+   * A client's retained message: who published it, so that check_retain_source can ask again,
+   * when it is sent to a new subscription, whether they may still publish it (Mosquitto
+   * retain.c). undefined for every other message, and for a retained one whose publisher is not
+   * known (a broker message, a bridge's, one stored before culex kept it).
+   */
+  readonly source: MessageSource | undefined;
   /** worker thread that received it from its publisher (cross-worker handover fences); -1 with one worker */
   originWorker: number;
   /** retained messages only: broker-wide order of retained updates, so every worker keeps the same latest one */
@@ -40,6 +47,15 @@ export interface Message {
   encoded: (Buffer | undefined)[] | undefined;
 }
 
+/** The publisher of a retained message as the authorizer sees a client (src/broker/services.ts AclClient). */
+export interface MessageSource {
+  readonly clientId: string;
+  /** undefined = anonymous */
+  readonly username: string | undefined;
+  /** index in BrokerConfig.listeners (per_listener_settings); undefined = not known */
+  readonly listenerIndex: number | undefined;
+}
+
 export function createMessage(
   topic: string,
   payload: Buffer,
@@ -48,6 +64,7 @@ export function createMessage(
   properties: MessageProperties | undefined,
   origin: string,
   now: number,
+  source?: MessageSource,
 ): Message {
   const expiry = properties?.messageExpiryInterval;
   return {
@@ -58,6 +75,7 @@ export function createMessage(
     properties,
     expiresAt: expiry !== undefined && expiry > 0 ? now + expiry * 1000 : 0,
     origin,
+    source: retain ? source : undefined,
     originWorker: -1,
     stamp: 0,
     seq: 0,

@@ -6,7 +6,8 @@
  * retained store, so that a SUBSCRIBE anywhere is answered from the local store as before.
  * At start a worker applies the whole bucket (deletions included) before it serves.
  * Value: u16 length of a JSON head {q: QoS, o: origin node, e: absolute expiry ms or 0,
- * p: properties as envelope.ts encodes them}, the head, then the payload.
+ * p: properties as envelope.ts encodes them, s: the publisher (Message.source) as {c: client id,
+ * u: username, l: listener index} when known}, the head, then the payload.
  * Order: the bucket's order is the cluster's; a node that set a topic locally converges to it
  * when the watch delivers the bucket's later entries.
  * called from: worker
@@ -28,9 +29,11 @@ export function retainedKey(topic: string): string {
 /** Encodes a retained message as a bucket value. */
 export function encodeRetained(m: Message, origin: string, now: number): Uint8Array {
   const p = m.properties;
+  const s = m.source;
   const head = Buffer.from(JSON.stringify({
     q: m.qos, o: origin, e: m.expiresAt,
     p: p === undefined && m.expiresAt === 0 ? undefined : encodeProperties(p, m.expiresAt === 0 ? undefined : remainingExpiry(m, now)),
+    s: s === undefined ? undefined : { c: s.clientId, u: s.username, l: s.listenerIndex },
   }));
   const out = Buffer.allocUnsafe(2 + head.length + m.payload.length);
   out.writeUInt16BE(head.length, 0);
@@ -43,8 +46,9 @@ export function encodeRetained(m: Message, origin: string, now: number): Uint8Ar
 export function decodeRetained(topic: string, value: Uint8Array, now: number): Message {
   const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const n = b.readUInt16BE(0);
-  const head = JSON.parse(b.subarray(2, 2 + n).toString()) as { q: 0 | 1 | 2; o: string; e: number; p?: string };
-  const m = createMessage(topic, Buffer.from(b.subarray(2 + n)), head.q, true, head.p === undefined ? undefined : decodeProperties(head.p), '', now);
+  const head = JSON.parse(b.subarray(2, 2 + n).toString()) as { q: 0 | 1 | 2; o: string; e: number; p?: string; s?: { c: string; u?: string; l?: number } };
+  const s = head.s === undefined ? undefined : { clientId: head.s.c, username: head.s.u, listenerIndex: head.s.l };
+  const m = createMessage(topic, Buffer.from(b.subarray(2 + n)), head.q, true, head.p === undefined ? undefined : decodeProperties(head.p), '', now, s);
   return head.e === 0 ? m : { ...m, expiresAt: head.e };
 }
 

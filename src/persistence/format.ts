@@ -103,6 +103,10 @@ function checkMessage(v: Record<string, unknown>): string | undefined {
   if (typeof v.x !== 'number') return 'x (expiry) is not a number';
   if (typeof v.o !== 'string') return 'o (origin) is not a string';
   if (typeof v.s !== 'number') return 's (stamp) is not a number';
+  if (v.so !== undefined && v.so !== null) {
+    const so = v.so as Record<string, unknown>;
+    if (typeof so !== 'object' || Array.isArray(so) || !isOptString(so.u) || !(so.l === undefined || so.l === null || isUint(so.l))) return 'so (source) is malformed';
+  }
   return checkProps(v.pr, v.up);
 }
 

@@ -1,5 +1,5 @@
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../protocol/userProperties.ts';
-import type { Message, MessageProperties } from '../model/message.ts';
+import type { Message, MessageProperties, MessageSource } from '../model/message.ts';
 
 /**
  * A Message as a plain, structured-clone- and msgpackr-safe record: for a session handed to
@@ -19,6 +19,8 @@ export interface MessageRecord {
   x: number;
   o: string;
   s: number;
+  /** Message.source without its client id (that is `o`): u = username, l = listener index; absent = not known */
+  so?: { u?: string | undefined; l?: number | undefined } | undefined;
 }
 
 /** Properties split into plain fields and ordered user-property pairs. */
@@ -43,7 +45,23 @@ export function asBuffer(u: Uint8Array): Buffer {
 }
 
 export function messageToRecord(m: Message): MessageRecord {
-  return { t: m.topic, p: m.payload, q: m.qos, r: m.retain, ...propertiesToRecord(m.properties), x: m.expiresAt, o: m.origin, s: m.stamp };
+  const r: MessageRecord = { t: m.topic, p: m.payload, q: m.qos, r: m.retain, ...propertiesToRecord(m.properties), x: m.expiresAt, o: m.origin, s: m.stamp };
+  if (m.source !== undefined) r.so = sourceToRecord(m.source);
+  return r;
+}
+
+/** Message.source as MessageRecord.so: only the fields that are set (msgpack writes no key for the others). */
+export function sourceToRecord(s: MessageSource): NonNullable<MessageRecord['so']> {
+  const so: NonNullable<MessageRecord['so']> = {};
+  if (s.username !== undefined) so.u = s.username;
+  if (s.listenerIndex !== undefined) so.l = s.listenerIndex;
+  return so;
+}
+
+/** MessageRecord.so back as a Message.source; nulls (another encoder's absent fields) read as absent. */
+export function sourceFromRecord(clientId: string, so: MessageRecord['so']): MessageSource | undefined {
+  if (so === undefined || so === null) return undefined;
+  return { clientId, username: so.u ?? undefined, listenerIndex: so.l ?? undefined };
 }
 
 export function messageFromRecord(r: MessageRecord, originWorker: number): Message {
@@ -56,6 +74,7 @@ export function messageFromRecord(r: MessageRecord, originWorker: number): Messa
     properties,
     expiresAt: r.x,
     origin: r.o,
+    source: r.r ? sourceFromRecord(r.o, r.so) : undefined,
     originWorker,
     stamp: r.s,
     seq: 0,

@@ -2,13 +2,14 @@
  * The records that cross between workers in the rings (src/workers/ring.ts): their kinds and
  * byte layouts. A PUBLISH record carries the message already encoded as a 3.1.1 QoS 0 PUBLISH
  * (the bytes every 3.1/3.1.1 QoS 0 subscriber receives as they are), plus what the PUBLISH does
- * not say: origin, expiry, retained stamp, v5 properties. Control records are msgpackr maps.
+ * not say: origin, a retained message's source, expiry, retained stamp, v5 properties. Control
+ * records are msgpackr maps.
  * called from: worker
  */
 import { Packr } from 'msgpackr';
 import { encodePublish } from '../protocol/packets/publish.ts';
 import { propertiesFromRecord, propertiesToRecord, type MessageRecord } from '../records/message.ts';
-import { encodedLayout, keepEncoded, type Message } from '../model/message.ts';
+import { encodedLayout, keepEncoded, type Message, type MessageSource } from '../model/message.ts';
 import { V4_QOS0_SLOT } from '../link/publishEncoder.ts';
 
 export const Kind = {
@@ -57,8 +58,14 @@ export const PubFlag = {
   Durable: 64,
 } as const;
 
-/** bytes before the variable part of a PUBLISH record */
-export const PUBLISH_HEADER = 40;
+/**
+ * Bytes before the variable part of a PUBLISH record: [kind, flags, hops, has source?,
+ * origin bytes u16, group bytes u16, filter bytes u16, inbound id u16, props bytes u32, expiry f64,
+ * stamp f64, ticket f64, source username bytes u16, source listener u16 (0xffff = not known)];
+ * then origin, source username, props, group, filter, packet.
+ */
+export const PUBLISH_HEADER = 44;
+const NO_LISTENER = 0xffff;
 /** bytes before the body of a control or fragment record */
 export const CONTROL_HEADER = 4;
 
@@ -69,6 +76,8 @@ export const packr = new Packr({ useRecords: false, copyBuffers: true });
 export interface PublishParts {
   readonly message: Message;
   readonly originBytes: number;
+  /** UTF-8 bytes of the source's username (0 without one) */
+  readonly sourceUserBytes: number;
   readonly props: Buffer | undefined;
   /** the message as a 3.1.1 QoS 0 PUBLISH without RETAIN */
   readonly packet: Buffer;
@@ -84,6 +93,7 @@ export function publishParts(message: Message): PublishParts {
   return {
     message,
     originBytes: Buffer.byteLength(message.origin),
+    sourceUserBytes: message.source?.username === undefined ? 0 : Buffer.byteLength(message.source.username),
     props: message.properties === undefined ? undefined : packr.pack(propertiesToRecord(message.properties)),
     packet,
   };
@@ -91,7 +101,7 @@ export function publishParts(message: Message): PublishParts {
 
 /** Bytes of a PUBLISH record; group and filter only for Shared. */
 export function publishRecordLength(p: PublishParts, group: string, filter: string): number {
-  return PUBLISH_HEADER + p.originBytes + (p.props?.length ?? 0) + Buffer.byteLength(group) + Buffer.byteLength(filter) + p.packet.length;
+  return PUBLISH_HEADER + p.originBytes + p.sourceUserBytes + (p.props?.length ?? 0) + Buffer.byteLength(group) + Buffer.byteLength(filter) + p.packet.length;
 }
 
 /** `inboundId`: Durable records of a QoS 2 publish of a stored session, its packet id (the client id is the origin); else 0. */
@@ -100,10 +110,12 @@ export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, fl
   buf[off] = Kind.Publish;
   buf[off + 1] = flags | m.qos | (m.retain ? PubFlag.Retain : 0);
   buf[off + 2] = hops;
-  buf[off + 3] = 0;
+  const source = m.source;
+  buf[off + 3] = source === undefined ? 0 : 1;
   const propsLength = p.props?.length ?? 0;
   let at = off + PUBLISH_HEADER;
   at += buf.write(m.origin, at, 'utf8');
+  if (p.sourceUserBytes > 0) at += buf.write(source!.username!, at, 'utf8');
   if (p.props !== undefined) at += p.props.copy(buf, at);
   const groupBytes = buf.write(group, at, 'utf8');
   at += groupBytes;
@@ -118,6 +130,8 @@ export function writePublishRecord(buf: Buffer, off: number, p: PublishParts, fl
   buf.writeDoubleLE(m.expiresAt, off + 16);
   buf.writeDoubleLE(m.stamp, off + 24);
   buf.writeDoubleLE(ticket, off + 32);
+  buf.writeUInt16LE(p.sourceUserBytes, off + 40);
+  buf.writeUInt16LE(source?.listenerIndex ?? NO_LISTENER, off + 42);
 }
 
 /** A PUBLISH record read back: the message owns copies of its bytes (the ring space is reused). */
@@ -144,6 +158,16 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
   const stamp = buf.readDoubleLE(off + 24);
   let at = off + PUBLISH_HEADER;
   const origin = buf.toString('utf8', at, (at += originBytes));
+  let source: MessageSource | undefined;
+  if (buf[off + 3] === 1) {
+    const userBytes = buf.readUInt16LE(off + 40);
+    const listener = buf.readUInt16LE(off + 42);
+    source = {
+      clientId: origin,
+      username: userBytes === 0 ? undefined : buf.toString('utf8', at, (at += userBytes)),
+      listenerIndex: listener === NO_LISTENER ? undefined : listener,
+    };
+  }
   const properties = propsLength === 0 ? undefined : propertiesFromRecord(packr.unpack(buf.subarray(at, (at += propsLength))) as Pick<MessageRecord, 'pr' | 'up'>);
   const group = groupBytes === 0 ? '' : buf.toString('utf8', at, (at += groupBytes));
   const filter = filterBytes === 0 ? '' : buf.toString('utf8', at, (at += filterBytes));
@@ -162,6 +186,7 @@ export function readPublishRecord(buf: Buffer, off: number, length: number, orig
     properties,
     expiresAt,
     origin,
+    source,
     originWorker,
     stamp,
     seq: 0,

@@ -1,6 +1,6 @@
 /**
  * Comparing broker Messages in tests: everything a message carries that must survive a copy (a
- * session moved between workers, a ring record, storage), in a form deepEqual can compare —
+ * session moved between workers, a ring record, storage), a retained message's source included, in a form deepEqual can compare —
  * payload and correlation data as hex, user properties as ordered pairs.
  */
 import type { Message } from '../../src/model/message.ts';
@@ -17,5 +17,5 @@ export function messageView(m: Message): unknown {
       userProperties: userProperties === undefined ? undefined : userPropertyPairs(userProperties as UserProperties),
     };
   }
-  return { topic: m.topic, payload: m.payload.toString('hex'), qos: m.qos, retain: m.retain, properties, expiresAt: m.expiresAt, origin: m.origin, stamp: m.stamp };
+  return { topic: m.topic, payload: m.payload.toString('hex'), qos: m.qos, retain: m.retain, properties, expiresAt: m.expiresAt, origin: m.origin, source: m.source === undefined ? undefined : { ...m.source }, stamp: m.stamp };
 }

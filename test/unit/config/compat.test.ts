@@ -32,7 +32,6 @@ describe('Mosquitto options culex does not implement', () => {
 
   const silent = [
     'per_listener_settings false',
-    'check_retain_source false',
     'tls_keyform pem',
     'allow_duplicate_messages false',
   ];
@@ -43,7 +42,6 @@ describe('Mosquitto options culex does not implement', () => {
   }
 
   const weakening: [line: string, pattern: RegExp][] = [
-    ['check_retain_source true', /check_retain_source true/],
     ['websockets_origin https://example.com', /websockets_origin/],
     ['tls_engine pkcs11', /engines/],
     ['tls_keyform engine', /keys must be PEM/],

@@ -94,7 +94,7 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   clientid_prefixes: { effect: 'test/integration/connect.test.ts' },
   websockets_origin: { refused: 'https://example.com' },
   use_username_as_clientid: { effect: 'test/integration/connect.test.ts' },
-  check_retain_source: { silent: 'false', refused: 'true' },
+  check_retain_source: { effect: 'test/system/retain-source.test.ts' },
   // limits and queues
   max_keepalive: { effect: 'test/integration/keepalive.test.ts' },
   max_packet_size: { effect: T.limits },

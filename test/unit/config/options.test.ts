@@ -40,6 +40,7 @@ describe('every option parses into its BrokerConfig field', () => {
     ['max_qos 1', 'maxQos', 1],
     ['maximum_qos 0', 'maxQos', 0],
     ['upgrade_outgoing_qos true', 'upgradeOutgoingQos', true],
+    ['check_retain_source true', 'checkRetainSource', true],
     ['max_topic_alias 0', 'maxTopicAlias', 0],
     ['max_topic_alias 65535', 'maxTopicAlias', 65535],
     ['persistent_client_expiration 2h', 'persistentClientExpiration', 7200],

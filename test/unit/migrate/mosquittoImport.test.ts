@@ -16,7 +16,7 @@ import { recordingLog, tempDir } from '../persistence/helpers.ts';
 const NOW = 1_800_000_000_000;
 
 function message(id: number, topic: string, overrides: Partial<MosquittoMessage> = {}): MosquittoMessage {
-  return { storeId: BigInt(id), expiryTime: 0, sourceId: 'pub', sourceUsername: undefined, topic, payload: Buffer.from(`p${id}`), qos: 1, retain: false, properties: undefined, ...overrides };
+  return { storeId: BigInt(id), expiryTime: 0, sourceId: 'pub', sourceUsername: undefined, sourcePort: 0, topic, payload: Buffer.from(`p${id}`), qos: 1, retain: false, properties: undefined, ...overrides };
 }
 function client(clientId: string, overrides: Partial<MosquittoClient> = {}): MosquittoClient {
   return { clientId, username: undefined, sessionExpiryTime: 0, sessionExpiryInterval: NEVER_EXPIRES, lastMid: 10, listenerPort: 1883, ...overrides };
@@ -106,6 +106,18 @@ test('an incoming QoS 2 message Mosquitto had not released is delivered to match
   assert.deepEqual(plan.retained.map((r) => [r.t, r.r, r.s]), [['a/b', true, 8]]);
   assert.equal(plan.counts.incoming, 1);
   assert.equal(plan.counts.orphans, 1);
+});
+
+test("a retained message keeps its publisher for check_retain_source: username, and the culex listener on the port Mosquitto stored (persist_read.c); none for the broker's", () => {
+  const plan = planImport(db({
+    messages: messages(
+      message(1, 'a', { retain: true, sourceId: 'pub', sourceUsername: 'alice', sourcePort: 8883 }),
+      message(2, 'b', { retain: true, sourceId: 'anon', sourcePort: 1999 }),
+      message(3, 'c', { retain: true, sourceId: '' }),
+    ),
+    retained: [1n, 2n, 3n],
+  }), NOW, 0, 0, [1883, 8883]);
+  assert.deepEqual(plan.retained.map((r) => [r.t, r.o, r.so]), [['a', 'pub', { u: 'alice', l: 1 }], ['b', 'anon', {}], ['c', '', undefined]]);
 });
 
 test('a session whose expiry time has passed is left out with its subscriptions and messages (not counted as orphans)', () => {

@@ -24,3 +24,11 @@ test('a retained message round-trips with its QoS, properties and absolute expir
   assert.equal(plain.properties, undefined);
   assert.equal(plain.expiresAt, 0);
 });
+
+test("a client's retained message keeps its publisher (check_retain_source) on other nodes; a broker's has none", () => {
+  for (const source of [{ clientId: 'c', username: 'alice', listenerIndex: 1 }, { clientId: 'c', username: undefined, listenerIndex: undefined }]) {
+    const m = createMessage('t', Buffer.from('x'), 1, true, undefined, 'c', 0, source);
+    assert.deepEqual(decodeRetained('t', encodeRetained(m, 'n1', 0), 0).source, source);
+  }
+  assert.equal(decodeRetained('t', encodeRetained(createMessage('t', Buffer.from('x'), 0, true, undefined, '', 0), 'n1', 0), 0).source, undefined);
+});

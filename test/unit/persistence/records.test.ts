@@ -23,6 +23,7 @@ import { DIRECT_KEY_BYTES, HASHED_KEY_BYTES, keyString, utf8Prefix } from '../..
 import { checkDataFile } from '../../../src/persistence/dataFile.ts';
 import { StoreError, storeErrorFrom } from '../../../src/persistence/errors.ts';
 import { Store } from '../../../src/persistence/store.ts';
+import { messageFromRecord } from '../../../src/records/message.ts';
 import { PAIRS, fullMessage, plainMessage, queueEntry, sessionMeta, tempDir } from './helpers.ts';
 
 const packr = new Packr({ useRecords: false });
@@ -53,6 +54,23 @@ describe('record formats', () => {
     const d = decodeRetained(raw);
     assert.ok(d.ok);
     assert.deepEqual(d.value, m);
+  });
+
+  test("a retained record keeps its publisher's username and listener (check_retain_source); records without them still read; a bad one is refused", () => {
+    for (const so of [{ u: 'alice', l: 1 }, { u: 'bob' }, { l: 0 }, {}]) {
+      const m = { ...fullMessage('r'), so };
+      const d = decodeRetained(encodeRetained(m));
+      assert.ok(d.ok, d.ok ? '' : d.reason);
+      assert.deepEqual(d.value, m);
+      assert.deepEqual(messageFromRecord(d.value, -1).source, { clientId: m.o, username: so.u, listenerIndex: so.l });
+    }
+    const older = decodeRetained(encodeRetained(fullMessage('r')));
+    assert.ok(older.ok);
+    assert.equal(messageFromRecord(older.value, -1).source, undefined, 'stored before culex kept the source: not known');
+    for (const so of [{ u: 7 }, { l: -1 }, { l: 'x' }, 'alice']) {
+      const r = decodeRetained(Buffer.concat([Buffer.from([VERSION.retained]), packr.pack({ ...fullMessage('r'), so })]));
+      assert.ok(!r.ok, JSON.stringify(so));
+    }
   });
 
   test('a queue entry round-trips, with and without subscription ids', () => {

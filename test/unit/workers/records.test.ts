@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { messageView } from '../../helpers/messages.ts';
-import { createMessage, encodedLayout, type Message, type MessageProperties } from '../../../src/model/message.ts';
+import { createMessage, encodedLayout, type Message, type MessageProperties, type MessageSource } from '../../../src/model/message.ts';
 import { encodePublish } from '../../../src/protocol/packets/publish.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserProperties } from '../../../src/protocol/userProperties.ts';
 import {
@@ -40,10 +40,11 @@ interface Options {
   origin?: string;
   stamp?: number;
   expiresAt?: number;
+  source?: MessageSource;
 }
 
 function message(topic: string, payload: Buffer, o: Options = {}): Message {
-  const m = createMessage(topic, payload, o.qos ?? 0, o.retain ?? false, o.properties, o.origin ?? 'publisher', NOW);
+  const m = createMessage(topic, payload, o.qos ?? 0, o.retain ?? false, o.properties, o.origin ?? 'publisher', NOW, o.source);
   m.stamp = o.stamp ?? 0;
   if (o.expiresAt !== undefined) return { ...m, expiresAt: o.expiresAt };
   return m;
@@ -206,6 +207,23 @@ describe('PUBLISH records: layout and ownership', () => {
       assert.equal(buf[OFF + length], SENTINEL, `${m.topic}: byte after the record`);
       assert.notEqual(buf[OFF + length - 1], SENTINEL, `${m.topic}: the last byte of the record (the payload's or the packet's) is written`);
     }
+  });
+
+  test("a retained message's source (check_retain_source) crosses with it: username, listener, both, neither", () => {
+    const sources: MessageSource[] = [
+      { clientId: 'pub', username: 'ülrich', listenerIndex: 2 },
+      { clientId: 'pub', username: undefined, listenerIndex: 0 },
+      { clientId: 'pub', username: 'x'.repeat(300), listenerIndex: undefined },
+      { clientId: 'pub', username: undefined, listenerIndex: undefined },
+    ];
+    for (const source of sources) {
+      const m = message('s/t', Buffer.from('v'), { qos: 1, retain: true, origin: 'pub', stamp: 3, source });
+      const { record } = roundTrip(m, PubFlag.RetainUpdate);
+      assert.deepEqual(record.message.source, source);
+      assert.deepEqual(messageView(record.message), messageView(m));
+    }
+    // only retained messages have one
+    assert.equal(message('s/t', Buffer.from('v'), { source: sources[0] }).source, undefined);
   });
 
   test('publishRecordLength is the header plus every variable part', () => {
