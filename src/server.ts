@@ -21,6 +21,7 @@ import { aclAuthorizerOf } from './auth/aclAuthorizer.ts';
 import { parsePskFile } from './auth/pskFile.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/messages.ts';
 import { createClusterShared, markWorkerDead, State as SharedState } from './workers/shared.ts';
+import { ReloadGate } from './workers/reloadGate.ts';
 import { ReportCollector } from './metrics/collect.ts';
 import type { ReportDetail } from './metrics/report.ts';
 import type { RefTally } from './records/stored.ts';
@@ -233,6 +234,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const waitingToListen: (readonly [Worker, number])[] = [];
   /** every worker thread started, for the clean-up of a failed start */
   const created: Worker[] = [];
+  /** CONNECTs after a SIGHUP wait for its reload (reload() asks, each worker settles) */
+  const reloadGate = ReloadGate.create(n);
   let allLoaded = false;
   const listen = (w: Worker, index: number): void => {
     w.postMessage({ type: 'listen', ports, addresses, privatePort: workerPorts[index] } satisfies ToWorker);
@@ -276,7 +279,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
   const spawn = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const init: WorkerInit = {
-        index, config: current, verbose: opts.verbose === true, remoteAuth, cluster: shared,
+        index, config: current, verbose: opts.verbose === true, remoteAuth, cluster: shared, reloadGate: reloadGate.buffer,
         dynsec: dynsec?.snapshot(), run, cleanRun: allLoaded ? undefined : cleanRun, refs: allLoaded ? undefined : passRefs?.[index],
       };
       const w = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
@@ -420,6 +423,15 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
    * file are read and checked before anything changes.
    */
   const reloadOnce = async (): Promise<ReloadResult> => {
+    const asks = reloadGate.begin();
+    try {
+      return stopping ? { ok: false, error: 'stopping', applied: [], restartNeeded: [], disconnected: 0 } : await reloadFiles(asks);
+    } finally {
+      // a worker that has not applied it (the reload failed, or the worker is gone) lets its CONNECTs go on
+      for (let w = 0; w < n; w++) reloadGate.settle(w, asks);
+    }
+  };
+  const reloadFiles = async (asks: number): Promise<ReloadResult> => {
     const none = { applied: [], restartNeeded: [], disconnected: 0 };
     log.info('Reloading config.');
     log.reopen();
@@ -453,7 +465,7 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
         const pending = new Set(created.filter((w) => !exited.has(w)));
         if (pending.size === 0) return resolve(0);
         reloadWaiters.set(id, { pending, disconnected: 0, resolve });
-        for (const w of pending) w.postMessage({ type: 'reload', id, config: next, aclFiles, pskFiles, remoteAuth, recheck, tlsListeners } satisfies ToWorker);
+        for (const w of pending) w.postMessage({ type: 'reload', id, asks, config: next, aclFiles, pskFiles, remoteAuth, recheck, tlsListeners } satisfies ToWorker);
       });
       log.notice(`reload: done; options changed: ${diff.reloadable.length > 0 ? diff.reloadable.join(', ') : 'none'}; ` +
         `${disconnected} client${disconnected === 1 ? '' : 's'} no longer authorised, disconnected`);
@@ -478,7 +490,8 @@ export async function startBroker(config: BrokerConfig, opts: StartOptions = {})
     stats,
     workerStats,
     reload(): Promise<ReloadResult> {
-      const run = reloading.then(() => (stopping ? { ok: false, error: 'stopping', applied: [], restartNeeded: [], disconnected: 0 } : reloadOnce()));
+      reloadGate.ask(); // now: a CONNECT that comes before the files are read waits for them
+      const run = reloading.then(reloadOnce);
       reloading = run;
       return run;
     },

@@ -22,6 +22,8 @@ export interface WorkerInit {
   readonly cluster: ClusterShared | undefined;
   /** the dynamic security rules as they are now; undefined when the plugin is not loaded */
   readonly dynsec: DynsecSnapshot | undefined;
+  /** the reload gate's shared memory (src/workers/reloadGate.ts) */
+  readonly reloadGate: SharedArrayBuffer;
   /** this run's id, in what a clean stop writes (src/persistence/cleanStop.ts) */
   readonly run: number;
   /** the run whose clean-stop tallies this worker may load its sessions from; undefined: read every entry (a replacement worker always does) */
@@ -61,6 +63,8 @@ export type ToWorker =
   | {
       readonly type: 'reload';
       readonly id: number;
+      /** the reload gate's asks this reload answers: settle them once applied */
+      readonly asks: number;
       readonly config: BrokerConfig;
       readonly aclFiles: Readonly<Record<string, string>>;
       readonly pskFiles: Readonly<Record<string, string>>;

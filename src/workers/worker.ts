@@ -33,6 +33,7 @@ import { Cluster } from './cluster.ts';
 import { collectWhenIdle } from './idleCollector.ts';
 import { DeclaredSessions } from './declaredSessions.ts';
 import { openConnectionsSlot } from './shared.ts';
+import { ReloadGate } from './reloadGate.ts';
 import { workerReport } from './stats.ts';
 import { counters } from '../metrics/counters.ts';
 import type { Bridge, bridgeCounters as BridgeCounters } from '../bridge/bridge.ts';
@@ -54,13 +55,25 @@ let nextAuthId = 1;
 
 /** CONNECTs go to the main thread's Authenticator (WorkerInit.remoteAuth; a reload may change it) */
 let remoteAuth = init.remoteAuth;
-const authenticate: Authenticate = ({ listener, clientId, username, password }) =>
+const decide: Authenticate = ({ listener, clientId, username, password }) =>
   !remoteAuth ||
   new Promise((resolve, reject) => {
     const id = nextAuthId++;
     authWaiters.set(id, (r) => (r === 'error' ? reject(new Error('password check failed')) : resolve(r)));
     post({ type: 'auth', id, listener, clientId, username, password: password === undefined ? undefined : new Uint8Array(password) });
   });
+const reloadGate = new ReloadGate(init.reloadGate);
+/** the longest a CONNECT waits for a reload (reloadGate.ts) before it is decided under the running rules */
+const RELOAD_WAIT_LIMIT_MS = 10_000;
+/** A CONNECT after a SIGHUP is decided once that reload is applied here, as in Mosquitto. */
+const authenticate: Authenticate = (request) => {
+  const reloading = reloadGate.settled(init.index, RELOAD_WAIT_LIMIT_MS);
+  if (reloading === undefined) return decide(request);
+  return reloading.then(() => {
+    const decided = decide(request);
+    return typeof decided !== 'boolean' ? decided : decided ? 'ok' : 'not_authorized';
+  });
+};
 
 /** acl_file(s): one ACL, or each listener's with per_listener_settings; `readFile` serves the texts a reload sent */
 async function aclFilesOf(config: BrokerConfig, readFile?: (path: string) => string): Promise<Authorizer | undefined> {
@@ -423,6 +436,7 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
       log.error(`reload: ${err instanceof Error ? err.message : String(err)}; the listener keeps its running TLS files`);
     }
   }
+  reloadGate.settle(init.index, msg.asks); // CONNECTs waiting for this reload go on (not for the checks below)
   if (!msg.recheck) return 0;
   const checks: Promise<boolean>[] = [];
   for (const c of outbox.connections) if (c.credentials !== undefined && !c.closed) checks.push(stillAuthorised(c));

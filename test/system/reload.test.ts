@@ -218,6 +218,39 @@ describe(`SIGHUP reloads the configuration (Mosquitto 2.0.11), ${spreadWorkers} 
   });
 });
 
+describe('SIGHUP, then a client at once: it gets the reloaded rules (Mosquitto reloads before it reads another packet)', { skip: culexOnly }, () => {
+  const h = new Harness();
+  const tmp = tempDir('culex-reload-gate-');
+  after(async () => {
+    await h.teardown();
+    cleanupBrokerProcesses();
+    tmp.cleanup();
+  });
+
+  test(`a CONNECT that arrives while a slow reload is applied waits for it, at ${spreadWorkers} worker${spreadWorkers > 1 ? 's' : ''}: carol's write is refused at once`, async () => {
+    const port = await freePort();
+    const conf = join(tmp.dir, 'culex.conf');
+    const acl = join(tmp.dir, 'acl');
+    // 40,000 lines for someone else: each thread takes a while to read them again
+    const filler = ['user zed', ...Array.from({ length: 40_000 }, (_, i) => `topic read filler/${i}/#`)];
+    writeFileSync(acl, [...filler, 'user carol', 'topic readwrite gate/#'].join('\n') + '\n');
+    writeFileSync(conf, [`listener ${port} 127.0.0.1`, `workers ${spreadWorkers}`, 'persistence false', 'allow_anonymous true', `acl_file ${acl}`].join('\n') + '\n');
+    const broker = await startBrokerProcess(conf, tmp.dir, port);
+    const carol = (): Promise<MqttClient> => h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: uniqueId('carol'), username: 'carol' });
+    const before = await carol();
+    assert.equal(await pubackCode(before, 'gate/x'), 0);
+    before.end(true);
+
+    writeFileSync(acl, [...filler, 'user carol', 'topic read gate/#'].join('\n') + '\n');
+    const reloads = (): number => (broker.output().match(/Reloading config\./g) ?? []).length;
+    const asked = reloads();
+    broker.proc.kill('SIGHUP');
+    // the main thread has the signal (it logs this first); the files are still being read and applied
+    while (reloads() === asked) await sleep(1);
+    assert.equal(await pubackCode(await carol(), 'gate/x'), 0x87);
+  });
+});
+
 describe('SIGHUP without a configuration file', { skip: culexOnly }, () => {
   test('culex -p PORT: SIGHUP reloads nothing, says so, and the broker runs on (Mosquitto: config__read returns at once)', async () => {
     const tmp = tempDir('culex-reload-noconf-');
