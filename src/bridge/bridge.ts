@@ -17,6 +17,7 @@
  * called from: worker
  */
 import { connect as netConnect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import type { IConnackPacket, IPublishPacket, IPublishPacket as PublishPacket } from 'mqtt-packet';
 import type { Broker } from '../broker/broker.ts';
 import type { ClientLink } from '../broker/clientLink.ts';
@@ -33,6 +34,7 @@ import { RestartPolicy } from './restartPolicy.ts';
 import { localTopicOf, remoteTopicOf } from './topicMap.ts';
 import { AckChain } from './ackChain.ts';
 import { connackRefusalLine } from './connackRefusal.ts';
+import { bindPairing } from './bindPairing.ts';
 
 /** bytes buffered towards the remote above which QoS 0 is dropped and QoS 1/2 wait */
 const OUTBOUND_BUDGET = 1 << 20;
@@ -64,6 +66,8 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   private remote: RemoteClient | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
   private stopped = false;
+  /** bridge_bind_address: the addresses of the next attempt are being resolved */
+  private resolving = false;
   /** false once the remote refused the bridge bit: later attempts go without it (as Mosquitto) */
   private privateAccepted = true;
   /** ids of the bridge's own packets (notification, SUBSCRIBE): their acks are not the session's */
@@ -212,11 +216,10 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
   }
 
   private connect(): void {
-    if (this.stopped || this.remote !== undefined) return;
+    if (this.stopped || this.remote !== undefined || this.resolving) return;
     const cfg = this.config;
     const address = cfg.addresses[this.policy.address]!;
-    const v5 = cfg.protocolVersion === 5;
-    let tls;
+    let tls: ConnectionOptions | undefined;
     try {
       tls = cfg.tls === undefined ? undefined : bridgeTlsOptions(cfg.tls, address.host);
     } catch (err) {
@@ -226,10 +229,30 @@ export class Bridge implements ClientLink, SessionLink, RemoteEvents {
     }
     // Mosquitto's line (bridge.c bridge__connect)
     this.log.notice(`Connecting bridge ${cfg.name} (${address.host}:${address.port})`);
+    if (cfg.bindAddress === undefined) return this.open(address.host, address.port, undefined, tls);
+    // bridge_bind_address: the remote address and the one to bind, of one family (bindPairing.ts)
+    this.resolving = true;
+    bindPairing(address.host, cfg.bindAddress).then(
+      (route) => {
+        this.resolving = false;
+        if (!this.stopped) this.open(route.host, address.port, route.localAddress, tls);
+      },
+      (err: unknown) => {
+        this.resolving = false;
+        this.log.notice(`bridge ${cfg.name}: connection failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.afterClose();
+      },
+    );
+  }
+
+  /** One connection attempt to `host` (an address once bridge_bind_address has paired it), from `localAddress`. */
+  private open(host: string, port: number, localAddress: string | undefined, tls: ConnectionOptions | undefined): void {
+    const cfg = this.config;
+    const v5 = cfg.protocolVersion === 5;
     this.remote = new RemoteClient({
-      host: address.host,
-      port: address.port,
-      localAddress: cfg.bindAddress,
+      host,
+      port,
+      localAddress,
       version: cfg.protocolVersion,
       bridgeBit: cfg.tryPrivate && !v5 && this.privateAccepted,
       tls,

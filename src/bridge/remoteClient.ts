@@ -36,7 +36,7 @@ export interface RemoteEvents {
 export interface RemoteOptions {
   readonly host: string;
   readonly port: number;
-  /** the local address to connect from (bridge_bind_address) */
+  /** the local address to connect from (bridge_bind_address, resolved: an IP address) */
   readonly localAddress: string | undefined;
   readonly version: 3 | 4 | 5;
   /** the bridge bit in the protocol level (try_private) */

@@ -5,7 +5,6 @@
  * its line; none is accepted and ignored.
  * called from: main, tests
  */
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { BridgeConfig, BridgeTopic } from './types.ts';
 import { OptionValueError } from './errors.ts';
@@ -165,11 +164,7 @@ export function applyBridgeOption(d: BridgeDraft, key: string, rest: string, war
       return;
     case 'bridge_alpn': d.alpn = parseText(rest); return;
     case 'bridge_identity': d.pskIdentity = parseText(rest); return;
-    case 'bridge_bind_address':
-      d.bindAddress = parseText(rest);
-      // Node binds a socket to an address only, where Mosquitto would also resolve a name
-      if (isIP(d.bindAddress) === 0) throw new OptionValueError(`bridge_bind_address must be an IP address (culex does not resolve a name here), not '${d.bindAddress}'`);
-      return;
+    case 'bridge_bind_address': d.bindAddress = parseText(rest); return;
     case 'bridge_psk':
       d.psk = parseText(rest);
       if (!/^[0-9a-fA-F]+$/.test(d.psk)) throw new OptionValueError(`bridge_psk must be hexadecimal (no 0x), as Mosquitto reads it`);

@@ -243,7 +243,7 @@ export interface BridgeConfig {
   readonly file: string;
   readonly line: number;
   readonly addresses: readonly { readonly host: string; readonly port: number }[];
-  /** bridge_bind_address: the local address the connections to the remote leave from (an IP address) */
+  /** bridge_bind_address: the local address (or a name for it) the connections to the remote leave from (src/bridge/bindPairing.ts) */
   readonly bindAddress?: string;
   /** round_robin: false = the first address is the primary one, returned to when it comes back */
   readonly roundRobin: boolean;

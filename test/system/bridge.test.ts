@@ -439,6 +439,21 @@ describe('bridge_bind_address', { skip }, () => {
     await settled(sub, await h.connect(local.url), 'b/probe');
     assert.match(remote.log(), /New bridge connected from 127\.0\.0\.2:\d+ as bridge-/);
   });
+
+  test('names on either side are resolved, as by Mosquitto: `address localhost:PORT` reaches the IPv4 listener from 127.0.0.2, `bridge_bind_address localhost` connects from 127.0.0.1', async () => {
+    const remote = await startMosquitto();
+    const sub = await h.connect(remote.url);
+    await sub.subscribeAsync('b/#', { qos: 1 });
+    // where `localhost` resolves to ::1 first, the IPv4 bind address still pairs with 127.0.0.1 (Mosquitto listens there only)
+    const byName = ['connection b1', `address localhost:${remote.port}`, `remote_clientid ${uniqueId('bridge')}`, 'restart_timeout 1', 'bridge_bind_address 127.0.0.2', 'topic b/# out 1'];
+    const first = await h.broker({ bridges: bridgesOf(byName) });
+    await settled(sub, await h.connect(first.url), 'b/first');
+    assert.match(remote.log(), /New bridge connected from 127\.0\.0\.2:\d+ as bridge-/);
+    await first.stop();
+    const bindByName = await h.broker({ bridges: bridgesOf(bridgeBlock(remote.port, ['bridge_bind_address localhost', 'topic b/# out 1'])) });
+    await settled(sub, await h.connect(bindByName.url), 'b/second');
+    assert.match(remote.log(), /New bridge connected from 127\.0\.0\.1:\d+ as bridge-/);
+  });
 });
 
 describe('try_private', () => {
