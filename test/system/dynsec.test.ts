@@ -11,35 +11,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeReason, connackCode as connackCodeOf, Harness, Inbox, pubackCode, uniqueId, type MqttClient } from '../helpers/clients.ts';
 import { culexOnly, freePort, tempDir, waitForPort, type TestBroker } from '../helpers/broker.ts';
+import { ctrl, ctrlSkip, DYNSEC_PLUGIN as PLUGIN, mosquittoDynsecSkip as mosquittoSkip } from '../helpers/mosquittoCtrl.ts';
 
-const installed = spawnSync('mosquitto_ctrl', ['--help']).error === undefined;
-const skip = culexOnly || (installed ? false : 'mosquitto_ctrl not installed (apt-get install mosquitto-clients)');
-const PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
-const mosquittoSkip = spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined && existsSync(PLUGIN) ? false : 'mosquitto or its dynamic security plugin not installed';
-
-interface CtrlResult {
-  readonly code: number | null;
-  /** what mosquitto_ctrl printed, its warning about unencrypted connections left out */
-  readonly output: string;
-}
-
-/** Runs `mosquitto_ctrl -h 127.0.0.1 -p PORT -u USER -P PASSWORD dynsec ARGS…`. */
-function ctrl(port: number, user: string, password: string, ...args: string[]): Promise<CtrlResult> {
-  return new Promise((resolve) => {
-    execFile('mosquitto_ctrl', ['-h', '127.0.0.1', '-p', String(port), '-u', user, '-P', password, 'dynsec', ...args], { timeout: 15000 }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`
-        .split('\n')
-        .filter((l) => l !== '' && !l.startsWith('Warning: You are running') && !l.startsWith('This means all of the configuration'))
-        .join('\n');
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, output });
-    });
-  });
-}
+const skip = culexOnly || ctrlSkip;
 
 function suite(workers: 1 | 4): void {
   describe(`dynamic security with the real mosquitto_ctrl, ${workers} worker${workers > 1 ? 's' : ''}`, { skip }, () => {

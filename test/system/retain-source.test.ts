@@ -7,7 +7,8 @@
  *
  * Each case runs against the real Mosquitto and against culex (1 and 2 workers, processes with
  * their own configuration): the ACL is edited and SIGHUP sent, then the broker restarted on its
- * store, and each time new subscribers must get exactly what Mosquitto's get.
+ * store, or a role removed with mosquitto_ctrl, and each time new subscribers must get exactly
+ * what Mosquitto's get.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { culexOnly, freePort, startCli, startMosquittoCli, tempDir, type CliProcess } from '../helpers/broker.ts';
 import { untilListening } from '../helpers/brokerProcess.ts';
+import { ctrl, ctrlSkip, DYNSEC_PLUGIN, mosquittoDynsecSkip } from '../helpers/mosquittoCtrl.ts';
 import { Harness, Inbox, pubackCode, publish, sleep, subscribe, uniqueId, type MqttClient } from '../helpers/clients.ts';
 
 const haveMosquitto = spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined;
@@ -53,8 +55,9 @@ for (const kind of kinds) {
       broker = kind.workers === 0 ? startMosquittoCli(join(dir, 'broker.conf')) : startCli(['-c', join(dir, 'broker.conf')], dir);
       for (const port of ports) await untilListening(broker, port);
     };
+    /** every user's password is `pw-USER` (dynamic security checks it; without a password file any goes) */
     const connect = (port: number, username: string): Promise<MqttClient> =>
-      h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: uniqueId(username), username });
+      h.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: uniqueId(username), username, password: `pw-${username}` });
     /**
      * The retained topics that new subscribers to `sensors/#` get, sorted: three of them, so that
      * with several workers some land on a worker other than the publishers'.
@@ -119,6 +122,38 @@ for (const kind of kinds) {
         await broker!.exit;
       });
     }
+
+    test('dynamic security: once mosquitto_ctrl removes the role that let alice publish sensors/#, her retained message is withheld', { skip: ctrlSkip || (kind.workers === 0 && mosquittoDynsecSkip) }, async () => {
+      const dir = join(tmp.dir, 'dynsec');
+      spawnSync('mkdir', ['-p', join(dir, 'data')]);
+      const file = join(dir, 'dynamic-security.json');
+      assert.equal(spawnSync('mosquitto_ctrl', ['dynsec', 'init', file, 'admin', 'pw-admin']).status, 0);
+      const port = await freePort();
+      await start(dir, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${file}`, 'check_retain_source true'], [port]);
+      const admin = async (...args: string[]): Promise<void> => {
+        const r = await ctrl(port, 'admin', 'pw-admin', ...args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.output}`);
+      };
+      await admin('createRole', 'writer');
+      await admin('addRoleACL', 'writer', 'publishClientSend', 'sensors/#', 'allow');
+      await admin('createRole', 'reader');
+      await admin('addRoleACL', 'reader', 'subscribePattern', 'sensors/#', 'allow');
+      for (const [user, role] of [['alice', 'writer'], ['carol', 'writer'], ['bob', 'reader']] as const) {
+        await admin('createClient', user, '-p', `pw-${user}`);
+        await admin('addClientRole', user, role);
+      }
+      const alice = await connect(port, 'alice');
+      const carol = await connect(port, 'carol');
+      await publish(alice, 'sensors/a', 'from alice', { qos: 1, retain: true });
+      await publish(carol, 'sensors/c', 'from carol', { qos: 1, retain: true });
+      await h.closeClients();
+      assert.deepEqual(await retainedFor(port, 'bob'), [['sensors/a', 'sensors/c'], ['sensors/a', 'sensors/c'], ['sensors/a', 'sensors/c']]);
+      await admin('removeClientRole', 'alice', 'writer');
+      assert.deepEqual(await retainedFor(port, 'bob'), [['sensors/c'], ['sensors/c'], ['sensors/c']]);
+      await h.closeClients();
+      broker!.proc.kill('SIGTERM');
+      await broker!.exit;
+    });
 
     test('per_listener_settings: the publisher is checked against the ACL of the listener it published through, also after a restart', async () => {
       const dir = join(tmp.dir, 'per-listener');
