@@ -27,9 +27,9 @@
  *   load.ts and schema.ts: `log_dest syslog` goes through util-linux logger (src/log/syslog.ts),
  *   `log_dest dlt` is refused there; log_facility is warned as ignored without `log_dest syslog`.
  * Refused:
- *   websockets_origin; tls_engine, tls_engine_kpass_sha1; global_plugin,
- *   auth_plugin_deny_special_chars. `plugin`/`auth_plugin` and their options are read by
- *   plugins.ts: the dynamic security plugin is built in, any other plugin is refused there.
+ *   websockets_origin; tls_engine, tls_engine_kpass_sha1; global_plugin. `plugin`/`auth_plugin`,
+ *   their options and auth_plugin_deny_special_chars are read by plugins.ts: the dynamic
+ *   security plugin is built in, any other plugin is refused there.
  * Implemented elsewhere since they were once warned here: user, pid_file (src/cli/
  *   processOptions.ts), memory_limit (src/link/memoryLimit.ts), websockets_headers_size,
  *   dhparamfile and capath (src/transport/), upgrade_outgoing_qos, max_inflight_bytes,
@@ -63,7 +63,6 @@ const REJECTED: Readonly<Record<string, string>> = {
   tls_engine: 'culex does not support OpenSSL engines',
   tls_engine_kpass_sha1: 'culex does not support OpenSSL engines',
   global_plugin: 'culex does not load Mosquitto plugins; use password_file and acl_file',
-  auth_plugin_deny_special_chars: 'culex does not load Mosquitto plugins',
 };
 
 /**

@@ -58,7 +58,7 @@ export interface LoadedConfig {
 /** Lists the entries of a directory (names only). Injectable for tests. */
 export type ListDir = (dir: string) => readonly string[];
 
-const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', 'persistent_subscription', 'cluster_nats_url', 'cluster_node_name', ...PLUGIN_KEYS] as const;
+const SPECIAL_KEYS = ['listener', 'port', 'bind_address', 'include_dir', 'log_type', 'log_dest', 'log_facility', 'per_listener_settings', 'persistent_subscription', 'cluster_nats_url', 'cluster_node_name', 'auth_plugin_deny_special_chars', ...PLUGIN_KEYS] as const;
 
 /** Every key culex recognises (for suggestions, and the option table test); plugin_opt_* / auth_opt_* are recognised by prefix. */
 export const KNOWN_KEYS: readonly string[] = [
@@ -194,6 +194,7 @@ class ConfigBuilder {
     }
     if (key === 'plugin' || key === 'auth_plugin') return this.plugins.declare(at, key, rest);
     if (isPluginOption(key)) return this.plugins.option(at, key, rest);
+    if (key === 'auth_plugin_deny_special_chars') return this.plugins.denySpecialChars(at, key, rest, warn);
     const global = GLOBAL_OPTIONS_BY_NAME.get(key);
     if (global !== undefined) {
       if (global.repeat === 'error') this.once(at, key, key);

@@ -9,12 +9,14 @@
  * BrokerConfig.dynamicSecurity. Refused, naming the line: any other plugin, a second dynamic
  * security plugin, a second config_file, any other option, and an option with no plugin before
  * it (Mosquitto: "An auth_opt_ option exists in the config file without an auth_plugin").
+ * `auth_plugin_deny_special_chars` after the plugin is warned about: it has no effect on it.
  * The plugin without a config_file is what Mosquitto runs as well: loaded but inactive, with
  * the plugin's own warning.
  * called from: main (config load), tests
  */
 import { basename } from 'node:path';
 import { ConfigError } from './errors.ts';
+import { parseBool } from './lineSyntax.ts';
 import type { DynamicSecurityConfig } from './types.ts';
 
 /** The file name Mosquitto's dynamic security plugin is installed under. */
@@ -76,6 +78,19 @@ export class PluginLines {
       throw new ConfigError(at.file, at.line, `duplicate ${key} value (first set at ${this.configFile.at.file}:${this.configFile.at.line})`);
     }
     this.configFile = { value, at };
+  }
+
+  /**
+   * `auth_plugin_deny_special_chars BOOL`, an option of the plugin declared last: Mosquitto
+   * 2.0 applies it to auth plugins of the older interfaces only (versions 2-4, security.c
+   * acl__check_single), never to a version 5 plugin such as dynamic security, the one plugin
+   * culex has; so it changes nothing here either, and says so. @throws ConfigError without a
+   * plugin before it, as Mosquitto refuses it, or for a value that is not a boolean
+   */
+  denySpecialChars(at: At, key: string, rest: string, warn: (message: string) => void): void {
+    if (this.plugin === undefined) throw new ConfigError(at.file, at.line, `'${key}' without a plugin line before it`);
+    parseBool(rest);
+    warn(`'${key}' has no effect on the dynamic security plugin (Mosquitto applies it to version 2-4 auth plugins only)`);
   }
 
   /** The dynamic security settings, or undefined when the plugin is not loaded or inactive. */

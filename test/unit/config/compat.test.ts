@@ -51,7 +51,7 @@ describe('Mosquitto options culex does not implement', () => {
     ['global_plugin /usr/lib/x.so', /plugins/],
     ['plugin_opt_config_file /x.json', /without a plugin line before it/],
     ['auth_opt_backends mysql', /without a plugin line before it/],
-    ['auth_plugin_deny_special_chars true', /plugins/],
+    ['auth_plugin_deny_special_chars true', /without a plugin line before it/],
   ];
 
   for (const [line, pattern] of weakening) {

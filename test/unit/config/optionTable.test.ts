@@ -90,7 +90,8 @@ const OPTIONS: Readonly<Record<string, Verdict>> = {
   // auth_plugin is read as plugin (the effect is plugin's)
   auth_plugin: { effect: 'test/unit/config/plugins.test.ts', refused: '/usr/lib/other_plugin.so' },
   global_plugin: { refused: '/usr/lib/x.so' },
-  auth_plugin_deny_special_chars: { refused: 'true' },
+  // after the plugin line: warned, it has no effect on dynamic security (nor in Mosquitto); without one: refused
+  auth_plugin_deny_special_chars: { effect: 'test/unit/config/plugins.test.ts', refused: 'true' },
   clientid_prefixes: { effect: 'test/integration/connect.test.ts' },
   websockets_origin: { refused: 'https://example.com' },
   use_username_as_clientid: { effect: 'test/integration/connect.test.ts' },

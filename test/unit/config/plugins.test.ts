@@ -48,6 +48,13 @@ describe('the dynamic security plugin', () => {
     assert.match(warnings[0]!, /^m\.conf:2: .*no plugin_opt_config_file.*not be activated/);
   });
 
+  test('auth_plugin_deny_special_chars after it is accepted with a warning: Mosquitto 2.0 applies it to version 2-4 auth plugins only, never to dynamic security', () => {
+    const { config, warnings } = load('plugin /p/mosquitto_dynamic_security.so\nplugin_opt_config_file /d.json\nauth_plugin_deny_special_chars true');
+    assert.deepEqual(config.dynamicSecurity, { configFile: '/d.json' });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^m\.conf:4: 'auth_plugin_deny_special_chars' has no effect on the dynamic security plugin/);
+  });
+
   test('password_file and acl_file may stay next to it', () => {
     const { config } = load('password_file /etc/p\nacl_file /etc/a\nplugin /p/mosquitto_dynamic_security.so\nplugin_opt_config_file /d.json');
     assert.equal(config.passwordFile, '/etc/p');
@@ -68,6 +75,9 @@ describe('refused plugin lines name the line', () => {
     ['plugin /p/mosquitto_dynamic_security.so.bak', 2, /loads no Mosquitto plugins/],
     ['plugin', 2, /plugin: missing value/],
     ['plugin_opt_config_file /d.json', 2, /'plugin_opt_config_file' without a plugin line before it/],
+    // Mosquitto: "An auth_plugin_deny_special_chars option exists in the config file without an auth_plugin."
+    ['auth_plugin_deny_special_chars true', 2, /'auth_plugin_deny_special_chars' without a plugin line before it/],
+    ['plugin /p/mosquitto_dynamic_security.so\nauth_plugin_deny_special_chars maybe', 3, /auth_plugin_deny_special_chars: invalid boolean 'maybe'/],
     ['plugin /p/mosquitto_dynamic_security.so\nplugin_opt_cache true', 3, /'plugin_opt_cache' is not implemented by culex: the dynamic security plugin reads only config_file/],
     ['plugin /p/mosquitto_dynamic_security.so\nplugin_opt_config_file', 3, /plugin_opt_config_file: missing value/],
     ['plugin /p/mosquitto_dynamic_security.so\nplugin_opt_config_file /a\nplugin_opt_config_file /b', 4, /duplicate plugin_opt_config_file value \(first set at m\.conf:3\)/],
