@@ -393,6 +393,13 @@ function serveAt(listener: ListenerConfig, index: number, address: BindAddress, 
     }, tlsClientEvents, pskKeysOf(index));
 }
 
+/** A file reader over the texts the main thread read and checked for a reload (every worker applies the same). */
+const readFromMain = (texts: Readonly<Record<string, string>>) => (path: string): string => {
+  const text = texts[path];
+  if (text === undefined) throw new Error(`${path}: not read by the main thread`);
+  return text;
+};
+
 /**
  * Applies a configuration reload (ToWorker 'reload'): the options, the acl_file rules (the
  * dynamic security plugin keeps its own), each listener's security settings, then, when the
@@ -405,11 +412,7 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
   config = msg.config;
   remoteAuth = msg.remoteAuth;
   log.reconfigure(logOptions(config, init.verbose));
-  const acl = await aclFilesOf(config, (path) => {
-    const text = msg.aclFiles[path];
-    if (text === undefined) throw new Error(`${path}: not read by the main thread`);
-    return text;
-  }).catch((err: unknown) => {
+  const acl = await aclFilesOf(config, readFromMain(msg.aclFiles)).catch((err: unknown) => {
     log.error('reload: acl_file not applied, keeping the running rules', err);
     return aclFiles;
   });
@@ -419,11 +422,7 @@ async function reload(msg: Extract<ToWorker, { type: 'reload' }>): Promise<numbe
   outbox.maxConnectTime = config.maxConnectTime;
   for (const c of contexts) (c as { security: ListenerSecurity }).security = listenerSecurity(config, c.index);
   try {
-    loadPskKeys((path) => {
-      const text = msg.pskFiles[path];
-      if (text === undefined) throw new Error(`${path}: not read by the main thread`);
-      return text;
-    });
+    loadPskKeys(readFromMain(msg.pskFiles));
   } catch (err) {
     log.error(`reload: psk_file not applied, keeping the running keys: ${err instanceof Error ? err.message : String(err)}`);
   }
